@@ -1,0 +1,310 @@
+"""Ladders and their stages, where each pupil stands on them, and the work that follows."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from pupils.models import Pupil, School, StaffMembership
+
+
+class Ladder(models.Model):
+    """A school's graduated-response ladder. The file form lives in `interventions/ladders/`."""
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="ladders")
+    key = models.SlugField(max_length=60)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    source = models.CharField(max_length=200, blank=True, help_text="Where this ladder came from.")
+    # Ladder-wide settings that are not stages: descent rules, minimum sessions, notes.
+    settings = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["school", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["school", "key"], name="ladder_unique_key"),
+            models.UniqueConstraint(
+                fields=["school"],
+                condition=Q(is_active=True),
+                name="ladder_one_active_per_school",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.school.urn})"
+
+
+class Stage(models.Model):
+    class Entry(models.TextChoices):
+        AUTOMATIC = "automatic", "Automatic"
+        APPROVAL = "approval", "Proposed, needs approval"
+        MANUAL = "manual", "Only by a person's decision"
+
+    ladder = models.ForeignKey(Ladder, on_delete=models.CASCADE, related_name="stages")
+    key = models.SlugField(max_length=60)
+    position = models.PositiveSmallIntegerField()
+    track = models.CharField(max_length=20, default="falling")
+    name = models.CharField(max_length=200)
+    label = models.CharField(max_length=20)
+    colour = models.CharField(max_length=7, default="#6c757d")
+    description = models.TextField(blank=True)
+    roles = models.JSONField(default=list, blank=True)
+    entry = models.CharField(max_length=10, choices=Entry.choices, default=Entry.AUTOMATIC)
+    criteria = models.JSONField(null=True, blank=True)
+    actions = models.JSONField(default=list, blank=True)
+    letters = models.JSONField(default=list, blank=True)
+    review_every_weeks = models.PositiveSmallIntegerField(null=True, blank=True)
+    monitoring = models.CharField(max_length=40, blank=True)
+    # Everything else the file said about this stage (notes, rewards, to-confirm marks).
+    extra = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["ladder", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["ladder", "key"], name="stage_unique_key"),
+            models.UniqueConstraint(fields=["ladder", "position"], name="stage_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.name}"
+
+
+class Placement(models.Model):
+    """Where a pupil stands now on a ladder. History is in StageChange."""
+
+    pupil = models.ForeignKey(Pupil, on_delete=models.CASCADE, related_name="placements")
+    ladder = models.ForeignKey(Ladder, on_delete=models.CASCADE, related_name="placements")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="placements")
+    since = models.DateField()
+    reasons = models.JSONField(default=list, blank=True)
+    # When the pupil first looked well enough to come down a stage (for sustained improvement).
+    improving_since = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pupil", "ladder"], name="placement_one_per_ladder")]
+        indexes = [models.Index(fields=["ladder", "stage"], name="placement_ladder_stage")]
+
+    def __str__(self) -> str:
+        return f"{self.pupil} at {self.stage.label}"
+
+
+class StageChange(models.Model):
+    class Kind(models.TextChoices):
+        INITIAL = "initial", "First placement"
+        AUTOMATIC = "automatic", "Automatic"
+        APPROVED = "approved", "Approved proposal"
+        MANUAL = "manual", "Moved by a person"
+
+    pupil = models.ForeignKey(Pupil, on_delete=models.CASCADE, related_name="stage_changes")
+    ladder = models.ForeignKey(Ladder, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    on = models.DateField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    reasons = models.JSONField(default=list, blank=True)
+    note = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pupil", "-on", "-created_at"]
+        constraints = [
+            # The nightly job's backstop: one automatic move per pupil, ladder and night.
+            models.UniqueConstraint(
+                fields=["pupil", "ladder", "on"],
+                condition=Q(kind__in=["initial", "automatic"]),
+                name="stage_change_one_automatic_per_night",
+            ),
+        ]
+        indexes = [models.Index(fields=["ladder", "on"], name="stage_change_ladder_on")]
+
+    def __str__(self) -> str:
+        return f"{self.pupil}: {self.from_stage and self.from_stage.label} → {self.to_stage.label} on {self.on}"
+
+    @property
+    def is_escalation(self) -> bool:
+        return self.from_stage is None or self.to_stage.position > self.from_stage.position
+
+
+class Proposal(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting decision"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn (no longer indicated)"
+
+    pupil = models.ForeignKey(Pupil, on_delete=models.CASCADE, related_name="proposals")
+    ladder = models.ForeignKey(Ladder, on_delete=models.CASCADE, related_name="proposals")
+    from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    proposed_on = models.DateField()
+    reasons = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-proposed_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pupil", "ladder"],
+                condition=Q(status="pending"),
+                name="proposal_one_pending_per_ladder",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pupil} → {self.to_stage.label} ({self.get_status_display()})"
+
+
+class Task(models.Model):
+    class Kind(models.TextChoices):
+        ACTION = "action", "Action"
+        REVIEW = "review", "Review"
+        NEXT_STEP = "next_step", "Next step"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="tasks")
+    pupil = models.ForeignKey(Pupil, on_delete=models.CASCADE, related_name="tasks")
+    stage_change = models.ForeignKey(
+        StageChange,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="tasks",
+    )
+    template_key = models.CharField(max_length=80, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ACTION)
+    title = models.CharField(max_length=300)
+    role = models.CharField(max_length=20, choices=StaffMembership.Role.choices, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tasks",
+    )
+    due_on = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        constraints = [
+            # A stage change creates each of its tasks once, however often the night re-runs.
+            models.UniqueConstraint(
+                fields=["stage_change", "template_key"],
+                condition=Q(stage_change__isnull=False),
+                name="task_once_per_stage_change",
+            ),
+        ]
+        indexes = [models.Index(fields=["school", "status", "due_on"], name="task_school_status_due")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ActionLog(models.Model):
+    """Something a member of staff did for a pupil: a call, a meeting, a letter, a referral."""
+
+    class Kind(models.TextChoices):
+        PHONE_CALL = "phone_call", "Phone call"
+        PUPIL_CONVERSATION = "pupil_conversation", "Conversation with pupil"
+        PARENT_CONVERSATION = "parent_conversation", "Conversation with parent/carer"
+        MEETING = "meeting", "Meeting"
+        HOME_VISIT = "home_visit", "Home visit"
+        LETTER = "letter", "Letter"
+        REFERRAL = "referral", "Referral"
+        SUPPORT_PLAN = "support_plan", "Support plan"
+        STAGE_ACTION = "stage_action", "Ladder action"
+        OTHER = "other", "Other"
+
+    # The kinds that count as contact with the family for "no contact in N days".
+    FAMILY_CONTACT = frozenset({"phone_call", "parent_conversation", "meeting", "home_visit"})
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="actions")
+    pupil = models.ForeignKey(Pupil, on_delete=models.CASCADE, related_name="actions")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    title = models.CharField(max_length=300, blank=True)
+    occurred_on = models.DateField()
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    outcome = models.CharField(max_length=300, blank=True)
+    notes = models.TextField(blank=True)
+    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="actions")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_on", "-created_at"]
+        indexes = [models.Index(fields=["pupil", "kind", "occurred_on"], name="action_pupil_kind_on")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.occurred_on}"
+
+
+class NightlyRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="nightly_runs")
+    run_on = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    full = models.BooleanField(default=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    pupils = models.PositiveIntegerField(default=0)
+    moved = models.PositiveIntegerField(default=0)
+    proposed = models.PositiveIntegerField(default=0)
+    tasks_created = models.PositiveIntegerField(default=0)
+    letters_queued = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["school", "run_on"], name="nightly_school_run_on")]
+
+    def __str__(self) -> str:
+        return f"{self.school.urn} {self.run_on} {self.status}"
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()

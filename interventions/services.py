@@ -1,0 +1,3 @@
+"""Every write to ladders, placements, proposals, tasks and logged actions."""
+
+from __future__ import annotations

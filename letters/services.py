@@ -1,0 +1,3 @@
+"""Every write to letter templates and letters."""
+
+from __future__ import annotations

@@ -1,0 +1,275 @@
+"""School calendars: half-terms, school days and school weeks. Plain Python.
+
+A school day is a weekday inside a half-term. A school week is a Monday-to-
+Sunday week with at least one school day (the penalty-notice framework's
+definition). Closures inside a half-term (INSET days, polling days) are marked
+`#` in the register and so never count as possible sessions.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+TERMS = ("autumn", "spring", "summer")
+
+
+def academic_year_start(day: date) -> int:
+    """The calendar year an academic year starts in (data years run 1 August to 31 July)."""
+    return day.year if day.month >= 8 else day.year - 1
+
+
+def academic_year_name(start_year: int) -> str:
+    return f"{start_year}/{(start_year + 1) % 100:02d}"
+
+
+def term_for(start: date) -> str:
+    if start.month >= 8:
+        return "autumn"
+    return "spring" if start.month <= 3 else "summer"
+
+
+def monday_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+@dataclass(frozen=True, order=True)
+class HalfTermDates:
+    start: date
+    end: date
+    name: str = field(compare=False)
+
+    @property
+    def term(self) -> str:
+        return term_for(self.start)
+
+    @property
+    def academic_year(self) -> int:
+        return academic_year_start(self.start)
+
+
+@dataclass(frozen=True)
+class SchoolCalendar:
+    half_terms: tuple[HalfTermDates, ...]
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.half_terms))
+        object.__setattr__(self, "half_terms", ordered)
+        object.__setattr__(self, "_starts", [h.start for h in ordered])
+
+    # --- days -------------------------------------------------------------
+    def half_term_of(self, day: date) -> HalfTermDates | None:
+        """The half-term containing `day`, or None in a holiday."""
+        i = bisect.bisect_right(self._starts, day) - 1  # type: ignore[attr-defined]
+        if i >= 0 and self.half_terms[i].end >= day:
+            return self.half_terms[i]
+        return None
+
+    def current_half_term(self, day: date) -> HalfTermDates | None:
+        """The half-term containing `day` or, in a holiday, the one just ended."""
+        i = bisect.bisect_right(self._starts, day) - 1  # type: ignore[attr-defined]
+        return self.half_terms[i] if i >= 0 else None
+
+    def is_school_day(self, day: date) -> bool:
+        return day.weekday() < 5 and self.half_term_of(day) is not None
+
+    def school_days(self, start: date, end: date) -> Iterator[date]:
+        day = start
+        while day <= end:
+            if self.is_school_day(day):
+                yield day
+            day += timedelta(days=1)
+
+    def add_school_days(self, day: date, n: int) -> date:
+        """The school day `n` school days after `day` (n=0: `day` itself if a school day, else the next)."""
+        current = day
+        if n == 0:
+            while not self.is_school_day(current) and current <= self._last_day:
+                current += timedelta(days=1)
+            return current
+        count = 0
+        while count < n:
+            current += timedelta(days=1)
+            if current > self._last_day:
+                # Past the calendar's end: count weekdays so due dates still exist.
+                if current.weekday() < 5:
+                    count += 1
+                continue
+            if self.is_school_day(current):
+                count += 1
+        return current
+
+    def previous_school_day(self, day: date) -> date | None:
+        current = day - timedelta(days=1)
+        while current >= self._first_day:
+            if self.is_school_day(current):
+                return current
+            current -= timedelta(days=1)
+        return None
+
+    @property
+    def _first_day(self) -> date:
+        return self.half_terms[0].start if self.half_terms else date.min
+
+    @property
+    def _last_day(self) -> date:
+        return self.half_terms[-1].end if self.half_terms else date.min
+
+    # --- windows ----------------------------------------------------------
+    def academic_year_window(self, day: date) -> tuple[date, date]:
+        year = academic_year_start(day)
+        terms = [h for h in self.half_terms if h.academic_year == year]
+        start = terms[0].start if terms else date(year, 9, 1)
+        return start, day
+
+    def term_window(self, day: date) -> tuple[date, date]:
+        current = self.current_half_term(day)
+        if current is None:
+            return self.academic_year_window(day)
+        same_term = [h for h in self.half_terms if h.academic_year == current.academic_year and h.term == current.term]
+        return same_term[0].start, day
+
+    def half_term_window(self, day: date) -> tuple[date, date]:
+        current = self.current_half_term(day)
+        if current is None:
+            return self.academic_year_window(day)
+        return current.start, day
+
+    def school_weeks_back(self, day: date, weeks: int) -> tuple[date, date]:
+        """The window covering the last `weeks` school weeks up to `day`, `day`'s own week included."""
+        monday = monday_of(day)
+        found = 0
+        start = monday
+        while found < weeks and monday >= self._first_day - timedelta(days=7):
+            if any(self.is_school_day(monday + timedelta(days=i)) for i in range(5)):
+                found += 1
+                start = monday
+            monday -= timedelta(days=7)
+        return start, day
+
+    def week_ends_back(self, day: date, weeks: int) -> list[date]:
+        """The last day of each of the last `weeks` school weeks up to `day`, newest first.
+
+        The newest is `day` itself; earlier ones are the Sundays closing each earlier school week.
+        """
+        ends = [day]
+        monday = monday_of(day) - timedelta(days=7)
+        while len(ends) < weeks and monday >= self._first_day - timedelta(days=7):
+            if any(self.is_school_day(monday + timedelta(days=i)) for i in range(5)):
+                ends.append(monday + timedelta(days=6))
+            monday -= timedelta(days=7)
+        return ends
+
+
+# --- England default and CSV ---------------------------------------------
+
+
+def easter_sunday(year: int) -> date:
+    """Gregorian Easter (the anonymous algorithm)."""
+    a = year % 19
+    b, c = divmod(year, 100)
+    d, e = divmod(b, 4)
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    ell = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * ell) // 451
+    month, day = divmod(h + ell - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+def _weekday_on_or_after(day: date, weekday: int) -> date:
+    return day + timedelta(days=(weekday - day.weekday()) % 7)
+
+
+def _weekday_on_or_before(day: date, weekday: int) -> date:
+    return day - timedelta(days=(day.weekday() - weekday) % 7)
+
+
+def england_default_half_terms(start_year: int) -> list[HalfTermDates]:
+    """A typical English state-school year, used when a school gives no calendar.
+
+    Autumn starts on the first weekday on or after 2 September; October half-term
+    is the week of the last Monday in October; Christmas from the Friday on or
+    before 19 December; spring from the first Monday on or after 4 January;
+    February half-term the week of the third Monday; Easter two weeks from the
+    Monday before Easter Sunday; summer half-term the week of the late-May bank
+    holiday; the year ends on the last weekday on or before 22 July.
+    """
+    y, n = start_year, start_year + 1
+    first = date(y, 9, 2)
+    while first.weekday() >= 5:
+        first += timedelta(days=1)
+    october_break = _weekday_on_or_before(date(y, 10, 31), 0)
+    christmas_end = _weekday_on_or_before(date(y, 12, 19), 4)
+    spring_start = _weekday_on_or_after(date(n, 1, 4), 0)
+    february_break = _weekday_on_or_after(date(n, 2, 1), 0) + timedelta(days=14)
+    easter = easter_sunday(n)
+    easter_break = easter - timedelta(days=6)
+    may_bank_holiday = _weekday_on_or_before(date(n, 5, 31), 0)
+    summer_end = date(n, 7, 22)
+    while summer_end.weekday() >= 5:
+        summer_end -= timedelta(days=1)
+    week = timedelta(days=7)
+    return [
+        HalfTermDates(first, october_break - timedelta(days=3), "Autumn 1"),
+        HalfTermDates(october_break + week, christmas_end, "Autumn 2"),
+        HalfTermDates(spring_start, february_break - timedelta(days=3), "Spring 1"),
+        HalfTermDates(february_break + week, easter_break - timedelta(days=3), "Spring 2"),
+        HalfTermDates(easter_break + 2 * week, may_bank_holiday - timedelta(days=3), "Summer 1"),
+        HalfTermDates(may_bank_holiday + week, summer_end, "Summer 2"),
+    ]
+
+
+@dataclass(frozen=True)
+class CalendarProblem:
+    row: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, column {self.column}: {self.message}"
+
+
+def parse_calendar_csv(text: str) -> tuple[list[HalfTermDates], list[CalendarProblem]]:
+    """Read `name,start,end` rows (one per half-term). Returns the half-terms or the problems."""
+    problems: list[CalendarProblem] = []
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in ("name", "start", "end") if c not in header]
+    if missing:
+        return [], [CalendarProblem(1, c, "required column is missing") for c in missing]
+    reader.fieldnames = header
+    result: list[HalfTermDates] = []
+    for number, row in enumerate(reader, start=2):
+        name = (row.get("name") or "").strip()
+        parsed: dict[str, date] = {}
+        for column in ("start", "end"):
+            raw = (row.get(column) or "").strip()
+            try:
+                parsed[column] = date.fromisoformat(raw)
+            except ValueError:
+                problems.append(CalendarProblem(number, column, f"{raw!r} is not a date in the form YYYY-MM-DD"))
+        if not name:
+            problems.append(CalendarProblem(number, "name", "a half-term needs a name"))
+        if len(parsed) == 2:
+            if parsed["end"] < parsed["start"]:
+                problems.append(CalendarProblem(number, "end", "the half-term ends before it starts"))
+            else:
+                result.append(HalfTermDates(parsed["start"], parsed["end"], name))
+    ordered = sorted(result)
+    for earlier, later in zip(ordered, ordered[1:], strict=False):
+        if later.start <= earlier.end:
+            problems.append(CalendarProblem(0, "start", f"{later.name} overlaps {earlier.name}"))
+    if not result and not problems:
+        problems.append(CalendarProblem(2, "name", "the file has no half-terms"))
+    return ordered, problems
+
+
+def calendar_from(half_terms: Iterable[HalfTermDates]) -> SchoolCalendar:
+    return SchoolCalendar(tuple(half_terms))

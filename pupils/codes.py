@@ -1,0 +1,137 @@
+"""The DfE attendance codes and their statistical categories: the one home.
+
+The table itself is data (`data/codes.csv`), read here with nothing but the
+standard library so that statistics, imports, SQL aggregates and the ladder
+engine all classify a mark the same way. `AttendanceCode` rows in the
+database mirror this table (synced after every migrate) for the admin.
+
+Sources: School Attendance (Pupil Registration) (England) Regulations 2024,
+reg 10; DfE's published 2025/26 attendance data for the groupings. See
+`shared/docs/attendance-rules.md`.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+#: The first day the 2024 code set is in force.
+CODES_2024_FROM = date(2024, 8, 19)
+
+#: MIS placeholders for "no mark yet": not DfE codes, never counted.
+NO_MARK = frozenset({"", "-", "*"})
+
+
+class Category(enum.StrEnum):
+    PRESENT = "present"
+    AEA = "aea"  # attending an approved educational activity: counts as attendance
+    AUTHORISED = "authorised"
+    UNAUTHORISED = "unauthorised"
+    NOT_POSSIBLE = "not_possible"
+
+
+ATTENDED = frozenset({Category.PRESENT, Category.AEA})
+ABSENT = frozenset({Category.AUTHORISED, Category.UNAUTHORISED})
+POSSIBLE = ATTENDED | ABSENT
+
+#: Lates: L is present (before the register closed), U is unauthorised absence.
+LATE_BEFORE_CLOSE = "L"
+LATE_AFTER_CLOSE = "U"
+UNEXPLAINED = "N"
+ILLNESS = "I"
+#: Holidays taken in term time: G now; H and F were agreed holidays before 2024.
+HOLIDAY_CODES = frozenset({"G", "H", "F"})
+#: The penalty-notice rule counts any mix of these (Working together, 2024).
+PENALTY_CODES = frozenset({"G", "N", "O", "U"})
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    category: Category
+    description: str
+    valid_from: date | None
+    valid_to: date | None
+
+    def is_valid_on(self, day: date) -> bool:
+        if self.valid_from and day < self.valid_from:
+            return False
+        return not (self.valid_to and day > self.valid_to)
+
+    @property
+    def is_retired(self) -> bool:
+        return self.valid_to is not None
+
+
+def _parse_date(text: str) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+@cache
+def code_table() -> dict[str, Code]:
+    with (DATA_DIR / "codes.csv").open(newline="", encoding="utf-8") as f:
+        return {
+            row["code"]: Code(
+                code=row["code"],
+                category=Category(row["category"]),
+                description=row["description"],
+                valid_from=_parse_date(row["valid_from"]),
+                valid_to=_parse_date(row["valid_to"]),
+            )
+            for row in csv.DictReader(f)
+        }
+
+
+@cache
+def alias_table() -> dict[str, tuple[str, date]]:
+    """Old MIS sub-codes that map onto a stored code for dates up to `valid_to`."""
+    with (DATA_DIR / "code_aliases.csv").open(newline="", encoding="utf-8") as f:
+        return {row["alias"]: (row["code"], date.fromisoformat(row["valid_to"])) for row in csv.DictReader(f)}
+
+
+def category_of(code: str) -> Category:
+    """The statistical category of a stored code. Raises KeyError for an unknown code."""
+    return code_table()[code].category
+
+
+def codes_in(*categories: Category) -> frozenset[str]:
+    wanted = set(categories)
+    return frozenset(c.code for c in code_table().values() if c.category in wanted)
+
+
+class CodeError(ValueError):
+    """A mark's code is unknown, or not in force on the mark's date."""
+
+
+def normalise_code(raw: str, day: date) -> str | None:
+    """Return the code to store for `raw` on `day`, or None for "no mark yet".
+
+    Retired sub-codes (I01, X01...) map to the code they became. Raises
+    CodeError naming the problem when the code is unknown or not in force on
+    that date (J1 before 19 August 2024, H after it).
+    """
+    text = raw.strip()
+    if text in NO_MARK:
+        return None
+    upper = text.upper()
+    table = code_table()
+    if upper in table:
+        code = table[upper]
+        if not code.is_valid_on(day):
+            if code.valid_from and day < code.valid_from:
+                raise CodeError(f"code {upper!r} is only in force from {code.valid_from.isoformat()}")
+            raise CodeError(f"code {upper!r} was withdrawn after {code.valid_to.isoformat()}")
+        return upper
+    aliases = alias_table()
+    if upper in aliases:
+        target, valid_to = aliases[upper]
+        if day > valid_to:
+            raise CodeError(f"code {upper!r} was withdrawn after {valid_to.isoformat()}")
+        return target
+    raise CodeError(f"unknown attendance code {text!r}")

@@ -1,0 +1,75 @@
+"""Named schools and people, so tests read like stories.
+
+Oakfield is "our" school; Birchwood is another school whose records nobody at
+Oakfield may see.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from pupils.models import StaffMembership
+from tests.factories import (
+    TODAY,
+    MembershipFactory,
+    PupilFactory,
+    RegistrationGroupFactory,
+    SchoolFactory,
+    UserFactory,
+)
+
+
+@pytest.fixture
+def today():
+    return TODAY
+
+
+@pytest.fixture
+def school(db):
+    return SchoolFactory(urn="100001", name="Oakfield Primary")
+
+
+@pytest.fixture
+def other_school(db):
+    return SchoolFactory(urn="200002", name="Birchwood Primary")
+
+
+@pytest.fixture
+def pupil(school):
+    return PupilFactory(school=school, forename="Alex", surname="Smith")
+
+
+@pytest.fixture
+def attendance_lead(school):
+    return MembershipFactory(
+        user=UserFactory(username="alice"),
+        school=school,
+        role=StaffMembership.Role.ATTENDANCE_LEAD,
+    ).user
+
+
+@pytest.fixture
+def class_teacher(school):
+    membership = MembershipFactory(
+        user=UserFactory(username="bob"),
+        school=school,
+        role=StaffMembership.Role.CLASS_TEACHER,
+    )
+    membership.classes.add(RegistrationGroupFactory(school=school, name="4B"))
+    return membership.user
+
+
+@pytest.fixture
+def outsider(other_school):
+    return MembershipFactory(
+        user=UserFactory(username="olivia"),
+        school=other_school,
+        role=StaffMembership.Role.ATTENDANCE_LEAD,
+    ).user
+
+
+@pytest.fixture
+def postgres_only(db):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: set DATABASE_URL (CI always does)")
