@@ -83,6 +83,8 @@ class Placement(models.Model):
     reasons = models.JSONField(default=list, blank=True)
     # When the pupil first looked well enough to come down a stage (for sustained improvement).
     improving_since = models.DateField(null=True, blank=True)
+    # Year-to-date attendance on entering the stage, for "continued despite support".
+    entry_attendance_pct = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

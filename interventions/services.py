@@ -1,3 +1,550 @@
 """Every write to ladders, placements, proposals, tasks and logged actions."""
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from pupils.calendar import SchoolCalendar
+from pupils.models import Pupil, School, StaffMembership
+from pupils.services import school_calendar
+
+from .ladder_format import LadderCheck, Problem, validate_ladder
+from .models import Ladder, NightlyRun, Placement, Proposal, Stage, StageChange, Task
+from .rules import Decision, LadderSpec, decide
+from .selectors import SchoolFacts, current_placements, ladder_spec, school_facts
+from .signals import letter_keys_requested, stage_entered
+
+SHIPPED_DIR = Path(__file__).resolve().parent / "ladders"
+SHIPPED = ("kirkby", "generic", "mickley", "sherrier", "firs", "dfe")
+STAGE_FIELDS = ("label", "colour", "track", "description", "roles", "entry", "criteria", "actions", "letters")
+
+
+class LadderError(Exception):
+    """A ladder file that cannot be loaded; `problems` says where and why."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+# --- ladders as files -------------------------------------------------------
+
+
+def ladder_file_read(name_or_path: str) -> dict[str, Any]:
+    """Read a shipped ladder by name, or a YAML/JSON file. Raises LadderError if unreadable."""
+    path = SHIPPED_DIR / f"{name_or_path}.yaml" if name_or_path in SHIPPED else Path(name_or_path)
+    if not path.exists():
+        raise LadderError(
+            [Problem("file", f"{name_or_path!r} is neither a shipped ladder ({', '.join(SHIPPED)}) nor a file")]
+        )
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise LadderError([Problem(f"file {path.name}", f"not valid YAML or JSON: {exc}")]) from exc
+    return document
+
+
+def ladder_check(*, school: School | None, document: Any) -> LadderCheck:
+    """Validate a ladder document for a school (letter templates included)."""
+    keys: set[str] = set()
+    for _, answer in letter_keys_requested.send(sender=Ladder, school=school):
+        keys.update(answer)
+    return validate_ladder(document, letter_keys=keys)
+
+
+def ladder_document(ladder: Ladder) -> dict[str, Any]:
+    """The ladder as a file document (what export writes and the engine reads)."""
+    doc: dict[str, Any] = {"key": ladder.key, "name": ladder.name}
+    if ladder.source:
+        doc["source"] = ladder.source
+    if ladder.description:
+        doc["description"] = ladder.description
+    doc.update(ladder.settings)
+    stages = []
+    for stage in ladder.stages.order_by("position"):
+        item: dict[str, Any] = {"key": stage.key, "name": stage.name}
+        for name in STAGE_FIELDS:
+            item[name] = getattr(stage, name)
+        if stage.review_every_weeks:
+            item["review_every_weeks"] = stage.review_every_weeks
+        if stage.monitoring:
+            item["monitoring"] = stage.monitoring
+        item.update(stage.extra)
+        stages.append(item)
+    doc["stages"] = stages
+    return doc
+
+
+def ladder_export(ladder: Ladder) -> str:
+    return yaml.safe_dump(ladder_document(ladder), sort_keys=False, allow_unicode=True, width=100)
+
+
+@transaction.atomic
+def ladder_load(*, school: School, document: Any, activate: bool = False) -> tuple[Ladder, LadderCheck]:
+    """Create or replace a school's ladder from a document. All or nothing.
+
+    Raises LadderError (and changes nothing) if the document has errors.
+    Reloading a ladder keeps stages by key, so placements survive; a stage
+    that pupils stand on cannot be removed. Idempotent.
+    """
+    check = ladder_check(school=school, document=document)
+    if not check.ok or check.resolved is None:
+        raise LadderError(check.errors)
+    doc = check.resolved
+    settings = {k: doc[k] for k in ("to_confirm", "min_possible_sessions", "descent") if k in doc}
+    ladder, _ = Ladder.objects.update_or_create(
+        school=school,
+        key=doc["key"],
+        defaults={
+            "name": doc["name"],
+            "description": doc.get("description", ""),
+            "source": doc.get("source", "")[:200],
+            "settings": settings,
+        },
+    )
+    existing = {s.key: s for s in ladder.stages.all()}
+    wanted = {s["key"] for s in doc["stages"]}
+    for key, stage in existing.items():
+        if key not in wanted:
+            if stage.placements.exists():
+                raise LadderError(
+                    [Problem(f"stage {key!r}", "pupils stand on this stage, so it cannot be removed; move them first")]
+                )
+            stage.delete()
+    # Positions are unique: park the kept stages out of the way before renumbering.
+    Stage.objects.filter(ladder=ladder).update(position=1000 + ladder.stages.count())
+    for offset, stage in enumerate(Stage.objects.filter(ladder=ladder)):
+        Stage.objects.filter(pk=stage.pk).update(position=2000 + offset)
+    for position, item in enumerate(doc["stages"]):
+        known = {"key", "name", "review_every_weeks", "monitoring", *STAGE_FIELDS}
+        Stage.objects.update_or_create(
+            ladder=ladder,
+            key=item["key"],
+            defaults={
+                "position": position,
+                "name": item["name"],
+                "review_every_weeks": item.get("review_every_weeks"),
+                "monitoring": item.get("monitoring", ""),
+                "extra": {k: v for k, v in item.items() if k not in known},
+                **{name: item.get(name, Stage._meta.get_field(name).get_default()) for name in STAGE_FIELDS},
+            },
+        )
+    if activate:
+        ladder_activate(ladder=ladder)
+    return ladder, check
+
+
+@transaction.atomic
+def ladder_activate(*, ladder: Ladder) -> None:
+    """Make this the school's active ladder (one per school). Idempotent."""
+    Ladder.objects.filter(school=ladder.school, is_active=True).exclude(pk=ladder.pk).update(is_active=False)
+    if not ladder.is_active:
+        ladder.is_active = True
+        ladder.save(update_fields=["is_active"])
+
+
+def active_ladder(school: School) -> Ladder | None:
+    return Ladder.objects.filter(school=school, is_active=True).first()
+
+
+# --- the night ----------------------------------------------------------------
+
+
+@dataclass
+class NightResult:
+    pupils: int = 0
+    moved: int = 0
+    proposed: int = 0
+    tasks_created: int = 0
+    letters_queued: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {
+                "pupils": self.pupils,
+                "moved": self.moved,
+                "proposed": self.proposed,
+                "tasks_created": self.tasks_created,
+                "letters_queued": self.letters_queued,
+            }
+        )
+
+
+def evaluate_school(*, school: School, ladder: Ladder, as_of: date) -> tuple[SchoolFacts, LadderSpec, dict[int, Any]]:
+    """Facts, spec and current placements: what both the night and a simulation start from."""
+    spec = ladder_spec(ladder)
+    facts = school_facts(school=school, spec=spec, as_of=as_of)
+    return facts, spec, current_placements(ladder=ladder)
+
+
+def nightly_run(*, school: School, as_of: date) -> NightlyRun:
+    """Recompute every pupil's stage on the school's active ladder as of `as_of`, and record the run.
+
+    One transaction for the school's work: a crash leaves nothing half done, and
+    re-running the same night creates nothing new (the moves it already made
+    mean no stage is newly indicated; unique constraints back this up).
+    Raises ValidationError if the school has no active ladder.
+    """
+    ladder = active_ladder(school)
+    if ladder is None:
+        raise ValidationError(f"{school.name} has no active ladder: load one with load_ladder --activate.")
+    run = NightlyRun.objects.create(school=school, run_on=as_of, started_at=timezone.now())
+    try:
+        with transaction.atomic():
+            result = _place_pupils(school=school, ladder=ladder, as_of=as_of)
+    except Exception as exc:
+        run.status = NightlyRun.Status.FAILED
+        run.error = f"{type(exc).__name__}: {exc}"
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+        raise
+    run.status = NightlyRun.Status.DONE
+    run.finished_at = timezone.now()
+    for name in ("pupils", "moved", "proposed", "tasks_created", "letters_queued"):
+        setattr(run, name, getattr(result, name))
+    run.save()
+    return run
+
+
+def _place_pupils(*, school: School, ladder: Ladder, as_of: date) -> NightResult:
+    facts, spec, placements = evaluate_school(school=school, ladder=ladder, as_of=as_of)
+    stages = {s.key: s for s in ladder.stages.all()}
+    pending = {p.pupil_id: p for p in Proposal.objects.filter(ladder=ladder, status=Proposal.Status.PENDING)}
+    teachers = _class_teachers(school)
+    result = NightResult(pupils=len(facts.pupils))
+    for pupil in facts.pupils:
+        row, current = placements.get(pupil.pk, (None, None))
+        decision = decide(spec, facts.facts[pupil.pk], current, as_of=as_of, calendar=facts.calendar)
+        ytd = facts.year_to_date(pupil.pk, spec)
+        if decision.moved:
+            change = _enter_stage(
+                pupil=pupil,
+                ladder=ladder,
+                placement=row,
+                stage=stages[decision.stage_key],
+                on=as_of,
+                kind=StageChange.Kind.INITIAL if row is None else StageChange.Kind.AUTOMATIC,
+                reasons=list(decision.reasons),
+                entry_pct=ytd,
+            )
+            result.moved += 1
+            tasks, letters = _stage_work(change=change, calendar=facts.calendar, teachers=teachers, user=None)
+            result.tasks_created += tasks
+            result.letters_queued += letters
+        elif row is not None and row.improving_since != decision.improving_since:
+            row.improving_since = decision.improving_since
+            row.save(update_fields=["improving_since", "updated_at"])
+        result.proposed += _record_proposal(
+            pupil=pupil, ladder=ladder, decision=decision, stages=stages, pending=pending.get(pupil.pk), on=as_of
+        )
+    return result
+
+
+def _record_proposal(
+    *, pupil: Pupil, ladder: Ladder, decision: Decision, stages: dict[str, Stage], pending: Proposal | None, on: date
+) -> int:
+    """Keep one pending proposal per pupil in step with tonight's decision. Returns 1 if a new one was made."""
+    if pending is not None:
+        if decision.proposal == pending.to_stage.key:
+            return 0
+        pending.status = Proposal.Status.WITHDRAWN
+        pending.decided_at = timezone.now()
+        pending.decision_reason = "No longer indicated by the data"
+        pending.save(update_fields=["status", "decided_at", "decision_reason"])
+    if decision.proposal is None:
+        return 0
+    placement = Placement.objects.filter(pupil=pupil, ladder=ladder).select_related("stage").first()
+    Proposal.objects.create(
+        pupil=pupil,
+        ladder=ladder,
+        from_stage=placement.stage if placement else None,
+        to_stage=stages[decision.proposal],
+        proposed_on=on,
+        reasons=list(decision.proposal_reasons),
+    )
+    return 1
+
+
+def _enter_stage(
+    *,
+    pupil: Pupil,
+    ladder: Ladder,
+    placement: Placement | None,
+    stage: Stage,
+    on: date,
+    kind: str,
+    reasons: list[str],
+    entry_pct: Any,
+    user: Any = None,
+    note: str = "",
+) -> StageChange:
+    change = StageChange.objects.create(
+        pupil=pupil,
+        ladder=ladder,
+        from_stage=placement.stage if placement else None,
+        to_stage=stage,
+        on=on,
+        kind=kind,
+        reasons=reasons,
+        decided_by=user,
+        note=note,
+    )
+    values = {
+        "stage": stage,
+        "since": on,
+        "reasons": reasons,
+        "improving_since": None,
+        "entry_attendance_pct": round(entry_pct, 2) if entry_pct is not None else None,
+    }
+    if placement is None:
+        Placement.objects.create(pupil=pupil, ladder=ladder, **values)
+    else:
+        for name, value in values.items():
+            setattr(placement, name, value)
+        placement.save(update_fields=[*values, "updated_at"])
+    return change
+
+
+def _class_teachers(school: School) -> dict[int, Any]:
+    """Registration group id -> a class teacher's user, for tasks a stage gives the class teacher."""
+    teachers: dict[int, Any] = {}
+    memberships = StaffMembership.objects.filter(school=school, role=StaffMembership.Role.CLASS_TEACHER)
+    for membership in memberships.select_related("user").prefetch_related("classes").order_by("pk"):
+        for group in membership.classes.all():
+            teachers.setdefault(group.pk, membership.user)
+    return teachers
+
+
+def _stage_work(
+    *, change: StageChange, calendar: SchoolCalendar, teachers: dict[int, Any], user: Any
+) -> tuple[int, int]:
+    """Create the stage's tasks and review, and queue its letters. Idempotent per stage change."""
+    stage, pupil = change.to_stage, change.pupil
+    created = 0
+    wanted = [
+        (a["key"], Task.Kind.ACTION, a["title"], a.get("role", "attendance_lead"), a.get("due_in_school_days", 5))
+        for a in stage.actions
+    ]
+    if stage.review_every_weeks:
+        wanted.append(
+            (
+                "review",
+                Task.Kind.REVIEW,
+                f"Review {pupil.full_name} at {stage.name}",
+                "attendance_lead",
+                stage.review_every_weeks * 5,
+            )
+        )
+    for key, kind, title, role, due_days in wanted:
+        login_role = role if role in StaffMembership.Role.values else StaffMembership.Role.ATTENDANCE_LEAD
+        _, was_created = Task.objects.get_or_create(
+            stage_change=change,
+            template_key=key,
+            defaults={
+                "school": pupil.school,
+                "pupil": pupil,
+                "kind": kind,
+                "title": title,
+                "role": login_role,
+                "assigned_to": teachers.get(pupil.registration_group_id) if role == "class_teacher" else None,
+                "due_on": calendar.add_school_days(change.on, due_days),
+            },
+        )
+        created += was_created
+    letters = sum(
+        int(answer or 0)
+        for _, answer in stage_entered.send(
+            sender=StageChange, stage_change=change, letter_keys=stage.letters, on=change.on, user=user
+        )
+    )
+    return created, letters
+
+
+# --- people's decisions ------------------------------------------------------
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Give a reason: it is kept on the pupil's record.")
+    return reason
+
+
+@transaction.atomic
+def proposal_approve(*, proposal: Proposal, user: Any, reason: str, on: date | None = None) -> StageChange | None:
+    """Approve a pending proposal: the pupil moves, and the stage's tasks and letters follow.
+
+    Idempotent: approving an already-approved proposal returns None and changes nothing.
+    Raises ValidationError with no reason, or if the proposal was declined or withdrawn.
+    """
+    reason = _require_reason(reason)
+    proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
+    if proposal.status == Proposal.Status.APPROVED:
+        return None
+    if proposal.status != Proposal.Status.PENDING:
+        raise ValidationError(
+            f"This proposal was {proposal.get_status_display().lower()}; it can no longer be approved."
+        )
+    on = on or timezone.localdate()
+    change = _person_moves(
+        pupil=proposal.pupil,
+        ladder=proposal.ladder,
+        stage=proposal.to_stage,
+        user=user,
+        reasons=[*proposal.reasons, f"approved: {reason}"],
+        note=reason,
+        kind=StageChange.Kind.APPROVED,
+        on=on,
+    )
+    proposal.status = Proposal.Status.APPROVED
+    proposal.decided_by = user
+    proposal.decided_at = timezone.now()
+    proposal.decision_reason = reason
+    proposal.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    return change
+
+
+@transaction.atomic
+def proposal_decline(*, proposal: Proposal, user: Any, reason: str) -> None:
+    """Decline a pending proposal with a reason. Idempotent for an already-declined proposal."""
+    reason = _require_reason(reason)
+    proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
+    if proposal.status == Proposal.Status.DECLINED:
+        return
+    if proposal.status != Proposal.Status.PENDING:
+        raise ValidationError(
+            f"This proposal was {proposal.get_status_display().lower()}; it can no longer be declined."
+        )
+    proposal.status = Proposal.Status.DECLINED
+    proposal.decided_by = user
+    proposal.decided_at = timezone.now()
+    proposal.decision_reason = reason
+    proposal.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+
+
+@transaction.atomic
+def pupil_move(*, pupil: Pupil, stage: Stage, user: Any, reason: str, on: date | None = None) -> StageChange | None:
+    """A person moves a pupil to a stage (any stage, manual ones included), with a reason.
+
+    Returns None if the pupil is already there. Withdraws a pending proposal for the ladder.
+    Raises ValidationError without a reason or for another school's ladder.
+    """
+    reason = _require_reason(reason)
+    if stage.ladder.school_id != pupil.school_id:
+        raise ValidationError("That stage belongs to another school's ladder.")
+    current = Placement.objects.filter(pupil=pupil, ladder=stage.ladder).first()
+    if current is not None and current.stage_id == stage.pk:
+        return None
+    Proposal.objects.filter(pupil=pupil, ladder=stage.ladder, status=Proposal.Status.PENDING).update(
+        status=Proposal.Status.WITHDRAWN,
+        decided_by=user,
+        decided_at=timezone.now(),
+        decision_reason=f"Moved by hand: {reason}",
+    )
+    return _person_moves(
+        pupil=pupil,
+        ladder=stage.ladder,
+        stage=stage,
+        user=user,
+        reasons=[f"moved by {user}: {reason}"],
+        note=reason,
+        kind=StageChange.Kind.MANUAL,
+        on=on or timezone.localdate(),
+    )
+
+
+def _person_moves(
+    *, pupil: Pupil, ladder: Ladder, stage: Stage, user: Any, reasons: list[str], note: str, kind: str, on: date
+) -> StageChange:
+    placement = Placement.objects.select_for_update().filter(pupil=pupil, ladder=ladder).select_related("stage").first()
+    calendar = school_calendar(pupil.school)
+    from pupils import selectors as pupil_selectors
+
+    start, end = calendar.academic_year_window(on)
+    summary = pupil_selectors.school_summaries(school=pupil.school, start=start, end=end).get(pupil.pk)
+    change = _enter_stage(
+        pupil=pupil,
+        ladder=ladder,
+        placement=placement,
+        stage=stage,
+        on=on,
+        kind=kind,
+        reasons=reasons,
+        entry_pct=summary.attendance_pct if summary else None,
+        user=user,
+        note=note,
+    )
+    _stage_work(change=change, calendar=calendar, teachers=_class_teachers(pupil.school), user=user)
+    return change
+
+
+# --- simulation ---------------------------------------------------------------
+
+
+@dataclass
+class Simulation:
+    ladder_name: str
+    pupils: int
+    stages: list[dict[str, Any]]
+    moves: list[dict[str, Any]]
+    proposed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ladder": self.ladder_name,
+            "pupils": self.pupils,
+            "stages": self.stages,
+            "moves": self.moves,
+            "proposed": self.proposed,
+        }
+
+
+def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation:
+    """What a ladder would do to a school's pupils on `as_of`, changing nothing.
+
+    If the school already has this ladder (same key), pupils start from where
+    they stand on it; otherwise every pupil is placed for the first time.
+    Raises LadderError for a document with errors.
+    """
+    check = ladder_check(school=school, document=document)
+    if not check.ok or check.resolved is None:
+        raise LadderError(check.errors)
+    doc = check.resolved
+    spec = LadderSpec.from_document(doc)
+    facts = school_facts(school=school, spec=spec, as_of=as_of)
+    existing = Ladder.objects.filter(school=school, key=doc["key"]).first()
+    placements = current_placements(ladder=existing) if existing else {}
+    counts = dict.fromkeys((s.key for s in spec.stages), 0)
+    moves: list[dict[str, Any]] = []
+    proposed = 0
+    for pupil in facts.pupils:
+        current = placements.get(pupil.pk, (None, None))[1]
+        decision = decide(spec, facts.facts[pupil.pk], current, as_of=as_of, calendar=facts.calendar)
+        counts[decision.stage_key] += 1
+        proposed += decision.proposal is not None
+        was = current.stage_key if current else None
+        if decision.moved and not (was is None and decision.stage_key == spec.base.key):
+            moves.append(
+                {
+                    "upn": pupil.upn,
+                    "name": pupil.full_name,
+                    "from": was,
+                    "to": decision.stage_key,
+                    "reasons": "; ".join(decision.reasons),
+                }
+            )
+    stages = [
+        {"key": s["key"], "label": s.get("label", s["key"]), "name": s["name"], "count": counts[s["key"]]}
+        for s in doc["stages"]
+    ]
+    return Simulation(doc["name"], len(facts.pupils), stages, moves, proposed)

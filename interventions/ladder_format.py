@@ -1,0 +1,449 @@
+"""The ladder file format: schema, validation and band resolution. Plain Python.
+
+`validate_ladder(document, letter_keys=...)` returns a `LadderCheck` with errors
+(the file must be rejected), warnings (the file loads, with the resolution
+described) and the resolved document the engine runs on. See
+`docs/ladder-format.md`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import jsonschema
+
+ROLES = (
+    "attendance_lead",
+    "class_teacher",
+    "senior_leader",
+    "dsl",
+    "office",
+    "sendco",
+    "support_staff",
+    "la_officer",
+    "external",
+    "all_staff",
+)
+ENTRIES = ("automatic", "approval", "manual")
+TRACKS = ("falling", "improving")
+WINDOW_NAMES = ("year", "term", "half_term")
+COUNT_MEASURES = (
+    "lates",
+    "late_before_close",
+    "late_after_close",
+    "unauthorised",
+    "unexplained",
+    "illness",
+    "holiday",
+    "authorised",
+    "absence",
+    "consecutive_days_absent",
+)
+CRITERION_KINDS = (
+    "all",
+    "any",
+    "not",
+    "attendance",
+    "count",
+    "flag",
+    "held_for",
+    "at_stage_for",
+    "no_contact",
+    "bottom_percent",
+    "manual",
+)
+
+_number = {"type": "number"}
+_slug = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "maxLength": 60}
+_window = {
+    "oneOf": [
+        {"enum": list(WINDOW_NAMES)},
+        {
+            "type": "object",
+            "properties": {"weeks": {"type": "integer", "minimum": 1, "maximum": 52}},
+            "required": ["weeks"],
+            "additionalProperties": False,
+        },
+    ]
+}
+_bounds = {"below": _number, "at_most": _number, "at_least": _number, "above": _number}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["key", "name", "stages"],
+    "additionalProperties": False,
+    "properties": {
+        "key": _slug,
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "source": {"type": "string"},
+        "description": {"type": "string"},
+        "to_confirm": {"type": "array", "items": {"type": "string"}},
+        "min_possible_sessions": {"type": "integer", "minimum": 0},
+        "descent": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "sustain_weeks": {"type": "integer", "minimum": 0},
+                "margin": {"type": "number", "minimum": 0},
+            },
+        },
+        "stages": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/stage"}},
+    },
+    "$defs": {
+        "stage": {
+            "type": "object",
+            "required": ["key", "name"],
+            "additionalProperties": False,
+            "properties": {
+                "key": _slug,
+                "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                "label": {"type": "string", "maxLength": 20},
+                "colour": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$"},
+                "track": {"enum": list(TRACKS)},
+                "mirrors": {"type": ["string", "null"]},
+                "description": {"type": "string"},
+                "roles": {"type": "array", "items": {"enum": list(ROLES)}},
+                "entry": {"enum": list(ENTRIES)},
+                "criteria": {"oneOf": [{"type": "null"}, {"$ref": "#/$defs/criterion"}]},
+                "actions": {"type": "array", "items": {"$ref": "#/$defs/action"}},
+                "letters": {"type": "array", "items": _slug},
+                "review_every_weeks": {"type": ["integer", "null"], "minimum": 1},
+                "monitoring": {"type": "string"},
+                "notes": {"type": "string"},
+            },
+        },
+        "action": {
+            "type": "object",
+            "required": ["key", "title"],
+            "additionalProperties": False,
+            "properties": {
+                "key": _slug,
+                "title": {"type": "string", "minLength": 1, "maxLength": 300},
+                "role": {"enum": list(ROLES)},
+                "due_in_school_days": {"type": "integer", "minimum": 0},
+            },
+        },
+        "criterion": {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1,
+            "propertyNames": {"enum": list(CRITERION_KINDS)},
+            "properties": {
+                "all": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/criterion"}},
+                "any": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/criterion"}},
+                "not": {"$ref": "#/$defs/criterion"},
+                "attendance": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "minProperties": 1,
+                    "properties": {**_bounds, "window": _window, "min_possible": {"type": "integer", "minimum": 0}},
+                },
+                "count": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["measure", "at_least"],
+                    "properties": {
+                        "measure": {"enum": list(COUNT_MEASURES)},
+                        "at_least": {"type": "integer", "minimum": 1},
+                        "below": {"type": "integer", "minimum": 1},
+                        "window": _window,
+                    },
+                },
+                "flag": _slug,
+                "held_for": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["weeks", "criterion"],
+                    "properties": {
+                        "weeks": {"type": "integer", "minimum": 1, "maximum": 52},
+                        "criterion": {"$ref": "#/$defs/criterion"},
+                    },
+                },
+                "at_stage_for": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["weeks"],
+                    "properties": {
+                        "weeks": {"type": "integer", "minimum": 1},
+                        "without_improvement": {"type": "boolean"},
+                        "margin": {"type": "number", "minimum": 0},
+                    },
+                },
+                "no_contact": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["school_days"],
+                    "properties": {"school_days": {"type": "integer", "minimum": 1}},
+                },
+                "bottom_percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+                "manual": {"const": True},
+            },
+        },
+    },
+}
+
+DEFAULT_MIN_POSSIBLE = 20
+DEFAULT_DESCENT = {"sustain_weeks": 4, "margin": 1.0}
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str  # "stage 'stage-2', field criteria.any[0].attendance.at_most"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass
+class LadderCheck:
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    resolved: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _where_from_path(document: dict[str, Any], path: Iterable[Any]) -> str:
+    parts = list(path)
+    if len(parts) >= 2 and parts[0] == "stages" and isinstance(parts[1], int):
+        stages = document.get("stages") or []
+        key = stages[parts[1]].get("key", f"#{parts[1] + 1}") if parts[1] < len(stages) else f"#{parts[1] + 1}"
+        rest = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in parts[2:]).replace(".[", "[")
+        return f"stage {key!r}, field {rest or '(stage)'}"
+    return "ladder, field " + (".".join(str(p) for p in parts) or "(top level)")
+
+
+def _schema_errors(document: Any) -> list[Problem]:
+    if not isinstance(document, dict):
+        return [Problem("ladder", "the file must be a mapping with key, name and stages")]
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    problems = []
+    for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
+        message = error.message
+        if error.validator == "propertyNames":
+            message = f"unknown criterion {error.instance!r}; known: {', '.join(CRITERION_KINDS)}"
+        elif error.validator == "oneOf" and isinstance(error.instance, dict):
+            # Name the first real cause rather than "is not valid under any of the given schemas".
+            causes = [c for c in (error.context or []) if c.validator != "type"]
+            if causes:
+                best = causes[0]
+                if best.validator == "propertyNames":
+                    message = f"unknown criterion {best.instance!r}; known: {', '.join(CRITERION_KINDS)}"
+                elif best.validator == "additionalProperties":
+                    message = best.message.replace("Additional properties", "unknown field(s)")
+                else:
+                    message = best.message
+        elif error.validator == "additionalProperties":
+            message = message.replace("Additional properties", "unknown field(s)")
+        problems.append(Problem(_where_from_path(document, error.absolute_path), message))
+    return problems
+
+
+def _walk(criterion: dict[str, Any] | None, path: str) -> Iterable[tuple[str, str, Any]]:
+    """Yield (path, kind, body) for every criterion in the tree."""
+    if not criterion:
+        return
+    ((kind, body),) = criterion.items()
+    yield path, kind, body
+    if kind in ("all", "any"):
+        for i, child in enumerate(body):
+            yield from _walk(child, f"{path}.{kind}[{i}]")
+    elif kind == "not":
+        yield from _walk(body, f"{path}.not")
+    elif kind == "held_for":
+        yield from _walk(body["criterion"], f"{path}.held_for.criterion")
+
+
+def _band(criterion: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | None:
+    """The stage's year-to-date attendance band, if its criteria are a band (alone or as one `any` branch)."""
+    if not criterion:
+        return None
+    candidates: list[tuple[str, dict[str, Any]]] = []
+    if "attendance" in criterion:
+        candidates.append(("criteria.attendance", criterion["attendance"]))
+    elif "any" in criterion:
+        for i, child in enumerate(criterion["any"]):
+            if "attendance" in child:
+                candidates.append((f"criteria.any[{i}].attendance", child["attendance"]))
+    bands = [(p, b) for p, b in candidates if b.get("window", "year") == "year"]
+    return bands[0] if len(bands) == 1 else None
+
+
+def _lower(band: dict[str, Any]) -> tuple[Decimal, bool]:
+    """(edge, inclusive) of a band's lower edge; -inf when open."""
+    if "at_least" in band:
+        return Decimal(str(band["at_least"])), True
+    if "above" in band:
+        return Decimal(str(band["above"])), False
+    return Decimal("-Infinity"), True
+
+
+def _upper(band: dict[str, Any]) -> tuple[Decimal, bool]:
+    if "at_most" in band:
+        return Decimal(str(band["at_most"])), True
+    if "below" in band:
+        return Decimal(str(band["below"])), False
+    return Decimal("Infinity"), True
+
+
+def _set_path(document: dict[str, Any], stage_index: int, path: str, band: dict[str, Any]) -> None:
+    node: Any = document["stages"][stage_index]
+    for part in path.replace("]", "").replace("[", ".").split("."):
+        node = node[int(part)] if part.isdigit() else node[part]
+    node.clear()
+    node.update(band)
+
+
+def _resolve_bands(document: dict[str, Any], check: LadderCheck) -> None:
+    """Report gaps and overlaps between falling stages' attendance bands, and close gaps.
+
+    A gap goes to the more concerning stage (the band below it is widened up to
+    the next band's lower edge); an overlap is left as written, because the
+    highest stage whose criteria hold wins, which is the more concerning one.
+    """
+    stages = document["stages"]
+    banded = []
+    for index, stage in enumerate(stages):
+        if stage.get("track", "falling") != "falling" or stage.get("entry") == "manual":
+            continue
+        found = _band(stage.get("criteria"))
+        if found:
+            banded.append((index, found[0], found[1]))
+    # More concerning stages come later; their bands should sit lower.
+    for (hi_index, hi_path, hi_band), (lo_index, lo_path, lo_band) in zip(banded, banded[1:], strict=False):
+        upper_edge, upper_inclusive = _upper(lo_band)
+        lower_edge, lower_inclusive = _lower(hi_band)
+        hi_key, lo_key = stages[hi_index]["key"], stages[lo_index]["key"]
+        if upper_edge < lower_edge or (upper_edge == lower_edge and not upper_inclusive and not lower_inclusive):
+            check.warnings.append(
+                Problem(
+                    f"stage {lo_key!r}, field {lo_path}",
+                    f"gap between {lo_key!r} (up to {upper_edge}%) and {hi_key!r} (from {lower_edge}%): "
+                    f"attendance in the gap is placed at the more concerning stage {lo_key!r} "
+                    f"(its band now runs {'below' if lower_inclusive else 'up to'} {lower_edge}%)",
+                )
+            )
+            widened = {k: v for k, v in lo_band.items() if k not in ("at_most", "below")}
+            widened["below" if lower_inclusive else "at_most"] = float(lower_edge)
+            _set_path(document, lo_index, lo_path, widened)
+        elif upper_edge > lower_edge or (upper_edge == lower_edge and upper_inclusive and lower_inclusive):
+            check.warnings.append(
+                Problem(
+                    f"stage {lo_key!r}, field {lo_path}",
+                    f"overlap between {lo_key!r} (up to {upper_edge}%) and {hi_key!r} (from {lower_edge}%): "
+                    f"attendance in the overlap is placed at the more concerning stage {lo_key!r}",
+                )
+            )
+        # The less concerning stage can never win if its band lies inside the more concerning one.
+        if "attendance" in (stages[hi_index].get("criteria") or {}) and (
+            _lower(lo_band)[0] <= _lower(hi_band)[0] and _upper(lo_band)[0] >= _upper(hi_band)[0]
+        ):
+            check.errors.append(
+                Problem(
+                    f"stage {hi_key!r}, field {hi_path}",
+                    f"this band lies inside {lo_key!r}'s band, and the more concerning stage wins, "
+                    f"so {hi_key!r} could never be reached",
+                )
+            )
+
+
+def validate_ladder(document: Any, *, letter_keys: Iterable[str] | None = None) -> LadderCheck:
+    """Check a ladder document. Never raises on bad input: every problem is in the result.
+
+    `letter_keys`: the letter templates that exist for the school; None skips that check.
+    """
+    check = LadderCheck(errors=_schema_errors(document))
+    if check.errors:
+        return check
+    doc = copy.deepcopy(document)
+    doc.setdefault("min_possible_sessions", DEFAULT_MIN_POSSIBLE)
+    doc["descent"] = {**DEFAULT_DESCENT, **(doc.get("descent") or {})}
+    stages = doc["stages"]
+    keys = [s["key"] for s in stages]
+    falling = {s["key"] for s in stages if s.get("track", "falling") == "falling"}
+    known_letters = set(letter_keys) if letter_keys is not None else None
+
+    for index, stage in enumerate(stages):
+        key = stage["key"]
+        where = f"stage {key!r}, field "
+        stage.setdefault("track", "falling")
+        stage.setdefault("entry", "automatic")
+        stage.setdefault("label", key[:20])
+        stage.setdefault("colour", "#6c757d")
+        if keys.count(key) > 1 and keys.index(key) == index:
+            check.errors.append(Problem(where + "key", f"the key {key!r} is used by {keys.count(key)} stages"))
+        if index == 0:
+            if stage["track"] != "falling":
+                check.errors.append(Problem(where + "track", "the first (base) stage must be on the falling track"))
+            if stage.get("criteria"):
+                check.warnings.append(
+                    Problem(where + "criteria", "the base stage is where every pupil starts; its criteria are ignored")
+                )
+        elif stage["track"] == "falling" and stage["entry"] != "manual" and not stage.get("criteria"):
+            check.errors.append(
+                Problem(
+                    where + "criteria",
+                    f"an {stage['entry']} stage needs criteria, or it can never be reached (use entry: manual "
+                    "for a stage only a person moves pupils to)",
+                )
+            )
+        if stage["track"] == "improving":
+            mirrors = stage.get("mirrors")
+            if not mirrors:
+                check.errors.append(
+                    Problem(where + "mirrors", "an improving stage must name the falling stage it mirrors")
+                )
+            elif mirrors == key or (mirrors in keys and mirrors not in falling):
+                check.errors.append(
+                    Problem(
+                        where + "mirrors",
+                        f"{mirrors!r} is not a falling stage: mirrors must point at a falling stage (a chain of "
+                        "improving stages would be a cycle)",
+                    )
+                )
+            elif mirrors not in keys:
+                check.errors.append(Problem(where + "mirrors", f"there is no stage {mirrors!r}"))
+        elif stage.get("mirrors"):
+            check.errors.append(Problem(where + "mirrors", "only improving stages mirror another stage"))
+        for path, kind, body in _walk(stage.get("criteria"), "criteria"):
+            if kind == "attendance":
+                lower, upper = _lower(body)[0], _upper(body)[0]
+                if lower > upper:
+                    check.errors.append(
+                        Problem(where + f"{path}", f"the band is empty: its lower edge {lower}% is above {upper}%")
+                    )
+            if kind == "held_for":
+                inner = next(iter(body["criterion"]))
+                if inner not in ("attendance", "count"):
+                    check.errors.append(
+                        Problem(where + f"{path}.held_for.criterion", "held_for takes an attendance or count criterion")
+                    )
+            if kind == "manual" and stage["entry"] != "manual":
+                check.errors.append(
+                    Problem(where + "entry", "a stage with the manual criterion must have entry: manual")
+                )
+        action_keys = [a["key"] for a in stage.get("actions", [])]
+        for dup in sorted({k for k in action_keys if action_keys.count(k) > 1}):
+            check.errors.append(Problem(where + "actions", f"the action key {dup!r} is used twice"))
+        if known_letters is not None:
+            for i, letter in enumerate(stage.get("letters", [])):
+                if letter not in known_letters:
+                    check.errors.append(
+                        Problem(
+                            where + f"letters[{i}]",
+                            f"there is no letter template {letter!r}; known: {', '.join(sorted(known_letters))}",
+                        )
+                    )
+    if not check.errors:
+        _resolve_bands(doc, check)
+    if not check.errors:
+        check.resolved = doc
+    return check

@@ -1,0 +1,487 @@
+"""The ladder engine: which stage a pupil should be at, and why. Plain Python.
+
+`decide(ladder, facts, placement, as_of=..., calendar=...)` is a pure function:
+no database, no clock. The nightly service builds `PupilFacts` from the
+register (set-based), calls `decide` for every pupil, and saves the result.
+The rules it follows are written down in `docs/ladder-format.md`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Protocol
+
+from pupils.calendar import SchoolCalendar, monday_of
+
+COUNT_FIELDS = (
+    "possible",
+    "attended",
+    "authorised",
+    "unauthorised",
+    "late_before_close",
+    "late_after_close",
+    "unexplained",
+    "illness",
+    "holiday",
+)
+MEASURE_LABELS = {
+    "lates": "lates",
+    "late_before_close": "lates before registers closed (L)",
+    "late_after_close": "lates after registers closed (U)",
+    "unauthorised": "unauthorised absences",
+    "unexplained": "unexplained absences (N)",
+    "illness": "illness sessions",
+    "holiday": "holiday sessions",
+    "authorised": "authorised absences",
+    "absence": "absences",
+    "consecutive_days_absent": "school days absent in a row",
+}
+
+
+class Counts(Protocol):
+    possible: int
+    attended: int
+    authorised: int
+    unauthorised: int
+    late_before_close: int
+    late_after_close: int
+    unexplained: int
+    illness: int
+    holiday: int
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Session counts over a window, summed from weekly counts."""
+
+    possible: int = 0
+    attended: int = 0
+    authorised: int = 0
+    unauthorised: int = 0
+    late_before_close: int = 0
+    late_after_close: int = 0
+    unexplained: int = 0
+    illness: int = 0
+    holiday: int = 0
+
+    def measure(self, name: str) -> int:
+        if name == "lates":
+            return self.late_before_close + self.late_after_close
+        if name == "absence":
+            return self.authorised + self.unauthorised
+        return getattr(self, name)
+
+    def attendance_pct(self) -> Decimal | None:
+        if not self.possible:
+            return None
+        return Decimal(self.attended) * 100 / Decimal(self.possible)
+
+
+@dataclass(frozen=True)
+class PupilFacts:
+    """Everything the engine may know about one pupil, as plain data."""
+
+    pupil_id: int
+    weeks: Mapping[date, Counts]  # Monday -> that week's counts, on roll only
+    flags: frozenset[str] = frozenset()
+    absence_run_days: int = 0
+    absence_run_started_on: date | None = None
+    last_family_contact_on: date | None = None
+    # Percentage of eligible pupils in the school with strictly lower year-to-date attendance.
+    attendance_rank_pct: float | None = None
+
+
+@dataclass(frozen=True)
+class CurrentPlacement:
+    stage_key: str
+    since: date
+    entry_attendance_pct: Decimal | None = None
+    improving_since: date | None = None
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    key: str
+    name: str
+    position: int
+    level: int
+    track: str
+    entry: str
+    criteria: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class LadderSpec:
+    key: str
+    stages: tuple[StageSpec, ...]
+    min_possible: int
+    sustain_weeks: int
+    margin: Decimal
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> LadderSpec:
+        """Build from a validated, resolved ladder document (see `ladder_format.validate_ladder`)."""
+        falling_levels: dict[str, int] = {}
+        specs = []
+        for stage in doc["stages"]:
+            if stage.get("track", "falling") == "falling":
+                falling_levels[stage["key"]] = len(falling_levels)
+        for position, stage in enumerate(doc["stages"]):
+            track = stage.get("track", "falling")
+            level = falling_levels[stage["key"]] if track == "falling" else falling_levels[stage["mirrors"]]
+            specs.append(
+                StageSpec(
+                    key=stage["key"],
+                    name=stage["name"],
+                    position=position,
+                    level=level,
+                    track=track,
+                    entry=stage.get("entry", "automatic"),
+                    criteria=stage.get("criteria"),
+                )
+            )
+        descent = doc.get("descent") or {}
+        return cls(
+            key=doc["key"],
+            stages=tuple(specs),
+            min_possible=int(doc.get("min_possible_sessions", 20)),
+            sustain_weeks=int(descent.get("sustain_weeks", 4)),
+            margin=Decimal(str(descent.get("margin", 1.0))),
+        )
+
+    @property
+    def base(self) -> StageSpec:
+        return self.stages[0]
+
+    def stage(self, key: str) -> StageSpec:
+        for s in self.stages:
+            if s.key == key:
+                return s
+        raise KeyError(key)
+
+    @property
+    def falling(self) -> tuple[StageSpec, ...]:
+        return tuple(s for s in self.stages if s.track == "falling")
+
+    @property
+    def improving(self) -> tuple[StageSpec, ...]:
+        return tuple(s for s in self.stages if s.track == "improving")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the night should do for one pupil.
+
+    `stage_key` is where the pupil stands after tonight; `moved` says whether
+    that is a change (an automatic move, or the first placement); `proposal`
+    names a stage a person must approve. `reasons` are plain sentences.
+    """
+
+    stage_key: str
+    moved: bool
+    reasons: tuple[str, ...]
+    proposal: str | None = None
+    proposal_reasons: tuple[str, ...] = ()
+    improving_since: date | None = None
+    indicated_key: str = ""
+
+
+def fmt_pct(value: Decimal | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+
+
+def _fmt_num(value: float | int | Decimal) -> str:
+    d = Decimal(str(value))
+    return f"{d.normalize():f}" if d == d.to_integral() else f"{d}"
+
+
+@dataclass
+class Evaluator:
+    """Evaluates criteria for one pupil on one date. `shift` lowers attendance (for descent margins)."""
+
+    facts: PupilFacts
+    calendar: SchoolCalendar
+    as_of: date
+    min_possible: int
+    placement: CurrentPlacement | None
+    shift: Decimal = Decimal(0)
+    _cache: dict[Any, Totals] = field(default_factory=dict)
+
+    # --- windows ------------------------------------------------------------
+    def window(self, spec: Any, end: date | None = None) -> tuple[date, date]:
+        end = end or self.as_of
+        if spec in (None, "year"):
+            return self.calendar.academic_year_window(end)
+        if spec == "term":
+            return self.calendar.term_window(end)
+        if spec == "half_term":
+            return self.calendar.half_term_window(end)
+        return self.calendar.school_weeks_back(end, int(spec["weeks"]))
+
+    @staticmethod
+    def window_label(spec: Any) -> str:
+        if spec in (None, "year"):
+            return "year to date"
+        if spec == "term":
+            return "this term"
+        if spec == "half_term":
+            return "this half-term"
+        weeks = int(spec["weeks"])
+        return "in the last school week" if weeks == 1 else f"in the last {weeks} school weeks"
+
+    def totals(self, spec: Any, end: date | None = None) -> Totals:
+        start, stop = self.window(spec, end)
+        cache_key = (start, stop)
+        if cache_key not in self._cache:
+            # Weeks are Monday buckets; a window starting mid-week takes that whole week,
+            # whose earlier days are holidays with no possible sessions.
+            first, last = monday_of(start), monday_of(stop)
+            sums = dict.fromkeys(COUNT_FIELDS, 0)
+            for monday, counts in self.facts.weeks.items():
+                if first <= monday <= last:
+                    for name in COUNT_FIELDS:
+                        sums[name] += getattr(counts, name)
+            self._cache[cache_key] = Totals(**sums)
+        return self._cache[cache_key]
+
+    # --- criteria -----------------------------------------------------------
+    def check(self, criterion: Mapping[str, Any] | None, end: date | None = None) -> tuple[bool, list[str]]:
+        """(holds, reasons). Reasons name each criterion that held with its measured value."""
+        if not criterion:
+            return False, []
+        ((kind, body),) = criterion.items()
+        return getattr(self, f"_{kind}")(body, end)
+
+    def _all(self, body: Sequence[Mapping[str, Any]], end: date | None) -> tuple[bool, list[str]]:
+        reasons: list[str] = []
+        for child in body:
+            held, why = self.check(child, end)
+            if not held:
+                return False, []
+            reasons.extend(why)
+        return True, reasons
+
+    def _any(self, body: Sequence[Mapping[str, Any]], end: date | None) -> tuple[bool, list[str]]:
+        reasons: list[str] = []
+        for child in body:
+            held, why = self.check(child, end)
+            if held:
+                reasons.extend(why)
+        return bool(reasons), reasons
+
+    def _not(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
+        held, _ = self.check(body, end)
+        return (not held), ([] if held else [f"not ({_describe(body)})"])
+
+    def _attendance(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
+        totals = self.totals(body.get("window"), end)
+        pct = totals.attendance_pct()
+        minimum = int(body.get("min_possible", self.min_possible))
+        if pct is None or totals.possible < minimum:
+            return False, []
+        value = pct - self.shift
+        tests = {
+            "below": (lambda t: value < t, "<"),
+            "at_most": (lambda t: value <= t, "≤"),
+            "at_least": (lambda t: value >= t, "≥"),
+            "above": (lambda t: value > t, ">"),
+        }
+        parts = []
+        for name, (test, symbol) in tests.items():
+            if name in body:
+                threshold = Decimal(str(body[name]))
+                if not test(threshold):
+                    return False, []
+                parts.append(f"{symbol} {_fmt_num(body[name])}%")
+        label = self.window_label(body.get("window"))
+        return True, [f"attendance {fmt_pct(pct)} {label} {' and '.join(parts)}"]
+
+    def _count(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
+        measure = body["measure"]
+        if measure == "consecutive_days_absent":
+            value, label = self.facts.absence_run_days, ""
+        else:
+            value = self.totals(body.get("window"), end).measure(measure)
+            label = " " + self.window_label(body.get("window"))
+        if value < body["at_least"] or ("below" in body and value >= body["below"]):
+            return False, []
+        name = MEASURE_LABELS[measure]
+        return True, [f"{value} {name}{label} ≥ {body['at_least']}"]
+
+    def _flag(self, body: str, end: date | None) -> tuple[bool, list[str]]:
+        return (True, [f"flag: {body.replace('_', ' ')}"]) if body in self.facts.flags else (False, [])
+
+    def _held_for(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
+        weeks = int(body["weeks"])
+        ends = self.calendar.week_ends_back(end or self.as_of, weeks)
+        if len(ends) < weeks:
+            return False, []
+        first_reasons: list[str] = []
+        for week_end in ends:
+            held, why = self.check(body["criterion"], week_end)
+            if not held:
+                return False, []
+            first_reasons = first_reasons or why
+        return True, [f"{first_reasons[0]}, and so at the end of each of the last {weeks} school weeks"]
+
+    def _at_stage_for(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
+        placement = self.placement
+        if placement is None:
+            return False, []
+        days = ((end or self.as_of) - placement.since).days
+        weeks = int(body["weeks"])
+        if days < weeks * 7:
+            return False, []
+        if not body.get("without_improvement"):
+            return True, [f"at the current stage for {days // 7} weeks ≥ {weeks}"]
+        now = self.totals("year", end).attendance_pct()
+        margin = Decimal(str(body.get("margin", 1)))
+        before = placement.entry_attendance_pct
+        if now is None or before is None or now >= before + margin:
+            return False, []
+        return True, [
+            f"at the current stage for {days // 7} weeks without improvement "
+            f"(attendance {fmt_pct(before)} then, {fmt_pct(now)} now)"
+        ]
+
+    def _no_contact(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
+        needed = int(body["school_days"])
+        run, started = self.facts.absence_run_days, self.facts.absence_run_started_on
+        if run < needed or started is None:
+            return False, []
+        contact = self.facts.last_family_contact_on
+        if contact is not None and contact >= started:
+            return False, []
+        return True, [f"absent {run} school days in a row since {started:%d %b} with no contact logged ≥ {needed}"]
+
+    def _bottom_percent(self, body: float, end: date | None) -> tuple[bool, list[str]]:
+        rank = self.facts.attendance_rank_pct
+        if rank is None or rank >= float(body):
+            return False, []
+        pct = self.totals("year").attendance_pct()
+        return True, [f"in the school's bottom {_fmt_num(body)}% for attendance ({fmt_pct(pct)} year to date)"]
+
+    def _manual(self, body: object, end: date | None) -> tuple[bool, list[str]]:
+        return False, []
+
+
+def _describe(criterion: Mapping[str, Any]) -> str:
+    ((kind, body),) = criterion.items()
+    return f"{kind} {body}"
+
+
+def indicated_stage(ladder: LadderSpec, evaluator: Evaluator) -> tuple[StageSpec, list[str]]:
+    """The most concerning falling stage whose criteria hold, or the base stage."""
+    for stage in reversed(ladder.falling[1:]):
+        if stage.entry == "manual":
+            continue
+        held, reasons = evaluator.check(stage.criteria)
+        if held:
+            return stage, reasons
+    return ladder.base, ["no stage's criteria hold"]
+
+
+def _floor_level(ladder: LadderSpec, stage: StageSpec) -> int:
+    """A manual stage holds a pupil at least at the level of the stage below it that data can reach."""
+    if stage.entry != "manual":
+        return stage.level
+    lower = [s.level for s in ladder.falling if s.level < stage.level and s.entry != "manual"]
+    return max(lower, default=0)
+
+
+def _descent_target(ladder: LadderSpec, indicated: StageSpec, current: StageSpec) -> StageSpec:
+    """Where a pupil coming down lands: the improving track if the ladder has one."""
+    improving = [s for s in ladder.improving if indicated.level <= s.level < current.level]
+    if not improving:
+        return indicated
+    return min(improving, key=lambda s: (s.level, s.position))
+
+
+def decide(
+    ladder: LadderSpec,
+    facts: PupilFacts,
+    placement: CurrentPlacement | None,
+    *,
+    as_of: date,
+    calendar: SchoolCalendar,
+) -> Decision:
+    """The stage this pupil should be at on `as_of`, whether that is a move or a proposal, and why.
+
+    Deterministic and pure. Up at once; down only after `sustain_weeks` of
+    improvement by `margin` points; approval and manual stages are proposed,
+    never entered automatically.
+    """
+    evaluator = Evaluator(facts, calendar, as_of, ladder.min_possible, placement)
+    indicated, reasons = indicated_stage(ladder, evaluator)
+
+    if placement is None:
+        # First placement: straight to what the data says, stopping below a stage that needs a person.
+        landing = indicated
+        proposal = None
+        if indicated.entry != "automatic":
+            proposal = indicated
+            landing = _highest_automatic_below(ladder, evaluator, indicated)
+        land_reasons = reasons if landing is indicated else _reasons_for(evaluator, landing)
+        return Decision(
+            stage_key=landing.key,
+            moved=True,
+            reasons=tuple(land_reasons),
+            proposal=proposal.key if proposal else None,
+            proposal_reasons=tuple(reasons) if proposal else (),
+            indicated_key=indicated.key,
+        )
+
+    current = ladder.stage(placement.stage_key)
+    current_level = _floor_level(ladder, current)
+
+    if indicated.level > current.level:
+        if indicated.entry == "automatic":
+            return Decision(indicated.key, True, tuple(reasons), indicated_key=indicated.key)
+        landing = _highest_automatic_below(ladder, evaluator, indicated)
+        moved = landing.level > current.level
+        return Decision(
+            stage_key=landing.key if moved else current.key,
+            moved=moved,
+            reasons=tuple(_reasons_for(evaluator, landing)) if moved else (),
+            proposal=indicated.key,
+            proposal_reasons=tuple(reasons),
+            indicated_key=indicated.key,
+        )
+
+    if indicated.level < current_level:
+        shifted = Evaluator(facts, calendar, as_of, ladder.min_possible, placement, shift=ladder.margin)
+        with_margin, margin_reasons = indicated_stage(ladder, shifted)
+        if with_margin.level < current_level:
+            since = placement.improving_since or as_of
+            if as_of - since >= timedelta(weeks=ladder.sustain_weeks):
+                target = _descent_target(ladder, with_margin, current)
+                why = (
+                    f"improvement sustained since {since:%d %b %Y} "
+                    f"({ladder.sustain_weeks} weeks, margin {_fmt_num(ladder.margin)} points)",
+                    *(r for r in margin_reasons if r != "no stage's criteria hold"),
+                )
+                if current.entry == "manual" or target.entry != "automatic":
+                    return Decision(current.key, False, (), target.key, why, since, indicated.key)
+                return Decision(target.key, True, why, improving_since=None, indicated_key=indicated.key)
+            return Decision(current.key, False, (), improving_since=since, indicated_key=indicated.key)
+
+    return Decision(current.key, False, (), improving_since=None, indicated_key=indicated.key)
+
+
+def _highest_automatic_below(ladder: LadderSpec, evaluator: Evaluator, stage: StageSpec) -> StageSpec:
+    for candidate in reversed(ladder.falling[1:]):
+        if candidate.level >= stage.level or candidate.entry != "automatic":
+            continue
+        if evaluator.check(candidate.criteria)[0]:
+            return candidate
+    return ladder.base
+
+
+def _reasons_for(evaluator: Evaluator, stage: StageSpec) -> list[str]:
+    held, reasons = evaluator.check(stage.criteria)
+    return reasons if held else ["no stage's criteria hold"]

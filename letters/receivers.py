@@ -1,0 +1,21 @@
+"""Answers the interventions app's hooks: queue a stage's letters, name the known templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver
+
+from interventions.signals import letter_keys_requested, stage_entered
+
+from . import services
+
+
+@receiver(stage_entered, dispatch_uid="letters_queue_on_stage_entry")
+def queue_stage_letters(sender: Any, *, stage_change: Any, letter_keys: list[str], on: Any, user: Any = None, **kwargs: Any) -> int:
+    return services.letters_queue_for_stage_change(stage_change=stage_change, letter_keys=letter_keys, on=on, user=user)
+
+
+@receiver(letter_keys_requested, dispatch_uid="letters_known_keys")
+def known_letter_keys(sender: Any, *, school: Any = None, **kwargs: Any) -> set[str]:
+    return services.letter_template_keys(school=school)

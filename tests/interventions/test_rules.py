@@ -1,0 +1,363 @@
+"""The ladder engine, rule by rule, with hand-built pupils. No database."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from interventions.ladder_format import validate_ladder
+from interventions.rules import CurrentPlacement, LadderSpec, PupilFacts, decide
+from pupils.calendar import SchoolCalendar, england_default_half_terms, monday_of
+from pupils.statistics import AttendanceSummary
+
+CALENDAR = SchoolCalendar(tuple(england_default_half_terms(2024) + england_default_half_terms(2025)))
+TODAY = date(2025, 11, 26)  # a Wednesday in Autumn 2
+
+
+def school_mondays(as_of: date = TODAY) -> list[date]:
+    """Mondays of the school weeks of this academic year up to as_of, oldest first."""
+    start = CALENDAR.academic_year_window(as_of)[0]
+    mondays, monday = [], monday_of(start)
+    while monday <= as_of:
+        if any(CALENDAR.is_school_day(monday + timedelta(days=i)) for i in range(5)):
+            mondays.append(monday)
+        monday += timedelta(days=7)
+    return mondays
+
+
+def week(present: int = 10, **counts: int) -> AttendanceSummary:
+    return AttendanceSummary(present=present, **counts)
+
+
+def pupil(weeks: dict[date, AttendanceSummary] | None = None, **kwargs) -> PupilFacts:
+    return PupilFacts(pupil_id=1, weeks=weeks or {}, **kwargs)
+
+
+def steady(present: int, absent: int, *, as_of: date = TODAY, **extra: int) -> dict[date, AttendanceSummary]:
+    """Every school week the same: `present` sessions attended, `absent` authorised absences."""
+    return {m: week(present, authorised=absent, **extra) for m in school_mondays(as_of)}
+
+
+def ladder(*stages: dict, **top) -> LadderSpec:
+    document = {"key": "test", "name": "Test ladder", "stages": [{"key": "base", "name": "Base"}, *stages], **top}
+    check = validate_ladder(document)
+    assert check.ok, check.errors
+    return LadderSpec.from_document(check.resolved)
+
+
+def run(spec: LadderSpec, facts: PupilFacts, placement: CurrentPlacement | None = None, as_of: date = TODAY):
+    return decide(spec, facts, placement, as_of=as_of, calendar=CALENDAR)
+
+
+BANDS = ladder(
+    {"key": "watch", "name": "Watch", "criteria": {"attendance": {"below": 95}}},
+    {"key": "pa", "name": "Persistent absence", "criteria": {"attendance": {"below": 90}}},
+)
+
+
+# --- attendance -----------------------------------------------------------------
+
+
+def test_attendance_below_threshold_places_pupil_with_measured_value_in_reason():
+    # 12 school weeks of 9 present + 1 absent: 108/120 = 90.0%, not below 90, but below 95.
+    decision = run(BANDS, pupil(steady(9, 1)))
+    assert decision.stage_key == "watch"
+    assert decision.reasons == ("attendance 90.0% year to date < 95%",)
+
+
+def test_attendance_just_below_persistent_absence_line_goes_to_pa():
+    weeks = steady(9, 1)
+    weeks[school_mondays()[0]] = week(8, authorised=2)  # 107/120 = 89.17%
+    decision = run(BANDS, pupil(weeks))
+    assert decision.stage_key == "pa"
+    assert decision.reasons == ("attendance 89.2% year to date < 90%",)
+
+
+def test_percentage_does_not_count_before_minimum_possible_sessions():
+    first = school_mondays()[0]
+    facts = pupil({first: week(4, authorised=6)})  # 40% but only 10 possible sessions
+    assert run(BANDS, facts).stage_key == "base"
+    assert run(BANDS, facts, as_of=first + timedelta(days=4)).reasons == ("no stage's criteria hold",)
+
+
+def test_attendance_over_half_term_window_ignores_earlier_weeks():
+    spec = ladder(
+        {
+            "key": "ht",
+            "name": "HT",
+            "criteria": {"attendance": {"below": 90, "window": "half_term", "min_possible": 10}},
+        }
+    )
+    weeks = steady(10, 0)
+    for monday in school_mondays()[-4:]:  # Autumn 2 so far: 4 weeks at 70%
+        weeks[monday] = week(7, unauthorised=3)
+    decision = run(spec, pupil(weeks))
+    assert decision.stage_key == "ht"
+    assert decision.reasons == ("attendance 70.0% this half-term < 90%",)
+
+
+def test_attendance_band_with_both_edges_holds_only_inside():
+    spec = ladder({"key": "band", "name": "Band", "criteria": {"attendance": {"at_least": 90, "below": 95}}})
+    assert run(spec, pupil(steady(9, 1))).stage_key == "band"  # 90.0% is in [90, 95)
+    assert run(spec, pupil(steady(19, 1))).stage_key == "base"  # 95.0% is not
+
+
+# --- counts ---------------------------------------------------------------------
+
+
+def test_lates_this_half_term_count_l_and_u():
+    spec = ladder(
+        {
+            "key": "late",
+            "name": "Late",
+            "criteria": {"count": {"measure": "lates", "at_least": 3, "window": "half_term"}},
+        }
+    )
+    weeks = steady(10, 0)
+    last = school_mondays()[-1]
+    weeks[last] = week(10, late_before_close=2, unauthorised=1, late_after_close=1)
+    decision = run(spec, pupil(weeks))
+    assert decision.stage_key == "late"
+    assert decision.reasons == ("3 lates this half-term ≥ 3",)
+
+
+def test_lates_before_this_half_term_do_not_count():
+    spec = ladder(
+        {
+            "key": "late",
+            "name": "Late",
+            "criteria": {"count": {"measure": "lates", "at_least": 3, "window": "half_term"}},
+        }
+    )
+    weeks = steady(10, 0)
+    weeks[school_mondays()[0]] = week(10, late_before_close=5)  # September
+    assert run(spec, pupil(weeks)).stage_key == "base"
+
+
+def test_penalty_rule_counts_unauthorised_across_the_half_term_holiday():
+    spec = ladder(
+        {
+            "key": "pn",
+            "name": "Penalty notice",
+            "criteria": {"count": {"measure": "unauthorised", "at_least": 10, "window": {"weeks": 10}}},
+        }
+    )
+    mondays = school_mondays()
+    weeks = steady(10, 0)
+    # 4 unauthorised in the week before October half-term, 6 in the last week: the holiday week is not a school week.
+    weeks[date(2025, 10, 20)] = week(6, unauthorised=4)
+    weeks[mondays[-1]] = week(4, unauthorised=6)
+    assert run(spec, pupil(weeks)).reasons == ("10 unauthorised absences in the last 10 school weeks ≥ 10",)
+    # The same 10, but the first 4 eleven school weeks back: outside the rolling window.
+    weeks[date(2025, 10, 20)] = week(10)
+    weeks[mondays[1]] = week(6, unauthorised=4)
+    assert run(spec, pupil(weeks)).stage_key == "base"
+
+
+def test_consecutive_days_absent_uses_the_current_run():
+    spec = ladder(
+        {"key": "run", "name": "Run", "criteria": {"count": {"measure": "consecutive_days_absent", "at_least": 10}}}
+    )
+    assert (
+        run(spec, pupil(steady(10, 0), absence_run_days=10, absence_run_started_on=date(2025, 11, 13))).stage_key
+        == "run"
+    )
+    assert (
+        run(spec, pupil(steady(10, 0), absence_run_days=9, absence_run_started_on=date(2025, 11, 14))).stage_key
+        == "base"
+    )
+
+
+# --- flags, time, rank, contact ---------------------------------------------------
+
+
+def test_flag_criterion_holds_for_flagged_pupil_only():
+    spec = ladder({"key": "ehcp", "name": "EHCP", "criteria": {"flag": "ehcp"}})
+    assert run(spec, pupil(steady(10, 0), flags=frozenset({"ehcp"}))).reasons == ("flag: ehcp",)
+    assert run(spec, pupil(steady(10, 0), flags=frozenset({"young_carer"}))).stage_key == "base"
+
+
+def test_held_for_six_weeks_needs_every_week_end_at_or_below():
+    spec = ladder(
+        {
+            "key": "was",
+            "name": "Refer",
+            "criteria": {"held_for": {"weeks": 6, "criterion": {"attendance": {"at_most": 85}}}},
+        }
+    )
+    assert run(spec, pupil(steady(8, 2))).stage_key == "was"  # 80% all along
+    # Good until the last 5 weeks: year-to-date only fell to 85% or below recently.
+    weeks = steady(10, 0)
+    for monday in school_mondays()[-5:]:
+        weeks[monday] = week(3, authorised=7)
+    facts = pupil(weeks)
+    assert run(spec, facts).stage_key == "base"
+    # A week later, still absent: now six week-ends running.
+    later = TODAY + timedelta(days=7)
+    weeks[monday_of(later)] = week(0, authorised=10)
+    assert run(spec, pupil(weeks), as_of=later).stage_key == "base"  # 5 weeks ago ytd was still above 85
+    assert "at the end of each of the last 6 school weeks" in run(spec, pupil(steady(8, 2))).reasons[0]
+
+
+def test_at_stage_without_improvement_escalates_after_the_weeks():
+    spec = ladder(
+        {"key": "s1", "name": "One", "criteria": {"attendance": {"below": 95}}},
+        {"key": "s2", "name": "Two", "criteria": {"at_stage_for": {"weeks": 4, "without_improvement": True}}},
+    )
+    facts = pupil(steady(9, 1))  # 90.0% now
+    stuck = CurrentPlacement("s1", since=TODAY - timedelta(weeks=5), entry_attendance_pct=Decimal("90.5"))
+    decision = run(spec, facts, stuck)
+    assert decision.stage_key == "s2"
+    assert decision.reasons == (
+        "at the current stage for 5 weeks without improvement (attendance 90.5% then, 90.0% now)",
+    )
+    improved = CurrentPlacement("s1", since=TODAY - timedelta(weeks=5), entry_attendance_pct=Decimal("88.0"))
+    assert run(spec, facts, improved).stage_key == "s1"
+    too_soon = CurrentPlacement("s1", since=TODAY - timedelta(weeks=3), entry_attendance_pct=Decimal("90.5"))
+    assert run(spec, facts, too_soon).stage_key == "s1"
+
+
+def test_no_contact_while_absent_holds_until_a_contact_is_logged():
+    spec = ladder({"key": "nc", "name": "No contact", "criteria": {"no_contact": {"school_days": 3}}})
+    absent = dict(absence_run_days=3, absence_run_started_on=date(2025, 11, 24))
+    assert run(spec, pupil(steady(10, 0), **absent)).stage_key == "nc"
+    assert run(spec, pupil(steady(10, 0), last_family_contact_on=date(2025, 11, 25), **absent)).stage_key == "base"
+    assert run(spec, pupil(steady(10, 0), last_family_contact_on=date(2025, 11, 20), **absent)).stage_key == "nc"
+
+
+def test_bottom_percent_uses_rank():
+    spec = ladder({"key": "low", "name": "Bottom 10%", "criteria": {"bottom_percent": 10}})
+    assert run(spec, pupil(steady(10, 0), attendance_rank_pct=9.5)).stage_key == "low"
+    assert run(spec, pupil(steady(10, 0), attendance_rank_pct=10.0)).stage_key == "base"
+
+
+def test_all_any_not_combine():
+    spec = ladder(
+        {
+            "key": "combo",
+            "name": "Combo",
+            "criteria": {
+                "all": [
+                    {"attendance": {"below": 95}},
+                    {"any": [{"flag": "fsm"}, {"flag": "young_carer"}]},
+                    {"not": {"flag": "ehcp"}},
+                ]
+            },
+        }
+    )
+    assert run(spec, pupil(steady(9, 1), flags=frozenset({"fsm"}))).stage_key == "combo"
+    assert run(spec, pupil(steady(9, 1), flags=frozenset({"fsm", "ehcp"}))).stage_key == "base"
+    assert run(spec, pupil(steady(9, 1))).stage_key == "base"
+    assert run(spec, pupil(steady(10, 0), flags=frozenset({"fsm"}))).stage_key == "base"
+
+
+# --- movement ------------------------------------------------------------------
+
+
+def test_first_run_goes_straight_to_the_indicated_stage():
+    decision = run(BANDS, pupil(steady(8, 2)))
+    assert (decision.stage_key, decision.moved) == ("pa", True)
+
+
+def test_up_at_once_from_a_lower_stage():
+    decision = run(BANDS, pupil(steady(8, 2)), CurrentPlacement("watch", since=date(2025, 10, 1)))
+    assert (decision.stage_key, decision.moved) == ("pa", True)
+
+
+def test_down_only_after_improvement_is_sustained():
+    spec = ladder(
+        {"key": "watch", "name": "Watch", "criteria": {"attendance": {"below": 95}}},
+        {"key": "pa", "name": "PA", "criteria": {"attendance": {"below": 90}}},
+        descent={"sustain_weeks": 4, "margin": 1.0},
+    )
+    improving = pupil(steady(23, 2))  # 92.0%: indicates "watch", and still does with a 1-point margin
+    first_night = run(spec, improving, CurrentPlacement("pa", since=date(2025, 10, 1)))
+    assert (first_night.stage_key, first_night.moved, first_night.improving_since) == ("pa", False, TODAY)
+    three_weeks = run(
+        spec, improving, CurrentPlacement("pa", date(2025, 10, 1), improving_since=TODAY - timedelta(weeks=3))
+    )
+    assert (three_weeks.stage_key, three_weeks.moved) == ("pa", False)
+    four_weeks = run(
+        spec, improving, CurrentPlacement("pa", date(2025, 10, 1), improving_since=TODAY - timedelta(weeks=4))
+    )
+    assert (four_weeks.stage_key, four_weeks.moved) == ("watch", True)
+    assert four_weeks.reasons[0].startswith("improvement sustained since")
+
+
+def test_descent_needs_the_margin_above_the_threshold():
+    spec = ladder(
+        {"key": "watch", "name": "Watch", "criteria": {"attendance": {"below": 95}}},
+        {"key": "pa", "name": "PA", "criteria": {"attendance": {"below": 90}}},
+        descent={"sustain_weeks": 0, "margin": 1.0},
+    )
+    just_over = pupil(
+        steady(
+            181,
+            19,
+        )
+    )  # 90.5%: not PA any more, but within the 1-point margin
+    assert run(spec, just_over, CurrentPlacement("pa", date(2025, 10, 1))).stage_key == "pa"
+    clear = pupil(steady(23, 2))  # 92%
+    assert run(spec, clear, CurrentPlacement("pa", date(2025, 10, 1))).stage_key == "watch"
+
+
+def test_approval_stage_is_proposed_and_pupil_lands_on_the_highest_automatic_stage_below():
+    spec = ladder(
+        {"key": "watch", "name": "Watch", "criteria": {"attendance": {"below": 95}}},
+        {"key": "panel", "name": "Panel", "entry": "approval", "criteria": {"attendance": {"below": 90}}},
+    )
+    decision = run(spec, pupil(steady(8, 2)), CurrentPlacement("base", date(2025, 9, 2)))
+    assert (decision.stage_key, decision.moved, decision.proposal) == ("watch", True, "panel")
+    assert decision.proposal_reasons == ("attendance 80.0% year to date < 90%",)
+    # Already at watch: no move, the proposal stands.
+    again = run(spec, pupil(steady(8, 2)), CurrentPlacement("watch", TODAY))
+    assert (again.moved, again.proposal) == (False, "panel")
+
+
+def test_manual_stage_is_never_entered_by_data_and_holds_pupils_placed_there():
+    spec = ladder(
+        {"key": "watch", "name": "Watch", "criteria": {"attendance": {"below": 95}}},
+        {"key": "casework", "name": "Casework agreed", "entry": "manual"},
+    )
+    assert run(spec, pupil(steady(0, 10))).stage_key == "watch"
+    # Placed at casework by a person, still below 95%: stays, no proposal to come down.
+    held = run(spec, pupil(steady(9, 1)), CurrentPlacement("casework", date(2025, 10, 1)))
+    assert (held.stage_key, held.moved, held.proposal) == ("casework", False, None)
+    # Fully recovered for the sustain period: coming down is proposed, not automatic.
+    well = run(
+        spec, pupil(steady(10, 0)), CurrentPlacement("casework", date(2025, 10, 1), improving_since=date(2025, 10, 1))
+    )
+    assert (well.stage_key, well.moved, well.proposal) == ("casework", False, "base")
+
+
+IMPROVING = ladder(
+    {"key": "concern", "name": "Concern", "criteria": {"attendance": {"below": 95}}},
+    {"key": "pa", "name": "PA", "criteria": {"attendance": {"below": 90}}},
+    {"key": "serious", "name": "Serious", "criteria": {"attendance": {"below": 85}}},
+    {"key": "still-concerns", "name": "Still concerns", "track": "improving", "mirrors": "pa"},
+    {"key": "milestone", "name": "Milestone", "track": "improving", "mirrors": "base"},
+    descent={"sustain_weeks": 0, "margin": 0},
+)
+
+
+def test_coming_down_moves_onto_the_improving_track_not_back_down_the_falling_one():
+    decision = run(IMPROVING, pupil(steady(9, 1)), CurrentPlacement("serious", date(2025, 10, 1)))  # 90%: "concern"
+    # Nearest improving stage at or above "concern": "still-concerns" (mirrors pa).
+    assert (decision.stage_key, decision.moved) == ("still-concerns", True)
+    recovered = run(IMPROVING, pupil(steady(10, 0)), CurrentPlacement("still-concerns", date(2025, 11, 1)))
+    assert recovered.stage_key == "milestone"
+
+
+def test_falling_again_from_the_improving_track_goes_back_to_the_falling_track():
+    decision = run(IMPROVING, pupil(steady(8, 2)), CurrentPlacement("still-concerns", date(2025, 11, 1)))
+    assert (decision.stage_key, decision.moved) == ("serious", True)
+    # Same level as its improving stage: stays on the improving track.
+    same = run(IMPROVING, pupil(steady(87, 13)), CurrentPlacement("still-concerns", date(2025, 11, 1)))
+    assert (same.stage_key, same.moved) == ("still-concerns", False)
+
+
+def test_engine_is_deterministic():
+    facts = pupil(steady(8, 2), flags=frozenset({"fsm"}))
+    assert run(BANDS, facts) == run(BANDS, facts)
