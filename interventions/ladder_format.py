@@ -221,29 +221,30 @@ def _where_from_path(document: dict[str, Any], path: Iterable[Any]) -> str:
     return "ladder, field " + (".".join(str(p) for p in parts) or "(top level)")
 
 
+def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """For "not valid under any of the given schemas", the most specific cause."""
+    causes = [c for c in (error.context or []) if c.validator != "type"]
+    if not causes:
+        return error
+    return _deepest(max(causes, key=lambda c: len(list(c.absolute_path))))
+
+
+def _explain(error: jsonschema.ValidationError) -> str:
+    if "propertyNames" in error.schema_path:
+        return f"unknown criterion {error.instance!r}; known: {', '.join(CRITERION_KINDS)}"
+    if error.validator == "additionalProperties":
+        return error.message.replace("Additional properties", "unknown field(s)")
+    return error.message
+
+
 def _schema_errors(document: Any) -> list[Problem]:
     if not isinstance(document, dict):
         return [Problem("ladder", "the file must be a mapping with key, name and stages")]
     validator = jsonschema.Draft202012Validator(SCHEMA)
     problems = []
     for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
-        message = error.message
-        if error.validator == "propertyNames":
-            message = f"unknown criterion {error.instance!r}; known: {', '.join(CRITERION_KINDS)}"
-        elif error.validator == "oneOf" and isinstance(error.instance, dict):
-            # Name the first real cause rather than "is not valid under any of the given schemas".
-            causes = [c for c in (error.context or []) if c.validator != "type"]
-            if causes:
-                best = causes[0]
-                if best.validator == "propertyNames":
-                    message = f"unknown criterion {best.instance!r}; known: {', '.join(CRITERION_KINDS)}"
-                elif best.validator == "additionalProperties":
-                    message = best.message.replace("Additional properties", "unknown field(s)")
-                else:
-                    message = best.message
-        elif error.validator == "additionalProperties":
-            message = message.replace("Additional properties", "unknown field(s)")
-        problems.append(Problem(_where_from_path(document, error.absolute_path), message))
+        cause = _deepest(error)
+        problems.append(Problem(_where_from_path(document, cause.absolute_path), _explain(cause)))
     return problems
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-import pytest
-
 from interventions.ladder_format import validate_ladder
 from interventions.rules import CurrentPlacement, LadderSpec, PupilFacts, decide
 from pupils.calendar import SchoolCalendar, england_default_half_terms, monday_of
@@ -221,7 +219,7 @@ def test_at_stage_without_improvement_escalates_after_the_weeks():
 
 def test_no_contact_while_absent_holds_until_a_contact_is_logged():
     spec = ladder({"key": "nc", "name": "No contact", "criteria": {"no_contact": {"school_days": 3}}})
-    absent = dict(absence_run_days=3, absence_run_started_on=date(2025, 11, 24))
+    absent = {"absence_run_days": 3, "absence_run_started_on": date(2025, 11, 24)}
     assert run(spec, pupil(steady(10, 0), **absent)).stage_key == "nc"
     assert run(spec, pupil(steady(10, 0), last_family_contact_on=date(2025, 11, 25), **absent)).stage_key == "base"
     assert run(spec, pupil(steady(10, 0), last_family_contact_on=date(2025, 11, 20), **absent)).stage_key == "nc"

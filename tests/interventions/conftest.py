@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from django.utils import timezone
+
+from pupils.models import AttendanceMark, Pupil
+from pupils.services import school_calendar
+
+
+def fill_register(pupil: Pupil, start: date, end: date, code_for: Callable[[date, int], str]) -> int:
+    """Mark every school day in [start, end] for a pupil: code_for(day, session) -> code."""
+    calendar = school_calendar(pupil.school)
+    now = timezone.now()
+    marks = [
+        AttendanceMark(pupil=pupil, date=day, session=session, code=code_for(day, session), changed_at=now)
+        for day in calendar.school_days(start, end)
+        for session in (0, 1)
+    ]
+    AttendanceMark.objects.bulk_create(marks)
+    return len(marks)
+
+
+@pytest.fixture
+def register():
+    return fill_register
+
+
+SIMPLE_LADDER = {
+    "key": "simple",
+    "name": "Simple ladder",
+    "stages": [
+        {"key": "universal", "name": "Universal", "label": "U"},
+        {
+            "key": "concern",
+            "name": "Concern",
+            "label": "C",
+            "criteria": {"attendance": {"below": 95}},
+            "actions": [{"key": "call", "title": "Phone the family", "role": "class_teacher", "due_in_school_days": 2}],
+            "letters": ["first_reminder"],
+            "review_every_weeks": 2,
+        },
+        {
+            "key": "pa",
+            "name": "Persistent absence",
+            "label": "PA",
+            "criteria": {"attendance": {"below": 90}},
+            "actions": [
+                {
+                    "key": "meeting",
+                    "title": "Invite parents to a meeting",
+                    "role": "attendance_lead",
+                    "due_in_school_days": 5,
+                }
+            ],
+            "letters": ["second_warning"],
+        },
+        {
+            "key": "panel",
+            "name": "Attendance panel",
+            "label": "AP",
+            "entry": "approval",
+            "criteria": {"attendance": {"below": 80}},
+            "letters": ["formal_warning"],
+        },
+        {"key": "casework", "name": "Casework agreed", "label": "CW", "entry": "manual"},
+    ],
+}

@@ -1,0 +1,103 @@
+"""Ladder file validation: clear errors naming stage and field; seed gaps are warnings, resolved."""
+
+from __future__ import annotations
+
+import pytest
+
+from interventions.ladder_format import validate_ladder
+
+
+def doc(*stages, **top):
+    return {"key": "t", "name": "T", "stages": [{"key": "base", "name": "Base"}, *stages], **top}
+
+
+def messages(problems):
+    return [str(p) for p in problems]
+
+
+def test_unknown_criterion_is_an_error_naming_the_stage_and_field():
+    check = validate_ladder(doc({"key": "s1", "name": "One", "criteria": {"attendence": {"below": 90}}}))
+    assert not check.ok and check.resolved is None
+    assert any(
+        m.startswith("stage 's1', field criteria") and "unknown criterion 'attendence'" in m
+        for m in messages(check.errors)
+    )
+
+
+def test_unknown_field_in_a_criterion_is_an_error():
+    check = validate_ladder(doc({"key": "s1", "name": "One", "criteria": {"attendance": {"lower_than": 90}}}))
+    assert any("stage 's1'" in m and "lower_than" in m for m in messages(check.errors))
+
+
+def test_automatic_stage_without_criteria_can_never_be_reached():
+    check = validate_ladder(doc({"key": "s1", "name": "One"}))
+    assert messages(check.errors) == [
+        "stage 's1', field criteria: an automatic stage needs criteria, or it can never be reached "
+        "(use entry: manual for a stage only a person moves pupils to)"
+    ]
+
+
+def test_band_inside_a_more_concerning_band_is_unreachable():
+    check = validate_ladder(
+        doc(
+            {"key": "narrow", "name": "Narrow", "criteria": {"attendance": {"at_least": 91, "below": 93}}},
+            {"key": "wide", "name": "Wide", "criteria": {"attendance": {"below": 95}}},
+        )
+    )
+    assert any(m.startswith("stage 'narrow'") and "could never be reached" in m for m in messages(check.errors))
+
+
+def test_letter_template_that_does_not_exist_is_an_error():
+    check = validate_ladder(
+        doc({"key": "s1", "name": "One", "criteria": {"flag": "fsm"}, "letters": ["first_reminder", "nope"]}),
+        letter_keys={"first_reminder"},
+    )
+    assert messages(check.errors) == [
+        "stage 's1', field letters[1]: there is no letter template 'nope'; known: first_reminder"
+    ]
+
+
+def test_improving_stage_mirroring_another_improving_stage_is_a_cycle_error():
+    check = validate_ladder(
+        doc(
+            {"key": "pa", "name": "PA", "criteria": {"attendance": {"below": 90}}},
+            {"key": "i1", "name": "I1", "track": "improving", "mirrors": "i2"},
+            {"key": "i2", "name": "I2", "track": "improving", "mirrors": "i1"},
+        )
+    )
+    assert any(m.startswith("stage 'i1', field mirrors") and "cycle" in m for m in messages(check.errors))
+
+
+def test_duplicate_stage_keys_are_an_error():
+    check = validate_ladder(doc({"key": "base", "name": "Again", "entry": "manual"}))
+    assert "stage 'base', field key: the key 'base' is used by 2 stages" in messages(check.errors)
+
+
+def test_seed_gap_is_a_warning_and_goes_to_the_more_concerning_stage():
+    check = validate_ladder(
+        doc(
+            {"key": "s1", "name": "One", "criteria": {"attendance": {"at_most": 95, "at_least": 93}}},
+            {"key": "s2", "name": "Two", "criteria": {"attendance": {"at_most": 92.9, "at_least": 90.1}}},
+        )
+    )
+    assert check.ok
+    assert len(check.warnings) == 1
+    assert "gap between 's2' (up to 92.9%) and 's1' (from 93%)" in str(check.warnings[0])
+    resolved = check.resolved["stages"][2]["criteria"]["attendance"]
+    assert resolved == {"at_least": 90.1, "below": 93.0}
+
+
+def test_seed_overlap_is_a_warning_left_to_the_more_concerning_stage():
+    check = validate_ladder(
+        doc(
+            {"key": "s2", "name": "Two", "criteria": {"attendance": {"at_most": 95, "at_least": 93}}},
+            {"key": "s3", "name": "Three", "criteria": {"attendance": {"at_most": 93, "at_least": 90}}},
+        )
+    )
+    assert check.ok
+    assert ["overlap between 's3' (up to 93%) and 's2' (from 93%)" in str(w) for w in check.warnings] == [True]
+
+
+@pytest.mark.parametrize("bad", [None, [], "text", {"key": "x"}])
+def test_a_document_of_the_wrong_shape_is_rejected_not_crashed(bad):
+    assert not validate_ladder(bad).ok

@@ -1,0 +1,210 @@
+"""The night: placing pupils, recording moves, tasks, letters and proposals; re-runs change nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+
+from interventions import services
+from interventions.models import NightlyRun, Placement, Proposal, StageChange, Task
+from letters.models import Letter
+from pupils.selectors import school_summaries
+from pupils.statistics import format_pct
+from tests.factories import PupilFactory
+from tests.interventions.conftest import SIMPLE_LADDER
+
+YEAR_START = date(2025, 9, 1)
+AS_OF = date(2025, 11, 26)
+
+
+@pytest.fixture
+def ladder(school):
+    loaded, _ = services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
+    return loaded
+
+
+def absent_every(n: int, code: str = "O"):
+    """Absent one session in every n, in a fixed pattern."""
+    counter = {"i": 0}
+
+    def code_for(day, session):
+        counter["i"] += 1
+        return code if counter["i"] % n == 0 else ("/" if session == 0 else "\\")
+
+    return code_for
+
+
+@pytest.fixture
+def pupils(school, register):
+    good = PupilFactory(school=school, surname="Good")
+    concern = PupilFactory(school=school, surname="Concern")
+    pa = PupilFactory(school=school, surname="Pa")
+    severe = PupilFactory(school=school, surname="Severe")
+    register(good, YEAR_START, AS_OF, absent_every(1000))
+    register(concern, YEAR_START, AS_OF, absent_every(12))  # ~91.7%
+    register(pa, YEAR_START, AS_OF, absent_every(7))  # ~85.7%
+    register(severe, YEAR_START, AS_OF, absent_every(2))  # 50%
+    return {"good": good, "concern": concern, "pa": pa, "severe": severe}
+
+
+def night(school, as_of=AS_OF) -> dict:
+    from io import StringIO
+
+    out = StringIO()
+    call_command("run_nightly", "--school", school.urn, "--as-of", as_of.isoformat(), stdout=out)
+    return json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+def stage_of(pupil, ladder):
+    return Placement.objects.get(pupil=pupil, ladder=ladder).stage.key
+
+
+def test_first_night_places_each_pupil_straight_at_their_stage(school, ladder, pupils, class_teacher):
+    counts = night(school)
+    assert counts == {"pupils": 4, "moved": 4, "proposed": 1, "tasks_created": 4, "letters_queued": 3}
+    assert {k: stage_of(p, ladder) for k, p in pupils.items()} == {
+        "good": "universal",
+        "concern": "concern",
+        "pa": "pa",
+        "severe": "pa",  # the panel needs approval: proposed, landing on the highest automatic stage
+    }
+    # No ladder walk: the severe pupil gets the PA letter only, not the concern letter too.
+    assert list(Letter.objects.filter(pupil=pupils["severe"]).values_list("template__key", flat=True)) == [
+        "second_warning"
+    ]
+    proposal = Proposal.objects.get()
+    assert (proposal.pupil, proposal.to_stage.key, proposal.status) == (pupils["severe"], "panel", "pending")
+    assert proposal.reasons == ["attendance 50.0% year to date < 80%"]
+
+
+def test_reasons_quote_the_same_figure_as_the_dfe_summary(school, ladder, pupils):
+    night(school)
+    change = StageChange.objects.get(pupil=pupils["pa"])
+    summary = school_summaries(school=school, start=YEAR_START, end=AS_OF)[pupils["pa"].pk]
+    assert change.kind == "initial"
+    assert change.reasons == [f"attendance {format_pct(summary.attendance_pct)}% year to date < 90%"]
+
+
+def test_tasks_follow_the_stage_with_school_day_due_dates_and_class_teacher(school, ladder, pupils, class_teacher):
+    night(school)
+    tasks = {t.template_key: t for t in Task.objects.filter(pupil=pupils["concern"])}
+    assert set(tasks) == {"call", "review"}
+    assert tasks["call"].assigned_to == class_teacher  # the pupil's class is 4B, bob's class
+    assert tasks["call"].due_on == date(2025, 11, 28)  # Wed + 2 school days = Fri
+    assert tasks["review"].due_on == date(2025, 12, 10)  # 2 weeks = 10 school days
+
+
+def test_second_run_on_the_same_date_creates_nothing_new(school, ladder, pupils):
+    night(school)
+    before = (StageChange.objects.count(), Task.objects.count(), Letter.objects.count(), Proposal.objects.count())
+    assert night(school) == {"pupils": 4, "moved": 0, "proposed": 0, "tasks_created": 0, "letters_queued": 0}
+    assert (
+        StageChange.objects.count(),
+        Task.objects.count(),
+        Letter.objects.count(),
+        Proposal.objects.count(),
+    ) == before
+    assert NightlyRun.objects.filter(status="done").count() == 2
+
+
+def test_school_without_active_ladder_is_refused_clearly(school):
+    with pytest.raises(ValidationError, match="has no active ladder"):
+        services.nightly_run(school=school, as_of=AS_OF)
+
+
+def test_approving_a_proposal_moves_the_pupil_and_queues_the_stage_letter(school, ladder, pupils, attendance_lead):
+    night(school)
+    proposal = Proposal.objects.get()
+    with pytest.raises(ValidationError, match="Give a reason"):
+        services.proposal_approve(proposal=proposal, user=attendance_lead, reason="  ")
+    change = services.proposal_approve(proposal=proposal, user=attendance_lead, reason="Agreed at panel", on=AS_OF)
+    assert (change.kind, change.to_stage.key, change.decided_by) == ("approved", "panel", attendance_lead)
+    assert stage_of(pupils["severe"], ladder) == "panel"
+    assert Letter.objects.filter(pupil=pupils["severe"], template__key="formal_warning").count() == 1
+    # Approving twice does nothing more.
+    assert services.proposal_approve(proposal=proposal, user=attendance_lead, reason="again", on=AS_OF) is None
+    assert StageChange.objects.filter(pupil=pupils["severe"], kind="approved").count() == 1
+    # The next night keeps the pupil at the approved stage and proposes nothing new.
+    assert night(school, date(2025, 11, 27))["proposed"] == 0
+    assert stage_of(pupils["severe"], ladder) == "panel"
+
+
+def test_declining_a_proposal_keeps_the_pupil_and_records_why(school, ladder, pupils, attendance_lead):
+    night(school)
+    proposal = Proposal.objects.get()
+    services.proposal_decline(proposal=proposal, user=attendance_lead, reason="Medical evidence provided")
+    proposal.refresh_from_db()
+    assert (proposal.status, proposal.decision_reason, proposal.decided_by) == (
+        "declined",
+        "Medical evidence provided",
+        attendance_lead,
+    )
+    assert stage_of(pupils["severe"], ladder) == "pa"
+    with pytest.raises(ValidationError, match="declined"):
+        services.proposal_approve(proposal=proposal, user=attendance_lead, reason="changed my mind")
+
+
+def test_manual_move_to_a_manual_stage_sticks_through_the_night(school, ladder, pupils, attendance_lead):
+    night(school)
+    casework = ladder.stages.get(key="casework")
+    change = services.pupil_move(
+        pupil=pupils["pa"], stage=casework, user=attendance_lead, reason="Casework agreed at SAS meeting", on=AS_OF
+    )
+    assert change.kind == "manual" and change.note == "Casework agreed at SAS meeting"
+    night(school, date(2025, 11, 27))
+    assert stage_of(pupils["pa"], ladder) == "casework"
+
+
+def test_manual_move_to_another_schools_stage_is_refused(school, other_school, ladder, attendance_lead):
+    theirs, _ = services.ladder_load(school=other_school, document=SIMPLE_LADDER)
+    pupil = PupilFactory(school=school)
+    with pytest.raises(ValidationError, match="another school"):
+        services.pupil_move(pupil=pupil, stage=theirs.stages.get(key="pa"), user=attendance_lead, reason="x")
+
+
+def test_stage_report_prints_one_row_per_pupil(school, ladder, pupils):
+    from io import StringIO
+
+    night(school)
+    out = StringIO()
+    call_command("stage_report", "--school", school.urn, stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "upn,ladder,stage,since,reasons"
+    rows = {line.split(",")[0]: line.split(",") for line in lines[1:]}
+    assert rows[pupils["good"].upn][1:4] == ["simple", "universal", "2025-11-26"]
+    assert rows[pupils["pa"].upn][2] == "pa"
+    assert len(rows) == 4
+
+
+def test_simulation_changes_nothing_and_counts_stages(school, pupils):
+    from io import StringIO
+
+    out = StringIO()
+    path = "interventions/ladders/../../tests/interventions/simple.yaml"
+    import yaml
+
+    with open(path, "w") as f:
+        yaml.safe_dump(SIMPLE_LADDER, f)
+    try:
+        call_command(
+            "simulate_ladder", path, "--school", school.urn, "--as-of", AS_OF.isoformat(), "--json", stdout=out
+        )
+    finally:
+        import os
+
+        os.remove(path)
+    result = json.loads(out.getvalue())
+    assert {s["key"]: s["count"] for s in result["stages"]} == {
+        "universal": 1,
+        "concern": 1,
+        "pa": 2,
+        "panel": 0,
+        "casework": 0,
+    }
+    assert result["proposed"] == 1
+    assert {m["upn"] for m in result["moves"]} == {pupils["concern"].upn, pupils["pa"].upn, pupils["severe"].upn}
+    assert not Placement.objects.exists() and not StageChange.objects.exists()
