@@ -85,6 +85,19 @@ class Placement(models.Model):
     improving_since = models.DateField(null=True, blank=True)
     # Year-to-date attendance on entering the stage, for "continued despite support".
     entry_attendance_pct = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    # Last night's figures, so dashboards and class lists read one row per pupil.
+    attendance_pct = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    attendance_change = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Points up or down over the last 4 school weeks.",
+    )
+    lates_half_term = models.PositiveSmallIntegerField(default=0)
+    persistent = models.BooleanField(default=False)
+    severe = models.BooleanField(default=False)
+    computed_on = models.DateField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -277,6 +290,28 @@ class ActionLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.occurred_on}"
+
+
+class SchoolWeek(models.Model):
+    """Whole-school attendance for one school week, written by the night for the dashboard chart."""
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="weeks")
+    week_start = models.DateField()
+    attendance_pct = models.DecimalField(max_digits=6, decimal_places=2, null=True)
+    persistent_absence_pct = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        help_text="Share of pupils persistently absent, year to date at the week's end.",
+    )
+    pupils = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["school", "week_start"]
+        constraints = [models.UniqueConstraint(fields=["school", "week_start"], name="school_week_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.school.urn} week of {self.week_start}"
 
 
 class NightlyRun(models.Model):

@@ -12,21 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from pupils.calendar import SchoolCalendar, monday_of
+from pupils.statistics import AttendanceSummary
 
-COUNT_FIELDS = (
-    "possible",
-    "attended",
-    "authorised",
-    "unauthorised",
-    "late_before_close",
-    "late_after_close",
-    "unexplained",
-    "illness",
-    "holiday",
-)
 MEASURE_LABELS = {
     "lates": "lates",
     "late_before_close": "lates before registers closed (L)",
@@ -41,43 +31,13 @@ MEASURE_LABELS = {
 }
 
 
-class Counts(Protocol):
-    possible: int
-    attended: int
-    authorised: int
-    unauthorised: int
-    late_before_close: int
-    late_after_close: int
-    unexplained: int
-    illness: int
-    holiday: int
-
-
-@dataclass(frozen=True)
-class Totals:
-    """Session counts over a window, summed from weekly counts."""
-
-    possible: int = 0
-    attended: int = 0
-    authorised: int = 0
-    unauthorised: int = 0
-    late_before_close: int = 0
-    late_after_close: int = 0
-    unexplained: int = 0
-    illness: int = 0
-    holiday: int = 0
-
-    def measure(self, name: str) -> int:
-        if name == "lates":
-            return self.late_before_close + self.late_after_close
-        if name == "absence":
-            return self.authorised + self.unauthorised
-        return getattr(self, name)
-
-    def attendance_pct(self) -> Decimal | None:
-        if not self.possible:
-            return None
-        return Decimal(self.attended) * 100 / Decimal(self.possible)
+def measure(summary: AttendanceSummary, name: str) -> int:
+    """A count measure of the ladder format, read off a summary."""
+    if name == "lates":
+        return summary.late
+    if name == "absence":
+        return summary.absent
+    return getattr(summary, name)
 
 
 @dataclass(frozen=True)
@@ -85,7 +45,7 @@ class PupilFacts:
     """Everything the engine may know about one pupil, as plain data."""
 
     pupil_id: int
-    weeks: Mapping[date, Counts]  # Monday -> that week's counts, on roll only
+    weeks: Mapping[date, AttendanceSummary]  # Monday -> that week's counts, on roll only
     flags: frozenset[str] = frozenset()
     absence_run_days: int = 0
     absence_run_started_on: date | None = None
@@ -210,7 +170,7 @@ class Evaluator:
     min_possible: int
     placement: CurrentPlacement | None
     shift: Decimal = Decimal(0)
-    _cache: dict[Any, Totals] = field(default_factory=dict)
+    _cache: dict[Any, AttendanceSummary] = field(default_factory=dict)
 
     # --- windows ------------------------------------------------------------
     def window(self, spec: Any, end: date | None = None) -> tuple[date, date]:
@@ -234,19 +194,15 @@ class Evaluator:
         weeks = int(spec["weeks"])
         return "in the last school week" if weeks == 1 else f"in the last {weeks} school weeks"
 
-    def totals(self, spec: Any, end: date | None = None) -> Totals:
+    def totals(self, spec: Any, end: date | None = None) -> AttendanceSummary:
         start, stop = self.window(spec, end)
         cache_key = (start, stop)
         if cache_key not in self._cache:
             # Weeks are Monday buckets; a window starting mid-week takes that whole week,
             # whose earlier days are holidays with no possible sessions.
             first, last = monday_of(start), monday_of(stop)
-            sums = dict.fromkeys(COUNT_FIELDS, 0)
-            for monday, counts in self.facts.weeks.items():
-                if first <= monday <= last:
-                    for name in COUNT_FIELDS:
-                        sums[name] += getattr(counts, name)
-            self._cache[cache_key] = Totals(**sums)
+            weeks = [counts for monday, counts in self.facts.weeks.items() if first <= monday <= last]
+            self._cache[cache_key] = sum(weeks) if weeks else AttendanceSummary()
         return self._cache[cache_key]
 
     # --- criteria -----------------------------------------------------------
@@ -280,7 +236,7 @@ class Evaluator:
 
     def _attendance(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
         totals = self.totals(body.get("window"), end)
-        pct = totals.attendance_pct()
+        pct = totals.attendance_pct
         minimum = int(body.get("min_possible", self.min_possible))
         if pct is None or totals.possible < minimum:
             return False, []
@@ -302,15 +258,15 @@ class Evaluator:
         return True, [f"attendance {fmt_pct(pct)} {label} {' and '.join(parts)}"]
 
     def _count(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
-        measure = body["measure"]
-        if measure == "consecutive_days_absent":
+        name = body["measure"]
+        if name == "consecutive_days_absent":
             value, label = self.facts.absence_run_days, ""
         else:
-            value = self.totals(body.get("window"), end).measure(measure)
+            value = measure(self.totals(body.get("window"), end), name)
             label = " " + self.window_label(body.get("window"))
         if value < body["at_least"] or ("below" in body and value >= body["below"]):
             return False, []
-        name = MEASURE_LABELS[measure]
+        name = MEASURE_LABELS[name]
         return True, [f"{value} {name}{label} ≥ {body['at_least']}"]
 
     def _flag(self, body: str, end: date | None) -> tuple[bool, list[str]]:
@@ -339,7 +295,7 @@ class Evaluator:
             return False, []
         if not body.get("without_improvement"):
             return True, [f"at the current stage for {days // 7} weeks ≥ {weeks}"]
-        now = self.totals("year", end).attendance_pct()
+        now = self.totals("year", end).attendance_pct
         margin = Decimal(str(body.get("margin", 1)))
         before = placement.entry_attendance_pct
         if now is None or before is None or now >= before + margin:
@@ -363,7 +319,7 @@ class Evaluator:
         rank = self.facts.attendance_rank_pct
         if rank is None or rank >= float(body):
             return False, []
-        pct = self.totals("year").attendance_pct()
+        pct = self.totals("year").attendance_pct
         return True, [f"in the school's bottom {_fmt_num(body)}% for attendance ({fmt_pct(pct)} year to date)"]
 
     def _manual(self, body: object, end: date | None) -> tuple[bool, list[str]]:

@@ -19,7 +19,7 @@ from pupils.selectors import pupils_on_roll, school_weekly_counts
 from pupils.services import school_calendar
 
 from .models import ActionLog, Ladder, Placement
-from .rules import CurrentPlacement, Evaluator, LadderSpec, PupilFacts, Totals
+from .rules import CurrentPlacement, Evaluator, LadderSpec, PupilFacts, measure
 
 
 def ladder_spec(ladder: Ladder) -> LadderSpec:
@@ -55,7 +55,7 @@ class SchoolFacts:
 
     def year_to_date(self, pupil_id: int, spec: LadderSpec) -> Decimal | None:
         evaluator = Evaluator(self.facts[pupil_id], self.calendar, self.as_of, spec.min_possible, None)
-        return evaluator.totals("year").attendance_pct()
+        return evaluator.totals("year").attendance_pct
 
 
 def school_facts(*, school: School, spec: LadderSpec, as_of: date) -> SchoolFacts:
@@ -102,9 +102,9 @@ def _rank(facts: dict[int, PupilFacts], *, calendar: SchoolCalendar, as_of: date
     """Fill each pupil's percentile rank for year-to-date attendance (share of pupils strictly below)."""
     pcts: dict[int, Decimal] = {}
     for pupil_id, f in facts.items():
-        totals: Totals = Evaluator(f, calendar, as_of, min_possible, None).totals("year")
-        if totals.possible >= min_possible and totals.possible:
-            pcts[pupil_id] = totals.attendance_pct()  # type: ignore[assignment]
+        totals = Evaluator(f, calendar, as_of, min_possible, None).totals("year")
+        if totals.possible >= min_possible and totals.attendance_pct is not None:
+            pcts[pupil_id] = totals.attendance_pct
     ordered = sorted(pcts.values())
     n = len(ordered)
     for pupil_id, pct in pcts.items():
@@ -163,3 +163,79 @@ def current_placements(*, ladder: Ladder) -> dict[int, tuple[Placement, CurrentP
         )
         for p in rows
     }
+
+
+@dataclass(frozen=True)
+class PupilFigures:
+    attendance_pct: Decimal | None
+    attendance_change: Decimal | None
+    lates_half_term: int
+    persistent: bool
+    severe: bool
+
+
+@dataclass(frozen=True)
+class WeekFigures:
+    week_start: date
+    attendance_pct: Decimal | None
+    persistent_absence_pct: Decimal | None
+    pupils: int
+
+
+@dataclass(frozen=True)
+class SchoolFigures:
+    pupils: dict[int, PupilFigures]
+    weeks: list[WeekFigures]
+
+
+TREND_WEEKS = 4
+
+
+def school_figures(*, facts: SchoolFacts, spec: LadderSpec) -> SchoolFigures:
+    """Per-pupil headline figures and whole-school weekly figures, from the night's facts (no queries)."""
+    calendar, as_of = facts.calendar, facts.as_of
+    week_ends = calendar.week_ends_back(as_of, TREND_WEEKS + 1)
+    earlier = week_ends[-1] if len(week_ends) > TREND_WEEKS else None
+    pupils: dict[int, PupilFigures] = {}
+    for pupil_id, f in facts.facts.items():
+        evaluator = Evaluator(f, calendar, as_of, spec.min_possible, None)
+        year = evaluator.totals("year")
+        now = year.attendance_pct
+        then = evaluator.totals("year", earlier).attendance_pct if earlier else None
+        pupils[pupil_id] = PupilFigures(
+            attendance_pct=now,
+            attendance_change=(now - then) if now is not None and then is not None else None,
+            lates_half_term=measure(evaluator.totals("half_term"), "lates"),
+            persistent=year.persistent,
+            severe=year.severe,
+        )
+    return SchoolFigures(pupils=pupils, weeks=_weekly_school_figures(facts))
+
+
+def _weekly_school_figures(facts: SchoolFacts) -> list[WeekFigures]:
+    year_start = facts.calendar.academic_year_window(facts.as_of)[0]
+    mondays = sorted({m for f in facts.facts.values() for m in f.weeks if m >= year_start - timedelta(days=6)})
+    attended = dict.fromkeys(mondays, 0)
+    possible = dict.fromkeys(mondays, 0)
+    persistent = dict.fromkeys(mondays, 0)
+    counted = dict.fromkeys(mondays, 0)
+    for f in facts.facts.values():
+        so_far = stats.AttendanceSummary()
+        for monday in mondays:
+            week = f.weeks.get(monday)
+            if week is not None:
+                attended[monday] += week.attended
+                possible[monday] += week.possible
+                so_far = week + so_far if so_far.possible else week
+            if so_far.possible:
+                counted[monday] += 1
+                persistent[monday] += so_far.persistent
+    return [
+        WeekFigures(
+            week_start=m,
+            attendance_pct=Decimal(attended[m] * 100) / possible[m] if possible[m] else None,
+            persistent_absence_pct=Decimal(persistent[m] * 100) / counted[m] if counted[m] else None,
+            pupils=counted[m],
+        )
+        for m in mondays
+    ]

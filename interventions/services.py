@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,9 @@ from pupils.models import Pupil, School, StaffMembership
 from pupils.services import school_calendar
 
 from .ladder_format import LadderCheck, Problem, validate_ladder
-from .models import Ladder, NightlyRun, Placement, Proposal, Stage, StageChange, Task
-from .rules import Decision, LadderSpec, decide
-from .selectors import SchoolFacts, current_placements, ladder_spec, school_facts
+from .models import Ladder, Placement, Proposal, Stage, StageChange, Task
+from .rules import LadderSpec, decide
+from .selectors import current_placements, school_facts
 from .signals import letter_keys_requested, stage_entered
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "ladders"
@@ -156,126 +155,10 @@ def active_ladder(school: School) -> Ladder | None:
     return Ladder.objects.filter(school=school, is_active=True).first()
 
 
-# --- the night ----------------------------------------------------------------
+# --- entering a stage ---------------------------------------------------------
 
 
-@dataclass
-class NightResult:
-    pupils: int = 0
-    moved: int = 0
-    proposed: int = 0
-    tasks_created: int = 0
-    letters_queued: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def as_json(self) -> str:
-        return json.dumps(
-            {
-                "pupils": self.pupils,
-                "moved": self.moved,
-                "proposed": self.proposed,
-                "tasks_created": self.tasks_created,
-                "letters_queued": self.letters_queued,
-            }
-        )
-
-
-def evaluate_school(*, school: School, ladder: Ladder, as_of: date) -> tuple[SchoolFacts, LadderSpec, dict[int, Any]]:
-    """Facts, spec and current placements: what both the night and a simulation start from."""
-    spec = ladder_spec(ladder)
-    facts = school_facts(school=school, spec=spec, as_of=as_of)
-    return facts, spec, current_placements(ladder=ladder)
-
-
-def nightly_run(*, school: School, as_of: date) -> NightlyRun:
-    """Recompute every pupil's stage on the school's active ladder as of `as_of`, and record the run.
-
-    One transaction for the school's work: a crash leaves nothing half done, and
-    re-running the same night creates nothing new (the moves it already made
-    mean no stage is newly indicated; unique constraints back this up).
-    Raises ValidationError if the school has no active ladder.
-    """
-    ladder = active_ladder(school)
-    if ladder is None:
-        raise ValidationError(f"{school.name} has no active ladder: load one with load_ladder --activate.")
-    run = NightlyRun.objects.create(school=school, run_on=as_of, started_at=timezone.now())
-    try:
-        with transaction.atomic():
-            result = _place_pupils(school=school, ladder=ladder, as_of=as_of)
-    except Exception as exc:
-        run.status = NightlyRun.Status.FAILED
-        run.error = f"{type(exc).__name__}: {exc}"
-        run.finished_at = timezone.now()
-        run.save(update_fields=["status", "error", "finished_at"])
-        raise
-    run.status = NightlyRun.Status.DONE
-    run.finished_at = timezone.now()
-    for name in ("pupils", "moved", "proposed", "tasks_created", "letters_queued"):
-        setattr(run, name, getattr(result, name))
-    run.save()
-    return run
-
-
-def _place_pupils(*, school: School, ladder: Ladder, as_of: date) -> NightResult:
-    facts, spec, placements = evaluate_school(school=school, ladder=ladder, as_of=as_of)
-    stages = {s.key: s for s in ladder.stages.all()}
-    pending = {p.pupil_id: p for p in Proposal.objects.filter(ladder=ladder, status=Proposal.Status.PENDING)}
-    teachers = _class_teachers(school)
-    result = NightResult(pupils=len(facts.pupils))
-    for pupil in facts.pupils:
-        row, current = placements.get(pupil.pk, (None, None))
-        decision = decide(spec, facts.facts[pupil.pk], current, as_of=as_of, calendar=facts.calendar)
-        ytd = facts.year_to_date(pupil.pk, spec)
-        if decision.moved:
-            change = _enter_stage(
-                pupil=pupil,
-                ladder=ladder,
-                placement=row,
-                stage=stages[decision.stage_key],
-                on=as_of,
-                kind=StageChange.Kind.INITIAL if row is None else StageChange.Kind.AUTOMATIC,
-                reasons=list(decision.reasons),
-                entry_pct=ytd,
-            )
-            result.moved += 1
-            tasks, letters = _stage_work(change=change, calendar=facts.calendar, teachers=teachers, user=None)
-            result.tasks_created += tasks
-            result.letters_queued += letters
-        elif row is not None and row.improving_since != decision.improving_since:
-            row.improving_since = decision.improving_since
-            row.save(update_fields=["improving_since", "updated_at"])
-        result.proposed += _record_proposal(
-            pupil=pupil, ladder=ladder, decision=decision, stages=stages, pending=pending.get(pupil.pk), on=as_of
-        )
-    return result
-
-
-def _record_proposal(
-    *, pupil: Pupil, ladder: Ladder, decision: Decision, stages: dict[str, Stage], pending: Proposal | None, on: date
-) -> int:
-    """Keep one pending proposal per pupil in step with tonight's decision. Returns 1 if a new one was made."""
-    if pending is not None:
-        if decision.proposal == pending.to_stage.key:
-            return 0
-        pending.status = Proposal.Status.WITHDRAWN
-        pending.decided_at = timezone.now()
-        pending.decision_reason = "No longer indicated by the data"
-        pending.save(update_fields=["status", "decided_at", "decision_reason"])
-    if decision.proposal is None:
-        return 0
-    placement = Placement.objects.filter(pupil=pupil, ladder=ladder).select_related("stage").first()
-    Proposal.objects.create(
-        pupil=pupil,
-        ladder=ladder,
-        from_stage=placement.stage if placement else None,
-        to_stage=stages[decision.proposal],
-        proposed_on=on,
-        reasons=list(decision.proposal_reasons),
-    )
-    return 1
-
-
-def _enter_stage(
+def stage_enter(
     *,
     pupil: Pupil,
     ladder: Ladder,
@@ -315,7 +198,7 @@ def _enter_stage(
     return change
 
 
-def _class_teachers(school: School) -> dict[int, Any]:
+def class_teachers_by_group(school: School) -> dict[int, Any]:
     """Registration group id -> a class teacher's user, for tasks a stage gives the class teacher."""
     teachers: dict[int, Any] = {}
     memberships = StaffMembership.objects.filter(school=school, role=StaffMembership.Role.CLASS_TEACHER)
@@ -325,7 +208,7 @@ def _class_teachers(school: School) -> dict[int, Any]:
     return teachers
 
 
-def _stage_work(
+def stage_work_create(
     *, change: StageChange, calendar: SchoolCalendar, teachers: dict[int, Any], user: Any
 ) -> tuple[int, int]:
     """Create the stage's tasks and review, and queue its letters. Idempotent per stage change."""
@@ -472,7 +355,7 @@ def _person_moves(
 
     start, end = calendar.academic_year_window(on)
     summary = pupil_selectors.school_summaries(school=pupil.school, start=start, end=end).get(pupil.pk)
-    change = _enter_stage(
+    change = stage_enter(
         pupil=pupil,
         ladder=ladder,
         placement=placement,
@@ -484,7 +367,7 @@ def _person_moves(
         user=user,
         note=note,
     )
-    _stage_work(change=change, calendar=calendar, teachers=_class_teachers(pupil.school), user=user)
+    stage_work_create(change=change, calendar=calendar, teachers=class_teachers_by_group(pupil.school), user=user)
     return change
 
 

@@ -363,3 +363,27 @@ class StaffMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} – {self.get_role_display()} at {self.school.name}"
+
+
+class AuditEvent(models.Model):
+    """Who looked at or changed what, and when. Leads and DSLs can read it; nobody edits it."""
+
+    class Verb(models.TextChoices):
+        VIEW = "view", "Viewed"
+        CHANGE = "change", "Changed"
+        EXPORT = "export", "Exported"
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="audit_events")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    pupil = models.ForeignKey(Pupil, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events")
+    verb = models.CharField(max_length=6, choices=Verb.choices)
+    what = models.CharField(max_length=300)
+    path = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["school", "-at"], name="audit_school_at")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.get_verb_display().lower()} {self.what}"

@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from interventions import services
+from interventions import nightly, services
 from interventions.models import NightlyRun, Placement, Proposal, StageChange, Task
 from letters.models import Letter
 from pupils.selectors import school_summaries
@@ -113,7 +113,7 @@ def test_second_run_on_the_same_date_creates_nothing_new(school, ladder, pupils)
 
 def test_school_without_active_ladder_is_refused_clearly(school):
     with pytest.raises(ValidationError, match="has no active ladder"):
-        services.nightly_run(school=school, as_of=AS_OF)
+        nightly.nightly_run(school=school, as_of=AS_OF)
 
 
 def test_approving_a_proposal_moves_the_pupil_and_queues_the_stage_letter(school, ladder, pupils, attendance_lead):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from interventions.services import NightResult, nightly_run
+from interventions.nightly import NightResult, nightly_run
 
 from ._common import parse_date, school_by_urn
 

@@ -1,0 +1,115 @@
+"""Who may see and do what: the one choke point for loading protected records.
+
+Every view loads its school through `school_access` and its pupils through
+`visible_pupils` / `pupil_for`, so that anything outside a person's reach is
+a 404, never a peek. Roles are per school (StaffMembership).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+from django.http import Http404
+
+from .models import Pupil, School, StaffMembership
+
+Role = StaffMembership.Role
+
+# What each permission needs: any one of these roles at the school.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "view_dashboard": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER, Role.DSL, Role.LA_OFFICER}),
+    "view_pupils": frozenset(Role.values),
+    "log_action": frozenset({Role.ATTENDANCE_LEAD, Role.CLASS_TEACHER, Role.SENIOR_LEADER, Role.DSL, Role.OFFICE}),
+    "manage_stages": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER, Role.DSL}),
+    "edit_flags": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER, Role.DSL, Role.OFFICE}),
+    "edit_ladder": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER}),
+    "view_lists": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER, Role.DSL, Role.LA_OFFICER}),
+    "manage_registers": frozenset({Role.ATTENDANCE_LEAD, Role.OFFICE}),
+    "print_letters": frozenset({Role.ATTENDANCE_LEAD, Role.OFFICE}),
+    "queue_letters": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER, Role.DSL, Role.OFFICE}),
+    "view_audit": frozenset({Role.ATTENDANCE_LEAD, Role.DSL}),
+}
+
+
+@dataclass(frozen=True)
+class Access:
+    """A signed-in person's reach at one school."""
+
+    user: AbstractBaseUser
+    school: School
+    roles: frozenset[str]
+    # None: every class. Otherwise only pupils in these registration groups (class teachers).
+    class_ids: frozenset[int] | None
+
+    def can(self, permission: str) -> bool:
+        return bool(self.roles & PERMISSIONS[permission])
+
+    def require(self, permission: str) -> None:
+        """404 rather than 403: a person without the right should not learn the page exists."""
+        if not self.can(permission):
+            raise Http404("Not found")
+
+    def __getattr__(self, name: str) -> bool:
+        # Templates ask `access.can_log_action`: the same question as `access.can("log_action")`.
+        if name.startswith("can_") and name[4:] in PERMISSIONS:
+            return self.can(name[4:])
+        raise AttributeError(name)
+
+    @property
+    def is_teacher(self) -> bool:
+        return Role.CLASS_TEACHER in self.roles
+
+    @property
+    def is_class_teacher_only(self) -> bool:
+        return self.class_ids is not None
+
+    @property
+    def home(self) -> str:
+        if self.can("view_dashboard"):
+            return "dashboard"
+        if Role.CLASS_TEACHER in self.roles:
+            return "classes"
+        return "office"
+
+
+def memberships_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[StaffMembership]:
+    if not user.is_authenticated:
+        return StaffMembership.objects.none()
+    return StaffMembership.objects.filter(user=user).select_related("school")
+
+
+def schools_for(user: AbstractBaseUser | AnonymousUser) -> list[School]:
+    seen: dict[int, School] = {}
+    for membership in memberships_for(user).order_by("school__name"):
+        seen.setdefault(membership.school_id, membership.school)
+    return list(seen.values())
+
+
+def school_access(user: AbstractBaseUser | AnonymousUser, urn: str) -> Access:
+    """The person's access at the school with this URN, or 404."""
+    memberships = list(memberships_for(user).filter(school__urn=urn).prefetch_related("classes"))
+    if not memberships:
+        raise Http404("Not found")
+    roles = frozenset(m.role for m in memberships)
+    if roles == {Role.CLASS_TEACHER}:
+        class_ids: frozenset[int] | None = frozenset(c.pk for m in memberships for c in m.classes.all())
+    else:
+        class_ids = None
+    return Access(user=user, school=memberships[0].school, roles=roles, class_ids=class_ids)
+
+
+def visible_pupils(access: Access) -> QuerySet[Pupil]:
+    pupils = Pupil.objects.filter(school=access.school)
+    if access.class_ids is not None:
+        pupils = pupils.filter(registration_group_id__in=access.class_ids)
+    return pupils
+
+
+def pupil_for(access: Access, pk: int) -> Pupil:
+    """One pupil the person may see, or 404 (another school's pupil, or another class's)."""
+    try:
+        return visible_pupils(access).select_related("school", "registration_group", "year_group").get(pk=pk)
+    except Pupil.DoesNotExist:
+        raise Http404("Not found") from None
