@@ -25,7 +25,9 @@ class ThrottledLoginView(auth_views.LoginView):
         key = _throttle_key(request)
         if cache.get(key, 0) >= settings.LOGIN_FAILURE_LIMIT:
             form = self.get_form()
-            context = self.get_context_data(form=form, locked_out=True, lockout_minutes=settings.LOGIN_LOCKOUT_SECONDS // 60)
+            context = self.get_context_data(
+                form=form, locked_out=True, lockout_minutes=settings.LOGIN_LOCKOUT_SECONDS // 60
+            )
             return self.render_to_response(context, status=429)
         return super().post(request, *args, **kwargs)
 

@@ -12,7 +12,9 @@ from . import services
 
 
 @receiver(stage_entered, dispatch_uid="letters_queue_on_stage_entry")
-def queue_stage_letters(sender: Any, *, stage_change: Any, letter_keys: list[str], on: Any, user: Any = None, **kwargs: Any) -> int:
+def queue_stage_letters(
+    sender: Any, *, stage_change: Any, letter_keys: list[str], on: Any, user: Any = None, **kwargs: Any
+) -> int:
     return services.letters_queue_for_stage_change(stage_change=stage_change, letter_keys=letter_keys, on=on, user=user)
 
 
