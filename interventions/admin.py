@@ -1,3 +1,180 @@
+"""The admin for ladders, where pupils stand on them, and the work that follows.
+
+Ladders and their stages are configuration: names, labels and colours are
+edited here, but their rules (criteria, actions, letters, settings) come from
+the ladder file, which is checked when it is loaded; a hand edit here would skip
+that check. Placements, stage changes and proposals are records the nightly job
+and staff decisions write with who and when, so they are read-only here.
+"""
+
 from __future__ import annotations
 
-from django.contrib import admin  # noqa: F401
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from pupils.admin import (
+    PUPIL_SEARCH_FIELDS,
+    ConstraintsForm,
+    NoDeleteMixin,
+    ReadOnlyMixin,
+    SchoolOwnedAdmin,
+)
+
+from .models import ActionLog, Ladder, NightlyRun, Placement, Proposal, SchoolWeek, Stage, StageChange, Task
+
+LADDER_RULES = "From the ladder file, which is checked when it is loaded: change the file, not this."
+
+
+class StageInline(admin.TabularInline):
+    model = Stage
+    form = ConstraintsForm
+    fields = ("position", "key", "label", "name", "entry", "colour", "review_every_weeks", "monitoring")
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Ladder)
+class LadderAdmin(NoDeleteMixin, SchoolOwnedAdmin):
+    list_display = ("name", "key", "school", "is_active", "source", "updated_at")
+    list_filter = ("is_active", "school")
+    list_select_related = ("school",)
+    search_fields = ("name", "key", "school__name", "=school__urn")
+    readonly_fields = ("settings", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("school", "key", "name", "description", "source", "is_active")}),
+        ("Rules", {"fields": ("settings",), "description": LADDER_RULES}),
+        ("History", {"fields": ("created_at", "updated_at")}),
+    )
+    inlines = (StageInline,)
+
+
+@admin.register(Stage)
+class StageAdmin(SchoolOwnedAdmin):
+    owner_field = "ladder"
+    list_display = ("label", "name", "ladder", "position", "entry", "track", "review_every_weeks")
+    list_filter = ("entry", "track", "ladder__school")
+    list_select_related = ("ladder__school",)
+    search_fields = ("name", "label", "key")
+    readonly_fields = ("roles", "criteria", "actions", "letters", "extra")
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "ladder",
+                    "key",
+                    "position",
+                    "track",
+                    "label",
+                    "name",
+                    "colour",
+                    "description",
+                    "entry",
+                    "review_every_weeks",
+                    "monitoring",
+                )
+            },
+        ),
+        ("Rules", {"fields": readonly_fields, "description": LADDER_RULES}),
+    )
+
+
+@admin.register(Placement)
+class PlacementAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "pupil",
+        "stage",
+        "since",
+        "attendance_pct",
+        "attendance_change",
+        "persistent",
+        "severe",
+        "computed_on",
+        "ladder",
+    )
+    list_filter = ("persistent", "severe", "ladder__school")
+    list_select_related = ("pupil", "stage", "ladder__school")
+    search_fields = PUPIL_SEARCH_FIELDS
+    raw_id_fields = ("pupil",)
+
+
+@admin.register(StageChange)
+class StageChangeAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("on", "pupil", "from_stage", "to_stage", "kind", "decided_by", "ladder", "created_at")
+    list_filter = ("kind", "ladder__school")
+    list_select_related = ("pupil", "from_stage", "to_stage", "decided_by", "ladder__school")
+    search_fields = PUPIL_SEARCH_FIELDS
+    raw_id_fields = ("pupil",)
+    date_hierarchy = "on"
+    show_full_result_count = False
+
+
+@admin.register(Proposal)
+class ProposalAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Approving one moves the pupil and sets off tasks and letters: that is the app's job, not an edit."""
+
+    list_display = ("proposed_on", "pupil", "from_stage", "to_stage", "status", "decided_by", "decided_at")
+    list_filter = ("status", "ladder__school")
+    list_select_related = ("pupil", "from_stage", "to_stage", "decided_by")
+    search_fields = PUPIL_SEARCH_FIELDS
+    raw_id_fields = ("pupil",)
+    date_hierarchy = "proposed_on"
+
+
+@admin.register(Task)
+class TaskAdmin(NoDeleteMixin, SchoolOwnedAdmin):
+    list_display = ("title", "pupil", "kind", "status", "role", "assigned_to", "due_on", "school")
+    list_filter = ("status", "kind", "role", "school")
+    list_select_related = ("pupil", "assigned_to", "school")
+    search_fields = ("title", *PUPIL_SEARCH_FIELDS)
+    raw_id_fields = ("pupil",)
+    autocomplete_fields = ("assigned_to",)
+    readonly_fields = ("stage_change", "template_key", "completed_at", "completed_by", "created_at")
+    date_hierarchy = "due_on"
+
+
+@admin.register(ActionLog)
+class ActionLogAdmin(NoDeleteMixin, SchoolOwnedAdmin):
+    list_display = ("occurred_on", "pupil", "kind", "title", "outcome", "by", "school")
+    list_filter = ("kind", "school")
+    list_select_related = ("pupil", "by", "school")
+    search_fields = ("title", "outcome", *PUPIL_SEARCH_FIELDS)
+    raw_id_fields = ("pupil", "task")
+    autocomplete_fields = ("by",)
+    readonly_fields = ("created_at",)
+    date_hierarchy = "occurred_on"
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {"by": request.user.pk, **super().get_changeform_initial_data(request)}
+
+
+@admin.register(NightlyRun)
+class NightlyRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "run_on",
+        "school",
+        "status",
+        "full",
+        "started_at",
+        "duration_s",
+        "pupils",
+        "moved",
+        "proposed",
+        "tasks_created",
+        "letters_queued",
+    )
+    list_filter = ("status", "full", "school")
+    list_select_related = ("school",)
+    date_hierarchy = "run_on"
+
+
+@admin.register(SchoolWeek)
+class SchoolWeekAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Figures the night writes for the dashboard chart."""
+
+    list_display = ("week_start", "school", "attendance_pct", "persistent_absence_pct", "pupils")
+    list_filter = ("school",)
+    list_select_related = ("school",)
+    date_hierarchy = "week_start"
