@@ -1,0 +1,303 @@
+"""Attendance statistics by the DfE method, for one pupil's marks. Plain Python.
+
+Every mark is classified through `pupils.codes`, the one home of the code
+table. The DfE method (see `shared/docs/attendance-rules.md`, sections 1-2):
+
+- possible sessions = present + AEA + authorised + unauthorised; the codes
+  that are not possible sessions (D, X, Q, Y1-Y7, Z, #, legacy Y) sit outside
+  the denominator;
+- attendance = present (/, \\, L) + approved educational activity;
+- overall absence = authorised + unauthorised; L counts as present, U as
+  unauthorised absence;
+- persistent absence: absence >= 10% of the pupil's own possible sessions;
+  severe absence: >= 50%;
+- counted per enrolment, from the pupil's first day on roll to the leaving day.
+
+The set-based counterpart, one grouped query per school, is
+`pupils.selectors`; the two must agree mark for mark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import date
+from decimal import ROUND_HALF_UP, Context, Decimal
+
+from . import codes
+from .calendar import SchoolCalendar
+
+#: Enough digits that rounding for display never rounds twice in practice.
+_PCT_CONTEXT = Context(prec=28)
+
+PRESENT_CODES = codes.codes_in(codes.Category.PRESENT)
+AEA_CODES = codes.codes_in(codes.Category.AEA)
+AUTHORISED_CODES = codes.codes_in(codes.Category.AUTHORISED)
+UNAUTHORISED_CODES = codes.codes_in(codes.Category.UNAUTHORISED)
+NOT_POSSIBLE_CODES = codes.codes_in(codes.Category.NOT_POSSIBLE)
+POSSIBLE_CODES = codes.codes_in(*codes.POSSIBLE)
+ABSENT_CODES = codes.codes_in(*codes.ABSENT)
+
+
+@dataclass(frozen=True)
+class MarkFact:
+    """One register mark as plain data: a date, a session (0 = AM, 1 = PM) and a stored code."""
+
+    date: date
+    session: int
+    code: str
+
+
+@dataclass(frozen=True)
+class AttendanceSummary:
+    """Session counts for one pupil over one window, and the DfE measures drawn from them.
+
+    `possible` and `attended` are derived from the category counts so they can
+    never disagree with them. `session_minutes` is carried only to turn absence
+    into hours of lost learning.
+    """
+
+    present: int = 0  # / \ L
+    aea: int = 0  # approved educational activity: counts as attendance
+    authorised: int = 0
+    unauthorised: int = 0
+    late_before_close: int = 0  # L (already in present)
+    late_after_close: int = 0  # U (already in unauthorised)
+    unexplained: int = 0  # N (already in unauthorised)
+    illness: int = 0  # I (already in authorised)
+    holiday: int = 0  # codes.HOLIDAY_CODES (already in authorised or unauthorised)
+    not_possible: int = 0  # outside the denominator
+    session_minutes: int = 0
+
+    @property
+    def attended(self) -> int:
+        return self.present + self.aea
+
+    @property
+    def absent(self) -> int:
+        """Overall absence: authorised plus unauthorised sessions."""
+        return self.authorised + self.unauthorised
+
+    @property
+    def possible(self) -> int:
+        return self.attended + self.absent
+
+    @property
+    def late(self) -> int:
+        """DfE "late sessions": L plus U."""
+        return self.late_before_close + self.late_after_close
+
+    @property
+    def attendance_pct(self) -> Decimal | None:
+        """Attended as a percentage of possible sessions (28 significant digits); None with no possible sessions."""
+        return _pct(self.attended, self.possible)
+
+    @property
+    def absence_pct(self) -> Decimal | None:
+        """Overall absence as a percentage of possible sessions; None with no possible sessions."""
+        return _pct(self.absent, self.possible)
+
+    @property
+    def persistent(self) -> bool:
+        """Persistent absence: absence is 10% or more of possible sessions (decided in whole numbers)."""
+        return self.possible > 0 and self.absent * 10 >= self.possible
+
+    @property
+    def severe(self) -> bool:
+        """Severe absence: absence is 50% or more of possible sessions (a subset of persistent)."""
+        return self.possible > 0 and self.absent * 2 >= self.possible
+
+    @property
+    def hours_lost(self) -> Decimal:
+        """Absence sessions times the session length, in hours, to the nearest hundredth (half up)."""
+        hours = Decimal(self.absent * self.session_minutes) / Decimal(60)
+        return hours.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+    def __add__(self, other: object) -> AttendanceSummary:
+        """Add summaries of disjoint windows. Raises ValueError if their session lengths differ."""
+        if not isinstance(other, AttendanceSummary):
+            return NotImplemented
+        if self.session_minutes != other.session_minutes:
+            raise ValueError(
+                f"cannot add summaries with different session lengths "
+                f"({self.session_minutes} and {other.session_minutes} minutes)"
+            )
+        counts = {
+            f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self) if f.name != "session_minutes"
+        }
+        return AttendanceSummary(session_minutes=self.session_minutes, **counts)
+
+    def __radd__(self, other: object) -> AttendanceSummary:
+        # So that sum(summaries) works: sum() starts from 0.
+        if other == 0:
+            return self
+        return NotImplemented
+
+
+def _pct(part: int, whole: int) -> Decimal | None:
+    if whole == 0:
+        return None
+    return _PCT_CONTEXT.divide(Decimal(part * 100), Decimal(whole))
+
+
+def format_pct(value: Decimal | None) -> str:
+    """A percentage to one decimal place, halves rounded up ("12.25" -> "12.3"); "" for None."""
+    if value is None:
+        return ""
+    return str(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def on_roll(day: date, on_roll_from: date, on_roll_to: date | None) -> bool:
+    """Whether `day` falls in the enrolment: from the starting day to the leaving day, both included."""
+    return on_roll_from <= day and (on_roll_to is None or day <= on_roll_to)
+
+
+def _latest(marks: Iterable[MarkFact]) -> dict[tuple[date, int], str]:
+    """One code per (date, session): a later fact corrects an earlier one for the same session.
+
+    The register keeps one mark per session; a correction replaces the code.
+    MIS placeholders ("", "-", "*") are not marks and are dropped, but still
+    replace an earlier code for that session (the mark was blanked).
+    """
+    latest: dict[tuple[date, int], str] = {}
+    for mark in marks:
+        latest[(mark.date, mark.session)] = mark.code
+    return {key: code for key, code in latest.items() if code not in codes.NO_MARK}
+
+
+def _category(code: str) -> codes.Category | None:
+    """The code's category, or None for a code not in the table (the importers refuse those)."""
+    entry = codes.code_table().get(code)
+    return entry.category if entry else None
+
+
+def summarise(
+    marks: Iterable[MarkFact],
+    *,
+    start: date,
+    end: date,
+    on_roll_from: date,
+    on_roll_to: date | None,
+    session_minutes: int,
+) -> AttendanceSummary:
+    """Count one pupil's marks in [start, end] that fall while the pupil was on roll.
+
+    Marks before the starting day or after the leaving day are ignored, as are
+    codes outside the table: the DfE counts neither, and
+    `pupils.selectors.school_summaries` counts the same way. If two facts name
+    the same session, the later one counts (a correction). Raises nothing.
+    """
+    counts = dict.fromkeys(
+        (
+            "present",
+            "aea",
+            "authorised",
+            "unauthorised",
+            "late_before_close",
+            "late_after_close",
+            "unexplained",
+            "illness",
+            "holiday",
+            "not_possible",
+        ),
+        0,
+    )
+    by_category = {
+        codes.Category.PRESENT: "present",
+        codes.Category.AEA: "aea",
+        codes.Category.AUTHORISED: "authorised",
+        codes.Category.UNAUTHORISED: "unauthorised",
+        codes.Category.NOT_POSSIBLE: "not_possible",
+    }
+    for (day, _session), code in _latest(marks).items():
+        if not (start <= day <= end and on_roll(day, on_roll_from, on_roll_to)):
+            continue
+        category = _category(code)
+        if category is None:
+            continue
+        counts[by_category[category]] += 1
+        if code == codes.LATE_BEFORE_CLOSE:
+            counts["late_before_close"] += 1
+        elif code == codes.LATE_AFTER_CLOSE:
+            counts["late_after_close"] += 1
+        elif code == codes.UNEXPLAINED:
+            counts["unexplained"] += 1
+        elif code == codes.ILLNESS:
+            counts["illness"] += 1
+        if code in codes.HOLIDAY_CODES:
+            counts["holiday"] += 1
+    return AttendanceSummary(session_minutes=session_minutes, **counts)
+
+
+def unauthorised_in_school_weeks(
+    marks: Iterable[MarkFact],
+    *,
+    calendar: SchoolCalendar,
+    as_of: date,
+    weeks: int = 10,
+    on_roll_from: date,
+    on_roll_to: date | None,
+) -> int:
+    """Sessions coded G, N, O or U (codes.PENALTY_CODES) in the last `weeks` school weeks up to `as_of`.
+
+    This is the penalty-notice threshold count (10 sessions in a rolling 10
+    school weeks). A school week is a Monday-to-Sunday week with at least one
+    school day; weeks of holiday are skipped, so the window reaches back past
+    half-terms and into the previous school year (`calendar.school_weeks_back`).
+    Only sessions while the pupil was on roll count. Raises nothing.
+    """
+    start, end = calendar.school_weeks_back(as_of, weeks)
+    return sum(
+        1
+        for (day, _session), code in _latest(marks).items()
+        if code in codes.PENALTY_CODES and start <= day <= end and on_roll(day, on_roll_from, on_roll_to)
+    )
+
+
+def consecutive_days_absent(
+    marks: Iterable[MarkFact],
+    *,
+    calendar: SchoolCalendar,
+    as_of: date,
+    on_roll_from: date,
+    on_roll_to: date | None,
+) -> tuple[int, date | None]:
+    """The current run of whole school days absent, and the run's first day: (0, None) if there is none.
+
+    Walks back through the calendar's school days from `as_of`. A day counts
+    only through its possible sessions (codes.POSSIBLE):
+
+    - every possible session that day is an absence (authorised or
+      unauthorised, L excepted, U included): the day extends the run;
+    - any possible session attended (present, L, or AEA): the run stops;
+    - no possible session that day (no marks yet, '#' closure, D, X, Y, Q,
+      Z, or the pupil not on roll): the day is skipped, neither breaking nor
+      extending the run. So the run "ends at the latest school day on or
+      before `as_of` that has possible marks", and a one-day closure or an
+      unmarked day in the middle of an absence does not reset the count.
+
+    Decision where the guidance is silent: days the calendar says are not
+    school days (weekends, holidays) are never counted, even if marks exist
+    for them; a calendar out of step with the register should be corrected.
+    The walk stops at the start of the calendar or of the enrolment.
+    Raises nothing.
+    """
+    by_day: dict[date, list[str]] = {}
+    for (day, _session), code in _latest(marks).items():
+        if day <= as_of and code in POSSIBLE_CODES and on_roll(day, on_roll_from, on_roll_to):
+            by_day.setdefault(day, []).append(code)
+    if not by_day:
+        return 0, None
+    earliest = min(by_day)
+    run = 0
+    first: date | None = None
+    day: date | None = as_of if calendar.is_school_day(as_of) else calendar.previous_school_day(as_of)
+    while day is not None and day >= earliest:
+        day_codes = by_day.get(day)
+        if day_codes:
+            if not all(code in ABSENT_CODES for code in day_codes):
+                break
+            run += 1
+            first = day
+        day = calendar.previous_school_day(day)
+    return run, first
