@@ -131,6 +131,8 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+# Without collectstatic (development, tests), WhiteNoise serves straight from the app folders.
+WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_URL = "media/"
 
@@ -197,3 +199,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# National reference figures for the dashboard chart: DfE "Pupil attendance in schools", 2025/26
+# year to date, all schools (see shared/docs/attendance-rules.md). Update when DfE publishes new ones.
+NATIONAL_ATTENDANCE_PCT = env.float("NATIONAL_ATTENDANCE_PCT", default=93.1)
+NATIONAL_PERSISTENT_ABSENCE_PCT = env.float("NATIONAL_PERSISTENT_ABSENCE_PCT", default=18.8)
+NATIONAL_FIGURES_LABEL = env.str("NATIONAL_FIGURES_LABEL", default="England 2025/26 year to date")

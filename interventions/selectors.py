@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Max
+from django.db.models import Count, Max, Q, QuerySet
 
 from pupils import statistics as stats
 from pupils.calendar import SchoolCalendar
@@ -18,7 +18,7 @@ from pupils.models import AttendanceMark, Pupil, School
 from pupils.selectors import pupils_on_roll, school_weekly_counts
 from pupils.services import school_calendar
 
-from .models import ActionLog, Ladder, Placement
+from .models import ActionLog, Ladder, NightlyRun, Placement, Proposal, SchoolWeek, Stage, StageChange, Task
 from .rules import CurrentPlacement, Evaluator, LadderSpec, PupilFacts, measure
 
 
@@ -239,3 +239,167 @@ def _weekly_school_figures(facts: SchoolFacts) -> list[WeekFigures]:
         )
         for m in mondays
     ]
+
+
+# --- pages ------------------------------------------------------------------------
+
+
+def placements_for(*, ladder: Ladder, pupils: QuerySet[Pupil]) -> QuerySet[Placement]:
+    """The ladder's placements for these pupils, with what a list row shows, in one query."""
+    return (
+        Placement.objects.filter(ladder=ladder, pupil__in=pupils)
+        .select_related("stage", "pupil", "pupil__registration_group", "pupil__year_group")
+        .order_by("-stage__position", "attendance_pct", "pupil__surname")
+    )
+
+
+def stage_counts(*, ladder: Ladder, placements: QuerySet[Placement]) -> list[tuple[Stage, int]]:
+    counts = dict(placements.order_by().values("stage_id").annotate(n=Count("id")).values_list("stage_id", "n"))
+    return [(stage, counts.get(stage.pk, 0)) for stage in ladder.stages.all()]
+
+
+def overnight_moves(*, ladder: Ladder, pupils: QuerySet[Pupil], on: date | None) -> QuerySet[StageChange]:
+    if on is None:
+        return StageChange.objects.none()
+    return (
+        StageChange.objects.filter(ladder=ladder, pupil__in=pupils, on=on)
+        .exclude(kind=StageChange.Kind.INITIAL)
+        .select_related("pupil", "from_stage", "to_stage", "decided_by")
+        .order_by("-to_stage__position")
+    )
+
+
+def pending_proposals(*, ladder: Ladder, pupils: QuerySet[Pupil]) -> QuerySet[Proposal]:
+    return (
+        Proposal.objects.filter(ladder=ladder, pupil__in=pupils, status=Proposal.Status.PENDING)
+        .select_related("pupil", "from_stage", "to_stage")
+        .order_by("proposed_on")
+    )
+
+
+def tasks_due(*, school: School, pupils: QuerySet[Pupil], on: date, user: Any = None) -> QuerySet[Task]:
+    tasks = Task.objects.filter(school=school, pupil__in=pupils, status=Task.Status.OPEN, due_on__lte=on)
+    if user is not None:
+        tasks = tasks.filter(Q(assigned_to=user) | Q(assigned_to__isnull=True))
+    return tasks.select_related("pupil", "assigned_to").order_by("due_on", "pk")
+
+
+def first_day_absences(*, pupils: QuerySet[Pupil], on: date) -> QuerySet[Pupil]:
+    """Pupils marked absent today with no reason yet (N)."""
+    return (
+        pupils.filter(marks__date=on, marks__code="N")
+        .distinct()
+        .select_related("registration_group")
+        .order_by("registration_group__name", "surname")
+    )
+
+
+def last_run(*, school: School) -> NightlyRun | None:
+    return NightlyRun.objects.filter(school=school).order_by("-started_at").first()
+
+
+def school_weeks(*, school: School, since: date) -> list[SchoolWeek]:
+    return list(SchoolWeek.objects.filter(school=school, week_start__gte=since).order_by("week_start"))
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    day: date
+    session: int
+    code: str
+    css: str
+    title: str
+
+
+@dataclass(frozen=True)
+class PupilRecord:
+    placement: Placement | None
+    year: stats.AttendanceSummary
+    half_term: stats.AttendanceSummary
+    heatmap: list[tuple[date, list[HeatCell | None]]]
+    timeline: list[StageChange]
+    proposals: list[Proposal]
+    actions: list[ActionLog]
+    tasks: list[Task]
+    letters: list[Any]
+    contacts: list[Any]
+    flags: list[Any]
+
+
+def pupil_record(*, pupil: Pupil, ladder: Ladder | None, on: date) -> PupilRecord:
+    """Everything the pupil page shows, in a fixed number of queries."""
+    calendar = school_calendar(pupil.school)
+    year_start, _ = calendar.academic_year_window(on)
+    half_start, _ = calendar.half_term_window(on)
+    marks = [
+        stats.MarkFact(d, s, c)
+        for d, s, c in AttendanceMark.objects.filter(pupil=pupil, date__gte=year_start, date__lte=on).values_list(
+            "date", "session", "code"
+        )
+    ]
+    window = {
+        "on_roll_from": pupil.start_on,
+        "on_roll_to": pupil.leaving_on,
+        "session_minutes": pupil.school.session_minutes,
+    }
+    year = stats.summarise(marks, start=year_start, end=on, **window)
+    half_term = stats.summarise(marks, start=half_start, end=on, **window)
+    placement = (
+        Placement.objects.filter(pupil=pupil, ladder=ladder).select_related("stage").first()
+        if ladder is not None
+        else None
+    )
+    changes = StageChange.objects.filter(pupil=pupil).select_related("from_stage", "to_stage", "decided_by", "ladder")
+    return PupilRecord(
+        placement=placement,
+        year=year,
+        half_term=half_term,
+        heatmap=_heatmap(marks, calendar=calendar, start=year_start, end=on),
+        timeline=list(changes.filter(ladder=ladder) if ladder else changes),
+        proposals=list(
+            Proposal.objects.filter(pupil=pupil, status=Proposal.Status.PENDING).select_related(
+                "to_stage", "from_stage"
+            )
+        ),
+        actions=list(ActionLog.objects.filter(pupil=pupil).select_related("by")[:200]),
+        tasks=list(Task.objects.filter(pupil=pupil, status=Task.Status.OPEN).select_related("assigned_to")),
+        letters=list(pupil.letters.select_related("template").order_by("-created_at")[:50]),
+        contacts=list(pupil.contacts.all()),
+        flags=list(pupil.flags.all()),
+    )
+
+
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri")
+
+
+def _heatmap(
+    marks: list[stats.MarkFact], *, calendar: SchoolCalendar, start: date, end: date
+) -> list[tuple[date, list[HeatCell | None]]]:
+    """One row per school week: ten cells, Monday AM to Friday PM (None on non-school days)."""
+    from pupils.codes import code_table
+
+    table = code_table()
+    by_slot = {(m.date, m.session): m.code for m in marks}
+    rows: list[tuple[date, list[HeatCell | None]]] = []
+    monday = start - timedelta(days=start.weekday())
+    while monday <= end:
+        cells: list[HeatCell | None] = []
+        any_school_day = False
+        for offset in range(5):
+            day = monday + timedelta(days=offset)
+            school_day = calendar.is_school_day(day) and start <= day <= end
+            any_school_day = any_school_day or school_day
+            for session in (0, 1):
+                code = by_slot.get((day, session))
+                if not school_day and code is None:
+                    cells.append(None)
+                    continue
+                meaning = table.get(code or "")
+                css = f"mark-{meaning.category.value}" if meaning else "mark-none"
+                label = f"{_DAY_NAMES[offset]} {day:%d %b} {'AM' if session == 0 else 'PM'}: "
+                label += f"{code} {meaning.description}" if meaning else "no mark yet"
+                cells.append(HeatCell(day, session, code or "", css, label))
+        if any_school_day:
+            rows.append((monday, cells))
+        monday += timedelta(days=7)
+    return rows

@@ -17,7 +17,7 @@ from pupils.models import Pupil, School, StaffMembership
 from pupils.services import school_calendar
 
 from .ladder_format import LadderCheck, Problem, validate_ladder
-from .models import Ladder, Placement, Proposal, Stage, StageChange, Task
+from .models import ActionLog, Ladder, Placement, Proposal, Stage, StageChange, Task
 from .rules import LadderSpec, decide
 from .selectors import current_placements, school_facts
 from .signals import letter_keys_requested, stage_entered
@@ -120,9 +120,8 @@ def ladder_load(*, school: School, document: Any, activate: bool = False) -> tup
                 )
             stage.delete()
     # Positions are unique: park the kept stages out of the way before renumbering.
-    Stage.objects.filter(ladder=ladder).update(position=1000 + ladder.stages.count())
-    for offset, stage in enumerate(Stage.objects.filter(ladder=ladder)):
-        Stage.objects.filter(pk=stage.pk).update(position=2000 + offset)
+    for offset, stage in enumerate(Stage.objects.filter(ladder=ladder).order_by("position")):
+        Stage.objects.filter(pk=stage.pk).update(position=1000 + offset)
     for position, item in enumerate(doc["stages"]):
         known = {"key", "name", "review_every_weeks", "monitoring", *STAGE_FIELDS}
         Stage.objects.update_or_create(
@@ -431,3 +430,88 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
         for s in doc["stages"]
     ]
     return Simulation(doc["name"], len(facts.pupils), stages, moves, proposed)
+
+
+# --- logging what staff do ------------------------------------------------------
+
+
+@transaction.atomic
+def action_log(
+    *,
+    pupil: Pupil,
+    user: Any,
+    kind: str,
+    occurred_on: date,
+    title: str = "",
+    outcome: str = "",
+    notes: str = "",
+    next_step: str = "",
+    next_step_due: date | None = None,
+    task: Task | None = None,
+) -> ActionLog:
+    """Record something a member of staff did for a pupil; a next step becomes a task for them.
+
+    Raises ValidationError for a next step without a due date (or the reverse), or a date in the future.
+    """
+    if occurred_on > timezone.localdate():
+        raise ValidationError({"occurred_on": "An action cannot be logged for a date in the future."})
+    if bool(next_step.strip()) != bool(next_step_due):
+        raise ValidationError({"next_step_due": "A next step needs both what to do and when it is due."})
+    action = ActionLog(
+        school=pupil.school,
+        pupil=pupil,
+        kind=kind,
+        title=title,
+        occurred_on=occurred_on,
+        by=user,
+        outcome=outcome,
+        notes=notes,
+        task=task,
+    )
+    action.full_clean()
+    action.save()
+    if next_step.strip():
+        Task.objects.create(
+            school=pupil.school,
+            pupil=pupil,
+            kind=Task.Kind.NEXT_STEP,
+            title=next_step.strip(),
+            assigned_to=user,
+            due_on=next_step_due,
+        )
+    return action
+
+
+@transaction.atomic
+def task_complete(*, task: Task, user: Any, outcome: str = "") -> bool:
+    """Mark a task done and log it on the pupil's record. Idempotent: returns False if it was already done.
+
+    The conditional update claims the task, so two people pressing "done" together log it once.
+    """
+    claimed = Task.objects.filter(pk=task.pk, status=Task.Status.OPEN).update(
+        status=Task.Status.DONE, completed_at=timezone.now(), completed_by=user
+    )
+    if not claimed:
+        return False
+    ActionLog.objects.create(
+        school=task.school,
+        pupil=task.pupil,
+        kind=ActionLog.Kind.STAGE_ACTION if task.kind != Task.Kind.NEXT_STEP else ActionLog.Kind.OTHER,
+        title=task.title,
+        occurred_on=timezone.localdate(),
+        by=user,
+        outcome=outcome,
+        task=task,
+    )
+    return True
+
+
+@transaction.atomic
+def pupil_flags_set(*, pupil: Pupil, flags: Any, user: Any) -> tuple[set[str], set[str]]:
+    """Replace a pupil's flags. Returns (added, removed) keys. Flags must belong to the pupil's school."""
+    wanted = set(flags)
+    if any(f.school_id != pupil.school_id for f in wanted):
+        raise ValidationError("Flags must belong to the pupil's school.")
+    current = set(pupil.flags.all())
+    pupil.flags.set(wanted)
+    return {f.key for f in wanted - current}, {f.key for f in current - wanted}

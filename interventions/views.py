@@ -1,1 +1,353 @@
+"""Staff pages: the lead's dashboard, the pupil page, logging actions, the class teacher's view.
+
+Every view loads its school through `pupils.access.school_access` and its pupils
+through `visible_pupils` / `pupil_for`: anything outside reach is a 404.
+"""
+
 from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from pupils.access import Access, pupil_for, school_access, visible_pupils
+from pupils.models import AuditEvent
+from pupils.services import audit_record
+
+from . import charts, selectors, services
+from .forms import ActionForm, FlagsForm, MoveForm, PlacementFilter, ReasonForm
+from .models import ActionLog, Ladder, Proposal, Task
+
+
+def _ladder(access: Access) -> Ladder:
+    ladder = services.active_ladder(access.school)
+    if ladder is None:
+        raise Http404("This school has no active ladder yet.")
+    return ladder
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
+    access = school_access(request.user, urn)
+    access.require("view_dashboard")
+    ladder = _ladder(access)
+    pupils = visible_pupils(access)
+    today = timezone.localdate()
+    placements = selectors.placements_for(ladder=ladder, pupils=pupils)
+    filtered = PlacementFilter(request.GET or None, queryset=placements, school=access.school, ladder=ladder)
+    page = Paginator(filtered.qs, 50).get_page(request.GET.get("page"))
+    run = selectors.last_run(school=access.school)
+    weeks = selectors.school_weeks(school=access.school, since=today - timedelta(weeks=44))
+    chart = charts.weekly_chart(
+        [w.week_start.strftime("%d %b") for w in weeks],
+        [
+            ("Attendance", [w.attendance_pct for w in weeks], "line-attendance"),
+            ("Persistent absence", [w.persistent_absence_pct for w in weeks], "line-pa"),
+        ],
+        [
+            (
+                f"National attendance {settings.NATIONAL_ATTENDANCE_PCT}%",
+                settings.NATIONAL_ATTENDANCE_PCT,
+                "ref-attendance",
+            ),
+            (
+                f"National PA {settings.NATIONAL_PERSISTENT_ABSENCE_PCT}%",
+                settings.NATIONAL_PERSISTENT_ABSENCE_PCT,
+                "ref-pa",
+            ),
+        ],
+    )
+    context = {
+        "access": access,
+        "ladder": ladder,
+        "stage_counts": selectors.stage_counts(ladder=ladder, placements=placements),
+        "filter": filtered,
+        "page": page,
+        "query": _query_without_page(request),
+        "run": run,
+        "moves": selectors.overnight_moves(ladder=ladder, pupils=pupils, on=run.run_on if run else None)[:50],
+        "proposals": selectors.pending_proposals(ladder=ladder, pupils=pupils),
+        "tasks": selectors.tasks_due(school=access.school, pupils=pupils, on=today),
+        "absences": selectors.first_day_absences(pupils=pupils, on=today),
+        "today": today,
+        "chart": chart,
+        "national_label": settings.NATIONAL_FIGURES_LABEL,
+        "reason_form": ReasonForm(),
+    }
+    template = (
+        "interventions/dashboard.html#pupil-list"
+        if request.htmx and request.htmx.target == "pupil-list"
+        else "interventions/dashboard.html"
+    )
+    return render(request, template, context)
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+@login_required
+@require_GET
+def pupil_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    access = school_access(request.user, urn)
+    pupil = pupil_for(access, pk)
+    audit_record(
+        school=access.school,
+        user=request.user,
+        verb=AuditEvent.Verb.VIEW,
+        what=f"pupil record {pupil.upn}",
+        pupil=pupil,
+        path=request.path,
+    )
+    ladder = services.active_ladder(access.school)
+    record = selectors.pupil_record(pupil=pupil, ladder=ladder, on=timezone.localdate())
+    context = {
+        "access": access,
+        "pupil": pupil,
+        "record": record,
+        "ladder": ladder,
+        "action_form": ActionForm(stage=record.placement.stage if record.placement else None),
+        "move_form": MoveForm(ladder=ladder) if ladder else None,
+        "flags_form": FlagsForm(school=access.school, initial={"flags": record.flags}),
+        "summaries": [("This year", record.year), ("This half-term", record.half_term)],
+        "day_names": ("Mon", "Tue", "Wed", "Thu", "Fri"),
+        "today": timezone.localdate(),
+    }
+    return render(request, "interventions/pupil_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    access = school_access(request.user, urn)
+    access.require("log_action")
+    pupil = pupil_for(access, pk)
+    ladder = services.active_ladder(access.school)
+    placement = pupil.placements.filter(ladder=ladder).select_related("stage").first() if ladder else None
+    form = ActionForm(request.POST or None, stage=placement.stage if placement else None)
+    if request.method == "POST" and form.is_valid():
+        kind, title = form.action_kind_and_title()
+        try:
+            services.action_log(
+                pupil=pupil,
+                user=request.user,
+                kind=kind,
+                title=title,
+                occurred_on=form.cleaned_data["occurred_on"],
+                outcome=form.cleaned_data["outcome"],
+                notes=form.cleaned_data["notes"],
+                next_step=form.cleaned_data["next_step"],
+                next_step_due=form.cleaned_data["next_step_due"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            audit_record(
+                school=access.school,
+                user=request.user,
+                verb=AuditEvent.Verb.CHANGE,
+                what=f"logged {title} for {pupil.upn}",
+                pupil=pupil,
+                path=request.path,
+            )
+            if request.htmx:
+                return render(
+                    request,
+                    "interventions/action_form.html",
+                    {"access": access, "pupil": pupil, "form": ActionForm(stage=form.stage), "saved": title},
+                )
+            messages.success(request, f"Logged: {title}.")
+            return redirect("interventions:pupil", urn=urn, pk=pupil.pk)
+    status = 422 if request.method == "POST" else 200
+    return render(
+        request, "interventions/action_form.html", {"access": access, "pupil": pupil, "form": form}, status=status
+    )
+
+
+@login_required
+@require_POST
+def task_done(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    access = school_access(request.user, urn)
+    access.require("log_action")
+    task = get_object_or_404(Task.objects.select_related("pupil", "school"), pk=pk, pupil__in=visible_pupils(access))
+    if services.task_complete(task=task, user=request.user, outcome=request.POST.get("outcome", "")):
+        audit_record(
+            school=access.school,
+            user=request.user,
+            verb=AuditEvent.Verb.CHANGE,
+            what=f"completed task {task.title}",
+            pupil=task.pupil,
+            path=request.path,
+        )
+    task.refresh_from_db()
+    if request.htmx:
+        return render(request, "interventions/task_row.html", {"access": access, "task": task})
+    return redirect(request.POST.get("next") or reverse("interventions:pupil", args=[urn, task.pupil_id]))
+
+
+@login_required
+@require_POST
+def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    access = school_access(request.user, urn)
+    access.require("manage_stages")
+    proposal = get_object_or_404(
+        Proposal.objects.select_related("pupil", "to_stage", "from_stage", "ladder"),
+        pk=pk,
+        pupil__in=visible_pupils(access),
+    )
+    form = ReasonForm(request.POST)
+    decision = request.POST.get("decision")
+    error = None
+    if decision not in ("approve", "decline"):
+        error = "Choose approve or decline."
+    elif not form.is_valid():
+        error = "Give a reason: it is kept on the pupil's record."
+    else:
+        try:
+            if decision == "approve":
+                services.proposal_approve(proposal=proposal, user=request.user, reason=form.cleaned_data["reason"])
+            else:
+                services.proposal_decline(proposal=proposal, user=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            audit_record(
+                school=access.school,
+                user=request.user,
+                verb=AuditEvent.Verb.CHANGE,
+                what=f"{decision}d move of {proposal.pupil.upn} to {proposal.to_stage.name}",
+                pupil=proposal.pupil,
+                path=request.path,
+            )
+    proposal.refresh_from_db()
+    context = {"access": access, "proposal": proposal, "reason_form": form, "error": error}
+    if request.htmx:
+        return render(request, "interventions/proposal_row.html", context, status=422 if error else 200)
+    if error:
+        messages.error(request, error)
+    return redirect(request.POST.get("next") or reverse("interventions:dashboard", args=[urn]))
+
+
+@login_required
+@require_POST
+def pupil_move(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    access = school_access(request.user, urn)
+    access.require("manage_stages")
+    pupil = pupil_for(access, pk)
+    ladder = _ladder(access)
+    form = MoveForm(request.POST, ladder=ladder)
+    if form.is_valid():
+        try:
+            change = services.pupil_move(
+                pupil=pupil, stage=form.cleaned_data["stage"], user=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            if change:
+                audit_record(
+                    school=access.school,
+                    user=request.user,
+                    verb=AuditEvent.Verb.CHANGE,
+                    what=f"moved {pupil.upn} to {change.to_stage.name}",
+                    pupil=pupil,
+                    path=request.path,
+                )
+                messages.success(request, f"{pupil.full_name} moved to {change.to_stage.name}.")
+            else:
+                messages.info(request, f"{pupil.full_name} is already at that stage.")
+    else:
+        messages.error(request, "To move a pupil, choose a stage and give a reason.")
+    return redirect("interventions:pupil", urn=urn, pk=pupil.pk)
+
+
+@login_required
+@require_POST
+def pupil_flags(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    access = school_access(request.user, urn)
+    access.require("edit_flags")
+    pupil = pupil_for(access, pk)
+    form = FlagsForm(request.POST, school=access.school)
+    if form.is_valid():
+        added, removed = services.pupil_flags_set(pupil=pupil, flags=form.cleaned_data["flags"], user=request.user)
+        if added or removed:
+            what = f"flags for {pupil.upn}: +{','.join(sorted(added)) or '-'} -{','.join(sorted(removed)) or '-'}"
+            audit_record(
+                school=access.school,
+                user=request.user,
+                verb=AuditEvent.Verb.CHANGE,
+                what=what,
+                pupil=pupil,
+                path=request.path,
+            )
+        messages.success(request, "Flags saved.")
+    else:
+        messages.error(request, "Those flags could not be saved.")
+    return redirect("interventions:pupil", urn=urn, pk=pupil.pk)
+
+
+@login_required
+@require_POST
+def quick_log(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    """The class teacher's one click: a conversation with the pupil, today."""
+    access = school_access(request.user, urn)
+    access.require("log_action")
+    pupil = pupil_for(access, pk)
+    services.action_log(
+        pupil=pupil,
+        user=request.user,
+        kind=ActionLog.Kind.PUPIL_CONVERSATION,
+        title="Conversation with pupil",
+        occurred_on=timezone.localdate(),
+    )
+    audit_record(
+        school=access.school,
+        user=request.user,
+        verb=AuditEvent.Verb.CHANGE,
+        what=f"logged a conversation with {pupil.upn}",
+        pupil=pupil,
+        path=request.path,
+    )
+    if request.htmx:
+        return HttpResponse('<span class="text-success" role="status">Logged ✓</span>')
+    messages.success(request, f"Logged a conversation with {pupil.full_name}.")
+    return redirect("interventions:classes", urn=urn)
+
+
+@login_required
+@require_GET
+def classes(request: HttpRequest, urn: str) -> HttpResponse:
+    access = school_access(request.user, urn)
+    if not access.is_teacher and not access.can("view_dashboard"):
+        raise Http404("Not found")
+    ladder = services.active_ladder(access.school)
+    pupils = visible_pupils(access)
+    today = timezone.localdate()
+    groups: dict[Any, list[Any]] = {}
+    if ladder is not None:
+        rows = selectors.placements_for(ladder=ladder, pupils=pupils).order_by(
+            "pupil__registration_group__name", "pupil__surname", "pupil__forename"
+        )
+        for placement in rows:
+            groups.setdefault(placement.pupil.registration_group, []).append(placement)
+    context = {
+        "access": access,
+        "groups": groups,
+        "absences": selectors.first_day_absences(pupils=pupils, on=today),
+        "today": today,
+        "ladder": ladder,
+    }
+    return render(request, "interventions/classes.html", context)

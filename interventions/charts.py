@@ -1,0 +1,70 @@
+"""Server-drawn SVG charts: no JavaScript, no CDN, readable in print. Plain Python."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    points: str  # SVG polyline points
+    css: str
+    last: str  # the latest value, for the legend
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    lines: tuple[Line, ...]
+    references: tuple[tuple[str, float, str], ...]  # (label, y, css)
+    y_ticks: tuple[tuple[float, str], ...]
+    x_labels: tuple[tuple[float, str], ...]
+
+
+def weekly_chart(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[Decimal | None], str]],
+    references: Sequence[tuple[str, float, str]] = (),
+    *,
+    y_min: float = 0,
+    y_max: float = 100,
+    width: int = 640,
+    height: int = 220,
+) -> Chart:
+    """Lines of weekly percentages on one 0-100 (or y_min-y_max) axis, with horizontal reference lines."""
+    left, right, top, bottom = 36, 8, 8, 24
+    plot_w, plot_h = width - left - right, height - top - bottom
+    n = max(len(labels) - 1, 1)
+
+    def x(i: int) -> float:
+        return round(left + plot_w * i / n, 1)
+
+    def y(value: float) -> float:
+        clamped = min(max(value, y_min), y_max)
+        return round(top + plot_h * (1 - (clamped - y_min) / (y_max - y_min)), 1)
+
+    lines = []
+    for label, values, css in series:
+        pts = " ".join(f"{x(i)},{y(float(v))}" for i, v in enumerate(values) if v is not None)
+        latest = next((v for v in reversed(values) if v is not None), None)
+        lines.append(Line(label, pts, css, f"{latest:.1f}%" if latest is not None else "n/a"))
+    step = max(1, len(labels) // 8)
+    return Chart(
+        width=width,
+        height=height,
+        lines=tuple(lines),
+        references=tuple((label, y(value), css) for label, value, css in references),
+        y_ticks=tuple((y(v), f"{v:g}%") for v in _ticks(y_min, y_max)),
+        x_labels=tuple((x(i), labels[i]) for i in range(0, len(labels), step)),
+    )
+
+
+def _ticks(low: float, high: float) -> list[float]:
+    span = high - low
+    step = 5 if span <= 30 else 10 if span <= 60 else 20
+    first = low + (-low % step)
+    return [first + i * step for i in range(int((high - first) // step) + 1)]

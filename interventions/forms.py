@@ -1,0 +1,130 @@
+"""Forms check and convert input; services decide and save."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from crispy_forms.helper import FormHelper
+from django import forms
+from django.utils import timezone
+
+from pupils.models import Flag, Pupil, RegistrationGroup, School, YearGroup
+
+from .models import ActionLog, Ladder, Placement, Stage
+
+
+class _NoTagHelper(FormHelper):
+    form_tag = False
+    disable_csrf = True
+
+
+class ActionForm(forms.Form):
+    kind = forms.ChoiceField(label="What happened")
+    occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    outcome = forms.CharField(max_length=300, required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    next_step = forms.CharField(max_length=300, required=False, label="Next step (becomes a task)")
+    next_step_due = forms.DateField(
+        required=False, label="Next step due", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, stage: Stage | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _NoTagHelper()
+        choices: list[tuple[str, Any]] = []
+        if stage is not None and stage.actions:
+            choices.append(
+                (f"Actions at {stage.name}", [(f"stage:{a['key']}", a["title"][:90]) for a in stage.actions])
+            )
+        common = [(k, label) for k, label in ActionLog.Kind.choices if k != ActionLog.Kind.STAGE_ACTION]
+        choices.append(("Common actions", common))
+        self.fields["kind"].choices = choices
+        self.fields["occurred_on"].initial = timezone.localdate()
+        self.stage = stage
+
+    def clean_occurred_on(self) -> Any:
+        day = self.cleaned_data["occurred_on"]
+        if day > timezone.localdate():
+            raise forms.ValidationError("An action cannot be logged for a date in the future.")
+        return day
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if bool(data.get("next_step")) != bool(data.get("next_step_due")):
+            self.add_error("next_step_due", "A next step needs both what to do and when it is due.")
+        return data
+
+    def action_kind_and_title(self) -> tuple[str, str]:
+        kind = self.cleaned_data["kind"]
+        if kind.startswith("stage:") and self.stage is not None:
+            key = kind.removeprefix("stage:")
+            title = next((a["title"] for a in self.stage.actions if a["key"] == key), key)
+            return ActionLog.Kind.STAGE_ACTION, title
+        return kind, ActionLog.Kind(kind).label
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, widget=forms.TextInput(attrs={"placeholder": "Reason (kept on the record)"})
+    )
+
+
+class MoveForm(forms.Form):
+    stage = forms.ModelChoiceField(queryset=Stage.objects.none(), label="Move to stage")
+    reason = forms.CharField(max_length=500)
+
+    def __init__(self, *args: Any, ladder: Ladder, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["stage"].queryset = ladder.stages.all()
+        self.helper = _NoTagHelper()
+
+
+class FlagsForm(forms.Form):
+    flags = forms.ModelMultipleChoiceField(
+        queryset=Flag.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args: Any, school: School, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["flags"].queryset = Flag.objects.filter(school=school)
+        self.helper = _NoTagHelper()
+
+
+TREND_CHOICES = [("improving", "Improving"), ("declining", "Declining")]
+# A pupil's trend: year-to-date attendance up or down by at least this many points over 4 school weeks.
+TREND_POINTS = 0.5
+
+
+class PlacementFilter(django_filters.FilterSet):
+    registration_group = django_filters.ModelChoiceFilter(
+        field_name="pupil__registration_group", queryset=RegistrationGroup.objects.none(), label="Class"
+    )
+    year_group = django_filters.ModelChoiceFilter(
+        field_name="pupil__year_group", queryset=YearGroup.objects.none(), label="Year"
+    )
+    sen = django_filters.ChoiceFilter(field_name="pupil__sen", choices=Pupil.Sen.choices, label="SEN")
+    flag = django_filters.ModelChoiceFilter(
+        field_name="pupil__flags", queryset=Flag.objects.none(), label="Flag", to_field_name="key"
+    )
+    stage = django_filters.ModelChoiceFilter(field_name="stage", queryset=Stage.objects.none(), to_field_name="key")
+    trend = django_filters.ChoiceFilter(choices=TREND_CHOICES, method="filter_trend")
+
+    class Meta:
+        model = Placement
+        fields: list[str] = []
+
+    def __init__(self, *args: Any, school: School, ladder: Ladder, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters["registration_group"].queryset = RegistrationGroup.objects.filter(school=school)
+        self.filters["year_group"].queryset = YearGroup.objects.filter(school=school, pupils__isnull=False).distinct()
+        self.filters["flag"].queryset = Flag.objects.filter(school=school)
+        self.filters["stage"].queryset = ladder.stages.all()
+        self.form.helper = _NoTagHelper()
+
+    def filter_trend(self, queryset: Any, name: str, value: str) -> Any:
+        if value == "improving":
+            return queryset.filter(attendance_change__gte=TREND_POINTS)
+        if value == "declining":
+            return queryset.filter(attendance_change__lte=-TREND_POINTS)
+        return queryset
