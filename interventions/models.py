@@ -292,6 +292,42 @@ class ActionLog(models.Model):
         return f"{self.get_kind_display()} on {self.occurred_on}"
 
 
+class Referral(models.Model):
+    """A referral to a service outside school, and where it has got to."""
+
+    class To(models.TextChoices):
+        LA_ATTENDANCE = "la_attendance", "LA attendance service"
+        EARLY_HELP = "early_help", "Early help / MARF"
+        CAMHS = "camhs", "CAMHS / mental health"
+        SCHOOL_NURSE = "school_nurse", "School nurse"
+        SOCIAL_CARE = "social_care", "Children's social care"
+        PENALTY_NOTICE = "penalty_notice", "Penalty notice"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        CONSIDERING = "considering", "Being considered"
+        MADE = "made", "Made"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        CLOSED = "closed", "Closed"
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="referrals")
+    pupil = models.ForeignKey(Pupil, on_delete=models.CASCADE, related_name="referrals")
+    to = models.CharField(max_length=20, choices=To.choices)
+    made_on = models.DateField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.MADE)
+    outcome = models.TextField(blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-made_on", "-pk"]
+        indexes = [models.Index(fields=["school", "status"], name="referral_school_status")]
+
+    def __str__(self) -> str:
+        return f"{self.get_to_display()} for {self.pupil} ({self.get_status_display()})"
+
+
 class SchoolWeek(models.Model):
     """Whole-school attendance for one school week, written by the night for the dashboard chart."""
 

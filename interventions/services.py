@@ -17,7 +17,7 @@ from pupils.models import Pupil, School, StaffMembership
 from pupils.services import school_calendar
 
 from .ladder_format import LadderCheck, Problem, validate_ladder
-from .models import ActionLog, Ladder, Placement, Proposal, Stage, StageChange, Task
+from .models import ActionLog, Ladder, Placement, Proposal, Referral, Stage, StageChange, Task
 from .rules import LadderSpec, decide
 from .selectors import current_placements, school_facts
 from .signals import letter_keys_requested, stage_entered
@@ -515,3 +515,47 @@ def pupil_flags_set(*, pupil: Pupil, flags: Any, user: Any) -> tuple[set[str], s
     current = set(pupil.flags.all())
     pupil.flags.set(wanted)
     return {f.key for f in wanted - current}, {f.key for f in current - wanted}
+
+
+@transaction.atomic
+def referral_record(
+    *, pupil: Pupil, user: Any, to: str, made_on: date, status: str = "made", outcome: str = ""
+) -> Referral:
+    """Record a referral and log it on the pupil's record. Raises ValidationError for bad values."""
+    referral = Referral(
+        school=pupil.school, pupil=pupil, to=to, made_on=made_on, status=status, outcome=outcome, by=user
+    )
+    referral.full_clean()
+    referral.save()
+    ActionLog.objects.create(
+        school=pupil.school,
+        pupil=pupil,
+        kind=ActionLog.Kind.REFERRAL,
+        title=f"Referral: {referral.get_to_display()}",
+        occurred_on=made_on,
+        by=user,
+        outcome=outcome,
+    )
+    return referral
+
+
+@transaction.atomic
+def referral_update(*, referral: Referral, user: Any, status: str, outcome: str) -> Referral:
+    """Change a referral's status and outcome; the change is logged on the pupil's record."""
+    if status not in Referral.Status.values:
+        raise ValidationError({"status": f"Unknown status {status!r}."})
+    if referral.status == status and referral.outcome == outcome:
+        return referral
+    referral.status = status
+    referral.outcome = outcome
+    referral.save(update_fields=["status", "outcome", "updated_at"])
+    ActionLog.objects.create(
+        school=referral.school,
+        pupil=referral.pupil,
+        kind=ActionLog.Kind.REFERRAL,
+        title=f"Referral to {referral.get_to_display()}: {referral.get_status_display().lower()}",
+        occurred_on=timezone.localdate(),
+        by=user,
+        outcome=outcome,
+    )
+    return referral
