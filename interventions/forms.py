@@ -21,12 +21,12 @@ class _NoTagHelper(FormHelper):
 
 class ActionForm(forms.Form):
     kind = forms.ChoiceField(label="What happened")
-    occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     outcome = forms.CharField(max_length=300, required=False)
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     next_step = forms.CharField(max_length=300, required=False, label="Next step (becomes a task)")
     next_step_due = forms.DateField(
-        required=False, label="Next step due", widget=forms.DateInput(attrs={"type": "date"})
+        required=False, label="Next step due", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
 
     def __init__(self, *args: Any, stage: Stage | None = None, **kwargs: Any) -> None:
@@ -108,7 +108,7 @@ class PlacementFilter(django_filters.FilterSet):
         field_name="pupil__flags", queryset=Flag.objects.none(), label="Flag", to_field_name="key"
     )
     stage = django_filters.ModelChoiceFilter(field_name="stage", queryset=Stage.objects.none(), to_field_name="key")
-    trend = django_filters.ChoiceFilter(choices=TREND_CHOICES, method="filter_trend")
+    trend = django_filters.ChoiceFilter(choices=TREND_CHOICES, method="filter_trend", label="Trend")
 
     class Meta:
         model = Placement
@@ -120,7 +120,8 @@ class PlacementFilter(django_filters.FilterSet):
         self.filters["year_group"].queryset = YearGroup.objects.filter(school=school, pupils__isnull=False).distinct()
         self.filters["flag"].queryset = Flag.objects.filter(school=school)
         self.filters["stage"].queryset = ladder.stages.all()
-        self.form.helper = _NoTagHelper()
+        for field in self.form.fields.values():
+            field.widget.attrs["class"] = "form-select form-select-sm"
 
     def filter_trend(self, queryset: Any, name: str, value: str) -> Any:
         if value == "improving":

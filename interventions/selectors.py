@@ -362,7 +362,7 @@ def pupil_record(*, pupil: Pupil, ladder: Ladder | None, on: date) -> PupilRecor
             )
         ),
         actions=list(ActionLog.objects.filter(pupil=pupil).select_related("by")[:200]),
-        tasks=list(Task.objects.filter(pupil=pupil, status=Task.Status.OPEN).select_related("assigned_to")),
+        tasks=list(Task.objects.filter(pupil=pupil, status=Task.Status.OPEN).select_related("assigned_to", "pupil")),
         letters=list(pupil.letters.select_related("template").order_by("-created_at")[:50]),
         contacts=list(pupil.contacts.all()),
         flags=list(pupil.flags.all()),

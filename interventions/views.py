@@ -28,6 +28,9 @@ from . import charts, selectors, services
 from .forms import ActionForm, FlagsForm, MoveForm, PlacementFilter, ReasonForm
 from .models import ActionLog, Ladder, Proposal, Task
 
+#: How many proposals and tasks the dashboard shows at once (oldest and most overdue first).
+DASHBOARD_ITEMS = 10
+
 
 def _ladder(access: Access) -> Ladder:
     ladder = services.active_ladder(access.school)
@@ -48,6 +51,8 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
     filtered = PlacementFilter(request.GET or None, queryset=placements, school=access.school, ladder=ladder)
     page = Paginator(filtered.qs, 50).get_page(request.GET.get("page"))
     run = selectors.last_run(school=access.school)
+    proposals = selectors.pending_proposals(ladder=ladder, pupils=pupils)
+    tasks = selectors.tasks_due(school=access.school, pupils=pupils, on=today)
     weeks = selectors.school_weeks(school=access.school, since=today - timedelta(weeks=44))
     chart = charts.weekly_chart(
         [w.week_start.strftime("%d %b") for w in weeks],
@@ -77,8 +82,12 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "query": _query_without_page(request),
         "run": run,
         "moves": selectors.overnight_moves(ladder=ladder, pupils=pupils, on=run.run_on if run else None)[:50],
-        "proposals": selectors.pending_proposals(ladder=ladder, pupils=pupils),
-        "tasks": selectors.tasks_due(school=access.school, pupils=pupils, on=today),
+        "run_missed": run is not None and run.run_on < today - timedelta(days=1),
+        "proposals": proposals[:DASHBOARD_ITEMS],
+        "proposal_count": proposals.count(),
+        "tasks": tasks[:DASHBOARD_ITEMS],
+        "task_count": tasks.count(),
+        "overdue_count": tasks.filter(due_on__lt=today).count(),
         "absences": selectors.first_day_absences(pupils=pupils, on=today),
         "today": today,
         "chart": chart,

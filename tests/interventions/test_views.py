@@ -1,0 +1,343 @@
+"""The lead's dashboard, the pupil page, logging actions, the class view: what staff see and change."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from interventions import nightly, services
+from interventions.models import ActionLog, Placement, Proposal, StageChange, Task
+from pupils.models import AuditEvent, Flag, StaffMembership
+from tests.factories import MembershipFactory, PupilFactory, RegistrationGroupFactory, UserFactory
+from tests.interventions.conftest import SIMPLE_LADDER, fill_register
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def today():
+    return timezone.localdate()
+
+
+@pytest.fixture
+def ladder(school):
+    loaded, _ = services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
+    return loaded
+
+
+def pattern(every: int):
+    counter = {"i": 0}
+
+    def code_for(day, session):
+        counter["i"] += 1
+        return "O" if counter["i"] % every == 0 else ("/" if session == 0 else "\\")
+
+    return code_for
+
+
+#: One absence in every N sessions: 66.7%, 92.3%, 96.7%, 99%, 85.7%, 99.9% attendance.
+EVERY = [3, 13, 30, 100, 7, 1000]
+
+
+def make_pupils(school, n: int, today: date, group_name: str = "4B"):
+    group = RegistrationGroupFactory(school=school, name=group_name)
+    pupils = []
+    for i in range(n):
+        pupil = PupilFactory(school=school, registration_group=group)
+        fill_register(pupil, today - timedelta(days=70), today - timedelta(days=1), pattern(EVERY[i % len(EVERY)]))
+        pupils.append(pupil)
+    return pupils
+
+
+@pytest.fixture
+def placed(school, ladder, today):
+    pupils = make_pupils(school, 6, today)
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=1))
+    return pupils
+
+
+def login(client, user):
+    client.force_login(user)
+    return client
+
+
+def url(name, school, *args):
+    return reverse(f"interventions:{name}", args=[school.urn, *args])
+
+
+# --- dashboard ------------------------------------------------------------------------
+
+
+def test_lead_dashboard_shows_stage_counts_proposals_and_the_pupil_list(client, school, placed, attendance_lead):
+    response = login(client, attendance_lead).get(url("dashboard", school))
+    assert response.status_code == 200
+    body = response.content.decode()
+    for placement in Placement.objects.select_related("pupil"):
+        assert placement.pupil.surname in body
+    assert "Moves awaiting approval" in body
+    assert f"{Placement.objects.filter(stage__key='pa').count()}</span>" in body
+
+
+def test_dashboard_filter_by_stage_is_in_the_url_and_narrows_the_list(client, school, placed, attendance_lead):
+    at_pa = Placement.objects.filter(stage__key="pa").select_related("pupil")
+    others = Placement.objects.exclude(stage__key="pa").select_related("pupil")
+    assert at_pa.exists() and others.exists()
+    response = login(client, attendance_lead).get(url("dashboard", school) + "?stage=pa")
+    body = response.content.decode()
+    assert all(p.pupil.surname in body for p in at_pa)
+    assert f"{at_pa.count()} pupil" in body
+
+
+def test_dashboard_htmx_filter_returns_only_the_list(client, school, placed, attendance_lead):
+    response = login(client, attendance_lead).get(
+        url("dashboard", school) + "?stage=pa", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="pupil-list"
+    )
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="pupil-list">')
+    assert "<nav" not in body
+
+
+def queries_for(client, path) -> int:
+    with CaptureQueriesContext(connection) as context:
+        assert client.get(path).status_code == 200
+    return len(context)
+
+
+def test_dashboard_queries_do_not_grow_with_pupils(client, school, ladder, attendance_lead, today):
+    make_pupils(school, 3, today)
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=1))
+    login(client, attendance_lead)
+    few = queries_for(client, url("dashboard", school))
+    make_pupils(school, 30, today, group_name="5C")
+    nightly.nightly_run(school=school, as_of=today)
+    assert queries_for(client, url("dashboard", school)) == few
+
+
+def test_class_teacher_and_outsider_cannot_open_the_dashboard(client, school, placed, class_teacher, outsider):
+    assert login(client, class_teacher).get(url("dashboard", school)).status_code == 404
+    assert login(client, outsider).get(url("dashboard", school)).status_code == 404
+
+
+def test_dashboard_without_active_ladder_is_a_clear_404(client, school, attendance_lead):
+    response = login(client, attendance_lead).get(url("dashboard", school))
+    assert response.status_code == 404
+
+
+# --- pupil page -------------------------------------------------------------------------
+
+
+def test_pupil_page_shows_figures_timeline_and_is_audited(client, school, placed, attendance_lead):
+    pupil = placed[0]
+    response = login(client, attendance_lead).get(url("pupil", school, pupil.pk))
+    assert response.status_code == 200
+    record = response.context["record"]
+    assert record.placement.stage.key == StageChange.objects.get(pupil=pupil).to_stage.key
+    assert record.year.possible > 0
+    assert response.context["record"].heatmap
+    event = AuditEvent.objects.get(pupil=pupil)
+    assert (event.user, event.verb) == (attendance_lead, "view")
+
+
+def test_another_schools_pupil_is_404(client, school, other_school, placed, attendance_lead):
+    theirs = PupilFactory(school=other_school)
+    assert login(client, attendance_lead).get(url("pupil", school, theirs.pk)).status_code == 404
+    assert login(client, attendance_lead).get(url("pupil", other_school, theirs.pk)).status_code == 404
+
+
+def test_class_teacher_sees_own_class_pupil_but_not_another_class(client, school, placed, class_teacher, today):
+    other_class = make_pupils(school, 1, today, group_name="5C")[0]
+    login(client, class_teacher)
+    assert client.get(url("pupil", school, placed[0].pk)).status_code == 200
+    assert client.get(url("pupil", school, other_class.pk)).status_code == 404
+
+
+def test_pupil_page_queries_do_not_grow_with_the_record(client, school, ladder, attendance_lead, today):
+    pupil = make_pupils(school, 1, today)[0]
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=1))
+    login(client, attendance_lead)
+    few = queries_for(client, url("pupil", school, pupil.pk))
+    for i in range(10):
+        services.action_log(
+            pupil=pupil,
+            user=attendance_lead,
+            kind="phone_call",
+            occurred_on=today,
+            next_step=f"Step {i}",
+            next_step_due=today,
+        )
+    make_pupils(school, 20, today, group_name="5C")
+    assert queries_for(client, url("pupil", school, pupil.pk)) == few
+
+
+# --- logging actions ----------------------------------------------------------------------
+
+
+def test_logging_an_action_with_a_next_step_creates_a_task(client, school, placed, class_teacher, today):
+    pupil = placed[0]
+    response = login(client, class_teacher).post(
+        url("action_create", school, pupil.pk),
+        {
+            "kind": "parent_conversation",
+            "occurred_on": today.isoformat(),
+            "outcome": "Mum says illness; will send note",
+            "next_step": "Check the note arrived",
+            "next_step_due": (today + timedelta(days=3)).isoformat(),
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert "Logged: Conversation with parent/carer" in response.content.decode()
+    action = ActionLog.objects.get(pupil=pupil)
+    assert (action.kind, action.by, action.outcome) == (
+        "parent_conversation",
+        class_teacher,
+        "Mum says illness; will send note",
+    )
+    task = Task.objects.get(pupil=pupil, kind="next_step")
+    assert (task.title, task.assigned_to, task.due_on) == (
+        "Check the note arrived",
+        class_teacher,
+        today + timedelta(days=3),
+    )
+
+
+def test_logging_a_stage_action_uses_its_title(client, school, placed, attendance_lead, today):
+    pupil = Placement.objects.filter(stage__key="concern").first().pupil
+    login(client, attendance_lead).post(
+        url("action_create", school, pupil.pk), {"kind": "stage:call", "occurred_on": today.isoformat()}
+    )
+    assert ActionLog.objects.get(pupil=pupil).title == "Phone the family"
+
+
+def test_bad_action_gets_messages_in_place_and_saves_nothing(client, school, placed, attendance_lead, today):
+    pupil = placed[0]
+    response = login(client, attendance_lead).post(
+        url("action_create", school, pupil.pk),
+        {"kind": "phone_call", "occurred_on": (today + timedelta(days=2)).isoformat(), "next_step": "Call back"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert "cannot be logged for a date in the future" in body
+    assert "needs both what to do and when it is due" in body
+    assert not ActionLog.objects.exists() and not Task.objects.filter(kind="next_step").exists()
+
+
+def test_la_officer_cannot_log_actions(client, school, placed):
+    officer = MembershipFactory(
+        user=UserFactory(username="laura"), school=school, role=StaffMembership.Role.LA_OFFICER
+    ).user
+    response = login(client, officer).post(url("action_create", school, placed[0].pk), {"kind": "phone_call"})
+    assert response.status_code == 404
+    assert not ActionLog.objects.exists()
+
+
+def test_completing_a_task_twice_logs_it_once(client, school, placed, attendance_lead):
+    task = Task.objects.filter(status="open").first()
+    login(client, attendance_lead)
+    for _ in range(2):
+        response = client.post(url("task_done", school, task.pk), HTTP_HX_REQUEST="true")
+        assert response.status_code == 200
+    task.refresh_from_db()
+    assert task.status == "done" and task.completed_by == attendance_lead
+    assert ActionLog.objects.filter(task=task).count() == 1
+
+
+# --- proposals, moves, flags ----------------------------------------------------------------
+
+
+@pytest.fixture
+def proposal(school, ladder, today):
+    pupil = PupilFactory(school=school, registration_group=RegistrationGroupFactory(school=school, name="4B"))
+    fill_register(pupil, today - timedelta(days=70), today - timedelta(days=1), pattern(2))  # 50%
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=1))
+    return Proposal.objects.get(pupil=pupil)
+
+
+def test_approving_in_place_needs_a_reason(client, school, proposal, attendance_lead):
+    login(client, attendance_lead)
+    response = client.post(
+        url("proposal_decide", school, proposal.pk), {"decision": "approve", "reason": ""}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 422
+    assert "Give a reason" in response.content.decode()
+    proposal.refresh_from_db()
+    assert proposal.status == "pending"
+    response = client.post(
+        url("proposal_decide", school, proposal.pk),
+        {"decision": "approve", "reason": "Panel agreed"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200 and "Approved" in response.content.decode()
+    assert Placement.objects.get(pupil=proposal.pupil).stage.key == "panel"
+
+
+def test_declining_records_the_reason(client, school, proposal, attendance_lead):
+    login(client, attendance_lead).post(
+        url("proposal_decide", school, proposal.pk), {"decision": "decline", "reason": "Medical evidence"}
+    )
+    proposal.refresh_from_db()
+    assert (proposal.status, proposal.decision_reason) == ("declined", "Medical evidence")
+
+
+def test_class_teacher_cannot_decide_proposals(client, school, proposal, class_teacher):
+    response = login(client, class_teacher).post(
+        url("proposal_decide", school, proposal.pk), {"decision": "approve", "reason": "x"}
+    )
+    assert response.status_code == 404
+    proposal.refresh_from_db()
+    assert proposal.status == "pending"
+
+
+def test_manual_move_with_reason(client, school, placed, attendance_lead, ladder):
+    pupil = placed[0]
+    casework = ladder.stages.get(key="casework")
+    login(client, attendance_lead).post(
+        url("pupil_move", school, pupil.pk), {"stage": casework.pk, "reason": "Casework agreed"}
+    )
+    assert Placement.objects.get(pupil=pupil).stage == casework
+    assert StageChange.objects.filter(pupil=pupil, kind="manual", note="Casework agreed").exists()
+
+
+def test_moving_without_a_reason_changes_nothing(client, school, placed, attendance_lead, ladder):
+    pupil = placed[0]
+    before = Placement.objects.get(pupil=pupil).stage
+    response = login(client, attendance_lead).post(
+        url("pupil_move", school, pupil.pk), {"stage": ladder.stages.get(key="casework").pk, "reason": ""}, follow=True
+    )
+    assert "choose a stage and give a reason" in response.content.decode()
+    assert Placement.objects.get(pupil=pupil).stage == before
+
+
+def test_editing_flags_is_audited(client, school, placed, attendance_lead):
+    pupil = placed[0]
+    ehcp = Flag.objects.get(school=school, key="ehcp")
+    login(client, attendance_lead).post(url("pupil_flags", school, pupil.pk), {"flags": [ehcp.pk]})
+    assert list(pupil.flags.values_list("key", flat=True)) == ["ehcp"]
+    assert AuditEvent.objects.filter(pupil=pupil, verb="change", what__contains="+ehcp").exists()
+
+
+def test_another_schools_flag_is_refused(client, school, other_school, placed, attendance_lead):
+    theirs = Flag.objects.get(school=other_school, key="ehcp")
+    login(client, attendance_lead).post(url("pupil_flags", school, placed[0].pk), {"flags": [theirs.pk]})
+    assert not placed[0].flags.exists()
+
+
+# --- class teacher --------------------------------------------------------------------------
+
+
+def test_class_teacher_sees_only_their_classes_and_logs_in_one_click(client, school, placed, class_teacher, today):
+    stranger = make_pupils(school, 1, today, group_name="5C")[0]
+    nightly.nightly_run(school=school, as_of=today)
+    login(client, class_teacher)
+    body = client.get(url("classes", school)).content.decode()
+    assert placed[0].surname in body and stranger.surname not in body
+    response = client.post(url("quick_log", school, placed[0].pk), HTTP_HX_REQUEST="true")
+    assert "Logged" in response.content.decode()
+    assert ActionLog.objects.get(pupil=placed[0]).kind == "pupil_conversation"
+    assert client.post(url("quick_log", school, stranger.pk)).status_code == 404
