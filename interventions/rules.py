@@ -50,7 +50,7 @@ class PupilFacts:
     absence_run_days: int = 0
     absence_run_started_on: date | None = None
     last_family_contact_on: date | None = None
-    # Percentage of eligible pupils in the school with strictly lower year-to-date attendance.
+    # Percentage of eligible pupils in the school at or below this pupil's year-to-date attendance.
     attendance_rank_pct: float | None = None
 
 
@@ -317,7 +317,7 @@ class Evaluator:
 
     def _bottom_percent(self, body: float, end: date | None) -> tuple[bool, list[str]]:
         rank = self.facts.attendance_rank_pct
-        if rank is None or rank >= float(body):
+        if rank is None or rank > float(body):
             return False, []
         pct = self.totals("year").attendance_pct
         return True, [f"in the school's bottom {_fmt_num(body)}% for attendance ({fmt_pct(pct)} year to date)"]

@@ -99,7 +99,7 @@ def school_facts(*, school: School, spec: LadderSpec, as_of: date) -> SchoolFact
 
 
 def _rank(facts: dict[int, PupilFacts], *, calendar: SchoolCalendar, as_of: date, min_possible: int) -> None:
-    """Fill each pupil's percentile rank for year-to-date attendance (share of pupils strictly below)."""
+    """Fill each pupil's percentile rank for year-to-date attendance (share of pupils at or below)."""
     pcts: dict[int, Decimal] = {}
     for pupil_id, f in facts.items():
         totals = Evaluator(f, calendar, as_of, min_possible, None).totals("year")
@@ -108,8 +108,9 @@ def _rank(facts: dict[int, PupilFacts], *, calendar: SchoolCalendar, as_of: date
     ordered = sorted(pcts.values())
     n = len(ordered)
     for pupil_id, pct in pcts.items():
-        below = bisect.bisect_left(ordered, pct)
-        object.__setattr__(facts[pupil_id], "attendance_rank_pct", below * 100 / n)
+        # The share of pupils at or below this one: ties at the top are nobody's "bottom 10%".
+        at_or_below = bisect.bisect_right(ordered, pct)
+        object.__setattr__(facts[pupil_id], "attendance_rank_pct", at_or_below * 100 / n)
 
 
 def _absence_runs(

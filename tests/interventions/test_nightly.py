@@ -208,3 +208,24 @@ def test_simulation_changes_nothing_and_counts_stages(school, pupils):
     assert result["proposed"] == 1
     assert {m["upn"] for m in result["moves"]} == {pupils["concern"].upn, pupils["pa"].upn, pupils["severe"].upn}
     assert not Placement.objects.exists() and not StageChange.objects.exists()
+
+
+def test_bottom_percent_ranks_the_school_and_ties_at_the_top_are_not_bottom(school, register):
+    document = {
+        "key": "rank",
+        "name": "Rank",
+        "stages": [
+            {"key": "base", "name": "Base"},
+            {"key": "bottom", "name": "Bottom 10%", "criteria": {"bottom_percent": 10}},
+        ],
+    }
+    services.ladder_load(school=school, document=document, activate=True)
+    full = [PupilFactory(school=school) for _ in range(9)]
+    for p in full:
+        register(p, YEAR_START, AS_OF, absent_every(10_000))
+    weakest = PupilFactory(school=school)
+    register(weakest, YEAR_START, AS_OF, absent_every(5))
+    nightly.nightly_run(school=school, as_of=AS_OF)
+    assert list(Placement.objects.filter(stage__key="bottom").values_list("pupil", flat=True)) == [weakest.pk]
+    reason = StageChange.objects.get(pupil=weakest).reasons[0]
+    assert reason.startswith("in the school's bottom 10% for attendance (80.0% year to date)")

@@ -228,7 +228,9 @@ def test_no_contact_while_absent_holds_until_a_contact_is_logged():
 def test_bottom_percent_uses_rank():
     spec = ladder({"key": "low", "name": "Bottom 10%", "criteria": {"bottom_percent": 10}})
     assert run(spec, pupil(steady(10, 0), attendance_rank_pct=9.5)).stage_key == "low"
-    assert run(spec, pupil(steady(10, 0), attendance_rank_pct=10.0)).stage_key == "base"
+    assert run(spec, pupil(steady(10, 0), attendance_rank_pct=10.0)).stage_key == "low"
+    assert run(spec, pupil(steady(10, 0), attendance_rank_pct=10.5)).stage_key == "base"
+    assert run(spec, pupil(steady(10, 0))).stage_key == "base"  # too few sessions to be ranked
 
 
 def test_all_any_not_combine():

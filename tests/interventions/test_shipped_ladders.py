@@ -1,0 +1,106 @@
+"""The six shipped ladders: they load, validate, place a demo school sensibly, and Firs walks a pupil down and up."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from interventions import nightly, services
+from interventions.ladder_format import validate_ladder
+from interventions.models import Ladder, Placement, Proposal, StageChange
+from letters.models import Letter
+from letters.services import letter_template_keys
+from pupils.models import School
+from pupils.selectors import school_summaries
+from pupils.services import school_calendar
+from tests.factories import PupilFactory
+from tests.interventions.conftest import fill_register
+
+
+@pytest.mark.parametrize("name", services.SHIPPED)
+def test_each_shipped_ladder_is_valid_with_only_seed_band_warnings(name):
+    check = validate_ladder(services.ladder_file_read(name), letter_keys=letter_template_keys(school=None))
+    assert check.ok, [str(e) for e in check.errors]
+    assert all("gap between" in str(w) or "overlap between" in str(w) for w in check.warnings)
+
+
+def test_generic_ladder_reports_the_seeds_three_gaps():
+    check = validate_ladder(services.ladder_file_read("generic"), letter_keys=letter_template_keys(school=None))
+    gaps = [str(w) for w in check.warnings if "gap between" in str(w)]
+    assert len(gaps) == 3
+    assert any("(up to 92.9%)" in g and "(from 93%)" in g for g in gaps)
+
+
+@pytest.fixture
+def demo_school(db):
+    call_command("load_demo", "--pupils", "80", "--today", "2025-11-26", stdout=StringIO())
+    return School.objects.get()
+
+
+@pytest.mark.parametrize("name", services.SHIPPED)
+def test_each_ladder_places_the_demo_school_sensibly(demo_school, name):
+    ladder, _ = services.ladder_load(school=demo_school, document=services.ladder_file_read(name), activate=True)
+    run = nightly.nightly_run(school=demo_school, as_of=date(2025, 11, 25))
+    placements = Placement.objects.filter(ladder=ladder).select_related("stage")
+    assert placements.count() == run.pupils > 0
+    base = ladder.stages.get(position=0)
+    at_base = placements.filter(stage=base).count()
+    assert at_base > placements.count() / 3, "most pupils attend well and should sit at the base stage"
+    start = school_calendar(demo_school).academic_year_window(date(2025, 11, 25))[0]
+    summaries = school_summaries(school=demo_school, start=start, end=date(2025, 11, 25))
+    severe = [p for p in placements if summaries[p.pupil_id].severe]
+    assert severe, "the demo school has severe absentees"
+    for placement in severe:
+        pending = Proposal.objects.filter(pupil_id=placement.pupil_id, ladder=ladder, status="pending").exists()
+        assert placement.stage != base or pending, f"{name}: a severe absentee left at the base stage"
+
+
+def test_firs_walks_a_pupil_down_the_falling_track_and_back_up_the_improving_one(school):
+    ladder, _ = services.ladder_load(school=school, document=services.ladder_file_read("firs"), activate=True)
+    pupil = PupilFactory(school=school)
+    calendar = school_calendar(school)
+    days = list(calendar.school_days(date(2025, 9, 2), date(2026, 2, 13)))
+    # Ten good days, three days off, then every day in school.
+    absent = set(days[10:13])
+    stages_seen: list[str] = []
+    for day in days:
+        fill_register(pupil, day, day, lambda d, s: "O" if d in absent else ("/" if s == 0 else "\\"))
+        nightly.nightly_run(school=school, as_of=day)
+        stage = Placement.objects.get(pupil=pupil, ladder=ladder).stage.key
+        if not stages_seen or stages_seen[-1] != stage:
+            stages_seen.append(stage)
+    assert stages_seen == [
+        "congratulate",
+        "at-risk-of-pa",
+        "serious-concern",
+        "improving-now-positive",
+        "improving-real-milestone",
+    ]
+    kinds = list(StageChange.objects.filter(pupil=pupil).order_by("on").values_list("kind", flat=True))
+    assert kinds == ["initial", "automatic", "automatic", "automatic", "automatic"]
+    # Coming back up earns the congratulations letter, not the falling track's warnings again.
+    assert list(Letter.objects.filter(pupil=pupil).order_by("created_at").values_list("template__key", flat=True)) == [
+        "first_reminder",
+        "congratulations",
+    ]
+    up = StageChange.objects.get(pupil=pupil, to_stage__key="improving-now-positive")
+    assert up.reasons[0].startswith("improvement sustained since")
+
+
+def test_rerunning_every_night_of_the_walk_changes_nothing(school):
+    ladder, _ = services.ladder_load(school=school, document=services.ladder_file_read("firs"), activate=True)
+    pupil = PupilFactory(school=school)
+    calendar = school_calendar(school)
+    days = list(calendar.school_days(date(2025, 9, 2), date(2025, 10, 24)))
+    fill_register(pupil, days[0], days[-1], lambda d, s: "O" if d in set(days[10:13]) else "/")
+    for day in days:
+        nightly.nightly_run(school=school, as_of=day)
+    before = list(StageChange.objects.values_list("pk", "to_stage__key", "on"))
+    for day in days[-5:]:
+        nightly.nightly_run(school=school, as_of=day)
+    assert list(StageChange.objects.values_list("pk", "to_stage__key", "on")) == before
+    assert Ladder.objects.get(pk=ladder.pk).placements.get().since == before[-1][2]
+    assert timedelta(0) <= days[-1] - before[-1][2]
