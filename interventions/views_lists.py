@@ -1,12 +1,367 @@
-"""Senior leaders' lists: escalations, referrals, persistent and severe absence by group. Each exports as CSV."""
+"""Senior leaders' lists: escalations, referrals, persistent and severe absence by group. Each exports as CSV.
+
+Like every page, these load the school through `school_access` and pupils through
+`visible_pupils` / `pupil_for`; anything outside reach is a 404. Add `?format=csv`
+to a list's URL (with its filters) for the same rows as a spreadsheet; every
+export is kept in the audit trail.
+"""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+import csv
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from pupils.access import Access, pupil_for, school_access, visible_pupils
+from pupils.models import AuditEvent
+from pupils.services import audit_record, school_calendar
+
+from . import selectors_lists, services
+from .forms_lists import EscalationFilterForm, ReferralFilterForm, ReferralForm, ReferralUpdateForm
+from .models import Referral, Stage
 
 
-def _todo(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-    raise Http404("Not built yet")
+def _wants_csv(request: HttpRequest) -> bool:
+    return request.GET.get("format") == "csv"
 
 
-escalations = referrals = referral_update = absence_groups = referral_create = _todo
+def _cell(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula (=, +, -, @) is kept as text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.write("\ufeff")  # so Excel reads the file as UTF-8
+    writer = csv.writer(response)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return response
+
+
+def _audit(request: HttpRequest, access: Access, verb: str, what: str, pupil: Any = None) -> None:
+    audit_record(school=access.school, user=request.user, verb=verb, what=what, pupil=pupil, path=request.path)
+
+
+def _pct(value: Any) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def _query_without(request: HttpRequest, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+# --- escalations ----------------------------------------------------------------------
+
+ESCALATION_COLUMNS = (
+    "Moved on",
+    "UPN",
+    "Pupil",
+    "Class",
+    "Year",
+    "From stage",
+    "To stage",
+    "Kind",
+    "Reasons",
+    "Acted",
+    "Actions since",
+)
+
+
+@login_required
+@require_GET
+def escalations(request: HttpRequest, urn: str) -> HttpResponse:
+    access = school_access(request.user, urn)
+    access.require("view_lists")
+    ladder = services.active_ladder(access.school)
+    today = timezone.localdate()
+    stages = ladder.stages.all() if ladder else Stage.objects.none()
+    form = EscalationFilterForm(request.GET or None, school=access.school, stages=stages, today=today)
+    start, end = form.period()
+    rows = (
+        selectors_lists.escalation_list(
+            ladder=ladder,
+            pupils=visible_pupils(access),
+            start=start,
+            end=end,
+            stage=form.choice("stage"),
+            registration_group=form.choice("registration_group"),
+            year_group=form.choice("year_group"),
+        )
+        if ladder
+        else []
+    )
+    if _wants_csv(request):
+        _audit(request, access, AuditEvent.Verb.EXPORT, f"escalations {start} to {end} as CSV ({len(rows)} rows)")
+        return _csv(f"escalations-{access.school.urn}-{start}-to-{end}.csv", ESCALATION_COLUMNS, _escalation_rows(rows))
+    _audit(request, access, AuditEvent.Verb.VIEW, f"escalations list {start} to {end} ({len(rows)} rows)")
+    context = {
+        "access": access,
+        "ladder": ladder,
+        "form": form,
+        "rows": rows,
+        "start": start,
+        "end": end,
+        "csv_query": _query_without(request, "format"),
+        "tab": "escalations",
+    }
+    template = "interventions/lists_escalations.html"
+    return render(request, f"{template}#escalation-list" if request.htmx else template, context)
+
+
+def _escalation_rows(rows: list[selectors_lists.Escalation]) -> Iterable[list[Any]]:
+    for row in rows:
+        change, pupil = row.change, row.change.pupil
+        yield [
+            change.on.isoformat(),
+            pupil.upn,
+            pupil.full_name,
+            pupil.registration_group.name,
+            pupil.year_group.name,
+            change.from_stage.name if change.from_stage else "",
+            change.to_stage.name,
+            change.get_kind_display(),
+            "; ".join(change.reasons),
+            row.acted,
+            "; ".join(
+                f"{a.occurred_on.isoformat()} {a.title or a.get_kind_display()}{f' ({a.by})' if a.by else ''}"
+                for a in row.actions
+            ),
+        ]
+
+
+# --- referrals ------------------------------------------------------------------------
+
+REFERRAL_COLUMNS = ("Date", "UPN", "Pupil", "Class", "Referred to", "Status", "Outcome", "Recorded by", "Last updated")
+
+
+def _require_refer(access: Access) -> None:
+    """Recording and updating referrals: people who see the lists and log actions (not the read-only LA officer)."""
+    access.require("view_lists")
+    access.require("log_action")
+
+
+def _row_form(referral: Referral, data: Any = None) -> ReferralUpdateForm:
+    return ReferralUpdateForm(
+        data,
+        initial={"status": referral.status, "outcome": referral.outcome},
+        auto_id=f"referral-{referral.pk}-%s",
+    )
+
+
+def _referrals_page(
+    request: HttpRequest, access: Access, *, bound: ReferralUpdateForm | None = None, bound_pk: int | None = None
+) -> dict[str, Any]:
+    form = ReferralFilterForm(request.GET or None)
+    pupils = visible_pupils(access)
+    referrals = list(
+        selectors_lists.referral_list(
+            school=access.school, pupils=pupils, status=form.choice("status"), to=form.choice("to")
+        )
+    )
+    return {
+        "access": access,
+        "form": form,
+        "rows": [(r, bound if r.pk == bound_pk and bound else _row_form(r)) for r in referrals],
+        "counts": selectors_lists.referral_counts(school=access.school, pupils=pupils),
+        "can_update": access.can("log_action"),
+        "csv_query": _query_without(request, "format"),
+        "tab": "referrals",
+    }
+
+
+@login_required
+@require_GET
+def referrals(request: HttpRequest, urn: str) -> HttpResponse:
+    access = school_access(request.user, urn)
+    access.require("view_lists")
+    context = _referrals_page(request, access)
+    if _wants_csv(request):
+        rows = [r for r, _ in context["rows"]]
+        _audit(request, access, AuditEvent.Verb.EXPORT, f"referrals list as CSV ({len(rows)} rows)")
+        return _csv(
+            f"referrals-{access.school.urn}-{timezone.localdate()}.csv",
+            REFERRAL_COLUMNS,
+            (
+                [
+                    r.made_on.isoformat(),
+                    r.pupil.upn,
+                    r.pupil.full_name,
+                    r.pupil.registration_group.name,
+                    r.get_to_display(),
+                    r.get_status_display(),
+                    r.outcome,
+                    str(r.by) if r.by else "",
+                    timezone.localtime(r.updated_at).strftime("%Y-%m-%d %H:%M"),
+                ]
+                for r in rows
+            ),
+        )
+    _audit(request, access, AuditEvent.Verb.VIEW, f"referrals list ({len(context['rows'])} rows)")
+    template = "interventions/lists_referrals.html"
+    return render(request, f"{template}#referral-list" if request.htmx else template, context)
+
+
+@login_required
+@require_POST
+def referral_update(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    access = school_access(request.user, urn)
+    _require_refer(access)
+    referral = get_object_or_404(
+        Referral.objects.select_related("pupil", "pupil__registration_group", "by", "school"),
+        pk=pk,
+        school=access.school,
+        pupil__in=visible_pupils(access),
+    )
+    form = _row_form(referral, request.POST)
+    saved = False
+    if form.is_valid():
+        before = (referral.status, referral.outcome)
+        try:
+            services.referral_update(
+                referral=referral,
+                user=request.user,
+                status=form.cleaned_data["status"],
+                outcome=form.cleaned_data["outcome"].strip(),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            saved = True
+            if (referral.status, referral.outcome) != before:
+                what = (
+                    f"referral to {referral.get_to_display()} for {referral.pupil.upn}: {referral.get_status_display()}"
+                )
+                _audit(request, access, AuditEvent.Verb.CHANGE, what, pupil=referral.pupil)
+            form = _row_form(referral)
+    status = 200 if saved else 422
+    if request.htmx:
+        context = {"access": access, "referral": referral, "row_form": form, "can_update": True, "saved": saved}
+        return render(request, "interventions/lists_referrals.html#referral-row", context, status=status)
+    if saved:
+        messages.success(request, f"Referral for {referral.pupil.full_name} saved.")
+        return redirect("interventions:referrals", urn=urn)
+    context = _referrals_page(request, access, bound=form, bound_pk=referral.pk)
+    return render(request, "interventions/lists_referrals.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def referral_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    access = school_access(request.user, urn)
+    _require_refer(access)
+    pupil = pupil_for(access, pk)
+    form = ReferralForm(request.POST or None)
+    saved = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.referral_record(
+                pupil=pupil,
+                user=request.user,
+                to=form.cleaned_data["to"],
+                made_on=form.cleaned_data["made_on"],
+                status=form.cleaned_data["status"],
+                outcome=form.cleaned_data["outcome"].strip(),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            what = f"recorded a referral to {saved.get_to_display()} for {pupil.upn}"
+            _audit(request, access, AuditEvent.Verb.CHANGE, what, pupil=pupil)
+            if not request.htmx:
+                messages.success(request, f"Referral to {saved.get_to_display()} recorded for {pupil.full_name}.")
+                return redirect("interventions:pupil", urn=urn, pk=pupil.pk)
+            form = ReferralForm()
+    context = {
+        "access": access,
+        "pupil": pupil,
+        "form": form,
+        "saved": saved,
+        "referrals": pupil.referrals.select_related("by").order_by("-made_on", "-pk"),
+        "tab": "referrals",
+    }
+    status = 422 if request.method == "POST" and saved is None else 200
+    template = "interventions/lists_referral_form.html"
+    return render(request, f"{template}#referral-form" if request.htmx else template, context, status=status)
+
+
+# --- persistent and severe absence by group ----------------------------------------------
+
+ABSENCE_COLUMNS = (
+    "Grouping",
+    "Group",
+    "Pupils",
+    "Persistently absent",
+    "Persistent absence %",
+    "Severely absent",
+    "Severe absence %",
+    "National persistent absence %",
+    "From",
+    "To",
+)
+
+
+@login_required
+@require_GET
+def absence_groups(request: HttpRequest, urn: str) -> HttpResponse:
+    access = school_access(request.user, urn)
+    access.require("view_lists")
+    start, end = school_calendar(access.school).academic_year_window(timezone.localdate())
+    tables = selectors_lists.absence_by_group(school=access.school, pupils=visible_pupils(access), start=start, end=end)
+    national = settings.NATIONAL_PERSISTENT_ABSENCE_PCT
+    if _wants_csv(request):
+        _audit(
+            request, access, AuditEvent.Verb.EXPORT, f"persistent and severe absence by group {start} to {end} as CSV"
+        )
+        return _csv(
+            f"absence-by-group-{access.school.urn}-{end}.csv",
+            ABSENCE_COLUMNS,
+            _absence_rows(tables, national=national, start=start, end=end),
+        )
+    context = {
+        "access": access,
+        "tables": tables,
+        "start": start,
+        "end": end,
+        "national": national,
+        "national_label": settings.NATIONAL_FIGURES_LABEL,
+        "small_group": selectors_lists.SMALL_GROUP,
+        "tab": "absence",
+    }
+    return render(request, "interventions/lists_absence.html", context)
+
+
+def _absence_rows(
+    tables: list[selectors_lists.GroupTable], *, national: float, start: date, end: date
+) -> Iterable[list[Any]]:
+    for table in tables:
+        for row in table.rows:
+            yield [
+                table.heading,
+                row.name,
+                row.pupils,
+                row.persistent,
+                _pct(row.persistent_pct),
+                row.severe,
+                _pct(row.severe_pct),
+                national,
+                start.isoformat(),
+                end.isoformat(),
+            ]

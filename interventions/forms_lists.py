@@ -1,0 +1,150 @@
+"""Forms for the senior leaders' lists: filters, and recording and updating referrals."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from django import forms
+from django.utils import timezone
+
+from pupils.models import RegistrationGroup, School, YearGroup
+
+from .models import Referral, Stage
+
+#: The escalations list looks back this far unless asked otherwise.
+DEFAULT_WEEKS = 4
+
+
+class _NoTagHelper(FormHelper):
+    form_tag = False
+    disable_csrf = True
+
+
+class _MarksInvalid:
+    """For forms drawn field by field (not through crispy): flag fields with errors for Bootstrap and screen readers."""
+
+    def full_clean(self) -> None:
+        super().full_clean()  # type: ignore[misc]
+        for name in self.errors:  # type: ignore[attr-defined]
+            if name in self.fields:  # type: ignore[attr-defined]
+                attrs = self.fields[name].widget.attrs  # type: ignore[attr-defined]
+                attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
+                attrs["aria-invalid"] = "true"
+
+
+def _date_input() -> forms.DateInput:
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _small(form: forms.Form) -> None:
+    """Compact Bootstrap controls for a filter bar drawn field by field."""
+    for field in form.fields.values():
+        is_select = isinstance(field.widget, forms.Select)
+        field.widget.attrs["class"] = "form-select form-select-sm" if is_select else "form-control form-control-sm"
+
+
+class EscalationFilterForm(_MarksInvalid, forms.Form):
+    start = forms.DateField(label="From", required=False, widget=_date_input())
+    end = forms.DateField(label="To", required=False, widget=_date_input())
+    stage = forms.ModelChoiceField(queryset=Stage.objects.none(), required=False, to_field_name="key", label="Moved to")
+    registration_group = forms.ModelChoiceField(
+        queryset=RegistrationGroup.objects.none(), required=False, label="Class"
+    )
+    year_group = forms.ModelChoiceField(queryset=YearGroup.objects.none(), required=False, label="Year")
+
+    def __init__(self, *args: Any, school: School, stages: Any, today: date, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.fields["stage"].queryset = stages
+        self.fields["registration_group"].queryset = RegistrationGroup.objects.filter(school=school)
+        self.fields["year_group"].queryset = YearGroup.objects.filter(school=school, pupils__isnull=False).distinct()
+        _small(self)
+        self.helper = _NoTagHelper()
+
+    @property
+    def default_start(self) -> date:
+        return self.today - timedelta(weeks=DEFAULT_WEEKS)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end and start > end:
+            self.add_error("end", "The end of the period must be on or after its start.")
+        return data
+
+    def period(self) -> tuple[date, date]:
+        """The chosen period, or the last four weeks to today where a date is missing or the form is invalid."""
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        return data.get("start") or self.default_start, data.get("end") or self.today
+
+    def choice(self, name: str) -> Any:
+        return self.cleaned_data.get(name) if self.is_bound and self.is_valid() else None
+
+
+class ReferralFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), ("open", "Open (not yet closed or declined)")], required=False
+    )
+    to = forms.ChoiceField(choices=[("", "Any service"), *Referral.To.choices], required=False, label="Referred to")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [*self.fields["status"].choices, *Referral.Status.choices]
+        _small(self)
+        self.helper = _NoTagHelper()
+
+    def choice(self, name: str) -> str:
+        return self.cleaned_data.get(name, "") if self.is_bound and self.is_valid() else ""
+
+
+#: A referral that has ended needs its outcome written down.
+NEEDS_OUTCOME = (Referral.Status.DECLINED, Referral.Status.CLOSED)
+
+
+class ReferralUpdateForm(_MarksInvalid, forms.Form):
+    status = forms.ChoiceField(
+        choices=Referral.Status.choices, widget=forms.Select(attrs={"class": "form-select form-select-sm"})
+    )
+    outcome = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "placeholder": "Outcome"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _NoTagHelper()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("status") in NEEDS_OUTCOME and not (data.get("outcome") or "").strip():
+            self.add_error("outcome", "Say what the outcome was: a declined or closed referral needs one.")
+        return data
+
+
+class ReferralForm(forms.Form):
+    to = forms.ChoiceField(choices=Referral.To.choices, label="Referred to")
+    made_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    status = forms.ChoiceField(choices=Referral.Status.choices, initial=Referral.Status.MADE)
+    outcome = forms.CharField(
+        max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Outcome or notes"
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["made_on"].initial = timezone.localdate()
+        self.helper = _NoTagHelper()
+
+    def clean_made_on(self) -> date:
+        day = self.cleaned_data["made_on"]
+        if day > timezone.localdate():
+            raise forms.ValidationError("A referral cannot be recorded for a date in the future.")
+        return day
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("status") in NEEDS_OUTCOME and not (data.get("outcome") or "").strip():
+            self.add_error("outcome", "Say what the outcome was: a declined or closed referral needs one.")
+        return data

@@ -1,0 +1,199 @@
+"""Reads for the senior leaders' lists: escalations, referrals, absence by pupil group. Never write.
+
+Each list is a fixed number of queries whatever the number of pupils.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Count, Q, QuerySet
+
+from pupils.models import Flag, Pupil, RegistrationGroup, School, YearGroup
+from pupils.selectors import school_summaries
+
+from .models import ActionLog, Ladder, Referral, Stage, StageChange
+
+# --- escalations ------------------------------------------------------------------
+
+
+def stage_levels(stages: Iterable[Stage]) -> dict[int, int]:
+    """Stage id -> level of concern. An improving stage sits at the level of the falling stage it mirrors."""
+    stages = list(stages)
+    by_key = {s.key: s for s in stages}
+    levels = {}
+    for stage in stages:
+        mirrored = by_key.get(stage.extra.get("mirrors") or "") if stage.track == "improving" else None
+        levels[stage.pk] = mirrored.position if mirrored else stage.position
+    return levels
+
+
+@dataclass
+class Escalation:
+    change: StageChange
+    actions: list[ActionLog]
+
+    @property
+    def acted(self) -> str:
+        """Who moved the pupil: a person, or the nightly run."""
+        if self.change.decided_by is not None:
+            return str(self.change.decided_by)
+        return "Nightly run"
+
+
+def escalation_list(
+    *,
+    ladder: Ladder,
+    pupils: QuerySet[Pupil],
+    start: date,
+    end: date,
+    stage: Stage | None = None,
+    registration_group: RegistrationGroup | None = None,
+    year_group: YearGroup | None = None,
+) -> list[Escalation]:
+    """Moves up the ladder (to a higher level of concern) between start and end, newest first.
+
+    A first placement is not an escalation: it has no stage to move up from. Three queries.
+    """
+    levels = stage_levels(ladder.stages.all())
+    changes = StageChange.objects.filter(
+        ladder=ladder, pupil__in=pupils, on__gte=start, on__lte=end, from_stage__isnull=False
+    )
+    if stage is not None:
+        changes = changes.filter(to_stage=stage)
+    if registration_group is not None:
+        changes = changes.filter(pupil__registration_group=registration_group)
+    if year_group is not None:
+        changes = changes.filter(pupil__year_group=year_group)
+    rows = [
+        change
+        for change in changes.select_related(
+            "pupil", "pupil__registration_group", "pupil__year_group", "from_stage", "to_stage", "decided_by"
+        ).order_by("-on", "-created_at", "pupil__surname")
+        if levels.get(change.to_stage_id, 0) > levels.get(change.from_stage_id or 0, 0)
+    ]
+    if not rows:
+        return []
+    actions: dict[int, list[ActionLog]] = defaultdict(list)
+    logged = ActionLog.objects.filter(
+        pupil__in=changes.values("pupil_id"), occurred_on__gte=min(c.on for c in rows)
+    ).select_related("by")
+    for action in logged.order_by("occurred_on", "created_at"):
+        actions[action.pupil_id].append(action)
+    return [Escalation(change=c, actions=[a for a in actions[c.pupil_id] if a.occurred_on >= c.on]) for c in rows]
+
+
+# --- referrals --------------------------------------------------------------------
+
+#: Referrals still in hand: being considered, made and waiting, or accepted and running.
+OPEN_STATUSES = (Referral.Status.CONSIDERING, Referral.Status.MADE, Referral.Status.ACCEPTED)
+
+
+def referral_list(*, school: School, pupils: QuerySet[Pupil], status: str = "", to: str = "") -> QuerySet[Referral]:
+    """The school's referrals for these pupils, newest first, with what a row shows, in one query.
+
+    `status` "open" means any status still in hand (see OPEN_STATUSES).
+    """
+    referrals = Referral.objects.filter(school=school, pupil__in=pupils)
+    if status == "open":
+        referrals = referrals.filter(status__in=OPEN_STATUSES)
+    elif status:
+        referrals = referrals.filter(status=status)
+    if to:
+        referrals = referrals.filter(to=to)
+    return referrals.select_related("pupil", "pupil__registration_group", "by").order_by("-made_on", "-pk")
+
+
+def referral_counts(*, school: School, pupils: QuerySet[Pupil]) -> dict[str, int]:
+    """How many referrals there are in each status, and how many are open. One query."""
+    counts = dict(
+        Referral.objects.filter(school=school, pupil__in=pupils)
+        .order_by()
+        .values("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    counts["open"] = sum(counts.get(s, 0) for s in OPEN_STATUSES)
+    return counts
+
+
+# --- persistent and severe absence by group ------------------------------------------
+
+#: Below this many pupils a group's rate moves a lot with one pupil: the page says so.
+SMALL_GROUP = 5
+
+
+@dataclass
+class GroupRow:
+    name: str
+    pupils: int = 0
+    persistent: int = 0
+    severe: int = 0
+    note: str = ""
+
+    @property
+    def persistent_pct(self) -> Decimal | None:
+        return Decimal(self.persistent * 100) / self.pupils if self.pupils else None
+
+    @property
+    def severe_pct(self) -> Decimal | None:
+        return Decimal(self.severe * 100) / self.pupils if self.pupils else None
+
+    @property
+    def small(self) -> bool:
+        return 0 < self.pupils < SMALL_GROUP
+
+    def add(self, *, persistent: bool, severe: bool) -> None:
+        self.pupils += 1
+        self.persistent += persistent
+        self.severe += severe
+
+
+@dataclass
+class GroupTable:
+    heading: str
+    rows: list[GroupRow]
+
+
+def absence_by_group(*, school: School, pupils: QuerySet[Pupil], start: date, end: date) -> list[GroupTable]:
+    """Persistent (≥10%) and severe (≥50%) absence over [start, end], whole school and by group.
+
+    The DfE method: each enrolment on roll in the window with possible sessions counts once, against
+    its own possible sessions. Five queries whatever the number of pupils.
+    """
+    summaries = school_summaries(school=school, start=start, end=end)
+    on_roll = pupils.filter(start_on__lte=end).filter(Q(leaving_on__isnull=True) | Q(leaving_on__gte=start))
+    facts = list(on_roll.order_by().values_list("pk", "year_group_id", "sen"))
+    flag_ids: dict[int, set[int]] = defaultdict(set)
+    for pupil_id, flag_id in Pupil.flags.through.objects.filter(pupil__in=on_roll).values_list("pupil_id", "flag_id"):
+        flag_ids[pupil_id].add(flag_id)
+    year_groups = list(YearGroup.objects.filter(school=school).order_by("position"))
+    flags = sorted(Flag.objects.filter(school=school), key=lambda f: (f.key != "fsm", not f.is_standard, f.name))
+
+    whole = GroupRow("All pupils")
+    by_year = {y.pk: GroupRow(y.name) for y in year_groups}
+    by_sen = {value: GroupRow(label) for value, label in Pupil.Sen.choices}
+    by_flag = {f.pk: GroupRow(f.name) for f in flags}
+    for pupil_id, year_group_id, sen in facts:
+        summary = summaries.get(pupil_id)
+        if summary is None or summary.possible == 0:
+            continue  # no possible sessions in the window: not in the DfE denominator
+        marks = {"persistent": summary.persistent, "severe": summary.severe}
+        whole.add(**marks)
+        by_year[year_group_id].add(**marks)
+        by_sen[sen].add(**marks)
+        for flag_id in flag_ids.get(pupil_id, ()):
+            by_flag[flag_id].add(**marks)
+    for flag in flags:
+        if flag.key == "fsm" and not by_flag[flag.pk].pupils:
+            by_flag[flag.pk].note = "FSM is not held for any pupil"
+    return [
+        GroupTable("Whole school", [whole]),
+        GroupTable("By year group", [row for row in by_year.values() if row.pupils]),
+        GroupTable("By SEN status", list(by_sen.values())),
+        GroupTable("By pupil group (flags)", list(by_flag.values())),
+    ]

@@ -1,0 +1,506 @@
+"""Senior leaders' lists: escalations, referrals, absence by group, and their CSV exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from interventions import nightly, services
+from interventions.models import ActionLog, Placement, Referral, StageChange
+from pupils.models import AuditEvent, Flag, Pupil, StaffMembership
+from pupils.services import school_calendar
+from tests.factories import MembershipFactory, PupilFactory, RegistrationGroupFactory, UserFactory
+from tests.interventions.conftest import SIMPLE_LADDER, fill_register
+
+Role = StaffMembership.Role
+
+
+@pytest.fixture
+def today():
+    return timezone.localdate()
+
+
+@pytest.fixture
+def ladder(school):
+    loaded, _ = services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
+    return loaded
+
+
+@pytest.fixture
+def staff(school, attendance_lead, class_teacher, outsider):
+    """Everyone, by name: alice lead, bob teacher, sam SLT, dana DSL, owen office, lara LA officer, olivia outsider."""
+
+    def member(username, role):
+        return MembershipFactory(user=UserFactory(username=username), school=school, role=role).user
+
+    return {
+        "alice": attendance_lead,
+        "bob": class_teacher,
+        "sam": member("sam", Role.SENIOR_LEADER),
+        "dana": member("dana", Role.DSL),
+        "owen": member("owen", Role.OFFICE),
+        "lara": member("lara", Role.LA_OFFICER),
+        "olivia": outsider,
+    }
+
+
+def url(name, school, *args):
+    return reverse(f"interventions:{name}", args=[school.urn, *args])
+
+
+def every(n: int, code: str = "O"):
+    """Absent one session in every n."""
+    counter = {"i": 0}
+
+    def code_for(day, session):
+        counter["i"] += 1
+        return code if counter["i"] % n == 0 else ("/" if session == 0 else "\\")
+
+    return code_for
+
+
+def year_start(school, today):
+    return school_calendar(school).academic_year_window(today)[0]
+
+
+def make_pupils(school, n, today, group_name="4B", absent_every=7):
+    group = RegistrationGroupFactory(school=school, name=group_name)
+    pupils = []
+    for _ in range(n):
+        pupil = PupilFactory(school=school, registration_group=group)
+        fill_register(pupil, year_start(school, today), today - timedelta(days=1), every(absent_every))
+        pupils.append(pupil)
+    return pupils
+
+
+def rows_of(response):
+    text = b"".join(response.streaming_content) if response.streaming else response.content
+    return list(csv.reader(io.StringIO(text.decode("utf-8-sig"))))
+
+
+def queries_for(client, path) -> int:
+    with CaptureQueriesContext(connection) as context:
+        assert client.get(path).status_code == 200
+    return len(context)
+
+
+# --- who may see what -------------------------------------------------------------------------
+
+LIST_ACCESS = {"alice": 200, "bob": 404, "sam": 200, "dana": 200, "owen": 404, "lara": 200, "olivia": 404}
+
+
+@pytest.mark.parametrize("name", ["escalations", "referrals", "absence_groups"])
+@pytest.mark.parametrize("who", sorted(LIST_ACCESS))
+def test_lists_and_their_csv_by_role(client, school, ladder, staff, name, who):
+    client.force_login(staff[who])
+    response = client.get(url(name, school))
+    assert response.status_code == LIST_ACCESS[who]
+    response = client.get(url(name, school) + "?format=csv")
+    assert response.status_code == LIST_ACCESS[who]
+    if response.status_code == 200:
+        assert response["Content-Type"] == "text/csv; charset=utf-8"
+        assert response["Content-Disposition"].startswith("attachment;")
+
+
+REFER_ACCESS = {"alice": 200, "bob": 404, "sam": 200, "dana": 200, "owen": 404, "lara": 404, "olivia": 404}
+
+
+@pytest.mark.parametrize("who", sorted(REFER_ACCESS))
+def test_recording_a_referral_by_role(client, school, pupil, staff, who):
+    client.force_login(staff[who])
+    assert client.get(url("referral_create", school, pupil.pk)).status_code == REFER_ACCESS[who]
+    response = client.post(
+        url("referral_create", school, pupil.pk),
+        {"to": "camhs", "made_on": timezone.localdate().isoformat(), "status": "made"},
+    )
+    assert response.status_code == (302 if REFER_ACCESS[who] == 200 else 404)
+    assert Referral.objects.exists() == (REFER_ACCESS[who] == 200)
+
+
+@pytest.fixture
+def referral(school, pupil, attendance_lead):
+    return services.referral_record(
+        pupil=pupil, user=attendance_lead, to="early_help", made_on=timezone.localdate() - timedelta(days=3)
+    )
+
+
+@pytest.mark.parametrize("who", sorted(REFER_ACCESS))
+def test_updating_a_referral_by_role(client, school, referral, staff, who):
+    client.force_login(staff[who])
+    response = client.post(url("referral_update", school, referral.pk), {"status": "accepted", "outcome": "Allocated"})
+    assert response.status_code == (302 if REFER_ACCESS[who] == 200 else 404)
+    referral.refresh_from_db()
+    assert (referral.status == "accepted") == (REFER_ACCESS[who] == 200)
+
+
+def test_another_schools_referral_and_pupil_are_404(client, school, other_school, attendance_lead, outsider):
+    theirs = PupilFactory(school=other_school)
+    their_referral = services.referral_record(pupil=theirs, user=outsider, to="camhs", made_on=timezone.localdate())
+    client.force_login(attendance_lead)
+    assert client.post(url("referral_update", school, their_referral.pk), {"status": "closed"}).status_code == 404
+    assert client.get(url("referral_create", school, theirs.pk)).status_code == 404
+    assert client.get(url("referral_create", other_school, theirs.pk)).status_code == 404
+    assert client.get(url("escalations", other_school)).status_code == 404
+    their_referral.refresh_from_db()
+    assert their_referral.status == "made"
+
+
+# --- escalations -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def moved(school, ladder, attendance_lead, today):
+    """Six pupils placed by the night, then: one moved up by hand, one up by the night, one down by hand."""
+    pupils = make_pupils(school, 3, today, absent_every=1000) + make_pupils(school, 3, today, "5C", absent_every=12)
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=10))
+    stages = {s.key: s for s in ladder.stages.all()}
+    services.pupil_move(pupil=pupils[0], stage=stages["casework"], user=attendance_lead, reason="Casework agreed")
+    placement = Placement.objects.get(pupil=pupils[1])
+    services.stage_enter(
+        pupil=pupils[1],
+        ladder=ladder,
+        placement=placement,
+        stage=stages["pa"],
+        on=today - timedelta(days=2),
+        kind=StageChange.Kind.AUTOMATIC,
+        reasons=["attendance 88.0% this year < 90%"],
+        entry_pct=None,
+    )
+    services.pupil_move(pupil=pupils[3], stage=stages["universal"], user=attendance_lead, reason="Doing well")
+    services.action_log(
+        pupil=pupils[1], user=attendance_lead, kind="phone_call", occurred_on=today - timedelta(days=1), title="Call"
+    )
+    services.action_log(
+        pupil=pupils[1], user=attendance_lead, kind="meeting", occurred_on=today - timedelta(days=20), title="Old"
+    )
+    return pupils
+
+
+def test_escalations_lists_moves_up_with_reasons_kind_who_and_actions_since(client, school, moved, attendance_lead):
+    client.force_login(attendance_lead)
+    response = client.get(url("escalations", school))
+    assert response.status_code == 200
+    rows = response.context["rows"]
+    assert {r.change.pupil for r in rows} == {moved[0], moved[1]}  # not the move down, not first placements
+    by_pupil = {r.change.pupil: r for r in rows}
+    manual, automatic = by_pupil[moved[0]], by_pupil[moved[1]]
+    assert (manual.change.kind, manual.acted, manual.change.to_stage.key) == ("manual", "alice", "casework")
+    assert (automatic.change.kind, automatic.acted) == ("automatic", "Nightly run")
+    assert [a.title for a in automatic.actions] == ["Call"]  # logged since the move, not before it
+    body = response.content.decode()
+    assert "Casework agreed" in body and "attendance 88.0% this year &lt; 90%" in body
+    assert moved[3].surname not in body
+    event = AuditEvent.objects.get(verb="view")
+    assert event.user == attendance_lead and "escalations" in event.what
+
+
+def test_escalations_filter_by_stage_class_and_period(client, school, moved, attendance_lead, today):
+    client.force_login(attendance_lead)
+    response = client.get(url("escalations", school) + "?stage=pa")
+    assert [r.change.pupil for r in response.context["rows"]] == [moved[1]]
+    group = moved[0].registration_group
+    response = client.get(url("escalations", school) + f"?registration_group={group.pk}")
+    assert {r.change.pupil for r in response.context["rows"]} == {moved[0], moved[1]}
+    other = moved[3].registration_group
+    assert client.get(url("escalations", school) + f"?registration_group={other.pk}").context["rows"] == []
+    long_ago = (today - timedelta(days=100)).isoformat(), (today - timedelta(days=50)).isoformat()
+    response = client.get(url("escalations", school) + f"?start={long_ago[0]}&end={long_ago[1]}")
+    assert response.context["rows"] == []
+    response = client.get(url("escalations", school) + f"?start={today.isoformat()}&end={today.isoformat()}")
+    assert [r.change.pupil for r in response.context["rows"]] == [moved[0]]
+
+
+def test_escalations_with_the_period_backwards_says_so_and_shows_the_last_four_weeks(
+    client, school, moved, attendance_lead, today
+):
+    client.force_login(attendance_lead)
+    response = client.get(url("escalations", school) + f"?start={today}&end={today - timedelta(days=5)}")
+    assert response.status_code == 200
+    assert "must be on or after its start" in response.content.decode()
+    assert len(response.context["rows"]) == 2
+
+
+def test_escalations_htmx_returns_only_the_list(client, school, moved, attendance_lead):
+    client.force_login(attendance_lead)
+    response = client.get(url("escalations", school) + "?stage=pa", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="escalation-list">')
+    assert "<nav" not in body and moved[1].surname in body
+
+
+def test_escalations_csv_has_the_columns_and_is_audited_as_an_export(client, school, moved, attendance_lead, today):
+    client.force_login(attendance_lead)
+    response = client.get(url("escalations", school) + "?format=csv&stage=pa")
+    rows = rows_of(response)
+    assert rows[0] == [
+        "Moved on",
+        "UPN",
+        "Pupil",
+        "Class",
+        "Year",
+        "From stage",
+        "To stage",
+        "Kind",
+        "Reasons",
+        "Acted",
+        "Actions since",
+    ]
+    assert len(rows) == 2
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["UPN"] == moved[1].upn
+    assert (row["From stage"], row["To stage"], row["Kind"], row["Acted"]) == (
+        "Universal",
+        "Persistent absence",
+        "Automatic",
+        "Nightly run",
+    )
+    assert row["Actions since"] == f"{today - timedelta(days=1)} Call (alice)"
+    assert AuditEvent.objects.filter(verb="export", what__contains="escalations", user=attendance_lead).exists()
+
+
+def test_escalations_queries_do_not_grow_with_pupils(client, school, ladder, attendance_lead, today):
+    def escalate(pupils):
+        concern = ladder.stages.get(key="pa")
+        for pupil in pupils:
+            services.pupil_move(pupil=pupil, stage=concern, user=attendance_lead, reason="Agreed")
+            services.action_log(pupil=pupil, user=attendance_lead, kind="phone_call", occurred_on=today)
+
+    few = make_pupils(school, 3, today, absent_every=1000)
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=3))
+    escalate(few)
+    client.force_login(attendance_lead)
+    paths = (url("escalations", school), url("escalations", school) + "?format=csv")
+    expected = [queries_for(client, path) for path in paths]
+    many = make_pupils(school, 30, today, "5C", absent_every=1000)
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=2))
+    escalate(many)
+    assert len(client.get(url("escalations", school)).context["rows"]) == 33
+    assert [queries_for(client, path) for path in paths] == expected
+
+
+# --- referrals ------------------------------------------------------------------------------------
+
+
+def test_referrals_list_filters_by_status_and_service(client, school, attendance_lead, today):
+    a, b, c = make_pupils(school, 3, today)
+    services.referral_record(pupil=a, user=attendance_lead, to="camhs", made_on=today)
+    services.referral_record(pupil=b, user=attendance_lead, to="penalty_notice", made_on=today, status="considering")
+    services.referral_record(pupil=c, user=attendance_lead, to="camhs", made_on=today, status="closed", outcome="Done")
+    client.force_login(attendance_lead)
+
+    def pupils_for(query):
+        return {r.pupil for r, _ in client.get(url("referrals", school) + query).context["rows"]}
+
+    assert pupils_for("") == {a, b, c}
+    assert pupils_for("?to=camhs") == {a, c}
+    assert pupils_for("?status=open") == {a, b}
+    assert pupils_for("?status=closed&to=camhs") == {c}
+    assert client.get(url("referrals", school)).context["counts"]["open"] == 2
+
+
+def test_updating_a_referral_in_place(client, school, referral, attendance_lead):
+    client.force_login(attendance_lead)
+    response = client.post(
+        url("referral_update", school, referral.pk),
+        {"status": "accepted", "outcome": "Early help worker allocated"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.lstrip().startswith(f'<tr id="referral-{referral.pk}">') and "Saved" in body
+    referral.refresh_from_db()
+    assert (referral.status, referral.outcome) == ("accepted", "Early help worker allocated")
+    assert ActionLog.objects.filter(pupil=referral.pupil, title__contains="accepted").exists()
+    assert AuditEvent.objects.filter(verb="change", pupil=referral.pupil).exists()
+
+
+def test_closing_a_referral_without_an_outcome_is_refused_in_place(client, school, referral, attendance_lead):
+    client.force_login(attendance_lead)
+    response = client.post(
+        url("referral_update", school, referral.pk), {"status": "closed", "outcome": " "}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert "needs one" in body and "is-invalid" in body
+    referral.refresh_from_db()
+    assert (referral.status, referral.outcome) == ("made", "")
+    # Without JavaScript, the whole page comes back with the message on that row.
+    response = client.post(url("referral_update", school, referral.pk), {"status": "closed", "outcome": ""})
+    assert response.status_code == 422 and "needs one" in response.content.decode()
+
+
+def test_la_officer_sees_referrals_without_forms(client, school, referral, staff):
+    client.force_login(staff["lara"])
+    body = client.get(url("referrals", school)).content.decode()
+    assert "Being considered" not in body.split("<tbody>")[1] and "<select" not in body.split("<tbody>")[1]
+    assert referral.pupil.surname in body
+
+
+def test_recording_a_referral_from_the_pupil(client, school, pupil, attendance_lead, today):
+    client.force_login(attendance_lead)
+    response = client.get(url("referral_create", school, pupil.pk))
+    assert response.status_code == 200 and pupil.full_name in response.content.decode()
+    response = client.post(
+        url("referral_create", school, pupil.pk),
+        {"to": "la_attendance", "made_on": today.isoformat(), "status": "made", "outcome": ""},
+    )
+    assert response.status_code == 302 and response["Location"] == url("pupil", school, pupil.pk)
+    referral = Referral.objects.get()
+    assert (referral.pupil, referral.to, referral.by) == (pupil, "la_attendance", attendance_lead)
+    assert ActionLog.objects.get(pupil=pupil).kind == "referral"
+
+
+def test_a_referral_in_the_future_is_refused_in_place(client, school, pupil, attendance_lead, today):
+    client.force_login(attendance_lead)
+    response = client.post(
+        url("referral_create", school, pupil.pk),
+        {"to": "camhs", "made_on": (today + timedelta(days=1)).isoformat(), "status": "made"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="referral-form">') and "date in the future" in body
+    assert not Referral.objects.exists()
+
+
+def test_referrals_csv_columns(client, school, referral, attendance_lead):
+    client.force_login(attendance_lead)
+    rows = rows_of(client.get(url("referrals", school) + "?format=csv"))
+    assert rows[0] == [
+        "Date",
+        "UPN",
+        "Pupil",
+        "Class",
+        "Referred to",
+        "Status",
+        "Outcome",
+        "Recorded by",
+        "Last updated",
+    ]
+    assert rows[1][1:8] == [
+        referral.pupil.upn,
+        referral.pupil.full_name,
+        "4B",
+        "Early help / MARF",
+        "Made",
+        "",
+        "alice",
+    ]
+
+
+def test_csv_cells_that_look_like_formulas_stay_text(client, school, pupil, attendance_lead, today):
+    services.referral_record(pupil=pupil, user=attendance_lead, to="camhs", made_on=today, outcome="=HYPERLINK(1)")
+    client.force_login(attendance_lead)
+    rows = rows_of(client.get(url("referrals", school) + "?format=csv"))
+    assert rows[1][6] == "'=HYPERLINK(1)"
+
+
+def test_referrals_queries_do_not_grow_with_pupils(client, school, attendance_lead, today):
+    def refer(pupils):
+        for p in pupils:
+            services.referral_record(pupil=p, user=attendance_lead, to="camhs", made_on=today)
+
+    refer(make_pupils(school, 3, today))
+    client.force_login(attendance_lead)
+    expected = queries_for(client, url("referrals", school))
+    refer(make_pupils(school, 30, today, "5C"))
+    assert queries_for(client, url("referrals", school)) == expected
+
+
+# --- absence by group ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def groups(school, today):
+    """Year 4: good, persistent (1 in 7 absent), severe (1 in 2); Year 5: one persistent pupil with FSM and SEN K."""
+    good, persistent, severe = make_pupils(school, 3, today, absent_every=1000)
+    for pupil, n in ((persistent, 7), (severe, 2)):
+        pupil.marks.all().delete()
+        fill_register(pupil, year_start(school, today), today - timedelta(days=1), every(n))
+    year5 = make_pupils(school, 1, today, "5C", absent_every=5)[0]
+    year5.year_group = school.year_groups.get(code="5")
+    year5.sen = Pupil.Sen.SUPPORT
+    year5.save()
+    year5.flags.add(Flag.objects.get(school=school, key="fsm"))
+    # Left before this year began: not in this year's figures.
+    PupilFactory(school=school, start_on=today - timedelta(days=800), leaving_on=today - timedelta(days=400))
+    return {"good": good, "persistent": persistent, "severe": severe, "year5": year5}
+
+
+def table(response, heading):
+    return {row.name: row for t in response.context["tables"] if t.heading == heading for row in t.rows}
+
+
+def test_absence_by_group_counts_persistent_and_severe_by_the_dfe_method(client, school, groups, staff):
+    client.force_login(staff["sam"])
+    response = client.get(url("absence_groups", school))
+    assert response.status_code == 200
+    whole = table(response, "Whole school")["All pupils"]
+    assert (whole.pupils, whole.persistent, whole.severe) == (4, 3, 1)
+    assert whole.persistent_pct == 75
+    years = table(response, "By year group")
+    assert (years["Year 4"].pupils, years["Year 4"].persistent, years["Year 4"].severe) == (3, 2, 1)
+    assert (years["Year 5"].pupils, years["Year 5"].persistent) == (1, 1)
+    sen = table(response, "By SEN status")
+    assert (sen["SEN support"].pupils, sen["SEN support"].persistent) == (1, 1)
+    assert sen["No special educational need"].pupils == 3
+    flags = table(response, "By pupil group (flags)")
+    assert (flags["Free school meals"].pupils, flags["Free school meals"].persistent_pct) == (1, 100)
+    assert list(flags)[0] == "Free school meals"  # FSM first
+    body = response.content.decode()
+    assert "18.8%" in body  # the national rate beside the school's
+
+
+def test_absence_by_group_says_when_fsm_is_not_held(client, school, attendance_lead, today):
+    make_pupils(school, 2, today)
+    client.force_login(attendance_lead)
+    response = client.get(url("absence_groups", school))
+    assert table(response, "By pupil group (flags)")["Free school meals"].note == "FSM is not held for any pupil"
+
+
+def test_absence_by_group_csv(client, school, groups, attendance_lead):
+    client.force_login(attendance_lead)
+    response = client.get(url("absence_groups", school) + "?format=csv")
+    rows = rows_of(response)
+    assert rows[0] == [
+        "Grouping",
+        "Group",
+        "Pupils",
+        "Persistently absent",
+        "Persistent absence %",
+        "Severely absent",
+        "Severe absence %",
+        "National persistent absence %",
+        "From",
+        "To",
+    ]
+    assert rows[1][:8] == ["Whole school", "All pupils", "4", "3", "75.0", "1", "25.0", "18.8"]
+    assert rows[[r[1] for r in rows].index("SEN support")][:7] == [
+        "By SEN status",
+        "SEN support",
+        "1",
+        "1",
+        "100.0",
+        "0",
+        "0.0",
+    ]
+    assert AuditEvent.objects.filter(verb="export", what__contains="by group").exists()
+
+
+def test_absence_by_group_queries_do_not_grow_with_pupils(client, school, attendance_lead, today):
+    fsm = Flag.objects.get(school=school, key="fsm")
+    for p in make_pupils(school, 3, today):
+        p.flags.add(fsm)
+    client.force_login(attendance_lead)
+    paths = (url("absence_groups", school), url("absence_groups", school) + "?format=csv")
+    expected = [queries_for(client, path) for path in paths]
+    for p in make_pupils(school, 30, today, "5C"):
+        p.flags.add(fsm)
+    assert [queries_for(client, path) for path in paths] == expected
