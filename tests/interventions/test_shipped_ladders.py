@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from io import StringIO
 
 import pytest
@@ -98,9 +98,9 @@ def test_rerunning_every_night_of_the_walk_changes_nothing(school):
     fill_register(pupil, days[0], days[-1], lambda d, s: "O" if d in set(days[10:13]) else "/")
     for day in days:
         nightly.nightly_run(school=school, as_of=day)
-    before = list(StageChange.objects.values_list("pk", "to_stage__key", "on"))
+    before = list(StageChange.objects.order_by("pk").values_list("pk", "to_stage__key", "on"))
+    assert len(before) >= 3, "the walk moved the pupil"
     for day in days[-5:]:
         nightly.nightly_run(school=school, as_of=day)
-    assert list(StageChange.objects.values_list("pk", "to_stage__key", "on")) == before
+    assert list(StageChange.objects.order_by("pk").values_list("pk", "to_stage__key", "on")) == before
     assert Ladder.objects.get(pk=ladder.pk).placements.get().since == before[-1][2]
-    assert timedelta(0) <= days[-1] - before[-1][2]
