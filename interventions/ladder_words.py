@@ -38,12 +38,12 @@ MEASURES = {
     "lates": ("late", "lates"),
     "late_before_close": ("late before registers close (L)", "lates before registers close (L)"),
     "late_after_close": ("late after registers close (U)", "lates after registers close (U)"),
-    "unauthorised": ("unauthorised absence", "unauthorised absences"),
-    "unexplained": ("unexplained absence (N)", "unexplained absences (N)"),
-    "illness": ("illness absence", "illness absences"),
-    "holiday": ("holiday absence", "holiday absences"),
-    "authorised": ("authorised absence", "authorised absences"),
-    "absence": ("absence", "absences"),
+    "unauthorised": ("unauthorised absence session", "unauthorised absence sessions"),
+    "unexplained": ("unexplained absence session (N)", "unexplained absence sessions (N)"),
+    "illness": ("illness session", "illness sessions"),
+    "holiday": ("holiday session", "holiday sessions"),
+    "authorised": ("authorised absence session", "authorised absence sessions"),
+    "absence": ("absence session", "absence sessions"),
     "consecutive_days_absent": ("day absent in a row", "days absent in a row"),
 }
 
@@ -129,11 +129,12 @@ def describe_criterion(criterion: Any, flag_names: Mapping[str, str] | None = No
     if kind == "held_for":
         weeks = int(body["weeks"])
         inner = describe_criterion(body["criterion"], names, _nested=True)
-        return f"{inner}, at the end of each of the last {weeks} school weeks"
+        return f"{inner} at the end of each of the last {weeks} school weeks"
     if kind == "at_stage_for":
         text = f"{body['weeks']}+ weeks at this stage"
         if body.get("without_improvement"):
-            text += f" without attendance rising {number(body.get('margin', 1))} point(s)"
+            margin = number(body.get("margin", 1))
+            text += f" without attendance rising {margin} point{'' if margin == '1' else 's'}"
         return text
     if kind == "no_contact":
         return f"absent {body['school_days']} school days in a row with no contact with the family logged"

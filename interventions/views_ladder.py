@@ -1,12 +1,251 @@
-"""Ladder pages: the active ladder as a picture, copy, edit with validation, simulate, activate, export."""
+"""Ladder pages: the active ladder as a picture, copy, edit with validation, simulate, activate, export.
+
+Seeing ladders needs `view_dashboard`; copying, editing and activating need `edit_ladder`.
+A school's ladders are found by key within the school only, so another school's key is a 404.
+Shipped ladders (interventions/ladders/*.yaml) can be seen and copied, never edited in place.
+"""
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from pupils.access import Access, school_access, visible_pupils
+from pupils.models import AuditEvent, Flag
+from pupils.services import audit_record
+
+from . import services, services_ladder
+from .forms_ladder import LadderYamlForm
+from .ladder_words import ladder_picture
+from .models import Ladder, Placement
 
 
-def _todo(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-    raise Http404("Not built yet")
+def _audit(request: HttpRequest, access: Access, verb: str, what: str) -> None:
+    audit_record(school=access.school, user=request.user, verb=verb, what=what, path=request.path)
 
 
-ladder_active = ladder_detail = ladder_copy = ladder_edit = ladder_simulate = ladder_activate = ladder_export = _todo
+def _school_ladder(access: Access, key: str) -> Ladder:
+    return get_object_or_404(Ladder.objects.select_related("school"), school=access.school, key=key)
+
+
+@cache
+def _shipped_document(name: str) -> dict[str, Any]:
+    # Shipped files change only with a release, so each process reads each one once.
+    return services.ladder_file_read(name)
+
+
+def shipped_ladders() -> list[dict[str, Any]]:
+    return [
+        {
+            "key": name,
+            "name": _shipped_document(name)["name"],
+            "source": _shipped_document(name).get("source", ""),
+            "stages": len(_shipped_document(name)["stages"]),
+        }
+        for name in services.SHIPPED
+    ]
+
+
+def _stage_counts(ladder: Ladder, access: Access) -> dict[str, int]:
+    """Pupils at each stage key of this ladder (one query)."""
+    return dict(
+        Placement.objects.filter(ladder=ladder, pupil__in=visible_pupils(access))
+        .order_by()
+        .values("stage__key")
+        .annotate(n=Count("id"))
+        .values_list("stage__key", "n")
+    )
+
+
+def _flag_names(access: Access) -> dict[str, str]:
+    return {**Flag.STANDARD, **dict(Flag.objects.filter(school=access.school).values_list("key", "name"))}
+
+
+def _ladder_page(
+    request: HttpRequest, access: Access, *, ladder: Ladder | None, document: dict[str, Any] | None, shipped: str = ""
+) -> HttpResponse:
+    counts = _stage_counts(ladder, access) if ladder is not None else None
+    context = {
+        "access": access,
+        "ladder": ladder,
+        "shipped": shipped,
+        "document": document,
+        "picture": ladder_picture(document, counts, _flag_names(access)) if document else None,
+        "pupils_placed": sum(counts.values()) if counts else 0,
+        "school_ladders": Ladder.objects.filter(school=access.school)
+        .annotate(stage_count=Count("stages"))
+        .order_by("-is_active", "name"),
+        "shipped_ladders": shipped_ladders(),
+    }
+    return render(request, "interventions/ladder_detail.html", context)
+
+
+@login_required
+@require_GET
+def ladder_active(request: HttpRequest, urn: str) -> HttpResponse:
+    access = school_access(request.user, urn)
+    access.require("view_dashboard")
+    ladder = services.active_ladder(access.school)
+    document = services.ladder_document(ladder) if ladder else None
+    return _ladder_page(request, access, ladder=ladder, document=document)
+
+
+@login_required
+@require_GET
+def ladder_detail(request: HttpRequest, urn: str, key: str) -> HttpResponse:
+    """One of the school's ladders; or, with ?shipped=1 (or no school ladder of that key), a shipped one."""
+    access = school_access(request.user, urn)
+    access.require("view_dashboard")
+    ladder = Ladder.objects.filter(school=access.school, key=key).first()
+    if ladder is not None and not request.GET.get("shipped"):
+        return _ladder_page(request, access, ladder=ladder, document=services.ladder_document(ladder))
+    if key not in services.SHIPPED:
+        raise Http404("No such ladder")
+    return _ladder_page(request, access, ladder=None, document=_shipped_document(key), shipped=key)
+
+
+@login_required
+@require_POST
+def ladder_copy(request: HttpRequest, urn: str, key: str) -> HttpResponse:
+    access = school_access(request.user, urn)
+    access.require("edit_ladder")
+    if request.POST.get("from") == "shipped":
+        if key not in services.SHIPPED:
+            raise Http404("No such ladder")
+        document = _shipped_document(key)
+    else:
+        document = services.ladder_document(_school_ladder(access, key))
+    try:
+        copy, _ = services_ladder.ladder_copy(school=access.school, document=document)
+    except services.LadderError as exc:
+        # A shipped ladder can fail only if the school lacks one of its letter templates.
+        for problem in exc.problems:
+            messages.error(request, f"Could not copy: {problem}")
+        return redirect("interventions:ladder", urn=urn)
+    _audit(request, access, AuditEvent.Verb.CHANGE, f"copied ladder {key} to {copy.key}")
+    messages.success(request, f"Copied to “{copy.name}” ({copy.key}). Edit it, simulate it, then activate it.")
+    return redirect("interventions:ladder_edit", urn=urn, key=copy.key)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ladder_edit(request: HttpRequest, urn: str, key: str) -> HttpResponse:
+    access = school_access(request.user, urn)
+    access.require("edit_ladder")
+    ladder = _school_ladder(access, key)
+    form = LadderYamlForm(request.POST or None, initial={"text": services.ladder_export(ladder)})
+    problems: list[Any] = []
+    warnings: list[Any] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            ladder, check = services_ladder.ladder_edit(ladder=ladder, document=form.cleaned_data["document"])
+        except services.LadderError as exc:
+            problems = exc.problems
+            warnings = services.ladder_check(school=access.school, document=form.cleaned_data["document"]).warnings
+        else:
+            _audit(request, access, AuditEvent.Verb.CHANGE, f"edited ladder {ladder.key}")
+            messages.success(request, f"Saved “{ladder.name}”.")
+            for warning in check.warnings:
+                messages.warning(request, f"Warning: {warning}")
+            return redirect("interventions:ladder_detail", urn=urn, key=ladder.key)
+    context = {"access": access, "ladder": ladder, "form": form, "problems": problems, "warnings": warnings}
+    status = 422 if request.method == "POST" else 200
+    return render(request, "interventions/ladder_edit.html", context, status=status)
+
+
+def _now_counts(ladder: Ladder, access: Access) -> tuple[dict[str, int], Ladder | None]:
+    """Where pupils stand now: on this ladder if it has placed anyone, otherwise on the active ladder."""
+    counts = _stage_counts(ladder, access)
+    if counts or ladder.is_active:
+        return counts, ladder
+    active = services.active_ladder(access.school)
+    return (_stage_counts(active, access), active) if active else ({}, None)
+
+
+#: The simulation page lists this many moves; the rest are counted.
+MOVES_SHOWN = 300
+
+
+@login_required
+@require_GET
+def ladder_simulate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
+    """What this ladder would do with today's data. Changes nothing."""
+    access = school_access(request.user, urn)
+    access.require("view_dashboard")
+    ladder = _school_ladder(access, key)
+    today = timezone.localdate()
+    simulation = services.ladder_simulate(school=access.school, document=services.ladder_document(ladder), as_of=today)
+    now, compared_with = _now_counts(ladder, access)
+    colours = {s.key: (s.colour, s.label) for s in ladder.stages.all()}
+    stages = [
+        {
+            **row,
+            "colour": colours.get(row["key"], ("#6c757d", ""))[0],
+            "now": now.get(row["key"], 0) if compared_with else None,
+            "delta": row["count"] - now.get(row["key"], 0) if compared_with else None,
+        }
+        for row in simulation.stages
+    ]
+    upns = dict(visible_pupils(access).values_list("upn", "pk"))
+    moves = [
+        {
+            **move,
+            "pk": upns[move["upn"]],
+            "from_label": colours[move["from"]][1] if move["from"] in colours else "",
+            "to_label": colours.get(move["to"], ("", move["to"]))[1],
+            "to_colour": colours.get(move["to"], ("#6c757d", ""))[0],
+        }
+        for move in simulation.moves
+        if move["upn"] in upns
+    ]
+    context = {
+        "access": access,
+        "ladder": ladder,
+        "simulation": simulation,
+        "stages": stages,
+        "moves": moves[:MOVES_SHOWN],
+        "moves_total": len(moves),
+        "more_moves": max(len(moves) - MOVES_SHOWN, 0),
+        "compared_with": compared_with,
+        "today": today,
+    }
+    return render(request, "interventions/ladder_simulate.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ladder_activate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
+    """GET asks for confirmation; POST makes this the school's active ladder. Idempotent."""
+    access = school_access(request.user, urn)
+    access.require("edit_ladder")
+    ladder = _school_ladder(access, key)
+    if request.method == "POST":
+        if not ladder.is_active:
+            services.ladder_activate(ladder=ladder)
+            _audit(request, access, AuditEvent.Verb.CHANGE, f"activated ladder {ladder.key}")
+            messages.success(request, f"“{ladder.name}” is now the active ladder. Tonight's run places pupils on it.")
+        else:
+            messages.info(request, f"“{ladder.name}” was already the active ladder.")
+        return redirect("interventions:ladder", urn=urn)
+    context = {"access": access, "ladder": ladder, "active": services.active_ladder(access.school)}
+    return render(request, "interventions/ladder_activate.html", context)
+
+
+@login_required
+@require_GET
+def ladder_export(request: HttpRequest, urn: str, key: str) -> HttpResponse:
+    access = school_access(request.user, urn)
+    access.require("view_dashboard")
+    ladder = _school_ladder(access, key)
+    _audit(request, access, AuditEvent.Verb.EXPORT, f"ladder {ladder.key} as YAML")
+    response = HttpResponse(services.ladder_export(ladder), content_type="application/yaml; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{ladder.key}.yaml"'
+    return response

@@ -1,0 +1,367 @@
+"""Ladder pages: the picture, copying, editing with validation, simulating, activating, exporting."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import yaml
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from interventions import nightly, services
+from interventions.models import ActionLog, Ladder, Placement, Proposal, StageChange, Task
+from letters.models import Letter
+from pupils.models import AuditEvent, StaffMembership
+from tests.factories import MembershipFactory, PupilFactory, RegistrationGroupFactory, UserFactory
+from tests.interventions.conftest import SIMPLE_LADDER, fill_register
+
+Role = StaffMembership.Role
+
+
+@pytest.fixture
+def today():
+    return timezone.localdate()
+
+
+@pytest.fixture
+def ladder(school):
+    loaded, _ = services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
+    return loaded
+
+
+@pytest.fixture
+def staff(school, attendance_lead, class_teacher, outsider):
+    """Everyone, by name: alice lead, bob teacher, sam SLT, dana DSL, owen office, lara LA officer, olivia outsider."""
+
+    def member(username, role):
+        return MembershipFactory(user=UserFactory(username=username), school=school, role=role).user
+
+    return {
+        "alice": attendance_lead,
+        "bob": class_teacher,
+        "sam": member("sam", Role.SENIOR_LEADER),
+        "dana": member("dana", Role.DSL),
+        "owen": member("owen", Role.OFFICE),
+        "lara": member("lara", Role.LA_OFFICER),
+        "olivia": outsider,
+    }
+
+
+def url(name, school, *args):
+    return reverse(f"interventions:{name}", args=[school.urn, *args])
+
+
+def every(n: int):
+    counter = {"i": 0}
+
+    def code_for(day, session):
+        counter["i"] += 1
+        return "O" if counter["i"] % n == 0 else ("/" if session == 0 else "\\")
+
+    return code_for
+
+
+#: One absence in every N sessions: 99.9%, 91.7%, 85.7%, 66.7% attendance.
+EVERY = [1000, 12, 7, 3]
+
+
+def make_pupils(school, n, today, group_name="4B"):
+    group = RegistrationGroupFactory(school=school, name=group_name)
+    pupils = []
+    for i in range(n):
+        pupil = PupilFactory(school=school, registration_group=group)
+        fill_register(pupil, today - timedelta(days=70), today - timedelta(days=1), every(EVERY[i % len(EVERY)]))
+        pupils.append(pupil)
+    return pupils
+
+
+@pytest.fixture
+def placed(school, ladder, today):
+    pupils = make_pupils(school, 4, today)
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=1))
+    return pupils
+
+
+def queries_for(client, path) -> int:
+    with CaptureQueriesContext(connection) as context:
+        assert client.get(path).status_code == 200
+    return len(context)
+
+
+def everything_counted():
+    return [m.objects.count() for m in (Ladder, Placement, StageChange, Task, Proposal, ActionLog, Letter)]
+
+
+# --- who may see and change what -----------------------------------------------------------------
+
+SEE = {"alice": 200, "bob": 404, "sam": 200, "dana": 200, "owen": 404, "lara": 200, "olivia": 404}
+EDIT = {"alice": 200, "bob": 404, "sam": 200, "dana": 404, "owen": 404, "lara": 404, "olivia": 404}
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "rule"),
+    [
+        ("ladder", (), SEE),
+        ("ladder_detail", ("simple",), SEE),
+        ("ladder_detail", ("sherrier",), SEE),
+        ("ladder_simulate", ("simple",), SEE),
+        ("ladder_export", ("simple",), SEE),
+        ("ladder_edit", ("simple",), EDIT),
+        ("ladder_activate", ("simple",), EDIT),
+    ],
+)
+@pytest.mark.parametrize("who", sorted(SEE))
+def test_ladder_pages_by_role(client, school, placed, staff, name, args, rule, who):
+    client.force_login(staff[who])
+    assert client.get(url(name, school, *args)).status_code == rule[who]
+
+
+@pytest.mark.parametrize("who", sorted(EDIT))
+def test_copying_by_role(client, school, ladder, staff, who):
+    client.force_login(staff[who])
+    response = client.post(url("ladder_copy", school, "simple"))
+    assert response.status_code == (302 if EDIT[who] == 200 else 404)
+    assert Ladder.objects.filter(school=school, key="simple-copy").exists() == (EDIT[who] == 200)
+
+
+@pytest.mark.parametrize("who", sorted(EDIT))
+def test_activating_by_role(client, school, ladder, staff, who):
+    other, _ = services.ladder_load(school=school, document={**SIMPLE_LADDER, "key": "other"})
+    client.force_login(staff[who])
+    response = client.post(url("ladder_activate", school, "other"))
+    assert response.status_code == (302 if EDIT[who] == 200 else 404)
+    other.refresh_from_db()
+    assert other.is_active == (EDIT[who] == 200)
+
+
+def test_another_schools_ladder_is_404(client, school, other_school, ladder, attendance_lead):
+    services.ladder_load(school=other_school, document={**SIMPLE_LADDER, "key": "theirs"}, activate=True)
+    client.force_login(attendance_lead)
+    for name in ("ladder_detail", "ladder_simulate", "ladder_export", "ladder_edit", "ladder_activate"):
+        assert client.get(url(name, school, "theirs")).status_code == 404, name
+    assert client.post(url("ladder_copy", school, "theirs")).status_code == 404
+    assert client.post(url("ladder_activate", school, "theirs")).status_code == 404
+    assert client.get(url("ladder", other_school)).status_code == 404
+    assert not Ladder.objects.filter(school=school, key__startswith="theirs").exists()
+
+
+# --- the picture ---------------------------------------------------------------------------------
+
+
+def test_active_ladder_picture_shows_stages_criteria_in_words_actions_and_counts(
+    client, school, placed, attendance_lead
+):
+    client.force_login(attendance_lead)
+    response = client.get(url("ladder", school))
+    assert response.status_code == 200
+    picture = response.context["picture"]
+    assert [s.key for s in picture.falling] == ["universal", "concern", "pa", "panel", "casework"]
+    counts = {s.key: s.count for s in picture.stages}
+    assert counts == {
+        key: Placement.objects.filter(stage__key=key).count()
+        for key in ("universal", "concern", "pa", "panel", "casework")
+    }
+    body = response.content.decode()
+    assert "attendance below 95% year to date" in body
+    assert "Phone the family" in body and "class teacher, within 2 school days" in body
+    assert "Needs approval" in body and "Manual only" in body
+    assert "review every 2 weeks" in body
+    assert "Sherrier CE Primary" in body  # the shipped ladders, to copy
+
+
+def test_improving_track_is_drawn_under_the_stages_it_mirrors(client, school, attendance_lead):
+    services.ladder_load(school=school, document=services.ladder_file_read("firs"), activate=True)
+    client.force_login(attendance_lead)
+    picture = client.get(url("ladder", school)).context["picture"]
+    columns = {s.key: s.column for s in picture.falling}
+    assert picture.improving
+    for stage in picture.improving:
+        assert stage.mirrors is not None and stage.column == columns[stage.mirrors.key]
+    assert "mirrors" in client.get(url("ladder", school)).content.decode()
+
+
+def test_a_shipped_ladder_can_be_seen_before_copying(client, school, ladder, attendance_lead):
+    client.force_login(attendance_lead)
+    response = client.get(url("ladder_detail", school, "sherrier") + "?shipped=1")
+    assert response.status_code == 200
+    assert response.context["shipped"] == "sherrier"
+    assert "3+ lates this half-term" in response.content.decode()
+    assert client.get(url("ladder_detail", school, "nonesuch")).status_code == 404
+
+
+def test_no_active_ladder_shows_the_ladders_to_start_from(client, school, attendance_lead):
+    client.force_login(attendance_lead)
+    response = client.get(url("ladder", school))
+    assert response.status_code == 200
+    assert "no active ladder yet" in response.content.decode()
+
+
+def test_ladder_page_queries_do_not_grow_with_pupils(client, school, ladder, attendance_lead, today):
+    make_pupils(school, 3, today)
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=1))
+    client.force_login(attendance_lead)
+    paths = (url("ladder", school), url("ladder_detail", school, "simple"), url("ladder_simulate", school, "simple"))
+    expected = [queries_for(client, path) for path in paths]
+    make_pupils(school, 30, today, "5C")
+    nightly.nightly_run(school=school, as_of=today)
+    assert [queries_for(client, path) for path in paths] == expected
+
+
+# --- copy ----------------------------------------------------------------------------------------
+
+
+def test_copying_a_shipped_ladder_makes_a_new_inactive_ladder(client, school, ladder, attendance_lead):
+    client.force_login(attendance_lead)
+    response = client.post(url("ladder_copy", school, "sherrier"), {"from": "shipped"})
+    assert response.status_code == 302 and response["Location"] == url("ladder_edit", school, "sherrier-copy")
+    copy = Ladder.objects.get(school=school, key="sherrier-copy")
+    assert not copy.is_active and copy.name.endswith("(copy)")
+    assert copy.stages.count() == 5
+    ladder.refresh_from_db()
+    assert ladder.is_active
+    client.post(url("ladder_copy", school, "sherrier"), {"from": "shipped"})
+    assert Ladder.objects.filter(school=school, key="sherrier-copy-2").exists()
+    assert AuditEvent.objects.filter(verb="change", what__contains="copied ladder sherrier").count() == 2
+
+
+def test_copying_the_active_ladder_never_touches_it(client, school, placed, ladder, attendance_lead):
+    before = services.ladder_export(ladder)
+    client.force_login(attendance_lead)
+    client.post(url("ladder_copy", school, "simple"))
+    client.post(url("ladder_copy", school, "simple-copy"))
+    assert set(Ladder.objects.filter(school=school).values_list("key", flat=True)) == {
+        "simple",
+        "simple-copy",
+        "simple-copy-2",
+    }
+    ladder.refresh_from_db()
+    assert ladder.is_active and services.ladder_export(ladder) == before
+    assert Ladder.objects.get(key="simple-copy").placements.count() == 0
+
+
+# --- edit ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def draft(school, ladder):
+    copy, _ = services.ladder_load(school=school, document={**SIMPLE_LADDER, "key": "draft", "name": "Draft"})
+    return copy
+
+
+def edited(ladder, change):
+    document = yaml.safe_load(services.ladder_export(ladder))
+    change(document)
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def test_edit_page_shows_the_ladder_as_yaml(client, school, draft, attendance_lead):
+    client.force_login(attendance_lead)
+    response = client.get(url("ladder_edit", school, "draft"))
+    assert response.status_code == 200
+    assert "key: draft" in response.content.decode()
+
+
+def test_a_good_edit_is_saved_and_audited(client, school, draft, attendance_lead):
+    def change(doc):
+        doc["stages"][1]["criteria"] = {"attendance": {"below": 96}}
+        doc["stages"][0]["criteria"] = {"attendance": {"below": 100}}  # ignored, with a warning
+
+    client.force_login(attendance_lead)
+    response = client.post(url("ladder_edit", school, "draft"), {"text": edited(draft, change)}, follow=True)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Saved" in body and "its criteria are ignored" in body
+    assert draft.stages.get(key="concern").criteria == {"attendance": {"below": 96}}
+    assert AuditEvent.objects.filter(verb="change", what="edited ladder draft").exists()
+
+
+def test_a_bad_edit_names_stage_and_field_and_changes_nothing(client, school, draft, attendance_lead):
+    before = services.ladder_export(draft)
+
+    def change(doc):
+        doc["name"] = "Renamed"
+        doc["stages"][2]["criteria"] = {"attendence": {"below": 90}}
+
+    client.force_login(attendance_lead)
+    response = client.post(url("ladder_edit", school, "draft"), {"text": edited(draft, change)})
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert "Nothing was saved" in body
+    assert "stage &#x27;pa&#x27;, field criteria" in body and "attendence" in body
+    assert "Renamed" in body  # the text stays as typed, to fix
+    draft.refresh_from_db()
+    assert draft.name == "Draft" and services.ladder_export(draft) == before
+
+
+def test_yaml_that_does_not_parse_says_where(client, school, draft, attendance_lead):
+    client.force_login(attendance_lead)
+    response = client.post(url("ladder_edit", school, "draft"), {"text": "key: draft\nstages: [\n  - oops: {"})
+    assert response.status_code == 422
+    assert "not valid YAML at line" in response.content.decode()
+
+
+def test_the_key_cannot_change_in_an_edit(client, school, draft, attendance_lead):
+    client.force_login(attendance_lead)
+    text = edited(draft, lambda doc: doc.update(key="simple"))
+    response = client.post(url("ladder_edit", school, "draft"), {"text": text})
+    assert response.status_code == 422
+    assert "the key must stay" in response.content.decode()
+    assert Ladder.objects.get(key="simple").name == "Simple ladder"
+
+
+def test_the_active_ladder_cannot_lose_a_stage_pupils_stand_on(client, school, placed, ladder, attendance_lead):
+    before = services.ladder_export(ladder)
+    client.force_login(attendance_lead)
+    text = edited(ladder, lambda doc: doc["stages"].pop(1))  # "concern", where a pupil stands
+    response = client.post(url("ladder_edit", school, "simple"), {"text": text})
+    assert response.status_code == 422
+    assert "pupils stand on this stage" in response.content.decode()
+    ladder.refresh_from_db()
+    assert services.ladder_export(ladder) == before
+
+
+# --- simulate, activate, export ----------------------------------------------------------------
+
+
+def test_simulating_shows_counts_and_moves_and_changes_nothing(client, school, placed, draft, attendance_lead):
+    before = everything_counted()
+    client.force_login(attendance_lead)
+    response = client.get(url("ladder_simulate", school, "draft"))
+    assert response.status_code == 200
+    stages = {row["key"]: row for row in response.context["stages"]}
+    assert sum(row["count"] for row in stages.values()) == 4
+    # The draft has placed nobody: "now" is where pupils stand on the active ladder, stage by stage key.
+    assert {k: row["now"] for k, row in stages.items()} == {
+        k: Placement.objects.filter(stage__key=k).count() for k in stages
+    }
+    moves = response.context["moves"]
+    assert {m["pk"] for m in moves} == {p.pk for p in placed[1:]}  # the first pupil stays at the base stage
+    assert placed[3].surname in response.content.decode()
+    assert everything_counted() == before
+
+
+def test_activating_asks_first_then_switches_and_is_audited(client, school, placed, ladder, draft, attendance_lead):
+    client.force_login(attendance_lead)
+    response = client.get(url("ladder_activate", school, "draft"))
+    assert "It replaces <strong>Simple ladder</strong>" in response.content.decode()
+    draft.refresh_from_db()
+    assert not draft.is_active
+    for _ in range(2):
+        response = client.post(url("ladder_activate", school, "draft"))
+        assert response.status_code == 302
+    draft.refresh_from_db()
+    ladder.refresh_from_db()
+    assert draft.is_active and not ladder.is_active
+    assert AuditEvent.objects.filter(verb="change", what="activated ladder draft").count() == 1
+
+
+def test_export_gives_the_yaml_back_and_is_audited(client, school, ladder, attendance_lead):
+    client.force_login(attendance_lead)
+    response = client.get(url("ladder_export", school, "simple"))
+    assert response["Content-Type"] == "application/yaml; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="simple.yaml"'
+    assert yaml.safe_load(response.content) == services.ladder_document(ladder)
+    assert AuditEvent.objects.filter(verb="export", what="ladder simple as YAML").exists()
