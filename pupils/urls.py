@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+from django.urls import path
+
+from . import views
+
 app_name = "pupils"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("audit/", views.audit, name="audit"),
+]
