@@ -1,0 +1,75 @@
+"""The attendance lead's and the class teacher's mornings, in a real browser."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from interventions import nightly, services
+from interventions.models import ActionLog, Placement, Proposal
+from tests.factories import PupilFactory, RegistrationGroupFactory
+from tests.interventions.conftest import SIMPLE_LADDER, fill_register
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def every(n):
+    counter = {"i": 0}
+
+    def code_for(day, session):
+        counter["i"] += 1
+        return "O" if counter["i"] % n == 0 else ("/" if session == 0 else "\\")
+
+    return code_for
+
+
+@pytest.fixture
+def morning(school, attendance_lead, class_teacher):
+    services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
+    today = timezone.localdate()
+    group = RegistrationGroupFactory(school=school, name="4B")
+    pupils = {}
+    for surname, n in [("Ashworth", 2), ("Bennett", 13), ("Clarke", 1000)]:
+        pupil = PupilFactory(school=school, surname=surname, forename="Sam", registration_group=group)
+        fill_register(pupil, today - timedelta(days=60), today - timedelta(days=1), every(n))
+        pupils[surname] = pupil
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=1))
+    return pupils
+
+
+def test_lead_approves_a_move_in_place_and_logs_a_call(sign_in, live_server, morning):
+    page = sign_in("alice")
+    assert "/dashboard/" in page.url
+    proposal = page.locator(f"#proposal-{Proposal.objects.get().pk}")
+    proposal.get_by_role("button", name="Approve").click()
+    proposal.get_by_text("Give a reason").wait_for()  # refused in place, nothing changed
+    assert Proposal.objects.get().status == "pending"
+    page.get_by_label("Reason for the decision on Sam Ashworth").fill("Agreed at attendance panel")
+    page.locator(f"#proposal-{Proposal.objects.get().pk}").get_by_role("button", name="Approve").click()
+    page.get_by_text("Approved by alice").wait_for()
+    assert Placement.objects.get(pupil=morning["Ashworth"]).stage.key == "panel"
+
+    page.get_by_role("link", name="Bennett, Sam").click()
+    page.get_by_role("heading", name="Sam Bennett").wait_for()
+    page.get_by_label("What happened").select_option(label="Phone the family")
+    page.get_by_label("Outcome").fill("Spoke to dad: car trouble, back tomorrow")
+    page.get_by_role("button", name="Log action").click()
+    page.get_by_text("Logged: Phone the family.").wait_for()
+    action = ActionLog.objects.get(pupil=morning["Bennett"])
+    assert (action.title, action.outcome) == ("Phone the family", "Spoke to dad: car trouble, back tomorrow")
+
+
+def test_class_teacher_logs_a_conversation_in_one_click(sign_in, live_server, morning):
+    page = sign_in("bob")
+    assert "/classes/" in page.url
+    assert page.get_by_role("heading", name="4B").is_visible()
+    page.get_by_role("button", name="Log a conversation with Sam Clarke").click()
+    page.get_by_text("Logged ✓").wait_for()
+    assert ActionLog.objects.get(pupil=morning["Clarke"]).kind == "pupil_conversation"
+    page.get_by_role("link", name="Clarke, Sam").click()
+    assert page.get_by_text("Conversation with pupil").first.is_visible()
+    # The dashboard is not the class teacher's.
+    response = page.goto(f"{live_server.url}/school/100001/dashboard/")
+    assert response.status == 404
