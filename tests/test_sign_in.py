@@ -1,0 +1,110 @@
+"""Signing in: throttled failures, password reset by email, security headers, the front door."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+from django.core.cache import cache
+from django.urls import reverse
+
+from pupils.models import StaffMembership
+from tests.factories import MembershipFactory, SchoolFactory, UserFactory
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def attempt(client, username, password):
+    return client.post(reverse("login"), {"username": username, "password": password})
+
+
+def test_five_failures_lock_the_account_from_that_address_even_with_the_right_password(
+    client, attendance_lead, settings
+):
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        assert attempt(client, "alice", "wrong").status_code == 200
+    response = attempt(client, "alice", PASSWORD)
+    assert response.status_code == 429
+    assert "Too many failed attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_success_clears_earlier_failures(client, attendance_lead, settings):
+    for _ in range(settings.LOGIN_FAILURE_LIMIT - 1):
+        attempt(client, "alice", "wrong")
+    assert attempt(client, "alice", PASSWORD).status_code == 302
+    client.logout()
+    for _ in range(settings.LOGIN_FAILURE_LIMIT - 1):
+        attempt(client, "alice", "wrong")
+    assert attempt(client, "alice", PASSWORD).status_code == 302
+
+
+def test_password_reset_sends_a_one_time_link_that_sets_a_new_password(client, attendance_lead):
+    client.post(reverse("password_reset"), {"email": attendance_lead.email})
+    assert len(mail.outbox) == 1
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
+    form = client.get(link, follow=True)
+    client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "a fresh long passphrase", "new_password2": "a fresh long passphrase"},
+    )
+    client.logout()
+    assert attempt(client, "alice", "a fresh long passphrase").status_code == 302
+    assert client.get(link, follow=True).context["validlink"] is False
+
+
+def test_reset_for_an_unknown_address_says_the_same_and_sends_nothing(client, db):
+    response = client.post(reverse("password_reset"), {"email": "nobody@example.org"}, follow=True)
+    assert "If that address belongs to an account" in response.content.decode()
+    assert mail.outbox == []
+
+
+def test_pages_carry_a_content_security_policy_and_no_framing(client, attendance_lead):
+    response = client.get(reverse("login"))
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_sessions_end_after_an_idle_hour_and_at_browser_close(settings):
+    assert settings.SESSION_COOKIE_AGE == 60 * 60
+    assert settings.SESSION_SAVE_EVERY_REQUEST and settings.SESSION_EXPIRE_AT_BROWSER_CLOSE
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(client, school):
+    response = client.get(reverse("interventions:dashboard", args=[school.urn]))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_front_door_sends_each_role_home(client, school):
+    homes = {
+        StaffMembership.Role.ATTENDANCE_LEAD: "/dashboard/",
+        StaffMembership.Role.SENIOR_LEADER: "/dashboard/",
+        StaffMembership.Role.CLASS_TEACHER: "/classes/",
+        StaffMembership.Role.OFFICE: "/office/",
+    }
+    for role, path in homes.items():
+        user = MembershipFactory(user=UserFactory(username=f"home-{role}"), school=school, role=role).user
+        client.force_login(user)
+        response = client.get(reverse("home"), follow=True)
+        assert response.redirect_chain[-1][0] == f"/school/{school.urn}{path}", role
+
+
+def test_someone_at_two_schools_chooses_between_them(client, school, other_school):
+    user = UserFactory(username="trust")
+    for s in (school, other_school):
+        MembershipFactory(user=user, school=s, role=StaffMembership.Role.LA_OFFICER)
+    client.force_login(user)
+    body = client.get(reverse("home")).content.decode()
+    assert school.name in body and other_school.name in body
+    third = SchoolFactory(name="Cedar Primary")
+    assert client.get(reverse("school_home", args=[third.urn])).status_code == 404
