@@ -1,16 +1,44 @@
-"""Every write to letter templates and letters."""
+"""Every write to letter templates, letter settings, letters and print batches.
+
+`grep "def letter"` lists everything the code can do to a letter. Nothing is
+sent twice by accident: queueing is keyed (`Letter.dedupe_key`, with a unique
+constraint behind it), printing claims letters with a conditional update and
+keeps each PDF as printed, and posting only moves printed letters on.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 
-from pupils.models import School
+from interventions.models import ActionLog, StageChange
+from pupils.models import AuditEvent, Pupil, School
+from pupils.services import audit_record
 
-from .defaults import DEFAULT_BODY, DEFAULT_TEMPLATES
-from .models import Letter, LetterTemplate
+from . import merge, pdf, rendering, rules, sandbox, selectors
+from .defaults import DEFAULT_TEMPLATES, NEW_TEMPLATE_BODY
+from .models import Letter, LetterSettings, LetterTemplate, LetterTemplateRevision, PrintBatch
+
+logger = logging.getLogger(__name__)
+
+#: Batches bigger than this are printed by a Celery worker, with progress on the page
+#: (settings.LETTERS_BACKGROUND_FROM overrides it).
+BACKGROUND_FROM = 50
+
+
+# --- templates ---------------------------------------------------------------------------
 
 
 def letter_template_keys(*, school: School | None) -> set[str]:
@@ -22,29 +50,602 @@ def letter_template_keys(*, school: School | None) -> set[str]:
 
 
 def letter_template_get_or_create(*, school: School, key: str) -> LetterTemplate:
-    """The school's template for `key`, created from the shipped default on first use."""
-    name, subject = DEFAULT_TEMPLATES.get(key, (key.replace("_", " ").capitalize(), ""))
-    template, _ = LetterTemplate.objects.get_or_create(
-        school=school, key=key, defaults={"name": name, "subject": subject, "body": DEFAULT_BODY}
+    """The school's template for `key`, made from the shipped default on first use. Idempotent."""
+    default = DEFAULT_TEMPLATES.get(key)
+    defaults = (
+        {"name": default.name, "subject": default.subject, "body": default.body, "layout": default.layout}
+        if default
+        else {"name": key.replace("_", " ").capitalize(), "subject": "", "body": NEW_TEMPLATE_BODY}
     )
+    template, _ = LetterTemplate.objects.get_or_create(school=school, key=key, defaults=defaults)
+    return template
+
+
+def template_problems(*, subject: str, body: str) -> dict[str, list[str]]:
+    """What is wrong with a template's subject and body, by field, each message naming its line."""
+    problems = {
+        name: [str(p) for p in sandbox.check(source, fields=merge.FIELD_NAMES)]
+        for name, source in (("subject", subject), ("body", body))
+    }
+    if "\n" in subject.strip():
+        problems["subject"].append("The subject must be one line.")
+    return {name: messages for name, messages in problems.items() if messages}
+
+
+@transaction.atomic
+def letter_template_save(
+    *,
+    school: School,
+    key: str,
+    name: str,
+    subject: str,
+    body: str,
+    layout: str,
+    is_active: bool = True,
+    user: Any = None,
+) -> LetterTemplate:
+    """Save a school's template (creating its copy of a default on first save), keeping the old wording.
+
+    Raises ValidationError, saving nothing, if the subject or body has a
+    syntax error or a field that is not a merge field: the message names the
+    line. Not idempotent in the history: each save keeps a revision.
+    """
+    problems = template_problems(subject=subject, body=body)
+    if problems:
+        raise ValidationError(problems)
+    template = LetterTemplate.objects.select_for_update().filter(school=school, key=key).first()
+    creating = template is None
+    if template is None:
+        template = LetterTemplate(school=school, key=key)
+    template.name, template.subject, template.body = name.strip(), subject.strip(), body.replace("\r\n", "\n")
+    template.layout, template.is_active = layout, is_active
+    template.updated_by = user if getattr(user, "is_authenticated", False) else None
+    template.full_clean()
+    if creating:
+        template.save()
+    else:
+        template.save(update_fields=["name", "subject", "body", "layout", "is_active", "updated_by", "updated_at"])
+    LetterTemplateRevision.objects.create(
+        template=template,
+        name=template.name,
+        subject=template.subject,
+        body=template.body,
+        layout=template.layout,
+        saved_by=template.updated_by,
+    )
+    audit_record(school=school, user=user, verb=AuditEvent.Verb.CHANGE, what=f"letter template '{template.name}' saved")
     return template
 
 
 @transaction.atomic
+def letter_settings_save(
+    *,
+    school: School,
+    user: Any,
+    addressing: str,
+    rag_green_from: Decimal,
+    rag_amber_from: Decimal,
+    footer: str,
+    logo: Any = None,
+    remove_logo: bool = False,
+) -> LetterSettings:
+    """Save the school's letterhead and letter choices. Raises ValidationError if amber starts above green."""
+    if rag_amber_from > rag_green_from:
+        raise ValidationError({"rag_amber_from": "Amber must start at or below green."})
+    found = LetterSettings.objects.select_for_update().filter(school=school).first()
+    settings = found or LetterSettings(school=school)
+    settings.addressing, settings.footer = addressing, footer.strip()
+    settings.rag_green_from, settings.rag_amber_from = rag_green_from, rag_amber_from
+    settings.updated_by = user if getattr(user, "is_authenticated", False) else None
+    if remove_logo:
+        settings.logo = ""
+    if logo is not None:
+        data = logo.read()
+        if rendering.image_type(data) is None:
+            raise ValidationError({"logo": "The logo must be a PNG or JPEG image."})
+        if len(data) > rendering.LOGO_MAX_BYTES:
+            raise ValidationError({"logo": "The logo must be 500 KB or smaller."})
+        settings.logo.save(f"{school.urn}-logo", ContentFile(data), save=False)
+    settings.full_clean()
+    settings.save()
+    audit_record(school=school, user=user, verb=AuditEvent.Verb.CHANGE, what="letter settings saved")
+    return settings
+
+
+# --- queueing ------------------------------------------------------------------------------
+
+
+@dataclass
+class Queued:
+    letters: list[Letter] = field(default_factory=list)
+    created: int = 0
+
+
+def _details(details: Mapping[str, Any] | None) -> dict[str, str]:
+    return {k: str(v) for k, v in (details or {}).items() if k in merge.DETAIL_KEYS and v not in (None, "")}
+
+
+@transaction.atomic
+def letter_queue(
+    *,
+    school: School,
+    pupil: Pupil,
+    key: str,
+    on: date,
+    user: Any = None,
+    stage_change: StageChange | None = None,
+    details: Mapping[str, Any] | None = None,
+    period: tuple[date, date, str] | None = None,
+    dedupe: str = "",
+) -> Queued:
+    """Queue a letter for a pupil: one per household, per carer or jointly, as the school chose.
+
+    Certificates go to the pupil (one, no address). With `dedupe`, asking
+    again for the same letter returns the letters already queued (the
+    unique constraint on `dedupe_key` backs this up under concurrency).
+    Raises ValidationError if the pupil is not at the school.
+    """
+    if pupil.school_id != school.pk:
+        raise ValidationError("This pupil is not at this school.")
+    template = letter_template_get_or_create(school=school, key=key)
+    addressing = selectors.letter_settings_get(school=school).addressing
+    if template.layout == LetterTemplate.Layout.CERTIFICATE:
+        groups = [None]
+    else:
+        groups = [r.contact_id for r in rules.recipients(selectors.carers_of(pupil), addressing=addressing)]
+    result = Queued()
+    user = user if getattr(user, "is_authenticated", False) else None
+    for contact_id in groups:
+        fields = {
+            "school": school,
+            "pupil": pupil,
+            "template": template,
+            "contact_id": contact_id,
+            "addressing": addressing,
+            "stage_change": stage_change,
+            "queued_on": on,
+            "queued_by": user,
+            "details": _details(details),
+            "period_start": period[0] if period else None,
+            "period_end": period[1] if period else None,
+            "period_name": period[2] if period else "",
+        }
+        if dedupe:
+            letter, created = Letter.objects.get_or_create(
+                school=school, dedupe_key=f"{dedupe}:{contact_id or 'none'}", defaults=fields
+            )
+        else:
+            letter, created = Letter.objects.create(**fields), True
+        result.letters.append(letter)
+        result.created += created
+    return result
+
+
 def letters_queue_for_stage_change(*, stage_change: Any, letter_keys: list[str], on: date, user: Any = None) -> int:
-    """Queue one letter per key for a stage change. Idempotent: returns how many were new."""
+    """Queue a stage's letters for a pupil who entered it (the night, or a person's move).
+
+    Idempotent per stage change and template: a letter already queued for
+    them (by any addressing) is not queued again. Returns how many were new.
+    """
     created = 0
+    pupil = stage_change.pupil
     for key in letter_keys:
-        template = letter_template_get_or_create(school=stage_change.pupil.school, key=key)
-        _, was_created = Letter.objects.get_or_create(
+        if Letter.objects.filter(stage_change=stage_change, template__key=key).exists():
+            continue
+        queued = letter_queue(
+            school=pupil.school,
+            pupil=pupil,
+            key=key,
+            on=on,
+            user=user,
             stage_change=stage_change,
-            template=template,
-            defaults={
-                "school": stage_change.pupil.school,
-                "pupil": stage_change.pupil,
-                "queued_on": on,
-                "queued_by": user,
-            },
+            dedupe=f"stage:{stage_change.pk}:{key}",
         )
-        created += was_created
+        created += queued.created
     return created
+
+
+@transaction.atomic
+def letters_bulk_queue(
+    *,
+    school: School,
+    key: str,
+    start: date,
+    end: date,
+    period_name: str,
+    on: date,
+    user: Any = None,
+    full_attendance_only: bool = False,
+) -> Queued:
+    """Queue a letter for every pupil on roll in [start, end]: termly reports, or certificates.
+
+    With `full_attendance_only`, only pupils who attended every possible
+    session of the period (and had at least one) get one: the 100%
+    certificates. Idempotent: asking again for the same template and period
+    queues only what is missing. Raises ValidationError if the period ends
+    before it starts.
+    """
+    if end < start:
+        raise ValidationError("The period must end on or after the day it starts.")
+    from pupils.selectors import pupils_on_roll_between
+
+    pupils = list(
+        pupils_on_roll_between(school=school, start=start, end=end)
+        .select_related("registration_group")
+        .prefetch_related("contacts")
+        .order_by("registration_group__name", "surname", "forename")
+    )
+    if full_attendance_only:
+        figures = selectors.attendance_summaries(school=school, pupils=pupils, windows=[(start, end)])[(start, end)]
+        pupils = [p for p in pupils if figures[p.pk].possible and figures[p.pk].absent == 0]
+    template = letter_template_get_or_create(school=school, key=key)
+    addressing = selectors.letter_settings_get(school=school).addressing
+    user = user if getattr(user, "is_authenticated", False) else None
+    prefix = f"bulk:{key}:{start.isoformat()}:{end.isoformat()}"
+    wanted: dict[str, Letter] = {}
+    for pupil in pupils:
+        if template.layout == LetterTemplate.Layout.CERTIFICATE:
+            contact_ids: list[int | None] = [None]
+        else:
+            carers = selectors.carers_of(pupil)
+            contact_ids = [r.contact_id for r in rules.recipients(carers, addressing=addressing)]
+        for contact_id in contact_ids:
+            dedupe_key = f"{prefix}:{pupil.pk}:{contact_id or 'none'}"
+            wanted[dedupe_key] = Letter(
+                school=school,
+                pupil=pupil,
+                template=template,
+                contact_id=contact_id,
+                addressing=addressing,
+                dedupe_key=dedupe_key,
+                queued_on=on,
+                queued_by=user,
+                period_start=start,
+                period_end=end,
+                period_name=period_name,
+            )
+    existing = set(
+        Letter.objects.filter(school=school, dedupe_key__startswith=f"{prefix}:").values_list("dedupe_key", flat=True)
+    )
+    missing = [letter for k, letter in wanted.items() if k not in existing]
+    # ignore_conflicts: a second request racing this one cannot make duplicates (the unique key refuses them).
+    Letter.objects.bulk_create(missing, batch_size=500, ignore_conflicts=True)
+    letters = list(Letter.objects.filter(school=school, dedupe_key__in=list(wanted)))
+    if missing:
+        audit_record(
+            school=school,
+            user=user,
+            verb=AuditEvent.Verb.CHANGE,
+            what=f"queued {len(missing)} '{template.name}' letters for {period_name}",
+        )
+    return Queued(letters=letters, created=len(missing))
+
+
+@transaction.atomic
+def letter_details_update(*, letter: Letter, details: Mapping[str, Any], user: Any) -> Letter:
+    """Set a queued letter's meeting, review and note details. Raises ValidationError once it has printed."""
+    letter = Letter.objects.select_for_update().get(pk=letter.pk)
+    if letter.status != Letter.Status.QUEUED or letter.print_batch_id:
+        raise ValidationError("This letter has been printed (or is printing): its details can no longer change.")
+    letter.details = _details(details)
+    letter.save(update_fields=["details"])
+    audit_record(
+        school=letter.school,
+        user=user,
+        verb=AuditEvent.Verb.CHANGE,
+        what=f"letter {letter.reference} details changed",
+        pupil=letter.pupil,
+    )
+    return letter
+
+
+@transaction.atomic
+def letter_cancel(*, letter: Letter, user: Any) -> bool:
+    """Take a letter out of the queue. Idempotent: False if it was already cancelled.
+
+    Raises ValidationError for a letter that is printing, printed or posted:
+    those are records of what was sent.
+    """
+    letter = Letter.objects.select_for_update().get(pk=letter.pk)
+    if letter.status == Letter.Status.CANCELLED:
+        return False
+    if letter.status != Letter.Status.QUEUED or letter.print_batch_id:
+        raise ValidationError("Only a letter waiting to print can be cancelled.")
+    letter.status = Letter.Status.CANCELLED
+    letter.cancelled_at = timezone.now()
+    letter.cancelled_by = user if getattr(user, "is_authenticated", False) else None
+    letter.save(update_fields=["status", "cancelled_at", "cancelled_by"])
+    audit_record(
+        school=letter.school,
+        user=user,
+        verb=AuditEvent.Verb.CHANGE,
+        what=f"letter {letter.reference} cancelled",
+        pupil=letter.pupil,
+    )
+    return True
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def letter_sheets(letters: list[Letter], *, school: School, dated: date) -> list[tuple[str, str]]:
+    """(anchor, html) for letters loaded with `selectors.letters_for_render`."""
+    settings = selectors.letter_settings_get(school=school)
+    facts = selectors.letter_facts(letters, school=school, settings=settings, dated=dated)
+    texts = [selectors.TemplateText.of(letter.template) for letter in letters]
+    head = rendering.letterhead(
+        school_facts=facts[0].school if facts else selectors.school_facts(school), settings=settings
+    )
+    return rendering.sheets_html(facts, texts, head=head)
+
+
+def letter_preview_html(*, letter: Letter) -> str:
+    """A letter's HTML as it would print today (the date on it is today's). Reads only."""
+    letters = selectors.letters_for_render(Letter.objects.filter(pk=letter.pk))
+    return letter_sheets(letters, school=letter.school, dated=timezone.localdate())[0][1]
+
+
+def letter_preview_pdf(*, letter: Letter) -> bytes:
+    """A queued letter as a PDF, not stored and not marked printed: for checking before printing."""
+    return pdf.pdf_one(letter_preview_html(letter=letter))
+
+
+def letter_draft_html(
+    *, school: School, pupil: Pupil, text: selectors.TemplateText, details: Mapping[str, Any], on: date
+) -> tuple[str, list[rules.Recipient]]:
+    """A letter not yet queued, as it would print, and everyone it would go to. Reads only."""
+    template = text.saved or LetterTemplate(
+        school=school, key=text.key, name=text.name, subject=text.subject, body=text.body, layout=text.layout
+    )
+    addressing = selectors.letter_settings_get(school=school).addressing
+    letter = Letter(
+        school=school, pupil=pupil, template=template, addressing=addressing, queued_on=on, details=_details(details)
+    )
+    if template.layout == LetterTemplate.Layout.CERTIFICATE:
+        to = [selectors.recipient_of(letter)]
+    else:
+        to = rules.recipients(selectors.carers_of(pupil), addressing=addressing)
+    letter.contact_id = to[0].contact_id
+    return letter_sheets([letter], school=school, dated=timezone.localdate())[0][1], to
+
+
+def template_sample_html(*, school: School, subject: str, body: str, layout: str) -> str:
+    """A template filled in for a made-up pupil (nobody's real record), for the editor's preview."""
+    settings = selectors.letter_settings_get(school=school)
+    facts = merge.sample_facts(
+        school=selectors.school_facts(school),
+        today=timezone.localdate(),
+        green_from=settings.rag_green_from,
+        amber_from=settings.rag_amber_from,
+    )
+    text = selectors.TemplateText(key="preview", name="Preview", subject=subject, body=body, layout=layout)
+    head = rendering.letterhead(school_facts=facts.school, settings=settings)
+    return rendering.sheet_html(facts=facts, text=text, head=head)
+
+
+# --- printing --------------------------------------------------------------------------------
+
+
+def letters_print(
+    *, school: School, letter_ids: Collection[int] | None, user: Any, background_from: int | None = None
+) -> PrintBatch:
+    """Print letters waiting in the queue as one PDF, one letter per page, and keep each letter's PDF.
+
+    `letter_ids=None` prints every letter waiting. Letters are claimed for a
+    new PrintBatch with a conditional update, so two clicks (or two offices)
+    never print a letter twice. Batches bigger than `background_from` (50)
+    are rendered by a Celery task after commit, with progress on the batch;
+    smaller ones are rendered now. Idempotent: printing letters that are all
+    already in one batch returns that batch and its stored PDF. Raises
+    ValidationError if none of the letters is waiting to print.
+    """
+    if background_from is None:
+        background_from = getattr(django_settings, "LETTERS_BACKGROUND_FROM", BACKGROUND_FROM)
+    with transaction.atomic():
+        letters = Letter.objects.select_for_update().filter(school=school)
+        letters = letters.filter(pk__in=letter_ids) if letter_ids is not None else letters.filter(status="queued")
+        rows = list(letters.values_list("pk", "status", "print_batch_id"))
+        waiting = [pk for pk, status, batch_id in rows if status == Letter.Status.QUEUED and batch_id is None]
+        if not waiting:
+            batch_ids = {batch_id for _, status, batch_id in rows if status != Letter.Status.CANCELLED}
+            if len(batch_ids) == 1 and None not in batch_ids:
+                return PrintBatch.objects.get(pk=batch_ids.pop())
+            raise ValidationError(
+                "None of these letters is waiting to print. To print a letter again, open it and choose Reprint."
+            )
+        batch = PrintBatch.objects.create(
+            school=school,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+            total=len(waiting),
+            phase="Waiting to start",
+        )
+        claimed = Letter.objects.filter(pk__in=waiting, status=Letter.Status.QUEUED, print_batch__isnull=True).update(
+            print_batch=batch
+        )
+        if claimed != batch.total:
+            batch.total = claimed
+            batch.save(update_fields=["total"])
+        background = claimed > background_from
+        if background:
+            from .tasks import print_batch_render as print_batch_render_task
+
+            batch_id = batch.pk
+            transaction.on_commit(lambda: print_batch_render_task.delay(batch_id))
+    if background:
+        return batch
+    return print_batch_render(batch_id=batch.pk)
+
+
+def _progress(batch_id: int, phase: str) -> Any:
+    def report(done: int, total: int) -> None:
+        PrintBatch.objects.filter(pk=batch_id).update(done=done, phase=f"{phase}: {done} of {total}")
+
+    return report
+
+
+def print_batch_render(*, batch_id: int) -> PrintBatch:
+    """Render a claimed batch: one PDF for the lot, one per letter; then mark the letters printed.
+
+    Safe to run twice (the task is acked late): a finished batch is returned
+    as it is, and a re-run after a crash starts the rendering again; the
+    final write happens in one transaction, under a lock on the batch, only
+    if nobody finished it first. On failure the letters go back to the queue
+    and the batch says why; nothing is raised.
+    """
+    claimed = PrintBatch.objects.filter(
+        pk=batch_id, status__in=[PrintBatch.Status.PENDING, PrintBatch.Status.RUNNING]
+    ).update(status=PrintBatch.Status.RUNNING, started_at=timezone.now(), done=0, phase="Preparing letters")
+    batch = PrintBatch.objects.select_related("school").get(pk=batch_id)
+    if not claimed:
+        return batch
+    try:
+        return _render_batch(batch)
+    except Exception as error:
+        logger.exception("print batch %s failed", batch_id)
+        with transaction.atomic():
+            Letter.objects.filter(print_batch=batch, status=Letter.Status.QUEUED).update(print_batch=None)
+            PrintBatch.objects.filter(pk=batch_id).exclude(status=PrintBatch.Status.DONE).update(
+                status=PrintBatch.Status.FAILED, error=str(error)[:2000], phase="", finished_at=timezone.now()
+            )
+        batch.refresh_from_db()
+        return batch
+
+
+def _render_batch(batch: PrintBatch) -> PrintBatch:
+    school = batch.school
+    letters = selectors.letters_for_render(Letter.objects.filter(print_batch=batch, status=Letter.Status.QUEUED))
+    if not letters:
+        raise ValueError("No letters left to print in this batch.")
+    sheets = letter_sheets(letters, school=school, dated=timezone.localdate())
+    rendered = pdf.pdf_render(sheets, progress=_progress(batch.pk, "Laying out letters"))
+    pieces = rendered.letter_pdfs(progress=_progress(batch.pk, "Keeping each letter's PDF"))
+    # Files first, then the database in one transaction: a crash in between leaves only unused files.
+    folder = f"letters/{school.urn}/batch-{batch.pk}"
+    batch_name = default_storage.save(f"{folder}/letters-{batch.pk}.pdf", ContentFile(rendered.pdf))
+    now = timezone.now()
+    for letter, piece, (_, pages) in zip(letters, pieces, rendered.letter_pages(), strict=True):
+        letter.pdf.name = default_storage.save(f"{folder}/{letter.reference}.pdf", ContentFile(piece))
+        letter.pdf_sha256 = hashlib.sha256(piece).hexdigest()
+        letter.pages = pages
+        letter.status = Letter.Status.PRINTED
+        letter.printed_at = now
+        letter.printed_by_id = batch.created_by_id
+    with transaction.atomic():
+        locked = PrintBatch.objects.select_for_update().get(pk=batch.pk)
+        if locked.status == PrintBatch.Status.DONE:
+            return locked
+        still_ours = set(
+            Letter.objects.filter(print_batch=batch, status=Letter.Status.QUEUED).values_list("pk", flat=True)
+        )
+        if still_ours != {letter.pk for letter in letters}:
+            raise ValueError("The letters in this batch changed while it printed.")
+        Letter.objects.bulk_update(
+            letters, ["pdf", "pdf_sha256", "pages", "status", "printed_at", "printed_by"], batch_size=500
+        )
+        locked.pdf.name = batch_name
+        locked.pdf_sha256 = hashlib.sha256(rendered.pdf).hexdigest()
+        locked.pages = rendered.pages
+        locked.status = PrintBatch.Status.DONE
+        locked.done = len(letters)
+        locked.phase = ""
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["pdf", "pdf_sha256", "pages", "status", "done", "phase", "finished_at"])
+        audit_record(
+            school=school,
+            user=batch.created_by,
+            verb=AuditEvent.Verb.EXPORT,
+            what=f"printed {len(letters)} letters as one PDF (batch {batch.pk})",
+        )
+    return locked
+
+
+def _stored(file: Any, sha256: str) -> bytes:
+    with file.open("rb") as handle:
+        data = handle.read()
+    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
+        raise ValidationError("The stored PDF does not match the one printed. Please tell your administrator.")
+    return data
+
+
+def letter_reprint(*, letter: Letter, user: Any) -> bytes:
+    """The letter's PDF exactly as it was printed. Never re-queues and never renders again.
+
+    Raises ValidationError if the letter has not been printed.
+    """
+    if letter.status not in (Letter.Status.PRINTED, Letter.Status.POSTED) or not letter.pdf:
+        raise ValidationError("This letter has not been printed yet: print it from the queue.")
+    data = _stored(letter.pdf, letter.pdf_sha256)
+    audit_record(
+        school=letter.school,
+        user=user,
+        verb=AuditEvent.Verb.EXPORT,
+        what=f"letter {letter.reference} reprinted",
+        pupil=letter.pupil,
+    )
+    return data
+
+
+def print_batch_pdf(*, batch: PrintBatch, user: Any) -> bytes:
+    """A finished batch's PDF, the same bytes every time. Raises ValidationError until it has printed."""
+    if batch.status != PrintBatch.Status.DONE or not batch.pdf:
+        raise ValidationError("This batch has not finished printing.")
+    data = _stored(batch.pdf, batch.pdf_sha256)
+    audit_record(school=batch.school, user=user, verb=AuditEvent.Verb.EXPORT, what=f"downloaded print batch {batch.pk}")
+    return data
+
+
+# --- posting ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def letters_mark_posted(*, school: School, letter_ids: Collection[int], user: Any, on: date | None = None) -> int:
+    """Mark printed letters posted and log each on the pupil's record. Returns how many were posted now.
+
+    Idempotent: a letter already posted is left alone and not logged again.
+    Raises ValidationError, changing nothing, if any of the letters has not
+    been printed (or was cancelled).
+    """
+    on = on or timezone.localdate()
+    letters = list(
+        Letter.objects.select_for_update(of=("self",))
+        .filter(school=school, pk__in=letter_ids)
+        .select_related("template", "pupil")
+        .prefetch_related("pupil__contacts")
+        .order_by("pk")
+    )
+    not_printed = [letter for letter in letters if letter.status in (Letter.Status.QUEUED, Letter.Status.CANCELLED)]
+    if not_printed:
+        raise ValidationError(
+            f"{len(not_printed)} of these letters {'has' if len(not_printed) == 1 else 'have'} not been printed, "
+            "so nothing was marked posted. Print them first."
+        )
+    to_post = [letter for letter in letters if letter.status == Letter.Status.PRINTED]
+    if not to_post:
+        return 0
+    user = user if getattr(user, "is_authenticated", False) else None
+    now = timezone.now()
+    posted = Letter.objects.filter(pk__in=[letter.pk for letter in to_post], status=Letter.Status.PRINTED).update(
+        status=Letter.Status.POSTED, posted_at=now, posted_by=user
+    )
+    if posted != len(to_post):  # pragma: no cover - the rows are locked above
+        raise ValidationError("Some of these letters changed while being marked posted: please try again.")
+    ActionLog.objects.bulk_create(
+        [
+            ActionLog(
+                school=school,
+                pupil=letter.pupil,
+                kind=ActionLog.Kind.LETTER,
+                title=f"Letter posted: {letter.template.name}"[:300],
+                occurred_on=on,
+                by=user,
+                outcome="Posted",
+                notes=(
+                    f"To {selectors.recipient_of(letter).name}. "
+                    f"Reference {letter.reference}, printed {timezone.localtime(letter.printed_at):%d %b %Y}."
+                ),
+            )
+            for letter in to_post
+        ]
+    )
+    audit_record(school=school, user=user, verb=AuditEvent.Verb.CHANGE, what=f"marked {posted} letters posted")
+    return posted

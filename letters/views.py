@@ -1,1 +1,434 @@
+"""Letters pages: the print queue, print batches, a letter, composing, bulk letters, templates, settings.
+
+Every view loads its school through `pupils.access.school_access` and every
+letter, batch and pupil through `letters.selectors` / `pupils.access`: anything
+outside a person's reach is a 404. Views check the method, load, bind a form,
+call one service, then render or redirect.
+"""
+
 from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from pupils.access import Access, pupil_for, school_access
+from pupils.models import AuditEvent
+from pupils.services import audit_record
+
+from . import merge, pdf, sandbox, selectors, services
+from .defaults import NEW_TEMPLATE_BODY
+from .forms import (
+    BulkForm,
+    ComposeForm,
+    DetailsForm,
+    LetterIdsForm,
+    NewTemplateForm,
+    QueueFilterForm,
+    SettingsForm,
+    TemplateForm,
+)
+from .models import Letter, PrintBatch
+
+QUEUE_PAGE_SIZE = 100
+
+
+def _access(request: HttpRequest, urn: str, *permissions: str) -> Access:
+    """The person's access at the school, if they hold any of `permissions`; otherwise 404."""
+    access = school_access(request.user, urn)
+    if not any(access.can(p) for p in permissions):
+        raise Http404("Not found")
+    return access
+
+
+def _pdf(data: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _form_errors(form: Any, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+# --- the queue --------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def queue(request: HttpRequest, urn: str) -> HttpResponse:
+    access = _access(request, urn, "print_letters")
+    templates = selectors.template_text_list(school=access.school)
+    form = QueueFilterForm(request.GET or None, school=access.school, templates=templates)
+    letters = selectors.letter_list(access=access, **form.filters())
+    page = Paginator(letters, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [(letter, selectors.recipient_of(letter)) for letter in page]
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "access": access,
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "counts": selectors.queue_counts(access=access),
+        "query": query.urlencode(),
+        "filters": form.filters(),
+        "recent_batches": PrintBatch.objects.filter(school=access.school).select_related("created_by")[:5],
+    }
+    template = "letters/letter_queue.html#queue-table" if request.htmx else "letters/letter_queue.html"
+    return render(request, template, context)
+
+
+def _chosen_ids(request: HttpRequest, access: Access, form: LetterIdsForm) -> list[int]:
+    if form.cleaned_data.get("scope") == "all":
+        filters = QueueFilterForm(
+            request.POST, school=access.school, templates=selectors.template_text_list(school=access.school)
+        ).filters()
+        filters["status"] = Letter.Status.QUEUED
+        return list(selectors.letter_list(access=access, **filters).values_list("pk", flat=True))
+    return form.cleaned_data["letter"]
+
+
+@login_required
+@require_POST
+def print_letters(request: HttpRequest, urn: str) -> HttpResponse:
+    access = _access(request, urn, "print_letters")
+    form = LetterIdsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.non_field_errors()) or "Choose the letters to print.")
+        return redirect("letters:queue", urn=urn)
+    try:
+        batch = services.letters_print(
+            school=access.school, letter_ids=_chosen_ids(request, access, form), user=request.user
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("letters:queue", urn=urn)
+    return redirect("letters:batch", urn=urn, pk=batch.pk)
+
+
+@login_required
+@require_POST
+def post_letters(request: HttpRequest, urn: str) -> HttpResponse:
+    access = _access(request, urn, "print_letters")
+    form = LetterIdsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.non_field_errors()) or "Choose the letters to mark as posted.")
+        return redirect("letters:queue", urn=urn)
+    ids = form.cleaned_data["letter"]
+    try:
+        posted = services.letters_mark_posted(school=access.school, letter_ids=ids, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{posted} letter{'s' if posted != 1 else ''} marked as posted.")
+    return redirect("letters:queue", urn=urn)
+
+
+# --- print batches ----------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def batch_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    access = _access(request, urn, "print_letters")
+    batch = selectors.print_batch_for(access, pk)
+    context = {"access": access, "batch": batch}
+    if request.htmx:
+        response = render(request, "letters/batch_detail.html#batch-progress", context)
+        if batch.status in (PrintBatch.Status.DONE, PrintBatch.Status.FAILED):
+            response["HX-Refresh"] = "true"  # finished: reload to show the letters and the posting button
+        return response
+    letters = selectors.batch_letters(batch=batch)
+    context["rows"] = [(letter, selectors.recipient_of(letter)) for letter in letters]
+    context["printed_ids"] = [letter.pk for letter, _ in context["rows"] if letter.status == Letter.Status.PRINTED]
+    return render(request, "letters/batch_detail.html", context)
+
+
+@login_required
+@require_GET
+def batch_pdf(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    access = _access(request, urn, "print_letters")
+    batch = selectors.print_batch_for(access, pk)
+    try:
+        data = services.print_batch_pdf(batch=batch, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("letters:batch", urn=urn, pk=pk)
+    return _pdf(data, f"letters-{access.school.urn}-batch-{batch.pk}.pdf")
+
+
+@login_required
+@require_POST
+def batch_post(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    access = _access(request, urn, "print_letters")
+    batch = selectors.print_batch_for(access, pk)
+    ids = list(batch.letters.filter(status=Letter.Status.PRINTED).values_list("pk", flat=True))
+    posted = services.letters_mark_posted(school=access.school, letter_ids=ids, user=request.user)
+    messages.success(request, f"{posted} letter{'s' if posted != 1 else ''} marked as posted.")
+    return redirect("letters:batch", urn=urn, pk=pk)
+
+
+# --- one letter ----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def letter_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    access = _access(request, urn, "print_letters", "queue_letters")
+    letter = selectors.letter_for(access, pk)
+    is_queued = letter.status == Letter.Status.QUEUED and not letter.print_batch_id
+    context = {
+        "access": access,
+        "letter": letter,
+        "recipient": selectors.recipient_of(letter),
+        "sheet": services.letter_preview_html(letter=letter) if is_queued else "",
+        "details_form": DetailsForm(initial=letter.details) if is_queued else None,
+        "is_queued": is_queued,
+    }
+    return render(request, "letters/letter_detail.html", context)
+
+
+@login_required
+@require_GET
+def letter_pdf(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    access = _access(request, urn, "print_letters", "queue_letters")
+    letter = selectors.letter_for(access, pk)
+    if letter.status in (Letter.Status.PRINTED, Letter.Status.POSTED):
+        data = services.letter_reprint(letter=letter, user=request.user)
+        return _pdf(data, f"{letter.reference}.pdf")
+    audit_record(
+        school=access.school,
+        user=request.user,
+        verb=AuditEvent.Verb.EXPORT,
+        what=f"letter {letter.reference} preview PDF",
+        pupil=letter.pupil,
+        path=request.path,
+    )
+    return _pdf(services.letter_preview_pdf(letter=letter), f"{letter.reference}-preview.pdf")
+
+
+@login_required
+@require_POST
+def letter_details(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    access = _access(request, urn, "print_letters", "queue_letters")
+    letter = selectors.letter_for(access, pk)
+    form = DetailsForm(request.POST)
+    if form.is_valid():
+        try:
+            services.letter_details_update(letter=letter, details=form.details(), user=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, "The letter's details are saved.")
+        return redirect("letters:letter", urn=urn, pk=pk)
+    context = {
+        "access": access,
+        "letter": letter,
+        "recipient": selectors.recipient_of(letter),
+        "sheet": services.letter_preview_html(letter=letter),
+        "details_form": form,
+        "is_queued": True,
+    }
+    return render(request, "letters/letter_detail.html", context, status=422)
+
+
+@login_required
+@require_POST
+def letter_cancel(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    access = _access(request, urn, "print_letters", "queue_letters")
+    letter = selectors.letter_for(access, pk)
+    try:
+        if services.letter_cancel(letter=letter, user=request.user):
+            messages.success(request, f"Letter {letter.reference} was taken out of the queue.")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("letters:letter", urn=urn, pk=pk)
+
+
+# --- composing and bulk letters --------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def compose(request: HttpRequest, urn: str, pupil_pk: int) -> HttpResponse:
+    access = _access(request, urn, "queue_letters")
+    pupil = pupil_for(access, pupil_pk)
+    form = ComposeForm(request.POST or None, templates=selectors.template_text_list(school=access.school))
+    context: dict[str, Any] = {"access": access, "pupil": pupil, "form": form}
+    if request.method == "POST" and form.is_valid():
+        if "queue" in request.POST:
+            queued = services.letter_queue(
+                school=access.school,
+                pupil=pupil,
+                key=form.cleaned_data["template"],
+                on=timezone.localdate(),
+                user=request.user,
+                details=form.details(),
+                dedupe=f"compose:{form.cleaned_data['token']}",
+            )
+            count = len(queued.letters)
+            messages.success(request, f"{count} letter{'s' if count != 1 else ''} added to the print queue.")
+            url = reverse("letters:letter", kwargs={"urn": urn, "pk": queued.letters[0].pk})
+            if request.htmx:  # leave the form for the letter's own page, as a full page load
+                response = HttpResponse()
+                response["HX-Redirect"] = url
+                return response
+            return redirect(url)
+        context["sheet"], context["recipients"] = services.letter_draft_html(
+            school=access.school, pupil=pupil, text=form.text(), details=form.details(), on=timezone.localdate()
+        )
+    status = 422 if request.method == "POST" and not form.is_valid() else 200
+    template = "letters/letter_compose.html#letter-preview" if request.htmx else "letters/letter_compose.html"
+    return render(request, template, context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def bulk(request: HttpRequest, urn: str) -> HttpResponse:
+    access = _access(request, urn, "queue_letters")
+    templates = selectors.template_text_list(school=access.school)
+    form = BulkForm(request.POST or None, school=access.school, templates=templates)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        queued = services.letters_bulk_queue(
+            school=access.school,
+            key=data["template"],
+            start=data["start"],
+            end=data["end"],
+            period_name=data["period_name"],
+            on=timezone.localdate(),
+            user=request.user,
+            full_attendance_only=form.is_certificate,
+        )
+        messages.success(
+            request,
+            f"{queued.created} letter{'s' if queued.created != 1 else ''} added to the print queue "
+            f"({len(queued.letters) - queued.created} were already there).",
+        )
+        if access.can("print_letters"):
+            return redirect(
+                f"{reverse('letters:queue', kwargs={'urn': urn})}?status=queued&template={data['template']}"
+            )
+        return redirect("letters:bulk", urn=urn)
+    settings = selectors.letter_settings_get(school=access.school)
+    context = {"access": access, "form": form, "settings": settings}
+    return render(request, "letters/letters_bulk.html", context, status=422 if form.errors else 200)
+
+
+# --- templates and settings -------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def template_list(request: HttpRequest, urn: str) -> HttpResponse:
+    access = _access(request, urn, "edit_ladder")
+    texts = selectors.template_text_list(school=access.school)
+    return render(request, "letters/template_list.html", {"access": access, "texts": texts})
+
+
+def _template_page(
+    request: HttpRequest, access: Access, form: TemplateForm, *, key: str | None, text: selectors.TemplateText | None
+) -> HttpResponse:
+    """Save the template, or (with "preview" in the POST) only show it filled in for a made-up pupil."""
+    sheet = ""
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if "preview" not in request.POST:
+            try:
+                template = services.letter_template_save(
+                    school=access.school,
+                    key=key or data["key"],
+                    user=request.user,
+                    **{k: v for k, v in data.items() if k != "key"},
+                )
+            except ValidationError as error:
+                _form_errors(form, error)
+            else:
+                messages.success(request, f"'{template.name}' is saved.")
+                return redirect("letters:template_edit", urn=access.school.urn, key=template.key)
+        if not form.errors:
+            sheet = services.template_sample_html(
+                school=access.school, subject=data["subject"], body=data["body"], layout=data["layout"]
+            )
+    elif text is not None:
+        sheet = services.template_sample_html(
+            school=access.school, subject=text.subject, body=text.body, layout=text.layout
+        )
+    context = {
+        "access": access,
+        "form": form,
+        "key": key,
+        "text": text,
+        "sheet": sheet,
+        "field_groups": merge.FIELD_GROUPS,
+        "filters": sandbox.ALLOWED_FILTERS,
+    }
+    status = 422 if form.errors else 200
+    if request.htmx:
+        return render(request, "letters/template_edit.html#template-preview", context, status=status)
+    return render(request, "letters/template_edit.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def template_edit(request: HttpRequest, urn: str, key: str) -> HttpResponse:
+    access = _access(request, urn, "edit_ladder")
+    text = selectors.template_text_get(school=access.school, key=key)
+    initial = {"name": text.name, "subject": text.subject, "body": text.body, "layout": text.layout}
+    form = TemplateForm(request.POST or None, initial={**initial, "is_active": text.is_active})
+    return _template_page(request, access, form, key=key, text=text)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def template_new(request: HttpRequest, urn: str) -> HttpResponse:
+    access = _access(request, urn, "edit_ladder")
+    form = NewTemplateForm(
+        request.POST or None,
+        existing=services.letter_template_keys(school=access.school),
+        initial={"body": NEW_TEMPLATE_BODY, "layout": "letter", "is_active": True},
+    )
+    return _template_page(request, access, form, key=None, text=None)
+
+
+@login_required
+@require_GET
+def template_pdf(request: HttpRequest, urn: str, key: str) -> HttpResponse:
+    access = _access(request, urn, "edit_ladder")
+    text = selectors.template_text_get(school=access.school, key=key)
+    sheet = services.template_sample_html(
+        school=access.school, subject=text.subject, body=text.body, layout=text.layout
+    )
+    return _pdf(pdf.pdf_one(sheet), f"{key}-sample.pdf")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_edit(request: HttpRequest, urn: str) -> HttpResponse:
+    access = _access(request, urn, "edit_ladder")
+    current = selectors.letter_settings_get(school=access.school)
+    form = SettingsForm(request.POST or None, request.FILES or None, initial=SettingsForm.initial_from(current))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.letter_settings_save(school=access.school, user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, "Letter settings are saved.")
+            return redirect("letters:settings", urn=urn)
+    context = {"access": access, "form": form, "current": current}
+    return render(request, "letters/settings_edit.html", context, status=422 if form.errors else 200)

@@ -1,0 +1,296 @@
+"""Forms check and convert input; services decide and save."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from django import forms
+from django.utils import timezone
+
+from pupils.models import HalfTerm, RegistrationGroup, School
+
+from . import rendering, services
+from .models import Letter, LetterSettings, LetterTemplate
+from .selectors import TemplateText
+
+
+class _NoTagHelper(FormHelper):
+    form_tag = False
+    disable_csrf = True
+
+
+class QueueFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Letter.Status.choices])
+    template = forms.ChoiceField(required=False, label="Letter")
+    group = forms.ModelChoiceField(queryset=RegistrationGroup.objects.none(), required=False, label="Class")
+    q = forms.CharField(required=False, label="Pupil", max_length=80)
+
+    def __init__(self, *args: Any, school: School, templates: list[TemplateText], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["template"].choices = [("", "Any letter"), *((t.key, t.name) for t in templates)]
+        self.fields["group"].queryset = RegistrationGroup.objects.filter(school=school)
+        self.fields["q"].widget.attrs.update({"placeholder": "Name or UPN", "class": "form-control form-control-sm"})
+        for name in ("status", "template", "group"):
+            self.fields[name].widget.attrs["class"] = "form-select form-select-sm"
+
+    def filters(self) -> dict[str, Any]:
+        """The filters for `selectors.letter_list`: waiting letters unless another status is chosen."""
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        status = data.get("status", "") if self.is_bound else Letter.Status.QUEUED
+        group = data.get("group")
+        return {
+            "status": status,
+            "template_key": data.get("template", ""),
+            "class_id": group.pk if group else None,
+            "search": data.get("q", ""),
+        }
+
+
+class LetterIdsForm(forms.Form):
+    """Letters chosen on the queue page: ticked ones, or every waiting letter matching the filters."""
+
+    letter = forms.TypedMultipleChoiceField(coerce=int, required=False)
+    scope = forms.ChoiceField(choices=[("selected", "Selected"), ("all", "All matching")], required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Any ids: the service only ever touches the school's own letters.
+        self.fields["letter"].valid_value = lambda value: True  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("scope") != "all" and not data.get("letter"):
+            raise forms.ValidationError("Tick at least one letter first.")
+        return data
+
+
+class TemplateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    subject = forms.CharField(max_length=200, required=False, help_text="One line. Merge fields work here too.")
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 24, "class": "font-monospace", "spellcheck": "true"}),
+        help_text="Leave a blank line between paragraphs. Start lines with '- ' for a list.",
+    )
+    layout = forms.ChoiceField(choices=LetterTemplate.Layout.choices)
+    is_active = forms.BooleanField(required=False, label="Offer this letter when composing and in bulk letters")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _NoTagHelper()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        # The same check the service makes on save, so problems show on the form with their lines.
+        for name, messages in services.template_problems(
+            subject=data.get("subject", ""), body=data.get("body", "")
+        ).items():
+            for message in messages:
+                self.add_error(name, message)
+        return data
+
+
+class NewTemplateForm(TemplateForm):
+    key = forms.SlugField(
+        max_length=60,
+        label="Short name",
+        help_text="Letters, numbers, hyphens and underscores, such as 'holiday_request'. Ladders use it to name letters.",
+    )
+
+    field_order = ["key", "name", "subject", "body", "layout", "is_active"]
+
+    def __init__(self, *args: Any, existing: set[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.existing = existing
+
+    def clean_key(self) -> str:
+        key = self.cleaned_data["key"].lower()
+        if key in self.existing or key == "new":
+            raise forms.ValidationError("This school already has a letter with that short name.")
+        return key
+
+
+class DetailsForm(forms.Form):
+    """Details staff give a letter: they fill the meeting, review and note merge fields."""
+
+    meeting_on = forms.DateField(required=False, label="Meeting date", widget=forms.DateInput(attrs={"type": "date"}))
+    meeting_time = forms.TimeField(required=False, label="Meeting time", widget=forms.TimeInput(attrs={"type": "time"}))
+    meeting_place = forms.CharField(required=False, max_length=120, label="Meeting place")
+    review_on = forms.DateField(required=False, label="Review date", widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Personal note",
+        help_text="Printed where the letter says {{ note }} (every shipped letter does, after its main text).",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _NoTagHelper()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("meeting_time") and not data.get("meeting_on"):
+            self.add_error("meeting_on", "Give the meeting's date as well as its time.")
+        return data
+
+    def details(self) -> dict[str, str]:
+        data = self.cleaned_data
+        values = {
+            "meeting_on": data.get("meeting_on"),
+            "meeting_time": data["meeting_time"].strftime("%H:%M") if data.get("meeting_time") else "",
+            "meeting_place": data.get("meeting_place", ""),
+            "review_on": data.get("review_on"),
+            "note": data.get("note", ""),
+        }
+        return {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items() if v}
+
+
+class ComposeForm(DetailsForm):
+    template = forms.ChoiceField(label="Letter")
+    token = forms.CharField(widget=forms.HiddenInput, max_length=40)
+
+    field_order = ["template", "meeting_on", "meeting_time", "meeting_place", "review_on", "note", "token"]
+
+    def __init__(self, *args: Any, templates: list[TemplateText], **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {}).setdefault("token", uuid.uuid4().hex)
+        super().__init__(*args, **kwargs)
+        self.texts = {t.key: t for t in templates if t.is_active}
+        self.fields["template"].choices = [(key, text.name) for key, text in self.texts.items()]
+
+    def clean_token(self) -> str:
+        token = self.cleaned_data["token"]
+        if not token.isalnum():
+            raise forms.ValidationError("This form is out of date: please reload the page.")
+        return token
+
+    def text(self) -> TemplateText:
+        return self.texts[self.cleaned_data["template"]]
+
+
+def period_choices(*, school: School, today: date) -> list[tuple[str, str]]:
+    """Terms and half-terms that have started, newest first, as 'start:end:name' values."""
+    half_terms = list(
+        HalfTerm.objects.filter(school=school, start_on__lte=today)
+        .select_related("academic_year")
+        .order_by("-start_on")
+    )
+    terms: dict[tuple[int, str], list[HalfTerm]] = {}
+    for half in half_terms:
+        terms.setdefault((half.academic_year_id, half.term), []).append(half)
+    choices = []
+    for (_, term), halves in terms.items():
+        start, end = min(h.start_on for h in halves), max(h.end_on for h in halves)
+        name = f"{term.capitalize()} term {halves[0].academic_year.name}"
+        choices.append((f"{start}:{end}:{name}", f"{name} ({start:%-d %b} to {end:%-d %b %Y})"))
+        for half in sorted(halves, key=lambda h: h.start_on, reverse=True):
+            label = f"{half.name} {half.academic_year.name}"
+            choices.append(
+                (
+                    f"{half.start_on}:{half.end_on}:{label}",
+                    f"— {label} ({half.start_on:%-d %b} to {half.end_on:%-d %b})",
+                )
+            )
+    return choices[:18]
+
+
+class BulkForm(forms.Form):
+    template = forms.ChoiceField(label="Letter")
+    period = forms.ChoiceField(required=False, label="Period")
+    start = forms.DateField(required=False, label="Or from", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, label="to", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, school: School, templates: list[TemplateText], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _NoTagHelper()
+        self.today = timezone.localdate()
+        self.texts = {t.key: t for t in templates if t.is_active and t.layout != LetterTemplate.Layout.LETTER}
+        self.fields["template"].choices = [(key, text.name) for key, text in self.texts.items()]
+        self.fields["period"].choices = [("", "Choose dates below"), *period_choices(school=school, today=self.today)]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("period"):
+            start, end, name = data["period"].split(":", 2)
+            data["start"], data["end"], data["period_name"] = date.fromisoformat(start), date.fromisoformat(end), name
+        elif data.get("start") and data.get("end"):
+            data["period_name"] = f"{data['start']:%-d %B} to {data['end']:%-d %B %Y}"
+        else:
+            raise forms.ValidationError("Choose a term or half-term, or give the first and last days.")
+        if data["end"] < data["start"]:
+            self.add_error("end", "The period must end on or after the day it starts.")
+        elif data["start"] > self.today:
+            self.add_error("start", "The period has not started yet.")
+        else:
+            # Only days that have happened can be counted: a term still running is reported to today.
+            data["end"] = min(data["end"], self.today)
+        return data
+
+    @property
+    def is_certificate(self) -> bool:
+        text = self.texts.get(self.cleaned_data.get("template", ""))
+        return bool(text and text.layout == LetterTemplate.Layout.CERTIFICATE)
+
+
+class SettingsForm(forms.Form):
+    addressing = forms.ChoiceField(
+        choices=LetterSettings.Addressing.choices, widget=forms.RadioSelect, label="Who letters go to"
+    )
+    rag_green_from = forms.DecimalField(
+        label="Green from (%)",
+        min_value=0,
+        max_value=100,
+        max_digits=5,
+        decimal_places=2,
+        help_text="Attendance at or above this is green.",
+    )
+    rag_amber_from = forms.DecimalField(
+        label="Amber from (%)",
+        min_value=0,
+        max_value=100,
+        max_digits=5,
+        decimal_places=2,
+        help_text="At or above this, and below green, is amber; below it is red.",
+    )
+    footer = forms.CharField(
+        max_length=300, required=False, label="Footer line", widget=forms.Textarea(attrs={"rows": 2})
+    )
+    logo = forms.FileField(
+        required=False, label="Logo", help_text="PNG or JPEG, at most 500 KB. Printed at the top of every letter."
+    )
+    remove_logo = forms.BooleanField(required=False, label="Remove the current logo")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _NoTagHelper()
+
+    @classmethod
+    def initial_from(cls, settings: LetterSettings) -> dict[str, Any]:
+        return {
+            "addressing": settings.addressing,
+            "rag_green_from": settings.rag_green_from,
+            "rag_amber_from": settings.rag_amber_from,
+            "footer": settings.footer,
+        }
+
+    def clean_logo(self) -> Any:
+        upload = self.cleaned_data.get("logo")
+        if not upload:
+            return None
+        if upload.size > rendering.LOGO_MAX_BYTES:
+            raise forms.ValidationError("The logo must be 500 KB or smaller.")
+        head = upload.read(16)
+        upload.seek(0)
+        if rendering.image_type(head) is None:
+            raise forms.ValidationError("The logo must be a PNG or JPEG image.")
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        green, amber = data.get("rag_green_from"), data.get("rag_amber_from")
+        if green is not None and amber is not None and amber > green:
+            self.add_error("rag_amber_from", "Amber must start at or below green.")
+        return data

@@ -1,0 +1,335 @@
+"""Reusable read queries for letters. Never write.
+
+Every protected object is loaded through `pupils.access`: letters and print
+batches only from the person's school, and only for pupils they may see.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import Http404
+
+from interventions.models import Placement
+from pupils.access import Access, visible_pupils
+from pupils.calendar import SchoolCalendar
+from pupils.models import AttendanceMark, Contact, Pupil, School
+from pupils.services import school_calendar
+from pupils.statistics import AttendanceSummary, MarkFact, summarise
+
+from . import merge, rules
+from .defaults import DEFAULT_TEMPLATES
+from .models import Letter, LetterSettings, LetterTemplate, PrintBatch
+
+# --- settings and templates ---------------------------------------------------------
+
+
+def letter_settings_get(*, school: School) -> LetterSettings:
+    """The school's letter settings, or the defaults (unsaved) if it has never changed them."""
+    found = LetterSettings.objects.filter(school=school).first()
+    return found or LetterSettings(school=school)
+
+
+@dataclass(frozen=True)
+class TemplateText:
+    """A template's wording: the school's saved copy, or the shipped default it has not changed yet."""
+
+    key: str
+    name: str
+    subject: str
+    body: str
+    layout: str = LetterTemplate.Layout.LETTER
+    is_active: bool = True
+    saved: LetterTemplate | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self.key in DEFAULT_TEMPLATES
+
+    @classmethod
+    def of(cls, template: LetterTemplate) -> TemplateText:
+        return cls(
+            key=template.key,
+            name=template.name,
+            subject=template.subject,
+            body=template.body,
+            layout=template.layout,
+            is_active=template.is_active,
+            saved=template,
+        )
+
+
+def _default_text(key: str) -> TemplateText | None:
+    default = DEFAULT_TEMPLATES.get(key)
+    if default is None:
+        return None
+    return TemplateText(key, default.name, default.subject, default.body, default.layout)
+
+
+def template_text_get(*, school: School, key: str) -> TemplateText:
+    """The wording for `key` at this school. Raises Http404 for a key that is neither saved nor shipped."""
+    saved = LetterTemplate.objects.filter(school=school, key=key).first()
+    if saved is not None:
+        return TemplateText.of(saved)
+    default = _default_text(key)
+    if default is None:
+        raise Http404("No such letter template.")
+    return default
+
+
+def template_text_list(*, school: School) -> list[TemplateText]:
+    """Every template the school can use: its saved ones, and each shipped default it has not saved yet."""
+    saved = {
+        t.key: TemplateText.of(t) for t in LetterTemplate.objects.filter(school=school).select_related("updated_by")
+    }
+    texts = [saved.pop(key, None) or _default_text(key) for key in DEFAULT_TEMPLATES]
+    return [t for t in texts if t is not None] + sorted(saved.values(), key=lambda t: t.name)
+
+
+# --- letters and batches ---------------------------------------------------------------
+
+
+def _letters(access: Access) -> QuerySet[Letter]:
+    return Letter.objects.filter(school=access.school, pupil__in=visible_pupils(access))
+
+
+def letter_list(
+    *,
+    access: Access,
+    status: str = "",
+    template_key: str = "",
+    search: str = "",
+    class_id: int | None = None,
+) -> QuerySet[Letter]:
+    """The queue page's letters: everything the template needs is fetched here, in a fixed number of queries."""
+    letters = _letters(access)
+    if status:
+        letters = letters.filter(status=status)
+    if template_key:
+        letters = letters.filter(template__key=template_key)
+    if class_id:
+        letters = letters.filter(pupil__registration_group_id=class_id)
+    for word in search.split()[:4]:
+        letters = letters.filter(
+            Q(pupil__forename__icontains=word) | Q(pupil__surname__icontains=word) | Q(pupil__upn__iexact=word)
+        )
+    return (
+        letters.select_related("pupil__registration_group", "template", "contact", "print_batch", "posted_by")
+        .prefetch_related(_carers())
+        .order_by("queued_on", "pupil__surname", "pupil__forename", "pk")
+    )
+
+
+def _carers() -> Prefetch:
+    return Prefetch("pupil__contacts", queryset=Contact.objects.order_by("priority", "pk"))
+
+
+def letter_for(access: Access, pk: int) -> Letter:
+    """One letter at the person's school, for a pupil they may see; otherwise 404."""
+    try:
+        return (
+            _letters(access)
+            .select_related("pupil__registration_group", "pupil__year_group", "template", "contact", "print_batch")
+            .prefetch_related(_carers())
+            .get(pk=pk)
+        )
+    except Letter.DoesNotExist:
+        raise Http404("Not found") from None
+
+
+def print_batch_for(access: Access, pk: int) -> PrintBatch:
+    """One print batch of the person's school; otherwise 404."""
+    try:
+        return PrintBatch.objects.select_related("created_by").get(pk=pk, school=access.school)
+    except PrintBatch.DoesNotExist:
+        raise Http404("Not found") from None
+
+
+def batch_letters(*, batch: PrintBatch) -> QuerySet[Letter]:
+    return (
+        batch.letters.select_related("pupil__registration_group", "template", "contact")
+        .prefetch_related(_carers())
+        .order_by("pk")
+    )
+
+
+def letters_for_render(letters: QuerySet[Letter]) -> list[Letter]:
+    """Letters with everything their facts need, in print order (by class, then surname)."""
+    return list(
+        letters.select_related(
+            "school",
+            "pupil__registration_group",
+            "pupil__year_group",
+            "template",
+            "stage_change__to_stage",
+        )
+        .prefetch_related(_carers())
+        .order_by("pupil__registration_group__name", "pupil__surname", "pupil__forename", "pk")
+    )
+
+
+def queue_counts(*, access: Access) -> dict[str, int]:
+    counts = dict.fromkeys(Letter.Status.values, 0)
+    for row in _letters(access).values("status").order_by().annotate(n=Count("pk")):
+        counts[row["status"]] = row["n"]
+    return counts
+
+
+# --- attendance figures for letters ----------------------------------------------------
+
+
+def attendance_summaries(
+    *, school: School, pupils: Sequence[Pupil], windows: Iterable[tuple[date, date]]
+) -> dict[tuple[date, date], dict[int, AttendanceSummary]]:
+    """Each pupil's summary for each window: one query for the marks, counted by `pupils.statistics`.
+
+    The same rules as the DfE summary (`summarise`), so a letter quotes the
+    figures staff see everywhere else. Windows that end before they start
+    count nothing.
+    """
+    windows = sorted(set(windows))
+    empty = AttendanceSummary(session_minutes=school.session_minutes)
+    result: dict[tuple[date, date], dict[int, AttendanceSummary]] = {w: {} for w in windows}
+    real = [(s, e) for s, e in windows if s <= e]
+    if not pupils or not real:
+        return {w: {p.pk: empty for p in pupils} for w in windows}
+    first, last = min(s for s, _ in real), max(e for _, e in real)
+    marks: dict[int, list[MarkFact]] = defaultdict(list)
+    rows = AttendanceMark.objects.filter(
+        pupil_id__in=[p.pk for p in pupils], date__gte=first, date__lte=last
+    ).values_list("pupil_id", "date", "session", "code")
+    for pupil_id, day, session, code in rows.iterator(chunk_size=20_000):
+        marks[pupil_id].append(MarkFact(day, session, code))
+    for start, end in windows:
+        for pupil in pupils:
+            result[(start, end)][pupil.pk] = (
+                summarise(
+                    marks.get(pupil.pk, ()),
+                    start=start,
+                    end=end,
+                    on_roll_from=pupil.start_on,
+                    on_roll_to=pupil.leaving_on,
+                    session_minutes=school.session_minutes,
+                )
+                if start <= end
+                else empty
+            )
+    return result
+
+
+def _windows(calendar: SchoolCalendar, as_of: date) -> dict[str, tuple[date, date]]:
+    return {
+        "year": calendar.academic_year_window(as_of),
+        "term": calendar.term_window(as_of),
+        "half_term": calendar.half_term_window(as_of),
+    }
+
+
+def _term_name(calendar: SchoolCalendar, as_of: date) -> str:
+    current = calendar.current_half_term(as_of)
+    if current is None:
+        return "this school year"
+    return f"the {current.term.capitalize()} term"
+
+
+def school_facts(school: School) -> merge.SchoolFacts:
+    return merge.SchoolFacts(
+        name=school.name,
+        address_lines=tuple(line.strip() for line in school.address.splitlines() if line.strip()),
+        phone=school.phone,
+        email=school.email,
+        signatory_name=school.signatory_name,
+        signatory_role=school.signatory_role,
+    )
+
+
+def carers_of(pupil: Pupil) -> list[rules.Carer]:
+    """The pupil's carers as plain data (uses prefetched contacts when there are some)."""
+    return [
+        rules.Carer(c.pk, c.name, tuple(c.address_lines), c.receives_letters, c.priority) for c in pupil.contacts.all()
+    ]
+
+
+def recipient_of(letter: Letter) -> rules.Recipient:
+    """Who the letter is addressed to, from the pupil's carers as they are now."""
+    if letter.template.layout == LetterTemplate.Layout.CERTIFICATE:
+        return rules.Recipient(None, (letter.pupil.full_name,), ())
+    return rules.recipient_for(carers_of(letter.pupil), addressing=letter.addressing, contact_id=letter.contact_id)
+
+
+def letter_facts(
+    letters: Sequence[Letter], *, school: School, settings: LetterSettings, dated: date
+) -> list[merge.LetterFacts]:
+    """The facts for each letter, in order, with a fixed number of queries however many letters there are.
+
+    Figures count the register up to the day each letter was queued (the day
+    the night decided, or the day staff wrote it), so the preview, the print
+    and a reprint all say the same thing.
+    """
+    calendar = school_calendar(school)
+    pupils = list({letter.pupil_id: letter.pupil for letter in letters}.values())
+    windows_of: dict[int, dict[str, tuple[date, date]]] = {}
+    for letter in letters:
+        windows = _windows(calendar, letter.queued_on)
+        if letter.period_start and letter.period_end:
+            windows["period"] = (letter.period_start, letter.period_end)
+        else:
+            windows["period"] = windows["term"]
+        windows_of[letter.pk or id(letter)] = windows
+    summaries = attendance_summaries(
+        school=school, pupils=pupils, windows=[w for ws in windows_of.values() for w in ws.values()]
+    )
+    placements = {
+        p.pupil_id: p
+        for p in Placement.objects.filter(
+            pupil_id__in=[p.pk for p in pupils], ladder__school=school, ladder__is_active=True
+        ).select_related("stage")
+    }
+    school_fact = school_facts(school)
+    facts = []
+    for letter in letters:
+        windows = windows_of[letter.pk or id(letter)]
+        figures = {name: summaries[window][letter.pupil_id] for name, window in windows.items()}
+        pupil = letter.pupil
+        period_start, period_end = windows["period"]
+        facts.append(
+            merge.LetterFacts(
+                reference=letter.reference,
+                dated=dated,
+                as_of=letter.queued_on,
+                school=school_fact,
+                recipient=recipient_of(letter),
+                pupil=merge.PupilFacts(
+                    pupil.forename, pupil.surname, pupil.registration_group.name, pupil.year_group.name
+                ),
+                year=figures["year"],
+                term=figures["term"],
+                half_term=figures["half_term"],
+                period=merge.Period(
+                    letter.period_name or _term_name(calendar, letter.queued_on),
+                    period_start,
+                    period_end,
+                    figures["period"],
+                ),
+                stage=_stage_facts(letter, placements.get(letter.pupil_id)),
+                details={k: str(v) for k, v in (letter.details or {}).items() if v not in (None, "")},
+                rag_green_from=settings.rag_green_from,
+                rag_amber_from=settings.rag_amber_from,
+            )
+        )
+    return facts
+
+
+def _stage_facts(letter: Letter, placement: Placement | None) -> merge.StageFacts | None:
+    if letter.stage_change_id is not None:
+        stage = letter.stage_change.to_stage
+        return merge.StageFacts(stage.name, stage.label, stage.description, letter.stage_change.on)
+    if placement is not None:
+        return merge.StageFacts(
+            placement.stage.name, placement.stage.label, placement.stage.description, placement.since
+        )
+    return None

@@ -1,0 +1,188 @@
+"""Every shipped letter, printed for a pupil of the demo school: the PDF says the right figures."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from datetime import date
+
+import pytest
+
+from letters import rules, services
+from letters.defaults import DEFAULT_TEMPLATES
+from letters.models import Letter
+from letters.selectors import recipient_of
+from pupils.models import Pupil
+from pupils.selectors import school_summaries
+from pupils.services import school_calendar
+from tests.factories import TODAY
+from tests.letters.conftest import pdf_pages, pdf_text
+
+MM = 25.4 / 72  # millimetres in a PDF point
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def figures(school, pupil, window) -> dict[str, str]:
+    """The figures a letter should quote, from the set-based DfE summary (not the letters code)."""
+    s = school_summaries(school=school, start=window[0], end=window[1])[pupil.pk]
+    return {
+        "pct": rules.pct_text(s.attendance_pct),
+        "missed": str(s.absent),
+        "authorised": str(s.authorised),
+        "unauthorised": str(s.unauthorised),
+        "lates": str(s.late),
+        "hours": rules.hours_text(s.hours_lost),
+        "days": rules.number_text(rules.days_missed(s.absent)),
+        "weeks": rules.number_text(rules.weeks_missed(s.absent)),
+    }
+
+
+@pytest.fixture
+def demo_pupil(demo_school):
+    """The demo pupil who has missed the most sessions this year (so every figure is non-zero)."""
+    year = school_calendar(demo_school).academic_year_window(TODAY)
+    summaries = school_summaries(school=demo_school, start=year[0], end=year[1])
+    pupils = Pupil.objects.filter(school=demo_school, leaving_on__isnull=True).prefetch_related("contacts")
+    return max(pupils, key=lambda p: (summaries[p.pk].absent, summaries[p.pk].unauthorised, p.pk))
+
+
+def printed(school, pupil, key, tmp_path) -> tuple[str, bytes]:
+    (letter,) = services.letter_queue(school=school, pupil=pupil, key=key, on=TODAY).letters
+    batch = services.letters_print(school=school, letter_ids=[letter.pk], user=None)
+    assert batch.status == "done", batch.error
+    letter.refresh_from_db()
+    data = letter.pdf.read()
+    return words(pdf_text(data, tmp_path)), data
+
+
+#: For each shipped letter: phrases it must print, with the figures for a window filled in.
+EXPECTED = {
+    "first_reminder": [
+        ("year", "has been in school for {pct} of the time"),
+        ("year", "has missed {missed} sessions"),
+        ("year", "That is {days} school days, or {hours} hours of lost learning"),
+    ],
+    "second_warning": [
+        ("year", "attendance is {pct} (this half-term:"),
+        ("half", "(this half-term: {pct})"),
+        ("year", "has missed {missed} sessions: {days} school days, about {weeks} weeks"),
+        ("year", "that is {hours} hours of lost learning"),
+        ("year", "{authorised} of these sessions were authorised (for example illness) and {unauthorised} were not"),
+        ("year", "arrived late {lates} time"),
+    ],
+    "formal_warning": [
+        ("year", "attendance this school year is {pct}"),
+        ("year", "has missed {missed} sessions, which is {days} school days or {hours} hours of lost learning"),
+        ("year", "{unauthorised} of these sessions were not authorised"),
+    ],
+    "attendance_contract": [
+        ("year", "Attendance this school year is {pct}"),
+        ("year", "has missed {days} school days, or {hours} hours of lost learning"),
+    ],
+    "la_referral_notice": [
+        ("year", "attendance this school year is {pct}"),
+        ("year", "has missed {missed} sessions: {days} school days, or {hours} hours of lost learning"),
+        ("year", "{unauthorised} of these sessions were not authorised"),
+    ],
+    "congratulations": [
+        ("half", "This half-term {forename}'s attendance is {pct}"),
+        ("year", "over the school year it is now {pct}"),
+    ],
+    "termly_report": [
+        ("term", "attendance was {pct}, which is"),
+        ("term", "missed {missed} session"),
+        ("term", "or {hours} hours of learning"),
+    ],
+}
+
+
+@pytest.mark.parametrize("key", sorted(EXPECTED))
+def test_shipped_letter_prints_the_pupils_own_figures(demo_school, demo_pupil, key, tmp_path):
+    calendar = school_calendar(demo_school)
+    windows = {
+        "year": calendar.academic_year_window(TODAY),
+        "term": calendar.term_window(TODAY),
+        "half": calendar.half_term_window(TODAY),
+    }
+
+    text, data = printed(demo_school, demo_pupil, key, tmp_path)
+
+    assert pdf_pages(data) == 1, "a shipped letter fits on one page"
+    assert demo_school.name in text
+    for window, phrase in EXPECTED[key]:
+        wanted = phrase.format(forename=demo_pupil.forename, **figures(demo_school, demo_pupil, windows[window]))
+        assert wanted in text, f"{key}: {wanted!r} not in {text!r}"
+
+
+def test_termly_report_shows_the_colour_and_the_table(demo_school, demo_pupil, tmp_path):
+    term = school_calendar(demo_school).term_window(TODAY)
+    summary = school_summaries(school=demo_school, start=term[0], end=term[1])[demo_pupil.pk]
+    colour = rules.rag_colour(summary.attendance_pct, green_from=96, amber_from=90)
+
+    text, _ = printed(demo_school, demo_pupil, "termly_report", tmp_path)
+
+    assert f"{rules.RAG_LABELS[colour].upper()} {demo_pupil.full_name}, the Autumn term" in text
+    assert f"Sessions attended {summary.attended} of {summary.possible}" in text
+    assert f"Hours of lost learning {rules.hours_text(summary.hours_lost)}" in text
+    assert "Green: 96% or more. Amber: 90% up to 96%. Red: below 90%." in text
+
+
+def test_certificates_go_only_to_pupils_with_every_session_attended(demo_school, tmp_path):
+    term = school_calendar(demo_school).term_window(TODAY)
+    summaries = school_summaries(school=demo_school, start=term[0], end=term[1])
+    full = {
+        p.full_name
+        for p in Pupil.objects.filter(school=demo_school)
+        if summaries[p.pk].possible and not summaries[p.pk].absent
+    }
+    assert full, "the demo school has pupils with 100% attendance this term"
+
+    queued = services.letters_bulk_queue(
+        school=demo_school,
+        key="certificate_100",
+        start=term[0],
+        end=term[1],
+        period_name="the Autumn term",
+        on=TODAY,
+        full_attendance_only=True,
+    )
+    batch = services.letters_print(school=demo_school, letter_ids=[x.pk for x in queued.letters], user=None)
+    text = words(pdf_text(batch.pdf.read(), tmp_path))
+
+    assert {letter.pupil.full_name for letter in queued.letters} == full
+    assert text.count("Certificate of 100% attendance") == len(full) == batch.pages
+    assert all(name in text for name in full)
+
+
+def test_address_sits_in_the_window_of_a_dl_envelope(demo_school, demo_pupil, tmp_path):
+    _, data = printed(demo_school, demo_pupil, "first_reminder", tmp_path)
+    source = tmp_path / "letter.pdf"
+    source.write_bytes(data)
+    html = subprocess.run(["pdftotext", "-bbox", str(source), "-"], check=True, capture_output=True, text=True).stdout
+    boxes = [
+        (float(x0) * MM, float(y0) * MM, float(y1) * MM, word)
+        for x0, y0, _x1, y1, word in re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', html
+        )
+    ]
+    recipient = recipient_of(Letter.objects.get(pupil=demo_pupil))
+    first_word, last_word = recipient.names[0].split()[0], recipient.address_lines[-1].split()[-1]
+    first = next(b for b in boxes if b[3] == first_word and b[1] < 80)
+    last = next(b for b in boxes if b[3] == last_word and b[1] < 80)
+
+    assert 20 <= first[0] <= 30, "the address starts inside the window, from the left"
+    assert 45 <= first[1] <= 55, "and from the top"
+    assert last[2] <= 80, "the last line is above the window's bottom edge (45 + 35 mm)"
+
+
+def test_every_shipped_key_is_tested():
+    assert set(EXPECTED) | {"certificate_100"} == set(DEFAULT_TEMPLATES)
+
+
+def test_letters_date_is_the_day_they_print(demo_school, demo_pupil, tmp_path):
+    text, _ = printed(demo_school, demo_pupil, "congratulations", tmp_path)
+
+    assert rules.date_text(date.today()) in text
