@@ -223,6 +223,8 @@ class Task(models.Model):
     )
     due_on = models.DateField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    # Set by the night: still open after its due date (so the morning lists can sort and count it).
+    is_overdue = models.BooleanField(default=False)
     completed_at = models.DateTimeField(null=True, blank=True)
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -350,7 +352,51 @@ class SchoolWeek(models.Model):
         return f"{self.school.urn} week of {self.week_start}"
 
 
+class PupilWeek(models.Model):
+    """One pupil's attendance counts for one Monday-to-Sunday week, kept by the night.
+
+    The night keeps these in step with the register incrementally (only the
+    weeks whose marks changed are recounted), so a night's cost follows the
+    day's marks rather than the year's. The counts are those of
+    `pupils.statistics.AttendanceSummary`, counted only while the pupil was on roll.
+    """
+
+    pupil = models.ForeignKey(Pupil, on_delete=models.CASCADE, related_name="+", db_index=False)
+    week_start = models.DateField()
+    present = models.PositiveSmallIntegerField(default=0)
+    aea = models.PositiveSmallIntegerField(default=0)
+    authorised = models.PositiveSmallIntegerField(default=0)
+    unauthorised = models.PositiveSmallIntegerField(default=0)
+    late_before_close = models.PositiveSmallIntegerField(default=0)
+    late_after_close = models.PositiveSmallIntegerField(default=0)
+    unexplained = models.PositiveSmallIntegerField(default=0)
+    illness = models.PositiveSmallIntegerField(default=0)
+    holiday = models.PositiveSmallIntegerField(default=0)
+    not_possible = models.PositiveSmallIntegerField(default=0)
+
+    COUNTS = (
+        "present",
+        "aea",
+        "authorised",
+        "unauthorised",
+        "late_before_close",
+        "late_after_close",
+        "unexplained",
+        "illness",
+        "holiday",
+        "not_possible",
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pupil", "week_start"], name="pupil_week_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.pupil_id} week of {self.week_start}"
+
+
 class NightlyRun(models.Model):
+    """One attempt at one school's night. A night is (school, run_on); at most one attempt runs at a time."""
+
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
@@ -367,11 +413,28 @@ class NightlyRun(models.Model):
     proposed = models.PositiveIntegerField(default=0)
     tasks_created = models.PositiveIntegerField(default=0)
     letters_queued = models.PositiveIntegerField(default=0)
+    reviews_created = models.PositiveIntegerField(default=0)
+    tasks_overdue = models.PositiveIntegerField(default=0)
+    weeks_recounted = models.PositiveIntegerField(
+        default=0, help_text="Pupil-weeks recounted from the register (all of them on a full run)."
+    )
+    # What the stored weekly counts (PupilWeek) cover after this run: from this day,
+    # and every mark changed before `changes_cutoff`. The next run recounts what changed since.
+    weeks_from = models.DateField(null=True, blank=True)
+    changes_cutoff = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["school", "run_on"], name="nightly_school_run_on")]
+        constraints = [
+            # The claim: a second attempt at a night that is still running fails to insert.
+            models.UniqueConstraint(
+                fields=["school", "run_on"],
+                condition=Q(status="running"),
+                name="nightly_one_running_per_night",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.school.urn} {self.run_on} {self.status}"
