@@ -7,6 +7,7 @@ from typing import Any
 
 from crispy_forms.helper import FormHelper
 from django import forms
+from django.http import QueryDict
 from django.utils import timezone
 
 from pupils.models import RegistrationGroup, School, YearGroup
@@ -54,8 +55,13 @@ class EscalationFilterForm(_MarksInvalid, forms.Form):
     )
     year_group = forms.ModelChoiceField(queryset=YearGroup.objects.none(), required=False, label="Year")
 
-    def __init__(self, *args: Any, school: School, stages: Any, today: date, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, data: Any = None, *, school: School, stages: Any, today: date, **kwargs: Any) -> None:
+        # Always bound, with the default period filled in, so the date boxes show the period on the page.
+        data = data.copy() if data is not None else QueryDict(mutable=True)
+        for name, default in (("start", today - timedelta(weeks=DEFAULT_WEEKS)), ("end", today)):
+            if not data.get(name):
+                data[name] = default.isoformat()
+        super().__init__(data, **kwargs)
         self.today = today
         self.fields["stage"].queryset = stages
         self.fields["registration_group"].queryset = RegistrationGroup.objects.filter(school=school)
@@ -76,11 +82,11 @@ class EscalationFilterForm(_MarksInvalid, forms.Form):
 
     def period(self) -> tuple[date, date]:
         """The chosen period, or the last four weeks to today where a date is missing or the form is invalid."""
-        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        data = self.cleaned_data if self.is_valid() else {}
         return data.get("start") or self.default_start, data.get("end") or self.today
 
     def choice(self, name: str) -> Any:
-        return self.cleaned_data.get(name) if self.is_bound and self.is_valid() else None
+        return self.cleaned_data.get(name) if self.is_valid() else None
 
 
 class ReferralFilterForm(forms.Form):

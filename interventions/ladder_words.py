@@ -157,8 +157,23 @@ def text_colour(background: str) -> str:
     return "#212529" if (luminance + 0.05) / 0.066 > 1.05 / (luminance + 0.05) else "#fff"
 
 
+#: Words that stay in capitals when a key is turned into words.
+ACRONYMS = {
+    "la": "LA",
+    "pa": "PA",
+    "sa": "SA",
+    "fsm": "FSM",
+    "sen": "SEN",
+    "ehcp": "EHCP",
+    "dsl": "DSL",
+    "camhs": "CAMHS",
+}
+
+
 def humanise(key: str) -> str:
-    text = key.replace("_", " ").replace("-", " ")
+    """`la_referral_notice` -> "LA referral notice"."""
+    words = [ACRONYMS.get(w, w) for w in key.replace("-", "_").split("_") if w]
+    text = " ".join(words)
     return text[:1].upper() + text[1:]
 
 

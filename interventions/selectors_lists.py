@@ -134,6 +134,7 @@ class GroupRow:
     persistent: int = 0
     severe: int = 0
     note: str = ""
+    national_pct: Decimal | None = None
 
     @property
     def persistent_pct(self) -> Decimal | None:
@@ -142,6 +143,13 @@ class GroupRow:
     @property
     def severe_pct(self) -> Decimal | None:
         return Decimal(self.severe * 100) / self.pupils if self.pupils else None
+
+    @property
+    def against_national(self) -> Decimal | None:
+        """Points above (positive) or below the national persistent absence rate."""
+        if self.persistent_pct is None or self.national_pct is None:
+            return None
+        return self.persistent_pct - self.national_pct
 
     @property
     def small(self) -> bool:
@@ -159,11 +167,14 @@ class GroupTable:
     rows: list[GroupRow]
 
 
-def absence_by_group(*, school: School, pupils: QuerySet[Pupil], start: date, end: date) -> list[GroupTable]:
+def absence_by_group(
+    *, school: School, pupils: QuerySet[Pupil], start: date, end: date, national_pct: Decimal | None = None
+) -> list[GroupTable]:
     """Persistent (≥10%) and severe (≥50%) absence over [start, end], whole school and by group.
 
     The DfE method: each enrolment on roll in the window with possible sessions counts once, against
-    its own possible sessions. Five queries whatever the number of pupils.
+    its own possible sessions. `national_pct`, if given, is the national persistent absence rate each
+    row is compared with. Five queries whatever the number of pupils.
     """
     summaries = school_summaries(school=school, start=start, end=end)
     on_roll = pupils.filter(start_on__lte=end).filter(Q(leaving_on__isnull=True) | Q(leaving_on__gte=start))
@@ -174,10 +185,13 @@ def absence_by_group(*, school: School, pupils: QuerySet[Pupil], start: date, en
     year_groups = list(YearGroup.objects.filter(school=school).order_by("position"))
     flags = sorted(Flag.objects.filter(school=school), key=lambda f: (f.key != "fsm", not f.is_standard, f.name))
 
-    whole = GroupRow("All pupils")
-    by_year = {y.pk: GroupRow(y.name) for y in year_groups}
-    by_sen = {value: GroupRow(label) for value, label in Pupil.Sen.choices}
-    by_flag = {f.pk: GroupRow(f.name) for f in flags}
+    def row(name: str) -> GroupRow:
+        return GroupRow(name, national_pct=national_pct)
+
+    whole = row("All pupils")
+    by_year = {y.pk: row(y.name) for y in year_groups}
+    by_sen = {value: row(label) for value, label in Pupil.Sen.choices}
+    by_flag = {f.pk: row(f.name) for f in flags}
     for pupil_id, year_group_id, sen in facts:
         summary = summaries.get(pupil_id)
         if summary is None or summary.possible == 0:

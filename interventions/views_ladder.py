@@ -22,10 +22,10 @@ from pupils.access import Access, school_access, visible_pupils
 from pupils.models import AuditEvent, Flag
 from pupils.services import audit_record
 
-from . import services, services_ladder
+from . import selectors_ladder, services, services_ladder
 from .forms_ladder import LadderYamlForm
 from .ladder_words import ladder_picture
-from .models import Ladder, Placement
+from .models import Ladder
 
 
 def _audit(request: HttpRequest, access: Access, verb: str, what: str) -> None:
@@ -54,17 +54,6 @@ def shipped_ladders() -> list[dict[str, Any]]:
     ]
 
 
-def _stage_counts(ladder: Ladder, access: Access) -> dict[str, int]:
-    """Pupils at each stage key of this ladder (one query)."""
-    return dict(
-        Placement.objects.filter(ladder=ladder, pupil__in=visible_pupils(access))
-        .order_by()
-        .values("stage__key")
-        .annotate(n=Count("id"))
-        .values_list("stage__key", "n")
-    )
-
-
 def _flag_names(access: Access) -> dict[str, str]:
     return {**Flag.STANDARD, **dict(Flag.objects.filter(school=access.school).values_list("key", "name"))}
 
@@ -72,7 +61,11 @@ def _flag_names(access: Access) -> dict[str, str]:
 def _ladder_page(
     request: HttpRequest, access: Access, *, ladder: Ladder | None, document: dict[str, Any] | None, shipped: str = ""
 ) -> HttpResponse:
-    counts = _stage_counts(ladder, access) if ladder is not None else None
+    counts = (
+        selectors_ladder.stage_counts_by_key(ladder=ladder, pupils=visible_pupils(access))
+        if ladder is not None
+        else None
+    )
     context = {
         "access": access,
         "ladder": ladder,
@@ -141,7 +134,7 @@ def ladder_edit(request: HttpRequest, urn: str, key: str) -> HttpResponse:
     access = school_access(request.user, urn)
     access.require("edit_ladder")
     ladder = _school_ladder(access, key)
-    form = LadderYamlForm(request.POST or None, initial={"text": services.ladder_export(ladder)})
+    form = LadderYamlForm(request.POST or None, initial={"text": selectors_ladder.ladder_yaml(ladder)})
     problems: list[Any] = []
     warnings: list[Any] = []
     if request.method == "POST" and form.is_valid():
@@ -161,15 +154,6 @@ def ladder_edit(request: HttpRequest, urn: str, key: str) -> HttpResponse:
     return render(request, "interventions/ladder_edit.html", context, status=status)
 
 
-def _now_counts(ladder: Ladder, access: Access) -> tuple[dict[str, int], Ladder | None]:
-    """Where pupils stand now: on this ladder if it has placed anyone, otherwise on the active ladder."""
-    counts = _stage_counts(ladder, access)
-    if counts or ladder.is_active:
-        return counts, ladder
-    active = services.active_ladder(access.school)
-    return (_stage_counts(active, access), active) if active else ({}, None)
-
-
 #: The simulation page lists this many moves; the rest are counted.
 MOVES_SHOWN = 300
 
@@ -183,38 +167,16 @@ def ladder_simulate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
     ladder = _school_ladder(access, key)
     today = timezone.localdate()
     simulation = services.ladder_simulate(school=access.school, document=services.ladder_document(ladder), as_of=today)
-    now, compared_with = _now_counts(ladder, access)
-    colours = {s.key: (s.colour, s.label) for s in ladder.stages.all()}
-    stages = [
-        {
-            **row,
-            "colour": colours.get(row["key"], ("#6c757d", ""))[0],
-            "now": now.get(row["key"], 0) if compared_with else None,
-            "delta": row["count"] - now.get(row["key"], 0) if compared_with else None,
-        }
-        for row in simulation.stages
-    ]
-    upns = dict(visible_pupils(access).values_list("upn", "pk"))
-    moves = [
-        {
-            **move,
-            "pk": upns[move["upn"]],
-            "from_label": colours[move["from"]][1] if move["from"] in colours else "",
-            "to_label": colours.get(move["to"], ("", move["to"]))[1],
-            "to_colour": colours.get(move["to"], ("#6c757d", ""))[0],
-        }
-        for move in simulation.moves
-        if move["upn"] in upns
-    ]
+    page = selectors_ladder.simulation_page(
+        school=access.school, ladder=ladder, pupils=visible_pupils(access), simulation=simulation
+    )
     context = {
         "access": access,
         "ladder": ladder,
         "simulation": simulation,
-        "stages": stages,
-        "moves": moves[:MOVES_SHOWN],
-        "moves_total": len(moves),
-        "more_moves": max(len(moves) - MOVES_SHOWN, 0),
-        "compared_with": compared_with,
+        "page": page,
+        "moves": page.moves[:MOVES_SHOWN],
+        "more_moves": max(len(page.moves) - MOVES_SHOWN, 0),
         "today": today,
     }
     return render(request, "interventions/ladder_simulate.html", context)
@@ -246,6 +208,6 @@ def ladder_export(request: HttpRequest, urn: str, key: str) -> HttpResponse:
     access.require("view_dashboard")
     ladder = _school_ladder(access, key)
     _audit(request, access, AuditEvent.Verb.EXPORT, f"ladder {ladder.key} as YAML")
-    response = HttpResponse(services.ladder_export(ladder), content_type="application/yaml; charset=utf-8")
+    response = HttpResponse(selectors_ladder.ladder_yaml(ladder), content_type="application/yaml; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{ladder.key}.yaml"'
     return response

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -93,7 +94,7 @@ def escalations(request: HttpRequest, urn: str) -> HttpResponse:
     ladder = services.active_ladder(access.school)
     today = timezone.localdate()
     stages = ladder.stages.all() if ladder else Stage.objects.none()
-    form = EscalationFilterForm(request.GET or None, school=access.school, stages=stages, today=today)
+    form = EscalationFilterForm(request.GET, school=access.school, stages=stages, today=today)
     start, end = form.period()
     rows = (
         selectors_lists.escalation_list(
@@ -324,8 +325,14 @@ def absence_groups(request: HttpRequest, urn: str) -> HttpResponse:
     access = school_access(request.user, urn)
     access.require("view_lists")
     start, end = school_calendar(access.school).academic_year_window(timezone.localdate())
-    tables = selectors_lists.absence_by_group(school=access.school, pupils=visible_pupils(access), start=start, end=end)
     national = settings.NATIONAL_PERSISTENT_ABSENCE_PCT
+    tables = selectors_lists.absence_by_group(
+        school=access.school,
+        pupils=visible_pupils(access),
+        start=start,
+        end=end,
+        national_pct=Decimal(str(national)),
+    )
     if _wants_csv(request):
         _audit(
             request, access, AuditEvent.Verb.EXPORT, f"persistent and severe absence by group {start} to {end} as CSV"
@@ -337,7 +344,8 @@ def absence_groups(request: HttpRequest, urn: str) -> HttpResponse:
         )
     context = {
         "access": access,
-        "tables": tables,
+        "whole": tables[0].rows[0],
+        "tables": tables[1:],
         "start": start,
         "end": end,
         "national": national,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from interventions.ladder_words import describe_criterion, ladder_picture, text_colour
+from interventions.ladder_words import describe_criterion, humanise, ladder_picture, text_colour
 
 
 @pytest.mark.parametrize(
@@ -106,3 +106,8 @@ def test_picture_puts_improving_stages_under_the_stage_they_mirror():
     assert (picture.columns, picture.rows) == (3, 3)
     assert {s.key: s.count for s in picture.stages} == {"base": 0, "concern": 0, "pa": 4, "better": 0, "still": 0}
     assert ladder_picture(document).stages[0].count is None  # a shipped ladder places nobody
+
+
+def test_keys_become_words_with_acronyms_kept():
+    assert humanise("la_referral_notice") == "LA referral notice"
+    assert humanise("first_reminder") == "First reminder"

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from interventions import nightly, services
 from interventions.models import ActionLog, Ladder, Placement, Proposal, StageChange, Task
+from interventions.selectors_ladder import ladder_yaml
 from letters.models import Letter
 from pupils.models import AuditEvent, StaffMembership
 from tests.factories import MembershipFactory, PupilFactory, RegistrationGroupFactory, UserFactory
@@ -168,7 +169,7 @@ def test_active_ladder_picture_shows_stages_criteria_in_words_actions_and_counts
     assert "attendance below 95% year to date" in body
     assert "Phone the family" in body and "class teacher, within 2 school days" in body
     assert "Needs approval" in body and "Manual only" in body
-    assert "review every 2 weeks" in body
+    assert "every 2 weeks" in body
     assert "Sherrier CE Primary" in body  # the shipped ladders, to copy
 
 
@@ -331,16 +332,28 @@ def test_simulating_shows_counts_and_moves_and_changes_nothing(client, school, p
     client.force_login(attendance_lead)
     response = client.get(url("ladder_simulate", school, "draft"))
     assert response.status_code == 200
-    stages = {row["key"]: row for row in response.context["stages"]}
+    page = response.context["page"]
+    stages = {row["key"]: row for row in page.stages}
     assert sum(row["count"] for row in stages.values()) == 4
     # The draft has placed nobody: "now" is where pupils stand on the active ladder, stage by stage key.
+    assert page.comparable and page.compared_with.key == "simple"
     assert {k: row["now"] for k, row in stages.items()} == {
         k: Placement.objects.filter(stage__key=k).count() for k in stages
     }
-    moves = response.context["moves"]
-    assert {m["pk"] for m in moves} == {p.pk for p in placed[1:]}  # the first pupil stays at the base stage
+    assert {m["pk"] for m in page.moves} == {p.pk for p in placed[1:]}  # the first pupil stays at the base stage
     assert placed[3].surname in response.content.decode()
     assert everything_counted() == before
+
+
+def test_simulating_a_ladder_with_other_stages_shows_the_active_one_beside_it(client, school, placed, attendance_lead):
+    services.ladder_load(school=school, document=services.ladder_file_read("sherrier"))
+    client.force_login(attendance_lead)
+    page = client.get(url("ladder_simulate", school, "sherrier")).context["page"]
+    assert not page.comparable and page.compared_with.key == "simple"
+    assert [row["count"] for row in page.current] == [
+        Placement.objects.filter(stage__key=s).count() for s in ("universal", "concern", "pa", "panel", "casework")
+    ]
+    assert all(row["now"] is None for row in page.stages)
 
 
 def test_activating_asks_first_then_switches_and_is_audited(client, school, placed, ladder, draft, attendance_lead):
@@ -365,3 +378,9 @@ def test_export_gives_the_yaml_back_and_is_audited(client, school, ladder, atten
     assert response["Content-Disposition"] == 'attachment; filename="simple.yaml"'
     assert yaml.safe_load(response.content) == services.ladder_document(ladder)
     assert AuditEvent.objects.filter(verb="export", what="ladder simple as YAML").exists()
+
+
+@pytest.mark.parametrize("name", services.SHIPPED)
+def test_the_yaml_to_edit_loads_back_to_the_same_ladder(school, name):
+    loaded, _ = services.ladder_load(school=school, document=services.ladder_file_read(name))
+    assert yaml.safe_load(ladder_yaml(loaded)) == services.ladder_document(loaded)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -442,9 +443,10 @@ def test_absence_by_group_counts_persistent_and_severe_by_the_dfe_method(client,
     client.force_login(staff["sam"])
     response = client.get(url("absence_groups", school))
     assert response.status_code == 200
-    whole = table(response, "Whole school")["All pupils"]
+    whole = response.context["whole"]
     assert (whole.pupils, whole.persistent, whole.severe) == (4, 3, 1)
     assert whole.persistent_pct == 75
+    assert whole.against_national == Decimal("56.2")  # 75% against the national 18.8%
     years = table(response, "By year group")
     assert (years["Year 4"].pupils, years["Year 4"].persistent, years["Year 4"].severe) == (3, 2, 1)
     assert (years["Year 5"].pupils, years["Year 5"].persistent) == (1, 1)

@@ -1,0 +1,130 @@
+"""Reads for the ladder pages: pupils at each stage, and a simulation laid out beside where pupils stand now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from django.db.models import Count, QuerySet
+
+from pupils.models import Pupil, School
+
+from .models import Ladder, Placement, Stage
+from .services import Simulation, active_ladder, ladder_document
+
+
+def stage_counts_by_key(*, ladder: Ladder, pupils: QuerySet[Pupil]) -> dict[str, int]:
+    """Pupils at each stage key of this ladder. One query."""
+    return dict(
+        Placement.objects.filter(ladder=ladder, pupil__in=pupils)
+        .order_by()
+        .values("stage__key")
+        .annotate(n=Count("id"))
+        .values_list("stage__key", "n")
+    )
+
+
+@dataclass
+class SimulationPage:
+    stages: list[dict[str, Any]]  # the simulated count per stage; with now and change when comparable
+    moves: list[dict[str, Any]]  # most concerning destination first
+    compared_with: Ladder | None  # the ladder "now" is read from
+    comparable: bool  # the two share stage keys, so counts can sit side by side
+    current: list[dict[str, Any]] = field(default_factory=list)  # the other ladder's counts, when not comparable
+
+
+def _rows(stages: list[Stage], counts: dict[str, int]) -> list[dict[str, Any]]:
+    return [
+        {"key": s.key, "label": s.label, "name": s.name, "colour": s.colour, "count": counts.get(s.key, 0)}
+        for s in stages
+    ]
+
+
+def simulation_page(
+    *, school: School, ladder: Ladder, pupils: QuerySet[Pupil], simulation: Simulation
+) -> SimulationPage:
+    """Lay out a simulation of `ladder` against where pupils stand now. A fixed number of queries.
+
+    "Now" is this ladder's placements if it has any (it is or was active), otherwise the active ladder's.
+    """
+    stages = list(ladder.stages.all())
+    now = stage_counts_by_key(ladder=ladder, pupils=pupils)
+    compared_with: Ladder | None = ladder if now or ladder.is_active else active_ladder(school)
+    current: list[dict[str, Any]] = []
+    if compared_with is not None and compared_with.pk != ladder.pk:
+        other_stages = list(compared_with.stages.all())
+        now = stage_counts_by_key(ladder=compared_with, pupils=pupils)
+        current = _rows(other_stages, now)
+    comparable = compared_with is not None and (
+        not current or bool({r["key"] for r in current} & {s.key for s in stages})
+    )
+    by_key = {s.key: s for s in stages}
+    rows = []
+    for row in simulation.stages:
+        stage = by_key.get(row["key"])
+        before = now.get(row["key"], 0)
+        rows.append(
+            {
+                **row,
+                "colour": stage.colour if stage else "#6c757d",
+                "now": before if comparable else None,
+                "delta": row["count"] - before if comparable else None,
+            }
+        )
+    pks = dict(pupils.values_list("upn", "pk"))
+    moves = [
+        {
+            **move,
+            "pk": pks[move["upn"]],
+            "from_label": by_key[move["from"]].label if move["from"] in by_key else "",
+            "to_label": by_key[move["to"]].label if move["to"] in by_key else move["to"],
+            "to_colour": by_key[move["to"]].colour if move["to"] in by_key else "#6c757d",
+            "position": by_key[move["to"]].position if move["to"] in by_key else 0,
+        }
+        for move in simulation.moves
+        if move["upn"] in pks
+    ]
+    moves.sort(key=lambda m: (-m["position"], m["name"]))
+    return SimulationPage(
+        stages=rows,
+        moves=moves,
+        compared_with=compared_with,
+        comparable=comparable,
+        current=[] if comparable else current,
+    )
+
+
+class _ReadableDumper(yaml.SafeDumper):
+    """Multi-line text as `|` blocks and short criteria on one line, so the file reads like the shipped ones."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+def _short(value: dict[str, Any] | list[Any]) -> bool:
+    """Scalars only, and short: written on one line, like `{below: 95, at_least: 93}` in the format's docs."""
+    items = list(value.values()) if isinstance(value, dict) else value
+    parts = [f"{k}: {v}" for k, v in value.items()] if isinstance(value, dict) else [str(v) for v in value]
+    return all(not isinstance(v, dict | list) for v in items) and len(", ".join(parts)) <= 70
+
+
+def _dict(dumper: yaml.SafeDumper, value: dict[str, Any]) -> yaml.MappingNode:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=bool(value) and _short(value))
+
+
+def _list(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.SequenceNode:
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=not value or _short(value))
+
+
+_ReadableDumper.add_representer(str, _str)
+_ReadableDumper.add_representer(dict, _dict)
+_ReadableDumper.add_representer(list, _list)
+
+
+def ladder_yaml(ladder: Ladder) -> str:
+    """The ladder as a YAML file to edit or download. It loads back to exactly `services.ladder_document`."""
+    return yaml.dump(ladder_document(ladder), Dumper=_ReadableDumper, sort_keys=False, allow_unicode=True, width=100)
