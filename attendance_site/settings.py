@@ -164,7 +164,29 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60 * 60)
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_TRACK_STARTED = True
+# A task taken by a worker that dies is not acknowledged, so Redis hands it out again after
+# this long; it must be longer than any task may run (the nightly tasks are safe to run twice).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 60 * 60)}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The periodic tasks themselves live in the database (django-celery-beat), where admins can see
+# and pause them; migrations create them:
+# - "interventions: nightly dispatch" (every 15 minutes): starts the night for each school whose
+#   local time has passed NIGHTLY_LOCAL_TIME and whose night has not yet succeeded
+#   (interventions/migrations/0006_nightly_dispatch_schedule.py).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
+# The nightly job (interventions/README.md, "The night").
+# Each school's night runs at this local time (its School.time_zone) for the day before.
+NIGHTLY_LOCAL_TIME = env.str("NIGHTLY_LOCAL_TIME", default="02:00")
+# A night that failed this many times is not started again by the schedule (run_nightly still can).
+NIGHTLY_MAX_ATTEMPTS = env.int("NIGHTLY_MAX_ATTEMPTS", default=3)
+# Recount every pupil-week from the register at least this often, whatever changed.
+NIGHTLY_FULL_EVERY_DAYS = env.int("NIGHTLY_FULL_EVERY_DAYS", default=7)
+# Tests only: seconds to sleep between pupils, so a test can kill a worker half-way. Never set it elsewhere.
+NIGHTLY_TEST_PAUSE_S = env.float("NIGHTLY_TEST_PAUSE_S", default=0.0)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="attendance@localhost")

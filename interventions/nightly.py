@@ -1,26 +1,67 @@
-"""The nightly job for one school: statistics, placement, tasks, letters, figures.
+"""The nightly job for one school: statistics, placement, tasks, letters, reviews, figures.
 
 `nightly_run` is what `manage.py run_nightly` and the Celery task call.
+
+A night is identified by (school, run_on). Each attempt at it is a
+`NightlyRun` row; the unique constraint `nightly_one_running_per_night` lets
+only one attempt run at a time. An attempt does all of its work, and marks
+itself done, in one transaction, and keeps its own row locked while it works,
+so a later attempt can tell a live night (row locked: leave it alone) from one
+whose worker died (row free: take it over). Re-running a night that already
+succeeded changes nothing: no stage is newly indicated, and the unique
+constraints on stage changes, tasks and letters back that up.
+
+Incremental: every night recounts only the pupil-weeks whose marks changed
+since the last good run (`PupilWeek`), then decides every pupil on roll from
+those stored weekly counts (see interventions/README.md, "The night").
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import time
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, DateField, F, Max, Min, Q
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from pupils.models import Pupil, School
+from pupils import statistics as stats
+from pupils.calendar import SchoolCalendar, monday_of
+from pupils.models import AttendanceMark, Pupil, School
+from pupils.selectors import pupils_on_roll_between
+from pupils.services import school_calendar
 
-from .models import Ladder, NightlyRun, Placement, Proposal, SchoolWeek, Stage, StageChange
+from .models import Ladder, NightlyRun, Placement, Proposal, PupilWeek, SchoolWeek, Stage, StageChange, Task
 from .rules import Decision, LadderSpec, decide
-from .selectors import SchoolFacts, current_placements, ladder_spec, school_facts, school_figures
+from .selectors import (
+    SchoolFacts,
+    current_placements,
+    facts_window_start,
+    ladder_spec,
+    night_facts,
+    school_facts,
+    school_figures,
+    school_week_figures,
+)
 from .services import active_ladder, class_teachers_by_group, stage_enter, stage_work_create
+
+logger = logging.getLogger(__name__)
+
+#: How far the application's clock may be behind the database's (marks are stamped by the app).
+CLOCK_SKEW = timedelta(minutes=1)
+
+
+class NightRunning(Exception):
+    """Another attempt at this night is running now (or took this one over)."""
 
 
 @dataclass
@@ -30,6 +71,9 @@ class NightResult:
     proposed: int = 0
     tasks_created: int = 0
     letters_queued: int = 0
+    reviews_created: int = 0
+    tasks_overdue: int = 0
+    weeks_recounted: int = 0
     errors: list[str] = field(default_factory=list)
 
     def as_json(self) -> str:
@@ -44,52 +88,288 @@ class NightResult:
         )
 
 
+COUNTED = ("pupils", "moved", "proposed", "tasks_created", "letters_queued", "reviews_created", "tasks_overdue")
+
+
 def evaluate_school(*, school: School, ladder: Ladder, as_of: date) -> tuple[SchoolFacts, LadderSpec, dict[int, Any]]:
-    """Facts, spec and current placements: what both the night and a simulation start from."""
+    """Facts, spec and current placements, straight from the register: what a simulation starts from."""
     spec = ladder_spec(ladder)
     facts = school_facts(school=school, spec=spec, as_of=as_of)
     return facts, spec, current_placements(ladder=ladder)
 
 
-def nightly_run(*, school: School, as_of: date) -> NightlyRun:
+# --- the run ---------------------------------------------------------------------
+
+
+def nightly_run(*, school: School, as_of: date, full: bool = False, if_not_done: bool = False) -> NightlyRun:
     """Recompute every pupil's stage on the school's active ladder as of `as_of`, and record the run.
 
-    One transaction for the school's work: a crash leaves nothing half done, and
-    re-running the same night creates nothing new (the moves it already made
-    mean no stage is newly indicated; unique constraints back this up).
-    Raises ValidationError if the school has no active ladder.
+    Claims the night first (`night_claim`); all of the night's writes, and
+    marking the run done, happen in one transaction, so a crash leaves nothing
+    half done. Idempotent: re-running a night creates no second move, task or
+    letter. `full` recounts every pupil-week from the register instead of only
+    what changed since the last good run. With `if_not_done`, a night that
+    already succeeded is returned as it is (what the scheduled task wants).
+
+    Raises ValidationError if the school has no active ladder, and
+    NightRunning if another attempt at this night is running.
     """
     ladder = active_ladder(school)
     if ladder is None:
         raise ValidationError(f"{school.name} has no active ladder: load one with load_ladder --activate.")
-    run = NightlyRun.objects.create(school=school, run_on=as_of, started_at=timezone.now())
+    run = night_claim(school=school, as_of=as_of, full=full, if_not_done=if_not_done)
+    if run.status == NightlyRun.Status.DONE:
+        return run
     try:
         with transaction.atomic():
-            result = _place_pupils(school=school, ladder=ladder, as_of=as_of)
-    except Exception as exc:
-        run.status = NightlyRun.Status.FAILED
-        run.error = f"{type(exc).__name__}: {exc}"
-        run.finished_at = timezone.now()
-        run.save(update_fields=["status", "error", "finished_at"])
+            # Keep our row locked while we work: that lock is how another attempt
+            # knows this night is alive (see _take_over_abandoned).
+            mine = NightlyRun.objects.select_for_update().get(pk=run.pk)
+            if mine.status != NightlyRun.Status.RUNNING:
+                raise NightRunning(f"night {as_of} for {school.urn} was taken over by another attempt")
+            result = _night(school=school, ladder=ladder, as_of=as_of, run=run)
+            run.status = NightlyRun.Status.DONE
+            run.finished_at = timezone.now()
+            for name in COUNTED:
+                setattr(run, name, getattr(result, name))
+            run.weeks_recounted = result.weeks_recounted
+            run.save()
+    except NightRunning:
         raise
-    run.status = NightlyRun.Status.DONE
-    run.finished_at = timezone.now()
-    for name in ("pupils", "moved", "proposed", "tasks_created", "letters_queued"):
-        setattr(run, name, getattr(result, name))
-    run.save()
+    except Exception as exc:
+        _night_failed(run, exc)
+        raise
+    logger.info("night %s for %s done in %.1fs: %s", as_of, school.urn, run.duration_s or 0, json.dumps(_counts(run)))
     return run
 
 
-def _place_pupils(*, school: School, ladder: Ladder, as_of: date) -> NightResult:
-    facts, spec, placements = evaluate_school(school=school, ladder=ladder, as_of=as_of)
+def _counts(run: NightlyRun) -> dict[str, Any]:
+    return {name: getattr(run, name) for name in (*COUNTED, "weeks_recounted", "full")}
+
+
+def night_claim(*, school: School, as_of: date, full: bool, if_not_done: bool = False) -> NightlyRun:
+    """Start an attempt at a night: a committed RUNNING row, unique per (school, run_on).
+
+    If another attempt's row is in the way and its worker died, mark it failed
+    and take the night over. With `if_not_done`, returns the DONE run instead
+    if the night has already succeeded. Raises NightRunning if a live attempt holds it.
+    """
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                run = NightlyRun.objects.create(
+                    school=school, run_on=as_of, status=NightlyRun.Status.RUNNING, full=full, started_at=timezone.now()
+                )
+                # Checked after our insert: a night turns RUNNING into DONE in one commit,
+                # so there is no moment when a finished night holds neither row.
+                done = NightlyRun.objects.filter(school=school, run_on=as_of, status=NightlyRun.Status.DONE).first()
+                if if_not_done and done is not None:
+                    raise _AlreadyDone(done)
+                return run
+        except _AlreadyDone as already:
+            return already.run
+        except IntegrityError:
+            if attempt == 2 or not _take_over_abandoned(school=school, as_of=as_of):
+                raise NightRunning(f"the night of {as_of} for {school.urn} is already running") from None
+    raise AssertionError("unreachable")
+
+
+class _AlreadyDone(Exception):
+    def __init__(self, run: NightlyRun) -> None:
+        self.run = run
+
+
+def _take_over_abandoned(*, school: School, as_of: date) -> bool:
+    """Mark a RUNNING attempt whose worker is gone as failed. True if there was one.
+
+    On PostgreSQL a live attempt keeps its row locked for the whole night, so a
+    row we can lock belongs to a dead one (its transaction was rolled back when
+    its connection closed). Elsewhere (SQLite), an attempt counts as dead once
+    it is older than the task time limit.
+    """
+    with transaction.atomic():
+        running = NightlyRun.objects.filter(school=school, run_on=as_of, status=NightlyRun.Status.RUNNING)
+        if connection.vendor == "postgresql":
+            stale = running.select_for_update(skip_locked=True).first()
+        else:
+            limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+            stale = running.filter(started_at__lt=timezone.now() - limit).first()
+        if stale is None:
+            return False
+        stale.status = NightlyRun.Status.FAILED
+        stale.finished_at = timezone.now()
+        stale.error = "Abandoned: the worker stopped before the night finished; nothing it did was kept. Taken over."
+        stale.save(update_fields=["status", "finished_at", "error"])
+        logger.warning("night %s for %s: took over abandoned attempt %s", as_of, school.urn, stale.pk)
+        return True
+
+
+def _night_failed(run: NightlyRun, exc: BaseException) -> None:
+    """Record the failure on the run, if the database still answers (the error may be that it doesn't)."""
+    try:
+        NightlyRun.objects.filter(pk=run.pk, status=NightlyRun.Status.RUNNING).update(
+            status=NightlyRun.Status.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+    except Exception:  # the run stays RUNNING; the next attempt takes it over
+        logger.exception("could not record the failure of night run %s", run.pk)
+
+
+# --- the night's work ------------------------------------------------------------------
+
+
+def _night(*, school: School, ladder: Ladder, as_of: date, run: NightlyRun) -> NightResult:
+    spec = ladder_spec(ladder)
+    calendar = school_calendar(school)
+    weeks_from = facts_window_start(spec=spec, calendar=calendar, as_of=as_of)
+    previous = _last_good(school=school, run=run, as_of=as_of, weeks_from=weeks_from)
+    run.full = previous is None
+    run.weeks_from = weeks_from
+    run.changes_cutoff = _changes_cutoff()
+    recounted = pupil_weeks_refresh(school=school, start=weeks_from, end=as_of, since=previous)
+    facts = night_facts(school=school, spec=spec, as_of=as_of, calendar=calendar)
+    result = _place_pupils(school=school, ladder=ladder, spec=spec, facts=facts, as_of=as_of)
+    result.weeks_recounted = recounted
+    _save_figures(school=school, ladder=ladder, facts=facts, spec=spec, as_of=as_of)
+    result.reviews_created = reviews_create(ladder=ladder, calendar=calendar, as_of=as_of, pupil_ids=set(facts.facts))
+    result.tasks_overdue = tasks_mark_overdue(school=school, as_of=as_of)
+    return result
+
+
+def _last_good(*, school: School, run: NightlyRun, as_of: date, weeks_from: date) -> NightlyRun | None:
+    """The run whose stored weekly counts tonight can build on, or None for a full recount.
+
+    A full recount when asked, when nothing is stored, when the stored counts
+    start elsewhere (a new year, a ladder looking further back), when tonight
+    is earlier than the stored night, and at least every NIGHTLY_FULL_EVERY_DAYS
+    as insurance against writes that bypass `changed_at` (deleted marks).
+    """
+    if run.full:
+        return None
+    good = NightlyRun.objects.filter(school=school, status=NightlyRun.Status.DONE, changes_cutoff__isnull=False)
+    last = good.order_by("-finished_at").first()
+    if last is None or last.weeks_from != weeks_from or last.run_on > as_of:
+        return None
+    last_full = good.filter(full=True).aggregate(at=Max("started_at"))["at"]
+    if last_full is None or timezone.now() - last_full > timedelta(days=settings.NIGHTLY_FULL_EVERY_DAYS):
+        return None
+    return last
+
+
+def _changes_cutoff() -> datetime:
+    """Marks stamped at or after this may not be visible to us yet: the next night looks at them again.
+
+    A mark written by a transaction still open now carries a `changed_at` no
+    earlier than that transaction's start, so on PostgreSQL the cutoff is the
+    oldest open transaction's start (or now), less a minute for clock skew.
+    """
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT min(xact_start) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+            )
+            (oldest,) = cursor.fetchone()
+        if oldest is not None and oldest < now:
+            now = oldest
+    return now - CLOCK_SKEW
+
+
+def _counts_by_week(marks: Any) -> Any:
+    """Marks grouped by pupil and Monday, counted as `pupils.statistics` counts them (see pupils.selectors)."""
+    conditions = {
+        "present": Q(code__in=sorted(stats.PRESENT_CODES)),
+        "aea": Q(code__in=sorted(stats.AEA_CODES)),
+        "authorised": Q(code__in=sorted(stats.AUTHORISED_CODES)),
+        "unauthorised": Q(code__in=sorted(stats.UNAUTHORISED_CODES)),
+        "late_before_close": Q(code="L"),
+        "late_after_close": Q(code="U"),
+        "unexplained": Q(code="N"),
+        "illness": Q(code="I"),
+        "holiday": Q(code__in=sorted(stats.codes.HOLIDAY_CODES)),
+        "not_possible": Q(code__in=sorted(stats.NOT_POSSIBLE_CODES)),
+    }
+    assert tuple(conditions) == PupilWeek.COUNTS
+    return (
+        marks.filter(date__gte=F("pupil__start_on"))
+        .filter(Q(pupil__leaving_on__isnull=True) | Q(date__lte=F("pupil__leaving_on")))
+        .annotate(week=TruncWeek("date", output_field=DateField()))
+        .values("pupil_id", "week")
+        .annotate(**{name: Count("pk", filter=cond) for name, cond in conditions.items()})
+        .order_by()
+    )
+
+
+def pupil_weeks_refresh(*, school: School, start: date, end: date, since: NightlyRun | None) -> int:
+    """Bring the school's stored weekly counts up to date with the register for [start, end].
+
+    With `since` None, recount every pupil-week. Otherwise recount only, for
+    each pupil, the weeks from the first one that may have changed since that
+    run: marks stamped after its cutoff, marks dated after its night, and every
+    week of a pupil whose record changed (starting or leaving day). Counting is
+    done in the database (INSERT ... SELECT); nothing row by row passes through
+    Python. Returns how many pupil-weeks were written. Idempotent.
+    """
+    pupils = pupils_on_roll_between(school=school, start=start, end=end)
+    ids = list(pupils.values_list("pk", flat=True))
+    if since is None:
+        PupilWeek.objects.filter(pupil__school=school).delete()
+        return _weeks_insert(pupil_ids=ids, start=start, end=end)
+    marks = AttendanceMark.objects.filter(pupil_id__in=ids, date__gte=start, date__lte=end)
+    # Two queries, each able to use an index: new days by (pupil, date), corrections by changed_at.
+    first_changed: dict[int, date] = dict(
+        marks.filter(date__gt=since.run_on)
+        .values("pupil_id")
+        .annotate(first=Min("date"))
+        .values_list("pupil_id", "first")
+    )
+    corrected = (
+        marks.filter(changed_at__gte=since.changes_cutoff, date__lte=since.run_on)
+        .values("pupil_id")
+        .annotate(first=Min("date"))
+        .values_list("pupil_id", "first")
+    )
+    for pupil_id, first in corrected:
+        first_changed[pupil_id] = min(first, first_changed.get(pupil_id, first))
+    for pupil_id in pupils.filter(updated_at__gte=since.changes_cutoff).values_list("pk", flat=True):
+        first_changed[pupil_id] = start
+    # Every pupil counted again from the Monday of their first changed day; grouped by that Monday.
+    by_monday: dict[date, list[int]] = defaultdict(list)
+    for pupil_id, first in first_changed.items():
+        by_monday[monday_of(first)].append(pupil_id)
+    written = 0
+    for monday, group in sorted(by_monday.items()):
+        PupilWeek.objects.filter(pupil_id__in=group, week_start__gte=monday).delete()
+        written += _weeks_insert(pupil_ids=group, start=max(start, monday), end=end)
+    return written
+
+
+def _weeks_insert(*, pupil_ids: list[int], start: date, end: date) -> int:
+    if not pupil_ids:
+        return 0
+    select = _counts_by_week(AttendanceMark.objects.filter(pupil_id__in=pupil_ids, date__gte=start, date__lte=end))
+    sql, params = select.query.sql_with_params()
+    qn = connection.ops.quote_name
+    columns = ", ".join(
+        qn(PupilWeek._meta.get_field(name).column) for name in ("pupil", "week_start", *PupilWeek.COUNTS)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {qn(PupilWeek._meta.db_table)} ({columns}) {sql}", params)
+        return max(cursor.rowcount, 0)
+
+
+def _place_pupils(*, school: School, ladder: Ladder, spec: LadderSpec, facts: SchoolFacts, as_of: date) -> NightResult:
+    placements = current_placements(ladder=ladder)
     stages = {s.key: s for s in ladder.stages.all()}
     pending = {p.pupil_id: p for p in Proposal.objects.filter(ladder=ladder, status=Proposal.Status.PENDING)}
     teachers = class_teachers_by_group(school)
+    pause = settings.NIGHTLY_TEST_PAUSE_S
     result = NightResult(pupils=len(facts.pupils))
     for pupil in facts.pupils:
+        if pause:  # tests only: lets a test stop a worker half-way through a school
+            time.sleep(pause)
         row, current = placements.get(pupil.pk, (None, None))
         decision = decide(spec, facts.facts[pupil.pk], current, as_of=as_of, calendar=facts.calendar)
-        ytd = facts.year_to_date(pupil.pk, spec)
         if decision.moved:
             change = stage_enter(
                 pupil=pupil,
@@ -99,7 +379,7 @@ def _place_pupils(*, school: School, ladder: Ladder, as_of: date) -> NightResult
                 on=as_of,
                 kind=StageChange.Kind.INITIAL if row is None else StageChange.Kind.AUTOMATIC,
                 reasons=list(decision.reasons),
-                entry_pct=ytd,
+                entry_pct=facts.year_to_date(pupil.pk, spec),
             )
             result.moved += 1
             tasks, letters = stage_work_create(change=change, calendar=facts.calendar, teachers=teachers, user=None)
@@ -108,27 +388,37 @@ def _place_pupils(*, school: School, ladder: Ladder, as_of: date) -> NightResult
         elif row is not None and row.improving_since != decision.improving_since:
             row.improving_since = decision.improving_since
             row.save(update_fields=["improving_since", "updated_at"])
-        result.proposed += _record_proposal(
-            pupil=pupil, ladder=ladder, decision=decision, stages=stages, pending=pending.get(pupil.pk), on=as_of
-        )
-    _save_figures(school=school, ladder=ladder, facts=facts, spec=spec, as_of=as_of)
+        if decision.proposal is not None or pupil.pk in pending:
+            result.proposed += _record_proposal(
+                pupil=pupil, ladder=ladder, decision=decision, stages=stages, pending=pending.get(pupil.pk), on=as_of
+            )
     return result
+
+
+FIGURE_FIELDS = ("attendance_pct", "attendance_change", "lates_half_term", "persistent", "severe", "computed_on")
 
 
 def _save_figures(*, school: School, ladder: Ladder, facts: SchoolFacts, spec: LadderSpec, as_of: date) -> None:
     """Last night's figures per pupil and per school week, for dashboards and class lists."""
-    figures = school_figures(facts=facts, spec=spec)
-    rows = list(Placement.objects.filter(ladder=ladder, pupil_id__in=figures.pupils))
-    for row in rows:
-        f = figures.pupils[row.pupil_id]
-        row.attendance_pct = _round(f.attendance_pct)
-        row.attendance_change = _round(f.attendance_change)
-        row.lates_half_term = f.lates_half_term
-        row.persistent = f.persistent
-        row.severe = f.severe
-        row.computed_on = as_of
-    fields_ = ["attendance_pct", "attendance_change", "lates_half_term", "persistent", "severe", "computed_on"]
-    Placement.objects.bulk_update(rows, fields_, batch_size=500)
+    weeks = school_week_figures(school=school, pupil_ids=sorted(facts.facts), as_of=as_of)
+    figures = school_figures(facts=facts, spec=spec, weeks=weeks)
+    current = Placement.objects.filter(ladder=ladder, pupil_id__in=figures.pupils).values_list(
+        "pk", "pupil_id", *FIGURE_FIELDS
+    )
+    changed = []
+    for pk, pupil_id, *old in current:
+        f = figures.pupils[pupil_id]
+        new = (
+            _round(f.attendance_pct),
+            _round(f.attendance_change),
+            f.lates_half_term,
+            f.persistent,
+            f.severe,
+            as_of,
+        )
+        if tuple(old) != new:
+            changed.append((pk, *new))
+    _placements_set(changed)
     SchoolWeek.objects.bulk_create(
         [
             SchoolWeek(
@@ -144,6 +434,34 @@ def _save_figures(*, school: School, ladder: Ladder, facts: SchoolFacts, spec: L
         unique_fields=["school", "week_start"],
         update_fields=["attendance_pct", "persistent_absence_pct", "pupils"],
     )
+
+
+def _placements_set(rows: list[tuple[Any, ...]]) -> None:
+    """Write (pk, *FIGURE_FIELDS) to placements: one UPDATE ... FROM (VALUES ...) a batch on PostgreSQL."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        objs = []
+        for pk, *values in rows:
+            obj = Placement(pk=pk)
+            for name, value in zip(FIGURE_FIELDS, values, strict=True):
+                setattr(obj, name, value)
+            objs.append(obj)
+        Placement.objects.bulk_update(objs, FIGURE_FIELDS, batch_size=100)
+        return
+    table = Placement._meta.db_table
+    casts = ("bigint", "numeric", "numeric", "integer", "boolean", "boolean", "date")
+    sets = ", ".join(f"{name} = v.{name}" for name in FIGURE_FIELDS)
+    names = ", ".join(("id", *FIGURE_FIELDS))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            batch = rows[start : start + 1000]
+            row_sql = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+            cursor.execute(
+                f"UPDATE {table} AS p SET {sets}, updated_at = now() "
+                f"FROM (VALUES {', '.join([row_sql] * len(batch))}) AS v({names}) WHERE p.id = v.id",
+                [value for row in batch for value in row],
+            )
 
 
 def _round(value: Decimal | None) -> Decimal | None:
@@ -173,3 +491,75 @@ def _record_proposal(
         reasons=list(decision.proposal_reasons),
     )
     return 1
+
+
+# --- reviews and overdue work ---------------------------------------------------------
+
+
+def reviews_create(*, ladder: Ladder, calendar: SchoolCalendar, as_of: date, pupil_ids: set[int]) -> int:
+    """Create each pupil's next stage review once the last one is done and its date has come. Idempotent.
+
+    Reviews of one stage entry are numbered ("review", "review-2", ...), each
+    due `review_every_weeks` school weeks after the one before; the unique
+    (stage change, template key) constraint keeps each to one task however
+    often the night runs. An open review is not followed by another: it is
+    overdue instead. Returns how many reviews were created.
+    """
+    latest = (
+        StageChange.objects.filter(ladder=ladder, pupil_id__in=pupil_ids).values("pupil_id").annotate(last=Max("id"))
+    )
+    changes = {
+        c.pk: c
+        for c in StageChange.objects.filter(
+            pk__in=[row["last"] for row in latest], to_stage__review_every_weeks__isnull=False
+        ).select_related("to_stage", "pupil", "pupil__school")
+    }
+    if not changes:
+        return 0
+    reviews: dict[int, list[tuple[int, str, date]]] = defaultdict(list)
+    for change_id, key, status, due_on in Task.objects.filter(
+        stage_change_id__in=list(changes), kind=Task.Kind.REVIEW
+    ).values_list("stage_change_id", "template_key", "status", "due_on"):
+        reviews[change_id].append((_review_number(key), status, due_on))
+    created = 0
+    for change_id, change in changes.items():
+        stage = change.to_stage
+        done = sorted(reviews.get(change_id, []))
+        if not stage.review_every_weeks or not done:
+            continue
+        number, status, due_on = done[-1]
+        if status != Task.Status.DONE or due_on > as_of:
+            continue
+        next_number = number + 1
+        _, was_created = Task.objects.get_or_create(
+            stage_change=change,
+            template_key=f"review-{next_number}",
+            defaults={
+                "school": change.pupil.school,
+                "pupil": change.pupil,
+                "kind": Task.Kind.REVIEW,
+                "title": f"Review {change.pupil.full_name} at {stage.name}",
+                "role": "attendance_lead",
+                "due_on": calendar.add_school_days(due_on, stage.review_every_weeks * 5),
+            },
+        )
+        created += was_created
+    return created
+
+
+def _review_number(key: str) -> int:
+    _, _, number = key.partition("review-")
+    return int(number) if number.isdigit() else 1
+
+
+def tasks_mark_overdue(*, school: School, as_of: date) -> int:
+    """Flag open tasks due on or before `as_of` (the register day the night closes) as overdue. Idempotent.
+
+    Unflags tasks that are done, cancelled or no longer due (a night re-run for
+    an earlier day). Returns how many open tasks are overdue.
+    """
+    tasks = Task.objects.filter(school=school)
+    overdue = Q(status=Task.Status.OPEN, due_on__lte=as_of)
+    tasks.filter(overdue, is_overdue=False).update(is_overdue=True)
+    tasks.filter(~overdue, is_overdue=True).update(is_overdue=False)
+    return tasks.filter(overdue).count()

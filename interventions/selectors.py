@@ -4,21 +4,37 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.conf import settings
+from django.db import connection
+from django.db.models import Case, Count, DateField, F, Max, Q, QuerySet, Sum, Value, When
+from django.utils import timezone
 
 from pupils import statistics as stats
-from pupils.calendar import SchoolCalendar
+from pupils.calendar import SchoolCalendar, monday_of
 from pupils.codes import ABSENT, codes_in
 from pupils.models import AttendanceMark, Pupil, School
 from pupils.selectors import pupils_on_roll, school_weekly_counts
 from pupils.services import school_calendar
 
-from .models import ActionLog, Ladder, NightlyRun, Placement, Proposal, SchoolWeek, Stage, StageChange, Task
+from .models import (
+    ActionLog,
+    Ladder,
+    NightlyRun,
+    Placement,
+    Proposal,
+    PupilWeek,
+    SchoolWeek,
+    Stage,
+    StageChange,
+    Task,
+)
 from .rules import CurrentPlacement, Evaluator, LadderSpec, PupilFacts, measure
 
 
@@ -58,19 +74,39 @@ class SchoolFacts:
         return evaluator.totals("year").attendance_pct
 
 
+def facts_window_start(*, spec: LadderSpec, calendar: SchoolCalendar, as_of: date) -> date:
+    """The first day whose marks the engine can look at on `as_of`: the year's start, or further back for week windows."""
+    weeks_back = max((_weeks_needed(s.criteria) for s in spec.stages), default=0)
+    year_start = calendar.academic_year_window(as_of)[0]
+    return min(year_start, calendar.school_weeks_back(as_of, weeks_back + 1)[0] if weeks_back else year_start)
+
+
 def school_facts(*, school: School, spec: LadderSpec, as_of: date) -> SchoolFacts:
     """Everything the engine needs for every pupil on roll on `as_of`, in a fixed number of queries."""
     calendar = school_calendar(school)
-    weeks_back = max((_weeks_needed(s.criteria) for s in spec.stages), default=0)
-    year_start = calendar.academic_year_window(as_of)[0]
-    start = min(year_start, calendar.school_weeks_back(as_of, weeks_back + 1)[0] if weeks_back else year_start)
-    pupils = list(
+    start = facts_window_start(spec=spec, calendar=calendar, as_of=as_of)
+    weekly = school_weekly_counts(school=school, start=start, end=as_of)
+    return _school_facts_from(school=school, spec=spec, as_of=as_of, calendar=calendar, weekly=weekly)
+
+
+def _on_roll_with_flags(*, school: School, as_of: date) -> list[Pupil]:
+    return list(
         pupils_on_roll(school=school, on=as_of)
         .select_related("registration_group", "year_group")
         .prefetch_related("flags")
         .order_by("upn")
     )
-    weekly = school_weekly_counts(school=school, start=start, end=as_of)
+
+
+def _school_facts_from(
+    *,
+    school: School,
+    spec: LadderSpec,
+    as_of: date,
+    calendar: SchoolCalendar,
+    weekly: Mapping[int, Mapping[date, stats.AttendanceSummary]],
+) -> SchoolFacts:
+    pupils = _on_roll_with_flags(school=school, as_of=as_of)
     runs = _absence_runs(school=school, pupils=pupils, calendar=calendar, as_of=as_of)
     contacts = dict(
         ActionLog.objects.filter(school=school, kind__in=ActionLog.FAMILY_CONTACT, occurred_on__lte=as_of)
@@ -96,6 +132,114 @@ def school_facts(*, school: School, spec: LadderSpec, as_of: date) -> SchoolFact
         )
     _rank(facts, calendar=calendar, as_of=as_of, min_possible=spec.min_possible)
     return SchoolFacts(as_of=as_of, calendar=calendar, pupils=pupils, facts=facts)
+
+
+# --- the night's facts, from the stored weekly counts ----------------------------------
+
+
+def night_facts(*, school: School, spec: LadderSpec, as_of: date, calendar: SchoolCalendar) -> SchoolFacts:
+    """`school_facts`, read from the night's stored weekly counts (`PupilWeek`) instead of the register.
+
+    The engine only ever adds up whole weeks between two Mondays that the
+    ladder and the calendar fix for `as_of` (`window_cuts`). Weeks between two
+    such cuts are always counted together, so they are summed here, in SQL,
+    into one bucket keyed by the bucket's first Monday: every window total
+    the engine takes comes out exactly as from week-by-week counts, with a
+    handful of buckets a pupil instead of forty weeks. A ladder using a
+    criterion this function does not know gets plain weeks. Reads; never writes.
+    """
+    start = facts_window_start(spec=spec, calendar=calendar, as_of=as_of)
+    cuts = window_cuts(spec=spec, calendar=calendar, as_of=as_of)
+    rows = PupilWeek.objects.filter(
+        pupil__school=school, week_start__gte=monday_of(start), week_start__lte=monday_of(as_of)
+    )
+    if cuts:
+        below = cuts[0] - timedelta(days=7)  # weeks before every window: a bucket no window reaches
+        bucket: Any = Case(
+            *[When(week_start__lt=cut, then=Value(key)) for cut, key in zip(cuts, [below, *cuts[:-1]], strict=True)],
+            default=Value(cuts[-1]),
+            output_field=DateField(),
+        )
+    else:
+        bucket = F("week_start")
+    grouped = (
+        rows.annotate(bucket=bucket)
+        .values("pupil_id", "bucket")
+        .annotate(**{name: Sum(name) for name in PupilWeek.COUNTS})
+        .order_by()
+        .values_list("pupil_id", "bucket", *PupilWeek.COUNTS)
+    )
+    minutes = school.session_minutes
+    weekly: dict[int, dict[date, stats.AttendanceSummary]] = defaultdict(dict)
+    for pupil_id, key, *counts in grouped:
+        weekly[pupil_id][key] = WeekCounts.of(counts, minutes)
+    return _school_facts_from(school=school, spec=spec, as_of=as_of, calendar=calendar, weekly=weekly)
+
+
+class WeekCounts(stats.AttendanceSummary):
+    """An AttendanceSummary that adds up quickly: the engine adds thousands of these a school."""
+
+    _FIELDS = PupilWeek.COUNTS
+
+    @classmethod
+    def of(cls, counts: Sequence[int], session_minutes: int) -> WeekCounts:
+        made = object.__new__(cls)
+        values = dict(zip(cls._FIELDS, (int(c) for c in counts), strict=True))
+        values["session_minutes"] = session_minutes
+        made.__dict__.update(values)
+        return made
+
+    def __add__(self, other: object) -> stats.AttendanceSummary:
+        if type(other) is not WeekCounts or other.session_minutes != self.session_minutes:
+            return super().__add__(other)
+        mine, theirs = self.__dict__, other.__dict__
+        return WeekCounts.of([mine[f] + theirs[f] for f in self._FIELDS], self.session_minutes)
+
+
+def window_cuts(*, spec: LadderSpec, calendar: SchoolCalendar, as_of: date) -> list[date] | None:
+    """Every Monday where a window the engine (or the night's figures) adds up on `as_of` starts or stops.
+
+    A window over weeks [F, L] contributes the cuts F and L + 7 days. Returns
+    them sorted, or None if the ladder uses a criterion not known here (then
+    nothing may be merged).
+    """
+    probe = Evaluator(PupilFacts(pupil_id=0, weeks={}), calendar, as_of, spec.min_possible, None)
+    used: set[tuple[Any, date]] = set()
+
+    def walk(criterion: Any, ends: list[date]) -> bool:
+        if not criterion:
+            return True
+        ((kind, body),) = criterion.items()
+        if kind in ("all", "any"):
+            return all(walk(child, ends) for child in body)
+        if kind == "not":
+            return walk(body, ends)
+        if kind == "attendance" or (kind == "count" and body.get("measure") != "consecutive_days_absent"):
+            used.update(probe.window(body.get("window"), end) for end in ends)
+            return True
+        if kind == "held_for":
+            return all(walk(body["criterion"], calendar.week_ends_back(end, int(body["weeks"]))) for end in ends)
+        if kind == "at_stage_for":
+            used.update(probe.window("year", end) for end in ends)
+            return True
+        if kind == "bottom_percent":
+            used.add(probe.window("year", as_of))
+            return True
+        return kind in ("flag", "no_contact", "manual", "count")
+
+    if not all(walk(stage.criteria, [as_of]) for stage in spec.stages):
+        return None
+    # The night's own figures and ranks: the year to date, the year TREND_WEEKS ago, the half-term.
+    used.add(probe.window("year", as_of))
+    used.add(probe.window("half_term", as_of))
+    week_ends = calendar.week_ends_back(as_of, TREND_WEEKS + 1)
+    if len(week_ends) > TREND_WEEKS:
+        used.add(probe.window("year", week_ends[-1]))
+    cuts: set[date] = set()
+    for first, last in used:
+        cuts.add(monday_of(first))
+        cuts.add(monday_of(last) + timedelta(days=7))
+    return sorted(cuts)
 
 
 def _rank(facts: dict[int, PupilFacts], *, calendar: SchoolCalendar, as_of: date, min_possible: int) -> None:
@@ -192,8 +336,12 @@ class SchoolFigures:
 TREND_WEEKS = 4
 
 
-def school_figures(*, facts: SchoolFacts, spec: LadderSpec) -> SchoolFigures:
-    """Per-pupil headline figures and whole-school weekly figures, from the night's facts (no queries)."""
+def school_figures(*, facts: SchoolFacts, spec: LadderSpec, weeks: list[WeekFigures] | None = None) -> SchoolFigures:
+    """Per-pupil headline figures and whole-school weekly figures, from the night's facts (no queries).
+
+    Pass `weeks` when the facts hold merged buckets rather than single weeks
+    (`night_facts`): the night reads them with `school_week_figures`.
+    """
     calendar, as_of = facts.calendar, facts.as_of
     week_ends = calendar.week_ends_back(as_of, TREND_WEEKS + 1)
     earlier = week_ends[-1] if len(week_ends) > TREND_WEEKS else None
@@ -210,7 +358,7 @@ def school_figures(*, facts: SchoolFacts, spec: LadderSpec) -> SchoolFigures:
             persistent=year.persistent,
             severe=year.severe,
         )
-    return SchoolFigures(pupils=pupils, weeks=_weekly_school_figures(facts))
+    return SchoolFigures(pupils=pupils, weeks=_weekly_school_figures(facts) if weeks is None else weeks)
 
 
 def _weekly_school_figures(facts: SchoolFacts) -> list[WeekFigures]:
@@ -239,6 +387,129 @@ def _weekly_school_figures(facts: SchoolFacts) -> list[WeekFigures]:
             pupils=counted[m],
         )
         for m in mondays
+    ]
+
+
+def school_week_figures(*, school: School, pupil_ids: Sequence[int], as_of: date) -> list[WeekFigures]:
+    """`_weekly_school_figures` in one SQL query over the stored weekly counts of these pupils.
+
+    Per school week of the year to date: attendance over all the pupils'
+    sessions that week, and the share of pupils with any possible session so
+    far who are persistently absent year to date at the week's end.
+    """
+    if not pupil_ids:
+        return []
+    year_start = school_calendar(school).academic_year_window(as_of)[0]
+    table = PupilWeek._meta.db_table
+    marks = ", ".join(["%s"] * len(pupil_ids))
+    sql = f"""
+        WITH w AS (
+            SELECT pupil_id, week_start, present + aea AS att, authorised + unauthorised AS ab
+            FROM {table}
+            WHERE pupil_id IN ({marks}) AND week_start >= %s AND week_start <= %s
+        ),
+        grid AS (
+            SELECT p.pupil_id, m.week_start, COALESCE(w.att, 0) AS att, COALESCE(w.ab, 0) AS ab
+            FROM (SELECT DISTINCT pupil_id FROM w) p
+            CROSS JOIN (SELECT DISTINCT week_start FROM w) m
+            LEFT JOIN w ON w.pupil_id = p.pupil_id AND w.week_start = m.week_start
+        ),
+        so_far AS (
+            SELECT week_start, att, ab,
+                SUM(att + ab) OVER (PARTITION BY pupil_id ORDER BY week_start) AS possible,
+                SUM(ab) OVER (PARTITION BY pupil_id ORDER BY week_start) AS absent
+            FROM grid
+        )
+        SELECT week_start, SUM(att), SUM(att + ab),
+            SUM(CASE WHEN possible > 0 THEN 1 ELSE 0 END),
+            SUM(CASE WHEN possible > 0 AND absent * 10 >= possible THEN 1 ELSE 0 END)
+        FROM so_far GROUP BY week_start ORDER BY week_start
+    """
+    params = [*pupil_ids, year_start - timedelta(days=6), monday_of(as_of)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        WeekFigures(
+            week_start=_as_date(monday),
+            attendance_pct=Decimal(int(attended) * 100) / int(possible) if possible else None,
+            persistent_absence_pct=Decimal(int(persistent) * 100) / int(counted) if counted else None,
+            pupils=int(counted),
+        )
+        for monday, attended, possible, counted, persistent in rows
+    ]
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+# --- the night's health -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NightStatus:
+    """How last night went for a school: `state` is ok, running, failed, missed or off (no active ladder)."""
+
+    state: str
+    night_of: date
+    run: NightlyRun | None
+
+
+def nightly_local_time() -> time:
+    hours, _, minutes = settings.NIGHTLY_LOCAL_TIME.partition(":")
+    return time(int(hours), int(minutes or 0))
+
+
+def night_due(*, school: School, now: datetime) -> date:
+    """The latest night that should have run by `now`: the register day it closes, in the school's time zone.
+
+    The night of day D runs at NIGHTLY_LOCAL_TIME (02:00) on D + 1, local time.
+    """
+    local = now.astimezone(ZoneInfo(school.time_zone))
+    return local.date() - timedelta(days=1 if local.time() >= nightly_local_time() else 2)
+
+
+def nightly_status(*, school: School, today: date | None = None, now: datetime | None = None) -> NightStatus:
+    """Did last night run? For the dashboard: ok, running, failed (it ran and failed), missed (it never ran).
+
+    `today` asks about the night before that morning; without it, the latest
+    night due by `now`. "off" means the school has no active ladder, so no night runs.
+    """
+    night_of = today - timedelta(days=1) if today is not None else night_due(school=school, now=now or timezone.now())
+    runs = list(NightlyRun.objects.filter(school=school, run_on=night_of).order_by("-started_at")[:20])
+    done = next((r for r in runs if r.status == NightlyRun.Status.DONE), None)
+    if done is not None:
+        return NightStatus("ok", night_of, done)
+    if not Ladder.objects.filter(school=school, is_active=True).exists():
+        return NightStatus("off", night_of, None)
+    if runs and runs[0].status == NightlyRun.Status.RUNNING:
+        return NightStatus("running", night_of, runs[0])
+    if runs:
+        return NightStatus("failed", night_of, runs[0])
+    return NightStatus("missed", night_of, None)
+
+
+def nights_due(*, now: datetime) -> list[tuple[School, date]]:
+    """Schools with an active ladder whose latest due night has not yet succeeded, nor failed too often."""
+    limit = settings.NIGHTLY_MAX_ATTEMPTS
+    schools = School.objects.filter(ladders__is_active=True).order_by("pk")
+    wanted = [(school, night_due(school=school, now=now)) for school in schools]
+    if not wanted:
+        return []
+    runs = NightlyRun.objects.filter(school__in=[s for s, _ in wanted], run_on__in={d for _, d in wanted})
+    done = set(runs.filter(status=NightlyRun.Status.DONE).values_list("school_id", "run_on"))
+    attempts = {
+        (school_id, run_on): n
+        for school_id, run_on, n in runs.filter(status=NightlyRun.Status.FAILED)
+        .values("school_id", "run_on")
+        .annotate(n=Count("id"))
+        .values_list("school_id", "run_on", "n")
+    }
+    return [
+        (school, night)
+        for school, night in wanted
+        if (school.pk, night) not in done and attempts.get((school.pk, night), 0) < limit
     ]
 
 

@@ -1,32 +1,53 @@
 from __future__ import annotations
 
+import json
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from interventions.nightly import NightResult, nightly_run
+from interventions.models import Ladder
+from interventions.nightly import NightResult, NightRunning, nightly_run
+from pupils.models import School
 
 from ._common import parse_date, school_by_urn
 
 
 class Command(BaseCommand):
-    help = "Run the nightly job for one school now, in this process, and print one JSON line of counts."
+    help = (
+        "Run the nightly job now, in this process, and print one JSON line of counts (one a school with --all-schools)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--school", required=True, help="URN")
+        which = parser.add_mutually_exclusive_group(required=True)
+        which.add_argument("--school", help="URN")
+        which.add_argument(
+            "--all-schools", action="store_true", help="every school with an active ladder, one after another"
+        )
         parser.add_argument("--as-of", dest="as_of", help="date to run as (YYYY-MM-DD); default today")
+        parser.add_argument(
+            "--full", action="store_true", help="recount every pupil-week from the register, not only what changed"
+        )
 
-    def handle(self, *args, school, as_of=None, **options):
-        target = school_by_urn(school)
+    def handle(self, *args, school=None, all_schools=False, as_of=None, full=False, **options):
         day = parse_date(as_of, "--as-of")
+        if not all_schools:
+            self.stdout.write(self._run(school_by_urn(school), day, full).as_json())
+            return
+        ids = Ladder.objects.filter(is_active=True).values("school_id")
+        for target in School.objects.filter(pk__in=ids).order_by("urn"):
+            result = self._run(target, day, full)
+            self.stdout.write(json.dumps({"school": target.urn, **json.loads(result.as_json())}))
+
+    def _run(self, target: School, day, full: bool) -> NightResult:
         try:
-            run = nightly_run(school=target, as_of=day)
-        except ValidationError as exc:
-            raise CommandError(" ".join(exc.messages)) from None
-        result = NightResult(
+            run = nightly_run(school=target, as_of=day, full=full)
+        except (ValidationError, NightRunning) as exc:
+            messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+            raise CommandError(" ".join(messages)) from None
+        return NightResult(
             pupils=run.pupils,
             moved=run.moved,
             proposed=run.proposed,
             tasks_created=run.tasks_created,
             letters_queued=run.letters_queued,
         )
-        self.stdout.write(result.as_json())
