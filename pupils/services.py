@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from . import calendar as cal
+from . import imports, staging
 from .codes import code_table
 from .models import (
     AcademicYear,
     AttendanceCode,
+    Contact,
     Flag,
     HalfTerm,
+    ImportBatch,
+    Pupil,
     RegistrationGroup,
     School,
     YearGroup,
@@ -106,3 +114,373 @@ def school_calendar(school: School) -> cal.SchoolCalendar:
 def registration_group_get_or_create(*, school: School, name: str, year_group: YearGroup | None) -> RegistrationGroup:
     group, _ = RegistrationGroup.objects.get_or_create(school=school, name=name, defaults={"year_group": year_group})
     return group
+
+
+# --- imports ------------------------------------------------------------------
+# Reading and checking live in `imports.py` (no database); the marks SQL in
+# `staging.py`. These services own the transaction and the ImportBatch record.
+
+
+class _Rejected(Exception):
+    """Raised inside an import's transaction to roll it back; the report holds the problems."""
+
+
+def _batch_rejected(*, school: School, report: imports.ImportReport, kind: str, sha256: str, user: Any) -> None:
+    """Keep a record of a rejected file, outside the rolled-back transaction."""
+    batch = ImportBatch.objects.create(
+        school=school,
+        kind=kind,
+        filename=report.filename[:255],
+        sha256=sha256,
+        status=ImportBatch.Status.FAILED,
+        rows=report.rows,
+        errors=report.errors.as_json(),
+        warnings=report.warnings.as_json(),
+        created_by=user,
+        finished_at=timezone.now(),
+    )
+    report.batch_id = batch.id
+
+
+def _batch_done(batch: ImportBatch, report: imports.ImportReport) -> None:
+    batch.status = ImportBatch.Status.DONE
+    batch.rows = report.rows
+    batch.inserted = report.inserted
+    batch.updated = report.updated
+    batch.unchanged = report.unchanged
+    batch.errors = []
+    batch.warnings = report.warnings.as_json()
+    batch.finished_at = timezone.now()
+    batch.save(
+        update_fields=["status", "rows", "inserted", "updated", "unchanged", "errors", "warnings", "finished_at"]
+    )
+
+
+def _import_user(user: Any) -> Any:
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def school_roll(school: School) -> dict[str, imports.RollEntry]:
+    """The school's pupils by UPN, as the marks readers need them (at most a few thousand)."""
+    rows = Pupil.objects.filter(school=school).values_list("upn", "id", "start_on", "leaving_on")
+    return {upn: imports.RollEntry(pupil_id, start_on, leaving_on) for upn, pupil_id, start_on, leaving_on in rows}
+
+
+def marks_import(*, school: School, path: Path, filename: str = "", user: Any = None) -> imports.ImportReport:
+    """Import a marks CSV or a CTF XML file (told apart by content): all of it, or nothing.
+
+    Checks every row (UPN on the roll, date, session, the code in force on that
+    date, the date inside the pupil's time on roll, repeated sessions) and
+    raises `ImportRejected` with every problem if any is found; the database is
+    then as it was, apart from a rejected ImportBatch kept for the record.
+    Otherwise inserts new marks and corrects changed ones, keeping each old
+    value in MarkChange, and returns the report. Idempotent: the same file
+    again changes nothing and reports every row unchanged.
+    """
+    user = _import_user(user)
+    facts = imports.inspect_file(path)
+    kind = ImportBatch.Kind.CTF if facts.kind == "ctf" else ImportBatch.Kind.MARKS
+    report = imports.ImportReport(filename=filename or path.name, kind=kind)
+    if facts.problem:
+        report.error(0, "", facts.problem)
+        _batch_rejected(school=school, report=report, kind=kind, sha256=facts.sha256, user=user)
+        raise imports.ImportRejected(report)
+    if ImportBatch.objects.filter(school=school, sha256=facts.sha256, status=ImportBatch.Status.DONE).exists():
+        report.notes.append("This file was imported before: only differences from the register are written.")
+    try:
+        with transaction.atomic():
+            # One import at a time per school: two would race on the same marks.
+            School.objects.select_for_update().only("id").get(pk=school.pk)
+            batch = ImportBatch.objects.create(
+                school=school, kind=kind, filename=report.filename[:255], sha256=facts.sha256, created_by=user
+            )
+            report.batch_id = batch.id
+            _marks_import_staged(school=school, path=path, facts=facts, report=report, batch=batch, user=user)
+            if not report.ok:
+                raise _Rejected
+            _batch_done(batch, report)
+    except _Rejected:
+        _batch_rejected(school=school, report=report, kind=kind, sha256=facts.sha256, user=user)
+        raise imports.ImportRejected(report) from None
+    return report
+
+
+def _marks_import_staged(
+    *,
+    school: School,
+    path: Path,
+    facts: imports.FileFacts,
+    report: imports.ImportReport,
+    batch: ImportBatch,
+    user: Any,
+) -> None:
+    roll = school_roll(school)
+    columns = imports.MarkColumns()
+    with connection.cursor() as cursor:
+        staging.stage_create(cursor)
+        try:
+            if facts.kind == "ctf":
+                with path.open("rb") as binary:
+                    marks = imports.read_ctf(
+                        binary, roll=roll, is_school_day=school_calendar(school).is_school_day, report=report
+                    )
+                    staged = staging.stage_load(cursor, marks)
+            else:
+                with path.open(encoding=facts.encoding, newline="") as text:
+                    marks = imports.read_marks_csv(text, roll=roll, report=report, columns_out=columns)
+                    staged = staging.stage_load(cursor, marks)
+            if facts.encoding == "cp1252":
+                report.warn(0, "", "the file is not UTF-8: read as Windows-1252")
+            upn_of = {entry.pupil_id: upn for upn, entry in roll.items()}
+            repeats = imports.repeated_mark_problems(staging.stage_repeats(), upn_of=upn_of, report=report)
+            if not report.ok:
+                return
+            if repeats:
+                staging.stage_drop_repeats(cursor)
+            report.inserted, report.updated = staging.marks_write(
+                cursor,
+                school_id=school.id,
+                columns=columns,
+                batch_id=batch.id,
+                user_id=user.id if user else None,
+                now=timezone.now(),
+                reason=f"import #{batch.id} {report.filename}"[:200],
+            )
+        finally:
+            staging.stage_drop(cursor)
+    report.unchanged = staged - repeats - report.inserted - report.updated
+    if report.no_mark:
+        report.warn(
+            0,
+            "code",
+            f"{report.no_mark} session(s) have no mark yet ('-', '*', blank, or '#' on a day the school is closed):"
+            " not stored",
+        )
+
+
+_PUPIL_FIELDS = (
+    "surname",
+    "forename",
+    "date_of_birth",
+    "year_group_id",
+    "registration_group_id",
+    "sen",
+    "start_on",
+    "leaving_on",
+)
+_PUPIL_COLUMNS = {
+    "upn": "upn",
+    "surname": "surname",
+    "forename": "forename",
+    "date_of_birth": "date_of_birth",
+    "sen": "sen",
+    "start_on": "start_date",
+    "leaving_on": "leaving_date",
+    "name": "contact_name",
+    "address": "contact_address",
+    "email": "contact_email",
+    "phone": "contact_phone",
+}
+
+
+def pupils_import(
+    *, school: School, path: Path, filename: str = "", user: Any = None, today: date
+) -> imports.ImportReport:
+    """Import a pupils CSV: insert or update each pupil by UPN, all rows or none.
+
+    Year groups must exist (by code or name: "3", "Year 3", "Reception");
+    registration groups are created as needed; unknown flag keys become the
+    school's own flags (a warning says so). An optional column missing from the
+    file leaves that value alone; a blank `leaving_date` means still on roll.
+    A new pupil with no `start_date` is on roll from the start of the current
+    academic year (a warning says so). Contact columns set the pupil's first
+    contact. Pupils not in the file are left as they are: records are never
+    deleted. Raises `ImportRejected` with every problem; the database is then
+    unchanged apart from a rejected ImportBatch. Idempotent.
+    """
+    user = _import_user(user)
+    facts = imports.inspect_file(path)
+    kind = ImportBatch.Kind.PUPILS
+    report = imports.ImportReport(filename=filename or path.name, kind=kind)
+    if facts.kind == "ctf":
+        report.error(0, "", "this is an XML file; pupils are imported from CSV")
+    elif facts.problem:
+        report.error(0, "", facts.problem)
+    if not report.ok:
+        _batch_rejected(school=school, report=report, kind=kind, sha256=facts.sha256, user=user)
+        raise imports.ImportRejected(report)
+    try:
+        with transaction.atomic():
+            School.objects.select_for_update().only("id").get(pk=school.pk)
+            batch = ImportBatch.objects.create(
+                school=school, kind=kind, filename=report.filename[:255], sha256=facts.sha256, created_by=user
+            )
+            report.batch_id = batch.id
+            year_groups = {g.code: g for g in YearGroup.objects.filter(school=school)}
+            aliases = imports.year_group_aliases((g.code, g.name) for g in year_groups.values())
+            with path.open(encoding=facts.encoding, newline="") as text:
+                rows = imports.parse_pupils_csv(text, year_groups=aliases, today=today, report=report)
+            if facts.encoding == "cp1252":
+                report.warn(0, "", "the file is not UTF-8: read as Windows-1252")
+            if report.ok:
+                _pupils_write(school=school, rows=rows, year_groups=year_groups, report=report, today=today)
+            if not report.ok:
+                raise _Rejected
+            _batch_done(batch, report)
+    except _Rejected:
+        _batch_rejected(school=school, report=report, kind=kind, sha256=facts.sha256, user=user)
+        raise imports.ImportRejected(report) from None
+    return report
+
+
+def _default_start(school: School, today: date) -> date:
+    year = AcademicYear.objects.filter(school=school, start_on__lte=today).order_by("-start_on").first()
+    return year.start_on if year else date(cal.academic_year_start(today), 9, 1)
+
+
+def _clean_problems(obj: Pupil | Contact, row: int, report: imports.ImportReport, exclude: list[str]) -> None:
+    """The model's own field checks, as a backstop behind the parser's: reported by row and column."""
+    try:
+        obj.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    except ValidationError as e:
+        for name, messages in e.message_dict.items():
+            for message in messages:
+                report.error(row, _PUPIL_COLUMNS.get(name, name), message)
+
+
+def _pupils_write(
+    *,
+    school: School,
+    rows: list[imports.PupilRow],
+    year_groups: dict[str, YearGroup],
+    report: imports.ImportReport,
+    today: date,
+) -> None:
+    existing = {p.upn: p for p in Pupil.objects.filter(school=school).prefetch_related("flags")}
+    first_contact: dict[int, Contact] = {}
+    for contact in Contact.objects.filter(pupil__school=school).order_by("pupil_id", "priority", "id"):
+        first_contact.setdefault(contact.pupil_id, contact)
+    groups = {g.name: g for g in RegistrationGroup.objects.filter(school=school)}
+    flags = {f.key: f for f in Flag.objects.filter(school=school)}
+    default_start: date | None = None
+
+    # Flags and registration groups first: pupils point at them.
+    new_flags: dict[str, Flag] = {}
+    new_groups: dict[str, RegistrationGroup] = {}
+    for row in rows:
+        for key in row.flags or ():
+            if key not in flags and key not in new_flags:
+                new_flags[key] = Flag(school=school, key=key, name=key.replace("_", " ").capitalize())
+                report.warn(row.row, "flags", f"{key!r} is not a known flag: created it as one of the school's own")
+        if row.registration_group not in groups and row.registration_group not in new_groups:
+            new_groups[row.registration_group] = RegistrationGroup(
+                school=school, name=row.registration_group, year_group=year_groups[row.year_group]
+            )
+            report.notes.append(f"Created registration group {row.registration_group} (row {row.row}).")
+    flags.update((f.key, f) for f in Flag.objects.bulk_create(new_flags.values()))
+    groups.update((g.name, g) for g in RegistrationGroup.objects.bulk_create(new_groups.values()))
+
+    now = timezone.now()
+    to_create: list[tuple[imports.PupilRow, Pupil]] = []
+    to_update: list[Pupil] = []
+    dates_moved: list[tuple[imports.PupilRow, str, Pupil]] = []
+    flags_wanted: dict[str, set[int]] = {}
+    contacts_new: list[tuple[str, Contact]] = []
+    contacts_changed: list[Contact] = []
+    changed_upns: set[str] = set()
+    for row in rows:
+        pupil = existing.get(row.upn)
+        start_on = row.start_on or (pupil.start_on if pupil else None)
+        if start_on is None:
+            default_start = default_start or _default_start(school, today)
+            start_on = default_start
+            report.warn(row.row, "start_date", f"no start date: on roll from {start_on.isoformat()}")
+        leaving_on = row.leaving_on if row.has_leaving else (pupil.leaving_on if pupil else None)
+        if leaving_on and leaving_on < start_on:
+            column = "leaving_date" if row.has_leaving else "start_date"
+            report.error(
+                row.row,
+                column,
+                f"the pupil would leave ({leaving_on.isoformat()}) before starting ({start_on.isoformat()})",
+            )
+            continue
+        values = {
+            "surname": row.surname,
+            "forename": row.forename,
+            "date_of_birth": row.date_of_birth,
+            "year_group_id": year_groups[row.year_group].id,
+            "registration_group_id": groups[row.registration_group].id,
+            "sen": row.sen if row.sen is not None else (pupil.sen if pupil else Pupil.Sen.NONE),
+            "start_on": start_on,
+            "leaving_on": leaving_on,
+        }
+        if pupil is None:
+            pupil = Pupil(school=school, upn=row.upn, **values)
+            _clean_problems(pupil, row.row, report, ["school", "year_group", "registration_group", "flags"])
+            to_create.append((row, pupil))
+        elif any(getattr(pupil, name) != value for name, value in values.items()):
+            if pupil.leaving_on != leaving_on:
+                dates_moved.append((row, "leaving_date", pupil))
+            elif pupil.start_on != start_on:
+                dates_moved.append((row, "start_date", pupil))
+            for name, value in values.items():
+                setattr(pupil, name, value)
+            pupil.updated_at = now
+            _clean_problems(pupil, row.row, report, ["school", "year_group", "registration_group", "flags"])
+            to_update.append(pupil)
+            changed_upns.add(row.upn)
+        if row.flags is not None:
+            wanted = {flags[key].id for key in row.flags}
+            flags_wanted[row.upn] = wanted
+            if pupil.pk and wanted != {f.id for f in pupil.flags.all()}:
+                changed_upns.add(row.upn)
+        if row.contact is not None:
+            contact = first_contact.get(pupil.pk) if pupil.pk else None
+            fields = {
+                "name": row.contact.name,
+                "address": row.contact.address,
+                "email": row.contact.email,
+                "phone": row.contact.phone,
+            }
+            if contact is None:
+                contact = Contact(priority=1, **fields)
+                _clean_problems(contact, row.row, report, ["pupil"])
+                contacts_new.append((row.upn, contact))
+                if pupil.pk:
+                    changed_upns.add(row.upn)
+            elif any(getattr(contact, name) != value for name, value in fields.items()):
+                for name, value in fields.items():
+                    setattr(contact, name, value)
+                _clean_problems(contact, row.row, report, ["pupil"])
+                contacts_changed.append(contact)
+                changed_upns.add(row.upn)
+    if not report.ok:
+        return
+
+    created = Pupil.objects.bulk_create([pupil for _, pupil in to_create])
+    by_upn = {**existing, **{p.upn: p for p in created}}
+    Pupil.objects.bulk_update(to_update, [*_PUPIL_FIELDS, "updated_at"])
+    through = Pupil.flags.through
+    for upn, wanted in flags_wanted.items():
+        pupil = by_upn[upn]
+        current = {f.id for f in pupil.flags.all()} if upn in existing else set()
+        if current - wanted:
+            through.objects.filter(pupil_id=pupil.id, flag_id__in=current - wanted).delete()
+        through.objects.bulk_create([through(pupil_id=pupil.id, flag_id=flag_id) for flag_id in wanted - current])
+    for upn, contact in contacts_new:
+        contact.pupil = by_upn[upn]
+    Contact.objects.bulk_create([contact for _, contact in contacts_new])
+    Contact.objects.bulk_update(contacts_changed, ["name", "address", "email", "phone"])
+
+    for row, column, pupil in dates_moved:
+        outside = (
+            Q(date__lt=pupil.start_on) | Q(date__gt=pupil.leaving_on)
+            if pupil.leaving_on
+            else Q(date__lt=pupil.start_on)
+        )
+        if count := pupil.marks.filter(outside).count():
+            report.warn(row.row, column, f"{count} stored mark(s) now fall outside the pupil's time on roll")
+
+    report.inserted = len(created)
+    report.updated = len(changed_upns)
+    report.unchanged = len(rows) - report.inserted - report.updated

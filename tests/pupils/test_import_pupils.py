@@ -1,0 +1,315 @@
+"""import_pupils: insert or update pupils by UPN, all rows or none, every problem by row and column."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.utils import timezone
+
+from pupils.models import AcademicYear, Contact, Flag, ImportBatch, Pupil, RegistrationGroup
+from tests.factories import ContactFactory, MarkFactory, PupilFactory, make_upn
+from tests.pupils.importing import database_picture, run, run_rejected, write
+
+HEADER = "upn,surname,forename,date_of_birth,year_group,registration_group\n"
+FULL_HEADER = (
+    "upn,surname,forename,date_of_birth,year_group,registration_group,sen,flags,"
+    "contact_name,contact_address,contact_email,contact_phone,start_date,leaving_date\n"
+)
+ALEX = make_upn(1)
+SAM = make_upn(2)
+
+
+def import_pupils(tmp_path, text, name="pupils.csv"):
+    return run("import_pupils", "--school", "100001", write(tmp_path, name, text))
+
+
+def rejected(tmp_path, text):
+    before = database_picture()
+    message = run_rejected("import_pupils", "--school", "100001", write(tmp_path, "pupils.csv", text))
+    assert database_picture() == before
+    batch = ImportBatch.objects.latest("id")
+    assert (batch.kind, batch.status) == (ImportBatch.Kind.PUPILS, ImportBatch.Status.FAILED)
+    return message
+
+
+# --- what a good file does ----------------------------------------------------------------------
+
+
+def test_inserts_pupils_with_every_column(tmp_path, school):
+    out = import_pupils(
+        tmp_path,
+        FULL_HEADER + f"{ALEX},Smith,Alex,2016-10-01,4,4B,K,fsm;social_worker,Jo Smith,2 Home Road;Townsville;TS1 2BB,"
+        "jo@example.org,01234 567890,2021-09-01,\n",
+    )
+    assert out.strip().splitlines()[-1] == "Imported pupils.csv: rows=1 inserted=1 updated=0 unchanged=0 warnings=0"
+    alex = Pupil.objects.get(school=school, upn=ALEX)
+    assert (alex.surname, alex.forename, alex.date_of_birth) == ("Smith", "Alex", date(2016, 10, 1))
+    assert (alex.year_group.code, alex.registration_group.name, alex.sen) == ("4", "4B", "K")
+    assert (alex.start_on, alex.leaving_on) == (date(2021, 9, 1), None)
+    assert sorted(f.key for f in alex.flags.all()) == ["fsm", "social_worker"]
+    contact = alex.contacts.get()
+    assert contact.name == "Jo Smith"
+    assert contact.address_lines == ["2 Home Road", "Townsville", "TS1 2BB"]
+    assert (contact.email, contact.phone, contact.priority) == ("jo@example.org", "01234 567890", 1)
+    batch = ImportBatch.objects.get()
+    assert (batch.status, batch.rows, batch.inserted) == (ImportBatch.Status.DONE, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("written", "code"),
+    [("3", "3"), ("Year 3", "3"), ("year 03", "3"), ("Y3", "3"), ("R", "R"), ("Reception", "R"), ("rec", "R")],
+)
+def test_year_groups_are_found_by_code_or_name(tmp_path, school, written, code):
+    import_pupils(tmp_path, HEADER + f"{ALEX},Smith,Alex,2016-10-01,{written},3A\n")
+    assert Pupil.objects.get(upn=ALEX).year_group.code == code
+
+
+def test_header_names_are_case_insensitive_and_dates_may_be_day_first(tmp_path, school):
+    import_pupils(
+        tmp_path,
+        "UPN,Surname,Forename,Date_Of_Birth,Year_Group,Registration_Group,Start_Date\n"
+        f"{ALEX},Smith,Alex,01/10/2016,4,4B,02/09/2024\n",
+    )
+    alex = Pupil.objects.get(upn=ALEX)
+    assert (alex.date_of_birth, alex.start_on) == (date(2016, 10, 1), date(2024, 9, 2))
+
+
+def test_registration_groups_are_created_as_needed(tmp_path, school):
+    out = import_pupils(tmp_path, HEADER + f"{ALEX},Smith,Alex,2016-10-01,4,Oak\n{SAM},Jones,Sam,2016-11-01,4,Oak\n")
+    group = RegistrationGroup.objects.get(school=school, name="Oak")
+    assert group.year_group.code == "4"
+    assert Pupil.objects.filter(registration_group=group).count() == 2
+    assert "Created registration group Oak (row 2)." in out
+
+
+def test_unknown_flags_become_the_schools_own_and_the_report_says_so(tmp_path, school):
+    out = import_pupils(
+        tmp_path,
+        "upn,surname,forename,date_of_birth,year_group,registration_group,flags,start_date\n"
+        f"{ALEX},Smith,Alex,2016-10-01,4,4B,FSM; Forest School,2021-09-01\n",
+    )
+    flag = Flag.objects.get(school=school, key="forest_school")
+    assert (flag.name, flag.is_standard) == ("Forest school", False)
+    assert sorted(f.key for f in Pupil.objects.get(upn=ALEX).flags.all()) == ["forest_school", "fsm"]
+    assert (
+        "warning: row 2, column flags: 'forest_school' is not a known flag: created it as one of the school's own"
+        in out
+    )
+    assert "warnings=1" in out
+
+
+def test_a_new_pupil_without_a_start_date_is_on_roll_from_the_start_of_the_year(tmp_path, school):
+    out = import_pupils(tmp_path, HEADER + f"{ALEX},Smith,Alex,2016-10-01,4,4B\n")
+    this_year = AcademicYear.objects.filter(school=school, start_on__lte=timezone.localdate()).latest("start_on")
+    assert Pupil.objects.get(upn=ALEX).start_on == this_year.start_on
+    assert f"warning: row 2, column start_date: no start date: on roll from {this_year.start_on.isoformat()}" in out
+
+
+def test_updates_pupils_by_upn_and_counts_unchanged_ones(tmp_path, school):
+    alex = PupilFactory(school=school, upn=ALEX, surname="Smith", forename="Alex", date_of_birth=date(2016, 10, 1))
+    sam = PupilFactory(school=school, upn=SAM, surname="Jones", forename="Sam", date_of_birth=date(2016, 11, 1))
+    out = import_pupils(
+        tmp_path,
+        HEADER + f"{ALEX},Smith-Brown,Alex,2016-10-01,4,4B\n{SAM},Jones,Sam,2016-11-01,4,4B\n",
+    )
+    assert "rows=2 inserted=0 updated=1 unchanged=1" in out
+    alex.refresh_from_db()
+    assert alex.surname == "Smith-Brown"
+    assert Pupil.objects.get(pk=sam.pk).updated_at == sam.updated_at
+
+
+def test_importing_the_same_file_twice_changes_nothing(tmp_path, school):
+    text = (
+        FULL_HEADER
+        + f"{ALEX},Smith,Alex,2016-10-01,4,4B,E,ehcp;forest_school,Jo Smith,2 Home Road,jo@example.org,01234,"
+        "2021-09-01,\n"
+        f"{SAM},Jones,Sam,2016-11-01,Year 4,4C,,,,,,,2022-01-04,2025-07-18\n"
+    )
+    import_pupils(tmp_path, text)
+    before = database_picture()
+    out = import_pupils(tmp_path, text)
+    assert database_picture() == before
+    assert "rows=2 inserted=0 updated=0 unchanged=2" in out
+
+
+def test_flags_in_the_file_replace_the_pupils_flags(tmp_path, school):
+    alex = PupilFactory(school=school, upn=ALEX)
+    alex.flags.add(Flag.objects.get(school=school, key="fsm"))
+    import_pupils(
+        tmp_path,
+        f"upn,surname,forename,date_of_birth,year_group,registration_group,flags\n{ALEX},S,A,2016-10-01,4,4B,ehcp\n",
+    )
+    assert [f.key for f in alex.flags.all()] == ["ehcp"]
+
+
+def test_optional_columns_missing_from_the_file_leave_values_alone(tmp_path, school):
+    alex = PupilFactory(school=school, upn=ALEX, sen="E", leaving_on=date(2026, 7, 20))
+    alex.flags.add(Flag.objects.get(school=school, key="fsm"))
+    ContactFactory(pupil=alex, name="Jo Smith")
+    import_pupils(tmp_path, HEADER + f"{ALEX},Smith,Alex,2016-10-01,4,4B\n")
+    alex.refresh_from_db()
+    assert (alex.sen, alex.leaving_on, alex.start_on) == ("E", date(2026, 7, 20), date(2021, 9, 1))
+    assert [f.key for f in alex.flags.all()] == ["fsm"]
+    assert [c.name for c in alex.contacts.all()] == ["Jo Smith"]
+
+
+def test_contact_columns_update_the_first_contact(tmp_path, school):
+    alex = PupilFactory(school=school, upn=ALEX)
+    first = ContactFactory(pupil=alex, name="Jo Smith", priority=1)
+    second = ContactFactory(pupil=alex, name="Chris Smith", priority=2)
+    out = import_pupils(
+        tmp_path,
+        f"upn,surname,forename,date_of_birth,year_group,registration_group,contact_name,contact_phone\n"
+        f"{ALEX},{alex.surname},{alex.forename},2016-10-01,4,4B,Jo Smith,07700 900123\n",
+    )
+    assert "updated=1" in out
+    first.refresh_from_db()
+    assert (first.name, first.phone) == ("Jo Smith", "07700 900123")
+    assert Contact.objects.get(pk=second.pk).name == "Chris Smith"
+
+
+def test_pupils_not_in_the_file_are_left_on_roll(tmp_path, school):
+    stays = PupilFactory(school=school)
+    import_pupils(tmp_path, HEADER + f"{ALEX},Smith,Alex,2016-10-01,4,4B\n")
+    assert Pupil.objects.filter(pk=stays.pk).exists()
+
+
+def test_a_leaving_date_that_strands_marks_is_warned(tmp_path, school):
+    alex = PupilFactory(school=school, upn=ALEX, surname="Smith", forename="Alex", date_of_birth=date(2016, 10, 1))
+    MarkFactory(pupil=alex, date=date(2025, 11, 24))
+    out = import_pupils(
+        tmp_path,
+        "upn,surname,forename,date_of_birth,year_group,registration_group,leaving_date\n"
+        f"{ALEX},Smith,Alex,2016-10-01,4,4B,2025-11-21\n",
+    )
+    assert "warning: row 2, column leaving_date: 1 stored mark(s) now fall outside the pupil's time on roll" in out
+
+
+# --- bad files change nothing -----------------------------------------------------------------------
+
+
+def test_a_missing_required_column_is_an_error(tmp_path, school):
+    message = rejected(tmp_path, f"upn,surname,forename,year_group,registration_group\n{ALEX},Smith,Alex,4,4B\n")
+    assert "row 1, column date_of_birth: required column is missing" in message
+
+
+def test_a_upn_with_a_wrong_check_letter_is_an_error(tmp_path, school):
+    wrong = ("A" if ALEX[0] != "A" else "B") + ALEX[1:]
+    message = rejected(tmp_path, HEADER + f"{SAM},Jones,Sam,2016-11-01,4,4B\n{wrong},Smith,Alex,2016-10-01,4,4B\n")
+    assert f"row 3, column upn: UPN '{wrong}' has check letter" in message
+    assert "1 problem(s)" in message
+
+
+def test_a_upn_twice_in_the_file_is_an_error(tmp_path, school):
+    message = rejected(tmp_path, HEADER + f"{ALEX},Smith,Alex,2016-10-01,4,4B\n{ALEX},Smith,Alexa,2016-10-01,4,4B\n")
+    assert f"row 3, column upn: UPN {ALEX} is already on row 2" in message
+
+
+def test_an_unknown_year_group_is_an_error(tmp_path, school):
+    message = rejected(tmp_path, HEADER + f"{ALEX},Smith,Alex,2016-10-01,Year 14,4B\n")
+    assert "row 2, column year_group: unknown year group 'Year 14' (known: N, R, 1, 2, 3" in message
+
+
+def test_bad_dates_are_errors(tmp_path, school):
+    message = rejected(
+        tmp_path,
+        "upn,surname,forename,date_of_birth,year_group,registration_group,start_date,leaving_date\n"
+        f"{ALEX},Smith,Alex,2016-02-30,4,4B,yesterday,\n"
+        f"{SAM},Jones,Sam,2099-01-01,4,4B,2024-09-02,2024-09-01\n",
+    )
+    assert "row 2, column date_of_birth: '2016-02-30' is not a date (write YYYY-MM-DD or DD/MM/YYYY)" in message
+    assert "row 2, column start_date: 'yesterday' is not a date" in message
+    assert "row 3, column date_of_birth: 2099-01-01 is not in the past" in message
+    assert "row 3, column leaving_date: the pupil leaves (2024-09-01) before starting (2024-09-02)" in message
+
+
+def test_a_leaving_date_before_the_stored_start_date_is_an_error(tmp_path, school):
+    PupilFactory(school=school, upn=ALEX, start_on=date(2021, 9, 1))
+    message = rejected(
+        tmp_path,
+        "upn,surname,forename,date_of_birth,year_group,registration_group,leaving_date\n"
+        f"{ALEX},Smith,Alex,2016-10-01,4,4B,2020-07-20\n",
+    )
+    assert "row 2, column leaving_date: the pupil would leave (2020-07-20) before starting (2021-09-01)" in message
+
+
+def test_a_bad_sen_status_is_an_error(tmp_path, school):
+    message = rejected(
+        tmp_path,
+        f"upn,surname,forename,date_of_birth,year_group,registration_group,sen\n{ALEX},Smith,Alex,2016-10-01,4,4B,X\n",
+    )
+    assert "row 2, column sen: SEN status must be N, K or E, not 'X'" in message
+
+
+def test_bad_contact_details_are_errors(tmp_path, school):
+    message = rejected(
+        tmp_path,
+        FULL_HEADER
+        + f"{ALEX},Smith,Alex,2016-10-01,4,4B,,,Jo Smith,,not-an-email,,,\n"
+        + f"{SAM},Jones,Sam,2016-11-01,4,4B,,,,1 Road,,01234,,\n",
+    )
+    assert "row 2, column contact_email: 'not-an-email' is not an e-mail address" in message
+    assert "row 3, column contact_name: a contact needs a name when other contact details are given" in message
+
+
+def test_a_bad_flag_key_is_an_error(tmp_path, school):
+    message = rejected(
+        tmp_path,
+        f"upn,surname,forename,date_of_birth,year_group,registration_group,flags\n{ALEX},S,A,2016-10-01,4,4B,fsm;£5\n",
+    )
+    assert "row 2, column flags: '£5' is not a flag key" in message
+
+
+def test_missing_names_are_errors(tmp_path, school):
+    message = rejected(tmp_path, HEADER + f"{ALEX},,Alex,2016-10-01,4,\n")
+    assert "row 2, column surname: a value is required" in message
+    assert "row 2, column registration_group: a value is required" in message
+
+
+def test_a_bad_row_rejects_the_good_ones_too(tmp_path, school):
+    message = rejected(tmp_path, HEADER + f"{ALEX},Smith,Alex,2016-10-01,4,4B\n{SAM},Jones,Sam,2016-11-01,Year 99,4B\n")
+    assert "row 3, column year_group" in message
+    assert not Pupil.objects.exists()
+    assert not RegistrationGroup.objects.filter(name="4B").exists()
+
+
+def test_every_problem_is_listed_and_stored_on_the_batch(tmp_path, school):
+    message = rejected(tmp_path, HEADER + f"BAD,Smith,Alex,not-a-date,Year 99,4B\n{SAM},,Sam,2016-11-01,4,4B\n")
+    assert "4 problem(s)" in message
+    stored = ImportBatch.objects.latest("id").errors
+    assert [(e["row"], e["column"]) for e in stored] == [
+        (2, "upn"),
+        (2, "date_of_birth"),
+        (2, "year_group"),
+        (3, "surname"),
+    ]
+
+
+def test_a_header_without_rows_is_an_error(tmp_path, school):
+    message = rejected(tmp_path, HEADER)
+    assert "file: the file has a header but no pupils" in message
+
+
+def test_a_windows_1252_file_is_read_with_a_warning(tmp_path, school):
+    path = tmp_path / "pupils.csv"
+    path.write_bytes((HEADER + f"{ALEX},Brontë,Zoë,2016-10-01,4,4B\n").encode("cp1252"))
+    out = run("import_pupils", "--school", "100001", path)
+    assert "warning: file: the file is not UTF-8: read as Windows-1252" in out
+    assert Pupil.objects.get(upn=ALEX).forename == "Zoë"
+
+
+def test_a_utf16_file_is_refused_with_advice(tmp_path, school):
+    before = database_picture()
+    path = tmp_path / "pupils.csv"
+    path.write_bytes((HEADER + f"{ALEX},Smith,Alex,2016-10-01,4,4B\n").encode("utf-16"))
+    message = run_rejected("import_pupils", "--school", "100001", path)
+    assert "file: this is UTF-16 text: save it as CSV (UTF-8) and try again" in message
+    assert database_picture() == before
+
+
+def test_a_byte_order_mark_does_not_hide_the_first_column(tmp_path, school):
+    path = tmp_path / "pupils.csv"
+    path.write_bytes((HEADER + f"{ALEX},Smith,Alex,2016-10-01,4,4B\n").encode("utf-8-sig"))
+    run("import_pupils", "--school", "100001", path)
+    assert Pupil.objects.filter(upn=ALEX).exists()
