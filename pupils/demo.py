@@ -200,6 +200,7 @@ class Register:
     """The school days the demo fills, and what the whole school shares on them."""
 
     days: tuple[date, ...]  # every school day from the start of the year up to yesterday
+    year_days: tuple[date, ...]  # every school day of the whole year, for events planned ahead
     inset_days: frozenset[date]
     pending_days: frozenset[date]  # the last two school days: some reasons are not in yet
     trip_days: dict[str, date]  # year group code -> the day of its trip
@@ -259,6 +260,7 @@ def register_for(calendar: cal.SchoolCalendar, *, today: date, rng: random.Rando
     year_start, _ = calendar.academic_year_window(today)
     days = tuple(calendar.school_days(year_start, today - timedelta(days=1)))
     half_terms = [h for h in calendar.half_terms if h.academic_year == cal.academic_year_start(today)]
+    year_days = tuple(d for h in half_terms for d in calendar.school_days(h.start, h.end))
     # INSET: the first day of the autumn and of the spring term, as in most schools.
     inset = set()
     for term in ("autumn", "spring"):
@@ -266,11 +268,13 @@ def register_for(calendar: cal.SchoolCalendar, *, today: date, rng: random.Rando
         first_day = next(calendar.school_days(first_half.start, first_half.end), None) if first_half else None
         if first_day is not None:
             inset.add(first_day)
-    inset &= set(days)
     teaching = [d for d in days if d not in inset]
     pending = frozenset(teaching[-2:])
+    # Trips (and holidays, below) are planned over the whole year, so the
+    # same pupils have the same days whatever `today` is; only those already
+    # past appear in the register.
     trips: dict[str, date] = {}
-    candidates = [d for d in teaching[5:] if d.weekday() in (1, 2, 3)]
+    candidates = [d for d in year_days[10:] if d not in inset and d.weekday() in (1, 2, 3)]
     if candidates:
         for year in YEAR_CODES:
             trips[year] = rng.choice(candidates)
@@ -294,7 +298,8 @@ def register_for(calendar: cal.SchoolCalendar, *, today: date, rng: random.Rando
         illness[year] = by_day
     return Register(
         days=days,
-        inset_days=frozenset(inset),
+        year_days=year_days,
+        inset_days=frozenset(inset & set(days)),
         pending_days=pending,
         trip_days=trips,
         illness=illness,
@@ -390,25 +395,23 @@ def _run_of_days(days: Sequence[date], start_index: int, length: int) -> list[da
 
 
 def _holiday(rng: random.Random, calendar: cal.SchoolCalendar, register: Register) -> tuple[date, date] | None:
-    """A term-time holiday of 2-10 school days, usually just before or after a half-term break."""
-    days = [d for d in register.days if d not in register.inset_days]
-    if len(days) < 6:
+    """A term-time holiday of 2-10 school days this year, usually just before or after a half-term break."""
+    if len(register.year_days) < 20:
         return None
     length = rng.choice((2, 3, 4, 5, 5, 5, 8, 10))
-    last = days[-1]
+    year = cal.academic_year_start(register.year_days[0])
     edges: list[tuple[date, date]] = []
-    for h in calendar.half_terms:
+    for number, h in enumerate(h for h in calendar.half_terms if h.academic_year == year):
         term_days = list(calendar.school_days(h.start, h.end))
-        if not term_days or term_days[0] > last or term_days[-1] < days[0]:
+        if len(term_days) <= length:
             continue
-        if term_days[-1] <= last and len(term_days) > length:
-            edges.append((term_days[-length], term_days[-1]))  # leaving early for the break
-        if term_days[0] > days[0] and term_days[0] <= last:
-            edges.append((term_days[0], term_days[min(length, len(term_days)) - 1]))  # coming back late
+        edges.append((term_days[-length], term_days[-1]))  # leaving early for the break
+        if number:
+            edges.append((term_days[0], term_days[length - 1]))  # coming back late
     if edges and rng.random() < 0.8:
         return rng.choice(edges)
-    begin = rng.randrange(len(days))
-    run = _run_of_days(days, begin, length)
+    begin = rng.randrange(len(register.year_days) - length)
+    run = _run_of_days(register.year_days, begin, length)
     return run[0], run[-1]
 
 
@@ -434,7 +437,7 @@ def plan_pupils(
     def share(rate: float, minimum: int = 0) -> int:
         return min(count, max(minimum, round(count * rate)))
 
-    kinds = ["severe"] * share(0.01, 1) + ["persistent"] * share(0.12)
+    kinds = ["severe"] * share(0.01, 1) + ["persistent"] * share(0.135)
     kinds += ["usual"] * (count - len(kinds))
     rng.shuffle(kinds)
     compulsory = [i for i, (year, _) in enumerate(seats) if year != "R"]

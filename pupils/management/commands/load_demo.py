@@ -97,7 +97,8 @@ class Command(BaseCommand):
         seconds = time.perf_counter() - started
 
         result = loaded.result
-        names = result.schools[0].name if schools == 1 else f"{schools} schools"
+        first = result.schools[0]
+        names = f"{first.name} (URN {first.urn})" if schools == 1 else f"{schools} schools"
         span = (
             f"from {_day(result.first_day)} to {_day(result.last_day)}"
             if result.first_day and result.last_day
@@ -105,7 +106,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Loaded {names}: {result.pupils:,} pupils in {14 * schools:,} classes, "
+                f"Loaded {names}: {result.pupils:,} pupils in {minimum * schools:,} classes, "
                 f"{result.marks:,} register marks {span} ({seconds:.1f} s)."
             )
         )
@@ -139,13 +140,14 @@ class Command(BaseCommand):
             .values_list("username", flat=True)
         )
         usernames = list(users[:20])
+        example = "lead" if "lead" in usernames else (usernames[0] if usernames else "USERNAME")
         self.stdout.write(
             "\n".join(
                 [
                     f"The database already has {school}, so no demo data was loaded.",
                     f"Logins: {', '.join(usernames) or '(none)'}. Their passwords were printed when the demo "
                     "was first loaded.",
-                    f"To set a new one: python manage.py changepassword {usernames[0] if usernames else 'USERNAME'}",
+                    f"To set a new one: python manage.py changepassword {example}",
                     f"Open {url}",
                 ]
             )
