@@ -229,7 +229,7 @@ def test_copying_a_shipped_ladder_makes_a_new_inactive_ladder(client, school, la
 
 
 def test_copying_the_active_ladder_never_touches_it(client, school, placed, ladder, attendance_lead):
-    before = services.ladder_export(ladder)
+    before = services.ladder_document(ladder)
     client.force_login(attendance_lead)
     client.post(url("ladder_copy", school, "simple"))
     client.post(url("ladder_copy", school, "simple-copy"))
@@ -239,7 +239,7 @@ def test_copying_the_active_ladder_never_touches_it(client, school, placed, ladd
         "simple-copy-2",
     }
     ladder.refresh_from_db()
-    assert ladder.is_active and services.ladder_export(ladder) == before
+    assert ladder.is_active and services.ladder_document(ladder) == before
     assert Ladder.objects.get(key="simple-copy").placements.count() == 0
 
 
@@ -280,7 +280,7 @@ def test_a_good_edit_is_saved_and_audited(client, school, draft, attendance_lead
 
 
 def test_a_bad_edit_names_stage_and_field_and_changes_nothing(client, school, draft, attendance_lead):
-    before = services.ladder_export(draft)
+    before = services.ladder_document(draft)
 
     def change(doc):
         doc["name"] = "Renamed"
@@ -294,7 +294,7 @@ def test_a_bad_edit_names_stage_and_field_and_changes_nothing(client, school, dr
     assert "stage &#x27;pa&#x27;, field criteria" in body and "attendence" in body
     assert "Renamed" in body  # the text stays as typed, to fix
     draft.refresh_from_db()
-    assert draft.name == "Draft" and services.ladder_export(draft) == before
+    assert draft.name == "Draft" and services.ladder_document(draft) == before
 
 
 def test_yaml_that_does_not_parse_says_where(client, school, draft, attendance_lead):
@@ -314,14 +314,14 @@ def test_the_key_cannot_change_in_an_edit(client, school, draft, attendance_lead
 
 
 def test_the_active_ladder_cannot_lose_a_stage_pupils_stand_on(client, school, placed, ladder, attendance_lead):
-    before = services.ladder_export(ladder)
+    before = services.ladder_document(ladder)
     client.force_login(attendance_lead)
     text = edited(ladder, lambda doc: doc["stages"].pop(1))  # "concern", where a pupil stands
     response = client.post(url("ladder_edit", school, "simple"), {"text": text})
     assert response.status_code == 422
     assert "pupils stand on this stage" in response.content.decode()
     ladder.refresh_from_db()
-    assert services.ladder_export(ladder) == before
+    assert services.ladder_document(ladder) == before
 
 
 # --- simulate, activate, export ----------------------------------------------------------------

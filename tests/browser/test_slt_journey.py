@@ -1,0 +1,71 @@
+"""A senior leader's morning: sign in, open the escalations list, narrow it, export it as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from interventions import nightly, services
+from pupils.models import StaffMembership
+from tests.factories import MembershipFactory, PupilFactory, RegistrationGroupFactory, UserFactory
+from tests.interventions.conftest import SIMPLE_LADDER, fill_register
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def escalated(school, attendance_lead):
+    """Three pupils placed by the night; then one moved up to casework and one to persistent absence."""
+    services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
+    today = timezone.localdate()
+    group = RegistrationGroupFactory(school=school, name="4B")
+    pupils = [PupilFactory(school=school, registration_group=group, surname=name) for name in ("Ash", "Birch", "Cedar")]
+    for pupil in pupils:
+        fill_register(pupil, today - timedelta(days=40), today - timedelta(days=1), lambda day, session: "/")
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=5))
+    ladder = services.active_ladder(school)
+    services.pupil_move(
+        pupil=pupils[0], stage=ladder.stages.get(key="casework"), user=attendance_lead, reason="Casework agreed"
+    )
+    services.pupil_move(pupil=pupils[1], stage=ladder.stages.get(key="pa"), user=attendance_lead, reason="Panel")
+    return pupils
+
+
+@pytest.fixture
+def senior_leader(school):
+    return MembershipFactory(
+        user=UserFactory(username="sam"), school=school, role=StaffMembership.Role.SENIOR_LEADER
+    ).user
+
+
+def test_senior_leader_reviews_escalations_and_exports_them(live_server, sign_in, senior_leader, escalated):
+    page = sign_in("sam")
+    page.get_by_role("link", name="Lists").click()
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_role("heading", name="Escalations: who moved up the ladder").is_visible()
+    table = page.locator("#escalation-list")
+    assert table.get_by_role("link", name="Ash,").is_visible()
+    assert table.get_by_role("link", name="Birch,").is_visible()
+    assert table.get_by_text("moved by alice: Casework agreed").is_visible()
+
+    # Narrowing the list swaps it in place, and the URL can be shared.
+    page.get_by_label("Moved to").select_option(label="PA Persistent absence")
+    page.wait_for_url("**stage=pa**")
+    page.wait_for_load_state("networkidle")
+    assert table.get_by_role("link", name="Birch,").is_visible()
+    assert table.get_by_role("link", name="Ash,").count() == 0
+    assert page.get_by_text("1 move up between").is_visible()
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Export CSV").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("escalations-100001-")
+    rows = list(csv.reader(io.StringIO(Path(download.path()).read_text(encoding="utf-8-sig"))))
+    assert rows[0][:3] == ["Moved on", "UPN", "Pupil"]
+    assert [r[2] for r in rows[1:]] == [escalated[1].full_name]
+    assert rows[1][6] == "Persistent absence" and rows[1][9] == "alice"
