@@ -18,6 +18,7 @@ from .codes import code_table
 from .models import (
     AcademicYear,
     AttendanceCode,
+    AuditEvent,
     Contact,
     Flag,
     HalfTerm,
@@ -114,6 +115,18 @@ def school_calendar(school: School) -> cal.SchoolCalendar:
 def registration_group_get_or_create(*, school: School, name: str, year_group: YearGroup | None) -> RegistrationGroup:
     group, _ = RegistrationGroup.objects.get_or_create(school=school, name=name, defaults={"year_group": year_group})
     return group
+
+
+def audit_record(*, school: School, user: object, verb: str, what: str, pupil: object = None, path: str = "") -> None:
+    """Keep a line in the audit trail. Never raises for a missing user (system jobs)."""
+    AuditEvent.objects.create(
+        school=school,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        pupil=pupil,
+        verb=verb,
+        what=what[:300],
+        path=path[:300],
+    )
 
 
 # --- imports ------------------------------------------------------------------
