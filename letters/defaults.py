@@ -59,8 +59,8 @@ This school year, up to {{{{ attendance.as_of }}}}:
 - {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} sessions: {{{{ attendance.days_missed }}}} school days, about {{{{ attendance.weeks_missed }}}} weeks
 - that is {{{{ attendance.hours_lost }}}} hours of lost learning
 - {{{{ attendance.authorised }}}} of these sessions were authorised (for example illness) and {{{{ attendance.unauthorised }}}} were not
-- {{{{ pupil.forename }}}} arrived late {{{{ attendance.lates }}}} time{{{{ attendance.lates|pluralize }}}}
-
+{{% if attendance.lates %}}- {{{{ pupil.forename }}}} arrived late {{{{ attendance.lates }}}} time{{{{ attendance.lates|pluralize }}}}
+{{% endif %}}
 When attendance falls below 90%, a child is missing about half a day of school every week, and it becomes harder to keep up.
 
 We would like to talk with you about what might help. {{% if meeting.date %}}We have set aside time on {{{{ meeting.date }}}}{{% if meeting.time %}} at {{{{ meeting.time }}}}{{% endif %}}{{% if meeting.place %}} in {{{{ meeting.place }}}}{{% endif %}}. If that time does not suit you, please let us know and we will find another.{{% else %}}Please get in touch so that we can find a time that suits you.{{% endif %}} {_CONTACT}

@@ -25,11 +25,15 @@ class _NoTagHelper(FormHelper):
 class QueueFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Letter.Status.choices])
     template = forms.ChoiceField(required=False, label="Letter")
-    group = forms.ModelChoiceField(queryset=RegistrationGroup.objects.none(), required=False, label="Class")
+    group = forms.ModelChoiceField(
+        queryset=RegistrationGroup.objects.none(), required=False, label="Class", empty_label="Any class"
+    )
     q = forms.CharField(required=False, label="Pupil", max_length=80)
 
     def __init__(self, *args: Any, school: School, templates: list[TemplateText], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # With no filters chosen, the queue shows what is waiting to print.
+        self.fields["status"].initial = Letter.Status.QUEUED
         self.fields["template"].choices = [("", "Any letter"), *((t.key, t.name) for t in templates)]
         self.fields["group"].queryset = RegistrationGroup.objects.filter(school=school)
         self.fields["q"].widget.attrs.update({"placeholder": "Name or UPN", "class": "form-control form-control-sm"})
@@ -209,7 +213,9 @@ class BulkForm(forms.Form):
         self.today = timezone.localdate()
         self.texts = {t.key: t for t in templates if t.is_active and t.layout != LetterTemplate.Layout.LETTER}
         self.fields["template"].choices = [(key, text.name) for key, text in self.texts.items()]
-        self.fields["period"].choices = [("", "Choose dates below"), *period_choices(school=school, today=self.today)]
+        periods = period_choices(school=school, today=self.today)
+        self.fields["period"].choices = [*periods, ("", "Other dates (below)")]
+        self.fields["period"].initial = periods[0][0] if periods else ""
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -2,8 +2,8 @@
 
 Layout is the slow part (about 30-40 ms a page), so letters are laid out in
 chunks (progress can be shown between them) and written once as a single
-PDF. Each letter's own PDF is then written from its own laid-out pages: the
-same layout, so it is the letter exactly as it was printed.
+PDF. Each letter's own PDF is then cut from that PDF: its own pages, exactly
+as they were printed.
 
 WeasyPrint fetches nothing: the logo is a data: URL and the stylesheet is read
 from disk once, so a letter cannot make the server load a URL.
@@ -12,6 +12,7 @@ from disk once, so a letter cannot make the server load a URL.
 from __future__ import annotations
 
 import functools
+import io
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -73,7 +74,31 @@ class Rendered:
         return [(start, end - start) for start, end in zip(self.first_pages, ends, strict=True)]
 
     def letter_pdfs(self, progress: Callable[[int, int], None] | None = None) -> list[bytes]:
-        """Each letter's own PDF, written from the pages laid out for the whole document."""
+        """Each letter's own PDF: its pages of the printed PDF, exactly as they were sent.
+
+        Split from the one PDF with pypdf (the same page objects, content
+        streams and fonts). Without pypdf installed, each letter's pages are
+        written again by WeasyPrint from the same layout, which is slower.
+        """
+        try:
+            from pypdf import PdfReader, PdfWriter
+        except ImportError:  # pragma: no cover - pypdf ships with the app; kept for a bare install
+            return self._letter_pdfs_weasyprint(progress)
+        reader = PdfReader(io.BytesIO(self.pdf))
+        out = []
+        spans = self.letter_pages()
+        for number, (start, count) in enumerate(spans, start=1):
+            writer = PdfWriter()
+            for index in range(start, start + count):
+                writer.add_page(reader.pages[index])
+            buffer = io.BytesIO()
+            writer.write(buffer)
+            out.append(buffer.getvalue())
+            if progress and (number % CHUNK == 0 or number == len(spans)):
+                progress(number, len(spans))
+        return out
+
+    def _letter_pdfs_weasyprint(self, progress: Callable[[int, int], None] | None = None) -> list[bytes]:
         pages = [page for document in self._documents for page in document.pages]
         out = []
         spans = self.letter_pages()

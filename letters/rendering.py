@@ -72,16 +72,26 @@ def text_to_html(text: str) -> SafeString:
 
     Everything is escaped first: a template is text with merge fields, not HTML.
     """
-    blocks = []
+    blocks: list[str] = []
     for block in _BLANK_LINES.split(text.strip().replace("\r\n", "\n")):
-        lines = [line.rstrip() for line in block.split("\n") if line.strip()]
-        if not lines:
-            continue
-        if all(line.lstrip().startswith("- ") for line in lines):
-            items = "".join(f"<li>{escape(line.lstrip()[2:].strip())}</li>" for line in lines)
-            blocks.append(f"<ul>{items}</ul>")
-        else:
-            blocks.append(f"<p>{'<br>'.join(escape(line.strip()) for line in lines)}</p>")
+        lines = [line.strip() for line in block.split("\n") if line.strip()]
+        run: list[str] = []
+        items: list[str] = []
+        for line in lines:
+            if line.startswith("- "):
+                if run:
+                    blocks.append(f"<p>{'<br>'.join(run)}</p>")
+                    run = []
+                items.append(f"<li>{escape(line[2:].strip())}</li>")
+            else:
+                if items:
+                    blocks.append(f"<ul>{''.join(items)}</ul>")
+                    items = []
+                run.append(str(escape(line)))
+        if run:
+            blocks.append(f"<p>{'<br>'.join(run)}</p>")
+        if items:
+            blocks.append(f"<ul>{''.join(items)}</ul>")
     # Safe: every piece of text was escaped above.
     return mark_safe("\n".join(blocks))
 

@@ -44,3 +44,33 @@ def pdf_pages(data: bytes) -> int:
     from pypdf import PdfReader
 
     return len(PdfReader(BytesIO(data)).pages)
+
+
+@pytest.fixture
+def family(school):
+    """Alex Smith in 4B, with a mother who gets post, a father at the same home who does not, and a register."""
+    from datetime import date
+
+    from tests.factories import ContactFactory, PupilFactory
+    from tests.interventions.conftest import fill_register
+
+    alex = PupilFactory(school=school, forename="Alex", surname="Smith")
+    ContactFactory(pupil=alex, name="Sarah Smith", address="12 Elm Grove\nOakfield\nWS2 5EG", priority=1)
+    ContactFactory(
+        pupil=alex, name="David Smith", address="12 Elm Grove\nOakfield\nWS2 5EG", priority=2, receives_letters=False
+    )
+    counter = {"n": 0}
+
+    def one_in_ten_absent(day, session):
+        counter["n"] += 1
+        return "O" if counter["n"] % 10 == 0 else ("/" if session == 0 else "\\")
+
+    fill_register(alex, date(2025, 9, 1), TODAY, one_in_ten_absent)
+    return alex
+
+
+def queue_letters(school, pupils, key="first_reminder", **kwargs):
+    """One queued letter per pupil, returned in order."""
+    from letters import services
+
+    return [services.letter_queue(school=school, pupil=p, key=key, on=TODAY, **kwargs).letters[0] for p in pupils]

@@ -64,3 +64,14 @@ def test_every_shipped_letter_talks_about_figures_or_the_period():
         used = fields_used(default.body)
         assert used & {"attendance.year_pct", "period.pct", "period.name"}, key
         assert "carer.name" in used or default.layout == "certificate", key
+
+
+def test_letter_text_becomes_paragraphs_and_lists_escaped():
+    from letters.rendering import text_to_html
+
+    html = text_to_html("Dear <Sam>,\n\nFigures:\n- one & two\n- three\nAfter.\n\n\nBye\nnow")
+
+    assert html == (
+        "<p>Dear &lt;Sam&gt;,</p>\n<p>Figures:</p>\n<ul><li>one &amp; two</li><li>three</li></ul>\n"
+        "<p>After.</p>\n<p>Bye<br>now</p>"
+    )

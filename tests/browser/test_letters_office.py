@@ -1,0 +1,60 @@
+"""The office's morning: from the print queue to a downloaded PDF to "posted", in a real browser."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+import pytest
+from pypdf import PdfReader
+
+from interventions.models import ActionLog
+from letters import services
+from letters.models import Letter
+from pupils.models import StaffMembership
+from tests.factories import TODAY, ContactFactory, MembershipFactory, PupilFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def queued(school, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    MembershipFactory(user=UserFactory(username="olga"), school=school, role=StaffMembership.Role.OFFICE)
+    letters = []
+    for surname in ("Ahmed", "Brown", "Clarke"):
+        pupil = PupilFactory(school=school, surname=surname)
+        ContactFactory(pupil=pupil, name=f"Sam {surname}")
+        letters += services.letter_queue(school=school, pupil=pupil, key="first_reminder", on=TODAY).letters
+    return letters
+
+
+def test_office_prints_the_queue_downloads_the_pdf_and_marks_it_posted(live_server, page, sign_in, school, queued):
+    sign_in("olga")
+    page.goto(f"{live_server.url}/school/{school.urn}/letters/")
+    assert page.get_by_role("heading", name="Letters").is_visible()
+    for letter in queued:
+        assert page.get_by_role("link", name=letter.reference).is_visible()
+
+    page.get_by_label("Select every letter on this page").check()
+    page.get_by_role("button", name="Print selected").click()
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_text("Ready: 3 letters on 3 pages").is_visible()
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download PDF").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith(f"letters-{school.urn}-batch-")
+    pdf = PdfReader(BytesIO(download.path().read_bytes()))
+    assert len(pdf.pages) == 3
+    assert "Dear Sam Ahmed," in pdf.pages[0].extract_text()
+
+    page.get_by_role("button", name="Mark all 3 as posted").click()
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_text("3 letters marked as posted.").is_visible()
+    assert page.locator(".badge", has_text="Posted").count() == 3
+
+    assert set(Letter.objects.values_list("status", flat=True)) == {"posted"}
+    assert ActionLog.objects.filter(kind="letter").count() == 3
+
+    page.goto(f"{live_server.url}/school/{school.urn}/letters/?status=posted")
+    assert page.get_by_role("link", name=queued[0].reference).is_visible()

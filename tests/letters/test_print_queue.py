@@ -1,0 +1,236 @@
+"""The print queue: print as one PDF, keep each letter's PDF, post once, reprint exactly, never twice by accident."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from interventions.models import ActionLog
+from letters import pdf, services
+from letters.models import Letter, PrintBatch
+from pupils.models import AuditEvent
+from tests.factories import PupilFactory
+from tests.letters.conftest import pdf_pages, pdf_text, queue_letters
+
+
+@pytest.fixture
+def three_letters(school, family):
+    others = [PupilFactory(school=school, surname=name) for name in ("Brown", "Ahmed")]
+    return queue_letters(school, [family, *others])
+
+
+def test_printing_makes_one_pdf_with_a_page_per_letter_and_keeps_each_letters_own(
+    school, three_letters, office, tmp_path
+):
+    batch = services.letters_print(school=school, letter_ids=[x.pk for x in three_letters], user=office)
+
+    assert (batch.status, batch.total, batch.pages) == ("done", 3, 3)
+    combined = batch.pdf.read()
+    assert pdf_pages(combined) == 3
+    text = pdf_text(combined, tmp_path)
+    # In print order: by class, then surname.
+    assert text.index("Dear Parent/Carer") < text.index("Dear Sarah Smith")
+    for letter in Letter.objects.filter(pk__in=[x.pk for x in three_letters]):
+        own = letter.pdf.read()
+        assert (letter.status, letter.printed_by, letter.pages, letter.print_batch) == ("printed", office, 1, batch)
+        assert letter.pdf_sha256 == hashlib.sha256(own).hexdigest()
+        assert letter.reference in pdf_text(own, tmp_path)
+    assert AuditEvent.objects.filter(verb="export", what__contains=f"batch {batch.pk}").exists()
+
+
+def test_printing_the_same_letters_twice_returns_the_same_stored_pdf(school, three_letters, office):
+    ids = [x.pk for x in three_letters]
+    first = services.letters_print(school=school, letter_ids=ids, user=office)
+    stored = first.pdf.read()
+
+    again = services.letters_print(school=school, letter_ids=ids, user=office)
+
+    assert again.pk == first.pk
+    assert services.print_batch_pdf(batch=again, user=office) == stored
+    assert PrintBatch.objects.count() == 1
+
+
+def test_printing_nothing_waiting_says_so(school, three_letters, office):
+    services.letters_print(school=school, letter_ids=[three_letters[0].pk], user=office)
+    services.letters_print(school=school, letter_ids=[three_letters[1].pk], user=office)
+
+    with pytest.raises(ValidationError, match="None of these letters is waiting to print"):
+        services.letters_print(school=school, letter_ids=[three_letters[0].pk, three_letters[1].pk], user=office)
+
+
+def test_print_all_prints_only_what_is_waiting_at_this_school(school, other_school, three_letters, office):
+    theirs = queue_letters(other_school, [PupilFactory(school=other_school)])[0]
+    services.letter_cancel(letter=three_letters[2], user=office)
+
+    batch = services.letters_print(school=school, letter_ids=None, user=office)
+
+    assert set(batch.letters.values_list("pk", flat=True)) == {three_letters[0].pk, three_letters[1].pk}
+    theirs.refresh_from_db()
+    assert theirs.status == "queued"
+
+
+def test_another_schools_letters_are_never_printed_by_id(school, other_school, office):
+    theirs = queue_letters(other_school, [PupilFactory(school=other_school)])[0]
+
+    with pytest.raises(ValidationError):
+        services.letters_print(school=school, letter_ids=[theirs.pk], user=office)
+
+
+def test_posting_logs_each_letter_on_the_pupils_record_once(school, three_letters, office, today):
+    ids = [x.pk for x in three_letters]
+    services.letters_print(school=school, letter_ids=ids, user=office)
+
+    assert services.letters_mark_posted(school=school, letter_ids=ids, user=office, on=today) == 3
+    assert services.letters_mark_posted(school=school, letter_ids=ids, user=office, on=today) == 0
+
+    alex = Letter.objects.get(pk=three_letters[0].pk)
+    assert (alex.status, alex.posted_by) == ("posted", office)
+    actions = ActionLog.objects.filter(kind="letter")
+    assert actions.count() == 3
+    action = actions.get(pupil=alex.pupil)
+    assert (action.title, action.by, action.occurred_on) == ("Letter posted: First reminder", office, today)
+    assert f"To Sarah Smith. Reference {alex.reference}" in action.notes
+
+
+def test_a_letter_not_printed_cannot_be_posted_and_nothing_changes(school, three_letters, office):
+    services.letters_print(school=school, letter_ids=[three_letters[0].pk], user=office)
+
+    with pytest.raises(ValidationError, match="1 of these letters has not been printed"):
+        services.letters_mark_posted(school=school, letter_ids=[x.pk for x in three_letters[:2]], user=office)
+
+    assert Letter.objects.filter(status="posted").count() == 0
+    assert not ActionLog.objects.exists()
+
+
+def test_reprint_returns_the_pdf_as_sent_and_never_requeues(school, three_letters, office, monkeypatch):
+    letter = three_letters[0]
+    services.letters_print(school=school, letter_ids=[letter.pk], user=office)
+    letter.refresh_from_db()
+    sent = letter.pdf.read()
+    # Reprinting must not lay anything out again.
+    monkeypatch.setattr(pdf, "pdf_render", lambda *a, **k: pytest.fail("reprint rendered again"))
+
+    assert services.letter_reprint(letter=letter, user=office) == sent
+    letter.refresh_from_db()
+    assert letter.status == "printed"
+    assert Letter.objects.filter(pupil=letter.pupil).count() == 1
+
+
+def test_reprint_refuses_a_pdf_that_was_changed_after_printing(school, three_letters, office):
+    letter = three_letters[0]
+    services.letters_print(school=school, letter_ids=[letter.pk], user=office)
+    letter.refresh_from_db()
+    with open(letter.pdf.path, "ab") as handle:
+        handle.write(b"tampered")
+
+    with pytest.raises(ValidationError, match="does not match"):
+        services.letter_reprint(letter=letter, user=office)
+
+
+def test_reprint_of_a_queued_letter_is_refused(three_letters, office):
+    with pytest.raises(ValidationError, match="has not been printed yet"):
+        services.letter_reprint(letter=three_letters[0], user=office)
+
+
+def test_big_batches_print_in_the_background_with_progress(
+    school, three_letters, office, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        batch = services.letters_print(school=school, letter_ids=None, user=office, background_from=2)
+    assert (batch.status, batch.total, len(callbacks)) == ("pending", 3, 1)
+    assert Letter.objects.filter(print_batch=batch, status="queued").count() == 3  # claimed, not yet printed
+
+    callbacks[0]()  # the worker picks the task up (CELERY_TASK_ALWAYS_EAGER runs it here)
+
+    batch.refresh_from_db()
+    assert (batch.status, batch.done, batch.percent, batch.pages) == ("done", 3, 100, 3)
+    assert Letter.objects.filter(print_batch=batch, status="printed").count() == 3
+
+
+def test_a_batch_rendered_twice_is_printed_once(school, three_letters, office):
+    batch = services.letters_print(school=school, letter_ids=None, user=office)
+    stored = batch.pdf.name
+
+    again = services.print_batch_render(batch_id=batch.pk)
+
+    assert (again.status, again.pdf.name) == ("done", stored)
+
+
+def test_a_failed_print_puts_the_letters_back_in_the_queue(school, three_letters, office, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("the fonts went missing")
+
+    monkeypatch.setattr(pdf, "pdf_render", broken)
+
+    batch = services.letters_print(school=school, letter_ids=None, user=office)
+
+    assert (batch.status, batch.error) == ("failed", "the fonts went missing")
+    assert Letter.objects.filter(status="queued", print_batch__isnull=True).count() == 3
+
+
+def test_cancelling_takes_a_letter_out_once_and_only_before_printing(school, three_letters, office):
+    first, second, _ = three_letters
+
+    assert services.letter_cancel(letter=first, user=office) is True
+    assert services.letter_cancel(letter=first, user=office) is False
+    services.letters_print(school=school, letter_ids=[second.pk], user=office)
+    second.refresh_from_db()
+    with pytest.raises(ValidationError, match="Only a letter waiting to print"):
+        services.letter_cancel(letter=second, user=office)
+
+
+def test_details_change_until_the_letter_prints(school, three_letters, office, tmp_path):
+    letter = three_letters[0]
+    services.letter_details_update(
+        letter=letter, details={"meeting_on": "2025-12-03", "meeting_time": "15:30", "ignored": "x"}, user=office
+    )
+    letter.refresh_from_db()
+    assert letter.details == {"meeting_on": "2025-12-03", "meeting_time": "15:30"}
+
+    services.letters_print(school=school, letter_ids=[letter.pk], user=office)
+    with pytest.raises(ValidationError, match="can no longer change"):
+        services.letter_details_update(letter=letter, details={}, user=office)
+
+
+def test_preview_html_is_exactly_what_prints(school, family, office, monkeypatch):
+    (letter,) = queue_letters(school, [family], key="formal_warning")
+    preview = services.letter_preview_html(letter=letter)
+    printed: list[str] = []
+    real = pdf.pdf_render
+
+    def spy(sheets, **kwargs):
+        printed.extend(html for _, html in sheets)
+        return real(sheets, **kwargs)
+
+    monkeypatch.setattr(pdf, "pdf_render", spy)
+    services.letters_print(school=school, letter_ids=[letter.pk], user=office)
+
+    assert printed == [preview]
+    assert "Please contact us within the next week" in preview  # no meeting date given
+
+
+def test_the_schools_logo_is_printed_on_every_letter(school, three_letters, attendance_lead, office):
+    from io import BytesIO
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+    from pypdf import PdfReader
+
+    image = BytesIO()
+    Image.new("RGB", (120, 60), "navy").save(image, format="PNG")
+    services.letter_settings_save(
+        school=school,
+        user=attendance_lead,
+        addressing="household",
+        rag_green_from=96,
+        rag_amber_from=90,
+        footer="",
+        logo=SimpleUploadedFile("logo.png", image.getvalue()),
+    )
+
+    batch = services.letters_print(school=school, letter_ids=None, user=office)
+
+    pages = PdfReader(BytesIO(batch.pdf.read())).pages
+    assert all(page.images for page in pages)

@@ -1,0 +1,165 @@
+"""Queueing letters: from the night's stage changes, from staff, in bulk; each letter once."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from interventions import services as interventions_services
+from interventions.models import StageChange
+from letters import selectors, services
+from letters.models import Letter, LetterSettings
+from pupils.services import school_calendar
+from tests.factories import ContactFactory, PupilFactory
+from tests.interventions.conftest import SIMPLE_LADDER, fill_register
+
+AS_OF = date(2025, 11, 26)
+
+
+@pytest.fixture
+def ladder(school):
+    loaded, _ = interventions_services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
+    return loaded
+
+
+def move(pupil, ladder, stage_key):
+    stage = ladder.stages.get(key=stage_key)
+    return StageChange.objects.create(pupil=pupil, ladder=ladder, to_stage=stage, on=AS_OF, kind="manual")
+
+
+def test_entering_a_stage_queues_its_letters_once(school, ladder, family):
+    change = move(family, ladder, "concern")
+
+    assert services.letters_queue_for_stage_change(stage_change=change, letter_keys=["first_reminder"], on=AS_OF) == 1
+    assert services.letters_queue_for_stage_change(stage_change=change, letter_keys=["first_reminder"], on=AS_OF) == 0
+
+    letter = Letter.objects.get()
+    assert (letter.template.key, letter.stage_change, letter.queued_on, letter.status) == (
+        "first_reminder",
+        change,
+        AS_OF,
+        "queued",
+    )
+    assert selectors.recipient_of(letter).name == "Sarah Smith"
+
+
+def test_the_nights_signal_reaches_the_letters_app(school, ladder, family):
+    change = move(family, ladder, "pa")
+
+    _, letters = interventions_services.stage_work_create(
+        change=change, calendar=school_calendar(school), teachers={}, user=None
+    )
+
+    assert letters == 1
+    assert Letter.objects.get().template.key == "second_warning"
+
+
+def test_the_letter_quotes_the_stage_it_was_queued_for(school, ladder, family, office):
+    change = move(family, ladder, "pa")
+    services.letters_queue_for_stage_change(stage_change=change, letter_keys=["first_reminder"], on=AS_OF)
+    letter = selectors.letters_for_render(Letter.objects.all())[0]
+
+    (facts,) = selectors.letter_facts([letter], school=school, settings=LetterSettings(school=school), dated=AS_OF)
+
+    assert (facts.stage.name, facts.stage.since) == (change.to_stage.name, AS_OF)
+
+
+def test_a_letter_for_each_carer_when_the_school_chooses(school, ladder, family):
+    LetterSettings.objects.create(school=school, addressing="each")
+    family.contacts.update(receives_letters=True)
+    change = move(family, ladder, "concern")
+
+    assert services.letters_queue_for_stage_change(stage_change=change, letter_keys=["first_reminder"], on=AS_OF) == 2
+    assert services.letters_queue_for_stage_change(stage_change=change, letter_keys=["first_reminder"], on=AS_OF) == 0
+    assert sorted(selectors.recipient_of(x).name for x in Letter.objects.all()) == ["David Smith", "Sarah Smith"]
+
+
+def test_one_letter_per_home_by_default(school, family):
+    family.contacts.update(receives_letters=True)
+    ContactFactory(pupil=family, name="Dan Jones", address="3 Mill Lane\nOakfield", priority=3)
+
+    queued = services.letter_queue(school=school, pupil=family, key="first_reminder", on=AS_OF)
+
+    assert [selectors.recipient_of(x).name for x in queued.letters] == ["Sarah Smith and David Smith", "Dan Jones"]
+
+
+def test_the_same_compose_form_sent_twice_queues_once(school, family, attendance_lead):
+    first = services.letter_queue(
+        school=school, pupil=family, key="formal_warning", on=AS_OF, user=attendance_lead, dedupe="compose:abc"
+    )
+    again = services.letter_queue(
+        school=school, pupil=family, key="formal_warning", on=AS_OF, user=attendance_lead, dedupe="compose:abc"
+    )
+
+    assert (first.created, again.created) == (1, 0)
+    assert again.letters == first.letters
+
+
+def test_a_pupil_of_another_school_cannot_be_written_to(school, other_school):
+    with pytest.raises(ValidationError, match="not at this school"):
+        services.letter_queue(school=school, pupil=PupilFactory(school=other_school), key="first_reminder", on=AS_OF)
+
+
+def test_termly_reports_go_to_every_pupil_on_roll_once(school, family):
+    left = PupilFactory(school=school, surname="Gone", leaving_on=date(2025, 7, 18), start_on=date(2021, 9, 1))
+    later = PupilFactory(school=school, surname="Later", start_on=date(2025, 10, 1))
+    args = {
+        "school": school,
+        "key": "termly_report",
+        "start": date(2025, 9, 1),
+        "end": AS_OF,
+        "period_name": "Autumn",
+        "on": AS_OF,
+    }
+
+    first = services.letters_bulk_queue(**args)
+    again = services.letters_bulk_queue(**args)
+
+    assert (first.created, again.created) == (2, 0)
+    assert {x.pupil for x in again.letters} == {family, later}
+    assert left not in {x.pupil for x in first.letters}
+    assert Letter.objects.count() == 2
+
+
+def test_termly_report_colours_follow_the_schools_thresholds(school, family, office):
+    # Alex misses one session in ten: 90.0% (amber with 96/90, green with 90/80).
+    (letter,) = services.letters_bulk_queue(
+        school=school, key="termly_report", start=date(2025, 9, 1), end=AS_OF, period_name="Autumn", on=AS_OF
+    ).letters
+    loaded = selectors.letters_for_render(Letter.objects.filter(pk=letter.pk))
+
+    def colour(settings):
+        return selectors.letter_facts(loaded, school=school, settings=settings, dated=AS_OF)[0].rag
+
+    assert colour(LetterSettings(school=school)) == "amber"
+    assert colour(LetterSettings(school=school, rag_green_from=Decimal(90), rag_amber_from=Decimal(80))) == "green"
+    assert colour(LetterSettings(school=school, rag_green_from=Decimal(99), rag_amber_from=Decimal(95))) == "red"
+
+
+def test_certificates_are_made_only_for_full_attendance(school, family):
+    perfect = PupilFactory(school=school, surname="Perfect")
+    fill_register(perfect, date(2025, 9, 1), AS_OF, lambda day, session: "L" if session == 0 else "\\")
+    PupilFactory(school=school, surname="Unmarked")  # no possible sessions: no certificate
+
+    queued = services.letters_bulk_queue(
+        school=school,
+        key="certificate_100",
+        start=date(2025, 9, 1),
+        end=AS_OF,
+        period_name="Autumn",
+        on=AS_OF,
+        full_attendance_only=True,
+    )
+
+    assert [x.pupil for x in queued.letters] == [perfect]
+    assert queued.letters[0].contact is None
+
+
+def test_a_period_that_ends_before_it_starts_is_refused(school):
+    with pytest.raises(ValidationError, match="must end on or after"):
+        services.letters_bulk_queue(
+            school=school, key="termly_report", start=AS_OF, end=date(2025, 9, 1), period_name="x", on=AS_OF
+        )

@@ -1,0 +1,464 @@
+"""The letters pages: who may open what, and what each page does."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import pytest
+from django.core.files.base import ContentFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from interventions.models import ActionLog
+from letters.models import Letter, LetterTemplate, PrintBatch
+from tests.factories import PupilFactory
+from tests.letters.conftest import queue_letters
+
+FAKE_PDF = b"%PDF-1.7 as printed"
+
+
+@pytest.fixture
+def letter(school, family):
+    return queue_letters(school, [family])[0]
+
+
+def printed_batch(school, pupil) -> tuple[PrintBatch, Letter]:
+    """A finished batch of one letter, stored as if printed (no rendering: these tests are about pages)."""
+    letter = queue_letters(school, [pupil], key="second_warning")[0]
+    batch = PrintBatch.objects.create(school=school, status="done", total=1, done=1, pages=1)
+    batch.pdf.save("batch.pdf", ContentFile(FAKE_PDF), save=False)
+    batch.pdf_sha256 = hashlib.sha256(FAKE_PDF).hexdigest()
+    batch.save()
+    letter.pdf.save("letter.pdf", ContentFile(FAKE_PDF), save=False)
+    letter.pdf_sha256, letter.status, letter.print_batch = batch.pdf_sha256, "printed", batch
+    letter.printed_at, letter.pages = timezone.now(), 1
+    letter.save()
+    return batch, letter
+
+
+@pytest.fixture
+def printed(school, family):
+    return printed_batch(school, family)
+
+
+def urls(school, letter, batch, pupil) -> dict[str, tuple[str, str]]:
+    """Every letters URL: name -> (method, path)."""
+    urn = school.urn
+
+    def u(name: str, *args: object) -> str:
+        return reverse(f"letters:{name}", args=(urn, *args))
+
+    return {
+        "queue": ("get", u("queue")),
+        "print": ("post", u("print")),
+        "post": ("post", u("post")),
+        "batch": ("get", u("batch", batch.pk)),
+        "batch_pdf": ("get", u("batch_pdf", batch.pk)),
+        "batch_post": ("post", u("batch_post", batch.pk)),
+        "letter": ("get", u("letter", letter.pk)),
+        "letter_pdf": ("get", u("letter_pdf", letter.pk)),
+        "letter_details": ("post", u("letter_details", letter.pk)),
+        "letter_cancel": ("post", u("letter_cancel", letter.pk)),
+        "compose": ("get", u("compose", pupil.pk)),
+        "bulk": ("get", u("bulk")),
+        "templates": ("get", u("templates")),
+        "template_new": ("get", u("template_new")),
+        "template_edit": ("get", u("template_edit", "first_reminder")),
+        "template_pdf": ("get", u("template_pdf", "first_reminder")),
+        "settings": ("get", u("settings")),
+    }
+
+
+OFFICE_CANNOT = {"templates", "template_new", "template_edit", "template_pdf", "settings"}
+NAMES = [
+    "queue",
+    "print",
+    "post",
+    "batch",
+    "batch_pdf",
+    "batch_post",
+    "letter",
+    "letter_pdf",
+    "letter_details",
+    "letter_cancel",
+    "compose",
+    "bulk",
+    "templates",
+    "template_new",
+    "template_edit",
+    "template_pdf",
+    "settings",
+]
+
+
+@pytest.fixture
+def everyone(attendance_lead, class_teacher, office, outsider):
+    return {"alice": attendance_lead, "bob": class_teacher, "olga": office, "olivia": outsider}
+
+
+def allowed(role: str, name: str) -> bool:
+    if role == "alice":
+        return True
+    if role == "olga":
+        return name not in OFFICE_CANNOT
+    return False  # bob the class teacher neither prints nor queues letters; olivia is at another school
+
+
+@pytest.mark.parametrize("role", ["alice", "bob", "olga", "olivia"])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_letters_url_for_every_role(client, school, letter, printed, everyone, role, name):
+    method, path = urls(school, letter, printed[0], letter.pupil)[name]
+    client.force_login(everyone[role])
+
+    response = getattr(client, method)(path)
+
+    if allowed(role, name):
+        assert response.status_code in (200, 302), (role, name, response.status_code)
+    else:
+        assert response.status_code == 404, (role, name, response.status_code)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_signed_out_visitors_are_sent_to_sign_in(client, school, letter, printed, name):
+    method, path = urls(school, letter, printed[0], letter.pupil)[name]
+
+    response = getattr(client, method)(path)
+
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+#: URLs naming one of Oakfield's letters, batches or pupils by id.
+BY_ID = ["batch", "batch_pdf", "batch_post", "letter", "letter_pdf", "letter_details", "letter_cancel", "compose"]
+
+
+@pytest.mark.parametrize("name", BY_ID)
+def test_another_schools_letters_batches_and_pupils_are_404_from_their_own_school(
+    client, school, other_school, letter, printed, outsider, name
+):
+    """Olivia, at Birchwood, asks for Oakfield's letter, batch and pupil by id at her own school's address."""
+    method, path = urls(other_school, letter, printed[0], letter.pupil)[name]
+    client.force_login(outsider)
+
+    response = getattr(client, method)(path)
+
+    assert response.status_code == 404
+
+
+def test_another_schools_letters_cannot_be_printed_or_posted_by_id(client, school, other_school, office):
+    theirs = queue_letters(other_school, [PupilFactory(school=other_school)])[0]
+    client.force_login(office)
+
+    client.post(reverse("letters:print", args=[school.urn]), {"letter": [theirs.pk], "scope": "selected"})
+    client.post(reverse("letters:post", args=[school.urn]), {"letter": [theirs.pk], "scope": "selected"})
+
+    theirs.refresh_from_db()
+    assert (theirs.status, theirs.print_batch) == ("queued", None)
+    assert not PrintBatch.objects.exists()
+
+
+# --- the queue -------------------------------------------------------------------------------
+
+
+def test_queue_shows_waiting_letters_with_who_they_go_to(client, school, letter, printed, office):
+    client.force_login(office)
+
+    response = client.get(reverse("letters:queue", args=[school.urn]))
+
+    page = response.content.decode()
+    assert letter.reference in page and "Sarah Smith" in page
+    assert printed[1].reference not in page  # printed: not waiting
+    assert "Print all 1 waiting" in page
+
+
+def test_queue_filters_and_answers_htmx_with_the_table_only(client, school, letter, printed, office):
+    client.force_login(office)
+
+    response = client.get(reverse("letters:queue", args=[school.urn]), {"status": "printed"}, HTTP_HX_REQUEST="true")
+
+    page = response.content.decode()
+    assert page.lstrip().startswith('<div id="queue-table">') and "<html" not in page
+    assert printed[1].reference in page and letter.reference not in page
+
+
+def test_queue_page_runs_the_same_queries_for_thirty_letters_as_for_one(
+    client, school, family, office, django_assert_num_queries
+):
+    queue_letters(school, [family])
+    client.force_login(office)
+    path = reverse("letters:queue", args=[school.urn])
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(path).status_code == 200
+    for _ in range(29):
+        queue_letters(school, [PupilFactory(school=school)], key="termly_report")
+
+    with django_assert_num_queries(len(one)):
+        response = client.get(path)
+
+    assert response.content.decode().count('name="letter" value=') == 30
+
+
+def test_print_selected_goes_to_the_batch_and_its_pdf_downloads(client, school, family, office):
+    letters = queue_letters(school, [family, PupilFactory(school=school)])
+    client.force_login(office)
+
+    response = client.post(
+        reverse("letters:print", args=[school.urn]), {"letter": [letters[0].pk], "scope": "selected"}
+    )
+
+    batch = PrintBatch.objects.get()
+    assert response["Location"] == reverse("letters:batch", args=[school.urn, batch.pk])
+    page = client.get(response["Location"]).content.decode()
+    assert "Download PDF" in page and "Mark all 1 as posted" in page
+    download = client.get(reverse("letters:batch_pdf", args=[school.urn, batch.pk]))
+    assert download["Content-Type"] == "application/pdf"
+    assert download["Content-Disposition"].startswith("attachment;")
+    assert download.content == batch.pdf.read()
+
+
+def test_print_all_prints_every_waiting_letter_matching_the_filters(client, school, family, office):
+    queue_letters(school, [family, PupilFactory(school=school)])
+    other = queue_letters(school, [PupilFactory(school=school)], key="termly_report")[0]
+    client.force_login(office)
+
+    client.post(reverse("letters:print", args=[school.urn]), {"scope": "all", "template": "first_reminder"})
+
+    assert Letter.objects.filter(status="printed").count() == 2
+    other.refresh_from_db()
+    assert other.status == "queued"
+
+
+def test_print_with_nothing_ticked_says_so(client, school, letter, office):
+    client.force_login(office)
+
+    response = client.post(reverse("letters:print", args=[school.urn]), {"scope": "selected"}, follow=True)
+
+    assert "Tick at least one letter first." in response.content.decode()
+    assert not PrintBatch.objects.exists()
+
+
+def test_marking_posted_twice_logs_once(client, school, printed, office):
+    batch, letter = printed
+    client.force_login(office)
+    path = reverse("letters:batch_post", args=[school.urn, batch.pk])
+
+    client.post(path)
+    client.post(path)
+    client.post(reverse("letters:post", args=[school.urn]), {"letter": [letter.pk], "scope": "selected"})
+
+    letter.refresh_from_db()
+    assert (letter.status, letter.posted_by) == ("posted", office)
+    assert ActionLog.objects.filter(pupil=letter.pupil, kind="letter").count() == 1
+
+
+def test_batch_progress_polls_while_printing_and_reloads_when_done(client, school, office):
+    batch = PrintBatch.objects.create(school=school, status="running", total=80, done=20, phase="Laying out letters")
+    client.force_login(office)
+    path = reverse("letters:batch", args=[school.urn, batch.pk])
+
+    running = client.get(path, HTTP_HX_REQUEST="true")
+    assert 'hx-trigger="every 1s"' in running.content.decode() and "25%" in running.content.decode()
+    assert "HX-Refresh" not in running
+
+    PrintBatch.objects.filter(pk=batch.pk).update(status="done", done=80)
+    finished = client.get(path, HTTP_HX_REQUEST="true")
+    assert "every 1s" not in finished.content.decode()
+    assert finished["HX-Refresh"] == "true"
+
+
+def test_a_big_print_from_the_page_runs_in_the_background(
+    client, school, office, settings, django_capture_on_commit_callbacks
+):
+    settings.LETTERS_BACKGROUND_FROM = 2
+    queue_letters(school, [PupilFactory(school=school) for _ in range(3)])
+    client.force_login(office)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("letters:print", args=[school.urn]), {"scope": "all"})
+
+    batch = PrintBatch.objects.get()
+    assert response["Location"].endswith(f"/batches/{batch.pk}/")
+    assert (batch.status, batch.pages) == ("done", 3)
+
+
+# --- one letter ------------------------------------------------------------------------------------
+
+
+def test_letter_page_shows_the_letter_as_it_will_print(client, school, letter, office):
+    client.force_login(office)
+
+    page = client.get(reverse("letters:letter", args=[school.urn, letter.pk])).content.decode()
+
+    assert f'id="letter-{letter.reference}"' in page
+    assert "Dear Sarah Smith," in page
+    assert "letters/letter.css" in page
+
+
+def test_letter_details_are_saved_and_printed(client, school, family, office):
+    letter = queue_letters(school, [family], key="formal_warning")[0]
+    client.force_login(office)
+
+    client.post(
+        reverse("letters:letter_details", args=[school.urn, letter.pk]),
+        {"meeting_on": "2025-12-03", "meeting_time": "15:30", "meeting_place": "the library"},
+    )
+
+    page = client.get(reverse("letters:letter", args=[school.urn, letter.pk])).content.decode()
+    assert "The meeting is on Wednesday 3 December 2025 at 3:30pm in the library." in page
+
+
+def test_letter_pdf_is_a_preview_before_printing_and_the_stored_pdf_after(client, school, letter, printed, office):
+    client.force_login(office)
+
+    preview = client.get(reverse("letters:letter_pdf", args=[school.urn, letter.pk]))
+    stored = client.get(reverse("letters:letter_pdf", args=[school.urn, printed[1].pk]))
+
+    assert preview.content.startswith(b"%PDF") and preview["Content-Disposition"].endswith('-preview.pdf"')
+    assert stored.content == FAKE_PDF
+    letter.refresh_from_db()
+    assert letter.status == "queued"  # a preview prints nothing
+
+
+# --- composing and bulk ----------------------------------------------------------------------------
+
+
+def test_compose_previews_with_htmx_then_queues_once(client, school, family, attendance_lead):
+    client.force_login(attendance_lead)
+    path = reverse("letters:compose", args=[school.urn, family.pk])
+    form = {"template": "formal_warning", "meeting_on": "2025-12-03", "token": "abc123"}
+
+    preview = client.post(path, {**form, "preview": "1"}, HTTP_HX_REQUEST="true")
+    assert preview.status_code == 200
+    assert preview.content.decode().lstrip().startswith('<div id="letter-preview">')
+    assert "The meeting is on Wednesday 3 December 2025." in preview.content.decode()
+    assert not Letter.objects.exists()
+
+    first = client.post(path, {**form, "queue": "1"})
+    again = client.post(path, {**form, "queue": "1"}, HTTP_HX_REQUEST="true")
+
+    letter = Letter.objects.get()
+    assert first["Location"] == again["HX-Redirect"] == reverse("letters:letter", args=[school.urn, letter.pk])
+    assert (letter.template.key, letter.details, letter.queued_by) == (
+        "formal_warning",
+        {"meeting_on": "2025-12-03"},
+        attendance_lead,
+    )
+
+
+def test_compose_reports_a_bad_form(client, school, family, attendance_lead):
+    client.force_login(attendance_lead)
+
+    response = client.post(
+        reverse("letters:compose", args=[school.urn, family.pk]),
+        {"template": "formal_warning", "meeting_time": "15:30", "token": "abc"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.status_code == 422
+    assert "Give the meeting&#x27;s date as well as its time." in response.content.decode()
+
+
+def test_teacher_cannot_compose_even_for_their_own_class(client, school, family, class_teacher):
+    client.force_login(class_teacher)
+
+    assert client.get(reverse("letters:compose", args=[school.urn, family.pk])).status_code == 404
+
+
+def test_bulk_termly_reports_for_a_chosen_term(client, school, family, office):
+    PupilFactory(school=school)
+    client.force_login(office)
+    page = client.get(reverse("letters:bulk", args=[school.urn])).content.decode()
+    assert "Autumn term 2025/26" in page
+
+    response = client.post(
+        reverse("letters:bulk", args=[school.urn]),
+        {"template": "termly_report", "start": "2025-09-01", "end": "2025-10-24"},
+        follow=True,
+    )
+
+    assert "2 letters added to the print queue (0 were already there)." in response.content.decode()
+    assert set(Letter.objects.values_list("period_start", "period_end")) == {(date(2025, 9, 1), date(2025, 10, 24))}
+
+
+# --- templates and settings -------------------------------------------------------------------------
+
+
+def test_template_edit_refuses_a_bad_template_with_its_line(client, school, attendance_lead):
+    client.force_login(attendance_lead)
+    body = "Dear {{ carer.name }},\n\nWe miss {{ pupil.forname }}."
+
+    response = client.post(
+        reverse("letters:template_edit", args=[school.urn, "first_reminder"]),
+        {"name": "First reminder", "subject": "Hello", "body": body, "layout": "letter", "is_active": "on"},
+    )
+
+    assert response.status_code == 422
+    assert "Line 3: &#x27;{{ pupil.forname }}&#x27; is not a merge field." in response.content.decode()
+    assert not LetterTemplate.objects.exists()
+
+
+def test_template_edit_saves_and_documents_the_merge_fields(client, school, attendance_lead):
+    client.force_login(attendance_lead)
+    path = reverse("letters:template_edit", args=[school.urn, "first_reminder"])
+
+    page = client.get(path).content.decode()
+    assert "attendance.hours_lost" in page and "Hours of lost learning" in page
+    assert "Sam Sample" in page  # the preview, for a made-up pupil
+
+    response = client.post(
+        path,
+        {
+            "name": "Reminder",
+            "subject": "Hello",
+            "body": "Dear {{ carer.name }}",
+            "layout": "letter",
+            "is_active": "on",
+        },
+    )
+
+    assert response.status_code == 302
+    assert LetterTemplate.objects.get(key="first_reminder").body == "Dear {{ carer.name }}"
+
+
+def test_template_preview_with_htmx_saves_nothing(client, school, attendance_lead):
+    client.force_login(attendance_lead)
+
+    response = client.post(
+        reverse("letters:template_edit", args=[school.urn, "first_reminder"]),
+        {"name": "R", "subject": "S", "body": "Hello {{ pupil.forename }}", "layout": "letter", "preview": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.content.decode().lstrip().startswith('<div id="template-preview">')
+    assert "Hello Sam" in response.content.decode()
+    assert not LetterTemplate.objects.exists()
+
+
+def test_a_new_template_needs_a_new_short_name(client, school, attendance_lead):
+    client.force_login(attendance_lead)
+    path = reverse("letters:template_new", args=[school.urn])
+    form = {
+        "key": "holiday",
+        "name": "Holiday",
+        "subject": "Holiday",
+        "body": "Dear {{ carer.name }}",
+        "layout": "letter",
+    }
+
+    assert client.post(path, form).status_code == 302
+    assert client.post(path, form).status_code == 422
+    assert LetterTemplate.objects.filter(key="holiday").count() == 1
+
+
+def test_settings_page_saves_the_colours(client, school, attendance_lead):
+    client.force_login(attendance_lead)
+
+    response = client.post(
+        reverse("letters:settings", args=[school.urn]),
+        {"addressing": "joint", "rag_green_from": "95", "rag_amber_from": "85", "footer": "Ask us"},
+    )
+
+    assert response.status_code == 302
+    assert (school.letter_settings.rag_green_from, school.letter_settings.addressing) == (95, "joint")
