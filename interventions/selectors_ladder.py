@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from django.db.models import Count, QuerySet
 
 from pupils.models import Pupil, School
 
 from .models import Ladder, Placement, Stage
-from .services import Simulation, active_ladder, ladder_document
+from .services import Simulation, active_ladder
 
 
 def stage_counts_by_key(*, ladder: Ladder, pupils: QuerySet[Pupil]) -> dict[str, int]:
@@ -93,38 +92,3 @@ def simulation_page(
         comparable=comparable,
         current=[] if comparable else current,
     )
-
-
-class _ReadableDumper(yaml.SafeDumper):
-    """Multi-line text as `|` blocks and short criteria on one line, so the file reads like the shipped ones."""
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
-
-
-def _short(value: dict[str, Any] | list[Any]) -> bool:
-    """Scalars only, and short: written on one line, like `{below: 95, at_least: 93}` in the format's docs."""
-    items = list(value.values()) if isinstance(value, dict) else value
-    parts = [f"{k}: {v}" for k, v in value.items()] if isinstance(value, dict) else [str(v) for v in value]
-    return all(not isinstance(v, dict | list) for v in items) and len(", ".join(parts)) <= 70
-
-
-def _dict(dumper: yaml.SafeDumper, value: dict[str, Any]) -> yaml.MappingNode:
-    return dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=bool(value) and _short(value))
-
-
-def _list(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.SequenceNode:
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=not value or _short(value))
-
-
-_ReadableDumper.add_representer(str, _str)
-_ReadableDumper.add_representer(dict, _dict)
-_ReadableDumper.add_representer(list, _list)
-
-
-def ladder_yaml(ladder: Ladder) -> str:
-    """The ladder as a YAML file to edit or download. It loads back to exactly `services.ladder_document`."""
-    return yaml.dump(ladder_document(ladder), Dumper=_ReadableDumper, sort_keys=False, allow_unicode=True, width=100)

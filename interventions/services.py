@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -83,8 +84,39 @@ def ladder_document(ladder: Ladder) -> dict[str, Any]:
     return doc
 
 
+class _ReadableDumper(yaml.SafeDumper):
+    """Multi-line text as `|` blocks and short criteria on one line, so the file reads like the shipped ones."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+def _short(value: dict[str, Any] | list[Any]) -> bool:
+    """Scalars only, and short: written on one line, like `{below: 95, at_least: 93}` in the format's docs."""
+    items = list(value.values()) if isinstance(value, dict) else value
+    parts = [f"{k}: {v}" for k, v in value.items()] if isinstance(value, dict) else [str(v) for v in value]
+    return all(not isinstance(v, dict | list) for v in items) and len(", ".join(parts)) <= 70
+
+
+def _dict(dumper: yaml.SafeDumper, value: dict[str, Any]) -> yaml.MappingNode:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=bool(value) and _short(value))
+
+
+def _list(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.SequenceNode:
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=not value or _short(value))
+
+
+_ReadableDumper.add_representer(str, _str)
+_ReadableDumper.add_representer(dict, _dict)
+_ReadableDumper.add_representer(list, _list)
+
+
 def ladder_export(ladder: Ladder) -> str:
-    return yaml.safe_dump(ladder_document(ladder), sort_keys=False, allow_unicode=True, width=100)
+    """The ladder as a YAML file to edit or download. It loads back to exactly `ladder_document`."""
+    return yaml.dump(ladder_document(ladder), Dumper=_ReadableDumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 @transaction.atomic
@@ -139,6 +171,53 @@ def ladder_load(*, school: School, document: Any, activate: bool = False) -> tup
     if activate:
         ladder_activate(ladder=ladder)
     return ladder, check
+
+
+_COPY_SUFFIX = re.compile(r"-copy(-\d+)?$")
+
+
+def ladder_copy_key(*, school: School, key: str) -> str:
+    """A free key for a copy: `sherrier` -> `sherrier-copy`, then `sherrier-copy-2`, ..."""
+    base = _COPY_SUFFIX.sub("", key)[:48] or "ladder"
+    taken = set(Ladder.objects.filter(school=school, key__startswith=base).values_list("key", flat=True))
+    candidate, n = f"{base}-copy", 2
+    while candidate in taken:
+        candidate, n = f"{base}-copy-{n}", n + 1
+    return candidate
+
+
+@transaction.atomic
+def ladder_copy(*, school: School, document: dict[str, Any]) -> tuple[Ladder, LadderCheck]:
+    """Load a copy of a ladder document (shipped or the school's own) under a new key. Never activates it.
+
+    The copy never overwrites an existing ladder: it takes the first free `<key>-copy[-N]`.
+    Raises LadderError if the document has errors.
+    """
+    # One copy at a time per school, so two people copying at once get two different keys.
+    School.objects.select_for_update().filter(pk=school.pk).first()
+    key = ladder_copy_key(school=school, key=str(document.get("key") or "ladder"))
+    name = str(document.get("name") or key)
+    copy = {**document, "key": key, "name": name if name.endswith("(copy)") else f"{name[:190]} (copy)"}
+    return ladder_load(school=school, document=copy)
+
+
+@transaction.atomic
+def ladder_edit(*, ladder: Ladder, document: dict[str, Any]) -> tuple[Ladder, LadderCheck]:
+    """Replace a school's ladder with an edited document, keeping its key and whether it is active.
+
+    Raises LadderError, changing nothing, if the document has errors, tries to change the key, or
+    removes a stage that pupils stand on. Idempotent.
+    """
+    key = document.get("key", ladder.key)
+    if key != ladder.key:
+        raise LadderError(
+            [
+                Problem(
+                    "ladder, field key", f"the key must stay {ladder.key!r} here; to make a new ladder, copy this one"
+                )
+            ]
+        )
+    return ladder_load(school=ladder.school, document={**document, "key": ladder.key})
 
 
 @transaction.atomic

@@ -22,7 +22,7 @@ from pupils.access import Access, school_access, visible_pupils
 from pupils.models import AuditEvent, Flag
 from pupils.services import audit_record
 
-from . import selectors_ladder, services, services_ladder
+from . import selectors_ladder, services
 from .forms_ladder import LadderYamlForm
 from .ladder_words import ladder_picture
 from .models import Ladder
@@ -117,7 +117,7 @@ def ladder_copy(request: HttpRequest, urn: str, key: str) -> HttpResponse:
     else:
         document = services.ladder_document(_school_ladder(access, key))
     try:
-        copy, _ = services_ladder.ladder_copy(school=access.school, document=document)
+        copy, _ = services.ladder_copy(school=access.school, document=document)
     except services.LadderError as exc:
         # A shipped ladder can fail only if the school lacks one of its letter templates.
         for problem in exc.problems:
@@ -134,12 +134,12 @@ def ladder_edit(request: HttpRequest, urn: str, key: str) -> HttpResponse:
     access = school_access(request.user, urn)
     access.require("edit_ladder")
     ladder = _school_ladder(access, key)
-    form = LadderYamlForm(request.POST or None, initial={"text": selectors_ladder.ladder_yaml(ladder)})
+    form = LadderYamlForm(request.POST or None, initial={"text": services.ladder_export(ladder)})
     problems: list[Any] = []
     warnings: list[Any] = []
     if request.method == "POST" and form.is_valid():
         try:
-            ladder, check = services_ladder.ladder_edit(ladder=ladder, document=form.cleaned_data["document"])
+            ladder, check = services.ladder_edit(ladder=ladder, document=form.cleaned_data["document"])
         except services.LadderError as exc:
             problems = exc.problems
             warnings = services.ladder_check(school=access.school, document=form.cleaned_data["document"]).warnings
@@ -208,6 +208,6 @@ def ladder_export(request: HttpRequest, urn: str, key: str) -> HttpResponse:
     access.require("view_dashboard")
     ladder = _school_ladder(access, key)
     _audit(request, access, AuditEvent.Verb.EXPORT, f"ladder {ladder.key} as YAML")
-    response = HttpResponse(selectors_ladder.ladder_yaml(ladder), content_type="application/yaml; charset=utf-8")
+    response = HttpResponse(services.ladder_export(ladder), content_type="application/yaml; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{ladder.key}.yaml"'
     return response
