@@ -1,9 +1,9 @@
 """Letters to PDF with WeasyPrint: many letters as one document, and each letter's own pages.
 
-Layout is the slow part (about 30-40 ms a page), so letters are laid out in
-chunks (progress can be shown between them) and written once as a single
-PDF. Each letter's own PDF is then cut from that PDF: its own pages, exactly
-as they were printed.
+Layout is the slow part (about 30-40 ms a page). Letters are laid out in
+chunks of 50, so progress can be shown and memory stays flat; each chunk's
+PDF is cut into the letters' own PDFs (their pages exactly as printed) and
+the chunks are joined into the one PDF the office prints.
 
 WeasyPrint fetches nothing: the logo is a data: URL and the stylesheet is read
 from disk once, so a letter cannot make the server load a URL.
@@ -63,50 +63,9 @@ def document_html(sections: Sequence[str]) -> str:
 
 @dataclass
 class Rendered:
-    pdf: bytes
+    pdf: bytes  # the whole batch, as the office prints it
     pages: int
-    first_pages: list[int]  # index of each letter's first page, in order
-    _documents: list[Any]
-
-    def letter_pages(self) -> list[tuple[int, int]]:
-        """(first page, page count) of each letter."""
-        ends = [*self.first_pages[1:], self.pages]
-        return [(start, end - start) for start, end in zip(self.first_pages, ends, strict=True)]
-
-    def letter_pdfs(self, progress: Callable[[int, int], None] | None = None) -> list[bytes]:
-        """Each letter's own PDF: its pages of the printed PDF, exactly as they were sent.
-
-        Split from the one PDF with pypdf (the same page objects, content
-        streams and fonts). Without pypdf installed, each letter's pages are
-        written again by WeasyPrint from the same layout, which is slower.
-        """
-        try:
-            from pypdf import PdfReader, PdfWriter
-        except ImportError:  # pragma: no cover - pypdf ships with the app; kept for a bare install
-            return self._letter_pdfs_weasyprint(progress)
-        reader = PdfReader(io.BytesIO(self.pdf))
-        out = []
-        spans = self.letter_pages()
-        for number, (start, count) in enumerate(spans, start=1):
-            writer = PdfWriter()
-            for index in range(start, start + count):
-                writer.add_page(reader.pages[index])
-            buffer = io.BytesIO()
-            writer.write(buffer)
-            out.append(buffer.getvalue())
-            if progress and (number % CHUNK == 0 or number == len(spans)):
-                progress(number, len(spans))
-        return out
-
-    def _letter_pdfs_weasyprint(self, progress: Callable[[int, int], None] | None = None) -> list[bytes]:
-        pages = [page for document in self._documents for page in document.pages]
-        out = []
-        spans = self.letter_pages()
-        for number, (start, count) in enumerate(spans, start=1):
-            out.append(self._documents[0].copy(pages[start : start + count]).write_pdf())
-            if progress and (number % CHUNK == 0 or number == len(spans)):
-                progress(number, len(spans))
-        return out
+    letters: list[tuple[bytes, int]]  # each letter's own PDF and its page count, in order
 
 
 def _render(html: str) -> Any:
@@ -117,40 +76,80 @@ def _render(html: str) -> Any:
     )
 
 
+def _spans(document: Any, anchors: Sequence[str]) -> list[tuple[int, int]]:
+    """(first page, page count) of each letter in a laid-out document, from the anchor each sheet carries."""
+    on_page: dict[str, int] = {}
+    for index, page in enumerate(document.pages):
+        for anchor in page.anchors:
+            on_page.setdefault(anchor, index)
+    missing = [anchor for anchor in anchors if anchor not in on_page]
+    if missing:
+        raise ValueError(f"letter {missing[0]} has no page")
+    firsts = [on_page[anchor] for anchor in anchors]
+    ends = [*firsts[1:], len(document.pages)]
+    return [(first, end - first) for first, end in zip(firsts, ends, strict=True)]
+
+
 def pdf_render(
     sheets: Sequence[tuple[str, str]],
     *,
     progress: Callable[[int, int], None] | None = None,
-    chunk: int = CHUNK,
+    chunk: int | None = None,
 ) -> Rendered:
-    """Lay out (anchor, html) sheets and write them as one PDF, each letter starting a new page.
+    """Lay out (anchor, html) sheets as one PDF, each letter on new pages, and cut out each letter's own.
 
-    `progress(done, total)` is called after each chunk. Raises ValueError if a
-    letter's first page cannot be found (its HTML lost its anchor).
+    Each chunk is laid out, written, and cut into its letters before the next
+    is started, so memory depends on the chunk, not the batch (a 2,000-pupil
+    school's termly reports are one batch). The chunks' PDFs are then joined
+    with pypdf: the batch's pages are the letters' pages, object for object.
+    `progress(done, total)` is called after each chunk. Raises ValueError if
+    there is nothing to print or a letter's first page cannot be found.
     """
-    documents: list[Any] = []
-    first_pages: list[int] = []
-    offset = 0
+    if not sheets:
+        raise ValueError("no letters to print")
+    try:
+        from pypdf import PdfReader, PdfWriter
+    except ImportError:  # see _render_whole
+        return _render_whole(sheets, progress=progress)
+    chunk = chunk or CHUNK
+    batch = PdfWriter()
+    letters: list[tuple[bytes, int]] = []
     for start in range(0, len(sheets), chunk):
         part = sheets[start : start + chunk]
         document = _render(document_html([html for _, html in part]))
-        on_page = {}
-        for index, page in enumerate(document.pages):
-            for anchor in page.anchors:
-                on_page.setdefault(anchor, index)
-        for anchor, _ in part:
-            if anchor not in on_page:
-                raise ValueError(f"letter {anchor} has no page")
-            first_pages.append(offset + on_page[anchor])
-        offset += len(document.pages)
-        documents.append(document)
+        spans = _spans(document, [anchor for anchor, _ in part])
+        reader = PdfReader(io.BytesIO(document.write_pdf()))
+        del document  # the laid-out pages are the memory-hungry part
+        for first, count in spans:
+            letters.append((_cut(reader, first, count, PdfWriter), count))
+        batch.append(reader)
         if progress:
-            progress(min(start + chunk, len(sheets)), len(sheets))
-    if not documents:
-        raise ValueError("no letters to print")
-    pages = [page for document in documents for page in document.pages]
-    pdf = documents[0].copy(pages).write_pdf()
-    return Rendered(pdf=pdf, pages=len(pages), first_pages=first_pages, _documents=documents)
+            progress(len(letters), len(sheets))
+    buffer = io.BytesIO()
+    batch.write(buffer)
+    return Rendered(pdf=buffer.getvalue(), pages=len(batch.pages), letters=letters)
+
+
+def _cut(reader: Any, first: int, count: int, writer_class: Any) -> bytes:
+    writer = writer_class()
+    for index in range(first, first + count):
+        writer.add_page(reader.pages[index])
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def _render_whole(sheets: Sequence[tuple[str, str]], *, progress: Callable[[int, int], None] | None) -> Rendered:
+    """Without pypdf (a bare install): one document, and each letter written again from its own pages.
+
+    Slower, and memory grows with the batch; pypdf is a dependency of the app.
+    """
+    document = _render(document_html([html for _, html in sheets]))
+    spans = _spans(document, [anchor for anchor, _ in sheets])
+    letters = [(document.copy(document.pages[first : first + count]).write_pdf(), count) for first, count in spans]
+    if progress:
+        progress(len(sheets), len(sheets))
+    return Rendered(pdf=document.write_pdf(), pages=len(document.pages), letters=letters)
 
 
 def pdf_one(html: str) -> bytes:

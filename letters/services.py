@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from interventions.models import ActionLog, StageChange
 from pupils.models import AuditEvent, Pupil, School
+from pupils.selectors import pupils_on_roll_between
 from pupils.services import audit_record
 
 from . import merge, pdf, rendering, rules, sandbox, selectors
@@ -267,8 +268,6 @@ def letters_bulk_queue(
     """
     if end < start:
         raise ValidationError("The period must end on or after the day it starts.")
-    from pupils.selectors import pupils_on_roll_between
-
     pupils = list(
         pupils_on_roll_between(school=school, start=start, end=end)
         .select_related("registration_group")
@@ -518,12 +517,11 @@ def _render_batch(batch: PrintBatch) -> PrintBatch:
         raise ValueError("No letters left to print in this batch.")
     sheets = letter_sheets(letters, school=school, dated=timezone.localdate())
     rendered = pdf.pdf_render(sheets, progress=_progress(batch.pk, "Laying out letters"))
-    pieces = rendered.letter_pdfs(progress=_progress(batch.pk, "Keeping each letter's PDF"))
     # Files first, then the database in one transaction: a crash in between leaves only unused files.
     folder = f"letters/{school.urn}/batch-{batch.pk}"
     batch_name = default_storage.save(f"{folder}/letters-{batch.pk}.pdf", ContentFile(rendered.pdf))
     now = timezone.now()
-    for letter, piece, (_, pages) in zip(letters, pieces, rendered.letter_pages(), strict=True):
+    for letter, (piece, pages) in zip(letters, rendered.letters, strict=True):
         letter.pdf.name = default_storage.save(f"{folder}/{letter.reference}.pdf", ContentFile(piece))
         letter.pdf_sha256 = hashlib.sha256(piece).hexdigest()
         letter.pages = pages

@@ -190,6 +190,14 @@ def batch_post(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
 def letter_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     access = _access(request, urn, "print_letters", "queue_letters")
     letter = selectors.letter_for(access, pk)
+    audit_record(
+        school=access.school,
+        user=request.user,
+        verb=AuditEvent.Verb.VIEW,
+        what=f"letter {letter.reference}",
+        pupil=letter.pupil,
+        path=request.path,
+    )
     is_queued = letter.status == Letter.Status.QUEUED and not letter.print_batch_id
     context = {
         "access": access,
@@ -267,6 +275,15 @@ def letter_cancel(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
 def compose(request: HttpRequest, urn: str, pupil_pk: int) -> HttpResponse:
     access = _access(request, urn, "queue_letters")
     pupil = pupil_for(access, pupil_pk)
+    if request.method == "GET":
+        audit_record(
+            school=access.school,
+            user=request.user,
+            verb=AuditEvent.Verb.VIEW,
+            what=f"letter for pupil {pupil.upn}",
+            pupil=pupil,
+            path=request.path,
+        )
     form = ComposeForm(request.POST or None, templates=selectors.template_text_list(school=access.school))
     context: dict[str, Any] = {"access": access, "pupil": pupil, "form": form}
     if request.method == "POST" and form.is_valid():

@@ -234,3 +234,60 @@ def test_the_schools_logo_is_printed_on_every_letter(school, three_letters, atte
 
     pages = PdfReader(BytesIO(batch.pdf.read())).pages
     assert all(page.images for page in pages)
+
+
+def test_a_long_letter_keeps_all_its_pages_and_the_next_starts_on_a_new_page(school, family, office, tmp_path):
+    long_note = "\n\n".join(f"Paragraph {n}: " + "We are here to help. " * 30 for n in range(12))
+    (long,) = queue_letters(school, [family], details={"note": long_note})
+    (short,) = queue_letters(school, [PupilFactory(school=school, surname="Zed")])
+
+    batch = services.letters_print(school=school, letter_ids=[long.pk, short.pk], user=office)
+
+    long.refresh_from_db()
+    short.refresh_from_db()
+    assert long.pages >= 2 and short.pages == 1
+    assert batch.pages == long.pages + 1
+    own = long.pdf.read()
+    assert pdf_pages(own) == long.pages
+    assert "Paragraph 11" in pdf_text(own, tmp_path)
+    assert "Paragraph" not in pdf_text(short.pdf.read(), tmp_path)
+
+
+def test_batches_are_laid_out_in_chunks_and_joined_in_order(school, office, tmp_path, monkeypatch):
+    monkeypatch.setattr(pdf, "CHUNK", 2)
+    progress: list[str] = []
+    real = services._progress
+    monkeypatch.setattr(
+        services,
+        "_progress",
+        lambda batch_id, phase: lambda d, t: (progress.append(f"{d}/{t}"), real(batch_id, phase)(d, t)),
+    )
+    pupils = [PupilFactory(school=school, surname=name) for name in ("Adams", "Baker", "Cole", "Dunn", "Ellis")]
+    letters = queue_letters(school, pupils)
+
+    batch = services.letters_print(school=school, letter_ids=None, user=office)
+
+    assert progress == ["2/5", "4/5", "5/5"]
+    combined = batch.pdf.read()
+    text = pdf_text(combined, tmp_path)
+    positions = [text.index(f"Ref {letter.reference}") for letter in letters]
+    assert positions == sorted(positions)
+    assert pdf_pages(combined) == 5
+    for letter in Letter.objects.filter(pk__in=[x.pk for x in letters]):
+        assert letter.reference in pdf_text(letter.pdf.read(), tmp_path)
+
+
+def test_without_pypdf_letters_still_print_one_to_a_page(school, three_letters, monkeypatch, tmp_path):
+    import sys
+
+    from letters.selectors import letters_for_render
+
+    loaded = letters_for_render(Letter.objects.filter(pk__in=[x.pk for x in three_letters]))
+    sheets = services.letter_sheets(loaded, school=school, dated=loaded[0].queued_on)
+    monkeypatch.setitem(sys.modules, "pypdf", None)  # a bare install: the import fails
+
+    rendered = pdf.pdf_render(sheets)
+
+    assert rendered.pages == 3
+    for letter, (own, pages) in zip(loaded, rendered.letters, strict=True):
+        assert pages == 1 and letter.reference in pdf_text(own, tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ class Command(BaseCommand):
             return
         try:
             # Rendered here, in this process, whatever the size: a command has no page to show progress on.
-            batch = services.letters_print(school=found, letter_ids=None, user=None, background_from=waiting)
+            batch = services.letters_print(school=found, letter_ids=None, user=None, background_from=sys.maxsize)
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from error
         if batch.status != PrintBatch.Status.DONE:
