@@ -20,7 +20,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from interventions.models import ActionLog, StageChange
@@ -211,15 +211,32 @@ def letter_queue(
             "period_end": period[1] if period else None,
             "period_name": period[2] if period else "",
         }
-        if dedupe:
-            letter, created = Letter.objects.get_or_create(
-                school=school, dedupe_key=f"{dedupe}:{contact_id or 'none'}", defaults=fields
-            )
-        else:
-            letter, created = Letter.objects.create(**fields), True
+        letter, created = _letter_create(fields, dedupe_key=f"{dedupe}:{contact_id or 'none'}" if dedupe else "")
         result.letters.append(letter)
         result.created += created
     return result
+
+
+def _letter_create(fields: dict[str, Any], *, dedupe_key: str) -> tuple[Letter, bool]:
+    """The letter with this key if there is one, otherwise a new one, checked before it is saved."""
+    if dedupe_key:
+        existing = Letter.objects.filter(school=fields["school"], dedupe_key=dedupe_key).first()
+        if existing is not None:
+            return existing, False
+    letter = Letter(dedupe_key=dedupe_key, **fields)
+    # The related rows were loaded by the caller; the unique key is left to the database below.
+    letter.full_clean(
+        exclude=["school", "pupil", "template", "contact", "stage_change", "queued_by"], validate_constraints=False
+    )
+    try:
+        with transaction.atomic():
+            letter.save()
+    except IntegrityError:
+        # Another request queued the same letter between the check and the save.
+        if not dedupe_key:
+            raise
+        return Letter.objects.get(school=fields["school"], dedupe_key=dedupe_key), False
+    return letter, True
 
 
 def letters_queue_for_stage_change(*, stage_change: Any, letter_keys: list[str], on: date, user: Any = None) -> int:
