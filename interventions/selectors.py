@@ -89,13 +89,14 @@ def school_facts(*, school: School, spec: LadderSpec, as_of: date) -> SchoolFact
     return _school_facts_from(school=school, spec=spec, as_of=as_of, calendar=calendar, weekly=weekly)
 
 
-def _on_roll_with_flags(*, school: School, as_of: date) -> list[Pupil]:
-    return list(
-        pupils_on_roll(school=school, on=as_of)
-        .select_related("registration_group", "year_group")
-        .prefetch_related("flags")
-        .order_by("upn")
-    )
+def _on_roll_with_flags(*, school: School, as_of: date) -> tuple[list[Pupil], dict[int, set[str]]]:
+    """Pupils on roll on `as_of` (ordered by UPN), and each one's flag keys, in two light queries."""
+    pupils = list(pupils_on_roll(school=school, on=as_of).order_by("upn"))
+    flags: dict[int, set[str]] = defaultdict(set)
+    through = Pupil.flags.through.objects.filter(pupil__school=school)
+    for pupil_id, key in through.values_list("pupil_id", "flag__key"):
+        flags[pupil_id].add(key)
+    return pupils, flags
 
 
 def _school_facts_from(
@@ -106,7 +107,7 @@ def _school_facts_from(
     calendar: SchoolCalendar,
     weekly: Mapping[int, Mapping[date, stats.AttendanceSummary]],
 ) -> SchoolFacts:
-    pupils = _on_roll_with_flags(school=school, as_of=as_of)
+    pupils, pupil_flags = _on_roll_with_flags(school=school, as_of=as_of)
     runs = _absence_runs(school=school, pupils=pupils, calendar=calendar, as_of=as_of)
     contacts = dict(
         ActionLog.objects.filter(school=school, kind__in=ActionLog.FAMILY_CONTACT, occurred_on__lte=as_of)
@@ -116,7 +117,7 @@ def _school_facts_from(
     )
     facts: dict[int, PupilFacts] = {}
     for pupil in pupils:
-        flags = {f.key for f in pupil.flags.all()}
+        flags = set(pupil_flags.get(pupil.pk, ()))
         if pupil.sen == Pupil.Sen.SUPPORT:
             flags.add("sen_support")
         if pupil.sen == Pupil.Sen.EHCP:
@@ -172,8 +173,10 @@ def night_facts(*, school: School, spec: LadderSpec, as_of: date, calendar: Scho
     minutes = school.session_minutes
     weekly: dict[int, dict[date, stats.AttendanceSummary]] = defaultdict(dict)
     for pupil_id, key, *counts in grouped:
-        weekly[pupil_id][key] = WeekCounts.of(counts, minutes)
-    return _school_facts_from(school=school, spec=spec, as_of=as_of, calendar=calendar, weekly=weekly)
+        weekly[pupil_id][_as_date(key)] = WeekCounts.of(counts, minutes)
+    return _school_facts_from(
+        school=school, spec=spec, as_of=as_of, calendar=RememberingCalendar.of(calendar), weekly=weekly
+    )
 
 
 class WeekCounts(stats.AttendanceSummary):
@@ -184,16 +187,57 @@ class WeekCounts(stats.AttendanceSummary):
     @classmethod
     def of(cls, counts: Sequence[int], session_minutes: int) -> WeekCounts:
         made = object.__new__(cls)
-        values = dict(zip(cls._FIELDS, (int(c) for c in counts), strict=True))
-        values["session_minutes"] = session_minutes
-        made.__dict__.update(values)
+        made.__dict__.update(zip(cls._FIELDS, map(int, counts), strict=True), session_minutes=session_minutes)
         return made
 
     def __add__(self, other: object) -> stats.AttendanceSummary:
         if type(other) is not WeekCounts or other.session_minutes != self.session_minutes:
             return super().__add__(other)
         mine, theirs = self.__dict__, other.__dict__
-        return WeekCounts.of([mine[f] + theirs[f] for f in self._FIELDS], self.session_minutes)
+        made = object.__new__(WeekCounts)
+        made.__dict__.update({f: mine[f] + theirs[f] for f in self._FIELDS}, session_minutes=self.session_minutes)
+        return made
+
+
+class RememberingCalendar(SchoolCalendar):
+    """A SchoolCalendar that remembers its answers: the engine asks the same few questions for every pupil."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "_answers", {})
+
+    @classmethod
+    def of(cls, calendar: SchoolCalendar) -> RememberingCalendar:
+        return calendar if isinstance(calendar, cls) else cls(calendar.half_terms)
+
+    def _remember(self, question: tuple[Any, ...], work: Any) -> Any:
+        answers = self.__dict__["_answers"]
+        if question not in answers:
+            answers[question] = work()
+        return answers[question]
+
+    def is_school_day(self, day: date) -> bool:
+        return self._remember(("school_day", day), lambda: super(RememberingCalendar, self).is_school_day(day))
+
+    def academic_year_window(self, day: date) -> tuple[date, date]:
+        return self._remember(("year", day), lambda: super(RememberingCalendar, self).academic_year_window(day))
+
+    def term_window(self, day: date) -> tuple[date, date]:
+        return self._remember(("term", day), lambda: super(RememberingCalendar, self).term_window(day))
+
+    def half_term_window(self, day: date) -> tuple[date, date]:
+        return self._remember(("half_term", day), lambda: super(RememberingCalendar, self).half_term_window(day))
+
+    def school_weeks_back(self, day: date, weeks: int) -> tuple[date, date]:
+        return self._remember(
+            ("weeks_back", day, weeks), lambda: super(RememberingCalendar, self).school_weeks_back(day, weeks)
+        )
+
+    def week_ends_back(self, day: date, weeks: int) -> list[date]:
+        ends = self._remember(
+            ("week_ends", day, weeks), lambda: tuple(super(RememberingCalendar, self).week_ends_back(day, weeks))
+        )
+        return list(ends)
 
 
 def window_cuts(*, spec: LadderSpec, calendar: SchoolCalendar, as_of: date) -> list[date] | None:
@@ -391,52 +435,55 @@ def _weekly_school_figures(facts: SchoolFacts) -> list[WeekFigures]:
 
 
 def school_week_figures(*, school: School, pupil_ids: Sequence[int], as_of: date) -> list[WeekFigures]:
-    """`_weekly_school_figures` in one SQL query over the stored weekly counts of these pupils.
+    """`_weekly_school_figures`, from the stored weekly counts of these pupils (one light query).
 
     Per school week of the year to date: attendance over all the pupils'
     sessions that week, and the share of pupils with any possible session so
     far who are persistently absent year to date at the week's end.
     """
-    if not pupil_ids:
-        return []
     year_start = school_calendar(school).academic_year_window(as_of)[0]
-    table = PupilWeek._meta.db_table
-    marks = ", ".join(["%s"] * len(pupil_ids))
-    sql = f"""
-        WITH w AS (
-            SELECT pupil_id, week_start, present + aea AS att, authorised + unauthorised AS ab
-            FROM {table}
-            WHERE pupil_id IN ({marks}) AND week_start >= %s AND week_start <= %s
-        ),
-        grid AS (
-            SELECT p.pupil_id, m.week_start, COALESCE(w.att, 0) AS att, COALESCE(w.ab, 0) AS ab
-            FROM (SELECT DISTINCT pupil_id FROM w) p
-            CROSS JOIN (SELECT DISTINCT week_start FROM w) m
-            LEFT JOIN w ON w.pupil_id = p.pupil_id AND w.week_start = m.week_start
-        ),
-        so_far AS (
-            SELECT week_start, att, ab,
-                SUM(att + ab) OVER (PARTITION BY pupil_id ORDER BY week_start) AS possible,
-                SUM(ab) OVER (PARTITION BY pupil_id ORDER BY week_start) AS absent
-            FROM grid
+    rows = (
+        PupilWeek.objects.filter(
+            pupil_id__in=pupil_ids, week_start__gte=year_start - timedelta(days=6), week_start__lte=monday_of(as_of)
         )
-        SELECT week_start, SUM(att), SUM(att + ab),
-            SUM(CASE WHEN possible > 0 THEN 1 ELSE 0 END),
-            SUM(CASE WHEN possible > 0 AND absent * 10 >= possible THEN 1 ELSE 0 END)
-        FROM so_far GROUP BY week_start ORDER BY week_start
-    """
-    params = [*pupil_ids, year_start - timedelta(days=6), monday_of(as_of)]
-    with connection.cursor() as cursor:
+        .annotate(attended=F("present") + F("aea"), absent=F("authorised") + F("unauthorised"))
+        .order_by("pupil_id", "week_start")
+        .values_list("pupil_id", "week_start", "attended", "absent")
+    )
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:  # 40 weeks a pupil: plain rows, without the ORM's converters
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        fetched = cursor.fetchall()
+    by_pupil: dict[int, list[tuple[date, int, int]]] = defaultdict(list)
+    for pupil_id, monday, attended, absent in fetched:
+        by_pupil[pupil_id].append((_as_date(monday), attended, absent))
+    mondays = sorted({monday for weeks in by_pupil.values() for monday, _, _ in weeks})
+    index = {monday: i for i, monday in enumerate(mondays)}
+    attended_sum = [0] * len(mondays)
+    possible_sum = [0] * len(mondays)
+    counted = [0] * len(mondays)
+    persistent = [0] * len(mondays)
+    for weeks in by_pupil.values():
+        so_far_possible = so_far_absent = 0
+        bounds = [index[monday] for monday, _, _ in weeks] + [len(mondays)]
+        for (_, attended, absent), first, stop in zip(weeks, bounds, bounds[1:], strict=False):
+            attended_sum[first] += attended
+            possible_sum[first] += attended + absent
+            so_far_possible += attended + absent
+            so_far_absent += absent
+            if so_far_possible:  # this pupil's year so far holds until their next week with counts
+                is_persistent = so_far_absent * 10 >= so_far_possible
+                for i in range(first, stop):
+                    counted[i] += 1
+                    persistent[i] += is_persistent
     return [
         WeekFigures(
-            week_start=_as_date(monday),
-            attendance_pct=Decimal(int(attended) * 100) / int(possible) if possible else None,
-            persistent_absence_pct=Decimal(int(persistent) * 100) / int(counted) if counted else None,
-            pupils=int(counted),
+            week_start=monday,
+            attendance_pct=Decimal(attended_sum[i] * 100) / possible_sum[i] if possible_sum[i] else None,
+            persistent_absence_pct=Decimal(persistent[i] * 100) / counted[i] if counted[i] else None,
+            pupils=counted[i],
         )
-        for monday, attended, possible, counted, persistent in rows
+        for i, monday in enumerate(mondays)
     ]
 
 

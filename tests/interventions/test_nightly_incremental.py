@@ -296,6 +296,9 @@ def test_merged_weeks_decide_exactly_as_single_weeks_for_every_shipped_ladder(db
     """`night_facts` sums weeks between window cuts; every decision must come out as from single weeks."""
     school, pupils = build_school("3001" + str(services.SHIPPED.index(ladder_name)).zfill(2), until=WALK_TO)
     ladder, _ = services.ladder_load(school=school, document=services.ladder_file_read(ladder_name), activate=True)
+    # One pupil leaves and one joins during the year: their marks count only while on roll.
+    Pupil.objects.filter(pk=pupils[7].pk).update(leaving_on=date(2025, 11, 5))
+    Pupil.objects.filter(pk=pupils[8].pk).update(start_on=date(2025, 10, 1))
     spec = selectors.ladder_spec(ladder)
     calendar = school_calendar(school)
     for as_of in [date(2025, 9, 12), date(2025, 10, 24), date(2025, 10, 29), date(2025, 11, 3), date(2025, 11, 26)]:

@@ -1,0 +1,314 @@
+"""Benchmark: the nightly job over N schools of P pupils, against one grouped aggregate over the same marks.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
+        python benchmarks/nightly.py --schools 100 --pupils 400 [--workers 2]
+
+Creates its own database (`attendance_bench`, dropped at the end unless
+--keep), builds the schools with `pupils.demo.generate` (a full year of
+realistic marks, streamed with COPY) in a child process, loads and activates
+the DfE ladder in each, then times in this process:
+
+- first_night_s: the first night over every school (everyone placed, with
+  their tasks and letters): a one-off when a school starts;
+- nightly_s: the next night, a full recount (`--full`) and re-stage of every
+  pupil of every school, one school after another;
+- baseline_s: one grouped aggregate over the same marks table, counting the
+  ten DfE categories per pupil (best of three);
+- incremental_s: after one new day of marks for every pupil, the incremental night;
+- with --workers W: workers_nightly_s, the full night again (re-run) fanned
+  out as one Celery task per school to a real worker with W processes, and
+  speedup = nightly_s / workers_nightly_s.
+
+The last line printed is JSON. peak_rss_mb is this process's peak (the build
+runs in a child, so it is the nightly's). Not a test: never fails on a timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "attendance_site.settings")
+
+#: Marks run up to the day before this (a Friday near the end of the school year: a full year).
+TODAY = date(2026, 7, 17)
+FIRST_NIGHT = date(2026, 7, 15)
+FULL_NIGHT = date(2026, 7, 16)
+NEW_DAY = date(2026, 7, 17)
+SEED = 2024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--schools", type=int, default=10)
+    parser.add_argument("--pupils", type=int, default=400)
+    parser.add_argument("--workers", type=int, default=0, help="also run the full night on a real Celery worker")
+    parser.add_argument("--db-name", default="attendance_bench")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", action="store_true", help="use the database as --keep left it (skip the build)")
+    parser.add_argument("--profile", help="write a cProfile of the full night to this file")
+    parser.add_argument("--phase", default="all", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    server = os.environ.get("DATABASE_URL", "")
+    if not server.startswith("postgres"):
+        sys.exit("DATABASE_URL must name a PostgreSQL server (the benchmark creates its own database there).")
+    bench_url = _with_db(server, args.db_name)
+    if args.phase == "build":
+        _build(bench_url, args.schools, args.pupils)
+        return
+    if not args.reuse:
+        _admin(server, f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)', f'CREATE DATABASE "{args.db_name}"')
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, __file__, "--phase", "build", "--schools", str(args.schools), "--pupils", str(args.pupils)]
+            + ["--db-name", args.db_name],
+            check=True,
+            env={**os.environ, "DATABASE_URL": server},
+        )
+        build_s = time.perf_counter() - started
+    else:
+        build_s = 0.0
+    try:
+        result = _measure(bench_url, args)
+    finally:
+        if not args.keep:
+            from django.db import connections
+
+            connections.close_all()
+            _admin(server, f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
+    result["build_s"] = round(build_s, 1)
+    print(json.dumps(result))
+
+
+def _with_db(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def _admin(server: str, *statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_libpq(server), autocommit=True) as conn:
+        for sql in statements:
+            conn.execute(sql)
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgres://", "postgresql://", 1)
+
+
+def _setup(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    import django
+
+    django.setup()
+
+
+def _build(url: str, schools: int, pupils: int) -> None:
+    _setup(url)
+    from django.core.management import call_command
+    from django.db import connection
+
+    from interventions import services
+    from pupils.demo import generate
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    result = generate(schools=schools, pupils_per_school=pupils, today=TODAY, seed=SEED)
+    document = services.ladder_file_read("dfe")
+    for school in result.schools:
+        services.ladder_load(school=school, document=document, activate=True)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    print(f"built {schools} schools, {result.marks} marks in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+
+
+def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    os.environ.pop("REDIS_URL", None)  # in this process: no broker, tasks (none are sent) would run in-process
+    _setup(url)
+    from django.db import connection
+
+    from pupils.models import AttendanceMark
+
+    marks = AttendanceMark.objects.count()
+    log(f"{marks} marks")
+    first_night_s = _all_nights(FIRST_NIGHT, full=True)
+    log(f"first night {first_night_s:.1f}s")
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    nightly_s = _all_nights(FULL_NIGHT, full=True)
+    if args.profile:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+    log(f"full night {nightly_s:.1f}s")
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    baseline_s = min(_baseline() for _ in range(3))
+    log(f"baseline {baseline_s:.2f}s")
+    result: dict[str, Any] = {
+        "schools": args.schools,
+        "pupils": args.pupils,
+        "marks": marks,
+        "first_night_s": round(first_night_s, 2),
+        "nightly_s": round(nightly_s, 2),
+        "baseline_s": round(baseline_s, 2),
+        "ratio": round(nightly_s / baseline_s, 2),
+    }
+    if args.workers:
+        workers_s = _worker_nights(url, FULL_NIGHT, args.workers)
+        result.update(
+            workers=args.workers,
+            workers_nightly_s=round(workers_s, 2),
+            speedup=round(nightly_s / workers_s, 2),
+            workers_ratio=round(workers_s / baseline_s, 2),
+        )
+    new_marks = _add_day(NEW_DAY)
+    log(f"added {new_marks} marks for {NEW_DAY}")
+    incremental_s = _all_nights(NEW_DAY, full=False)
+    result.update(
+        new_day_marks=new_marks,
+        incremental_s=round(incremental_s, 2),
+        incremental_share=round(incremental_s / nightly_s, 3),
+        peak_rss_mb=round(max(rss_mb, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), 1),
+    )
+    connection.close()
+    return result
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _all_nights(as_of: date, *, full: bool) -> float:
+    """Every school's night, one after another in this process (what `run_nightly --all-schools` does)."""
+    from interventions.models import Ladder
+    from interventions.nightly import nightly_run
+    from pupils.models import School
+
+    schools = list(School.objects.filter(pk__in=Ladder.objects.filter(is_active=True).values("school_id")))
+    started = time.perf_counter()
+    for school in schools:
+        run = nightly_run(school=school, as_of=as_of, full=full)
+        assert run.full == full or not full, (school, run.full)
+    return time.perf_counter() - started
+
+
+def _baseline() -> float:
+    """One grouped aggregate over the whole marks table: the ten DfE counts per pupil."""
+    from django.db import connection
+
+    from pupils import statistics as stats
+
+    def codes(values: Any) -> str:
+        return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(values)) + ")"
+
+    groups = [
+        stats.PRESENT_CODES,
+        stats.AEA_CODES,
+        stats.AUTHORISED_CODES,
+        stats.UNAUTHORISED_CODES,
+        {"L"},
+        {"U"},
+        {"N"},
+        {"I"},
+        stats.codes.HOLIDAY_CODES,
+        stats.NOT_POSSIBLE_CODES,
+    ]
+    counts = ", ".join(f"count(*) FILTER (WHERE code IN {codes(g)})" for g in groups)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT pupil_id, {counts} FROM pupils_attendancemark GROUP BY pupil_id")
+        cursor.fetchall()
+    return time.perf_counter() - started
+
+
+def _add_day(day: date) -> int:
+    """One new school day of marks for every pupil on roll, set-based: mostly present, some absent or late."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO pupils_attendancemark (pupil_id, date, session, code, comment, changed_at)
+            SELECT p.id, %s, s.session,
+                CASE WHEN r.x < 0.04 THEN 'I' WHEN r.x < 0.05 THEN 'N' WHEN r.x < 0.06 THEN 'M'
+                     WHEN r.x < 0.08 AND s.session = 0 THEN 'L'
+                     WHEN s.session = 0 THEN '/' ELSE '\\' END,
+                '', now()
+            FROM pupils_pupil p
+            CROSS JOIN (VALUES (0), (1)) AS s(session)
+            CROSS JOIN LATERAL (SELECT random() AS x, p.id AS pid) r
+            WHERE p.start_on <= %s AND (p.leaving_on IS NULL OR p.leaving_on >= %s)
+            """,
+            [day, day, day],
+        )
+        return cursor.rowcount
+
+
+def _worker_nights(url: str, as_of: date, workers: int) -> float:
+    """The full night again, one task a school, on a real worker with `workers` processes and Redis."""
+    import redis
+    from celery import Celery
+
+    from interventions.models import Ladder, NightlyRun
+
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+    redis.Redis.from_url(redis_url).flushdb()
+    # A re-run of a night that already succeeded: forget the success so the tasks run it in full.
+    NightlyRun.objects.filter(run_on=as_of).delete()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "DJANGO_SETTINGS_MODULE": "attendance_site.settings",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "attendance_site", "worker", "-P", "prefork", "-c", str(workers)]
+        + ["-l", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", "bench@%h"],
+        cwd=ROOT,
+        env=env,
+    )
+    sender = Celery("bench", broker=redis_url)
+    try:
+        time.sleep(1)
+        sender.connection_for_write().ensure_connection(max_retries=10)
+        school_ids = list(Ladder.objects.filter(is_active=True).values_list("school_id", flat=True))
+        # Start the clock once the worker answers, so its start-up is not counted.
+        _wait_ready(sender)
+        started = time.perf_counter()
+        for school_id in school_ids:
+            sender.send_task("interventions.tasks.nightly_run_task", args=[school_id, as_of.isoformat(), True])
+        while NightlyRun.objects.filter(run_on=as_of, status=NightlyRun.Status.DONE).count() < len(school_ids):
+            if worker.poll() is not None:
+                raise RuntimeError("the worker stopped")
+            time.sleep(0.05)
+        return time.perf_counter() - started
+    finally:
+        worker.terminate()
+        worker.wait(60)
+        sender.close()
+        redis.Redis.from_url(redis_url).flushdb()
+
+
+def _wait_ready(sender: Any) -> None:
+    for _ in range(300):
+        if sender.control.ping(timeout=0.5):
+            return
+    raise RuntimeError("the worker did not start")
+
+
+if __name__ == "__main__":
+    main()
