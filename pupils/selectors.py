@@ -10,15 +10,17 @@ and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Count, F, FilteredRelation, Q, QuerySet
+from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import TruncWeek
 
 from . import codes
 from . import statistics as stats
-from .models import Pupil, School
+from .models import AttendanceMark, Contact, ImportBatch, MarkChange, Pupil, RegistrationGroup, School
+from .services import school_calendar
 
 #: The name of the filtered join from a pupil to its marks in the window.
 _WINDOW = "window_marks"
@@ -116,3 +118,167 @@ def school_weekly_counts(*, school: School, start: date, end: date) -> dict[int,
         if row["week"] is not None:  # the LEFT JOIN's row for a pupil with no marks
             weeks[row["week"]] = _summary_from_row(row, school.session_minutes)
     return result
+
+
+# --- the office: imports, the register grid, the first-day calls ---------------------
+
+
+def import_batch_list(*, school: School) -> QuerySet[ImportBatch]:
+    """The school's imports, newest first, with who made them."""
+    return ImportBatch.objects.filter(school=school).select_related("created_by").order_by("-created_at", "-pk")
+
+
+def registration_group_list(*, school: School) -> QuerySet[RegistrationGroup]:
+    return RegistrationGroup.objects.filter(school=school).order_by("name")
+
+
+@dataclass(frozen=True)
+class RegisterCell:
+    """One pupil's one session in the register grid."""
+
+    pupil_id: int
+    day: date
+    session: int
+    code: str  # "" when there is no mark yet
+    css: str  # the colour: mark-<category>, or mark-none
+    meaning: str  # what the code means, in words
+    corrected: bool  # the mark has history: corrected by hand or by a later import
+    on_roll: bool  # only sessions while the pupil is on roll can be marked
+    school_day: bool  # a weekday in a half-term
+
+    @property
+    def session_name(self) -> str:
+        return AttendanceMark.Session(self.session).label
+
+    @property
+    def key(self) -> str:
+        """Unique in the page: for element ids."""
+        return f"{self.pupil_id}-{self.day:%Y%m%d}-{self.session}"
+
+
+@dataclass(frozen=True)
+class RegisterDay:
+    day: date
+    is_school_day: bool
+
+
+@dataclass(frozen=True)
+class RegisterWeek:
+    group: RegistrationGroup
+    monday: date
+    days: list[RegisterDay]
+    #: Each pupil on roll at some time in the week, with ten cells (Monday AM to Friday PM).
+    rows: list[tuple[Pupil, list[RegisterCell]]]
+
+    @property
+    def friday(self) -> date:
+        return self.monday + timedelta(days=4)
+
+
+def register_cell(
+    *, pupil: Pupil, day: date, session: int, code: str, corrected: bool = False, school_day: bool = True
+) -> RegisterCell:
+    """A cell as the grid shows it: the code's colour and meaning come from `pupils.codes`."""
+    known = codes.code_table().get(code)
+    if not code:
+        css, meaning = "mark-none", "no mark yet"
+    elif known is None:
+        css, meaning = "mark-none", "not a code in the DfE table"
+    else:
+        css, meaning = f"mark-{known.category.value}", known.description
+    on_roll = pupil.start_on <= day and (pupil.leaving_on is None or day <= pupil.leaving_on)
+    return RegisterCell(pupil.pk, day, session, code, css, meaning, corrected, on_roll, school_day)
+
+
+def register_week(*, school: School, group: RegistrationGroup, monday: date) -> RegisterWeek:
+    """A class's register for the Monday-to-Friday week starting `monday`, in three queries whatever its size.
+
+    Every pupil in the class on roll on at least one day of the week, by name;
+    each with ten cells, the sessions' marks (or no mark yet) and whether a
+    mark has history.
+    """
+    friday = monday + timedelta(days=4)
+    calendar = school_calendar(school)
+    pupils = list(
+        pupils_on_roll_between(school=school, start=monday, end=friday)
+        .filter(registration_group=group)
+        .order_by("surname", "forename", "pk")
+    )
+    marks = (
+        AttendanceMark.objects.filter(
+            pupil__school=school, pupil__registration_group=group, date__gte=monday, date__lte=friday
+        )
+        .annotate(corrected=Exists(MarkChange.objects.filter(mark=OuterRef("pk"))))
+        .values_list("pupil_id", "date", "session", "code", "corrected")
+    )
+    by_slot = {(pupil_id, day, session): (code, corrected) for pupil_id, day, session, code, corrected in marks}
+    days = [
+        RegisterDay(monday + timedelta(days=i), calendar.is_school_day(monday + timedelta(days=i))) for i in range(5)
+    ]
+    rows = []
+    for pupil in pupils:
+        cells = []
+        for d in days:
+            for session in AttendanceMark.Session.values:
+                code, corrected = by_slot.get((pupil.pk, d.day, session), ("", False))
+                cells.append(
+                    register_cell(
+                        pupil=pupil,
+                        day=d.day,
+                        session=session,
+                        code=code,
+                        corrected=corrected,
+                        school_day=d.is_school_day,
+                    )
+                )
+        rows.append((pupil, cells))
+    return RegisterWeek(group=group, monday=monday, days=days, rows=rows)
+
+
+def mark_with_history(*, pupil: Pupil, day: date, session: int) -> AttendanceMark | None:
+    """One session's mark with its earlier values (newest first) and who changed them, or None."""
+    history = MarkChange.objects.select_related("changed_by", "batch").order_by("-changed_at", "-pk")
+    return (
+        AttendanceMark.objects.filter(pupil=pupil, date=day, session=session)
+        .select_related("recorded_by", "batch")
+        .prefetch_related(Prefetch("history", queryset=history))
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class FirstDayCall:
+    """A pupil absent with no reason yet (N) on the day, and who to ring."""
+
+    pupil: Pupil
+    sessions: list[int]  # the sessions marked N
+    contacts: list[Contact]  # in priority order
+
+    @property
+    def session_names(self) -> str:
+        return " and ".join(AttendanceMark.Session(s).label for s in self.sessions)
+
+
+def first_day_calls(*, pupils: QuerySet[Pupil], on: date) -> list[FirstDayCall]:
+    """Pupils (of those given) marked N on `on`, by class and name, with their contacts. Three queries."""
+    unexplained = AttendanceMark.objects.filter(date=on, code=codes.UNEXPLAINED).order_by("session")
+    found = (
+        pupils.filter(Exists(unexplained.filter(pupil=OuterRef("pk"))))
+        .select_related("registration_group")
+        .prefetch_related(
+            Prefetch("marks", queryset=unexplained, to_attr="unexplained"),
+            Prefetch("contacts", queryset=Contact.objects.order_by("priority", "name", "pk")),
+        )
+        .order_by("registration_group__name", "surname", "forename", "pk")
+    )
+    return [
+        FirstDayCall(pupil=p, sessions=[m.session for m in p.unexplained], contacts=list(p.contacts.all()))
+        for p in found
+    ]
+
+
+def unexplained_count(*, pupils: QuerySet[Pupil], on: date) -> int:
+    """How many of these pupils are marked N (no reason yet) on `on`."""
+    return pupils.filter(
+        Exists(AttendanceMark.objects.filter(pupil=OuterRef("pk"), date=on, code=codes.UNEXPLAINED))
+    ).count()

@@ -7,22 +7,24 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from . import calendar as cal
 from . import imports, staging
-from .codes import code_table
+from .codes import UNEXPLAINED, CodeError, code_table, normalise_code
 from .models import (
     AcademicYear,
     AttendanceCode,
+    AttendanceMark,
     AuditEvent,
     Contact,
     Flag,
     HalfTerm,
     ImportBatch,
+    MarkChange,
     Pupil,
     RegistrationGroup,
     School,
@@ -497,3 +499,115 @@ def _pupils_write(
     report.inserted = len(created)
     report.updated = len(changed_upns)
     report.unchanged = len(rows) - report.inserted - report.updated
+
+
+# --- register corrections -------------------------------------------------------
+# One session's mark, set by hand from the register grid or the first-day calls.
+
+#: Codes for which minutes late mean something; a correction to any other code clears them.
+_LATE_CODES = frozenset({"L", "U"})
+
+
+def _long_date(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+@transaction.atomic
+def mark_correct(
+    *, pupil: Pupil, date: date, session: int, code: str, reason: str, user: Any, path: str = ""
+) -> AttendanceMark:
+    """Set one session's mark by hand, keeping what it was. Returns the AttendanceMark.
+
+    The code must be one in force on `date` (`codes.normalise_code` decides;
+    retired sub-codes become what they became), the date inside the pupil's
+    time on roll, and a reason is required. A changed mark keeps its old code,
+    minutes late and comment in MarkChange, becomes the user's rather than an
+    import's, and gets `changed_at = now` (the nightly incremental run relies
+    on it). A session with no mark yet gets one: audited, with no history as
+    there was nothing before. Raises ValidationError (by form field: `code`,
+    `reason`, or `__all__`) and then changes nothing. Idempotent: the mark's
+    current code again changes nothing.
+    """
+    user = _import_user(user)
+    if session not in AttendanceMark.Session.values:
+        raise ValidationError({NON_FIELD_ERRORS: "The session must be AM or PM."})
+    day = _long_date(date)
+    when = f"{date.isoformat()} {AttendanceMark.Session(session).label}"
+    reason = " ".join(reason.split())
+    raw = code.strip().upper()
+    try:
+        new_code = normalise_code(raw, date)
+    except CodeError as e:
+        raise ValidationError({"code": f"Code {raw} cannot be used on {day}: {e}."}) from None
+    if new_code is None:
+        raise ValidationError({"code": "Enter an attendance code: a session cannot be set back to “no mark yet”."})
+    if date < pupil.start_on or (pupil.leaving_on is not None and date > pupil.leaving_on):
+        roll = f"on roll from {_long_date(pupil.start_on)}"
+        if pupil.leaving_on:
+            roll += f" to {_long_date(pupil.leaving_on)}"
+        raise ValidationError({NON_FIELD_ERRORS: f"{pupil.full_name} was not on roll on {day} ({roll})."})
+    if not reason:
+        raise ValidationError({"reason": "Give a reason: it is kept with the mark's history."})
+    if len(reason) > 200:
+        raise ValidationError({"reason": f"Keep the reason to 200 characters (it has {len(reason)})."})
+
+    # Locked, so two people correcting the same session at once both leave history.
+    mark = AttendanceMark.objects.select_for_update().filter(pupil=pupil, date=date, session=session).first()
+    if mark is not None and mark.code == new_code:
+        return mark
+    now = timezone.now()
+    if mark is None:
+        old_code = ""
+        mark = AttendanceMark(pupil=pupil, date=date, session=session, code=new_code, recorded_by=user, changed_at=now)
+        mark.full_clean()
+        mark.save()
+    else:
+        old_code = mark.code
+        MarkChange.objects.create(
+            mark=mark,
+            old_code=old_code,
+            new_code=new_code,
+            old_minutes_late=mark.minutes_late,
+            old_comment=mark.comment,
+            reason=reason,
+            changed_by=user,
+            changed_at=now,
+        )
+        mark.code = new_code
+        if new_code not in _LATE_CODES:
+            mark.minutes_late = None
+        mark.batch = None
+        mark.recorded_by = user
+        mark.changed_at = now
+        mark.save(update_fields=["code", "minutes_late", "batch", "recorded_by", "changed_at"])
+    audit_record(
+        school=pupil.school,
+        user=user,
+        verb=AuditEvent.Verb.CHANGE,
+        what=f"mark {pupil.upn} {when}: {old_code or 'no mark'} → {new_code} ({reason})",
+        pupil=pupil,
+        path=path,
+    )
+    return mark
+
+
+@transaction.atomic
+def mark_explain(
+    *, pupil: Pupil, date: date, code: str, reason: str, user: Any, path: str = ""
+) -> list[AttendanceMark]:
+    """A reason has come for a pupil's N ("no reason yet") marks on `date`: each becomes `code`, via `mark_correct`.
+
+    Returns the marks changed, in session order. Raises ValidationError as
+    `mark_correct` does, changing nothing. Idempotent: with no N left that day
+    it changes nothing and returns [].
+    """
+    sessions = (
+        AttendanceMark.objects.select_for_update()
+        .filter(pupil=pupil, date=date, code=UNEXPLAINED)
+        .order_by("session")
+        .values_list("session", flat=True)
+    )
+    return [
+        mark_correct(pupil=pupil, date=date, session=session, code=code, reason=reason, user=user, path=path)
+        for session in list(sessions)
+    ]

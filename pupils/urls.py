@@ -8,4 +8,11 @@ app_name = "pupils"
 
 urlpatterns = [
     path("audit/", views.audit, name="audit"),
+    path("office/", views.office, name="office"),
+    path("office/uploads/<str:token>/", views.upload, name="upload"),
+    path("office/imports/<int:pk>/", views.import_detail, name="import"),
+    path("office/register/", views.register, name="register"),
+    path("office/register/<int:pk>/<str:day>/<str:session>/", views.register_mark, name="register_mark"),
+    path("office/today/", views.first_day, name="first_day"),
+    path("office/today/<int:pk>/", views.first_day_reason, name="first_day_reason"),
 ]

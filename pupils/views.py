@@ -1,15 +1,29 @@
-"""Pupil-side pages: the audit trail (and, with the office pages, registers and imports)."""
+"""Pupil-side pages: the audit trail, and the office's imports, register grid and first-day calls."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from datetime import date, timedelta
+from typing import Any
 
-from .access import school_access
-from .models import AuditEvent
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from . import selectors, services, uploads
+from .access import Access, pupil_for, school_access, visible_pupils
+from .calendar import monday_of
+from .codes import code_table
+from .forms import ImportForm, MarkForm, ReasonReceivedForm, codes_in_force
+from .models import AttendanceMark, AuditEvent, Pupil
 
 
 @login_required
@@ -27,3 +41,267 @@ def audit(request: HttpRequest, urn: str) -> HttpResponse:
         events = events.filter(user__username=username)
     page = Paginator(events.order_by("-at", "-pk"), 100).get_page(request.GET.get("page"))
     return render(request, "pupils/audit.html", {"access": access, "page": page, "upn": upn, "username": username})
+
+
+# --- the office: imports ----------------------------------------------------------------
+
+#: How many imports the office page lists.
+RECENT_IMPORTS = 20
+
+
+def _office_access(request: HttpRequest, urn: str) -> Access:
+    """Office staff and the attendance lead only; anyone else gets a 404."""
+    access = school_access(request.user, urn)
+    access.require("manage_registers")
+    return access
+
+
+@login_required
+@csrf_exempt  # checked in _office, once the upload handlers are in place
+@require_http_methods(["GET", "POST"])
+def office(request: HttpRequest, urn: str) -> HttpResponse:
+    """The office's home page: upload a file to import; the imports so far."""
+    access = _office_access(request, urn)
+    # Uploads go to a temporary file on disk, never whole into memory. Handlers can only change
+    # before the body is read, and the CSRF check reads it: so access first, handlers, then CSRF.
+    request.upload_handlers = [TemporaryFileUploadHandler(request)]
+    return _office(request, access)
+
+
+@csrf_protect
+def _office(request: HttpRequest, access: Access) -> HttpResponse:
+    form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
+    if form.is_bound and form.is_valid():
+        progress = uploads.upload_start(
+            school=access.school, user=request.user, kind=form.cleaned_data["kind"], upload=form.cleaned_data["file"]
+        )
+        if progress.batch_id is not None:
+            return redirect("pupils:import", urn=access.school.urn, pk=progress.batch_id)
+        return redirect("pupils:upload", urn=access.school.urn, token=progress.token)
+    today = timezone.localdate()
+    context = {
+        "access": access,
+        "form": form,
+        "running": uploads.progress_list(school=access.school),
+        "batches": selectors.import_batch_list(school=access.school)[:RECENT_IMPORTS],
+        "groups": selectors.registration_group_list(school=access.school),
+        "unexplained": selectors.unexplained_count(pupils=visible_pupils(access), on=today),
+        "today": today,
+    }
+    return render(request, "pupils/office.html", context, status=422 if form.is_bound else 200)
+
+
+@login_required
+@require_GET
+def upload(request: HttpRequest, urn: str, token: str) -> HttpResponse:
+    """An uploaded file being imported in the background: its progress, until its import's page is ready."""
+    access = _office_access(request, urn)
+    progress = uploads.progress_get(school=access.school, token=token)
+    if progress is None:
+        raise Http404("No such upload (or it finished more than a day ago).")
+    if progress.batch_id is not None:
+        url = reverse("pupils:import", args=[urn, progress.batch_id])
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    template = "pupils/office_upload.html#upload-progress" if request.htmx else "pupils/office_upload.html"
+    return render(request, template, {"access": access, "progress": progress})
+
+
+@login_required
+@require_GET
+def import_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    """One import: its counts and every problem by row and column."""
+    access = _office_access(request, urn)
+    batch = get_object_or_404(selectors.import_batch_list(school=access.school), pk=pk)
+    context = {"access": access, "batch": batch, "notes": uploads.notes_for(batch.pk)}
+    return render(request, "pupils/office_import.html", context)
+
+
+# --- the office: the register grid ---------------------------------------------------------
+
+SESSIONS = {"am": AttendanceMark.Session.AM, "pm": AttendanceMark.Session.PM}
+
+
+def _date_or_404(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise Http404("Not a date.") from None
+
+
+def _register_url(urn: str, pupil: Pupil, day: date) -> str:
+    return f"{reverse('pupils:register', args=[urn])}?class={pupil.registration_group_id}&week={monday_of(day)}"
+
+
+@login_required
+@require_GET
+def register(request: HttpRequest, urn: str) -> HttpResponse:
+    """A class's register for a week: every pupil and session, each cell a link to correct it."""
+    access = _office_access(request, urn)
+    groups = list(selectors.registration_group_list(school=access.school))
+    chosen = request.GET.get("class", "")
+    group = next((g for g in groups if str(g.pk) == chosen), None) if chosen else next(iter(groups), None)
+    if chosen and group is None:
+        raise Http404("No such class.")
+    today = timezone.localdate()
+    monday = monday_of(_date_or_404(request.GET["week"]) if request.GET.get("week") else today)
+    week = None
+    if group is not None:
+        week = selectors.register_week(school=access.school, group=group, monday=monday)
+        services.audit_record(
+            school=access.school,
+            user=request.user,
+            verb=AuditEvent.Verb.VIEW,
+            what=f"register of {group.name}, week of {monday:%d %b %Y}",
+            path=request.get_full_path(),
+        )
+    context = {
+        "access": access,
+        "groups": groups,
+        "group": group,
+        "week": week,
+        "monday": monday,
+        "previous": monday - timedelta(days=7),
+        "next": monday + timedelta(days=7),
+        "this_week": monday_of(today),
+    }
+    template = "pupils/register.html#register-grid" if request.htmx else "pupils/register.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def register_mark(request: HttpRequest, urn: str, pk: int, day: str, session: str) -> HttpResponse:
+    """Correct one session's mark with a reason: in place in the grid (HTMX), or on a page of its own."""
+    access = _office_access(request, urn)
+    pupil = pupil_for(access, pk)
+    on, session_value = _date_or_404(day), SESSIONS.get(session)
+    if session_value is None:
+        raise Http404("The session is am or pm.")
+    slot = f"{pupil.pk}-{on:%Y%m%d}-{session}"  # ids differ from cell to cell: several editors may be open
+    form = MarkForm(request.POST or None, datalist=f"codes-{slot}", inline=request.htmx, auto_id=f"id_%s-{slot}")
+    saved = False
+    if form.is_bound and form.is_valid():
+        try:
+            mark = services.mark_correct(
+                pupil=pupil,
+                date=on,
+                session=session_value,
+                code=form.cleaned_data["code"],
+                reason=form.cleaned_data["reason"],
+                user=request.user,
+                path=request.path,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            if not request.htmx:
+                messages.success(
+                    request, f"{pupil.full_name}, {on:%a} {on.day} {on:%b} {session.upper()}: {mark.code}."
+                )
+                return redirect(_register_url(urn, pupil, on))
+            saved = True
+    context = _mark_context(access, pupil, on, session_value, form=form, saved=saved, inline=bool(request.htmx))
+    if saved or (request.htmx and request.GET.get("cancel")):
+        template = "pupils/register.html#mark-cell"
+    else:
+        template = "pupils/register.html#mark-editor" if request.htmx else "pupils/register_mark.html"
+    return render(request, template, context, status=422 if form.is_bound and not saved else 200)
+
+
+def _mark_context(access: Access, pupil: Pupil, on: date, session: int, **extra: Any) -> dict[str, Any]:
+    mark = selectors.mark_with_history(pupil=pupil, day=on, session=session)
+    history = list(mark.history.all()) if mark else []
+    cell = selectors.register_cell(
+        pupil=pupil,
+        day=on,
+        session=session,
+        code=mark.code if mark else "",
+        corrected=bool(history),
+        school_day=services.school_calendar(access.school).is_school_day(on),
+    )
+    return {
+        "access": access,
+        "pupil": pupil,
+        "mark": mark,
+        "history": history,
+        "cell": cell,
+        "codes": codes_in_force(on),
+        "meanings": code_table(),
+        "register_url": _register_url(access.school.urn, pupil, on),
+        **extra,
+    }
+
+
+# --- the office: this morning's first-day calls -----------------------------------------
+
+
+@login_required
+@require_GET
+def first_day(request: HttpRequest, urn: str) -> HttpResponse:
+    """Pupils marked N (no reason yet) today, with who to ring, and a quick form for the reason given."""
+    access = _office_access(request, urn)
+    today = timezone.localdate()
+    on = _date_or_404(request.GET["on"]) if request.GET.get("on") else today
+    calls = selectors.first_day_calls(pupils=visible_pupils(access), on=on)
+    services.audit_record(
+        school=access.school,
+        user=request.user,
+        verb=AuditEvent.Verb.VIEW,
+        what=f"first-day calls for {on:%d %b %Y} (contacts of {len(calls)} pupils)",
+        path=request.get_full_path(),
+    )
+    rows = [(call, ReasonReceivedForm(on=on, pupil=call.pupil)) for call in calls]
+    context = {"access": access, "rows": rows, "on": on, "today": today, "yesterday": on - timedelta(days=1)}
+    return render(request, "pupils/office_today.html", context)
+
+
+@login_required
+@require_POST
+def first_day_reason(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    """A parent gave a reason: the pupil's N marks that day become the chosen code, with the reason kept."""
+    access = _office_access(request, urn)
+    pupil = pupil_for(access, pk)
+    on = _date_or_404(request.POST.get("on", ""))
+    form = ReasonReceivedForm(request.POST, on=on, pupil=pupil)
+    if form.is_valid():
+        try:
+            changed = services.mark_explain(
+                pupil=pupil,
+                date=on,
+                code=form.cleaned_data["code"],
+                reason=form.cleaned_data["reason"],
+                user=request.user,
+                path=request.path,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            done = selectors.FirstDayCall(pupil=pupil, sessions=[m.session for m in changed], contacts=[])
+            if not request.htmx:
+                messages.success(request, _explained(pupil, done, form.cleaned_data["code"]))
+                return redirect(f"{reverse('pupils:first_day', args=[urn])}?on={on}")
+            context = {
+                "access": access,
+                "call": done,
+                "on": on,
+                "done": _explained(pupil, done, form.cleaned_data["code"]),
+            }
+            return render(request, "pupils/office_today.html#call-row", context)
+    call = selectors.FirstDayCall(pupil=pupil, sessions=[], contacts=list(pupil.contacts.order_by("priority", "name")))
+    context = {"access": access, "call": call, "form": form, "on": on}
+    if request.htmx:
+        return render(request, "pupils/office_today.html#call-row", context, status=422)
+    rows = [
+        (c, form if c.pupil.pk == pupil.pk else ReasonReceivedForm(on=on, pupil=c.pupil))
+        for c in selectors.first_day_calls(pupils=visible_pupils(access), on=on)
+    ]
+    return render(
+        request, "pupils/office_today.html", {**context, "rows": rows, "today": timezone.localdate()}, status=422
+    )
+
+
+def _explained(pupil: Pupil, call: selectors.FirstDayCall, code: str) -> str:
+    if not call.sessions:
+        return f"{pupil.full_name} has no N left that day: someone has already recorded the reason."
+    meaning = code_table()[code].description
+    return f"{pupil.full_name}: {call.session_names} now {code} ({meaning})."

@@ -1,0 +1,124 @@
+"""The office's forms: they check and convert input; services decide and save."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Layout, Row
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+
+from .codes import UNEXPLAINED, Category, code_table
+from .models import Pupil
+
+#: The largest file the office page accepts (a year of marks for a big secondary is about 40 MB).
+DEFAULT_UPLOAD_MAX_BYTES = 200 * 1024 * 1024
+
+#: Code groups in the order the office meets them when a parent rings.
+_GROUPS = (
+    (Category.AUTHORISED, "Authorised absence"),
+    (Category.UNAUTHORISED, "Unauthorised absence"),
+    (Category.PRESENT, "Present"),
+    (Category.AEA, "Approved educational activity"),
+    (Category.NOT_POSSIBLE, "Not a possible session"),
+)
+
+
+def _helper(*, labels: bool = True) -> FormHelper:
+    helper = FormHelper()
+    helper.form_tag = False  # the template owns <form>, its action and its hx-* attributes
+    helper.disable_csrf = True
+    if not labels:
+        helper.label_class = "visually-hidden"
+    return helper
+
+
+def codes_in_force(day: date, *, exclude: frozenset[str] = frozenset()) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The codes that may be recorded on `day`, grouped for a <select>: (group, [(code, "code: meaning")])."""
+    valid = [c for c in code_table().values() if c.is_valid_on(day) and c.code not in exclude]
+    return [
+        (label, [(c.code, f"{c.code}: {c.description}") for c in valid if c.category == category])
+        for category, label in _GROUPS
+    ]
+
+
+class ImportForm(forms.Form):
+    KIND_CHOICES = [
+        ("marks", "Attendance marks: a marks CSV or a CTF XML file"),
+        ("pupils", "Pupils: a pupils CSV (new pupils, or changes to the roll)"),
+    ]
+
+    kind = forms.ChoiceField(
+        label="What the file holds", choices=KIND_CHOICES, initial="marks", widget=forms.RadioSelect
+    )
+    file = forms.FileField(
+        label="File",
+        help_text="CSV saved as UTF-8, or a CTF XML export from the MIS. A file with any problem changes nothing.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xml,.txt,text/csv,text/xml,application/xml"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper()
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        limit = getattr(settings, "OFFICE_UPLOAD_MAX_BYTES", DEFAULT_UPLOAD_MAX_BYTES)
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"The file is {filesizeformat(upload.size)}; the most the page takes is {filesizeformat(limit)}. "
+                "Split it by date, or import it with manage.py import_marks."
+            )
+        return upload
+
+
+class MarkForm(forms.Form):
+    """One session's new code and the reason for it. The service decides whether the code may be used that day."""
+
+    code = forms.CharField(label="Code", max_length=4, strip=True)
+    reason = forms.CharField(label="Reason", max_length=200)
+
+    def __init__(self, *args: Any, datalist: str = "", inline: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # In a grid cell the labels are for screen readers only; the placeholders say the same.
+        self.helper = _helper(labels=not inline)
+        code = self.fields["code"].widget.attrs
+        code.update({"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"})
+        code["placeholder"] = "Code, e.g. I" if inline else "For example I, M, C, O or /"
+        if datalist:
+            code["list"] = datalist
+        reason = self.fields["reason"].widget.attrs
+        reason["placeholder"] = "Reason (kept in its history)"
+        if inline:
+            code["class"] = "form-control-sm"
+            reason["class"] = "form-control-sm"
+
+
+class ReasonReceivedForm(forms.Form):
+    """A parent has rung: the N becomes the code their reason fits, with the reason kept."""
+
+    on = forms.DateField(widget=forms.HiddenInput)
+    code = forms.ChoiceField(label="Code")
+    reason = forms.CharField(label="Reason given", max_length=200)
+
+    def __init__(self, *args: Any, on: date, pupil: Pupil, **kwargs: Any) -> None:
+        # Each pupil's row has its own form: ids must differ, names stay the same.
+        kwargs.setdefault("auto_id", f"id_%s_{pupil.pk}")
+        kwargs.setdefault("initial", {"on": on})
+        super().__init__(*args, **kwargs)
+        self.fields["code"].choices = [("", "Choose a code"), *codes_in_force(on, exclude=frozenset({UNEXPLAINED}))]
+        self.fields["code"].label = f"New code for {pupil.full_name}"
+        self.fields["reason"].label = f"Reason given for {pupil.full_name}"
+        self.fields["reason"].widget.attrs["placeholder"] = "Reason given (for example: mum rang, tummy bug)"
+        self.helper = _helper(labels=False)
+        self.helper.layout = Layout(
+            "on",
+            Row(
+                Column("code", css_class="col-md-5"),
+                Column("reason", css_class="col-md-7"),
+                css_class="g-1",
+            ),
+        )

@@ -1,0 +1,141 @@
+"""The office's morning in a real browser: import the registers, correct a mark, take the first-day calls.
+
+Set SCREENSHOTS=/some/dir to keep a picture of each page on the way.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from pupils import uploads
+from pupils.calendar import monday_of
+from pupils.models import AttendanceMark, ImportBatch, MarkChange, StaffMembership
+from tests.factories import ContactFactory, MarkFactory, MembershipFactory, PupilFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def shot(page, name):
+    if folder := os.environ.get("SCREENSHOTS"):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=f"{folder}/office_{name}.png", full_page=True)
+
+
+@pytest.fixture
+def office(school, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    MembershipFactory(user=UserFactory(username="owen"), school=school, role=StaffMembership.Role.OFFICE)
+    pupils = {
+        surname: PupilFactory(school=school, surname=surname, forename=forename)
+        for surname, forename in [("Ahmed", "Zara"), ("Brown", "Leo"), ("Clarke", "Mia")]
+    }
+    ContactFactory(pupil=pupils["Clarke"], name="Kim Clarke", phone="07700 900321", relationship="Mother")
+    return pupils
+
+
+def test_office_imports_marks_then_corrects_one_in_the_register(live_server, page, sign_in, school, office, tmp_path):
+    monday = monday_of(timezone.localdate())
+    days = [monday + timedelta(days=i) for i in range(3)]
+    rows = [
+        f"{pupil.upn},{day.isoformat()},{session},{code}"
+        for pupil, code in ((office["Ahmed"], "/"), (office["Brown"], "N"), (office["Clarke"], "L"))
+        for day in days
+        for session in ("AM", "PM")
+    ]
+    marks = tmp_path / "week.csv"
+    marks.write_text("upn,date,session,code\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+    page = sign_in("owen")
+    assert page.url.endswith(f"/school/{school.urn}/office/")
+    page.get_by_role("heading", name="Import a file").wait_for()
+    shot(page, "home_empty")
+
+    page.get_by_label("File*", exact=True).set_input_files(str(marks))
+    page.get_by_role("button", name="Upload and import").click()
+    page.get_by_text("18 rows in the file: 18 new marks").wait_for()
+    assert ImportBatch.objects.get().status == "done"
+    shot(page, "import_done")
+
+    page.get_by_role("link", name="Open the register").click()
+    page.get_by_role("heading", name="4B").wait_for()
+    shot(page, "register")
+    brown = office["Brown"]
+    cell = page.locator(f"#cell-{brown.pk}-{monday:%Y%m%d}-0")
+    assert cell.inner_text().strip() == "N"
+
+    cell.get_by_role("link").click()
+    editor = page.locator(f"#cell-{brown.pk}-{monday:%Y%m%d}-0")
+    editor.get_by_label("Code").fill("ZZ")
+    editor.get_by_label("Reason").fill("Dad rang at 9:10: ear infection")
+    editor.get_by_role("button", name="Save").click()
+    editor.get_by_text("unknown attendance code 'ZZ'").wait_for()  # refused in place, nothing changed
+    shot(page, "register_refused")
+    assert AttendanceMark.objects.get(pupil=brown, date=monday, session=0).code == "N"
+
+    editor.get_by_label("Code").fill("I")
+    editor.get_by_role("button", name="Save").click()
+    page.get_by_role("link", name=f"Leo Brown, {monday:%A} {monday.day} {monday:%B} AM: I").wait_for()
+    shot(page, "register_corrected")
+    mark = AttendanceMark.objects.get(pupil=brown, date=monday, session=0)
+    assert mark.code == "I"
+    change = MarkChange.objects.get(mark=mark)
+    assert (change.old_code, change.new_code, change.reason) == ("N", "I", "Dad rang at 9:10: ear infection")
+
+    # Without reloading, the next week and back: the correction is there, marked as corrected.
+    page.get_by_role("link", name="Next week").click()
+    page.get_by_text(f"week of {(monday + timedelta(days=7)):%A} {(monday + timedelta(days=7)).day}").wait_for()
+    page.get_by_role("link", name="Previous week").click()
+    page.get_by_role("link", name=f"Leo Brown, {monday:%A} {monday.day} {monday:%B} AM: I, Illness").wait_for()
+    assert "✎" in page.locator(f"#cell-{brown.pk}-{monday:%Y%m%d}-0").inner_text()
+
+
+def test_office_rings_a_family_and_records_the_reason(live_server, page, sign_in, school, office):
+    today = timezone.localdate()
+    clarke = office["Clarke"]
+    MarkFactory(pupil=clarke, date=today, session=0, code="N")
+    MarkFactory(pupil=office["Ahmed"], date=today, session=0, code="/")
+
+    page = sign_in("owen")
+    page.get_by_text("absent with no reason yet today").click()
+    page.get_by_role("heading", name="Absent with no reason yet").wait_for()
+    assert page.get_by_role("link", name="07700 900321").is_visible()
+    assert page.get_by_role("link", name="Ahmed, Zara").count() == 0
+    shot(page, "first_day_calls")
+
+    page.get_by_label("New code for Mia Clarke").select_option("M")
+    page.get_by_label("Reason given for Mia Clarke").fill("Mum rang: orthodontist at 10")
+    page.get_by_role("button", name="Reason received for Mia Clarke").click()
+    page.get_by_text("Mia Clarke: AM now M").wait_for()
+    shot(page, "first_day_done")
+    assert AttendanceMark.objects.get(pupil=clarke, date=today).code == "M"
+
+
+def test_a_rejected_file_and_a_large_file_in_progress(live_server, page, sign_in, school, office, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"upn,date,session,code\n{office['Ahmed'].upn},2025-11-24,AM,J9\nX,2025-11-24,AM,/\n")
+    page = sign_in("owen")
+    page.get_by_label("File*", exact=True).set_input_files(str(bad))
+    page.get_by_role("button", name="Upload and import").click()
+    page.get_by_text("The file was rejected and nothing was changed").wait_for()
+    assert page.get_by_role("cell", name="unknown attendance code 'J9'").is_visible()
+    assert not AttendanceMark.objects.exists()
+    shot(page, "import_rejected")
+
+    progress = uploads.UploadProgress(
+        token="big", school_id=school.pk, kind="marks", filename="year.csv", size=40_000_000, uploaded_by="owen"
+    )
+    progress.state, progress.bytes_read = "reading", 14_000_000
+    uploads._save(progress)
+    page.goto(f"{live_server.url}/school/{school.urn}/office/uploads/big/")
+    page.get_by_text("35%").wait_for()
+    shot(page, "import_progress")
+    progress.state = "writing"
+    uploads._save(progress)
+    page.get_by_text("Every row checked: writing to the register.").wait_for()  # polled, no reload
+    page.goto(f"{live_server.url}/school/{school.urn}/office/")
+    shot(page, "home")

@@ -1,0 +1,639 @@
+"""The office pages: imports from the web, the register grid with corrections, and the first-day calls.
+
+Owen works in Oakfield's office; Alice is its attendance lead. Everyone else
+(teacher, senior leader, DSL, LA officer, and Olivia from Birchwood) gets a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from pupils import uploads
+from pupils.models import AttendanceMark, AuditEvent, ImportBatch, MarkChange, Pupil, StaffMembership
+from tests.factories import (
+    ContactFactory,
+    MarkFactory,
+    MembershipFactory,
+    PupilFactory,
+    RegistrationGroupFactory,
+    UserFactory,
+    make_upn,
+)
+from tests.pupils.importing import database_picture
+
+Role = StaffMembership.Role
+
+MONDAY = date(2025, 11, 24)
+WEEK = MONDAY.isoformat()
+MARKS_HEADER = "upn,date,session,code\n"
+
+
+@pytest.fixture(autouse=True)
+def clean_cache_and_media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def staff(school, attendance_lead, class_teacher, outsider):
+    """Everyone, by name: alice lead, owen office, bob teacher, sam SLT, dana DSL, lara LA officer, olivia outsider."""
+
+    def member(username, role):
+        return MembershipFactory(user=UserFactory(username=username), school=school, role=role).user
+
+    return {
+        "alice": attendance_lead,
+        "owen": member("owen", Role.OFFICE),
+        "bob": class_teacher,
+        "sam": member("sam", Role.SENIOR_LEADER),
+        "dana": member("dana", Role.DSL),
+        "lara": member("lara", Role.LA_OFFICER),
+        "olivia": outsider,
+    }
+
+
+@pytest.fixture
+def owen(client, staff):
+    client.force_login(staff["owen"])
+    return client
+
+
+@pytest.fixture
+def class_4b(school):
+    return RegistrationGroupFactory(school=school, name="4B")
+
+
+@pytest.fixture
+def alex(school, class_4b):
+    return PupilFactory(school=school, forename="Alex", surname="Smith", registration_group=class_4b)
+
+
+@pytest.fixture
+def sam(school, class_4b):
+    return PupilFactory(school=school, forename="Sam", surname="Jones", registration_group=class_4b)
+
+
+def url(name, school, *args):
+    return reverse(f"pupils:{name}", args=[school.urn, *args])
+
+
+def upload(client, school, text, *, name="marks.csv", kind="marks", **extra):
+    file = SimpleUploadedFile(name, text.encode("utf-8"), content_type="text/csv")
+    return client.post(url("office", school), {"kind": kind, "file": file}, **extra)
+
+
+def mark_url(school, pupil, day, session="am"):
+    return url("register_mark", school, pupil.pk, day.isoformat(), session)
+
+
+def cell_html(body, pupil, day, session):
+    """The <td> of one cell in a page or fragment."""
+    start = body.index(f'<td id="cell-{pupil.pk}-{day:%Y%m%d}-{session}"')
+    return body[start : body.index("</td>", start)]
+
+
+# --- the office's home page ------------------------------------------------------------------
+
+
+def test_office_lands_on_the_office_page_from_the_front_door(owen, school):
+    response = owen.get(reverse("school_home", args=[school.urn]), follow=True)
+    assert response.redirect_chain[-1][0] == url("office", school)
+    body = response.content.decode()
+    assert "Import a file" in body and "Recent imports" in body
+
+
+def test_office_page_lists_recent_imports_with_their_status(owen, school, alex):
+    upload(owen, school, MARKS_HEADER + f"{alex.upn},2025-11-24,AM,/\n", name="good.csv")
+    upload(owen, school, MARKS_HEADER + f"{alex.upn},2025-11-24,AM,ZZ\n", name="bad.csv")
+    body = owen.get(url("office", school)).content.decode()
+    assert "good.csv" in body and "bad.csv" in body
+    assert "Imported" in body and "Rejected" in body
+
+
+# --- uploading files ---------------------------------------------------------------------------
+
+
+def test_a_good_marks_file_is_imported_and_its_counts_shown(owen, school, alex, sam):
+    response = upload(
+        owen,
+        school,
+        MARKS_HEADER
+        + f"{alex.upn},2025-11-24,AM,/\n{alex.upn},2025-11-24,PM,\\\n{sam.upn},2025-11-24,AM,I\n{sam.upn},2025-11-24,PM,-\n",
+        follow=True,
+    )
+    batch = ImportBatch.objects.get()
+    assert response.redirect_chain[-1][0] == url("import", school, batch.pk)
+    body = response.content.decode()
+    assert "Imported." in body
+    assert "4 rows in the file: 3 new marks, 0 changed" in body
+    assert "1 session(s) have no mark yet" in body  # the warning, listed
+    assert (batch.status, batch.created_by.username, batch.filename) == ("done", "owen", "marks.csv")
+    assert sorted(AttendanceMark.objects.values_list("code", flat=True)) == ["/", "I", "\\"]
+
+
+def test_a_bad_marks_file_changes_nothing_and_every_problem_is_shown_by_row_and_column(owen, school, alex):
+    MarkFactory(pupil=alex, date=MONDAY, code="/")
+    before = database_picture()
+    response = upload(
+        owen,
+        school,
+        MARKS_HEADER + f"{alex.upn},2025-11-24,AM,N\n{alex.upn},2023-11-20,AM,J1\n{make_upn(99)},2025-11-24,XX,/\n",
+        follow=True,
+    )
+    assert database_picture() == before
+    batch = ImportBatch.objects.get()
+    assert batch.status == ImportBatch.Status.FAILED
+    body = response.content.decode()
+    assert "The file was rejected and nothing was changed" in body
+    assert "3 problems" in body
+    rows = [(p["row"], p["column"]) for p in batch.errors]
+    assert rows == [(3, "code"), (4, "upn"), (4, "session")]
+    assert "code &#x27;J1&#x27; is only in force from 2024-08-19" in body
+    assert '<td class="text-nowrap">3</td>' in body and "<code>code</code>" in body
+    assert "session must be AM or PM, not &#x27;XX&#x27;" in body
+
+
+def test_a_pupils_file_adds_pupils(owen, school):
+    text = "upn,surname,forename,date_of_birth,year_group,registration_group,contact_name,contact_phone\n"
+    text += f"{make_upn(7)},Patel,Riya,2017-03-02,3,3A,Asha Patel,07700 900123\n"
+    response = upload(owen, school, text, name="roll.csv", kind="pupils", follow=True)
+    riya = Pupil.objects.get(upn=make_upn(7))
+    assert (riya.forename, riya.registration_group.name) == ("Riya", "3A")
+    body = response.content.decode()
+    assert "1 pupil in the file: 1 new" in body
+    assert "Created registration group 3A (row 2)." in body  # the import's notes
+
+
+def test_a_bad_pupils_file_names_the_missing_column(owen, school):
+    before = database_picture()
+    response = upload(owen, school, "upn,surname\nA,B\n", name="roll.csv", kind="pupils", follow=True)
+    assert database_picture() == before
+    body = response.content.decode()
+    assert "required column is missing" in body and "<code>forename</code>" in body
+
+
+def test_a_ctf_file_is_told_apart_by_its_content(owen, school, alex):
+    from tests.pupils.test_import_ctf import ctf, pupil_xml
+
+    response = upload(owen, school, ctf(pupil_xml(alex.upn, "2025-11-24", "/\\")), name="transfer.xml", follow=True)
+    batch = ImportBatch.objects.get()
+    assert batch.kind == ImportBatch.Kind.CTF and batch.status == "done"
+    assert "CTF XML" in response.content.decode()
+    assert alex.marks.count() == 2
+
+
+def test_an_upload_with_no_file_is_refused_in_place(owen, school):
+    response = owen.post(url("office", school), {"kind": "marks"})
+    assert response.status_code == 422
+    assert "This field is required." in response.content.decode()
+    assert not ImportBatch.objects.exists()
+
+
+def test_an_upload_goes_to_a_temporary_file_never_whole_into_memory(owen, school, alex, monkeypatch):
+    from django.core.files.uploadedfile import TemporaryUploadedFile
+
+    seen = []
+    start = uploads.upload_start
+    monkeypatch.setattr(uploads, "upload_start", lambda **kw: (seen.append(type(kw["upload"])), start(**kw))[1])
+    upload(owen, school, MARKS_HEADER + f"{alex.upn},2025-11-24,AM,/\n")
+    assert seen == [TemporaryUploadedFile]
+
+
+def test_uploading_still_needs_the_csrf_token(school, staff, alex):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff["owen"])
+    response = upload(client, school, MARKS_HEADER + f"{alex.upn},2025-11-24,AM,/\n")
+    assert response.status_code == 403
+    assert not ImportBatch.objects.exists()
+
+
+def test_the_uploaded_file_is_not_kept(owen, school, alex, settings):
+    upload(owen, school, MARKS_HEADER + f"{alex.upn},2025-11-24,AM,/\n")
+    assert list((settings.MEDIA_ROOT / "imports").iterdir()) == []
+
+
+# --- large files: in the background, with progress ----------------------------------------------
+
+
+def test_a_large_file_is_imported_by_the_task(owen, school, alex, settings, monkeypatch):
+    from pupils.tasks import import_upload_task
+
+    settings.OFFICE_IMPORT_INLINE_BYTES = 10  # everything is "large"; tasks run eagerly in tests
+    queued = []
+    delay = import_upload_task.delay
+    monkeypatch.setattr(import_upload_task, "delay", lambda *args: (queued.append(args), delay(*args))[1])
+    response = upload(owen, school, MARKS_HEADER + f"{alex.upn},2025-11-24,AM,/\n", follow=True)
+    batch = ImportBatch.objects.get()
+    assert response.redirect_chain[-1][0] == url("import", school, batch.pk)
+    assert [(school_id, user_id) for _, school_id, user_id in queued] == [(school.pk, batch.created_by_id)]
+    assert batch.status == "done" and alex.marks.get().code == "/"
+
+
+def test_progress_is_shown_while_the_file_is_read_and_polled_by_htmx(owen, school, staff):
+    progress = uploads.UploadProgress(
+        token="abc123", school_id=school.pk, kind="marks", filename="year.csv", size=4000, uploaded_by="owen"
+    )
+    progress.state, progress.bytes_read = "reading", 1000
+    uploads._save(progress)
+    page = owen.get(url("upload", school, "abc123"))
+    body = page.content.decode()
+    assert "Reading and checking every row" in body and "25%" in body
+    assert 'hx-trigger="every 1s"' in body and "<nav" in body
+    fragment = owen.get(url("upload", school, "abc123"), HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.lstrip().startswith('<div id="upload-progress"') and "<nav" not in fragment
+
+
+def test_a_finished_upload_sends_the_page_to_its_import(owen, school, alex, settings):
+    settings.OFFICE_IMPORT_INLINE_BYTES = 10
+    upload(owen, school, MARKS_HEADER + f"{alex.upn},2025-11-24,AM,/\n")
+    token = cache.get(f"pupils:uploads:{school.pk}")[0]
+    batch = ImportBatch.objects.get()
+    response = owen.get(url("upload", school, token), HTTP_HX_REQUEST="true")
+    assert response["HX-Redirect"] == url("import", school, batch.pk)
+    assert owen.get(url("upload", school, token)).url == url("import", school, batch.pk)
+
+
+def test_the_import_reports_each_stage_of_its_progress(school, alex, staff, monkeypatch, tmp_path):
+    seen = []
+    real_save = uploads._save
+    monkeypatch.setattr(uploads, "_save", lambda p: (seen.append(p.state), real_save(p)))
+    text = MARKS_HEADER + "".join(f"{alex.upn},2025-11-{d:02d},AM,/\n" for d in range(3, 29))
+    progress = uploads.upload_start(
+        school=school,
+        user=staff["owen"],
+        kind="marks",
+        upload=SimpleUploadedFile("m.csv", text.encode()),
+    )
+    assert progress.state == "done" and progress.batch_id == ImportBatch.objects.get().pk
+    states = [s for i, s in enumerate(seen) if i == 0 or seen[i - 1] != s]
+    assert states == ["queued", "checking", "reading", "writing", "done"]
+
+
+def test_an_import_that_breaks_shows_as_stopped_and_changes_nothing(owen, school, alex, monkeypatch, settings):
+    def broken(**kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("pupils.services.marks_import", broken)
+    response = upload(owen, school, MARKS_HEADER + f"{alex.upn},2025-11-24,AM,/\n", follow=True)
+    body = response.content.decode()
+    assert "The import stopped before it finished: disk on fire" in body
+    assert not AttendanceMark.objects.exists()
+    assert list((settings.MEDIA_ROOT / "imports").iterdir()) == []
+    assert "Stopped" in owen.get(url("office", school)).content.decode()
+
+
+def test_another_schools_upload_and_import_are_404(client, school, other_school, staff, alex):
+    upload_client = client
+    upload_client.force_login(staff["owen"])
+    upload(upload_client, school, MARKS_HEADER + f"{alex.upn},2025-11-24,AM,/\n")
+    batch = ImportBatch.objects.get()
+    olivia = MembershipFactory(user=UserFactory(username="olga2"), school=other_school, role=Role.OFFICE).user
+    client.force_login(olivia)
+    assert client.get(url("import", other_school, batch.pk)).status_code == 404
+    progress = uploads.UploadProgress(
+        token="t1", school_id=school.pk, kind="marks", filename="x.csv", size=1, uploaded_by="owen"
+    )
+    uploads._save(progress)
+    assert client.get(url("upload", other_school, "t1")).status_code == 404
+
+
+# --- the register grid ----------------------------------------------------------------------
+
+
+def test_the_grid_shows_each_pupils_codes_coloured_by_category(owen, school, alex, sam):
+    MarkFactory(pupil=alex, date=MONDAY, session=0, code="/")
+    MarkFactory(pupil=alex, date=MONDAY, session=1, code="I")
+    MarkFactory(pupil=sam, date=date(2025, 11, 26), session=0, code="O")
+    MarkFactory(pupil=sam, date=date(2025, 11, 28), session=1, code="#")
+    MarkFactory(pupil=sam, date=date(2025, 12, 1), session=0, code="N")  # next week: not shown
+    response = owen.get(url("register", school), {"class": alex.registration_group_id, "week": "2025-11-26"})
+    assert response.status_code == 200
+    week = response.context["week"]
+    assert week.monday == MONDAY
+    assert [p.surname for p, _ in week.rows] == ["Jones", "Smith"]
+    codes = {(p.surname, c.day.isoformat(), c.session_name): (c.code, c.css) for p, cells in week.rows for c in cells}
+    assert codes[("Smith", "2025-11-24", "AM")] == ("/", "mark-present")
+    assert codes[("Smith", "2025-11-24", "PM")] == ("I", "mark-authorised")
+    assert codes[("Jones", "2025-11-26", "AM")] == ("O", "mark-unauthorised")
+    assert codes[("Jones", "2025-11-28", "PM")] == ("#", "mark-not_possible")
+    assert codes[("Jones", "2025-11-24", "AM")] == ("", "mark-none")
+    body = response.content.decode()
+    assert "mark-authorised" in cell_html(body, alex, MONDAY, 1) and ">I</a>" in cell_html(body, alex, MONDAY, 1)
+    assert "week of Monday 24 November 2025" in body
+    assert "week=2025-11-17" in body and "week=2025-12-01" in body  # previous and next weeks
+
+
+def test_the_grid_defaults_to_the_first_class_and_this_week(owen, school, alex):
+    RegistrationGroupFactory(school=school, name="6C")
+    response = owen.get(url("register", school))
+    assert response.context["group"].name == "4B"
+    assert response.context["monday"].weekday() == 0
+
+
+def test_the_grid_leaves_out_pupils_not_on_roll_that_week_and_greys_days_off_roll(owen, school, alex, class_4b):
+    PupilFactory(
+        school=school,
+        registration_group=class_4b,
+        surname="Gone",
+        start_on=date(2021, 9, 1),
+        leaving_on=date(2025, 11, 1),
+    )
+    PupilFactory(school=school, registration_group=class_4b, surname="Newcomer", start_on=date(2025, 11, 26))
+    week = owen.get(url("register", school), {"class": class_4b.pk, "week": WEEK}).context["week"]
+    assert [p.surname for p, _ in week.rows] == ["Newcomer", "Smith"]
+    newcomer = week.rows[0][1]
+    assert [c.on_roll for c in newcomer] == [False] * 4 + [True] * 6
+
+
+def test_the_grid_marks_holidays_as_no_school(owen, school, alex):
+    response = owen.get(url("register", school), {"class": alex.registration_group_id, "week": "2025-12-22"})
+    assert [d.is_school_day for d in response.context["week"].days] == [False] * 5
+    assert "no school" in response.content.decode()
+
+
+def test_htmx_navigation_returns_only_the_grid(owen, school, alex):
+    response = owen.get(
+        url("register", school), {"class": alex.registration_group_id, "week": WEEK}, HTTP_HX_REQUEST="true"
+    )
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="register-grid"') and '<nav class="navbar' not in body
+
+
+def test_the_grid_takes_a_fixed_number_of_queries_whatever_the_class_size(owen, school, class_4b):
+    def queries_for(size, group_name):
+        group = RegistrationGroupFactory(school=school, name=group_name)
+        for i in range(size):
+            pupil = PupilFactory(school=school, registration_group=group)
+            for session in (0, 1):
+                MarkFactory(pupil=pupil, date=MONDAY, session=session, code="/")
+            if i % 2:
+                MarkChange.objects.create(
+                    mark=pupil.marks.first(), old_code="N", new_code="/", changed_at=MONDAY.isoformat() + "T09:00Z"
+                )
+        with CaptureQueriesContext(connection) as captured:
+            response = owen.get(url("register", school), {"class": group.pk, "week": WEEK})
+        assert len(response.context["week"].rows) == size
+        return len(captured)
+
+    assert queries_for(3, "3S") == queries_for(30, "3L")
+
+
+def test_bad_class_or_week_is_404(owen, school, other_school, alex):
+    other_class = RegistrationGroupFactory(school=other_school, name="4B")
+    assert owen.get(url("register", school), {"class": other_class.pk}).status_code == 404
+    assert owen.get(url("register", school), {"class": "x"}).status_code == 404
+    assert owen.get(url("register", school), {"week": "2025-13-01"}).status_code == 404
+
+
+def test_viewing_a_register_is_audited(owen, school, alex):
+    owen.get(url("register", school), {"class": alex.registration_group_id, "week": WEEK})
+    event = AuditEvent.objects.get(verb="view")
+    assert event.what == "register of 4B, week of 24 Nov 2025" and event.user.username == "owen"
+
+
+# --- correcting a mark -------------------------------------------------------------------------
+
+
+def test_a_correction_keeps_the_old_value_and_the_reason(owen, school, alex):
+    mark = MarkFactory(pupil=alex, date=MONDAY, code="N", minutes_late=None, comment="no call")
+    before = mark.changed_at
+    response = owen.post(mark_url(school, alex, MONDAY), {"code": "i", "reason": "Mum rang: flu"})
+    assert response.status_code == 302
+    assert response.url == f"{url('register', school)}?class={alex.registration_group_id}&week={WEEK}"
+    mark.refresh_from_db()
+    assert (mark.code, mark.recorded_by.username, mark.batch_id) == ("I", "owen", None)
+    assert mark.changed_at > before
+    change = mark.history.get()
+    assert (change.old_code, change.new_code, change.reason, change.changed_by.username, change.old_comment) == (
+        "N",
+        "I",
+        "Mum rang: flu",
+        "owen",
+        "no call",
+    )
+    event = AuditEvent.objects.get(verb="change")
+    assert event.pupil == alex and event.what == f"mark {alex.upn} 2025-11-24 AM: N → I (Mum rang: flu)"
+
+
+def test_htmx_opens_the_editor_in_the_cell_and_saves_in_place(owen, school, alex):
+    MarkFactory(pupil=alex, date=MONDAY, code="N")
+    editor = owen.get(mark_url(school, alex, MONDAY), HTTP_HX_REQUEST="true").content.decode()
+    assert editor.lstrip().startswith(f'<td id="cell-{alex.pk}-20251124-0"')
+    assert 'hx-post="' in editor and 'method="post"' in editor and 'action="' in editor
+    assert '<option value="I" label="I: Illness' in editor
+    saved = owen.post(mark_url(school, alex, MONDAY), {"code": "M", "reason": "Dentist"}, HTTP_HX_REQUEST="true")
+    body = saved.content.decode()
+    assert saved.status_code == 200
+    assert body.lstrip().startswith(f'<td id="cell-{alex.pk}-20251124-0"')
+    assert "mark-authorised" in cell_html(body, alex, MONDAY, 0)
+    assert ">M<sup" in body and "Saved" in body
+    cancel = owen.get(mark_url(school, alex, MONDAY) + "?cancel=1", HTTP_HX_REQUEST="true").content.decode()
+    assert "<form" not in cancel and ">M<sup" in cancel
+
+
+@pytest.mark.parametrize(
+    ("day", "code", "message"),
+    [
+        (
+            date(2023, 11, 20),
+            "J1",
+            "Code J1 cannot be used on Monday 20 November 2023: code &#x27;J1&#x27; is only in force from 2024-08-19.",
+        ),
+        (MONDAY, "ZZ", "Code ZZ cannot be used on Monday 24 November 2025: unknown attendance code &#x27;ZZ&#x27;."),
+        (
+            MONDAY,
+            "H",
+            "Code H cannot be used on Monday 24 November 2025: code &#x27;H&#x27; was withdrawn after 2024-08-18.",
+        ),
+        (MONDAY, "-", "Enter an attendance code"),
+    ],
+)
+def test_an_invalid_code_is_refused_in_place_and_changes_nothing(owen, school, alex, day, code, message):
+    MarkFactory(pupil=alex, date=day, code="N")
+    before = database_picture()
+    response = owen.post(mark_url(school, alex, day), {"code": code, "reason": "typo"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert message in body
+    assert body.lstrip().startswith("<td")
+    assert database_picture() == before
+    assert not AuditEvent.objects.filter(verb="change").exists()
+
+
+def test_without_javascript_an_invalid_code_shows_the_page_again_with_the_message(owen, school, alex):
+    response = owen.post(mark_url(school, alex, MONDAY), {"code": "ZZ", "reason": "x"})
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert "unknown attendance code" in body and "<nav" in body and "History" in body
+
+
+def test_a_reason_is_required(owen, school, alex):
+    MarkFactory(pupil=alex, date=MONDAY, code="N")
+    response = owen.post(mark_url(school, alex, MONDAY), {"code": "I", "reason": ""}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
+    assert "This field is required." in response.content.decode()
+    assert alex.marks.get().code == "N"
+
+
+def test_a_date_outside_the_pupils_time_on_roll_is_refused(owen, school, alex):
+    day = date(2021, 8, 31)
+    response = owen.post(mark_url(school, alex, day), {"code": "/", "reason": "x"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
+    assert "Alex Smith was not on roll on Tuesday 31 August 2021 (on roll from Wednesday 1 September 2021)." in (
+        response.content.decode()
+    )
+    assert not alex.marks.exists()
+    page = owen.get(mark_url(school, alex, day)).content.decode()
+    assert (
+        "was not on roll that day, so the session cannot be marked" in page
+        and '<form method="post" action="/school' not in page
+    )
+
+
+def test_a_mark_can_be_recorded_where_there_was_none(owen, school, alex):
+    owen.post(mark_url(school, alex, MONDAY, "pm"), {"code": "/", "reason": "Register not taken"})
+    mark = alex.marks.get()
+    assert (mark.session, mark.code, mark.recorded_by.username) == (1, "/", "owen")
+    assert not mark.history.exists()
+    assert (
+        AuditEvent.objects.get(verb="change").what == f"mark {alex.upn} 2025-11-24 PM: no mark → / (Register not taken)"
+    )
+
+
+def test_the_mark_page_shows_its_history(owen, school, alex):
+    MarkFactory(pupil=alex, date=MONDAY, code="N")
+    owen.post(mark_url(school, alex, MONDAY), {"code": "I", "reason": "Mum rang"})
+    owen.post(mark_url(school, alex, MONDAY), {"code": "M", "reason": "It was the dentist"})
+    body = owen.get(mark_url(school, alex, MONDAY)).content.decode()
+    assert body.index("It was the dentist") < body.index("Mum rang")
+
+
+def test_a_bad_session_or_date_in_the_address_is_404(owen, school, alex):
+    assert owen.get(url("register_mark", school, alex.pk, "2025-11-24", "xm")).status_code == 404
+    assert owen.get(url("register_mark", school, alex.pk, "24-11-2025", "am")).status_code == 404
+
+
+# --- first-day calls ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def absent(school, alex, sam, other_school):
+    """Alex is N all day with two contacts; Sam is present; a Birchwood pupil is N too."""
+    MarkFactory(pupil=alex, date=MONDAY, session=0, code="N")
+    MarkFactory(pupil=alex, date=MONDAY, session=1, code="N")
+    MarkFactory(pupil=sam, date=MONDAY, session=0, code="/")
+    ContactFactory(pupil=alex, name="Jo Smith", phone="01234 567890", priority=1)
+    ContactFactory(pupil=alex, name="Lee Smith", phone="07700 900456", priority=2)
+    elsewhere = PupilFactory(school=other_school, surname="Elsewhere")
+    MarkFactory(pupil=elsewhere, date=MONDAY, code="N")
+    return alex
+
+
+def test_first_day_calls_list_pupils_with_no_reason_and_their_phone_numbers(owen, school, absent):
+    response = owen.get(url("first_day", school), {"on": WEEK})
+    body = response.content.decode()
+    assert "Smith, Alex" in body and "Jones, Sam" not in body and "Elsewhere" not in body
+    assert 'href="tel:01234567890"' in body and "07700 900456" in body
+    assert body.index("Jo Smith") < body.index("Lee Smith")
+    calls = [row[0] for row in response.context["rows"]]
+    assert [(c.pupil, c.sessions) for c in calls] == [(absent, [0, 1])]
+
+
+def test_reason_received_corrects_every_n_that_day_and_keeps_the_reason(owen, school, absent):
+    response = owen.post(
+        url("first_day_reason", school, absent.pk), {"on": WEEK, "code": "I", "reason": "Dad rang: sickness bug"}
+    )
+    assert response.status_code == 302
+    assert [m.code for m in absent.marks.order_by("session")] == ["I", "I"]
+    assert MarkChange.objects.filter(reason="Dad rang: sickness bug", old_code="N", new_code="I").count() == 2
+    body = owen.get(response.url).content.decode()
+    assert "Alex Smith: AM and PM now I (Illness (not medical or dental appointment))." in body
+
+
+def test_reason_received_in_place_with_htmx(owen, school, absent):
+    response = owen.post(
+        url("first_day_reason", school, absent.pk),
+        {"on": WEEK, "code": "M", "reason": "Hospital appointment"},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert body.lstrip().startswith(f'<tr id="call-{absent.pk}"') and "now M" in body
+    again = owen.post(
+        url("first_day_reason", school, absent.pk), {"on": WEEK, "code": "M", "reason": "again"}, HTTP_HX_REQUEST="true"
+    )
+    assert "someone has already recorded the reason" in again.content.decode()
+    assert MarkChange.objects.count() == 2
+
+
+def test_reason_received_needs_a_code_and_a_reason(owen, school, absent):
+    response = owen.post(
+        url("first_day_reason", school, absent.pk), {"on": WEEK, "code": "", "reason": ""}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 422
+    assert response.content.decode().count("This field is required.") == 2
+    assert set(absent.marks.values_list("code", flat=True)) == {"N"}
+
+
+def test_reason_received_cannot_reach_another_schools_pupil(owen, school, other_school, absent):
+    elsewhere = Pupil.objects.get(surname="Elsewhere")
+    response = owen.post(url("first_day_reason", school, elsewhere.pk), {"on": WEEK, "code": "I", "reason": "x"})
+    assert response.status_code == 404
+    assert elsewhere.marks.get().code == "N"
+
+
+# --- who may use these pages -------------------------------------------------------------------
+
+
+def every_url(school, pupil):
+    return [
+        ("get", url("office", school)),
+        ("post", url("office", school)),
+        ("get", url("upload", school, "abc")),
+        ("get", url("import", school, 1)),
+        ("get", url("register", school)),
+        ("get", mark_url(school, pupil, MONDAY)),
+        ("post", mark_url(school, pupil, MONDAY)),
+        ("get", url("first_day", school)),
+        ("post", url("first_day_reason", school, pupil.pk)),
+    ]
+
+
+@pytest.mark.parametrize("username", ["bob", "sam", "dana", "lara", "olivia"])
+def test_everyone_but_the_office_and_the_lead_gets_404(client, school, staff, alex, username):
+    client.force_login(staff[username])
+    for method, address in every_url(school, alex):
+        response = getattr(client, method)(address, {"on": WEEK})
+        assert response.status_code == 404, (username, method, address)
+    assert not AttendanceMark.objects.exists()
+
+
+@pytest.mark.parametrize("username", ["owen", "alice"])
+def test_the_office_and_the_lead_may_use_every_page(client, school, staff, alex, username):
+    client.force_login(staff[username])
+    assert client.get(url("office", school)).status_code == 200
+    assert client.get(url("register", school)).status_code == 200
+    assert client.get(mark_url(school, alex, MONDAY)).status_code == 200
+    assert client.get(url("first_day", school)).status_code == 200
+
+
+def test_another_schools_pupil_is_404_even_for_the_office(owen, school, other_school):
+    elsewhere = PupilFactory(school=other_school)
+    assert owen.get(mark_url(school, elsewhere, MONDAY)).status_code == 404
+    assert owen.post(mark_url(school, elsewhere, MONDAY), {"code": "/", "reason": "x"}).status_code == 404
+    assert not elsewhere.marks.exists()
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(client, school):
+    response = client.get(url("office", school))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
