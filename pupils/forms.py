@@ -109,10 +109,11 @@ class ReasonReceivedForm(forms.Form):
         kwargs.setdefault("auto_id", f"id_%s_{pupil.pk}")
         kwargs.setdefault("initial", {"on": on})
         super().__init__(*args, **kwargs)
+        self.pupil = pupil
         self.fields["code"].choices = [("", "Choose a code"), *codes_in_force(on, exclude=frozenset({UNEXPLAINED}))]
         self.fields["code"].label = f"New code for {pupil.full_name}"
         self.fields["reason"].label = f"Reason given for {pupil.full_name}"
-        self.fields["reason"].widget.attrs["placeholder"] = "Reason given (for example: mum rang, tummy bug)"
+        self.fields["reason"].widget.attrs["placeholder"] = "What was said"
         self.helper = _helper(labels=False)
         self.helper.layout = Layout(
             "on",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -83,12 +85,33 @@ def _office(request: HttpRequest, access: Access) -> HttpResponse:
         "access": access,
         "form": form,
         "running": uploads.progress_list(school=access.school),
-        "batches": selectors.import_batch_list(school=access.school)[:RECENT_IMPORTS],
+        "batches": [
+            (batch, _Problems.of(batch.errors).total, _Problems.of(batch.warnings).total)
+            for batch in selectors.import_batch_list(school=access.school)[:RECENT_IMPORTS]
+        ],
         "groups": selectors.registration_group_list(school=access.school),
         "unexplained": selectors.unexplained_count(pupils=visible_pupils(access), on=today),
         "today": today,
     }
     return render(request, "pupils/office.html", context, status=422 if form.is_bound else 200)
+
+
+_MORE_NOT_LISTED = re.compile(r"^(\d+) more not listed$")
+
+
+@dataclass(frozen=True)
+class _Problems:
+    """An import's stored errors or warnings: at most `imports.KEEP` are kept, then one line counting the rest."""
+
+    listed: list[dict[str, Any]]
+    total: int
+
+    @classmethod
+    def of(cls, stored: list[dict[str, Any]]) -> _Problems:
+        more = _MORE_NOT_LISTED.match(str(stored[-1].get("message", ""))) if stored else None
+        if more and not stored[-1].get("row"):
+            return cls(stored[:-1], len(stored) - 1 + int(more.group(1)))
+        return cls(stored, len(stored))
 
 
 @login_required
@@ -112,7 +135,13 @@ def import_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     """One import: its counts and every problem by row and column."""
     access = _office_access(request, urn)
     batch = get_object_or_404(selectors.import_batch_list(school=access.school), pk=pk)
-    context = {"access": access, "batch": batch, "notes": uploads.notes_for(batch.pk)}
+    context = {
+        "access": access,
+        "batch": batch,
+        "errors": _Problems.of(batch.errors),
+        "warnings": _Problems.of(batch.warnings),
+        "notes": uploads.notes_for(batch.pk),
+    }
     return render(request, "pupils/office_import.html", context)
 
 
@@ -240,8 +269,13 @@ def _mark_context(access: Access, pupil: Pupil, on: date, session: int, **extra:
 def first_day(request: HttpRequest, urn: str) -> HttpResponse:
     """Pupils marked N (no reason yet) today, with who to ring, and a quick form for the reason given."""
     access = _office_access(request, urn)
-    today = timezone.localdate()
-    on = _date_or_404(request.GET["on"]) if request.GET.get("on") else today
+    on = _date_or_404(request.GET["on"]) if request.GET.get("on") else timezone.localdate()
+    return _first_day_page(request, access, on)
+
+
+def _first_day_page(
+    request: HttpRequest, access: Access, on: date, *, bound: ReasonReceivedForm | None = None
+) -> HttpResponse:
     calls = selectors.first_day_calls(pupils=visible_pupils(access), on=on)
     services.audit_record(
         school=access.school,
@@ -250,9 +284,12 @@ def first_day(request: HttpRequest, urn: str) -> HttpResponse:
         what=f"first-day calls for {on:%d %b %Y} (contacts of {len(calls)} pupils)",
         path=request.get_full_path(),
     )
-    rows = [(call, ReasonReceivedForm(on=on, pupil=call.pupil)) for call in calls]
-    context = {"access": access, "rows": rows, "on": on, "today": today, "yesterday": on - timedelta(days=1)}
-    return render(request, "pupils/office_today.html", context)
+    rows = [
+        (call, bound if bound and bound.pupil == call.pupil else ReasonReceivedForm(on=on, pupil=call.pupil))
+        for call in calls
+    ]
+    context = {"access": access, "rows": rows, "on": on, "today": timezone.localdate()}
+    return render(request, "pupils/office_today.html", context, status=422 if bound else 200)
 
 
 @login_required
@@ -264,11 +301,12 @@ def first_day_reason(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     on = _date_or_404(request.POST.get("on", ""))
     form = ReasonReceivedForm(request.POST, on=on, pupil=pupil)
     if form.is_valid():
+        code = form.cleaned_data["code"]
         try:
             changed = services.mark_explain(
                 pupil=pupil,
                 date=on,
-                code=form.cleaned_data["code"],
+                code=code,
                 reason=form.cleaned_data["reason"],
                 user=request.user,
                 path=request.path,
@@ -276,32 +314,22 @@ def first_day_reason(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            done = selectors.FirstDayCall(pupil=pupil, sessions=[m.session for m in changed], contacts=[])
+            call = selectors.FirstDayCall(pupil=pupil, sessions=[m.session for m in changed], contacts=[])
             if not request.htmx:
-                messages.success(request, _explained(pupil, done, form.cleaned_data["code"]))
+                messages.success(request, _explained(call, code))
                 return redirect(f"{reverse('pupils:first_day', args=[urn])}?on={on}")
-            context = {
-                "access": access,
-                "call": done,
-                "on": on,
-                "done": _explained(pupil, done, form.cleaned_data["code"]),
-            }
+            context = {"access": access, "call": call, "done": _explained(call, code)}
             return render(request, "pupils/office_today.html#call-row", context)
-    call = selectors.FirstDayCall(pupil=pupil, sessions=[], contacts=list(pupil.contacts.order_by("priority", "name")))
-    context = {"access": access, "call": call, "form": form, "on": on}
-    if request.htmx:
-        return render(request, "pupils/office_today.html#call-row", context, status=422)
-    rows = [
-        (c, form if c.pupil.pk == pupil.pk else ReasonReceivedForm(on=on, pupil=c.pupil))
-        for c in selectors.first_day_calls(pupils=visible_pupils(access), on=on)
-    ]
+    if not request.htmx:
+        return _first_day_page(request, access, on, bound=form)
+    found = selectors.first_day_calls(pupils=visible_pupils(access).filter(pk=pupil.pk), on=on)
+    call = found[0] if found else selectors.FirstDayCall(pupil=pupil, sessions=[], contacts=[])
     return render(
-        request, "pupils/office_today.html", {**context, "rows": rows, "today": timezone.localdate()}, status=422
+        request, "pupils/office_today.html#call-row", {"access": access, "call": call, "form": form}, status=422
     )
 
 
-def _explained(pupil: Pupil, call: selectors.FirstDayCall, code: str) -> str:
+def _explained(call: selectors.FirstDayCall, code: str) -> str:
     if not call.sessions:
-        return f"{pupil.full_name} has no N left that day: someone has already recorded the reason."
-    meaning = code_table()[code].description
-    return f"{pupil.full_name}: {call.session_names} now {code} ({meaning})."
+        return f"{call.pupil.full_name} has no N left that day: someone has already recorded the reason."
+    return f"{call.pupil.full_name}: {call.session_names} now {code} ({code_table()[code].description})."

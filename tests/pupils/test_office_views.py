@@ -162,6 +162,16 @@ def test_a_bad_marks_file_changes_nothing_and_every_problem_is_shown_by_row_and_
     assert "session must be AM or PM, not &#x27;XX&#x27;" in body
 
 
+def test_a_file_with_more_problems_than_are_kept_says_how_many_in_all(owen, school, alex):
+    text = MARKS_HEADER + "".join(f"{alex.upn},2025-11-24,AM,Q{i}\n" for i in range(1500))
+    response = upload(owen, school, text, follow=True)
+    body = response.content.decode()
+    assert "1500 problems, listed below by row and column (the first 1000)." in body
+    assert "1500 in all: only the first 1000 are kept." in body
+    assert body.count("unknown attendance code") == 1000
+    assert ">1500</span>" in owen.get(url("office", school)).content.decode()
+
+
 def test_a_pupils_file_adds_pupils(owen, school):
     text = "upn,surname,forename,date_of_birth,year_group,registration_group,contact_name,contact_phone\n"
     text += f"{make_upn(7)},Patel,Riya,2017-03-02,3,3A,Asha Patel,07700 900123\n"
@@ -581,8 +591,17 @@ def test_reason_received_needs_a_code_and_a_reason(owen, school, absent):
         url("first_day_reason", school, absent.pk), {"on": WEEK, "code": "", "reason": ""}, HTTP_HX_REQUEST="true"
     )
     assert response.status_code == 422
-    assert response.content.decode().count("This field is required.") == 2
+    body = response.content.decode()
+    assert body.count("This field is required.") == 2
+    assert "N</span> AM" in body and "Jo Smith" in body  # the row as it was, with the messages in place
     assert set(absent.marks.values_list("code", flat=True)) == {"N"}
+
+
+def test_without_javascript_a_refused_reason_shows_the_list_again_with_the_message(owen, school, absent):
+    response = owen.post(url("first_day_reason", school, absent.pk), {"on": WEEK, "code": "I", "reason": ""})
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert "This field is required." in body and "<nav" in body and "Smith, Alex" in body
 
 
 def test_reason_received_cannot_reach_another_schools_pupil(owen, school, other_school, absent):
