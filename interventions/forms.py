@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import django_filters
@@ -42,6 +43,13 @@ class ActionForm(forms.Form):
         self.fields["kind"].choices = choices
         self.fields["occurred_on"].initial = timezone.localdate()
         self.stage = stage
+
+    @property
+    def cache_key(self) -> str:
+        """The unbound form renders the same for every pupil at a stage on a day: a key for caching it."""
+        stage = self.stage
+        stage_part = f"{stage.pk}.{zlib.crc32(repr(stage.actions).encode())}" if stage is not None else "none"
+        return f"{stage_part}.{timezone.localdate()}"
 
     def clean_occurred_on(self) -> Any:
         day = self.cleaned_data["occurred_on"]

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, Count, DateField, F, Max, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, DateField, Exists, F, Max, OuterRef, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from pupils import statistics as stats
@@ -563,13 +563,40 @@ def nights_due(*, now: datetime) -> list[tuple[School, date]]:
 # --- pages ------------------------------------------------------------------------
 
 
+#: Stage columns a list row never shows: large JSON the database would otherwise sort and send.
+_STAGE_DETAIL = ("criteria", "actions", "letters", "description", "extra", "roles")
+
+
 def placements_for(*, ladder: Ladder, pupils: QuerySet[Pupil]) -> QuerySet[Placement]:
     """The ladder's placements for these pupils, with what a list row shows, in one query."""
     return (
         Placement.objects.filter(ladder=ladder, pupil__in=pupils)
         .select_related("stage", "pupil", "pupil__registration_group", "pupil__year_group")
+        .defer(*(f"stage__{name}" for name in _STAGE_DETAIL))
         .order_by("-stage__position", "attendance_pct", "pupil__surname")
     )
+
+
+def placements_version(*, ladder: Ladder) -> str:
+    """Changes whenever a placement, a pupil, the ladder or a night changes: a key for cached lists.
+
+    Nights write their figures with bulk updates (which leave `updated_at` alone),
+    so the latest run is part of the key too.
+    """
+    placed = Placement.objects.filter(ladder=ladder).aggregate(n=Count("id"), at=Max("updated_at"))
+    pupils = Pupil.objects.filter(school_id=ladder.school_id).aggregate(n=Count("id"), at=Max("updated_at"))
+    night = NightlyRun.objects.filter(school_id=ladder.school_id).aggregate(n=Max("id"), at=Max("finished_at"))
+    parts = [
+        ladder.pk,
+        ladder.updated_at,
+        placed["n"],
+        placed["at"],
+        pupils["n"],
+        pupils["at"],
+        night["n"],
+        night["at"],
+    ]
+    return ".".join(f"{p:%s%f}" if isinstance(p, datetime) else str(p) for p in parts)
 
 
 def stage_counts(*, ladder: Ladder, placements: QuerySet[Placement]) -> list[tuple[Stage, int]]:
@@ -605,9 +632,9 @@ def tasks_due(*, school: School, pupils: QuerySet[Pupil], on: date, user: Any = 
 
 def first_day_absences(*, pupils: QuerySet[Pupil], on: date) -> QuerySet[Pupil]:
     """Pupils marked absent today with no reason yet (N)."""
+    unexplained = AttendanceMark.objects.filter(pupil=OuterRef("pk"), date=on, code="N")
     return (
-        pupils.filter(marks__date=on, marks__code="N")
-        .distinct()
+        pupils.filter(Exists(unexplained))
         .select_related("registration_group")
         .order_by("registration_group__name", "surname")
     )

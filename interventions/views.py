@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from pupils.access import Access, pupil_for, school_access, visible_pupils
@@ -49,8 +50,10 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
     today = timezone.localdate()
     placements = selectors.placements_for(ladder=ladder, pupils=pupils)
     filtered = PlacementFilter(request.GET or None, queryset=placements, school=access.school, ladder=ladder)
-    page = Paginator(filtered.qs, 50).get_page(request.GET.get("page"))
+    # Lazy: read only when the cached list below has expired.
+    page = SimpleLazyObject(lambda: Paginator(filtered.qs, 50).get_page(request.GET.get("page")))
     run = selectors.last_run(school=access.school)
+    moves = selectors.overnight_moves(ladder=ladder, pupils=pupils, on=run.run_on if run else None)
     proposals = selectors.pending_proposals(ladder=ladder, pupils=pupils)
     tasks = selectors.tasks_due(school=access.school, pupils=pupils, on=today)
     weeks = selectors.school_weeks(school=access.school, since=today - timedelta(weeks=44))
@@ -81,7 +84,11 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "page": page,
         "query": _query_without_page(request),
         "run": run,
-        "moves": selectors.overnight_moves(ladder=ladder, pupils=pupils, on=run.run_on if run else None)[:50],
+        "moves": moves[:DASHBOARD_ITEMS],
+        "move_count": moves.count(),
+        "version": selectors.placements_version(ladder=ladder),
+        "list_key": request.GET.urlencode(),
+        "pupil_prefix": pupil_url_prefix(urn),
         "run_missed": run is not None and run.run_on < today - timedelta(days=1),
         "proposals": proposals[:DASHBOARD_ITEMS],
         "proposal_count": proposals.count(),
@@ -129,8 +136,6 @@ def pupil_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         "record": record,
         "ladder": ladder,
         "action_form": ActionForm(stage=record.placement.stage if record.placement else None),
-        "move_form": MoveForm(ladder=ladder) if ladder else None,
-        "flags_form": FlagsForm(school=access.school, initial={"flags": record.flags}),
         "summaries": [("This year", record.year), ("This half-term", record.half_term)],
         "day_names": ("Mon", "Tue", "Wed", "Thu", "Fri"),
         "today": timezone.localdate(),
@@ -250,13 +255,25 @@ def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     return redirect(request.POST.get("next") or reverse("interventions:dashboard", args=[urn]))
 
 
+def _pupil_form(
+    request: HttpRequest, access: Access, pupil: Any, form: Any, *, title: str, action: str
+) -> HttpResponse:
+    """A form the pupil page loads only when opened: the partial for HTMX, a page of its own without JS."""
+    context = {"access": access, "pupil": pupil, "form": form, "title": title, "action": action}
+    template = "interventions/pupil_form.html#form-body" if request.htmx else "interventions/pupil_form.html"
+    return render(request, template, context)
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def pupil_move(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     access = school_access(request.user, urn)
     access.require("manage_stages")
     pupil = pupil_for(access, pk)
     ladder = _ladder(access)
+    if request.method == "GET":
+        action = reverse("interventions:pupil_move", args=[urn, pupil.pk])
+        return _pupil_form(request, access, pupil, MoveForm(ladder=ladder), title="Move to a stage", action=action)
     form = MoveForm(request.POST, ladder=ladder)
     if form.is_valid():
         try:
@@ -284,11 +301,15 @@ def pupil_move(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def pupil_flags(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     access = school_access(request.user, urn)
     access.require("edit_flags")
     pupil = pupil_for(access, pk)
+    if request.method == "GET":
+        form = FlagsForm(school=access.school, initial={"flags": list(pupil.flags.all())})
+        action = reverse("interventions:pupil_flags", args=[urn, pupil.pk])
+        return _pupil_form(request, access, pupil, form, title="Flags", action=action)
     form = FlagsForm(request.POST, school=access.school)
     if form.is_valid():
         added, removed = services.pupil_flags_set(pupil=pupil, flags=form.cleaned_data["flags"], user=request.user)
@@ -345,18 +366,37 @@ def classes(request: HttpRequest, urn: str) -> HttpResponse:
     ladder = services.active_ladder(access.school)
     pupils = visible_pupils(access)
     today = timezone.localdate()
-    groups: dict[Any, list[Any]] = {}
-    if ladder is not None:
-        rows = selectors.placements_for(ladder=ladder, pupils=pupils).order_by(
-            "pupil__registration_group__name", "pupil__surname", "pupil__forename"
-        )
-        for placement in rows:
-            groups.setdefault(placement.pupil.registration_group, []).append(placement)
-    context = {
+    context: dict[str, Any] = {
         "access": access,
-        "groups": groups,
         "absences": selectors.first_day_absences(pupils=pupils, on=today),
         "today": today,
         "ladder": ladder,
+        "pupil_prefix": pupil_url_prefix(urn),
+        "class_key": ",".join(map(str, sorted(access.class_ids))) if access.class_ids is not None else "all",
     }
+    if ladder is not None:
+        context["version"] = selectors.placements_version(ladder=ladder)
+        # Only evaluated when the cached tables have expired: the template reads them lazily.
+        context["groups"] = LazyGroups(selectors.placements_for(ladder=ladder, pupils=pupils))
     return render(request, "interventions/classes.html", context)
+
+
+class LazyGroups:
+    """Placements grouped by class, read from the database only if the template needs them."""
+
+    def __init__(self, placements: Any) -> None:
+        self._placements = placements
+        self._groups: dict[Any, list[Any]] | None = None
+
+    def items(self) -> Any:
+        if self._groups is None:
+            self._groups = {}
+            ordered = self._placements.order_by("pupil__registration_group__name", "pupil__surname", "pupil__forename")
+            for placement in ordered.select_related("pupil__registration_group"):
+                self._groups.setdefault(placement.pupil.registration_group, []).append(placement)
+        return self._groups.items()
+
+
+def pupil_url_prefix(urn: str) -> str:
+    """The pupil page's URL without the id, so list rows append ids instead of reversing a URL each."""
+    return reverse("interventions:pupil", args=[urn, 0]).removesuffix("0/")

@@ -308,7 +308,9 @@ class AttendanceMark(models.Model):
             models.UniqueConstraint(fields=["pupil", "date", "session"], name="mark_one_per_session"),
         ]
         # No index on date alone: every query by date also names the pupils, and the unique
-        # (pupil, date, session) index serves those; each extra index slows imports.
+        # (pupil, date, session) index serves those; each extra index slows imports. Today's
+        # unexplained absences (N) are the exception: the morning lists ask for them by date.
+        indexes = [models.Index(fields=["date", "pupil"], condition=Q(code="N"), name="mark_unexplained_on")]
 
     def __str__(self) -> str:
         return f"{self.pupil_id} {self.date} {self.get_session_display()} {self.code}"

@@ -73,3 +73,13 @@ def outsider(other_school):
 def postgres_only(db):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: set DATABASE_URL (CI always does)")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Cached page fragments and upload progress never leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -342,3 +342,19 @@ def test_class_teacher_sees_only_their_classes_and_logs_in_one_click(client, sch
     assert "Logged" in response.content.decode()
     assert ActionLog.objects.get(pupil=placed[0]).kind == "pupil_conversation"
     assert client.post(url("quick_log", school, stranger.pk)).status_code == 404
+
+
+def test_cached_lists_show_a_move_and_a_new_night_straight_away(client, school, placed, attendance_lead, ladder, today):
+    login(client, attendance_lead)
+    pupil = placed[3]  # 99%: universal
+    first = client.get(url("dashboard", school) + "?stage=casework")
+    assert escape(pupil.surname) not in first.content.decode().split('id="pupil-list"')[1]
+    before = first.context["version"]
+    services.pupil_move(pupil=pupil, stage=ladder.stages.get(key="casework"), user=attendance_lead, reason="Casework")
+    response = client.get(url("dashboard", school) + "?stage=casework")
+    assert response.context["version"] != before
+    assert escape(pupil.surname) in response.content.decode()
+    version = response.context["version"]
+    fill_register(pupil, today, today, lambda d, s: "I")
+    nightly.nightly_run(school=school, as_of=today)
+    assert client.get(url("dashboard", school)).context["version"] != version
