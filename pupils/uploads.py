@@ -158,8 +158,14 @@ def upload_start(*, school: School, user: Any, kind: str, upload: UploadedFile) 
         else:
             # Nothing is written to the database before the task runs: no commit to wait for.
             import_upload_task.delay(token, school.pk, user.pk)
-    except Exception:  # logged by upload_import; the page shows the upload as stopped
-        pass
+    except Exception as exc:
+        # upload_import records and logs its own failures; anything else (no broker) stops the upload here.
+        current = progress_get(school=school, token=token)
+        if current is None or current.state == "queued":
+            logger.exception("Could not start the import of upload %s (%s)", token, progress.filename)
+            progress.state, progress.error = "stopped", f"the import could not start ({exc})"[:300]
+            _save(progress)
+            path.unlink(missing_ok=True)
     return progress_get(school=school, token=token) or progress
 
 

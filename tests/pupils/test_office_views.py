@@ -303,6 +303,21 @@ def test_an_import_that_breaks_shows_as_stopped_and_changes_nothing(owen, school
     assert "Stopped" in owen.get(url("office", school)).content.decode()
 
 
+def test_an_import_that_cannot_be_queued_shows_as_stopped(owen, school, alex, monkeypatch, settings):
+    from pupils.tasks import import_upload_task
+
+    def no_broker(*args):
+        raise ConnectionError("Redis is not answering")
+
+    settings.OFFICE_IMPORT_INLINE_BYTES = 10
+    monkeypatch.setattr(import_upload_task, "delay", no_broker)
+    response = upload(owen, school, MARKS_HEADER + f"{alex.upn},2025-11-24,AM,/\n", follow=True)
+    assert "The import stopped before it finished: the import could not start (Redis is not answering)" in (
+        response.content.decode()
+    )
+    assert list((settings.MEDIA_ROOT / "imports").iterdir()) == []
+
+
 def test_another_schools_upload_and_import_are_404(client, school, other_school, staff, alex):
     upload_client = client
     upload_client.force_login(staff["owen"])
