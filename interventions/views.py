@@ -89,7 +89,7 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "version": selectors.placements_version(ladder=ladder),
         "list_key": request.GET.urlencode(),
         "pupil_prefix": pupil_url_prefix(urn),
-        "run_missed": run is not None and run.run_on < today - timedelta(days=1),
+        "night": selectors.nightly_status(school=access.school),
         "proposals": proposals[:DASHBOARD_ITEMS],
         "proposal_count": proposals.count(),
         "tasks": tasks[:DASHBOARD_ITEMS],

@@ -358,3 +358,24 @@ def test_cached_lists_show_a_move_and_a_new_night_straight_away(client, school, 
     fill_register(pupil, today, today, lambda d, s: "I")
     nightly.nightly_run(school=school, as_of=today)
     assert client.get(url("dashboard", school)).context["version"] != version
+
+
+def test_dashboard_says_when_last_night_failed_or_never_ran(client, school, ladder, attendance_lead):
+    from interventions.models import NightlyRun
+    from interventions.selectors import night_due
+
+    login(client, attendance_lead)
+    due = night_due(school=school, now=timezone.now())
+    assert (
+        f"The night of {due:%a} {due.day} {due:%b} did not run" in client.get(url("dashboard", school)).content.decode()
+    )
+    NightlyRun.objects.create(
+        school=school,
+        run_on=due,
+        status="failed",
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        error="OperationalError: lost connection",
+    )
+    body = client.get(url("dashboard", school)).content.decode()
+    assert "failed: OperationalError: lost connection" in body
