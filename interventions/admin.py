@@ -164,10 +164,19 @@ class NightlyRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "proposed",
         "tasks_created",
         "letters_queued",
+        "reviews_created",
+        "tasks_overdue",
+        "weeks_recounted",
+        "short_error",
     )
     list_filter = ("status", "full", "school")
     list_select_related = ("school",)
     date_hierarchy = "run_on"
+    search_fields = ("school__name", "school__urn", "error")
+
+    @admin.display(description="error")
+    def short_error(self, run: NightlyRun) -> str:
+        return run.error[:80]
 
 
 @admin.register(SchoolWeek)

@@ -282,8 +282,9 @@ def _changes_cutoff() -> datetime:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT min(xact_start) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+                # Client backends only: autovacuum's long transactions write no marks.
+                "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
             )
             (oldest,) = cursor.fetchone()
         if oldest is not None and oldest < now:
@@ -329,7 +330,8 @@ def pupil_weeks_refresh(*, school: School, start: date, end: date, since: Nightl
     pupils = pupils_on_roll_between(school=school, start=start, end=end)
     ids = list(pupils.values_list("pk", flat=True))
     if since is None:
-        PupilWeek.objects.filter(pupil__school=school).exclude(pupil_id__in=ids).delete()
+        gone = list(Pupil.objects.filter(school=school).exclude(pk__in=ids).values_list("pk", flat=True))
+        PupilWeek.objects.filter(pupil_id__in=gone).delete()  # pupils no longer on roll in the window
         return _weeks_recount(pupil_ids=ids, start=start, end=end, from_monday=None)
     marks = AttendanceMark.objects.filter(pupil_id__in=ids, date__gte=start, date__lte=end)
     # Two queries, each able to use an index: new days by (pupil, date), corrections by changed_at.

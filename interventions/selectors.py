@@ -93,7 +93,7 @@ def _on_roll_with_flags(*, school: School, as_of: date) -> tuple[list[Pupil], di
     """Pupils on roll on `as_of` (ordered by UPN), and each one's flag keys, in two light queries."""
     pupils = list(pupils_on_roll(school=school, on=as_of).order_by("upn"))
     flags: dict[int, set[str]] = defaultdict(set)
-    through = Pupil.flags.through.objects.filter(pupil__school=school)
+    through = Pupil.flags.through.objects.filter(pupil_id__in=[p.pk for p in pupils])
     for pupil_id, key in through.values_list("pupil_id", "flag__key"):
         flags[pupil_id].add(key)
     return pupils, flags
@@ -151,8 +151,11 @@ def night_facts(*, school: School, spec: LadderSpec, as_of: date, calendar: Scho
     """
     start = facts_window_start(spec=spec, calendar=calendar, as_of=as_of)
     cuts = window_cuts(spec=spec, calendar=calendar, as_of=as_of)
+    on_roll = list(pupils_on_roll(school=school, on=as_of).values_list("pk", flat=True))
+    # By pupil id, not through a join to pupils: the (pupil, week) index finds a school's rows
+    # without reading the whole local authority's.
     rows = PupilWeek.objects.filter(
-        pupil__school=school, week_start__gte=monday_of(start), week_start__lte=monday_of(as_of)
+        pupil_id__in=on_roll, week_start__gte=monday_of(start), week_start__lte=monday_of(as_of)
     )
     if cuts:
         below = cuts[0] - timedelta(days=7)  # weeks before every window: a bucket no window reaches
@@ -463,6 +466,10 @@ def school_week_figures(*, school: School, pupil_ids: Sequence[int], as_of: date
     possible_sum = [0] * len(mondays)
     counted = [0] * len(mondays)
     persistent = [0] * len(mondays)
+    # counted and persistent change only where some pupil has a week: add +1 from that week
+    # and -1 from the pupil's next week, then sum along the weeks.
+    counted_step = [0] * (len(mondays) + 1)
+    persistent_step = [0] * (len(mondays) + 1)
     for weeks in by_pupil.values():
         so_far_possible = so_far_absent = 0
         bounds = [index[monday] for monday, _, _ in weeks] + [len(mondays)]
@@ -472,10 +479,16 @@ def school_week_figures(*, school: School, pupil_ids: Sequence[int], as_of: date
             so_far_possible += attended + absent
             so_far_absent += absent
             if so_far_possible:  # this pupil's year so far holds until their next week with counts
-                is_persistent = so_far_absent * 10 >= so_far_possible
-                for i in range(first, stop):
-                    counted[i] += 1
-                    persistent[i] += is_persistent
+                counted_step[first] += 1
+                counted_step[stop] -= 1
+                if so_far_absent * 10 >= so_far_possible:
+                    persistent_step[first] += 1
+                    persistent_step[stop] -= 1
+    running_counted = running_persistent = 0
+    for i in range(len(mondays)):
+        running_counted += counted_step[i]
+        running_persistent += persistent_step[i]
+        counted[i], persistent[i] = running_counted, running_persistent
     return [
         WeekFigures(
             week_start=monday,
@@ -535,6 +548,14 @@ def nightly_status(*, school: School, today: date | None = None, now: datetime |
     if runs:
         return NightStatus("failed", night_of, runs[0])
     return NightStatus("missed", night_of, None)
+
+
+def night_attempts_exhausted(*, school: School, night: date) -> bool:
+    """Has this night failed NIGHTLY_MAX_ATTEMPTS times (and not since succeeded)? Then the schedule leaves it."""
+    runs = NightlyRun.objects.filter(school=school, run_on=night)
+    if runs.filter(status=NightlyRun.Status.DONE).exists():
+        return False
+    return runs.filter(status=NightlyRun.Status.FAILED).count() >= settings.NIGHTLY_MAX_ATTEMPTS
 
 
 def nights_due(*, now: datetime) -> list[tuple[School, date]]:

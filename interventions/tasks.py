@@ -35,10 +35,15 @@ def nightly_run_task(school_id: int, as_of: str, full: bool = False) -> dict[str
     from pupils.models import School
 
     from .nightly import NightRunning, nightly_run
+    from .selectors import night_attempts_exhausted
 
     school = School.objects.get(pk=school_id)
+    night = date.fromisoformat(as_of)
+    if night_attempts_exhausted(school=school, night=night):  # e.g. a message redelivered after each crash
+        logger.warning("night %s for %s has failed too often: left for a person (run_nightly)", as_of, school.urn)
+        return {"school": school.urn, "night": as_of, "status": "gave up"}
     try:
-        run = nightly_run(school=school, as_of=date.fromisoformat(as_of), full=full, if_not_done=True)
+        run = nightly_run(school=school, as_of=night, full=full, if_not_done=True)
     except NightRunning as exc:
         logger.info("%s", exc)
         return {"school": school.urn, "night": as_of, "status": "running elsewhere"}

@@ -238,3 +238,13 @@ def test_admin_lists_runs(admin_client, oakfield):
 def test_school_counts_are_the_same_as_before(oakfield):
     assert School.objects.count() == 1
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+def test_a_night_that_keeps_failing_is_left_alone_by_the_task(oakfield):
+    for _ in range(3):
+        NightlyRun.objects.create(school=oakfield, run_on=AS_OF, started_at=timezone.now(), status="failed")
+    assert tasks.nightly_run_task.delay(oakfield.pk, AS_OF.isoformat()).get()["status"] == "gave up"
+    assert not StageChange.objects.exists()
+    # A person can still run it by hand.
+    call_command("run_nightly", "--school", oakfield.urn, "--as-of", AS_OF.isoformat(), stdout=StringIO())
+    assert StageChange.objects.count() == 1
