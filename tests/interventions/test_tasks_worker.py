@@ -2,7 +2,8 @@
 
 The worker is a separate process (`celery -A attendance_site worker -P solo`)
 pointed at this test's PostgreSQL database and at a Redis database of its own
-(number 11, flushed before and after), so these tests need both running.
+(numbers 11-15, flushed before and after), so these tests need both running;
+without them they skip.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from tests.interventions.test_nightly_incremental import build_school, snapshot
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+#: A Redis database of our own (11-15, one for each pytest-xdist worker), so no other queue is touched.
+_XDIST = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_URL = os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{11 + _XDIST % 5}")
 AS_OF = date(2025, 11, 26)
 #: 03:00 in London the next morning: the night of AS_OF is due.
 MORNING = "2025-11-27T03:00:00+00:00"
