@@ -377,24 +377,17 @@ def classes(request: HttpRequest, urn: str) -> HttpResponse:
     if ladder is not None:
         context["version"] = selectors.placements_version(ladder=ladder)
         # Only evaluated when the cached tables have expired: the template reads them lazily.
-        context["groups"] = LazyGroups(selectors.placements_for(ladder=ladder, pupils=pupils))
+        placements = selectors.placements_for(ladder=ladder, pupils=pupils)
+        context["groups"] = SimpleLazyObject(lambda: _by_class(placements))
     return render(request, "interventions/classes.html", context)
 
 
-class LazyGroups:
-    """Placements grouped by class, read from the database only if the template needs them."""
-
-    def __init__(self, placements: Any) -> None:
-        self._placements = placements
-        self._groups: dict[Any, list[Any]] | None = None
-
-    def items(self) -> Any:
-        if self._groups is None:
-            self._groups = {}
-            ordered = self._placements.order_by("pupil__registration_group__name", "pupil__surname", "pupil__forename")
-            for placement in ordered.select_related("pupil__registration_group"):
-                self._groups.setdefault(placement.pupil.registration_group, []).append(placement)
-        return self._groups.items()
+def _by_class(placements: Any) -> dict[Any, list[Any]]:
+    groups: dict[Any, list[Any]] = {}
+    ordered = placements.order_by("pupil__registration_group__name", "pupil__surname", "pupil__forename")
+    for placement in ordered.select_related("pupil__registration_group"):
+        groups.setdefault(placement.pupil.registration_group, []).append(placement)
+    return groups
 
 
 def pupil_url_prefix(urn: str) -> str:
