@@ -22,7 +22,19 @@ from pupils.admin import (
     SchoolOwnedAdmin,
 )
 
-from .models import ActionLog, Ladder, NightlyRun, Placement, Proposal, SchoolWeek, Stage, StageChange, Task
+from .models import (
+    ActionLog,
+    Ladder,
+    NightlyRun,
+    Placement,
+    Proposal,
+    PupilWeek,
+    Referral,
+    SchoolWeek,
+    Stage,
+    StageChange,
+    Task,
+)
 
 LADDER_RULES = "From the ladder file, which is checked when it is loaded: change the file, not this."
 
@@ -187,3 +199,36 @@ class SchoolWeekAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ("school",)
     list_select_related = ("school",)
     date_hierarchy = "week_start"
+
+
+@admin.register(Referral)
+class ReferralAdmin(admin.ModelAdmin):
+    list_display = ("pupil", "to", "made_on", "status", "by", "school")
+    list_filter = ("status", "to", "school")
+    search_fields = ("pupil__upn", "pupil__surname", "outcome")
+    raw_id_fields = ("pupil", "by")
+    list_select_related = ("pupil", "by", "school")
+    date_hierarchy = "made_on"
+
+    def has_delete_permission(self, request: HttpRequest, obj: Referral | None = None) -> bool:
+        return False
+
+
+@admin.register(PupilWeek)
+class PupilWeekAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """The night's stored weekly counts: derived from the register, never edited by hand."""
+
+    list_display = (
+        "pupil",
+        "week_start",
+        "present",
+        "aea",
+        "authorised",
+        "unauthorised",
+        "late_before_close",
+        "late_after_close",
+    )
+    raw_id_fields = ("pupil",)
+    list_select_related = ("pupil",)
+    search_fields = ("pupil__upn",)
+    show_full_result_count = False

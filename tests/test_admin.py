@@ -42,12 +42,14 @@ from interventions.models import (
     NightlyRun,
     Placement,
     Proposal,
+    PupilWeek,
+    Referral,
     SchoolWeek,
     Stage,
     StageChange,
     Task,
 )
-from letters.models import Letter, LetterTemplate
+from letters.models import Letter, LetterSettings, LetterTemplate, LetterTemplateRevision, PrintBatch
 from pupils.models import (
     AcademicYear,
     AttendanceCode,
@@ -104,9 +106,22 @@ def one_of_everything(school, pupil, admin_user):
     SchoolWeek.objects.create(school=school, week_start=date(2025, 11, 24), attendance_pct=Decimal("95.10"), pupils=1)
     AuditEvent.objects.create(school=school, user=admin_user, pupil=pupil, verb=AuditEvent.Verb.VIEW, what="Pupil page")
     template = LetterTemplate.objects.create(school=school, key="first", name="First letter", body="Dear parent")
-    Letter.objects.create(
-        school=school, pupil=pupil, template=template, contact=contact, stage_change=change, queued_on=TODAY
+    LetterTemplateRevision.objects.create(
+        template=template, name=template.name, body=template.body, layout=template.layout
     )
+    LetterSettings.objects.create(school=school)
+    batch_printed = PrintBatch.objects.create(school=school, total=1)
+    Letter.objects.create(
+        school=school,
+        pupil=pupil,
+        template=template,
+        contact=contact,
+        stage_change=change,
+        queued_on=TODAY,
+        print_batch=batch_printed,
+    )
+    Referral.objects.create(school=school, pupil=pupil, to=Referral.To.SCHOOL_NURSE, made_on=TODAY, by=admin_user)
+    PupilWeek.objects.create(pupil=pupil, week_start=date(2025, 11, 24), present=10)
     Group.objects.create(name="Office")
     every_day = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
     CrontabSchedule.objects.create(minute="0", hour="2")
@@ -404,7 +419,8 @@ def test_compose_commands(compose):
     services = compose["services"]
     web = " ".join(services["web"]["command"])
     assert web.index("manage.py migrate") < web.index("gunicorn attendance_site.wsgi --bind 0.0.0.0:8000")
-    assert services["worker"]["command"] == ["celery", "-A", "attendance_site", "worker", "-l", "info"]
+    worker = " ".join(services["worker"]["command"])
+    assert "celery -A attendance_site worker -l info" in worker
     assert " ".join(services["beat"]["command"]) == (
         "celery -A attendance_site beat -l info --scheduler django_celery_beat.schedulers:DatabaseScheduler"
     )
@@ -427,8 +443,12 @@ def test_env_example_documents_every_variable_settings_reads():
 
 
 @pytest.mark.parametrize("service", APP_SERVICES)
+#: Knobs only the test suite turns; an operator never should.
+TEST_ONLY = {"NIGHTLY_TEST_PAUSE_S"}
+
+
 def test_compose_lets_the_operator_set_every_variable_settings_reads(compose, service):
-    assert settings_variables() <= set(compose["services"][service]["environment"])
+    assert settings_variables() - TEST_ONLY <= set(compose["services"][service]["environment"])
 
 
 def test_env_example_documents_every_variable_compose_reads(compose):
