@@ -442,11 +442,11 @@ def test_env_example_documents_every_variable_settings_reads():
     assert settings_variables() <= documented_variables()
 
 
-@pytest.mark.parametrize("service", APP_SERVICES)
 #: Knobs only the test suite turns; an operator never should.
 TEST_ONLY = {"NIGHTLY_TEST_PAUSE_S"}
 
 
+@pytest.mark.parametrize("service", APP_SERVICES)
 def test_compose_lets_the_operator_set_every_variable_settings_reads(compose, service):
     assert settings_variables() - TEST_ONLY <= set(compose["services"][service]["environment"])
 
