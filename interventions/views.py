@@ -56,7 +56,43 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
     moves = selectors.overnight_moves(ladder=ladder, pupils=pupils, on=run.run_on if run else None)
     proposals = selectors.pending_proposals(ladder=ladder, pupils=pupils)
     tasks = selectors.tasks_due(school=access.school, pupils=pupils, on=today)
-    weeks = selectors.school_weeks(school=access.school, since=today - timedelta(weeks=44))
+    context = {
+        "access": access,
+        "ladder": ladder,
+        # Both lazy: read only when their cached blocks have expired.
+        "stage_counts": SimpleLazyObject(lambda: selectors.stage_counts(ladder=ladder, placements=placements)),
+        "chart": SimpleLazyObject(lambda: _attendance_chart(access.school, today)),
+        "filter": filtered,
+        "page": page,
+        "query": _query_without_page(request),
+        "run": run,
+        "moves": moves[:DASHBOARD_ITEMS],
+        "move_count": moves.count(),
+        "version": selectors.placements_version(ladder=ladder),
+        "list_key": request.GET.urlencode(),
+        "pupil_prefix": pupil_url_prefix(urn),
+        "night": selectors.nightly_status(school=access.school),
+        "proposals": proposals[:DASHBOARD_ITEMS],
+        "proposal_count": proposals.count(),
+        "tasks": tasks[:DASHBOARD_ITEMS],
+        "task_count": tasks.count(),
+        "overdue_count": tasks.filter(due_on__lt=today).count(),
+        "absences": selectors.first_day_absences(pupils=pupils, on=today),
+        "today": today,
+        "national_label": settings.NATIONAL_FIGURES_LABEL,
+        "reason_form": ReasonForm(),
+    }
+    template = (
+        "interventions/dashboard.html#pupil-list"
+        if request.htmx and request.htmx.target == "pupil-list"
+        else "interventions/dashboard.html"
+    )
+    return render(request, template, context)
+
+
+def _attendance_chart(school: Any, today: Any) -> charts.Chart:
+    """Whole-school attendance and persistent absence by week, beside the national figures."""
+    weeks = selectors.school_weeks(school=school, since=today - timedelta(weeks=44))
     chart = charts.weekly_chart(
         [w.week_start.strftime("%d %b") for w in weeks],
         [
@@ -76,37 +112,7 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
             ),
         ],
     )
-    context = {
-        "access": access,
-        "ladder": ladder,
-        "stage_counts": selectors.stage_counts(ladder=ladder, placements=placements),
-        "filter": filtered,
-        "page": page,
-        "query": _query_without_page(request),
-        "run": run,
-        "moves": moves[:DASHBOARD_ITEMS],
-        "move_count": moves.count(),
-        "version": selectors.placements_version(ladder=ladder),
-        "list_key": request.GET.urlencode(),
-        "pupil_prefix": pupil_url_prefix(urn),
-        "night": selectors.nightly_status(school=access.school),
-        "proposals": proposals[:DASHBOARD_ITEMS],
-        "proposal_count": proposals.count(),
-        "tasks": tasks[:DASHBOARD_ITEMS],
-        "task_count": tasks.count(),
-        "overdue_count": tasks.filter(due_on__lt=today).count(),
-        "absences": selectors.first_day_absences(pupils=pupils, on=today),
-        "today": today,
-        "chart": chart,
-        "national_label": settings.NATIONAL_FIGURES_LABEL,
-        "reason_form": ReasonForm(),
-    }
-    template = (
-        "interventions/dashboard.html#pupil-list"
-        if request.htmx and request.htmx.target == "pupil-list"
-        else "interventions/dashboard.html"
-    )
-    return render(request, template, context)
+    return chart
 
 
 def _query_without_page(request: HttpRequest) -> str:
