@@ -6,7 +6,8 @@ from datetime import date
 import pytest
 from django.utils import timezone
 
-from pupils.models import AttendanceMark, Pupil
+from interventions import services
+from pupils.models import AttendanceMark, Pupil, StaffMembership
 from pupils.services import school_calendar
 
 
@@ -68,3 +69,31 @@ SIMPLE_LADDER = {
         {"key": "casework", "name": "Casework agreed", "label": "CW", "entry": "manual"},
     ],
 }
+
+
+@pytest.fixture
+def ladder(school):
+    """SIMPLE_LADDER, loaded and active at our school."""
+    loaded, _ = services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
+    return loaded
+
+
+@pytest.fixture
+def staff(school, attendance_lead, class_teacher, outsider):
+    """Everyone, by name: alice lead, bob teacher, sam SLT, dana DSL, owen office, lara LA officer, olivia outsider."""
+    from tests.factories import MembershipFactory, UserFactory
+
+    role = StaffMembership.Role
+
+    def member(username, r):
+        return MembershipFactory(user=UserFactory(username=username), school=school, role=r).user
+
+    return {
+        "alice": attendance_lead,
+        "bob": class_teacher,
+        "sam": member("sam", role.SENIOR_LEADER),
+        "dana": member("dana", role.DSL),
+        "owen": member("owen", role.OFFICE),
+        "lara": member("lara", role.LA_OFFICER),
+        "olivia": outsider,
+    }

@@ -21,12 +21,6 @@ YEAR_START = date(2025, 9, 1)
 AS_OF = date(2025, 11, 26)
 
 
-@pytest.fixture
-def ladder(school):
-    loaded, _ = services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
-    return loaded
-
-
 def absent_every(n: int, code: str = "O"):
     """Absent one session in every n, in a fixed pattern."""
     counter = {"i": 0}

@@ -15,7 +15,7 @@ from interventions import nightly, services
 from interventions.models import ActionLog, Placement, Proposal, StageChange, Task
 from pupils.models import AuditEvent, Flag, StaffMembership
 from tests.factories import MembershipFactory, PupilFactory, RegistrationGroupFactory, UserFactory
-from tests.interventions.conftest import SIMPLE_LADDER, fill_register
+from tests.interventions.conftest import fill_register
 
 PASSWORD = "correct horse battery staple"
 
@@ -23,12 +23,6 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def today():
     return timezone.localdate()
-
-
-@pytest.fixture
-def ladder(school):
-    loaded, _ = services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
-    return loaded
 
 
 def pattern(every: int):

@@ -16,7 +16,7 @@ from interventions import nightly, services
 from interventions.models import ActionLog, Ladder, Placement, Proposal, StageChange, Task
 from letters.models import Letter
 from pupils.models import AuditEvent, StaffMembership
-from tests.factories import MembershipFactory, PupilFactory, RegistrationGroupFactory, UserFactory
+from tests.factories import PupilFactory, RegistrationGroupFactory
 from tests.interventions.conftest import SIMPLE_LADDER, fill_register
 
 Role = StaffMembership.Role
@@ -25,30 +25,6 @@ Role = StaffMembership.Role
 @pytest.fixture
 def today():
     return timezone.localdate()
-
-
-@pytest.fixture
-def ladder(school):
-    loaded, _ = services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
-    return loaded
-
-
-@pytest.fixture
-def staff(school, attendance_lead, class_teacher, outsider):
-    """Everyone, by name: alice lead, bob teacher, sam SLT, dana DSL, owen office, lara LA officer, olivia outsider."""
-
-    def member(username, role):
-        return MembershipFactory(user=UserFactory(username=username), school=school, role=role).user
-
-    return {
-        "alice": attendance_lead,
-        "bob": class_teacher,
-        "sam": member("sam", Role.SENIOR_LEADER),
-        "dana": member("dana", Role.DSL),
-        "owen": member("owen", Role.OFFICE),
-        "lara": member("lara", Role.LA_OFFICER),
-        "olivia": outsider,
-    }
 
 
 def url(name, school, *args):
