@@ -175,14 +175,7 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            audit_record(
-                school=access.school,
-                user=request.user,
-                verb=AuditEvent.Verb.CHANGE,
-                what=f"logged {title} for {pupil.upn}",
-                pupil=pupil,
-                path=request.path,
-            )
+            _audit_change(request, access, f"logged {title} for {pupil.upn}", pupil=pupil)
             if request.htmx:
                 return render(
                     request,
@@ -204,14 +197,7 @@ def task_done(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     access.require("log_action")
     task = get_object_or_404(Task.objects.select_related("pupil", "school"), pk=pk, pupil__in=visible_pupils(access))
     if services.task_complete(task=task, user=request.user, outcome=request.POST.get("outcome", "")):
-        audit_record(
-            school=access.school,
-            user=request.user,
-            verb=AuditEvent.Verb.CHANGE,
-            what=f"completed task {task.title}",
-            pupil=task.pupil,
-            path=request.path,
-        )
+        _audit_change(request, access, f"completed task {task.title}", pupil=task.pupil)
     task.refresh_from_db()
     if request.htmx:
         return render(request, "interventions/task_row.html", {"access": access, "task": task})
@@ -244,13 +230,11 @@ def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:
-            audit_record(
-                school=access.school,
-                user=request.user,
-                verb=AuditEvent.Verb.CHANGE,
-                what=f"{decision}d move of {proposal.pupil.upn} to {proposal.to_stage.name}",
+            _audit_change(
+                request,
+                access,
+                f"{decision}d move of {proposal.pupil.upn} to {proposal.to_stage.name}",
                 pupil=proposal.pupil,
-                path=request.path,
             )
     proposal.refresh_from_db()
     context = {"access": access, "proposal": proposal, "reason_form": form, "error": error}
@@ -259,6 +243,13 @@ def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     if error:
         messages.error(request, error)
     return redirect(request.POST.get("next") or reverse("interventions:dashboard", args=[urn]))
+
+
+def _audit_change(request: HttpRequest, access: Access, what: str, *, pupil: Any) -> None:
+    """Every change a person makes here goes in the audit trail, with the page it was made from."""
+    audit_record(
+        school=access.school, user=request.user, verb=AuditEvent.Verb.CHANGE, what=what, pupil=pupil, path=request.path
+    )
 
 
 def _pupil_form(
@@ -290,14 +281,7 @@ def pupil_move(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
             messages.error(request, " ".join(exc.messages))
         else:
             if change:
-                audit_record(
-                    school=access.school,
-                    user=request.user,
-                    verb=AuditEvent.Verb.CHANGE,
-                    what=f"moved {pupil.upn} to {change.to_stage.name}",
-                    pupil=pupil,
-                    path=request.path,
-                )
+                _audit_change(request, access, f"moved {pupil.upn} to {change.to_stage.name}", pupil=pupil)
                 messages.success(request, f"{pupil.full_name} moved to {change.to_stage.name}.")
             else:
                 messages.info(request, f"{pupil.full_name} is already at that stage.")
@@ -321,14 +305,7 @@ def pupil_flags(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         added, removed = services.pupil_flags_set(pupil=pupil, flags=form.cleaned_data["flags"], user=request.user)
         if added or removed:
             what = f"flags for {pupil.upn}: +{','.join(sorted(added)) or '-'} -{','.join(sorted(removed)) or '-'}"
-            audit_record(
-                school=access.school,
-                user=request.user,
-                verb=AuditEvent.Verb.CHANGE,
-                what=what,
-                pupil=pupil,
-                path=request.path,
-            )
+            _audit_change(request, access, what, pupil=pupil)
         messages.success(request, "Flags saved.")
     else:
         messages.error(request, "Those flags could not be saved.")
@@ -349,14 +326,7 @@ def quick_log(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         title="Conversation with pupil",
         occurred_on=timezone.localdate(),
     )
-    audit_record(
-        school=access.school,
-        user=request.user,
-        verb=AuditEvent.Verb.CHANGE,
-        what=f"logged a conversation with {pupil.upn}",
-        pupil=pupil,
-        path=request.path,
-    )
+    _audit_change(request, access, f"logged a conversation with {pupil.upn}", pupil=pupil)
     if request.htmx:
         return HttpResponse('<span class="text-success" role="status">Logged ✓</span>')
     messages.success(request, f"Logged a conversation with {pupil.full_name}.")
