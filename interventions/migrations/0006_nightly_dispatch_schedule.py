@@ -33,7 +33,7 @@ def remove(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("interventions", "0005_print_queue"),
+        ("interventions", "0005_nightly_schema"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 

@@ -12,7 +12,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('interventions', '0005_print_queue'),
+        ('interventions', '0005_nightly_schema'),
         ('letters', '0001_initial'),
         ('pupils', '0002_audit_event'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
