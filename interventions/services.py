@@ -593,6 +593,9 @@ def pupil_flags_set(*, pupil: Pupil, flags: Any, user: Any) -> tuple[set[str], s
         raise ValidationError("Flags must belong to the pupil's school.")
     current = set(pupil.flags.all())
     pupil.flags.set(wanted)
+    if wanted != current:
+        # Lists cached by pupil version must see the new flags (a many-to-many change leaves updated_at alone).
+        pupil.save(update_fields=["updated_at"])
     return {f.key for f in wanted - current}, {f.key for f in current - wanted}
 
 

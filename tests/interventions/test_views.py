@@ -373,3 +373,16 @@ def test_dashboard_says_when_last_night_failed_or_never_ran(client, school, ladd
     )
     body = client.get(url("dashboard", school)).content.decode()
     assert "failed: OperationalError: lost connection" in body
+
+
+def test_flag_filter_sees_a_flag_set_a_moment_ago(client, school, placed, attendance_lead):
+    login(client, attendance_lead)
+    pupil = placed[2]
+    assert (
+        escape(pupil.surname)
+        not in client.get(url("dashboard", school) + "?flag=young_carer").content.decode().split('id="pupil-list"')[1]
+    )
+    young_carer = Flag.objects.get(school=school, key="young_carer")
+    client.post(url("pupil_flags", school, pupil.pk), {"flags": [young_carer.pk]})
+    body = client.get(url("dashboard", school) + "?flag=young_carer").content.decode()
+    assert escape(pupil.surname) in body.split('id="pupil-list"')[1]
