@@ -92,7 +92,7 @@ def weekdays(first: date, *pairs: tuple[str, str]) -> list[MarkFact]:
 def whole_window(marks: list[MarkFact], *, on_roll_from: date = LONG_AGO, on_roll_to: date | None = None, minutes=195):
     return summarise(
         marks,
-        start=date(2024, 1, 1),
+        start=date(2013, 1, 1),
         end=date(2026, 12, 31),
         on_roll_from=on_roll_from,
         on_roll_to=on_roll_to,
@@ -106,10 +106,11 @@ def test_every_code_in_the_table_has_a_hand_worked_effect():
 
 @pytest.mark.parametrize("code", sorted(EXPECTED_EFFECT))
 def test_each_code_counts_in_its_dfe_category(code):
-    day = date(2024, 7, 1) if code in RETIRED else date(2025, 11, 26)
+    # F (extended holiday) was merged into H in September 2013; the other retired codes lasted to August 2024.
+    day = date(2013, 7, 1) if code == "F" else date(2024, 7, 1) if code in RETIRED else date(2025, 11, 26)
     assert code_table()[code].is_valid_on(day)
 
-    s = whole_window([MarkFact(day, AM, code)])
+    s = whole_window([MarkFact(day, AM, code)], on_roll_from=min(day, LONG_AGO))
 
     assert (s.possible, s.attended, s.authorised, s.unauthorised, s.not_possible) == EXPECTED_EFFECT[code]
 
