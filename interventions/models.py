@@ -8,8 +8,6 @@ from django.db.models import Q
 
 from pupils.models import Pupil, School, StaffMembership
 
-from .ladder_words import text_colour
-
 
 class Ladder(models.Model):
     """A school's graduated-response ladder. The file form lives in `interventions/ladders/`."""
@@ -73,11 +71,6 @@ class Stage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} {self.name}"
-
-    @property
-    def text_colour(self) -> str:
-        """Dark or white text, whichever reads better on the stage's colour."""
-        return text_colour(self.colour)
 
 
 class Placement(models.Model):

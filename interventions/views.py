@@ -65,7 +65,6 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "filter": filtered,
         "page": page,
         "query": _query_without_page(request),
-        "run": run,
         "moves": moves[:DASHBOARD_ITEMS],
         "move_count": moves.count(),
         "version": selectors.placements_version(ladder=ladder),
@@ -80,7 +79,6 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "absences": selectors.first_day_absences(pupils=pupils, on=today),
         "today": today,
         "national_label": settings.NATIONAL_FIGURES_LABEL,
-        "reason_form": ReasonForm(),
     }
     template = (
         "interventions/dashboard.html#pupil-list"
@@ -237,7 +235,7 @@ def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                 pupil=proposal.pupil,
             )
     proposal.refresh_from_db()
-    context = {"access": access, "proposal": proposal, "reason_form": form, "error": error}
+    context = {"access": access, "proposal": proposal, "error": error}
     if request.htmx:
         return render(request, "interventions/proposal_row.html", context, status=422 if error else 200)
     if error:
