@@ -386,14 +386,16 @@ def _weeks_recount(*, pupil_ids: list[int], start: date, end: date, from_monday:
 
 
 def _weeks_recount_postgresql(*, pupil_ids: list[int], start: date, end: date, from_monday: date | None) -> int:
-    """`_counts_by_week` written for PostgreSQL's speed: count each code per pupil and week first.
+    """`_counts_by_week` written for PostgreSQL's speed, writing only what changed.
 
-    Grouping by code is a cheap hash; the ten categories are then summed over
-    those few rows rather than tested on every mark. Weeks are whole numbers
-    of weeks since a Monday (no date_trunc, no time zones). Pupils on roll for
-    the whole window skip the starting and leaving day test. Stored weeks are
-    upserted, and written only if their counts changed (a full recount of an
-    unchanged year writes nothing); weeks that no longer have marks are deleted.
+    Marks are read pupil by pupil through the (pupil, date, session) index,
+    already clipped to the days each pupil was on roll, and each mark's code
+    is turned into its ten 0-or-1 counts by a join to a small table built
+    from `pupils.statistics` (a hash lookup, not ten list tests a mark). Weeks are whole numbers of weeks since a Monday (no date_trunc, no time
+    zones). The fresh counts are compared with the stored ones in one hash
+    join, and only the differences are written: new weeks inserted, changed
+    weeks updated, weeks that no longer have marks deleted. A full recount of
+    an unchanged year writes nothing.
     """
     first = max(start, from_monday) if from_monday else start
     conditions = {
@@ -409,66 +411,60 @@ def _weeks_recount_postgresql(*, pupil_ids: list[int], start: date, end: date, f
         "not_possible": stats.NOT_POSSIBLE_CODES,
     }
     assert tuple(conditions) == PupilWeek.COUNTS
-    params: list[Any] = []
-    sums = []
-    for codes in conditions.values():
-        sums.append("COALESCE(SUM(n) FILTER (WHERE code = ANY(%s)), 0)")
-        params.append(sorted(codes))
     qn = connection.ops.quote_name
-    marks, pupils = qn(AttendanceMark._meta.db_table), qn(Pupil._meta.db_table)
-    columns = ", ".join(
-        qn(PupilWeek._meta.get_field(name).column) for name in ("pupil", "week_start", *PupilWeek.COUNTS)
-    )
-    # Pupils on roll for the whole window need no starting or leaving day test on each mark.
-    whole = list(
-        Pupil.objects.filter(pk__in=pupil_ids, start_on__lte=start)
-        .filter(Q(leaving_on__isnull=True) | Q(leaving_on__gte=end))
-        .values_list("pk", flat=True)
-    )
-    part = sorted(set(pupil_ids) - set(whole))
-    counted = f"""
-        SELECT m.pupil_id, (m.date - %s::date) / 7 AS week, m.code, count(*) AS n
-        FROM {marks} m
-        WHERE m.pupil_id = ANY(%s) AND m.date >= %s AND m.date <= %s
-        GROUP BY 1, 2, 3
-        UNION ALL
-        SELECT m.pupil_id, (m.date - %s::date) / 7 AS week, m.code, count(*) AS n
-        FROM {marks} m JOIN {pupils} p ON p.id = m.pupil_id
-        WHERE m.pupil_id = ANY(%s) AND m.date >= %s AND m.date <= %s
-          AND m.date >= p.start_on AND (p.leaving_on IS NULL OR m.date <= p.leaving_on)
-        GROUP BY 1, 2, 3
-    """
-    table = qn(PupilWeek._meta.db_table)
+    marks, pupils, table = (qn(m._meta.db_table) for m in (AttendanceMark, Pupil, PupilWeek))
     counts = [qn(PupilWeek._meta.get_field(name).column) for name in PupilWeek.COUNTS]
+    # Each code's part in each count (0 or 1), joined to the marks: a hash join
+    # and integer sums, rather than ten list tests on every mark.
+    all_codes = sorted(set().union(*conditions.values()))
+    weights = ", ".join(
+        "(%s" + "".join(f", {int(code in codes)}" for codes in conditions.values()) + ")" for code in all_codes
+    )
+    sums = [f"SUM(w.{c})::smallint AS {c}" for c in counts]
+    fresh_counts = ", ".join(f"f.{c}" for c in counts)
+    stored_counts = ", ".join(f"s.{c}" for c in counts)
     sql = f"""
         WITH fresh AS (
-            SELECT pupil_id, %s::date + 7 * week AS week_start, {", ".join(sums)}
-            FROM ({counted}) counted
-            GROUP BY pupil_id, week
+            SELECT m.pupil_id, %s::date + 7 * ((m.date - %s::date) / 7) AS week_start, {", ".join(sums)}
+            FROM {pupils} p
+            JOIN {marks} m ON m.pupil_id = p.id
+            JOIN (VALUES {weights}) AS w(code, {", ".join(counts)}) ON w.code = m.code::text
+            WHERE p.id = ANY(%s)
+              AND m.date >= GREATEST(%s::date, p.start_on)
+              AND m.date <= LEAST(%s::date, COALESCE(p.leaving_on, %s::date))
+            GROUP BY 1, 2
         ),
-        upserted AS (
-            INSERT INTO {table} AS stored ({columns}) SELECT * FROM fresh
-            ON CONFLICT ON CONSTRAINT pupil_week_unique DO UPDATE
-            SET {", ".join(f"{c} = EXCLUDED.{c}" for c in counts)}
-            WHERE ({", ".join(f"stored.{c}" for c in counts)}) IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in counts)})
+        stored AS (
+            SELECT id, pupil_id, week_start, {", ".join(counts)} FROM {table}
+            WHERE pupil_id = ANY(%s) AND week_start >= %s
+        ),
+        diff AS (
+            SELECT s.id AS stored_id, f.pupil_id AS fresh_pupil_id, f.week_start AS fresh_week_start, {fresh_counts}
+            FROM fresh f FULL JOIN stored s ON s.pupil_id = f.pupil_id AND s.week_start = f.week_start
+            WHERE s.id IS NULL OR f.pupil_id IS NULL OR ({fresh_counts}) IS DISTINCT FROM ({stored_counts})
+        ),
+        inserted AS (
+            INSERT INTO {table} (pupil_id, week_start, {", ".join(counts)})
+            SELECT fresh_pupil_id, fresh_week_start, {", ".join(counts)} FROM diff WHERE stored_id IS NULL
             RETURNING 1
         ),
-        removed AS (
-            DELETE FROM {table} stored
-            WHERE stored.pupil_id = ANY(%s) AND stored.week_start >= %s
-              AND NOT EXISTS (SELECT 1 FROM fresh WHERE fresh.pupil_id = stored.pupil_id AND fresh.week_start = stored.week_start)
+        updated AS (
+            UPDATE {table} t SET {", ".join(f"{c} = d.{c}" for c in counts)}
+            FROM diff d WHERE t.id = d.stored_id AND d.fresh_pupil_id IS NOT NULL
+            RETURNING 1
+        ),
+        deleted AS (
+            DELETE FROM {table} t USING diff d WHERE t.id = d.stored_id AND d.fresh_pupil_id IS NULL
             RETURNING 1
         )
-        SELECT (SELECT count(*) FROM fresh), (SELECT count(*) FROM upserted), (SELECT count(*) FROM removed)
+        SELECT (SELECT count(*) FROM fresh), (SELECT count(*) FROM inserted),
+               (SELECT count(*) FROM updated), (SELECT count(*) FROM deleted)
     """
-    window = [first, end]
+    params = [_EPOCH_MONDAY, _EPOCH_MONDAY, *all_codes, list(pupil_ids), first, end, end]
+    params += [list(pupil_ids), from_monday or date.min]
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [_EPOCH_MONDAY, *params, _EPOCH_MONDAY, whole, *window, _EPOCH_MONDAY, part, *window]
-            + [list(pupil_ids), from_monday or date.min],
-        )
-        recounted, _written, _removed = cursor.fetchone()
+        cursor.execute(sql, params)
+        recounted, *_written = cursor.fetchone()
     return int(recounted)
 
 
