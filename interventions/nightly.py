@@ -551,7 +551,7 @@ def _save_figures(*, school: School, ladder: Ladder, facts: SchoolFacts, spec: L
 
 
 def _placements_set(rows: list[tuple[Any, ...]]) -> None:
-    """Write (pk, *FIGURE_FIELDS) to placements: one UPDATE ... FROM (VALUES ...) a batch on PostgreSQL."""
+    """Write (pk, *FIGURE_FIELDS) to placements: one UPDATE ... FROM unnest(...) on PostgreSQL."""
     if not rows:
         return
     if connection.vendor != "postgresql":
@@ -567,15 +567,13 @@ def _placements_set(rows: list[tuple[Any, ...]]) -> None:
     casts = ("bigint", "numeric", "numeric", "integer", "boolean", "boolean", "date")
     sets = ", ".join(f"{name} = v.{name}" for name in FIGURE_FIELDS)
     names = ", ".join(("id", *FIGURE_FIELDS))
+    arrays = ", ".join(f"%s::{cast}[]" for cast in casts)
+    # One array a column, however many rows: a short statement, quick to send and to plan.
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), 1000):
-            batch = rows[start : start + 1000]
-            row_sql = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
-            cursor.execute(
-                f"UPDATE {table} AS p SET {sets}, updated_at = now() "
-                f"FROM (VALUES {', '.join([row_sql] * len(batch))}) AS v({names}) WHERE p.id = v.id",
-                [value for row in batch for value in row],
-            )
+        cursor.execute(
+            f"UPDATE {table} AS p SET {sets}, updated_at = now() FROM unnest({arrays}) AS v({names}) WHERE p.id = v.id",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
 
 
 def _round(value: Decimal | None) -> Decimal | None:

@@ -8,6 +8,8 @@ The rules it follows are written down in `docs/ladder-format.md`.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -52,6 +54,11 @@ class PupilFacts:
     last_family_contact_on: date | None = None
     # Percentage of eligible pupils in the school at or below this pupil's year-to-date attendance.
     attendance_rank_pct: float | None = None
+    # Window totals already added up, by (first Monday, last Monday): shared by every
+    # Evaluator of this pupil (ranks, both decisions, figures), so each is summed once.
+    totals_cache: dict[tuple[date, date], AttendanceSummary] = field(
+        default_factory=dict, compare=False, repr=False, hash=False
+    )
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,21 @@ def _fmt_num(value: float | int | Decimal) -> str:
     return f"{d.normalize():f}" if d == d.to_integral() else f"{d}"
 
 
+#: The attendance criterion's bounds: (field, test of value against the bound, symbol in reasons).
+_COMPARISONS = (
+    ("below", operator.lt, "<"),
+    ("at_most", operator.le, "≤"),
+    ("at_least", operator.ge, "≥"),
+    ("above", operator.gt, ">"),
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _threshold(value: float | int | str) -> Decimal:
+    """A percentage bound from a ladder file as an exact Decimal (as written, not as a binary float)."""
+    return Decimal(str(value))
+
+
 @dataclass
 class Evaluator:
     """Evaluates criteria for one pupil on one date. `shift` lowers attendance (for descent margins)."""
@@ -170,7 +192,6 @@ class Evaluator:
     min_possible: int
     placement: CurrentPlacement | None
     shift: Decimal = Decimal(0)
-    _cache: dict[Any, AttendanceSummary] = field(default_factory=dict)
 
     # --- windows ------------------------------------------------------------
     def window(self, spec: Any, end: date | None = None) -> tuple[date, date]:
@@ -196,14 +217,15 @@ class Evaluator:
 
     def totals(self, spec: Any, end: date | None = None) -> AttendanceSummary:
         start, stop = self.window(spec, end)
-        cache_key = (start, stop)
-        if cache_key not in self._cache:
-            # Weeks are Monday buckets; a window starting mid-week takes that whole week,
-            # whose earlier days are holidays with no possible sessions.
-            first, last = monday_of(start), monday_of(stop)
+        # Weeks are Monday buckets; a window starting mid-week takes that whole week,
+        # whose earlier days are holidays with no possible sessions.
+        first, last = monday_of(start), monday_of(stop)
+        cache = self.facts.totals_cache
+        totals = cache.get((first, last))
+        if totals is None:
             weeks = [counts for monday, counts in self.facts.weeks.items() if first <= monday <= last]
-            self._cache[cache_key] = sum(weeks) if weeks else AttendanceSummary()
-        return self._cache[cache_key]
+            totals = cache[(first, last)] = sum(weeks) if weeks else AttendanceSummary()
+        return totals
 
     # --- criteria -----------------------------------------------------------
     def check(self, criterion: Mapping[str, Any] | None, end: date | None = None) -> tuple[bool, list[str]]:
@@ -241,17 +263,10 @@ class Evaluator:
         if pct is None or totals.possible < minimum:
             return False, []
         value = pct - self.shift
-        tests = {
-            "below": (lambda t: value < t, "<"),
-            "at_most": (lambda t: value <= t, "≤"),
-            "at_least": (lambda t: value >= t, "≥"),
-            "above": (lambda t: value > t, ">"),
-        }
         parts = []
-        for name, (test, symbol) in tests.items():
+        for name, test, symbol in _COMPARISONS:
             if name in body:
-                threshold = Decimal(str(body[name]))
-                if not test(threshold):
+                if not test(value, _threshold(body[name])):
                     return False, []
                 parts.append(f"{symbol} {_fmt_num(body[name])}%")
         label = self.window_label(body.get("window"))

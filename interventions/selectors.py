@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, Count, DateField, Exists, F, Max, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from pupils import statistics as stats
@@ -152,34 +152,42 @@ def night_facts(*, school: School, spec: LadderSpec, as_of: date, calendar: Scho
     start = facts_window_start(spec=spec, calendar=calendar, as_of=as_of)
     cuts = window_cuts(spec=spec, calendar=calendar, as_of=as_of)
     on_roll = list(pupils_on_roll(school=school, on=as_of).values_list("pk", flat=True))
-    # By pupil id, not through a join to pupils: the (pupil, week) index finds a school's rows
-    # without reading the whole local authority's.
-    rows = PupilWeek.objects.filter(
-        pupil_id__in=on_roll, week_start__gte=monday_of(start), week_start__lte=monday_of(as_of)
-    )
+    qn = connection.ops.quote_name
+    counts = ", ".join(f"SUM({qn(PupilWeek._meta.get_field(name).column)})" for name in PupilWeek.COUNTS)
     if cuts:
         below = cuts[0] - timedelta(days=7)  # weeks before every window: a bucket no window reaches
-        bucket: Any = Case(
-            *[When(week_start__lt=cut, then=Value(key)) for cut, key in zip(cuts, [below, *cuts[:-1]], strict=True)],
-            default=Value(cuts[-1]),
-            output_field=DateField(),
-        )
+        whens = " ".join("WHEN week_start < %s THEN %s" for _ in cuts)
+        bucket = f"CASE {whens} ELSE %s END"
+        bucket_params: list[Any] = [v for cut, key in zip(cuts, [below, *cuts[:-1]], strict=True) for v in (cut, key)]
+        bucket_params.append(cuts[-1])
     else:
-        bucket = F("week_start")
-    grouped = (
-        rows.annotate(bucket=bucket)
-        .values("pupil_id", "bucket")
-        .annotate(**{name: Sum(name) for name in PupilWeek.COUNTS})
-        .order_by()
-        .values_list("pupil_id", "bucket", *PupilWeek.COUNTS)
+        bucket, bucket_params = "week_start", []
+    # By pupil id, not through a join to pupils: the (pupil, week) index finds a school's rows
+    # without reading the whole local authority's. Plain rows, without the ORM's converters.
+    pupils_sql, pupils_params = _id_list(on_roll)
+    sql = (
+        f"SELECT pupil_id, {bucket} AS bucket, {counts} FROM {qn(PupilWeek._meta.db_table)} "
+        f"WHERE pupil_id {pupils_sql} AND week_start >= %s AND week_start <= %s GROUP BY 1, 2"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*bucket_params, *pupils_params, monday_of(start), monday_of(as_of)])
+        grouped = cursor.fetchall()
     minutes = school.session_minutes
     weekly: dict[int, dict[date, stats.AttendanceSummary]] = defaultdict(dict)
-    for pupil_id, key, *counts in grouped:
-        weekly[pupil_id][_as_date(key)] = WeekCounts.of(counts, minutes)
+    for pupil_id, key, *week_counts in grouped:
+        weekly[pupil_id][_as_date(key)] = WeekCounts.of(week_counts, minutes)
     return _school_facts_from(
         school=school, spec=spec, as_of=as_of, calendar=RememberingCalendar.of(calendar), weekly=weekly
     )
+
+
+def _id_list(ids: Sequence[int]) -> tuple[str, list[Any]]:
+    """SQL for "is one of these ids", and its parameters: one array on PostgreSQL, a list elsewhere."""
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [list(ids)]
+    if not ids:
+        return "IN (NULL)", []
+    return f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
 class WeekCounts(stats.AttendanceSummary):
@@ -342,19 +350,24 @@ def _absence_runs(
 
 
 def current_placements(*, ladder: Ladder) -> dict[int, tuple[Placement, CurrentPlacement]]:
-    rows = Placement.objects.filter(ladder=ladder).select_related("stage")
-    return {
-        p.pupil_id: (
+    """Each placed pupil's Placement row (only what the night reads or writes) and its engine form."""
+    stages = {stage.pk: stage for stage in ladder.stages.all()}
+    rows = Placement.objects.filter(ladder=ladder).only(
+        "pk", "pupil_id", "ladder_id", "stage_id", "since", "entry_attendance_pct", "improving_since"
+    )
+    placements = {}
+    for p in rows:
+        p.stage = stage = stages[p.stage_id]
+        placements[p.pupil_id] = (
             p,
             CurrentPlacement(
-                stage_key=p.stage.key,
+                stage_key=stage.key,
                 since=p.since,
                 entry_attendance_pct=p.entry_attendance_pct,
                 improving_since=p.improving_since,
             ),
         )
-        for p in rows
-    }
+    return placements
 
 
 @dataclass(frozen=True)
@@ -445,58 +458,49 @@ def school_week_figures(*, school: School, pupil_ids: Sequence[int], as_of: date
     far who are persistently absent year to date at the week's end.
     """
     year_start = school_calendar(school).academic_year_window(as_of)[0]
-    rows = (
-        PupilWeek.objects.filter(
-            pupil_id__in=pupil_ids, week_start__gte=year_start - timedelta(days=6), week_start__lte=monday_of(as_of)
-        )
-        .annotate(attended=F("present") + F("aea"), absent=F("authorised") + F("unauthorised"))
-        .order_by("pupil_id", "week_start")
-        .values_list("pupil_id", "week_start", "attended", "absent")
-    )
-    sql, params = rows.query.sql_with_params()
-    with connection.cursor() as cursor:  # 40 weeks a pupil: plain rows, without the ORM's converters
-        cursor.execute(sql, params)
-        fetched = cursor.fetchall()
-    by_pupil: dict[int, list[tuple[date, int, int]]] = defaultdict(list)
-    for pupil_id, monday, attended, absent in fetched:
-        by_pupil[pupil_id].append((_as_date(monday), attended, absent))
-    mondays = sorted({monday for weeks in by_pupil.values() for monday, _, _ in weeks})
-    index = {monday: i for i, monday in enumerate(mondays)}
-    attended_sum = [0] * len(mondays)
-    possible_sum = [0] * len(mondays)
-    counted = [0] * len(mondays)
-    persistent = [0] * len(mondays)
-    # counted and persistent change only where some pupil has a week: add +1 from that week
-    # and -1 from the pupil's next week, then sum along the weeks.
-    counted_step = [0] * (len(mondays) + 1)
-    persistent_step = [0] * (len(mondays) + 1)
-    for weeks in by_pupil.values():
-        so_far_possible = so_far_absent = 0
-        bounds = [index[monday] for monday, _, _ in weeks] + [len(mondays)]
-        for (_, attended, absent), first, stop in zip(weeks, bounds, bounds[1:], strict=False):
-            attended_sum[first] += attended
-            possible_sum[first] += attended + absent
-            so_far_possible += attended + absent
-            so_far_absent += absent
-            if so_far_possible:  # this pupil's year so far holds until their next week with counts
-                counted_step[first] += 1
-                counted_step[stop] -= 1
-                if so_far_absent * 10 >= so_far_possible:
-                    persistent_step[first] += 1
-                    persistent_step[stop] -= 1
-    running_counted = running_persistent = 0
-    for i in range(len(mondays)):
-        running_counted += counted_step[i]
-        running_persistent += persistent_step[i]
-        counted[i], persistent[i] = running_counted, running_persistent
+    qn = connection.ops.quote_name
+    column = {name: qn(PupilWeek._meta.get_field(name).column) for name in PupilWeek.COUNTS}
+    pupils_sql, pupils_params = _id_list(pupil_ids)
+    persistent = "CASE WHEN so_far_absent * 10 >= so_far_possible THEN 1 ELSE 0 END"
+    # Each pupil's year so far holds from a week with counts until their next such week:
+    # +1 to "counted" (and to "persistent" if so) there, -1 at their next week, then a
+    # running sum along the weeks.
+    sql = f"""
+        WITH w AS (
+            SELECT pupil_id, week_start, {column["present"]} + {column["aea"]} AS attended,
+                   {column["authorised"]} + {column["unauthorised"]} AS absent
+            FROM {qn(PupilWeek._meta.db_table)}
+            WHERE pupil_id {pupils_sql} AND week_start >= %s AND week_start <= %s
+        ),
+        so_far AS (
+            SELECT week_start, LEAD(week_start) OVER pupil AS next_week,
+                   SUM(attended + absent) OVER pupil AS so_far_possible, SUM(absent) OVER pupil AS so_far_absent
+            FROM w WINDOW pupil AS (PARTITION BY pupil_id ORDER BY week_start)
+        ),
+        steps AS (
+            SELECT week_start AS at, 1 AS counted, {persistent} AS persistent FROM so_far WHERE so_far_possible > 0
+            UNION ALL
+            SELECT next_week, -1, -{persistent} FROM so_far WHERE so_far_possible > 0 AND next_week IS NOT NULL
+        ),
+        moves AS (SELECT at, SUM(counted) AS counted, SUM(persistent) AS persistent FROM steps GROUP BY at),
+        weeks AS (SELECT week_start, SUM(attended) AS attended, SUM(attended + absent) AS possible FROM w GROUP BY week_start)
+        SELECT weeks.week_start, weeks.attended, weeks.possible,
+               SUM(COALESCE(moves.counted, 0)) OVER (ORDER BY weeks.week_start),
+               SUM(COALESCE(moves.persistent, 0)) OVER (ORDER BY weeks.week_start)
+        FROM weeks LEFT JOIN moves ON moves.at = weeks.week_start
+        ORDER BY weeks.week_start
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*pupils_params, year_start - timedelta(days=6), monday_of(as_of)])
+        rows = cursor.fetchall()
     return [
         WeekFigures(
-            week_start=monday,
-            attendance_pct=Decimal(attended_sum[i] * 100) / possible_sum[i] if possible_sum[i] else None,
-            persistent_absence_pct=Decimal(persistent[i] * 100) / counted[i] if counted[i] else None,
-            pupils=counted[i],
+            week_start=_as_date(monday),
+            attendance_pct=Decimal(int(attended) * 100) / int(possible) if possible else None,
+            persistent_absence_pct=Decimal(int(persistent) * 100) / int(counted) if counted else None,
+            pupils=int(counted),
         )
-        for i, monday in enumerate(mondays)
+        for monday, attended, possible, counted, persistent in rows
     ]
 
 

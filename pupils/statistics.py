@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
+from functools import cached_property
 
 from . import codes
 from .calendar import SchoolCalendar
@@ -87,7 +88,7 @@ class AttendanceSummary:
         """DfE "late sessions": L plus U."""
         return self.late_before_close + self.late_after_close
 
-    @property
+    @cached_property
     def attendance_pct(self) -> Decimal | None:
         """Attended as a percentage of possible sessions (28 significant digits); None with no possible sessions."""
         return _pct(self.attended, self.possible)
