@@ -224,7 +224,7 @@ class Evaluator:
         totals = cache.get((first, last))
         if totals is None:
             weeks = [counts for monday, counts in self.facts.weeks.items() if first <= monday <= last]
-            totals = cache[(first, last)] = sum(weeks) if weeks else AttendanceSummary()
+            totals = cache[(first, last)] = type(weeks[0]).add_up(weeks) if weeks else AttendanceSummary()
         return totals
 
     # --- criteria -----------------------------------------------------------

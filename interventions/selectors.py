@@ -93,9 +93,11 @@ def _on_roll_with_flags(*, school: School, as_of: date) -> tuple[list[Pupil], di
     """Pupils on roll on `as_of` (ordered by UPN), and each one's flag keys, in two light queries."""
     pupils = list(pupils_on_roll(school=school, on=as_of).order_by("upn"))
     flags: dict[int, set[str]] = defaultdict(set)
-    through = Pupil.flags.through.objects.filter(pupil_id__in=[p.pk for p in pupils])
+    on_roll = {p.pk for p in pupils}
+    through = Pupil.flags.through.objects.filter(pupil__school=school)  # a join, not a list of every pupil's id
     for pupil_id, key in through.values_list("pupil_id", "flag__key"):
-        flags[pupil_id].add(key)
+        if pupil_id in on_roll:
+            flags[pupil_id].add(key)
     return pupils, flags
 
 
@@ -191,23 +193,35 @@ def _id_list(ids: Sequence[int]) -> tuple[str, list[Any]]:
 
 
 class WeekCounts(stats.AttendanceSummary):
-    """An AttendanceSummary that adds up quickly: the engine adds thousands of these a school."""
+    """An AttendanceSummary that adds up quickly: the engine adds thousands of these a school.
+
+    Keeps its counts as a tuple too (`_counts`), so a list of them is added up
+    column by column in one pass (`add_up`) instead of one object at a time.
+    """
 
     _FIELDS = PupilWeek.COUNTS
 
     @classmethod
     def of(cls, counts: Sequence[int], session_minutes: int) -> WeekCounts:
+        counts = tuple(map(int, counts))
         made = object.__new__(cls)
-        made.__dict__.update(zip(cls._FIELDS, map(int, counts), strict=True), session_minutes=session_minutes)
+        made.__dict__.update(zip(cls._FIELDS, counts, strict=True), session_minutes=session_minutes, _counts=counts)
         return made
+
+    @classmethod
+    def add_up(cls, summaries: Sequence[stats.AttendanceSummary]) -> stats.AttendanceSummary:
+        first = summaries[0]
+        minutes = first.session_minutes
+        if len(summaries) == 1:
+            return first
+        if any(type(s) is not WeekCounts or s.session_minutes != minutes for s in summaries):
+            return super().add_up(summaries)
+        return cls.of(map(sum, zip(*(s.__dict__["_counts"] for s in summaries), strict=True)), minutes)
 
     def __add__(self, other: object) -> stats.AttendanceSummary:
         if type(other) is not WeekCounts or other.session_minutes != self.session_minutes:
             return super().__add__(other)
-        mine, theirs = self.__dict__, other.__dict__
-        made = object.__new__(WeekCounts)
-        made.__dict__.update({f: mine[f] + theirs[f] for f in self._FIELDS}, session_minutes=self.session_minutes)
-        return made
+        return self.add_up([self, other])
 
 
 class RememberingCalendar(SchoolCalendar):
@@ -323,19 +337,26 @@ def _absence_runs(
     last_day = as_of if calendar.is_school_day(as_of) else calendar.previous_school_day(as_of)
     if last_day is None:
         return {}
-    absent_codes = codes_in(*ABSENT)
-    absent_ids = set(
-        AttendanceMark.objects.filter(pupil__school=school, date=last_day, code__in=absent_codes).values_list(
-            "pupil_id", flat=True
-        )
-    )
-    if not absent_ids:
+    qn = connection.ops.quote_name
+    marks = qn(AttendanceMark._meta.db_table)
+    ids_sql, ids_params = _id_list([p.pk for p in pupils])
+    absent_codes = sorted(codes_in(*ABSENT))
+    # One query: the marks of the last 120 days of just the pupils absent on the last school day.
+    sql = f"""
+        SELECT pupil_id, date, session, code FROM {marks}
+        WHERE pupil_id IN (
+            SELECT pupil_id FROM {marks}
+            WHERE pupil_id {ids_sql} AND date = %s AND code IN ({", ".join(["%s"] * len(absent_codes))})
+        ) AND date >= %s AND date <= %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids_params, last_day, *absent_codes, as_of - timedelta(days=120), as_of])
+        rows = cursor.fetchall()
+    if not rows:
         return {}
     by_pupil: dict[int, list[stats.MarkFact]] = defaultdict(list)
-    for pupil_id, day, session, code in AttendanceMark.objects.filter(
-        pupil_id__in=absent_ids, date__gte=as_of - timedelta(days=120), date__lte=as_of
-    ).values_list("pupil_id", "date", "session", "code"):
-        by_pupil[pupil_id].append(stats.MarkFact(day, session, code))
+    for pupil_id, day, session, code in rows:
+        by_pupil[pupil_id].append(stats.MarkFact(_as_date(day), session, code))
     result = {}
     for pupil in pupils:
         if pupil.pk in by_pupil:

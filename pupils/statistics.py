@@ -19,7 +19,7 @@ The set-based counterpart, one grouped query per school, is
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
@@ -127,6 +127,13 @@ class AttendanceSummary:
             f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self) if f.name != "session_minutes"
         }
         return AttendanceSummary(session_minutes=self.session_minutes, **counts)
+
+    @classmethod
+    def add_up(cls, summaries: Sequence[AttendanceSummary]) -> AttendanceSummary:
+        """The sum of summaries of disjoint windows; an empty summary if there are none."""
+        if not summaries:
+            return AttendanceSummary()
+        return sum(summaries[1:], summaries[0])
 
     def __radd__(self, other: object) -> AttendanceSummary:
         # So that sum(summaries) works: sum() starts from 0.
