@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -129,11 +129,11 @@ class LadderSpec:
                 return s
         raise KeyError(key)
 
-    @property
+    @functools.cached_property
     def falling(self) -> tuple[StageSpec, ...]:
         return tuple(s for s in self.stages if s.track == "falling")
 
-    @property
+    @functools.cached_property
     def improving(self) -> tuple[StageSpec, ...]:
         return tuple(s for s in self.stages if s.track == "improving")
 
@@ -192,6 +192,9 @@ class Evaluator:
     min_possible: int
     placement: CurrentPlacement | None
     shift: Decimal = Decimal(0)
+    # Whether to word the reasons. The night decides every pupil but keeps reasons only
+    # for the few who move or are proposed, so it decides without and words those after.
+    explain: bool = True
 
     # --- windows ------------------------------------------------------------
     def window(self, spec: Any, end: date | None = None) -> tuple[date, date]:
@@ -246,15 +249,17 @@ class Evaluator:
 
     def _any(self, body: Sequence[Mapping[str, Any]], end: date | None) -> tuple[bool, list[str]]:
         reasons: list[str] = []
+        any_held = False
         for child in body:
             held, why = self.check(child, end)
             if held:
+                any_held = True
                 reasons.extend(why)
-        return bool(reasons), reasons
+        return any_held, reasons
 
     def _not(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
         held, _ = self.check(body, end)
-        return (not held), ([] if held else [f"not ({_describe(body)})"])
+        return (not held), ([] if held or not self.explain else [f"not ({_describe(body)})"])
 
     def _attendance(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
         totals = self.totals(body.get("window"), end)
@@ -263,12 +268,12 @@ class Evaluator:
         if pct is None or totals.possible < minimum:
             return False, []
         value = pct - self.shift
-        parts = []
-        for name, test, symbol in _COMPARISONS:
-            if name in body:
-                if not test(value, _threshold(body[name])):
-                    return False, []
-                parts.append(f"{symbol} {_fmt_num(body[name])}%")
+        for name, test, _symbol in _COMPARISONS:
+            if name in body and not test(value, _threshold(body[name])):
+                return False, []
+        if not self.explain:
+            return True, []
+        parts = [f"{symbol} {_fmt_num(body[name])}%" for name, _, symbol in _COMPARISONS if name in body]
         label = self.window_label(body.get("window"))
         return True, [f"attendance {fmt_pct(pct)} {label} {' and '.join(parts)}"]
 
@@ -281,6 +286,8 @@ class Evaluator:
             label = " " + self.window_label(body.get("window"))
         if value < body["at_least"] or ("below" in body and value >= body["below"]):
             return False, []
+        if not self.explain:
+            return True, []
         name = MEASURE_LABELS[name]
         return True, [f"{value} {name}{label} ≥ {body['at_least']}"]
 
@@ -298,6 +305,8 @@ class Evaluator:
             if not held:
                 return False, []
             first_reasons = first_reasons or why
+        if not self.explain:
+            return True, []
         return True, [f"{first_reasons[0]}, and so at the end of each of the last {weeks} school weeks"]
 
     def _at_stage_for(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
@@ -387,8 +396,10 @@ def decide(
     improvement by `margin` points; approval and manual stages are proposed,
     never entered automatically.
     """
-    evaluator = Evaluator(facts, calendar, as_of, ladder.min_possible, placement)
-    indicated, reasons = indicated_stage(ladder, evaluator)
+    # Decide without wording reasons; word them only for a move or a proposal (few a night).
+    evaluator = Evaluator(facts, calendar, as_of, ladder.min_possible, placement, explain=False)
+    indicated, _ = indicated_stage(ladder, evaluator)
+    explaining = Evaluator(facts, calendar, as_of, ladder.min_possible, placement)
 
     if placement is None:
         # First placement: straight to what the data says, stopping below a stage that needs a person.
@@ -397,7 +408,8 @@ def decide(
         if indicated.entry != "automatic":
             proposal = indicated
             landing = _highest_automatic_below(ladder, evaluator, indicated)
-        land_reasons = reasons if landing is indicated else _reasons_for(evaluator, landing)
+        reasons = _reasons_for(explaining, indicated)
+        land_reasons = reasons if landing is indicated else _reasons_for(explaining, landing)
         return Decision(
             stage_key=landing.key,
             moved=True,
@@ -411,6 +423,7 @@ def decide(
     current_level = _floor_level(ladder, current)
 
     if indicated.level > current.level:
+        reasons = _reasons_for(explaining, indicated)
         if indicated.entry == "automatic":
             return Decision(indicated.key, True, tuple(reasons), indicated_key=indicated.key)
         landing = _highest_automatic_below(ladder, evaluator, indicated)
@@ -418,19 +431,20 @@ def decide(
         return Decision(
             stage_key=landing.key if moved else current.key,
             moved=moved,
-            reasons=tuple(_reasons_for(evaluator, landing)) if moved else (),
+            reasons=tuple(_reasons_for(explaining, landing)) if moved else (),
             proposal=indicated.key,
             proposal_reasons=tuple(reasons),
             indicated_key=indicated.key,
         )
 
     if indicated.level < current_level:
-        shifted = Evaluator(facts, calendar, as_of, ladder.min_possible, placement, shift=ladder.margin)
-        with_margin, margin_reasons = indicated_stage(ladder, shifted)
+        shifted = Evaluator(facts, calendar, as_of, ladder.min_possible, placement, shift=ladder.margin, explain=False)
+        with_margin, _ = indicated_stage(ladder, shifted)
         if with_margin.level < current_level:
             since = placement.improving_since or as_of
             if as_of - since >= timedelta(weeks=ladder.sustain_weeks):
                 target = _descent_target(ladder, with_margin, current)
+                margin_reasons = _reasons_for(replace(shifted, explain=True), with_margin)
                 why = (
                     f"improvement sustained since {since:%d %b %Y} "
                     f"({ladder.sustain_weeks} weeks, margin {_fmt_num(ladder.margin)} points)",
