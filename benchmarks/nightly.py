@@ -19,6 +19,9 @@ the DfE ladder in each, then times in this process:
   out as one Celery task per school to a real worker with W processes, and
   speedup = nightly_s / workers_nightly_s.
 
+With --keep the database stays; --reuse then measures on it again without
+rebuilding (it first removes every night and its work, and the added day).
+
 The last line printed is JSON. peak_rss_mb is this process's peak (the build
 runs in a child, so it is the nightly's). Not a test: never fails on a timing.
 """
@@ -56,7 +59,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="also run the full night on a real Celery worker")
     parser.add_argument("--db-name", default="attendance_bench")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--reuse", action="store_true", help="use the database as --keep left it (skip the build)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="use the database --keep left, reset to before the first night"
+    )
     parser.add_argument("--profile", help="write a cProfile of the full night to this file")
     parser.add_argument("--phase", default="all", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -143,6 +148,8 @@ def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
     from pupils.models import AttendanceMark
 
+    if args.reuse:
+        _reset()
     marks = AttendanceMark.objects.count()
     log(f"{marks} marks")
     # The night re-checks marks stamped within a minute of the last run (clock skew): let the
@@ -192,6 +199,22 @@ def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     )
     connection.close()
     return result
+
+
+def _reset() -> None:
+    """Put a kept database back as the build left it: no nights, none of their work, no added day."""
+    from django.db import connection
+
+    from interventions.models import NightlyRun, Placement, Proposal, PupilWeek, SchoolWeek, StageChange, Task
+    from letters.models import Letter
+    from pupils.models import AttendanceMark
+
+    for model in (Letter, Task, Proposal, StageChange, Placement, PupilWeek, SchoolWeek, NightlyRun):
+        model.objects.all().delete()
+    AttendanceMark.objects.filter(date__gte=NEW_DAY).delete()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    log("reset the kept database to before the first night")
 
 
 def log(message: str) -> None:
