@@ -29,6 +29,7 @@ runs in a child, so it is the nightly's). Not a test: never fails on a timing.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import resource
@@ -62,7 +63,9 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="use the database --keep left, reset to before the first night"
     )
-    parser.add_argument("--profile", help="write a cProfile of the full night to this file")
+    parser.add_argument(
+        "--profile", help="write cProfiles of the full night to this file, and of the incremental to FILE.incremental"
+    )
     parser.add_argument("--phase", default="all", help=argparse.SUPPRESS)
     args = parser.parse_args()
     server = os.environ.get("DATABASE_URL", "")
@@ -159,8 +162,6 @@ def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     first_night_s = _all_nights(FIRST_NIGHT, full=True)
     log(f"first night {first_night_s:.1f}s")
     if args.profile:
-        import cProfile
-
         profiler = cProfile.Profile()
         profiler.enable()
     nightly_s = _all_nights(FULL_NIGHT, full=True)
@@ -190,7 +191,13 @@ def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
         )
     new_marks = _add_day(NEW_DAY)
     log(f"added {new_marks} marks for {NEW_DAY}")
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
     incremental_s = _all_nights(NEW_DAY, full=False)
+    if args.profile:
+        profiler.disable()
+        profiler.dump_stats(args.profile + ".incremental")
     result.update(
         new_day_marks=new_marks,
         incremental_s=round(incremental_s, 2),

@@ -291,7 +291,6 @@ def stage_work_create(
 ) -> tuple[int, int]:
     """Create the stage's tasks and review, and queue its letters. Idempotent per stage change."""
     stage, pupil = change.to_stage, change.pupil
-    created = 0
     wanted = [
         (a["key"], Task.Kind.ACTION, a["title"], a.get("role", "attendance_lead"), a.get("due_in_school_days", 5))
         for a in stage.actions
@@ -306,22 +305,25 @@ def stage_work_create(
                 stage.review_every_weeks * 5,
             )
         )
-    for key, kind, title, role, due_days in wanted:
-        login_role = role if role in StaffMembership.Role.values else StaffMembership.Role.ATTENDANCE_LEAD
-        _, was_created = Task.objects.get_or_create(
+    # One read and one insert for all of them; the unique (stage change, template) key backs this up.
+    existing = set(Task.objects.filter(stage_change=change).values_list("template_key", flat=True))
+    tasks = [
+        Task(
             stage_change=change,
             template_key=key,
-            defaults={
-                "school": pupil.school,
-                "pupil": pupil,
-                "kind": kind,
-                "title": title,
-                "role": login_role,
-                "assigned_to": teachers.get(pupil.registration_group_id) if role == "class_teacher" else None,
-                "due_on": calendar.add_school_days(change.on, due_days),
-            },
+            school=pupil.school,
+            pupil=pupil,
+            kind=kind,
+            title=title,
+            role=role if role in StaffMembership.Role.values else StaffMembership.Role.ATTENDANCE_LEAD,
+            assigned_to=teachers.get(pupil.registration_group_id) if role == "class_teacher" else None,
+            due_on=calendar.add_school_days(change.on, due_days),
         )
-        created += was_created
+        for key, kind, title, role, due_days in wanted
+        if key not in existing
+    ]
+    Task.objects.bulk_create(tasks)
+    created = len(tasks)
     letters = sum(
         int(answer or 0)
         for _, answer in stage_entered.send(
