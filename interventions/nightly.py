@@ -395,7 +395,9 @@ def _weeks_recount_postgresql(*, pupil_ids: list[int], start: date, end: date, f
     zones). The fresh counts are compared with the stored ones in one hash
     join, and only the differences are written: new weeks inserted, changed
     weeks updated, weeks that no longer have marks deleted. A full recount of
-    an unchanged year writes nothing.
+    an unchanged year writes nothing. The writes name the school's pupils
+    again, so that the planner finds the rows through the (pupil, week) index
+    rather than reading the whole authority's weeks.
     """
     first = max(start, from_monday) if from_monday else start
     conditions = {
@@ -450,18 +452,19 @@ def _weeks_recount_postgresql(*, pupil_ids: list[int], start: date, end: date, f
         ),
         updated AS (
             UPDATE {table} t SET {", ".join(f"{c} = d.{c}" for c in counts)}
-            FROM diff d WHERE t.id = d.stored_id AND d.fresh_pupil_id IS NOT NULL
+            FROM diff d WHERE t.id = d.stored_id AND d.fresh_pupil_id IS NOT NULL AND t.pupil_id = ANY(%s)
             RETURNING 1
         ),
         deleted AS (
-            DELETE FROM {table} t USING diff d WHERE t.id = d.stored_id AND d.fresh_pupil_id IS NULL
+            DELETE FROM {table} t USING diff d
+            WHERE t.id = d.stored_id AND d.fresh_pupil_id IS NULL AND t.pupil_id = ANY(%s)
             RETURNING 1
         )
         SELECT (SELECT count(*) FROM fresh), (SELECT count(*) FROM inserted),
                (SELECT count(*) FROM updated), (SELECT count(*) FROM deleted)
     """
     params = [_EPOCH_MONDAY, _EPOCH_MONDAY, *all_codes, list(pupil_ids), first, end, end]
-    params += [list(pupil_ids), from_monday or date.min]
+    params += [list(pupil_ids), from_monday or date.min, list(pupil_ids), list(pupil_ids)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         recounted, *_written = cursor.fetchone()
