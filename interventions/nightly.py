@@ -294,18 +294,7 @@ def _changes_cutoff() -> datetime:
 
 def _counts_by_week(marks: Any) -> Any:
     """Marks grouped by pupil and Monday, counted as `pupils.statistics` counts them (see pupils.selectors)."""
-    conditions = {
-        "present": Q(code__in=sorted(stats.PRESENT_CODES)),
-        "aea": Q(code__in=sorted(stats.AEA_CODES)),
-        "authorised": Q(code__in=sorted(stats.AUTHORISED_CODES)),
-        "unauthorised": Q(code__in=sorted(stats.UNAUTHORISED_CODES)),
-        "late_before_close": Q(code="L"),
-        "late_after_close": Q(code="U"),
-        "unexplained": Q(code="N"),
-        "illness": Q(code="I"),
-        "holiday": Q(code__in=sorted(stats.codes.HOLIDAY_CODES)),
-        "not_possible": Q(code__in=sorted(stats.NOT_POSSIBLE_CODES)),
-    }
+    conditions = {name: Q(code__in=sorted(codes)) for name, codes in stats.COUNTED_CODES.items()}
     assert tuple(conditions) == PupilWeek.COUNTS
     return (
         marks.filter(date__gte=F("pupil__start_on"))
@@ -391,8 +380,9 @@ def _weeks_recount_postgresql(*, pupil_ids: list[int], start: date, end: date, f
     Marks are read pupil by pupil through the (pupil, date, session) index,
     already clipped to the days each pupil was on roll, and each mark's code
     is turned into its ten 0-or-1 counts by a join to a small table built
-    from `pupils.statistics` (a hash lookup, not ten list tests a mark). Weeks are whole numbers of weeks since a Monday (no date_trunc, no time
-    zones). The fresh counts are compared with the stored ones in one hash
+    from `pupils.statistics.COUNTED_CODES` (a hash lookup, not ten list tests
+    a mark). Weeks are whole numbers of weeks since a Monday (no date_trunc,
+    no time zones). The fresh counts are compared with the stored ones in one hash
     join, and only the differences are written: new weeks inserted, changed
     weeks updated, weeks that no longer have marks deleted. A full recount of
     an unchanged year writes nothing. The writes name the school's pupils
@@ -400,18 +390,7 @@ def _weeks_recount_postgresql(*, pupil_ids: list[int], start: date, end: date, f
     rather than reading the whole authority's weeks.
     """
     first = max(start, from_monday) if from_monday else start
-    conditions = {
-        "present": stats.PRESENT_CODES,
-        "aea": stats.AEA_CODES,
-        "authorised": stats.AUTHORISED_CODES,
-        "unauthorised": stats.UNAUTHORISED_CODES,
-        "late_before_close": {"L"},
-        "late_after_close": {"U"},
-        "unexplained": {"N"},
-        "illness": {"I"},
-        "holiday": stats.codes.HOLIDAY_CODES,
-        "not_possible": stats.NOT_POSSIBLE_CODES,
-    }
+    conditions = stats.COUNTED_CODES
     assert tuple(conditions) == PupilWeek.COUNTS
     qn = connection.ops.quote_name
     marks, pupils, table = (qn(m._meta.db_table) for m in (AttendanceMark, Pupil, PupilWeek))
@@ -448,26 +427,22 @@ def _weeks_recount_postgresql(*, pupil_ids: list[int], start: date, end: date, f
         inserted AS (
             INSERT INTO {table} (pupil_id, week_start, {", ".join(counts)})
             SELECT fresh_pupil_id, fresh_week_start, {", ".join(counts)} FROM diff WHERE stored_id IS NULL
-            RETURNING 1
         ),
         updated AS (
             UPDATE {table} t SET {", ".join(f"{c} = d.{c}" for c in counts)}
             FROM diff d WHERE t.id = d.stored_id AND d.fresh_pupil_id IS NOT NULL AND t.pupil_id = ANY(%s)
-            RETURNING 1
         ),
         deleted AS (
             DELETE FROM {table} t USING diff d
             WHERE t.id = d.stored_id AND d.fresh_pupil_id IS NULL AND t.pupil_id = ANY(%s)
-            RETURNING 1
         )
-        SELECT (SELECT count(*) FROM fresh), (SELECT count(*) FROM inserted),
-               (SELECT count(*) FROM updated), (SELECT count(*) FROM deleted)
+        SELECT count(*) FROM fresh
     """
     params = [_EPOCH_MONDAY, _EPOCH_MONDAY, *all_codes, list(pupil_ids), first, end, end]
     params += [list(pupil_ids), from_monday or date.min, list(pupil_ids), list(pupil_ids)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        recounted, *_written = cursor.fetchone()
+        cursor.execute(sql, params)  # PostgreSQL runs every data-modifying WITH, referenced or not
+        (recounted,) = cursor.fetchone()
     return int(recounted)
 
 

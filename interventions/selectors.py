@@ -482,7 +482,8 @@ def school_week_figures(*, school: School, pupil_ids: Sequence[int], as_of: date
     qn = connection.ops.quote_name
     column = {name: qn(PupilWeek._meta.get_field(name).column) for name in PupilWeek.COUNTS}
     pupils_sql, pupils_params = _id_list(pupil_ids)
-    persistent = "CASE WHEN so_far_absent * 10 >= so_far_possible THEN 1 ELSE 0 END"
+    # Persistent absence as `AttendanceSummary.persistent` decides it, in whole numbers.
+    persistent = f"CASE WHEN so_far_absent * 100 >= {stats.PERSISTENT_ABSENCE_PCT} * so_far_possible THEN 1 ELSE 0 END"
     # Each pupil's year so far holds from a week with counts until their next such week:
     # +1 to "counted" (and to "persistent" if so) there, -1 at their next week, then a
     # running sum along the weeks.

@@ -28,19 +28,7 @@ _WINDOW = "window_marks"
 
 def _count_conditions() -> dict[str, Q]:
     """Each count field of AttendanceSummary, and the condition on a joined mark that counts towards it."""
-    code = f"{_WINDOW}__code"
-    return {
-        "present": Q(**{f"{code}__in": sorted(stats.PRESENT_CODES)}),
-        "aea": Q(**{f"{code}__in": sorted(stats.AEA_CODES)}),
-        "authorised": Q(**{f"{code}__in": sorted(stats.AUTHORISED_CODES)}),
-        "unauthorised": Q(**{f"{code}__in": sorted(stats.UNAUTHORISED_CODES)}),
-        "late_before_close": Q(**{code: codes.LATE_BEFORE_CLOSE}),
-        "late_after_close": Q(**{code: codes.LATE_AFTER_CLOSE}),
-        "unexplained": Q(**{code: codes.UNEXPLAINED}),
-        "illness": Q(**{code: codes.ILLNESS}),
-        "holiday": Q(**{f"{code}__in": sorted(codes.HOLIDAY_CODES)}),
-        "not_possible": Q(**{f"{code}__in": sorted(stats.NOT_POSSIBLE_CODES)}),
-    }
+    return {name: Q(**{f"{_WINDOW}__code__in": sorted(codes)}) for name, codes in stats.COUNTED_CODES.items()}
 
 
 def pupils_on_roll(*, school: School, on: date) -> QuerySet[Pupil]:

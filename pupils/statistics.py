@@ -39,6 +39,25 @@ NOT_POSSIBLE_CODES = codes.codes_in(codes.Category.NOT_POSSIBLE)
 POSSIBLE_CODES = codes.codes_in(*codes.POSSIBLE)
 ABSENT_CODES = codes.codes_in(*codes.ABSENT)
 
+#: Persistent absence: absence of at least this percentage of possible sessions; severe: this one.
+PERSISTENT_ABSENCE_PCT = 10
+SEVERE_ABSENCE_PCT = 50
+
+#: Each count of `AttendanceSummary` and the codes that count towards it: the one table
+#: the set-based counts (`pupils.selectors`, the night's weekly counts) are built from.
+COUNTED_CODES: dict[str, frozenset[str]] = {
+    "present": PRESENT_CODES,
+    "aea": AEA_CODES,
+    "authorised": AUTHORISED_CODES,
+    "unauthorised": UNAUTHORISED_CODES,
+    "late_before_close": frozenset({codes.LATE_BEFORE_CLOSE}),
+    "late_after_close": frozenset({codes.LATE_AFTER_CLOSE}),
+    "unexplained": frozenset({codes.UNEXPLAINED}),
+    "illness": frozenset({codes.ILLNESS}),
+    "holiday": codes.HOLIDAY_CODES,
+    "not_possible": NOT_POSSIBLE_CODES,
+}
+
 
 @dataclass(frozen=True)
 class MarkFact:
@@ -101,12 +120,12 @@ class AttendanceSummary:
     @property
     def persistent(self) -> bool:
         """Persistent absence: absence is 10% or more of possible sessions (decided in whole numbers)."""
-        return self.possible > 0 and self.absent * 10 >= self.possible
+        return self.possible > 0 and self.absent * 100 >= PERSISTENT_ABSENCE_PCT * self.possible
 
     @property
     def severe(self) -> bool:
         """Severe absence: absence is 50% or more of possible sessions (a subset of persistent)."""
-        return self.possible > 0 and self.absent * 2 >= self.possible
+        return self.possible > 0 and self.absent * 100 >= SEVERE_ABSENCE_PCT * self.possible
 
     @property
     def hours_lost(self) -> Decimal:
