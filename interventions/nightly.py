@@ -52,7 +52,7 @@ from .selectors import (
     school_figures,
     school_week_figures,
 )
-from .services import active_ladder, class_teachers_by_group, stage_enter, stage_work_create
+from .services import Entry, active_ladder, class_teachers_by_group, stages_enter, stages_work_create
 
 logger = logging.getLogger(__name__)
 
@@ -456,6 +456,7 @@ def _place_pupils(*, school: School, ladder: Ladder, spec: LadderSpec, facts: Sc
     teachers = class_teachers_by_group(school)
     pause = settings.NIGHTLY_TEST_PAUSE_S
     result = NightResult(pupils=len(facts.pupils))
+    entries: list[Entry] = []
     for pupil in facts.pupils:
         pupil.school = school  # the same row: saves a query for each pupil who moves
         if pause:  # tests only: lets a test stop a worker half-way through a school
@@ -463,27 +464,35 @@ def _place_pupils(*, school: School, ladder: Ladder, spec: LadderSpec, facts: Sc
         row, current = placements.get(pupil.pk, (None, None))
         decision = decide(spec, facts.facts[pupil.pk], current, as_of=as_of, calendar=facts.calendar)
         if decision.moved:
-            change = stage_enter(
-                pupil=pupil,
-                ladder=ladder,
-                placement=row,
-                stage=stages[decision.stage_key],
-                on=as_of,
-                kind=StageChange.Kind.INITIAL if row is None else StageChange.Kind.AUTOMATIC,
-                reasons=list(decision.reasons),
-                entry_pct=facts.year_to_date(pupil.pk, spec),
+            entries.append(
+                Entry(
+                    pupil=pupil,
+                    placement=row,
+                    stage=stages[decision.stage_key],
+                    kind=StageChange.Kind.INITIAL if row is None else StageChange.Kind.AUTOMATIC,
+                    reasons=list(decision.reasons),
+                    entry_pct=facts.year_to_date(pupil.pk, spec),
+                )
             )
-            result.moved += 1
-            tasks, letters = stage_work_create(change=change, calendar=facts.calendar, teachers=teachers, user=None)
-            result.tasks_created += tasks
-            result.letters_queued += letters
         elif row is not None and row.improving_since != decision.improving_since:
             row.improving_since = decision.improving_since
             row.save(update_fields=["improving_since", "updated_at"])
         if decision.proposal is not None or pupil.pk in pending:
             result.proposed += _record_proposal(
-                pupil=pupil, ladder=ladder, decision=decision, stages=stages, pending=pending.get(pupil.pk), on=as_of
+                pupil=pupil,
+                ladder=ladder,
+                decision=decision,
+                from_stage=stages[decision.stage_key],
+                stages=stages,
+                pending=pending.get(pupil.pk),
+                on=as_of,
             )
+    # Every mover at once: a fixed number of queries for the school's moves, tasks and letters.
+    changes = stages_enter(ladder=ladder, entries=entries, on=as_of)
+    result.moved = len(changes)
+    result.tasks_created, result.letters_queued = stages_work_create(
+        changes=changes, calendar=facts.calendar, teachers=teachers, user=None
+    )
     return result
 
 
@@ -559,9 +568,19 @@ def _round(value: Decimal | None) -> Decimal | None:
 
 
 def _record_proposal(
-    *, pupil: Pupil, ladder: Ladder, decision: Decision, stages: dict[str, Stage], pending: Proposal | None, on: date
+    *,
+    pupil: Pupil,
+    ladder: Ladder,
+    decision: Decision,
+    from_stage: Stage,
+    stages: dict[str, Stage],
+    pending: Proposal | None,
+    on: date,
 ) -> int:
-    """Keep one pending proposal per pupil in step with tonight's decision. Returns 1 if a new one was made."""
+    """Keep one pending proposal per pupil in step with tonight's decision. Returns 1 if a new one was made.
+
+    `from_stage` is where the pupil stands after tonight's move, if any.
+    """
     if pending is not None:
         if decision.proposal == pending.to_stage.key:
             return 0
@@ -571,11 +590,10 @@ def _record_proposal(
         pending.save(update_fields=["status", "decided_at", "decision_reason"])
     if decision.proposal is None:
         return 0
-    from_stage_id = Placement.objects.filter(pupil=pupil, ladder=ladder).values_list("stage_id", flat=True).first()
     Proposal.objects.create(
         pupil=pupil,
         ladder=ladder,
-        from_stage_id=from_stage_id,
+        from_stage=from_stage,
         to_stage=stages[decision.proposal],
         proposed_on=on,
         reasons=list(decision.proposal_reasons),

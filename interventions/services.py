@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -236,6 +237,60 @@ def active_ladder(school: School) -> Ladder | None:
 # --- entering a stage ---------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A pupil entering a stage: their placement row now (None if unplaced) and why they move."""
+
+    pupil: Pupil
+    placement: Placement | None
+    stage: Stage
+    kind: str
+    reasons: list[str]
+    entry_pct: Any
+
+
+def stages_enter(
+    *, ladder: Ladder, entries: Sequence[Entry], on: date, user: Any = None, note: str = ""
+) -> list[StageChange]:
+    """Move pupils into stages on `on`: a StageChange each, and their placements set, in three queries.
+
+    The night moves all of a school's movers at once; a person's move is a list
+    of one (`stage_enter`). Returns the stage changes, in the order of `entries`.
+    """
+    if not entries:
+        return []
+    changes = StageChange.objects.bulk_create(
+        StageChange(
+            pupil=e.pupil,
+            ladder=ladder,
+            from_stage=e.placement.stage if e.placement else None,
+            to_stage=e.stage,
+            on=on,
+            kind=e.kind,
+            reasons=e.reasons,
+            decided_by=user,
+            note=note,
+        )
+        for e in entries
+    )
+    new, moved = [], []
+    for e in entries:
+        placement = e.placement or Placement(pupil=e.pupil, ladder=ladder)
+        placement.stage = e.stage
+        placement.since = on
+        placement.reasons = e.reasons
+        placement.improving_since = None
+        placement.entry_attendance_pct = round(e.entry_pct, 2) if e.entry_pct is not None else None
+        placement.updated_at = timezone.now()  # bulk_update leaves auto_now to us
+        (moved if e.placement else new).append(placement)
+    Placement.objects.bulk_create(new)
+    Placement.objects.bulk_update(moved, [*_ENTRY_FIELDS, "updated_at"])
+    return changes
+
+
+_ENTRY_FIELDS = ("stage", "since", "reasons", "improving_since", "entry_attendance_pct")
+
+
 def stage_enter(
     *,
     pupil: Pupil,
@@ -249,30 +304,9 @@ def stage_enter(
     user: Any = None,
     note: str = "",
 ) -> StageChange:
-    change = StageChange.objects.create(
-        pupil=pupil,
-        ladder=ladder,
-        from_stage=placement.stage if placement else None,
-        to_stage=stage,
-        on=on,
-        kind=kind,
-        reasons=reasons,
-        decided_by=user,
-        note=note,
-    )
-    values = {
-        "stage": stage,
-        "since": on,
-        "reasons": reasons,
-        "improving_since": None,
-        "entry_attendance_pct": round(entry_pct, 2) if entry_pct is not None else None,
-    }
-    if placement is None:
-        Placement.objects.create(pupil=pupil, ladder=ladder, **values)
-    else:
-        for name, value in values.items():
-            setattr(placement, name, value)
-        placement.save(update_fields=[*values, "updated_at"])
+    """One pupil into one stage (`stages_enter` for a list of one)."""
+    entry = Entry(pupil=pupil, placement=placement, stage=stage, kind=kind, reasons=reasons, entry_pct=entry_pct)
+    (change,) = stages_enter(ladder=ladder, entries=[entry], on=on, user=user, note=note)
     return change
 
 
@@ -286,51 +320,62 @@ def class_teachers_by_group(school: School) -> dict[int, Any]:
     return teachers
 
 
-def stage_work_create(
-    *, change: StageChange, calendar: SchoolCalendar, teachers: dict[int, Any], user: Any
+def stages_work_create(
+    *, changes: Sequence[StageChange], calendar: SchoolCalendar, teachers: dict[int, Any], user: Any
 ) -> tuple[int, int]:
-    """Create the stage's tasks and review, and queue its letters. Idempotent per stage change."""
-    stage, pupil = change.to_stage, change.pupil
+    """Create each stage change's tasks and review, and queue its letters. Idempotent per stage change.
+
+    A fixed number of queries however many changes: one read and one insert
+    for the tasks (the unique (stage change, template) key backs this up), and
+    one `stage_entered` signal for the letters. Returns (tasks, letters) created.
+    """
+    if not changes:
+        return 0, 0
+    existing = set(Task.objects.filter(stage_change__in=changes).values_list("stage_change_id", "template_key"))
+    tasks = [
+        Task(
+            stage_change=change,
+            template_key=key,
+            school=change.pupil.school,
+            pupil=change.pupil,
+            kind=kind,
+            title=title,
+            role=role if role in StaffMembership.Role.values else StaffMembership.Role.ATTENDANCE_LEAD,
+            assigned_to=teachers.get(change.pupil.registration_group_id) if role == "class_teacher" else None,
+            due_on=calendar.add_school_days(change.on, due_days),
+        )
+        for change in changes
+        for key, kind, title, role, due_days in _stage_tasks(change)
+        if (change.pk, key) not in existing
+    ]
+    Task.objects.bulk_create(tasks)
+    letters = 0
+    for on in sorted({change.on for change in changes}):
+        entries = [(change, list(change.to_stage.letters)) for change in changes if change.on == on]
+        letters += sum(
+            int(answer or 0) for _, answer in stage_entered.send(sender=StageChange, entries=entries, on=on, user=user)
+        )
+    return len(tasks), letters
+
+
+def _stage_tasks(change: StageChange) -> list[tuple[str, str, str, str, int]]:
+    """(template key, kind, title, role, due in school days) for each task a stage gives on entry."""
+    stage = change.to_stage
     wanted = [
         (a["key"], Task.Kind.ACTION, a["title"], a.get("role", "attendance_lead"), a.get("due_in_school_days", 5))
         for a in stage.actions
     ]
     if stage.review_every_weeks:
-        wanted.append(
-            (
-                "review",
-                Task.Kind.REVIEW,
-                f"Review {pupil.full_name} at {stage.name}",
-                "attendance_lead",
-                stage.review_every_weeks * 5,
-            )
-        )
-    # One read and one insert for all of them; the unique (stage change, template) key backs this up.
-    existing = set(Task.objects.filter(stage_change=change).values_list("template_key", flat=True))
-    tasks = [
-        Task(
-            stage_change=change,
-            template_key=key,
-            school=pupil.school,
-            pupil=pupil,
-            kind=kind,
-            title=title,
-            role=role if role in StaffMembership.Role.values else StaffMembership.Role.ATTENDANCE_LEAD,
-            assigned_to=teachers.get(pupil.registration_group_id) if role == "class_teacher" else None,
-            due_on=calendar.add_school_days(change.on, due_days),
-        )
-        for key, kind, title, role, due_days in wanted
-        if key not in existing
-    ]
-    Task.objects.bulk_create(tasks)
-    created = len(tasks)
-    letters = sum(
-        int(answer or 0)
-        for _, answer in stage_entered.send(
-            sender=StageChange, stage_change=change, letter_keys=stage.letters, on=change.on, user=user
-        )
-    )
-    return created, letters
+        title = f"Review {change.pupil.full_name} at {stage.name}"
+        wanted.append(("review", Task.Kind.REVIEW, title, "attendance_lead", stage.review_every_weeks * 5))
+    return wanted
+
+
+def stage_work_create(
+    *, change: StageChange, calendar: SchoolCalendar, teachers: dict[int, Any], user: Any
+) -> tuple[int, int]:
+    """One stage change's tasks and letters (`stages_work_create` for a list of one)."""
+    return stages_work_create(changes=[change], calendar=calendar, teachers=teachers, user=user)
 
 
 # --- people's decisions ------------------------------------------------------

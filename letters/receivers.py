@@ -12,10 +12,8 @@ from . import services
 
 
 @receiver(stage_entered, dispatch_uid="letters_queue_on_stage_entry")
-def queue_stage_letters(
-    sender: Any, *, stage_change: Any, letter_keys: list[str], on: Any, user: Any = None, **kwargs: Any
-) -> int:
-    return services.letters_queue_for_stage_change(stage_change=stage_change, letter_keys=letter_keys, on=on, user=user)
+def queue_stage_letters(sender: Any, *, entries: list[Any], on: Any, user: Any = None, **kwargs: Any) -> int:
+    return services.letters_queue_for_stage_changes(entries=entries, on=on, user=user)
 
 
 @receiver(letter_keys_requested, dispatch_uid="letters_known_keys")

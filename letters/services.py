@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from interventions.models import ActionLog, StageChange
@@ -239,28 +240,63 @@ def _letter_create(fields: dict[str, Any], *, dedupe_key: str) -> tuple[Letter, 
     return letter, True
 
 
-def letters_queue_for_stage_change(*, stage_change: Any, letter_keys: list[str], on: date, user: Any = None) -> int:
-    """Queue a stage's letters for a pupil who entered it (the night, or a person's move).
+def letters_queue_for_stage_changes(
+    *, entries: Sequence[tuple[StageChange, Sequence[str]]], on: date, user: Any = None
+) -> int:
+    """Queue the letters of stages pupils entered (the night's movers, or a person's move).
 
-    Idempotent per stage change and template: a letter already queued for
-    them (by any addressing) is not queued again. Returns how many were new.
+    Idempotent per stage change and template: a letter already queued for it
+    (by any addressing) is not queued again. A fixed number of queries however
+    many stage changes, so a night with many movers stays quick; every change
+    must be at one school. Returns how many letters were new.
     """
-    created = 0
-    pupil = stage_change.pupil
-    for key in letter_keys:
-        if Letter.objects.filter(stage_change=stage_change, template__key=key).exists():
-            continue
-        queued = letter_queue(
-            school=pupil.school,
-            pupil=pupil,
-            key=key,
-            on=on,
-            user=user,
-            stage_change=stage_change,
-            dedupe=f"stage:{stage_change.pk}:{key}",
+    wanted = [(change, key) for change, keys in entries for key in dict.fromkeys(keys)]
+    if not wanted:
+        return 0
+    pupils = [change.pupil for change, _ in wanted]
+    if len({pupil.school_id for pupil in pupils}) > 1:
+        raise ValueError("letters_queue_for_stage_changes takes one school's stage changes at a time")
+    school = pupils[0].school
+    already = set(
+        Letter.objects.filter(stage_change__in={change for change, _ in wanted}).values_list(
+            "stage_change_id", "template__key"
         )
-        created += queued.created
-    return created
+    )
+    wanted = [(change, key) for change, key in wanted if (change.pk, key) not in already]
+    templates = {key: letter_template_get_or_create(school=school, key=key) for key in sorted({k for _, k in wanted})}
+    addressing = selectors.letter_settings_get(school=school).addressing
+    prefetch_related_objects(pupils, "contacts")
+    user = user if getattr(user, "is_authenticated", False) else None
+    letters = []
+    for change, key in wanted:
+        template = templates[key]
+        if template.layout == LetterTemplate.Layout.CERTIFICATE:
+            contact_ids: list[int | None] = [None]
+        else:
+            carers = selectors.carers_of(change.pupil)
+            contact_ids = [r.contact_id for r in rules.recipients(carers, addressing=addressing)]
+        letters += [
+            Letter(
+                school=school,
+                pupil=change.pupil,
+                template=template,
+                contact_id=contact_id,
+                addressing=addressing,
+                stage_change=change,
+                queued_on=on,
+                queued_by=user,
+                dedupe_key=f"stage:{change.pk}:{key}:{contact_id or 'none'}",
+            )
+            for contact_id in contact_ids
+        ]
+    # The unique (school, dedupe key) backs up the check above against a racing request.
+    Letter.objects.bulk_create(letters, ignore_conflicts=True)
+    return len(letters)
+
+
+def letters_queue_for_stage_change(*, stage_change: Any, letter_keys: list[str], on: date, user: Any = None) -> int:
+    """One stage change's letters (`letters_queue_for_stage_changes` for a list of one)."""
+    return letters_queue_for_stage_changes(entries=[(stage_change, letter_keys)], on=on, user=user)
 
 
 @transaction.atomic

@@ -8,13 +8,15 @@ from datetime import date
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from interventions import nightly, services
 from interventions.models import NightlyRun, Placement, Proposal, StageChange, Task
 from letters.models import Letter
 from pupils.selectors import school_summaries
 from pupils.statistics import format_pct
-from tests.factories import PupilFactory
+from tests.factories import ContactFactory, PupilFactory
 from tests.interventions.conftest import SIMPLE_LADDER
 
 YEAR_START = date(2025, 9, 1)
@@ -72,7 +74,40 @@ def test_first_night_places_each_pupil_straight_at_their_stage(school, ladder, p
     ]
     proposal = Proposal.objects.get()
     assert (proposal.pupil, proposal.to_stage.key, proposal.status) == (pupils["severe"], "panel", "pending")
+    assert proposal.from_stage.key == "pa"  # where tonight's move put them
     assert proposal.reasons == ["attendance 50.0% year to date < 80%"]
+
+
+def test_a_nights_queries_do_not_grow_with_the_number_of_pupils_who_move(school, other_school, register):
+    """Every mover's stage change, placement, tasks and letters are written together, not one pupil at a time."""
+
+    def school_with_movers(at, movers):
+        services.ladder_load(school=at, document=SIMPLE_LADDER, activate=True)
+        pupils = [PupilFactory(school=at) for _ in range(movers)]
+        for pupil in pupils:
+            register(pupil, YEAR_START, AS_OF, absent_every(7))  # ~85.7%: PA, no proposal
+            ContactFactory(pupil=pupil, receives_letters=True)
+        return pupils
+
+    school_with_movers(school, 2)
+    many = school_with_movers(other_school, 5)
+    with CaptureQueriesContext(connection) as two_move:
+        nightly.nightly_run(school=school, as_of=AS_OF)
+    with CaptureQueriesContext(connection) as five_move:
+        nightly.nightly_run(school=other_school, as_of=AS_OF)
+
+    assert len(five_move) == len(two_move)
+    for pupil in many:
+        assert stage_of(pupil, other_school.ladders.get()) == "pa"
+        change = StageChange.objects.get(pupil=pupil)
+        assert (change.kind, change.from_stage, change.to_stage.key) == ("initial", None, "pa")
+        assert list(Task.objects.filter(stage_change=change).values_list("template_key", flat=True)) == ["meeting"]
+        letter = Letter.objects.get(pupil=pupil)
+        assert (letter.stage_change, letter.template.key, letter.contact) == (
+            change,
+            "second_warning",
+            pupil.contacts.get(),
+        )
 
 
 def test_reasons_quote_the_same_figure_as_the_dfe_summary(school, ladder, pupils):
