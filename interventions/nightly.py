@@ -457,6 +457,9 @@ def _place_pupils(*, school: School, ladder: Ladder, spec: LadderSpec, facts: Sc
     pause = settings.NIGHTLY_TEST_PAUSE_S
     result = NightResult(pupils=len(facts.pupils))
     entries: list[Entry] = []
+    improving: list[Placement] = []
+    withdrawals: list[Proposal] = []
+    proposals: list[Proposal] = []
     for pupil in facts.pupils:
         pupil.school = school  # the same row: saves a query for each pupil who moves
         if pause:  # tests only: lets a test stop a worker half-way through a school
@@ -476,9 +479,10 @@ def _place_pupils(*, school: School, ladder: Ladder, spec: LadderSpec, facts: Sc
             )
         elif row is not None and row.improving_since != decision.improving_since:
             row.improving_since = decision.improving_since
-            row.save(update_fields=["improving_since", "updated_at"])
+            row.updated_at = timezone.now()
+            improving.append(row)
         if decision.proposal is not None or pupil.pk in pending:
-            result.proposed += _record_proposal(
+            withdrawn, made = _proposal_changes(
                 pupil=pupil,
                 ladder=ladder,
                 decision=decision,
@@ -487,6 +491,12 @@ def _place_pupils(*, school: School, ladder: Ladder, spec: LadderSpec, facts: Sc
                 pending=pending.get(pupil.pk),
                 on=as_of,
             )
+            withdrawals += [withdrawn] if withdrawn else []
+            proposals += [made] if made else []
+    # Withdrawn first: a pupil has one pending proposal at a time.
+    Proposal.objects.bulk_update(withdrawals, ["status", "decided_at", "decision_reason"], batch_size=500)
+    result.proposed = len(Proposal.objects.bulk_create(proposals))
+    Placement.objects.bulk_update(improving, ["improving_since", "updated_at"], batch_size=500)
     # Every mover at once: a fixed number of queries for the school's moves, tasks and letters.
     changes = stages_enter(ladder=ladder, entries=entries, on=as_of)
     result.moved = len(changes)
@@ -567,7 +577,7 @@ def _round(value: Decimal | None) -> Decimal | None:
     return None if value is None else value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def _record_proposal(
+def _proposal_changes(
     *,
     pupil: Pupil,
     ladder: Ladder,
@@ -576,21 +586,23 @@ def _record_proposal(
     stages: dict[str, Stage],
     pending: Proposal | None,
     on: date,
-) -> int:
-    """Keep one pending proposal per pupil in step with tonight's decision. Returns 1 if a new one was made.
+) -> tuple[Proposal | None, Proposal | None]:
+    """Keep one pending proposal per pupil in step with tonight's decision: (the one to withdraw, the one to make).
 
-    `from_stage` is where the pupil stands after tonight's move, if any.
+    `from_stage` is where the pupil stands after tonight's move, if any. Saves nothing: the night
+    writes every pupil's together.
     """
+    withdrawn = None
     if pending is not None:
         if decision.proposal == pending.to_stage.key:
-            return 0
-        pending.status = Proposal.Status.WITHDRAWN
-        pending.decided_at = timezone.now()
-        pending.decision_reason = "No longer indicated by the data"
-        pending.save(update_fields=["status", "decided_at", "decision_reason"])
+            return None, None
+        withdrawn = pending
+        withdrawn.status = Proposal.Status.WITHDRAWN
+        withdrawn.decided_at = timezone.now()
+        withdrawn.decision_reason = "No longer indicated by the data"
     if decision.proposal is None:
-        return 0
-    Proposal.objects.create(
+        return withdrawn, None
+    made = Proposal(
         pupil=pupil,
         ladder=ladder,
         from_stage=from_stage,
@@ -598,7 +610,7 @@ def _record_proposal(
         proposed_on=on,
         reasons=list(decision.proposal_reasons),
     )
-    return 1
+    return withdrawn, made
 
 
 # --- reviews and overdue work ---------------------------------------------------------

@@ -10,10 +10,12 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from interventions import nightly, services
 from interventions.models import NightlyRun, Placement, Proposal, StageChange, Task
 from letters.models import Letter
+from pupils.models import AttendanceMark
 from pupils.selectors import school_summaries
 from pupils.statistics import format_pct
 from tests.factories import ContactFactory, PupilFactory
@@ -138,6 +140,22 @@ def test_second_run_on_the_same_date_creates_nothing_new(school, ladder, pupils)
         Proposal.objects.count(),
     ) == before
     assert NightlyRun.objects.filter(status="done").count() == 2
+
+
+def test_a_proposal_no_longer_indicated_is_withdrawn_by_the_next_night(school, ladder, pupils):
+    night(school)
+    proposal = Proposal.objects.get(pupil=pupils["severe"])
+    # The office corrects the severe pupil's register: every absence was a mistake.
+    AttendanceMark.objects.filter(pupil=pupils["severe"]).exclude(code__in=["/", "\\"]).update(
+        code="/", changed_at=timezone.now()
+    )
+
+    assert night(school, date(2025, 11, 27))["proposed"] == 0
+
+    proposal.refresh_from_db()
+    assert (proposal.status, proposal.decision_reason) == ("withdrawn", "No longer indicated by the data")
+    assert proposal.decided_at is not None
+    assert not Proposal.objects.filter(status="pending").exists()
 
 
 def test_school_without_active_ladder_is_refused_clearly(school):
