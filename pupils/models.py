@@ -299,7 +299,7 @@ class AttendanceMark(models.Model):
         related_name="+",
         db_index=False,
     )
-    changed_at = models.DateTimeField(db_index=True)
+    changed_at = models.DateTimeField()
 
     class Meta:
         ordering = ["pupil", "date", "session"]
@@ -310,7 +310,13 @@ class AttendanceMark(models.Model):
         # No index on date alone: every query by date also names the pupils, and the unique
         # (pupil, date, session) index serves those; each extra index slows imports. Today's
         # unexplained absences (N) are the exception: the morning lists ask for them by date.
-        indexes = [models.Index(fields=["date", "pupil"], condition=Q(code="N"), name="mark_unexplained_on")]
+        # The night asks which of a school's pupils have marks changed since its last run:
+        # by pupil, then time, so each school reads only its own pupils' changes, not the
+        # whole local authority's day.
+        indexes = [
+            models.Index(fields=["date", "pupil"], condition=Q(code="N"), name="mark_unexplained_on"),
+            models.Index(fields=["pupil", "changed_at"], name="mark_pupil_changed"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.pupil_id} {self.date} {self.get_session_display()} {self.code}"
