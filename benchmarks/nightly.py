@@ -213,13 +213,18 @@ def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _reset() -> None:
-    """Put a kept database back as the build left it: no nights, none of their work, no added day."""
+    """Put a kept database back as the build left it: no nights, none of their work, no added day.
+
+    Migrates it first, so a database kept by an older checkout measures this one.
+    """
+    from django.core.management import call_command
     from django.db import connection
 
     from interventions.models import NightlyRun, Placement, Proposal, PupilWeek, SchoolWeek, StageChange, Task
     from letters.models import Letter
     from pupils.models import AttendanceMark
 
+    call_command("migrate", verbosity=0)
     for model in (Letter, Task, Proposal, StageChange, Placement, PupilWeek, SchoolWeek, NightlyRun):
         model.objects.all().delete()
     AttendanceMark.objects.filter(date__gte=NEW_DAY).delete()
