@@ -175,3 +175,19 @@ def is_compulsory_school_age(born: date, day: date) -> bool:
     July is flagged for a look. Raises nothing.
     """
     return age_on(born, school_year_age_date(day)) in COMPULSORY_AGES
+
+
+def compulsory_age_note(born: date, *days: date) -> str:
+    """Why a pupil was of compulsory school age on `days`, in words for a warning about X.
+
+    "the pupil was 7 on 31 August 2025, so of compulsory school age (5 to 15
+    on the 31 August before the school year)"; days in different school years
+    give the age at the start of the first and of the last. Raises nothing.
+    """
+    age_dates = sorted({school_year_age_date(day) for day in days})
+    ages = [age_dates[0], age_dates[-1]] if len(age_dates) > 1 else age_dates
+    was = " and ".join(f"{age_on(born, d)} on {d.day} {d:%B %Y}" for d in ages)
+    return (
+        f"the pupil was {was}, so of compulsory school age "
+        f"({COMPULSORY_AGES[0]} to {COMPULSORY_AGES[-1]} on the 31 August before the school year)"
+    )
