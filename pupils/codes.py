@@ -191,3 +191,20 @@ def compulsory_age_note(born: date, *days: date) -> str:
         f"the pupil was {was}, so of compulsory school age "
         f"({COMPULSORY_AGES[0]} to {COMPULSORY_AGES[-1]} on the 31 August before the school year)"
     )
+
+
+def x_mark_warning(code: str, born: date, day: date) -> str:
+    """Why a mark needs a look if it is X for a pupil of compulsory school age on `day`, else "".
+
+    X is not a possible session, so an X that should have been another code
+    hides a session from the pupil's attendance (attendance-rules.md, note (a)).
+    A warning, not a refusal: the office may know better. Raises nothing.
+    """
+    if code != NOT_COMPULSORY_AGE or not is_compulsory_school_age(born, day):
+        return ""
+    return f"{x_meaning()} on {day.isoformat()}, but {compulsory_age_note(born, day)}: check the mark"
+
+
+def x_meaning() -> str:
+    """X with its meaning in brackets, as warnings about it start."""
+    return f"{NOT_COMPULSORY_AGE} ({code_table()[NOT_COMPULSORY_AGE].description.lower()})"

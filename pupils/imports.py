@@ -36,10 +36,11 @@ from django.core.validators import validate_email
 from .codes import (
     NOT_COMPULSORY_AGE,
     CodeError,
-    code_table,
     compulsory_age_note,
     is_compulsory_school_age,
     normalise_code,
+    x_mark_warning,
+    x_meaning,
 )
 from .upn import upn_problem
 
@@ -627,12 +628,9 @@ class _XMarkCheck:
 
 
 def _x_message(seen: _PupilXMarks, *, rows: bool = False) -> str:
-    meaning = f"{NOT_COMPULSORY_AGE} ({code_table()[NOT_COMPULSORY_AGE].description.lower()})"
     if seen.count == 1:
-        return (
-            f"{meaning} on {seen.first.isoformat()}, but {compulsory_age_note(seen.born, seen.first)}: check the mark"
-        )
-    what = f"{seen.count} sessions coded {meaning}"
+        return x_mark_warning(NOT_COMPULSORY_AGE, seen.born, seen.first)
+    what = f"{seen.count} sessions coded {x_meaning()}"
     if seen.first == seen.last:
         what += f" on {seen.first.isoformat()}"
     else:

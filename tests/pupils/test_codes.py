@@ -6,7 +6,14 @@ from datetime import date
 
 import pytest
 
-from pupils.codes import CodeError, age_on, is_compulsory_school_age, normalise_code, school_year_age_date
+from pupils.codes import (
+    CodeError,
+    age_on,
+    is_compulsory_school_age,
+    normalise_code,
+    school_year_age_date,
+    x_mark_warning,
+)
 
 
 @pytest.mark.parametrize(
@@ -93,3 +100,14 @@ def test_a_pupil_who_turns_5_on_1_september_is_of_compulsory_age_from_the_next_s
     born = date(2020, 9, 1)
     assert not is_compulsory_school_age(born, date(2026, 8, 31))
     assert is_compulsory_school_age(born, date(2026, 9, 1))
+
+
+def test_only_x_for_a_pupil_of_compulsory_school_age_needs_a_look():
+    year_3, reception, day = date(2018, 3, 14), date(2021, 1, 10), date(2025, 9, 3)
+    assert x_mark_warning("X", year_3, day) == (
+        "X (not required to attend: below or above compulsory school age) on 2025-09-03, but the pupil was 7 on "
+        "31 August 2025, so of compulsory school age (5 to 15 on the 31 August before the school year): check the mark"
+    )
+    assert x_mark_warning("X", reception, day) == ""
+    assert x_mark_warning("/", year_3, day) == ""
+    assert x_mark_warning("D", year_3, day) == ""  # not a possible session either, but nothing to do with age
