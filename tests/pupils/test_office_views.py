@@ -140,6 +140,19 @@ def test_a_good_marks_file_is_imported_and_its_counts_shown(owen, school, alex, 
     assert sorted(AttendanceMark.objects.values_list("code", flat=True)) == ["/", "I", "\\"]
 
 
+def test_x_for_a_pupil_of_compulsory_school_age_is_imported_and_the_warning_shown(owen, school, alex):
+    # Alex was born on 1 October 2016: 8 on 31 August 2025, so of compulsory school age all of 2025/26.
+    response = upload(owen, school, MARKS_HEADER + f"{alex.upn},2025-11-24,AM,X\n", follow=True)
+    body = response.content.decode()
+    assert "Imported." in body and "Warnings: imported, but worth a look" in body
+    assert '<td class="text-nowrap">2</td>' in body and "<code>code</code>" in body
+    assert (
+        f"UPN {alex.upn}: X (not required to attend: below or above compulsory school age) on 2025-11-24, "
+        "but the pupil was 8 on 31 August 2025"
+    ) in body
+    assert alex.marks.get().code == "X"
+
+
 def test_a_bad_marks_file_changes_nothing_and_every_problem_is_shown_by_row_and_column(owen, school, alex):
     MarkFactory(pupil=alex, date=MONDAY, code="/")
     before = database_picture()
