@@ -5,6 +5,9 @@ standard library so that statistics, imports, SQL aggregates and the ladder
 engine all classify a mark the same way. `AttendanceCode` rows in the
 database mirror this table (synced after every migrate) for the admin.
 
+The test for compulsory school age lives here too, because it is what `X`
+("below or above compulsory school age") asserts about a pupil.
+
 Sources: School Attendance (Pupil Registration) (England) Regulations 2024,
 reg 10; DfE's published 2025/26 attendance data for the groupings. See
 `shared/docs/attendance-rules.md`.
@@ -49,6 +52,10 @@ ILLNESS = "I"
 HOLIDAY_CODES = frozenset({"G", "H", "F"})
 #: The penalty-notice rule counts any mix of these (Working together, 2024).
 PENALTY_CODES = frozenset({"G", "N", "O", "U"})
+#: Not required to attend: below or above compulsory school age. Not a possible session.
+NOT_COMPULSORY_AGE = "X"
+#: Compulsory school age, for checking X: these ages on the 31 August before the school year.
+COMPULSORY_AGES = range(5, 16)
 
 
 @dataclass(frozen=True)
@@ -135,3 +142,69 @@ def normalise_code(raw: str, day: date) -> str | None:
             raise CodeError(f"code {upper!r} was withdrawn after {valid_to.isoformat()}")
         return target
     raise CodeError(f"unknown attendance code {text!r}")
+
+
+# --- compulsory school age (what X says a pupil is not) ------------------------
+
+
+def age_on(born: date, day: date) -> int:
+    """Age in whole years on `day`: a birthday counts from the day itself (29 February from 1 March)."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def school_year_age_date(day: date) -> date:
+    """The 31 August before the school year `day` falls in: the date a pupil's age is taken on.
+
+    The school year runs from 1 September, so 31 August itself still belongs
+    to the year before. (Data years run from 1 August, `calendar.academic_year_start`;
+    ages do not.)
+    """
+    return date(day.year if day.month >= 9 else day.year - 1, 8, 31)
+
+
+def is_compulsory_school_age(born: date, day: date) -> bool:
+    """Whether a pupil born on `born` is of compulsory school age on `day`.
+
+    The rule DfE's attendance statistics use for their cohort: aged 5 to 15 on
+    the 31 August before the school year (attendance-rules.md, section 2). So
+    a child who turned 5 on 31 August is of compulsory age all that year, and
+    one who turns 5 on 1 September is not until the next. The law is finer
+    (compulsory from the term after the fifth birthday, to the last Friday in
+    June of the year the pupil turns 16), so this test misses an X for a
+    Reception child who turned 5 during the year, and a Year 11 pupil's X in
+    July is flagged for a look. Raises nothing.
+    """
+    return age_on(born, school_year_age_date(day)) in COMPULSORY_AGES
+
+
+def compulsory_age_note(born: date, *days: date) -> str:
+    """Why a pupil was of compulsory school age on `days`, in words for a warning about X.
+
+    "the pupil was 7 on 31 August 2025, so of compulsory school age (5 to 15
+    on the 31 August before the school year)"; days in different school years
+    give the age at the start of the first and of the last. Raises nothing.
+    """
+    age_dates = sorted({school_year_age_date(day) for day in days})
+    ages = [age_dates[0], age_dates[-1]] if len(age_dates) > 1 else age_dates
+    was = " and ".join(f"{age_on(born, d)} on {d.day} {d:%B %Y}" for d in ages)
+    return (
+        f"the pupil was {was}, so of compulsory school age "
+        f"({COMPULSORY_AGES[0]} to {COMPULSORY_AGES[-1]} on the 31 August before the school year)"
+    )
+
+
+def x_mark_warning(code: str, born: date, day: date) -> str:
+    """Why a mark needs a look if it is X for a pupil of compulsory school age on `day`, else "".
+
+    X is not a possible session, so an X that should have been another code
+    hides a session from the pupil's attendance (attendance-rules.md, note (a)).
+    A warning, not a refusal: the office may know better. Raises nothing.
+    """
+    if code != NOT_COMPULSORY_AGE or not is_compulsory_school_age(born, day):
+        return ""
+    return f"{x_meaning()} on {day.isoformat()}, but {compulsory_age_note(born, day)}: check the mark"
+
+
+def x_meaning() -> str:
+    """X with its meaning in brackets, as warnings about it start."""
+    return f"{NOT_COMPULSORY_AGE} ({code_table()[NOT_COMPULSORY_AGE].description.lower()})"

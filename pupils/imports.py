@@ -3,7 +3,10 @@
 Every problem is a `Problem` with the row (or, in a CTF file, the pupil and the
 mark's place), the column and a reason in plain words. Parsers never stop at
 the first problem: they report them all, so one run of a bad file tells the
-office everything to fix.
+office everything to fix. Warnings are for what does not stop an import but
+is worth a look: an exact repeat, "no mark yet", or `X` (below or above
+compulsory school age) for a pupil who is of that age, one warning per pupil
+per file.
 
 Marks files can hold a million rows, so the marks readers are generators that
 yield one checked mark at a time, and problems go to a `ProblemLog` that keeps
@@ -30,7 +33,15 @@ from typing import IO, Any, NamedTuple
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from .codes import CodeError, normalise_code
+from .codes import (
+    NOT_COMPULSORY_AGE,
+    CodeError,
+    compulsory_age_note,
+    is_compulsory_school_age,
+    normalise_code,
+    x_mark_warning,
+    x_meaning,
+)
 from .upn import upn_problem
 
 #: Problems kept (in memory, printed, stored on the batch); any more are only counted.
@@ -510,6 +521,7 @@ class RollEntry(NamedTuple):
     pupil_id: int
     start_on: date
     leaving_on: date | None
+    date_of_birth: date | None = None  # None: no age checks (X) for this pupil
 
 
 class StagedMark(NamedTuple):
@@ -560,6 +572,74 @@ def _code(raw: str, day: date) -> tuple[str | None, str]:
         return None, str(e)
 
 
+@dataclass
+class _PupilXMarks:
+    """One pupil's X marks in a file, while the pupil was of compulsory school age."""
+
+    upn: str
+    born: date
+    line: int  # where the first one is: CSV row, or CTF pupil with its mark's position and session
+    position: int
+    when: str
+    first: date
+    last: date
+    last_line: int
+    count: int = 1
+
+
+class _XMarkCheck:
+    """Gathers X marks for pupils of compulsory school age, to warn once per pupil per file.
+
+    X says the pupil is below or above compulsory school age, so it is not a
+    possible session; recorded for a pupil of that age it hides a session that
+    should count (attendance-rules.md, note (a)). The mark is still imported:
+    the office decides. A pupil coded X all term would otherwise get a warning
+    a session, burying the rest and filling the `KEEP` kept problems, so each
+    pupil gets one warning, placed at the first such mark, with how many there
+    are and the first and last dates. Marks are counted as the file has them:
+    an exact repeat counts twice (and has a warning of its own). Memory is one
+    entry per pupil concerned.
+    """
+
+    def __init__(self) -> None:
+        self.by_pupil: dict[int, _PupilXMarks] = {}
+
+    def see(self, entry: RollEntry, upn: str, day: date, *, line: int, position: int = 0, session: int = 0) -> None:
+        """Note one imported mark coded X; marks for pupils not of compulsory age on `day` are ignored."""
+        if entry.date_of_birth is None or not is_compulsory_school_age(entry.date_of_birth, day):
+            return
+        seen = self.by_pupil.get(entry.pupil_id)
+        if seen is None:
+            when = f"{day.isoformat()} {SESSION_NAMES[session]}" if position else ""
+            self.by_pupil[entry.pupil_id] = _PupilXMarks(upn, entry.date_of_birth, line, position, when, day, day, line)
+            return
+        seen.count += 1
+        seen.first = min(seen.first, day)
+        if day >= seen.last:
+            seen.last, seen.last_line = day, line
+
+    def warn(self, report: ImportReport, *, column: str) -> None:
+        """Add one warning per pupil to `report`. A CSV names the pupil in the message, a CTF in its place."""
+        for seen in self.by_pupil.values():
+            if seen.position:
+                report.warn(seen.line, column, _x_message(seen), upn=seen.upn, position=seen.position, when=seen.when)
+            else:
+                report.warn(seen.line, column, f"UPN {seen.upn}: {_x_message(seen, rows=True)}")
+
+
+def _x_message(seen: _PupilXMarks, *, rows: bool = False) -> str:
+    if seen.count == 1:
+        return x_mark_warning(NOT_COMPULSORY_AGE, seen.born, seen.first)
+    what = f"{seen.count} sessions coded {x_meaning()}"
+    if seen.first == seen.last:
+        what += f" on {seen.first.isoformat()}"
+    else:
+        what += f" from {seen.first.isoformat()} to {seen.last.isoformat()}"
+    if rows and seen.last_line != seen.line:
+        what += f" (the last on row {seen.last_line})"
+    return f"{what}, but {compulsory_age_note(seen.born, seen.first, seen.last)}: check the marks"
+
+
 class _Cache(dict[Any, Any]):
     """A memo for values that repeat down a file (dates, UPNs, codes), emptied if it grows large."""
 
@@ -596,6 +676,7 @@ def read_marks_csv(
     i_late = columns.get("minutes_late")
     i_comment = columns.get("comment")
     upns, dates, sessions, codes = _Cache(), _Cache(), _Cache(), _Cache()
+    x_marks, x_code = _XMarkCheck(), NOT_COMPULSORY_AGE
     errors = report.errors
     error = report.error
     rows = 0
@@ -662,9 +743,12 @@ def read_marks_csv(
             error(line, "comment", f"is {len(comment)} characters long; the most allowed is {COMMENT_LENGTH}")
 
         if errors.count == errors_before:
+            if code == x_code:
+                x_marks.see(entry, fields[i_upn].strip().upper(), day, line=line)  # type: ignore[arg-type]
             yield _staged((line, 0, entry.pupil_id, day, session, code, minutes_late, comment))  # type: ignore[union-attr]
     report.rows += rows
     report.no_mark += no_mark
+    x_marks.warn(report, column="code")
     if rows == 0 and report.ok:
         report.error(0, "", "the file has a header but no marks")
 
@@ -720,6 +804,7 @@ def read_ctf(
     pupils = 0
     saw_root = False
     container: ET.Element | None = None
+    x_marks = _XMarkCheck()
     try:
         for event, element in ET.iterparse(stream, events=("start", "end")):
             name = _local(element.tag)
@@ -735,7 +820,9 @@ def read_ctf(
             if name != "Pupil":
                 continue
             pupils += 1
-            yield from _ctf_pupil(element, pupils, roll=roll, is_school_day=is_school_day, report=report)
+            yield from _ctf_pupil(
+                element, pupils, roll=roll, is_school_day=is_school_day, report=report, x_marks=x_marks
+            )
             # Done with this pupil: drop it from the tree so memory does not grow with the file.
             element.clear()
             if container is not None and len(container) and container[-1] is element:
@@ -744,6 +831,7 @@ def read_ctf(
         line, column = e.position
         report.error(0, "", f"the XML is not well formed at line {line}, column {column + 1}")
         return
+    x_marks.warn(report, column="AttendanceMarks")
     if pupils == 0 and report.ok:
         report.error(0, "", "the file has no CTFpupilData/Pupil elements")
 
@@ -755,6 +843,7 @@ def _ctf_pupil(
     roll: Mapping[str, RollEntry],
     is_school_day: Callable[[date], bool],
     report: ImportReport,
+    x_marks: _XMarkCheck,
 ) -> Iterator[StagedMark]:
     upn = (_child_text(element, "UPN") or "").upper()
     entry, problem = _upn_on_roll(upn, roll)
@@ -799,6 +888,8 @@ def _ctf_pupil(
                             number, "AttendanceMarks", _off_roll(entry, day), upn=upn, position=index + 1, when=when
                         )
                         continue
+                    if code == NOT_COMPULSORY_AGE:
+                        x_marks.see(entry, upn, day, line=number, position=index + 1, session=session)
                     yield StagedMark(number, index + 1, entry.pupil_id, day, session, code, None, "")
 
 

@@ -177,8 +177,11 @@ def _import_user(user: Any) -> Any:
 
 def school_roll(school: School) -> dict[str, imports.RollEntry]:
     """The school's pupils by UPN, as the marks readers need them (at most a few thousand)."""
-    rows = Pupil.objects.filter(school=school).values_list("upn", "id", "start_on", "leaving_on")
-    return {upn: imports.RollEntry(pupil_id, start_on, leaving_on) for upn, pupil_id, start_on, leaving_on in rows}
+    rows = Pupil.objects.filter(school=school).values_list("upn", "id", "start_on", "leaving_on", "date_of_birth")
+    return {
+        upn: imports.RollEntry(pupil_id, start_on, leaving_on, born)
+        for upn, pupil_id, start_on, leaving_on, born in rows
+    }
 
 
 def marks_import(*, school: School, path: Path, filename: str = "", user: Any = None) -> imports.ImportReport:

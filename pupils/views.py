@@ -23,7 +23,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from . import selectors, services, uploads
 from .access import Access, pupil_for, school_access, visible_pupils
 from .calendar import monday_of
-from .codes import code_table
+from .codes import code_table, x_mark_warning
 from .forms import ImportForm, MarkForm, ReasonReceivedForm, codes_in_force
 from .models import AttendanceMark, AuditEvent, Pupil
 
@@ -208,7 +208,7 @@ def register_mark(request: HttpRequest, urn: str, pk: int, day: str, session: st
         raise Http404("The session is am or pm.")
     slot = f"{pupil.pk}-{on:%Y%m%d}-{session}"  # ids differ from cell to cell: several editors may be open
     form = MarkForm(request.POST or None, datalist=f"codes-{slot}", inline=request.htmx, auto_id=f"id_%s-{slot}")
-    saved = False
+    saved, warning = False, ""
     if form.is_bound and form.is_valid():
         try:
             mark = services.mark_correct(
@@ -223,13 +223,19 @@ def register_mark(request: HttpRequest, urn: str, pk: int, day: str, session: st
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
+            # Saved all the same: the office may know better (a pupil's date of birth can be wrong too).
+            warning = x_mark_warning(mark.code, pupil.date_of_birth, on)
             if not request.htmx:
                 messages.success(
                     request, f"{pupil.full_name}, {on:%a} {on.day} {on:%b} {session.upper()}: {mark.code}."
                 )
+                if warning:
+                    messages.warning(request, f"{pupil.full_name}: {warning}.")
                 return redirect(_register_url(urn, pupil, on))
             saved = True
-    context = _mark_context(access, pupil, on, session_value, form=form, saved=saved, inline=bool(request.htmx))
+    context = _mark_context(
+        access, pupil, on, session_value, form=form, saved=saved, warning=warning, inline=bool(request.htmx)
+    )
     if saved or (request.htmx and request.GET.get("cancel")):
         template = "pupils/register.html#mark-cell"
     else:

@@ -164,6 +164,38 @@ def test_a_csv_and_a_ctf_agree_on_the_same_marks(tmp_path, pupil):
     assert "unchanged=2" in out
 
 
+def test_x_for_a_pupil_of_compulsory_school_age_is_imported_with_one_warning_at_the_first(tmp_path, school):
+    # 2025-09-03 is a Wednesday in the first week of 2025/26: ages are taken on 31 August 2025.
+    maya = PupilFactory(school=school, date_of_birth=date(2018, 3, 14), start_on=date(2025, 9, 1))  # 7: Year 3
+    reception = PupilFactory(school=school, date_of_birth=date(2021, 1, 10), start_on=date(2025, 9, 1))  # 4
+    out = import_ctf(
+        tmp_path,
+        ctf(
+            pupil_xml(reception.upn, "2025-09-03", "X,X"),
+            pupil_xml(maya.upn, "2025-09-03", "/,X,X,X,/,\\"),
+        ),
+    )
+    message = (
+        "3 sessions coded X (not required to attend: below or above compulsory school age) from 2025-09-03 to "
+        "2025-09-04, but the pupil was 7 on 31 August 2025, so of compulsory school age (5 to 15 on the 31 August "
+        "before the school year): check the marks"
+    )
+    assert f"warning: pupil 2 (UPN {maya.upn}), mark 2 (2025-09-03 PM), column AttendanceMarks: {message}" in out
+    assert "rows=8 inserted=8 updated=0 unchanged=0 no-mark=0 warnings=1" in out
+    assert ImportBatch.objects.get().warnings == [
+        {
+            "row": 2,
+            "column": "AttendanceMarks",
+            "message": message,
+            "upn": maya.upn,
+            "position": 2,
+            "when": "2025-09-03 PM",
+        }
+    ]
+    assert [code for _, _, code in marks_of(maya)] == ["/", "X", "X", "X", "/", "\\"]
+    assert [code for _, _, code in marks_of(reception)] == ["X", "X"]
+
+
 # --- bad files change nothing ---------------------------------------------------------------------
 
 

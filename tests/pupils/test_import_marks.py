@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from pupils.models import AttendanceMark, ImportBatch, MarkChange
+from pupils.models import AttendanceMark, ImportBatch, MarkChange, YearGroup
 from tests.factories import PupilFactory, SchoolFactory, make_upn
 from tests.pupils.importing import database_picture, run, run_rejected, write
 
@@ -129,6 +129,120 @@ def test_unknown_columns_are_ignored_with_a_warning(tmp_path, pupil):
 def test_blank_lines_are_not_rows(tmp_path, pupil):
     out = import_marks(tmp_path, HEADER + f"{pupil.upn},2025-11-24,AM,/\n\n,,,\n")
     assert "rows=1 inserted=1" in out
+
+
+# --- X for a pupil of compulsory school age: imported, with one warning per pupil --------------------
+# The school year 2025/26 starts on Monday 1 September 2025: ages are taken on Sunday 31 August 2025.
+
+X_MEANING = "X (not required to attend: below or above compulsory school age)"
+AGE_RULE = "so of compulsory school age (5 to 15 on the 31 August before the school year)"
+
+
+def pupil_born(school, born, year_group, **fields):
+    return PupilFactory(
+        school=school,
+        date_of_birth=born,
+        year_group=YearGroup.objects.get(school=school, code=year_group),
+        start_on=date(2025, 9, 1),
+        **fields,
+    )
+
+
+def x_warnings():
+    return [w for w in ImportBatch.objects.latest("id").warnings if "X (not required" in w["message"]]
+
+
+def test_x_for_a_year_3_pupil_is_imported_with_a_warning(tmp_path, school):
+    maya = pupil_born(school, date(2018, 3, 14), "3")  # 7 on 31 August 2025
+    out = import_marks(tmp_path, HEADER + f"{maya.upn},2025-09-03,AM,/\n{maya.upn},2025-09-03,PM,X\n")
+    message = (
+        f"UPN {maya.upn}: {X_MEANING} on 2025-09-03, but the pupil was 7 on 31 August 2025, {AGE_RULE}: check the mark"
+    )
+    assert f"warning: row 3, column code: {message}" in out
+    assert "rows=2 inserted=2 updated=0 unchanged=0 no-mark=0 warnings=1" in out
+    assert x_warnings() == [{"row": 3, "column": "code", "message": message, "upn": "", "position": 0, "when": ""}]
+    assert marks_of(maya) == [("2025-09-03", "AM", "/"), ("2025-09-03", "PM", "X")]
+
+
+def test_many_x_marks_for_one_pupil_give_one_warning_with_the_count_and_the_dates(tmp_path, school):
+    maya = pupil_born(school, date(2018, 3, 14), "3")
+    out = import_marks(
+        tmp_path,
+        HEADER
+        + f"{maya.upn},2025-09-03,AM,X\n"
+        + f"{maya.upn},2025-09-03,PM,X\n"
+        + f"{maya.upn},2025-09-04,AM,/\n"
+        + f"{maya.upn},2025-09-05,AM,X\n"
+        + f"{maya.upn},2025-09-05,PM,X\n",
+    )
+    assert "warnings=1" in out
+    assert [(w["row"], w["message"]) for w in x_warnings()] == [
+        (
+            2,
+            f"UPN {maya.upn}: 4 sessions coded {X_MEANING} from 2025-09-03 to 2025-09-05 (the last on row 6), "
+            f"but the pupil was 7 on 31 August 2025, {AGE_RULE}: check the marks",
+        )
+    ]
+    assert [code for _, _, code in marks_of(maya)] == ["X", "X", "/", "X", "X"]
+
+
+def test_x_marks_across_two_school_years_give_the_age_at_the_start_of_each(tmp_path, pupil):
+    # The default pupil was born on 1 October 2016: 7 on 31 August 2024, 8 on 31 August 2025.
+    import_marks(tmp_path, HEADER + f"{pupil.upn},2025-07-14,AM,X\n{pupil.upn},2025-09-08,AM,X\n")
+    assert [w["message"] for w in x_warnings()] == [
+        f"UPN {pupil.upn}: 2 sessions coded {X_MEANING} from 2025-07-14 to 2025-09-08 (the last on row 3), "
+        f"but the pupil was 7 on 31 August 2024 and 8 on 31 August 2025, {AGE_RULE}: check the marks"
+    ]
+
+
+def test_x01_from_before_2024_is_x_and_checked_the_same_way(tmp_path, pupil):
+    import_marks(tmp_path, HEADER + f"{pupil.upn},2023-11-20,AM,X01\n")
+    assert marks_of(pupil) == [("2023-11-20", "AM", "X")]
+    assert [w["message"] for w in x_warnings()] == [
+        f"UPN {pupil.upn}: {X_MEANING} on 2023-11-20, but the pupil was 6 on 31 August 2023, {AGE_RULE}: check the mark"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("born", "year_group", "who"),
+    [
+        (date(2021, 1, 10), "R", "Reception, 4 on 31 August 2025"),
+        (date(2020, 9, 1), "R", "Reception, turns 5 on 1 September 2025"),
+        (date(2009, 5, 1), "12", "sixth form, 16 on 31 August 2025"),
+        (date(2009, 8, 31), "12", "sixth form, turned 16 on 31 August 2025 exactly"),
+    ],
+)
+def test_x_for_a_pupil_not_of_compulsory_school_age_is_imported_without_a_warning(
+    tmp_path, school, born, year_group, who
+):
+    child = pupil_born(school, born, year_group)
+    out = import_marks(tmp_path, HEADER + f"{child.upn},2025-09-03,AM,X\n{child.upn},2026-07-17,PM,X\n")
+    assert "rows=2 inserted=2 updated=0 unchanged=0 no-mark=0 warnings=0" in out, who
+    assert [code for _, _, code in marks_of(child)] == ["X", "X"]
+
+
+def test_the_boundary_a_child_who_turned_5_on_31_august_is_of_compulsory_age_one_born_a_day_later_is_not(
+    tmp_path, school
+):
+    august = pupil_born(school, date(2020, 8, 31), "1")
+    september = pupil_born(school, date(2020, 9, 1), "R")
+    import_marks(tmp_path, HEADER + f"{september.upn},2025-09-03,AM,X\n{august.upn},2025-09-03,AM,X\n")
+    assert [w["message"] for w in x_warnings()] == [
+        f"UPN {august.upn}: {X_MEANING} on 2025-09-03, but the pupil was 5 on 31 August 2025, {AGE_RULE}: check the mark"
+    ]
+
+
+def test_each_pupil_with_x_gets_a_warning_of_their_own(tmp_path, school):
+    maya = pupil_born(school, date(2018, 3, 14), "3")
+    leo = pupil_born(school, date(2012, 12, 1), "7")  # 12 on 31 August 2025
+    import_marks(
+        tmp_path,
+        HEADER + f"{maya.upn},2025-09-03,AM,X\n{leo.upn},2025-09-03,AM,X\n{maya.upn},2025-09-03,PM,X\n",
+    )
+    assert [(w["row"], w["message"].split(":")[0]) for w in x_warnings()] == [
+        (2, f"UPN {maya.upn}"),
+        (3, f"UPN {leo.upn}"),
+    ]
 
 
 # --- the same file twice, and corrections ------------------------------------------------------

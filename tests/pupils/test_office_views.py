@@ -140,6 +140,19 @@ def test_a_good_marks_file_is_imported_and_its_counts_shown(owen, school, alex, 
     assert sorted(AttendanceMark.objects.values_list("code", flat=True)) == ["/", "I", "\\"]
 
 
+def test_x_for_a_pupil_of_compulsory_school_age_is_imported_and_the_warning_shown(owen, school, alex):
+    # Alex was born on 1 October 2016: 8 on 31 August 2025, so of compulsory school age all of 2025/26.
+    response = upload(owen, school, MARKS_HEADER + f"{alex.upn},2025-11-24,AM,X\n", follow=True)
+    body = response.content.decode()
+    assert "Imported." in body and "Warnings: imported, but worth a look" in body
+    assert '<td class="text-nowrap">2</td>' in body and "<code>code</code>" in body
+    assert (
+        f"UPN {alex.upn}: X (not required to attend: below or above compulsory school age) on 2025-11-24, "
+        "but the pupil was 8 on 31 August 2025"
+    ) in body
+    assert alex.marks.get().code == "X"
+
+
 def test_a_bad_marks_file_changes_nothing_and_every_problem_is_shown_by_row_and_column(owen, school, alex):
     MarkFactory(pupil=alex, date=MONDAY, code="/")
     before = database_picture()
@@ -465,6 +478,54 @@ def test_htmx_opens_the_editor_in_the_cell_and_saves_in_place(owen, school, alex
     assert ">M<sup" in body and "Saved" in body
     cancel = owen.get(mark_url(school, alex, MONDAY) + "?cancel=1", HTTP_HX_REQUEST="true").content.decode()
     assert "<form" not in cancel and ">M<sup" in cancel
+
+
+def test_x_for_a_pupil_of_compulsory_school_age_is_saved_with_a_warning(owen, school, alex):
+    warning = (
+        "Alex Smith: X (not required to attend: below or above compulsory school age) on 2025-11-24, but the pupil "
+        "was 8 on 31 August 2025, so of compulsory school age (5 to 15 on the 31 August before the school year): "
+        "check the mark."
+    )
+    response = owen.post(mark_url(school, alex, MONDAY), {"code": "X", "reason": "Not required"}, follow=True)
+    assert alex.marks.get().code == "X"
+    assert [(m.level_tag, str(m)) for m in response.context["messages"]] == [
+        ("success", "Alex Smith, Mon 24 Nov AM: X."),
+        ("warning", warning),
+    ]
+    assert '<div class="alert alert-warning" role="status">' in response.content.decode()
+
+
+def test_htmx_saves_x_in_place_and_the_cell_asks_for_a_check(owen, school, alex):
+    saved = owen.post(
+        mark_url(school, alex, MONDAY, "pm"), {"code": "X", "reason": "Not required"}, HTTP_HX_REQUEST="true"
+    )
+    assert saved.status_code == 200
+    cell = cell_html(saved.content.decode(), alex, MONDAY, 1)
+    assert "check the age" in cell and "was 8 on 31 August 2025, so of compulsory school age" in cell
+    assert alex.marks.get().code == "X"
+
+
+def test_x_for_a_reception_pupil_is_saved_without_a_warning(owen, school, class_4b):
+    reception = PupilFactory(  # 4 on 31 August 2025
+        school=school,
+        forename="Rae",
+        surname="Hill",
+        date_of_birth=date(2021, 1, 10),
+        start_on=date(2025, 9, 1),
+        registration_group=class_4b,
+    )
+    response = owen.post(mark_url(school, reception, MONDAY), {"code": "X", "reason": "Not required"}, follow=True)
+    assert [m.level_tag for m in response.context["messages"]] == ["success"]
+    saved = owen.post(
+        mark_url(school, reception, MONDAY, "pm"), {"code": "X", "reason": "Not required"}, HTTP_HX_REQUEST="true"
+    )
+    assert "check the age" not in saved.content.decode()
+    assert [m.code for m in reception.marks.all()] == ["X", "X"]
+
+
+def test_other_codes_are_saved_without_a_warning(owen, school, alex):
+    response = owen.post(mark_url(school, alex, MONDAY), {"code": "D", "reason": "Dual registered"}, follow=True)
+    assert [m.level_tag for m in response.context["messages"]] == ["success"]
 
 
 @pytest.mark.parametrize(
