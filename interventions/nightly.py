@@ -37,7 +37,7 @@ from django.utils import timezone
 from pupils import statistics as stats
 from pupils.calendar import SchoolCalendar, monday_of
 from pupils.models import AttendanceMark, Pupil, School
-from pupils.selectors import pupils_on_roll_between
+from pupils.selectors import pupils_on_roll, pupils_on_roll_between
 from pupils.services import school_calendar
 
 from .models import Ladder, NightlyRun, Placement, Proposal, PupilWeek, SchoolWeek, Stage, StageChange, Task
@@ -247,8 +247,9 @@ def _night(*, school: School, ladder: Ladder, as_of: date, run: NightlyRun) -> N
     recounted = pupil_weeks_refresh(school=school, start=weeks_from, end=as_of, since=previous)
     facts = night_facts(school=school, spec=spec, as_of=as_of, calendar=calendar)
     result = _place_pupils(school=school, ladder=ladder, spec=spec, facts=facts, as_of=as_of)
-    result.weeks_recounted = recounted
-    _save_figures(school=school, ladder=ladder, facts=facts, spec=spec, as_of=as_of)
+    result.weeks_recounted = recounted.weeks
+    chart_from = _chart_from(school=school, previous=previous, recounted=recounted, facts=facts)
+    _save_figures(school=school, ladder=ladder, facts=facts, spec=spec, as_of=as_of, chart_from=chart_from)
     result.reviews_created = reviews_create(ladder=ladder, calendar=calendar, as_of=as_of, pupil_ids=set(facts.facts))
     result.tasks_overdue = tasks_mark_overdue(school=school, as_of=as_of)
     return result
@@ -309,7 +310,15 @@ def _counts_by_week(marks: Any) -> Any:
     )
 
 
-def pupil_weeks_refresh(*, school: School, start: date, end: date, since: NightlyRun | None) -> int:
+@dataclass(frozen=True)
+class Recounted:
+    """What `pupil_weeks_refresh` did: how many pupil-weeks it recounted, and the first Monday it recounted from."""
+
+    weeks: int
+    first_week: date | None
+
+
+def pupil_weeks_refresh(*, school: School, start: date, end: date, since: NightlyRun | None) -> Recounted:
     """Bring the school's stored weekly counts up to date with the register for [start, end].
 
     With `since` None, recount every pupil-week. Otherwise recount only, for
@@ -317,14 +326,15 @@ def pupil_weeks_refresh(*, school: School, start: date, end: date, since: Nightl
     run: marks stamped after its cutoff, marks dated after its night, and every
     week of a pupil whose record changed (starting or leaving day). Counting is
     done in the database (INSERT ... SELECT); nothing row by row passes through
-    Python. Returns how many pupil-weeks were recounted. Idempotent.
+    Python. Returns how many pupil-weeks were recounted, and from which Monday
+    (None if nothing could have changed). Idempotent.
     """
     pupils = pupils_on_roll_between(school=school, start=start, end=end)
     ids = list(pupils.values_list("pk", flat=True))
     if since is None:
         gone = list(Pupil.objects.filter(school=school).exclude(pk__in=ids).values_list("pk", flat=True))
         PupilWeek.objects.filter(pupil_id__in=gone).delete()  # pupils no longer on roll in the window
-        return _weeks_recount(pupil_ids=ids, start=start, end=end, from_monday=None)
+        return Recounted(_weeks_recount(pupil_ids=ids, start=start, end=end, from_monday=None), monday_of(start))
     marks = AttendanceMark.objects.filter(pupil_id__in=ids, date__gte=start, date__lte=end)
     # Two queries, each able to use an index: new days by (pupil, date), corrections by changed_at.
     first_changed: dict[int, date] = dict(
@@ -347,10 +357,31 @@ def pupil_weeks_refresh(*, school: School, start: date, end: date, since: Nightl
     by_monday: dict[date, list[int]] = defaultdict(list)
     for pupil_id, first in first_changed.items():
         by_monday[monday_of(first)].append(pupil_id)
-    return sum(
+    weeks = sum(
         _weeks_recount(pupil_ids=group, start=start, end=end, from_monday=monday)
         for monday, group in sorted(by_monday.items())
     )
+    return Recounted(weeks, min(by_monday, default=None))
+
+
+def _chart_from(
+    *, school: School, previous: NightlyRun | None, recounted: Recounted, facts: SchoolFacts
+) -> date | None:
+    """The first Monday whose school figures tonight may change, or None for the whole year.
+
+    The weekly chart adds up the weeks of the pupils on roll tonight. Weeks
+    before the first one recounted tonight stand as the last good night left
+    them, unless the pupils on roll are not the same ones (a pupil joined or
+    left): then every week is added up again. The week of the last night is
+    always redone, as it was still open then.
+    """
+    if previous is None:
+        return None
+    then = set(pupils_on_roll(school=school, on=previous.run_on).values_list("pk", flat=True))
+    if then != set(facts.facts):
+        return None
+    last_week = monday_of(previous.run_on)
+    return min(recounted.first_week, last_week) if recounted.first_week else last_week
 
 
 #: A Monday: weeks are counted as whole weeks since it.
@@ -512,9 +543,11 @@ def _place_pupils(*, school: School, ladder: Ladder, spec: LadderSpec, facts: Sc
 FIGURE_FIELDS = ("attendance_pct", "attendance_change", "lates_half_term", "persistent", "severe", "computed_on")
 
 
-def _save_figures(*, school: School, ladder: Ladder, facts: SchoolFacts, spec: LadderSpec, as_of: date) -> None:
-    """Last night's figures per pupil and per school week, for dashboards and class lists."""
-    weeks = school_week_figures(school=school, pupil_ids=sorted(facts.facts), as_of=as_of)
+def _save_figures(
+    *, school: School, ladder: Ladder, facts: SchoolFacts, spec: LadderSpec, as_of: date, chart_from: date | None
+) -> None:
+    """Last night's figures per pupil and per school week (from `chart_from` on), for dashboards and class lists."""
+    weeks = school_week_figures(school=school, pupil_ids=sorted(facts.facts), as_of=as_of, since=chart_from)
     figures = school_figures(facts=facts, spec=spec, weeks=weeks)
     current = Placement.objects.filter(ladder=ladder, pupil_id__in=figures.pupils).values_list(
         "pk", "pupil_id", *FIGURE_FIELDS

@@ -471,22 +471,34 @@ def _weekly_school_figures(facts: SchoolFacts) -> list[WeekFigures]:
     ]
 
 
-def school_week_figures(*, school: School, pupil_ids: Sequence[int], as_of: date) -> list[WeekFigures]:
+def school_week_figures(
+    *, school: School, pupil_ids: Sequence[int], as_of: date, since: date | None = None
+) -> list[WeekFigures]:
     """`_weekly_school_figures`, from the stored weekly counts of these pupils (one light query).
 
     Per school week of the year to date: attendance over all the pupils'
     sessions that week, and the share of pupils with any possible session so
-    far who are persistently absent year to date at the week's end.
+    far who are persistently absent year to date at the week's end. With
+    `since` (a Monday), only the weeks from it on: earlier weeks are added up
+    per pupil rather than walked week by week, which is what makes the
+    night's incremental chart cheap.
     """
     year_start = school_calendar(school).academic_year_window(as_of)[0]
+    first = year_start - timedelta(days=6)
+    since = max(since or first, first)
     qn = connection.ops.quote_name
     column = {name: qn(PupilWeek._meta.get_field(name).column) for name in PupilWeek.COUNTS}
     pupils_sql, pupils_params = _id_list(pupil_ids)
+    pct = stats.PERSISTENT_ABSENCE_PCT
+
     # Persistent absence as `AttendanceSummary.persistent` decides it, in whole numbers.
-    persistent = f"CASE WHEN so_far_absent * 100 >= {stats.PERSISTENT_ABSENCE_PCT} * so_far_possible THEN 1 ELSE 0 END"
-    # Each pupil's year so far holds from a week with counts until their next such week:
-    # +1 to "counted" (and to "persistent" if so) there, -1 at their next week, then a
-    # running sum along the weeks.
+    def persistent(absent: str, possible: str) -> str:
+        return f"CASE WHEN {possible} > 0 AND {absent} * 100 >= {pct} * {possible} THEN 1 ELSE 0 END"
+
+    # A pupil counts (and is persistently absent or not) from their first week with a possible
+    # session, as their year so far stood at their latest week. Each pupil's week adds the change
+    # in their standing since their week before (or since the weeks before `since`, added up),
+    # and a running sum along the weeks gives the school's count for each week.
     sql = f"""
         WITH w AS (
             SELECT pupil_id, week_start, {column["present"]} + {column["aea"]} AS attended,
@@ -494,26 +506,47 @@ def school_week_figures(*, school: School, pupil_ids: Sequence[int], as_of: date
             FROM {qn(PupilWeek._meta.db_table)}
             WHERE pupil_id {pupils_sql} AND week_start >= %s AND week_start <= %s
         ),
+        before AS (
+            SELECT pupil_id, SUM(attended + absent) AS possible, SUM(absent) AS absent
+            FROM w WHERE week_start < %s GROUP BY pupil_id
+        ),
         so_far AS (
-            SELECT week_start, LEAD(week_start) OVER pupil AS next_week,
-                   SUM(attended + absent) OVER pupil AS so_far_possible, SUM(absent) OVER pupil AS so_far_absent
-            FROM w WINDOW pupil AS (PARTITION BY pupil_id ORDER BY week_start)
+            SELECT w.pupil_id, w.week_start, w.attended, w.absent,
+                   COALESCE(b.possible, 0) + SUM(w.attended + w.absent) OVER pupil AS possible,
+                   COALESCE(b.absent, 0) + SUM(w.absent) OVER pupil AS so_far_absent,
+                   CASE WHEN b.possible > 0 THEN 1 ELSE 0 END AS counted_before,
+                   {persistent("b.absent", "b.possible")} AS persistent_before
+            FROM w LEFT JOIN before b ON b.pupil_id = w.pupil_id
+            WHERE w.week_start >= %s
+            WINDOW pupil AS (PARTITION BY w.pupil_id ORDER BY w.week_start)
         ),
-        steps AS (
-            SELECT week_start AS at, 1 AS counted, {persistent} AS persistent FROM so_far WHERE so_far_possible > 0
-            UNION ALL
-            SELECT next_week, -1, -{persistent} FROM so_far WHERE so_far_possible > 0 AND next_week IS NOT NULL
+        stood AS (
+            SELECT pupil_id, week_start, attended, absent, counted_before, persistent_before,
+                   CASE WHEN possible > 0 THEN 1 ELSE 0 END AS counted,
+                   {persistent("so_far_absent", "possible")} AS persistent
+            FROM so_far
         ),
-        moves AS (SELECT at, SUM(counted) AS counted, SUM(persistent) AS persistent FROM steps GROUP BY at),
-        weeks AS (SELECT week_start, SUM(attended) AS attended, SUM(attended + absent) AS possible FROM w GROUP BY week_start)
-        SELECT weeks.week_start, weeks.attended, weeks.possible,
-               SUM(COALESCE(moves.counted, 0)) OVER (ORDER BY weeks.week_start),
-               SUM(COALESCE(moves.persistent, 0)) OVER (ORDER BY weeks.week_start)
-        FROM weeks LEFT JOIN moves ON moves.at = weeks.week_start
-        ORDER BY weeks.week_start
+        changes AS (
+            SELECT week_start, attended, absent,
+                   counted - COALESCE(LAG(counted) OVER pupil, counted_before) AS counted,
+                   persistent - COALESCE(LAG(persistent) OVER pupil, persistent_before) AS persistent
+            FROM stood
+            WINDOW pupil AS (PARTITION BY pupil_id ORDER BY week_start)
+        ),
+        weeks AS (
+            SELECT week_start, SUM(attended) AS attended, SUM(attended + absent) AS possible,
+                   SUM(counted) AS counted, SUM(persistent) AS persistent
+            FROM changes GROUP BY week_start
+        )
+        SELECT week_start, attended, possible,
+               (SELECT COUNT(*) FROM before WHERE possible > 0) + SUM(counted) OVER (ORDER BY week_start),
+               (SELECT COUNT(*) FROM before WHERE {persistent("absent", "possible")} = 1)
+                   + SUM(persistent) OVER (ORDER BY week_start)
+        FROM weeks
+        ORDER BY week_start
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*pupils_params, year_start - timedelta(days=6), monday_of(as_of)])
+        cursor.execute(sql, [*pupils_params, first, monday_of(as_of), since, since])
         rows = cursor.fetchall()
     return [
         WeekFigures(

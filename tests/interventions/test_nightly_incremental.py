@@ -332,5 +332,21 @@ def test_merged_weeks_decide_exactly_as_single_weeks_for_every_shipped_ladder(db
         assert figures_merged == selectors.school_figures(facts=single, spec=spec)
 
 
+def test_the_weekly_chart_from_any_week_on_is_the_whole_years_chart_from_that_week(db):
+    """An incremental night redraws the chart from its first changed week: those weeks must come out the same."""
+    school, pupils = build_school("300201", until=WALK_TO)
+    Pupil.objects.filter(pk=pupils[8].pk).update(start_on=date(2025, 10, 1))  # joins: counted from October
+    nightly.pupil_weeks_refresh(school=school, start=YEAR_START, end=WALK_TO, since=None)
+    ids = sorted(p.pk for p in pupils)
+    whole = selectors.school_week_figures(school=school, pupil_ids=ids, as_of=WALK_TO)
+    assert len(whole) >= 12
+    assert len({w.persistent_absence_pct for w in whole}) > 3  # pupils' standing changes along the year
+    assert whole[0].pupils < whole[-1].pupils  # the joiner counts from their first week
+    mondays = [w.week_start for w in whole]
+    for since in [*mondays, date(2025, 10, 29), date(2025, 12, 1)]:  # and a midweek date, and a week to come
+        got = selectors.school_week_figures(school=school, pupil_ids=ids, as_of=WALK_TO, since=since)
+        assert got == [w for w in whole if w.week_start >= since], since
+
+
 def test_the_rich_ladder_is_valid():
     assert services.ladder_check(school=None, document=RICH_LADDER).ok
