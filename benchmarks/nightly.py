@@ -23,7 +23,9 @@ With --keep the database stays; --reuse then measures on it again without
 rebuilding (it first removes every night and its work, and the added day).
 
 The last line printed is JSON. peak_rss_mb is this process's peak (the build
-runs in a child, so it is the nightly's). Not a test: never fails on a timing.
+runs in a child, so it is the nightly's). *_ms_a_school say where each night's
+time went: the mean milliseconds a school spent in each part of it, as each
+run records them (`NightlyRun.phases`). Not a test: never fails on a timing.
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     newest = AttendanceMark.objects.aggregate(at=Max("changed_at"))["at"]
     time.sleep(max(0.0, 61 - (timezone.now() - newest).total_seconds()))
     first_night_s = _all_nights(FIRST_NIGHT, full=True)
+    first_phases = _phases(FIRST_NIGHT)
     log(f"first night {first_night_s:.1f}s")
     # A day passes between nights, and autovacuum analyses the tables the first night filled;
     # some servers (this project's CI machines among them) run with autovacuum off.
@@ -169,6 +172,7 @@ def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
         profiler = cProfile.Profile()
         profiler.enable()
     nightly_s = _all_nights(FULL_NIGHT, full=True)
+    full_phases = _phases(FULL_NIGHT)
     if args.profile:
         profiler.disable()
         profiler.dump_stats(args.profile)
@@ -199,6 +203,7 @@ def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
         profiler = cProfile.Profile()
         profiler.enable()
     incremental_s = _all_nights(NEW_DAY, full=False)
+    incremental_phases = _phases(NEW_DAY)
     if args.profile:
         profiler.disable()
         profiler.dump_stats(args.profile + ".incremental")
@@ -207,6 +212,9 @@ def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
         incremental_s=round(incremental_s, 2),
         incremental_share=round(incremental_s / nightly_s, 3),
         peak_rss_mb=round(max(rss_mb, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), 1),
+        first_night_ms_a_school=first_phases,
+        nightly_ms_a_school=full_phases,
+        incremental_ms_a_school=incremental_phases,
     )
     connection.close()
     return result
@@ -249,6 +257,19 @@ def _all_nights(as_of: date, *, full: bool) -> float:
         run = nightly_run(school=school, as_of=as_of, full=full)
         assert run.full == full or not full, (school, run.full)
     return time.perf_counter() - started
+
+
+def _phases(night: date) -> dict[str, int]:
+    """Mean milliseconds a school in each part of the night (`NightlyRun.phases`), over that night's first runs."""
+    from interventions.models import NightlyRun
+
+    runs = NightlyRun.objects.filter(run_on=night, status=NightlyRun.Status.DONE).order_by("school", "started_at")
+    first: dict[int, dict[str, int]] = {}
+    for school_id, phases in runs.values_list("school_id", "phases"):
+        first.setdefault(school_id, phases)
+    return {
+        name: round(sum(p.get(name, 0) for p in first.values()) / len(first)) for name in NightlyRun.PHASES if first
+    }
 
 
 def _baseline() -> float:

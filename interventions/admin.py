@@ -185,6 +185,11 @@ class NightlyRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ("school",)
     date_hierarchy = "run_on"
     search_fields = ("school__name", "school__urn", "error")
+    readonly_fields = ("time_by_phase",)
+
+    @admin.display(description="time by phase")
+    def time_by_phase(self, run: NightlyRun) -> str:
+        return run.time_by_phase or "-"
 
     @admin.display(description="error")
     def short_error(self, run: NightlyRun) -> str:

@@ -22,6 +22,8 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -140,7 +142,14 @@ def nightly_run(*, school: School, as_of: date, full: bool = False, if_not_done:
     except Exception as exc:
         _night_failed(run, exc)
         raise
-    logger.info("night %s for %s done in %.1fs: %s", as_of, school.urn, run.duration_s or 0, json.dumps(_counts(run)))
+    logger.info(
+        "night %s for %s done in %.1fs (%s): %s",
+        as_of,
+        school.urn,
+        run.duration_s or 0,
+        run.time_by_phase,
+        json.dumps(_counts(run)),
+    )
     return run
 
 
@@ -236,7 +245,24 @@ def _night_failed(run: NightlyRun, exc: BaseException) -> None:
 # --- the night's work ------------------------------------------------------------------
 
 
+class PhaseClock:
+    """Milliseconds spent in each named part of a night (`NightlyRun.PHASES`), for the run's record."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, int] = {}
+
+    @contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        assert phase in NightlyRun.PHASES, phase
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[phase] = self.ms.get(phase, 0) + round((time.perf_counter() - started) * 1000)
+
+
 def _night(*, school: School, ladder: Ladder, as_of: date, run: NightlyRun) -> NightResult:
+    clock = PhaseClock()
     spec = ladder_spec(ladder)
     calendar = school_calendar(school)
     weeks_from = facts_window_start(spec=spec, calendar=calendar, as_of=as_of)
@@ -244,14 +270,21 @@ def _night(*, school: School, ladder: Ladder, as_of: date, run: NightlyRun) -> N
     run.full = previous is None
     run.weeks_from = weeks_from
     run.changes_cutoff = _changes_cutoff()
-    recounted = pupil_weeks_refresh(school=school, start=weeks_from, end=as_of, since=previous)
-    facts = night_facts(school=school, spec=spec, as_of=as_of, calendar=calendar)
-    result = _place_pupils(school=school, ladder=ladder, spec=spec, facts=facts, as_of=as_of)
+    with clock("recount"):
+        recounted = pupil_weeks_refresh(school=school, start=weeks_from, end=as_of, since=previous)
+    with clock("facts"):
+        facts = night_facts(school=school, spec=spec, as_of=as_of, calendar=calendar)
+    result = _place_pupils(school=school, ladder=ladder, spec=spec, facts=facts, as_of=as_of, clock=clock)
     result.weeks_recounted = recounted.weeks
-    chart_from = _chart_from(school=school, previous=previous, recounted=recounted, facts=facts)
-    _save_figures(school=school, ladder=ladder, facts=facts, spec=spec, as_of=as_of, chart_from=chart_from)
-    result.reviews_created = reviews_create(ladder=ladder, calendar=calendar, as_of=as_of, pupil_ids=set(facts.facts))
-    result.tasks_overdue = tasks_mark_overdue(school=school, as_of=as_of)
+    with clock("figures"):
+        chart_from = _chart_from(school=school, previous=previous, recounted=recounted, facts=facts)
+        _save_figures(school=school, ladder=ladder, facts=facts, spec=spec, as_of=as_of, chart_from=chart_from)
+    with clock("reviews"):
+        result.reviews_created = reviews_create(
+            ladder=ladder, calendar=calendar, as_of=as_of, pupil_ids=set(facts.facts)
+        )
+        result.tasks_overdue = tasks_mark_overdue(school=school, as_of=as_of)
+    run.phases = clock.ms
     return result
 
 
@@ -480,20 +513,47 @@ def _weeks_recount_postgresql(*, pupil_ids: list[int], start: date, end: date, f
     return int(recounted)
 
 
-def _place_pupils(*, school: School, ladder: Ladder, spec: LadderSpec, facts: SchoolFacts, as_of: date) -> NightResult:
+def _place_pupils(
+    *, school: School, ladder: Ladder, spec: LadderSpec, facts: SchoolFacts, as_of: date, clock: PhaseClock
+) -> NightResult:
+    with clock("deciding"):
+        result, moves = _decide_pupils(school=school, ladder=ladder, spec=spec, facts=facts, as_of=as_of)
+    with clock("moves"):
+        # Withdrawn first: a pupil has one pending proposal at a time.
+        Proposal.objects.bulk_update(moves.withdrawals, ["status", "decided_at", "decision_reason"], batch_size=500)
+        result.proposed = len(Proposal.objects.bulk_create(moves.proposals))
+        Placement.objects.bulk_update(moves.improving, ["improving_since", "updated_at"], batch_size=500)
+        # Every mover at once: a fixed number of queries for the school's moves, tasks and letters.
+        changes = stages_enter(ladder=ladder, entries=moves.entries, on=as_of)
+        result.moved = len(changes)
+        result.tasks_created, result.letters_queued = stages_work_create(
+            changes=changes, calendar=facts.calendar, teachers=class_teachers_by_group(school), user=None
+        )
+    return result
+
+
+@dataclass
+class _Moves:
+    """What deciding every pupil asks the night to write."""
+
+    entries: list[Entry] = field(default_factory=list)
+    improving: list[Placement] = field(default_factory=list)
+    withdrawals: list[Proposal] = field(default_factory=list)
+    proposals: list[Proposal] = field(default_factory=list)
+
+
+def _decide_pupils(
+    *, school: School, ladder: Ladder, spec: LadderSpec, facts: SchoolFacts, as_of: date
+) -> tuple[NightResult, _Moves]:
     placements = current_placements(ladder=ladder)
     stages = {s.key: s for s in ladder.stages.all()}
     pending = {
         p.pupil_id: p
         for p in Proposal.objects.filter(ladder=ladder, status=Proposal.Status.PENDING).select_related("to_stage")
     }
-    teachers = class_teachers_by_group(school)
     pause = settings.NIGHTLY_TEST_PAUSE_S
     result = NightResult(pupils=len(facts.pupils))
-    entries: list[Entry] = []
-    improving: list[Placement] = []
-    withdrawals: list[Proposal] = []
-    proposals: list[Proposal] = []
+    moves = _Moves()
     for pupil in facts.pupils:
         pupil.school = school  # the same row: saves a query for each pupil who moves
         if pause:  # tests only: lets a test stop a worker half-way through a school
@@ -501,7 +561,7 @@ def _place_pupils(*, school: School, ladder: Ladder, spec: LadderSpec, facts: Sc
         row, current = placements.get(pupil.pk, (None, None))
         decision = decide(spec, facts.facts[pupil.pk], current, as_of=as_of, calendar=facts.calendar)
         if decision.moved:
-            entries.append(
+            moves.entries.append(
                 Entry(
                     pupil=pupil,
                     placement=row,
@@ -514,7 +574,7 @@ def _place_pupils(*, school: School, ladder: Ladder, spec: LadderSpec, facts: Sc
         elif row is not None and row.improving_since != decision.improving_since:
             row.improving_since = decision.improving_since
             row.updated_at = timezone.now()
-            improving.append(row)
+            moves.improving.append(row)
         if decision.proposal is not None or pupil.pk in pending:
             withdrawn, made = _proposal_changes(
                 pupil=pupil,
@@ -525,19 +585,9 @@ def _place_pupils(*, school: School, ladder: Ladder, spec: LadderSpec, facts: Sc
                 pending=pending.get(pupil.pk),
                 on=as_of,
             )
-            withdrawals += [withdrawn] if withdrawn else []
-            proposals += [made] if made else []
-    # Withdrawn first: a pupil has one pending proposal at a time.
-    Proposal.objects.bulk_update(withdrawals, ["status", "decided_at", "decision_reason"], batch_size=500)
-    result.proposed = len(Proposal.objects.bulk_create(proposals))
-    Placement.objects.bulk_update(improving, ["improving_since", "updated_at"], batch_size=500)
-    # Every mover at once: a fixed number of queries for the school's moves, tasks and letters.
-    changes = stages_enter(ladder=ladder, entries=entries, on=as_of)
-    result.moved = len(changes)
-    result.tasks_created, result.letters_queued = stages_work_create(
-        changes=changes, calendar=facts.calendar, teachers=teachers, user=None
-    )
-    return result
+            moves.withdrawals += [withdrawn] if withdrawn else []
+            moves.proposals += [made] if made else []
+    return result, moves
 
 
 FIGURE_FIELDS = ("attendance_pct", "attendance_change", "lates_half_term", "persistent", "severe", "computed_on")

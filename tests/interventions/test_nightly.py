@@ -158,6 +158,16 @@ def test_a_proposal_no_longer_indicated_is_withdrawn_by_the_next_night(school, l
     assert not Proposal.objects.filter(status="pending").exists()
 
 
+def test_each_run_records_where_its_time_went(school, ladder, pupils):
+    night(school)
+    run = NightlyRun.objects.get()
+    assert set(run.phases) == set(NightlyRun.PHASES)
+    assert all(isinstance(ms, int) and ms >= 0 for ms in run.phases.values())
+    assert sum(run.phases.values()) <= run.duration_s * 1000 + len(run.phases)  # rounding
+    assert run.time_by_phase.startswith(f"recount {run.phases['recount']} ms · facts ")
+    assert run.time_by_phase.endswith(f" · reviews {run.phases['reviews']} ms")
+
+
 def test_school_without_active_ladder_is_refused_clearly(school):
     with pytest.raises(ValidationError, match="has no active ladder"):
         nightly.nightly_run(school=school, as_of=AS_OF)
