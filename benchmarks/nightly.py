@@ -17,7 +17,10 @@ the DfE ladder in each, then times in this process:
 - incremental_s: after one new day of marks for every pupil, the incremental night;
 - with --workers W: workers_nightly_s, the full night again (re-run) fanned
   out as one Celery task per school to a real worker with W processes, and
-  speedup = nightly_s / workers_nightly_s.
+  speedup = nightly_s / workers_nightly_s;
+- with --early: early_nightly_s and early_incremental_s, the same full night
+  and one-day step six weeks into the year, when there is far less history
+  behind the new day.
 
 With --keep the database stays; --reuse then measures on it again without
 rebuilding (it first removes every night and its work, and the added day).
@@ -38,7 +41,7 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -52,6 +55,8 @@ TODAY = date(2026, 7, 17)
 FIRST_NIGHT = date(2026, 7, 15)
 FULL_NIGHT = date(2026, 7, 16)
 NEW_DAY = date(2026, 7, 17)
+#: A Wednesday six weeks into the same year (with --early).
+EARLY_NIGHT = date(2025, 10, 15)
 SEED = 2024
 
 
@@ -67,6 +72,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--profile", help="write cProfiles of the full night to this file, and of the incremental to FILE.incremental"
+    )
+    parser.add_argument(
+        "--early",
+        action="store_true",
+        help="also run a full night and a one-day step six weeks into the year, to compare with the year's end",
     )
     parser.add_argument("--phase", default="all", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -216,6 +226,8 @@ def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
         nightly_ms_a_school=full_phases,
         incremental_ms_a_school=incremental_phases,
     )
+    if args.early:
+        result.update(_early_nights())
     connection.close()
     return result
 
@@ -257,6 +269,29 @@ def _all_nights(as_of: date, *, full: bool) -> float:
         run = nightly_run(school=school, as_of=as_of, full=full)
         assert run.full == full or not full, (school, run.full)
     return time.perf_counter() - started
+
+
+def _early_nights() -> dict[str, Any]:
+    """The same full night and one-day step six weeks into the year instead of at its end.
+
+    A full night reads the whole history, so it grows with the year; an
+    incremental night should cost what one day's marks and the pupils cost,
+    whatever lies behind them. Nights for earlier days are run after the later
+    ones (their stage changes are dated then); the first settles everyone.
+    """
+    from interventions.models import NightlyRun
+
+    _all_nights(EARLY_NIGHT - timedelta(days=1), full=True)
+    early_full_s = _all_nights(EARLY_NIGHT, full=True)
+    early_incremental_s = _all_nights(EARLY_NIGHT + timedelta(days=1), full=False)
+    step = NightlyRun.objects.filter(run_on=EARLY_NIGHT + timedelta(days=1), status=NightlyRun.Status.DONE)
+    assert not step.filter(full=True).exists(), "the early one-day step ran as a full night"
+    log(f"early full night {early_full_s:.1f}s, early incremental {early_incremental_s:.1f}s")
+    return {
+        "early_nightly_s": round(early_full_s, 2),
+        "early_incremental_s": round(early_incremental_s, 2),
+        "early_incremental_ms_a_school": _phases(EARLY_NIGHT + timedelta(days=1)),
+    }
 
 
 def _phases(night: date) -> dict[str, int]:
