@@ -185,6 +185,7 @@ class NightlyRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ("school",)
     date_hierarchy = "run_on"
     search_fields = ("school__name", "school__urn", "error")
+    exclude = ("phases",)  # shown in words, as time_by_phase
     readonly_fields = ("time_by_phase",)
 
     @admin.display(description="time by phase")

@@ -423,7 +423,7 @@ class NightlyRun(models.Model):
     weeks_from = models.DateField(null=True, blank=True)
     changes_cutoff = models.DateTimeField(null=True, blank=True)
     phases = models.JSONField(
-        default=dict, blank=True, help_text="Milliseconds the night spent in each of its parts (PHASES)."
+        default=dict, blank=True, help_text="Milliseconds the night spent in each of its parts."
     )
     error = models.TextField(blank=True)
 

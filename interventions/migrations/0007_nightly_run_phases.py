@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='nightlyrun',
             name='phases',
-            field=models.JSONField(blank=True, default=dict, help_text='Milliseconds the night spent in each of its parts (PHASES).'),
+            field=models.JSONField(blank=True, default=dict, help_text='Milliseconds the night spent in each of its parts.'),
         ),
     ]
