@@ -422,9 +422,7 @@ class NightlyRun(models.Model):
     # and every mark changed before `changes_cutoff`. The next run recounts what changed since.
     weeks_from = models.DateField(null=True, blank=True)
     changes_cutoff = models.DateTimeField(null=True, blank=True)
-    phases = models.JSONField(
-        default=dict, blank=True, help_text="Milliseconds the night spent in each of its parts."
-    )
+    phases = models.JSONField(default=dict, blank=True, help_text="Milliseconds the night spent in each of its parts.")
     error = models.TextField(blank=True)
 
     class Meta:
