@@ -404,11 +404,15 @@ def _chart_from(
 
     The weekly chart adds up the weeks of the pupils on roll tonight. Weeks
     before the first one recounted tonight stand as the last good night left
-    them, unless the pupils on roll are not the same ones (a pupil joined or
-    left): then every week is added up again. The week of the last night is
-    always redone, as it was still open then.
+    them, unless the pupils on roll may not be the same ones: a pupil joined
+    or left, or any pupil's record changed since that night (a corrected
+    starting or leaving day can take a pupil out of every week without
+    changing who was on roll on either night). Then every week is added up
+    again. The week of the last night is always redone, as it was still open then.
     """
     if previous is None:
+        return None
+    if Pupil.objects.filter(school=school, updated_at__gte=previous.changes_cutoff).exists():
         return None
     then = set(pupils_on_roll(school=school, on=previous.run_on).values_list("pk", flat=True))
     if then != set(facts.facts):

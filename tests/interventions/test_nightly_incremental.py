@@ -348,5 +348,24 @@ def test_the_weekly_chart_from_any_week_on_is_the_whole_years_chart_from_that_we
         assert got == [w for w in whole if w.week_start >= since], since
 
 
+def test_a_pupil_whose_corrected_start_takes_them_off_every_week_leaves_the_whole_chart(db):
+    """Neither night had them on roll, so only their changed record says the chart must be redrawn."""
+    school, pupils = build_school("300202", until=date(2025, 11, 24))
+    nightly.nightly_run(school=school, as_of=date(2025, 11, 24))
+    wrongly_entered = pupils[8]
+    Pupil.objects.filter(pk=wrongly_entered.pk).update(start_on=date(2026, 1, 5), updated_at=timezone.now())
+    others = [p for p in pupils if p != wrongly_entered]
+    mark_days(school, others, date(2025, 11, 25), date(2025, 11, 25), stamped=timezone.now() - timedelta(minutes=30))
+
+    assert not nightly.nightly_run(school=school, as_of=date(2025, 11, 25)).full
+
+    whole = selectors.school_week_figures(school=school, pupil_ids=[p.pk for p in others], as_of=date(2025, 11, 25))
+    stored = SchoolWeek.objects.filter(school=school).order_by("week_start")
+    assert [(w.week_start, w.pupils, w.persistent_absence_pct) for w in stored] == [
+        (w.week_start, w.pupils, nightly._round(w.persistent_absence_pct)) for w in whole
+    ]
+    assert {w.pupils for w in stored} == {len(others)}
+
+
 def test_the_rich_ladder_is_valid():
     assert services.ladder_check(school=None, document=RICH_LADDER).ok
