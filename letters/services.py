@@ -167,6 +167,13 @@ def _details(details: Mapping[str, Any] | None) -> dict[str, str]:
     return {k: str(v) for k, v in (details or {}).items() if k in merge.DETAIL_KEYS and v not in (None, "")}
 
 
+def _contact_ids(template: LetterTemplate, pupil: Pupil, addressing: str) -> list[int | None]:
+    """Whom a pupil's letter goes to: one contact id a letter; a certificate goes to the pupil (None)."""
+    if template.layout == LetterTemplate.Layout.CERTIFICATE:
+        return [None]
+    return [r.contact_id for r in rules.recipients(selectors.carers_of(pupil), addressing=addressing)]
+
+
 @transaction.atomic
 def letter_queue(
     *,
@@ -191,13 +198,9 @@ def letter_queue(
         raise ValidationError("This pupil is not at this school.")
     template = letter_template_get_or_create(school=school, key=key)
     addressing = selectors.letter_settings_get(school=school).addressing
-    if template.layout == LetterTemplate.Layout.CERTIFICATE:
-        groups = [None]
-    else:
-        groups = [r.contact_id for r in rules.recipients(selectors.carers_of(pupil), addressing=addressing)]
     result = Queued()
     user = user if getattr(user, "is_authenticated", False) else None
-    for contact_id in groups:
+    for contact_id in _contact_ids(template, pupil, addressing):
         fields = {
             "school": school,
             "pupil": pupil,
@@ -270,11 +273,6 @@ def letters_queue_for_stage_changes(
     letters = []
     for change, key in wanted:
         template = templates[key]
-        if template.layout == LetterTemplate.Layout.CERTIFICATE:
-            contact_ids: list[int | None] = [None]
-        else:
-            carers = selectors.carers_of(change.pupil)
-            contact_ids = [r.contact_id for r in rules.recipients(carers, addressing=addressing)]
         letters += [
             Letter(
                 school=school,
@@ -287,7 +285,7 @@ def letters_queue_for_stage_changes(
                 queued_by=user,
                 dedupe_key=f"stage:{change.pk}:{key}:{contact_id or 'none'}",
             )
-            for contact_id in contact_ids
+            for contact_id in _contact_ids(template, change.pupil, addressing)
         ]
     # The unique (school, dedupe key) backs up the check above against a racing request.
     Letter.objects.bulk_create(letters, ignore_conflicts=True)
@@ -336,12 +334,7 @@ def letters_bulk_queue(
     prefix = f"bulk:{key}:{start.isoformat()}:{end.isoformat()}"
     wanted: dict[str, Letter] = {}
     for pupil in pupils:
-        if template.layout == LetterTemplate.Layout.CERTIFICATE:
-            contact_ids: list[int | None] = [None]
-        else:
-            carers = selectors.carers_of(pupil)
-            contact_ids = [r.contact_id for r in rules.recipients(carers, addressing=addressing)]
-        for contact_id in contact_ids:
+        for contact_id in _contact_ids(template, pupil, addressing):
             dedupe_key = f"{prefix}:{pupil.pk}:{contact_id or 'none'}"
             wanted[dedupe_key] = Letter(
                 school=school,
