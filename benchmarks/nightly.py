@@ -302,9 +302,9 @@ def _phases(night: date) -> dict[str, int]:
     first: dict[int, dict[str, int]] = {}
     for school_id, phases in runs.values_list("school_id", "phases"):
         first.setdefault(school_id, phases)
-    return {
-        name: round(sum(p.get(name, 0) for p in first.values()) / len(first)) for name in NightlyRun.PHASES if first
-    }
+    if not first:
+        return {}
+    return {name: round(sum(p.get(name, 0) for p in first.values()) / len(first)) for name in NightlyRun.PHASES}
 
 
 def _baseline() -> float:
