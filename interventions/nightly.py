@@ -44,6 +44,7 @@ from pupils.services import school_calendar
 
 from .models import Ladder, NightlyRun, Placement, Proposal, PupilWeek, SchoolWeek, Stage, StageChange, Task
 from .rules import Decision, LadderSpec, decide
+from .screen import pupils_to_decide
 from .selectors import (
     SchoolFacts,
     current_placements,
@@ -555,13 +556,19 @@ def _decide_pupils(
         p.pupil_id: p
         for p in Proposal.objects.filter(ladder=ladder, status=Proposal.Status.PENDING).select_related("to_stage")
     }
+    # Most pupils stay where they are with nothing to do: only the rest go through `decide`.
+    to_decide = pupils_to_decide(
+        spec=spec, facts=facts, placements={k: placed for k, (_, placed) in placements.items()}, pending=pending
+    )
     pause = settings.NIGHTLY_TEST_PAUSE_S
     result = NightResult(pupils=len(facts.pupils))
     moves = _Moves()
     for pupil in facts.pupils:
-        pupil.school = school  # the same row: saves a query for each pupil who moves
         if pause:  # tests only: lets a test stop a worker half-way through a school
             time.sleep(pause)
+        if to_decide is not None and pupil.pk not in to_decide:
+            continue
+        pupil.school = school  # the same row: saves a query for each pupil who moves
         row, current = placements.get(pupil.pk, (None, None))
         decision = decide(spec, facts.facts[pupil.pk], current, as_of=as_of, calendar=facts.calendar)
         if decision.moved:

@@ -8,6 +8,7 @@ The rules it follows are written down in `docs/ladder-format.md`.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import operator
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pupils.calendar import SchoolCalendar, monday_of
-from pupils.statistics import AttendanceSummary
+from pupils.statistics import COUNTED_CODES, AttendanceSummary
 
 MEASURE_LABELS = {
     "lates": "lates",
@@ -33,13 +34,56 @@ MEASURE_LABELS = {
 }
 
 
+#: The count measures that add up more than one of a summary's counts; every other measure is one count.
+MEASURE_PARTS = {
+    "lates": ("late_before_close", "late_after_close"),  # DfE "late sessions": L plus U
+    "absence": ("authorised", "unauthorised"),  # overall absence
+}
+
+
 def measure(summary: AttendanceSummary, name: str) -> int:
     """A count measure of the ladder format, read off a summary."""
-    if name == "lates":
-        return summary.late
-    if name == "absence":
-        return summary.absent
-    return getattr(summary, name)
+    return sum(getattr(summary, part) for part in MEASURE_PARTS.get(name, (name,)))
+
+
+#: A summary's counts in a fixed order (the order of `pupils.statistics.COUNTED_CODES`).
+COUNT_FIELDS = tuple(COUNTED_CODES)
+
+
+@dataclass(frozen=True)
+class RunningTotals:
+    """One pupil's counts added up week by week (or bucket by bucket), so that any window is one subtraction.
+
+    `mondays[k]` is the first Monday of the pupil's k-th stored week or bucket,
+    ascending; `running[k]` is the counts (in `COUNT_FIELDS` order) of every
+    week or bucket up to and including the k-th. A window over whole weeks or
+    buckets [first, last] is then `running[last] - running[before first]`, two
+    lookups however long the window is.
+    """
+
+    mondays: Sequence[date]
+    running: Sequence[tuple[int, ...]]
+    session_minutes: int
+
+    def between(self, first: date, last: date) -> AttendanceSummary:
+        """The summary of the weeks or buckets whose first Monday is in [first, last]."""
+        counts = self.counts_between(first, last)
+        if counts is None:
+            return AttendanceSummary()
+        return AttendanceSummary(**dict(zip(COUNT_FIELDS, counts, strict=True)), session_minutes=self.session_minutes)
+
+    def counts_between(self, first: date, last: date) -> tuple[int, ...] | None:
+        """The counts (in `COUNT_FIELDS` order) of the weeks or buckets whose first Monday is in [first, last].
+
+        None if there are none.
+        """
+        mondays = self.mondays
+        upper = bisect.bisect_right(mondays, last) - 1
+        lower = bisect.bisect_left(mondays, first) - 1
+        if upper <= lower:
+            return None
+        top = self.running[upper]
+        return top if lower < 0 else tuple(map(operator.sub, top, self.running[lower]))
 
 
 @dataclass(frozen=True)
@@ -48,6 +92,8 @@ class PupilFacts:
 
     pupil_id: int
     weeks: Mapping[date, AttendanceSummary]  # Monday -> that week's counts, on roll only
+    # Or the same counts added up as they go (how the night reads them): windows are then read off these.
+    running: RunningTotals | None = None
     flags: frozenset[str] = frozenset()
     absence_run_days: int = 0
     absence_run_started_on: date | None = None
@@ -218,16 +264,26 @@ class Evaluator:
         weeks = int(spec["weeks"])
         return "in the last school week" if weeks == 1 else f"in the last {weeks} school weeks"
 
-    def totals(self, spec: Any, end: date | None = None) -> AttendanceSummary:
+    def window_mondays(self, spec: Any, end: date | None = None) -> tuple[date, date]:
+        """The first and last Monday of the weeks a window adds up.
+
+        Weeks are Monday buckets; a window starting mid-week takes that whole
+        week, whose earlier days are holidays with no possible sessions.
+        """
         start, stop = self.window(spec, end)
-        # Weeks are Monday buckets; a window starting mid-week takes that whole week,
-        # whose earlier days are holidays with no possible sessions.
-        first, last = monday_of(start), monday_of(stop)
+        return monday_of(start), monday_of(stop)
+
+    def totals(self, spec: Any, end: date | None = None) -> AttendanceSummary:
+        first, last = self.window_mondays(spec, end)
         cache = self.facts.totals_cache
         totals = cache.get((first, last))
         if totals is None:
-            weeks = [counts for monday, counts in self.facts.weeks.items() if first <= monday <= last]
-            totals = cache[(first, last)] = type(weeks[0]).add_up(weeks) if weeks else AttendanceSummary()
+            if self.facts.running is not None:
+                totals = self.facts.running.between(first, last)
+            else:
+                weeks = [counts for monday, counts in self.facts.weeks.items() if first <= monday <= last]
+                totals = AttendanceSummary.add_up(weeks)
+            cache[(first, last)] = totals
         return totals
 
     # --- criteria -----------------------------------------------------------
@@ -382,6 +438,20 @@ def _descent_target(ladder: LadderSpec, indicated: StageSpec, current: StageSpec
     return min(improving, key=lambda s: (s.level, s.position))
 
 
+def is_steady(ladder: LadderSpec, indicated: StageSpec, placement: CurrentPlacement | None) -> bool:
+    """Whether `decide` leaves this pupil where they are with nothing to do, given their indicated stage.
+
+    So it is for a placed pupil with no improvement being watched (no
+    `improving_since`) whose indicated stage is no higher than their stage and
+    no lower than its floor: most pupils, most nights. The night uses this to
+    skip `decide` for them (`interventions.screen`).
+    """
+    if placement is None or placement.improving_since is not None:
+        return False
+    current = ladder.stage(placement.stage_key)
+    return _floor_level(ladder, current) <= indicated.level <= current.level
+
+
 def decide(
     ladder: LadderSpec,
     facts: PupilFacts,
@@ -399,6 +469,9 @@ def decide(
     # Decide without wording reasons; word them only for a move or a proposal (few a night).
     evaluator = Evaluator(facts, calendar, as_of, ladder.min_possible, placement, explain=False)
     indicated, _ = indicated_stage(ladder, evaluator)
+    if is_steady(ladder, indicated, placement):
+        assert placement is not None
+        return Decision(placement.stage_key, False, (), improving_since=None, indicated_key=indicated.key)
     explaining = Evaluator(facts, calendar, as_of, ladder.min_possible, placement)
 
     if placement is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import operator
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,10 @@ from .models import (
     StageChange,
     Task,
 )
-from .rules import CurrentPlacement, Evaluator, LadderSpec, PupilFacts, measure
+from .rules import CurrentPlacement, Evaluator, LadderSpec, PupilFacts, RunningTotals, measure
+
+#: The running totals of a pupil with no stored weeks.
+_NO_WEEKS = RunningTotals((), (), 0)
 
 
 def ladder_spec(ladder: Ladder) -> LadderSpec:
@@ -107,8 +111,10 @@ def _school_facts_from(
     spec: LadderSpec,
     as_of: date,
     calendar: SchoolCalendar,
-    weekly: Mapping[int, Mapping[date, stats.AttendanceSummary]],
+    weekly: Mapping[int, Mapping[date, stats.AttendanceSummary]] | None = None,
+    running: Mapping[int, RunningTotals] | None = None,
 ) -> SchoolFacts:
+    """Each pupil's facts from their weekly counts, or from their running totals (the night's)."""
     pupils, pupil_flags = _on_roll_with_flags(school=school, as_of=as_of)
     runs = _absence_runs(school=school, pupils=pupils, calendar=calendar, as_of=as_of)
     contacts = dict(
@@ -127,7 +133,8 @@ def _school_facts_from(
         run_days, run_start = runs.get(pupil.pk, (0, None))
         facts[pupil.pk] = PupilFacts(
             pupil_id=pupil.pk,
-            weeks=weekly.get(pupil.pk, {}),
+            weeks=weekly.get(pupil.pk, {}) if weekly is not None else {},
+            running=running.get(pupil.pk, _NO_WEEKS) if running is not None else None,
             flags=frozenset(flags),
             absence_run_days=run_days,
             absence_run_started_on=run_start,
@@ -146,16 +153,17 @@ def night_facts(*, school: School, spec: LadderSpec, as_of: date, calendar: Scho
     The engine only ever adds up whole weeks between two Mondays that the
     ladder and the calendar fix for `as_of` (`window_cuts`). Weeks between two
     such cuts are always counted together, so they are summed here, in SQL,
-    into one bucket keyed by the bucket's first Monday: every window total
-    the engine takes comes out exactly as from week-by-week counts, with a
-    handful of buckets a pupil instead of forty weeks. A ladder using a
-    criterion this function does not know gets plain weeks. Reads; never writes.
+    into one bucket keyed by the bucket's first Monday, and the buckets are
+    added up as they go (a running total a pupil): every window total the
+    engine takes is then one subtraction (`RunningTotals`), and comes out
+    exactly as from week-by-week counts. A ladder using a criterion this
+    function does not know gets plain weeks. Reads; never writes.
     """
     start = facts_window_start(spec=spec, calendar=calendar, as_of=as_of)
     cuts = window_cuts(spec=spec, calendar=calendar, as_of=as_of)
     on_roll = list(pupils_on_roll(school=school, on=as_of).values_list("pk", flat=True))
     qn = connection.ops.quote_name
-    counts = ", ".join(f"SUM({qn(PupilWeek._meta.get_field(name).column)})" for name in PupilWeek.COUNTS)
+    columns = [qn(PupilWeek._meta.get_field(name).column) for name in PupilWeek.COUNTS]
     if cuts:
         below = cuts[0] - timedelta(days=7)  # weeks before every window: a bucket no window reaches
         whens = " ".join("WHEN week_start < %s THEN %s" for _ in cuts)
@@ -167,19 +175,28 @@ def night_facts(*, school: School, spec: LadderSpec, as_of: date, calendar: Scho
     # By pupil id, not through a join to pupils: the (pupil, week) index finds a school's rows
     # without reading the whole local authority's. Plain rows, without the ORM's converters.
     pupils_sql, pupils_params = _id_list(on_roll)
+    counts = ", ".join(f"SUM({c})" for c in columns)
     sql = (
         f"SELECT pupil_id, {bucket} AS bucket, {counts} FROM {qn(PupilWeek._meta.db_table)} "
-        f"WHERE pupil_id {pupils_sql} AND week_start >= %s AND week_start <= %s GROUP BY 1, 2"
+        f"WHERE pupil_id {pupils_sql} AND week_start >= %s AND week_start <= %s GROUP BY 1, 2 ORDER BY 1, 2"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*bucket_params, *pupils_params, monday_of(start), monday_of(as_of)])
-        grouped = cursor.fetchall()
+        rows = cursor.fetchall()
+    # Each pupil's buckets added up as they go, in Monday order.
+    mondays: dict[int, list[date]] = defaultdict(list)
+    totals: dict[int, list[tuple[int, ...]]] = defaultdict(list)
+    for pupil_id, key, *counts in rows:
+        so_far = totals[pupil_id]
+        mondays[pupil_id].append(_as_date(key))
+        so_far.append(tuple(map(operator.add, so_far[-1], counts)) if so_far else tuple(map(int, counts)))
     minutes = school.session_minutes
-    weekly: dict[int, dict[date, stats.AttendanceSummary]] = defaultdict(dict)
-    for pupil_id, key, *week_counts in grouped:
-        weekly[pupil_id][_as_date(key)] = WeekCounts.of(week_counts, minutes)
     return _school_facts_from(
-        school=school, spec=spec, as_of=as_of, calendar=RememberingCalendar.of(calendar), weekly=weekly
+        school=school,
+        spec=spec,
+        as_of=as_of,
+        calendar=RememberingCalendar.of(calendar),
+        running={pupil_id: RunningTotals(mondays[pupil_id], totals[pupil_id], minutes) for pupil_id in mondays},
     )
 
 
@@ -190,38 +207,6 @@ def _id_list(ids: Sequence[int]) -> tuple[str, list[Any]]:
     if not ids:
         return "IN (NULL)", []
     return f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
-
-
-class WeekCounts(stats.AttendanceSummary):
-    """An AttendanceSummary that adds up quickly: the engine adds thousands of these a school.
-
-    Keeps its counts as a tuple too (`_counts`), so a list of them is added up
-    column by column in one pass (`add_up`) instead of one object at a time.
-    """
-
-    _FIELDS = PupilWeek.COUNTS
-
-    @classmethod
-    def of(cls, counts: Sequence[int], session_minutes: int) -> WeekCounts:
-        counts = tuple(map(int, counts))
-        made = object.__new__(cls)
-        made.__dict__.update(zip(cls._FIELDS, counts, strict=True), session_minutes=session_minutes, _counts=counts)
-        return made
-
-    @classmethod
-    def add_up(cls, summaries: Sequence[stats.AttendanceSummary]) -> stats.AttendanceSummary:
-        first = summaries[0]
-        minutes = first.session_minutes
-        if len(summaries) == 1:
-            return first
-        if any(type(s) is not WeekCounts or s.session_minutes != minutes for s in summaries):
-            return super().add_up(summaries)
-        return cls.of(map(sum, zip(*(s.__dict__["_counts"] for s in summaries), strict=True)), minutes)
-
-    def __add__(self, other: object) -> stats.AttendanceSummary:
-        if type(other) is not WeekCounts or other.session_minutes != self.session_minutes:
-            return super().__add__(other)
-        return self.add_up([self, other])
 
 
 class RememberingCalendar(SchoolCalendar):

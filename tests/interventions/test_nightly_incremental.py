@@ -270,6 +270,41 @@ def test_incremental_nights_match_full_nights_day_after_day(db, django_user_mode
     assert any(t[1].startswith("review-") for t in snapshot(ashby[0])["tasks"])
 
 
+def test_screening_out_the_steady_pupils_leaves_what_deciding_every_pupil_leaves(db, django_user_model, monkeypatch):
+    """The night calls `decide` only for the pupils `screen.pupils_to_decide` names; deciding all changes nothing."""
+    lead = django_user_model.objects.create_user(username="lead")
+    before = WALK_FROM - timedelta(days=1)
+    screened = build_school("300011", until=before)
+    everyone = build_school("300012", until=before)
+    decided = {"screened": 0, "everyone": 0}
+
+    def counted(which: str) -> Any:
+        def counting_decide(*args: Any, **kwargs: Any) -> Any:
+            decided[which] += 1
+            return decide(*args, **kwargs)
+
+        return counting_decide
+
+    day = WALK_FROM
+    while day <= WALK_TO:
+        for school, pupils in (screened, everyone):
+            mark_days(school, list(pupils), day, day, stamped=timezone.now() - timedelta(minutes=30))
+        same_change_in_both([screened, everyone], day, lead)
+        with monkeypatch.context() as patch:
+            patch.setattr(nightly, "decide", counted("screened"))
+            nightly.nightly_run(school=screened[0], as_of=day)
+        with monkeypatch.context() as patch:
+            patch.setattr(nightly, "decide", counted("everyone"))
+            patch.setattr(nightly, "pupils_to_decide", lambda **kwargs: None)
+            nightly.nightly_run(school=everyone[0], as_of=day)
+        assert snapshot(screened[0]) == snapshot(everyone[0]), f"the schools differ after the night of {day}"
+        day += timedelta(days=1)
+    # The screen really passed over pupils (these twelve are built to move a lot: at a real school
+    # most pupils are steady), and the nights still moved pupils worth comparing.
+    assert decided["screened"] < decided["everyone"] * 0.8, decided
+    assert len({c[2] for c in snapshot(screened[0])["changes"]}) >= 4
+
+
 def test_one_new_day_recounts_one_week_a_pupil(db):
     school, pupils = build_school("300003", until=date(2025, 11, 24))
     nightly.nightly_run(school=school, as_of=date(2025, 11, 24))
@@ -307,7 +342,7 @@ def test_merged_weeks_decide_exactly_as_single_weeks_for_every_shipped_ladder(db
         assert cuts is not None, f"{ladder_name}: a criterion the merge does not know"
         merged = selectors.night_facts(school=school, spec=spec, as_of=as_of, calendar=calendar)
         single = selectors.school_facts(school=school, spec=spec, as_of=as_of)
-        assert max(len(f.weeks) for f in merged.facts.values()) <= len(cuts) + 1
+        assert max(len(f.running.mondays) for f in merged.facts.values()) <= len(cuts) + 1
         for pupil in pupils:
             if pupil.pk not in single.facts:
                 continue

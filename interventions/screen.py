@@ -1,0 +1,225 @@
+"""Which pupils the night must decide: the ladder's criteria tested for a whole school at once.
+
+`rules.decide` takes one pupil at a time, down every path, and words its
+reasons. Most pupils, most nights, stay where they are with nothing to do
+(`rules.is_steady`): placed, with no improvement being watched, and no stage
+indicated above theirs or below its floor. Whether a pupil is steady turns
+only on their indicated stage, so this module works out every pupil's
+indicated stage together, one criterion at a time over columns of numbers (a
+list a school, a value a pupil), and the night calls `decide` only for the
+pupils who are not steady, or who have a proposal waiting.
+
+This is the engine's criteria written a second time, over columns:
+`test_screen.py` checks, for every shipped ladder and for random pupils, that
+`indicated_stages` agrees with `rules.indicated_stage` pupil by pupil, and a
+night that skips the steady pupils leaves what a night that decides everyone
+leaves. Window totals come from each pupil's `RunningTotals` (`night_facts`),
+and attendance is compared in whole numbers, exactly as the engine compares
+its 28-digit percentages. A criterion this module does not know makes it
+answer None: decide everyone.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from .rules import (
+    _COMPARISONS,
+    COUNT_FIELDS,
+    MEASURE_PARTS,
+    CurrentPlacement,
+    Evaluator,
+    LadderSpec,
+    PupilFacts,
+    StageSpec,
+    _threshold,
+    is_steady,
+)
+from .selectors import SchoolFacts
+
+_ATTENDED = tuple(COUNT_FIELDS.index(name) for name in ("present", "aea"))
+_ABSENT = tuple(COUNT_FIELDS.index(name) for name in ("authorised", "unauthorised"))
+_NO_COUNTS = (0,) * len(COUNT_FIELDS)
+
+Column = list[bool]
+
+
+class _Unknown(Exception):
+    """A criterion the columns cannot test."""
+
+
+def pupils_to_decide(
+    *,
+    spec: LadderSpec,
+    facts: SchoolFacts,
+    placements: Mapping[int, CurrentPlacement],
+    pending: Collection[int],
+) -> set[int] | None:
+    """The pupils on roll for whom `decide` may do anything tonight, or None for every pupil.
+
+    Everyone except the steady (`rules.is_steady`) who have no pending proposal.
+    """
+    ids = list(facts.facts)
+    stages = indicated_stages(spec=spec, facts=facts, placements=placements)
+    if stages is None:
+        return None
+    return {
+        pupil_id
+        for pupil_id, stage in zip(ids, stages, strict=True)
+        if pupil_id in pending or not is_steady(spec, stage, placements.get(pupil_id))
+    }
+
+
+def indicated_stages(
+    *, spec: LadderSpec, facts: SchoolFacts, placements: Mapping[int, CurrentPlacement]
+) -> list[StageSpec] | None:
+    """Each pupil's indicated stage (`rules.indicated_stage`), in the order of `facts.facts`; None if unknown."""
+    columns = _Columns(spec=spec, facts=facts, placements=placements)
+    if columns.pupils and any(f.running is None for f in columns.pupils):
+        return None
+    indicated = [spec.base] * len(columns.pupils)
+    try:
+        # Least concerning first, so the last stage whose criteria hold is the most concerning one.
+        for stage in spec.falling[1:]:
+            if stage.entry == "manual":
+                continue
+            for i, held in enumerate(columns.holds(stage.criteria, None)):
+                if held:
+                    indicated[i] = stage
+    except _Unknown:
+        return None
+    return indicated
+
+
+class _Columns:
+    """Tests criteria for every pupil at once: each test returns one bool a pupil."""
+
+    def __init__(self, *, spec: LadderSpec, facts: SchoolFacts, placements: Mapping[int, CurrentPlacement]) -> None:
+        self.pupils: list[PupilFacts] = list(facts.facts.values())
+        self.placements = [placements.get(f.pupil_id) for f in self.pupils]
+        self.as_of = facts.as_of
+        self.calendar = facts.calendar
+        self.min_possible = spec.min_possible
+        # Windows are the engine's own: one probe asks it where each starts and stops.
+        self.probe = Evaluator(PupilFacts(pupil_id=0, weeks={}), facts.calendar, facts.as_of, spec.min_possible, None)
+        self._counts: dict[tuple[date, date], list[tuple[int, ...]]] = {}
+        self._attended_possible: dict[tuple[date, date], list[tuple[int, int]]] = {}
+
+    def holds(self, criterion: Mapping[str, Any] | None, end: date | None) -> Column:
+        if not criterion:
+            return [False] * len(self.pupils)
+        ((kind, body),) = criterion.items()
+        test: Callable[[Any, date | None], Column] | None = getattr(self, f"_{kind}", None)
+        if test is None:
+            raise _Unknown(kind)
+        return test(body, end)
+
+    # --- window totals -------------------------------------------------------------
+    def counts(self, window: Any, end: date | None) -> list[tuple[int, ...]]:
+        """Each pupil's counts over a window (`COUNT_FIELDS` order), as `Evaluator.totals` adds them up."""
+        mondays = self.probe.window_mondays(window, end)
+        counts = self._counts.get(mondays)
+        if counts is None:
+            first, last = mondays
+            counts = self._counts[mondays] = [
+                f.running.counts_between(first, last) or _NO_COUNTS  # type: ignore[union-attr]
+                for f in self.pupils
+            ]
+        return counts
+
+    def attended_possible(self, window: Any, end: date | None) -> list[tuple[int, int]]:
+        """Each pupil's (attended, possible) sessions over a window."""
+        mondays = self.probe.window_mondays(window, end)
+        pairs = self._attended_possible.get(mondays)
+        if pairs is None:
+            (p, a), (au, un) = _ATTENDED, _ABSENT
+            pairs = self._attended_possible[mondays] = [
+                (c[p] + c[a], c[p] + c[a] + c[au] + c[un]) for c in self.counts(window, end)
+            ]
+        return pairs
+
+    # --- criteria (each as `rules.Evaluator._<kind>`) -----------------------------------
+    def _all(self, body: Sequence[Mapping[str, Any]], end: date | None) -> Column:
+        result = [True] * len(self.pupils)
+        for child in body:
+            result = list(map(operator.and_, result, self.holds(child, end)))
+        return result
+
+    def _any(self, body: Sequence[Mapping[str, Any]], end: date | None) -> Column:
+        result = [False] * len(self.pupils)
+        for child in body:
+            result = list(map(operator.or_, result, self.holds(child, end)))
+        return result
+
+    def _not(self, body: Mapping[str, Any], end: date | None) -> Column:
+        return [not held for held in self.holds(body, end)]
+
+    def _attendance(self, body: Mapping[str, Any], end: date | None) -> Column:
+        minimum = int(body.get("min_possible", self.min_possible))
+        # attended * 100 / possible OP bound, in whole numbers: attended * 100 * d OP n * possible.
+        bounds = [(test, *_threshold(body[name]).as_integer_ratio()) for name, test, _ in _COMPARISONS if name in body]
+        return [
+            possible > 0
+            and possible >= minimum
+            and all(test(attended * 100 * d, n * possible) for test, n, d in bounds)
+            for attended, possible in self.attended_possible(body.get("window"), end)
+        ]
+
+    def _count(self, body: Mapping[str, Any], end: date | None) -> Column:
+        name = body["measure"]
+        if name == "consecutive_days_absent":
+            values = [f.absence_run_days for f in self.pupils]
+        else:
+            parts = [COUNT_FIELDS.index(part) for part in MEASURE_PARTS.get(name, (name,))]
+            values = [sum(c[i] for i in parts) for c in self.counts(body.get("window"), end)]
+        at_least, below = body["at_least"], body.get("below")
+        return [value >= at_least and (below is None or value < below) for value in values]
+
+    def _flag(self, body: str, end: date | None) -> Column:
+        return [body in f.flags for f in self.pupils]
+
+    def _held_for(self, body: Mapping[str, Any], end: date | None) -> Column:
+        weeks = int(body["weeks"])
+        ends = self.calendar.week_ends_back(end or self.as_of, weeks)
+        result = [len(ends) >= weeks] * len(self.pupils)
+        for week_end in ends if len(ends) >= weeks else ():
+            result = list(map(operator.and_, result, self.holds(body["criterion"], week_end)))
+        return result
+
+    def _at_stage_for(self, body: Mapping[str, Any], end: date | None) -> Column:
+        on = end or self.as_of
+        weeks = int(body["weeks"])
+        placed = [p is not None and (on - p.since).days >= weeks * 7 for p in self.placements]
+        if not body.get("without_improvement"):
+            return placed
+        margin = Decimal(str(body.get("margin", 1)))
+        result = []
+        for held, p, (attended, possible) in zip(
+            placed, self.placements, self.attended_possible("year", end), strict=True
+        ):
+            if not held or possible == 0 or p is None or p.entry_attendance_pct is None:
+                result.append(False)
+                continue
+            n, d = (p.entry_attendance_pct + margin).as_integer_ratio()
+            result.append(attended * 100 * d < n * possible)  # now < before + margin
+        return result
+
+    def _no_contact(self, body: Mapping[str, Any], end: date | None) -> Column:
+        needed = int(body["school_days"])
+        return [
+            f.absence_run_days >= needed
+            and f.absence_run_started_on is not None
+            and not (f.last_family_contact_on is not None and f.last_family_contact_on >= f.absence_run_started_on)
+            for f in self.pupils
+        ]
+
+    def _bottom_percent(self, body: float, end: date | None) -> Column:
+        bound = float(body)
+        return [f.attendance_rank_pct is not None and f.attendance_rank_pct <= bound for f in self.pupils]
+
+    def _manual(self, body: object, end: date | None) -> Column:
+        return [False] * len(self.pupils)
