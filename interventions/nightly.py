@@ -54,6 +54,7 @@ from .selectors import (
     school_facts,
     school_figures,
     school_week_figures,
+    this_week_figures,
 )
 from .services import Entry, active_ladder, class_teachers_by_group, stages_enter, stages_work_create
 
@@ -608,7 +609,10 @@ def _save_figures(
     *, school: School, ladder: Ladder, facts: SchoolFacts, spec: LadderSpec, as_of: date, chart_from: date | None
 ) -> None:
     """Last night's figures per pupil and per school week (from `chart_from` on), for dashboards and class lists."""
-    weeks = school_week_figures(school=school, pupil_ids=sorted(facts.facts), as_of=as_of, since=chart_from)
+    if chart_from == monday_of(as_of):  # a night like most: only this week's row of the chart changes
+        weeks = this_week_figures(facts)
+    else:
+        weeks = school_week_figures(school=school, pupil_ids=sorted(facts.facts), as_of=as_of, since=chart_from)
     figures = school_figures(facts=facts, spec=spec, weeks=weeks)
     current = Placement.objects.filter(ladder=ladder, pupil_id__in=figures.pupils).values_list(
         "pk", "pupil_id", *FIGURE_FIELDS

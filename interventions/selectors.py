@@ -283,9 +283,11 @@ def window_cuts(*, spec: LadderSpec, calendar: SchoolCalendar, as_of: date) -> l
 
     if not all(walk(stage.criteria, [as_of]) for stage in spec.stages):
         return None
-    # The night's own figures and ranks: the year to date, the year TREND_WEEKS ago, the half-term.
+    # The night's own figures and ranks: the year to date, the year TREND_WEEKS ago, the half-term,
+    # and this week alone (the weekly chart's newest week, `this_week_figures`).
     used.add(probe.window("year", as_of))
     used.add(probe.window("half_term", as_of))
+    used.add((monday_of(as_of), as_of))
     week_ends = calendar.week_ends_back(as_of, TREND_WEEKS + 1)
     if len(week_ends) > TREND_WEEKS:
         used.add(probe.window("year", week_ends[-1]))
@@ -430,30 +432,64 @@ def school_figures(*, facts: SchoolFacts, spec: LadderSpec, weeks: list[WeekFigu
 def _weekly_school_figures(facts: SchoolFacts) -> list[WeekFigures]:
     year_start = facts.calendar.academic_year_window(facts.as_of)[0]
     mondays = sorted({m for f in facts.facts.values() for m in f.weeks if m >= year_start - timedelta(days=6)})
-    attended = dict.fromkeys(mondays, 0)
-    possible = dict.fromkeys(mondays, 0)
-    persistent = dict.fromkeys(mondays, 0)
-    counted = dict.fromkeys(mondays, 0)
+    standing: dict[date, list[tuple[stats.AttendanceSummary | None, stats.AttendanceSummary]]] = {
+        m: [] for m in mondays
+    }
     for f in facts.facts.values():
         so_far = stats.AttendanceSummary()
         for monday in mondays:
             week = f.weeks.get(monday)
             if week is not None:
-                attended[monday] += week.attended
-                possible[monday] += week.possible
                 so_far = week + so_far if so_far.possible else week
-            if so_far.possible:
-                counted[monday] += 1
-                persistent[monday] += so_far.persistent
-    return [
-        WeekFigures(
-            week_start=m,
-            attendance_pct=Decimal(attended[m] * 100) / possible[m] if possible[m] else None,
-            persistent_absence_pct=Decimal(persistent[m] * 100) / counted[m] if counted[m] else None,
-            pupils=counted[m],
-        )
-        for m in mondays
-    ]
+            standing[monday].append((week, so_far))
+    return [_week_figures(m, standing[m]) for m in mondays]
+
+
+def this_week_figures(facts: SchoolFacts) -> list[WeekFigures]:
+    """The chart's row for the week of `facts.as_of`, from the night's running totals: no query.
+
+    What `school_week_figures(since=that Monday)` gives for the same pupils
+    (nothing if none of them has a week stored then), read off the running
+    totals `night_facts` built: `window_cuts` always cuts at that Monday and
+    the next, and at the year's first Monday, so the week and the year so far
+    are each one subtraction a pupil.
+    """
+    monday = monday_of(facts.as_of)
+    year_monday = monday_of(facts.calendar.academic_year_window(facts.as_of)[0])
+    standing = []
+    stored = False
+    for f in facts.facts.values():
+        running = f.running
+        if running is None:
+            raise ValueError("this_week_figures needs the running totals of night_facts")
+        has_week = monday in running.mondays
+        stored = stored or has_week
+        standing.append((running.between(monday, monday) if has_week else None, running.between(year_monday, monday)))
+    return [_week_figures(monday, standing)] if stored else []
+
+
+def _week_figures(
+    monday: date, standing: Sequence[tuple[stats.AttendanceSummary | None, stats.AttendanceSummary]]
+) -> WeekFigures:
+    """One week of the chart from each pupil's (counts that week, or None if none stored; year so far at its end).
+
+    Attendance over every session that week; persistent absence among the
+    pupils with any possible session so far, as their year stood at the week's end.
+    """
+    attended = possible = persistent = counted = 0
+    for week, so_far in standing:
+        if week is not None:
+            attended += week.attended
+            possible += week.possible
+        if so_far.possible:
+            counted += 1
+            persistent += so_far.persistent
+    return WeekFigures(
+        week_start=monday,
+        attendance_pct=Decimal(attended * 100) / possible if possible else None,
+        persistent_absence_pct=Decimal(persistent * 100) / counted if counted else None,
+        pupils=counted,
+    )
 
 
 def school_week_figures(

@@ -383,6 +383,28 @@ def test_the_weekly_chart_from_any_week_on_is_the_whole_years_chart_from_that_we
         assert got == [w for w in whole if w.week_start >= since], since
 
 
+@pytest.mark.parametrize("ladder_name", ["rich", *services.SHIPPED])
+def test_this_weeks_chart_row_from_the_running_totals_is_the_row_the_stored_weeks_give(db, ladder_name):
+    """Most nights redraw only this week's row, from the night's facts: it must be the row SQL draws."""
+    ladder = RICH_LADDER if ladder_name == "rich" else services.ladder_file_read(ladder_name)
+    school, pupils = build_school("300202", ladder=ladder, until=WALK_TO)
+    Pupil.objects.filter(pk=pupils[8].pk).update(start_on=date(2025, 10, 1))  # joins: counted from October
+    Pupil.objects.filter(pk=pupils[7].pk).update(leaving_on=date(2025, 11, 5))  # leaves: off roll after
+    ladder = services.active_ladder(school)
+    spec = selectors.ladder_spec(ladder)
+    calendar = school_calendar(school)
+    nightly.pupil_weeks_refresh(school=school, start=YEAR_START, end=WALK_TO, since=None)
+    # Mondays, midweeks, Fridays; the first week of the year; a half-term holiday with no marks.
+    nights = [date(2025, 9, 3), date(2025, 9, 26), date(2025, 10, 13), date(2025, 10, 29), date(2025, 11, 5)]
+    for as_of in [*nights, date(2025, 11, 17), date(2025, 11, 28)]:
+        facts = selectors.night_facts(school=school, spec=spec, as_of=as_of, calendar=calendar)
+        monday = as_of - timedelta(days=as_of.weekday())
+        want = selectors.school_week_figures(school=school, pupil_ids=sorted(facts.facts), as_of=as_of, since=monday)
+        got = selectors.this_week_figures(facts)
+        assert got == [w for w in want if w.week_start == monday], as_of
+        assert bool(got) is (as_of != date(2025, 10, 29)), as_of
+
+
 def test_a_pupil_whose_corrected_start_takes_them_off_every_week_leaves_the_whole_chart(db):
     """Neither night had them on roll, so only their changed record says the chart must be redrawn."""
     school, pupils = build_school("300202", until=date(2025, 11, 24))
