@@ -559,7 +559,10 @@ def _decide_pupils(
     }
     # Most pupils stay where they are with nothing to do: only the rest go through `decide`.
     to_decide = pupils_to_decide(
-        spec=spec, facts=facts, placements={k: placed for k, (_, placed) in placements.items()}, pending=pending
+        spec=spec,
+        facts=facts,
+        placements={k: placed for k, (_, placed) in placements.items()},
+        pending={k: proposal.to_stage.key for k, proposal in pending.items()},
     )
     pause = settings.NIGHTLY_TEST_PAUSE_S
     result = NightResult(pupils=len(facts.pupils))

@@ -452,6 +452,28 @@ def is_steady(ladder: LadderSpec, indicated: StageSpec, placement: CurrentPlacem
     return _floor_level(ladder, current) <= indicated.level <= current.level
 
 
+def is_waiting(
+    ladder: LadderSpec,
+    indicated: StageSpec,
+    landing: StageSpec,
+    placement: CurrentPlacement | None,
+    proposed: str | None,
+) -> bool:
+    """Whether `decide` keeps this pupil where they are and proposes again the stage already proposed.
+
+    So it is for a placed pupil with no improvement being watched whose
+    indicated stage, above theirs, needs a person to approve it, when the
+    highest automatic stage below it whose criteria hold (`landing`, as
+    `_highest_automatic_below` finds it) is no higher than theirs, and the
+    stage waiting to be approved (`proposed`) is the indicated one. The night
+    then has nothing to do for them either (`interventions.screen`).
+    """
+    if placement is None or placement.improving_since is not None or proposed != indicated.key:
+        return False
+    current = ladder.stage(placement.stage_key)
+    return indicated.level > current.level and indicated.entry != "automatic" and landing.level <= current.level
+
+
 def decide(
     ladder: LadderSpec,
     facts: PupilFacts,

@@ -1,28 +1,29 @@
 """Which pupils the night must decide: the ladder's criteria tested for a whole school at once.
 
 `rules.decide` takes one pupil at a time, down every path, and words its
-reasons. Most pupils, most nights, stay where they are with nothing to do
-(`rules.is_steady`): placed, with no improvement being watched, and no stage
-indicated above theirs or below its floor. Whether a pupil is steady turns
-only on their indicated stage, so this module works out every pupil's
-indicated stage together, one criterion at a time over columns of numbers (a
-list a school, a value a pupil), and the night calls `decide` only for the
-pupils who are not steady, or who have a proposal waiting.
+reasons. Most pupils, most nights, stay where they are with nothing to do:
+they are steady (`rules.is_steady`: placed, no improvement being watched, no
+stage indicated above theirs or below its floor), or they wait for a person to
+approve the very stage already proposed for them (`rules.is_waiting`). Both
+turn only on which stages' criteria hold, so this module tests each stage's
+criteria for every pupil together, one criterion at a time over columns of
+numbers (a list a school, a value a pupil), and the night calls `decide` only
+for the other pupils.
 
 This is the engine's criteria written a second time, over columns:
-`test_screen.py` checks, for every shipped ladder and for random pupils, that
-`indicated_stages` agrees with `rules.indicated_stage` pupil by pupil, and a
-night that skips the steady pupils leaves what a night that decides everyone
-leaves. Window totals come from each pupil's `RunningTotals` (`night_facts`),
-and attendance is compared in whole numbers, exactly as the engine compares
-its 28-digit percentages. A criterion this module does not know makes it
-answer None: decide everyone.
+`test_screen.py` checks, for every shipped ladder and random pupils, that the
+stages indicated agree with `rules.indicated_stage` pupil by pupil and that a
+pupil passed over is one `decide` leaves alone; and a night that passes over
+pupils leaves what a night that decides everyone leaves. Window totals come
+from each pupil's `RunningTotals` (`night_facts`), and attendance is compared
+in whole numbers, exactly as the engine compares its 28-digit percentages. A
+criterion this module does not know makes it answer None: decide everyone.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -38,6 +39,7 @@ from .rules import (
     StageSpec,
     _threshold,
     is_steady,
+    is_waiting,
 )
 from .selectors import SchoolFacts
 
@@ -57,42 +59,66 @@ def pupils_to_decide(
     spec: LadderSpec,
     facts: SchoolFacts,
     placements: Mapping[int, CurrentPlacement],
-    pending: Collection[int],
+    pending: Mapping[int, str],
 ) -> set[int] | None:
     """The pupils on roll for whom `decide` may do anything tonight, or None for every pupil.
 
-    Everyone except the steady (`rules.is_steady`) who have no pending proposal.
+    `pending` maps each pupil with a proposal waiting to the stage proposed.
+    Everyone except the steady with no proposal waiting (`rules.is_steady`),
+    and those waiting for the very stage `decide` would propose again
+    (`rules.is_waiting`).
     """
-    ids = list(facts.facts)
-    stages = indicated_stages(spec=spec, facts=facts, placements=placements)
+    stages = _indicated_and_landing(spec=spec, facts=facts, placements=placements)
     if stages is None:
         return None
-    return {
-        pupil_id
-        for pupil_id, stage in zip(ids, stages, strict=True)
-        if pupil_id in pending or not is_steady(spec, stage, placements.get(pupil_id))
-    }
+    to_decide = set()
+    for pupil_id, (indicated, landing) in zip(facts.facts, stages, strict=True):
+        placement, proposed = placements.get(pupil_id), pending.get(pupil_id)
+        if proposed is None and is_steady(spec, indicated, placement):
+            continue
+        if proposed is not None and is_waiting(spec, indicated, landing, placement, proposed):
+            continue
+        to_decide.add(pupil_id)
+    return to_decide
 
 
 def indicated_stages(
     *, spec: LadderSpec, facts: SchoolFacts, placements: Mapping[int, CurrentPlacement]
 ) -> list[StageSpec] | None:
     """Each pupil's indicated stage (`rules.indicated_stage`), in the order of `facts.facts`; None if unknown."""
+    stages = _indicated_and_landing(spec=spec, facts=facts, placements=placements)
+    return None if stages is None else [indicated for indicated, _ in stages]
+
+
+def _indicated_and_landing(
+    *, spec: LadderSpec, facts: SchoolFacts, placements: Mapping[int, CurrentPlacement]
+) -> list[tuple[StageSpec, StageSpec]] | None:
+    """Each pupil's indicated stage, and the highest automatic stage below it whose criteria hold (or the base).
+
+    In the order of `facts.facts`; None if a criterion is unknown here.
+    """
     columns = _Columns(spec=spec, facts=facts, placements=placements)
     if columns.pupils and any(f.running is None for f in columns.pupils):
         return None
-    indicated = [spec.base] * len(columns.pupils)
+    held: list[tuple[StageSpec, Column]] = []
     try:
-        # Least concerning first, so the last stage whose criteria hold is the most concerning one.
         for stage in spec.falling[1:]:
-            if stage.entry == "manual":
-                continue
-            for i, held in enumerate(columns.holds(stage.criteria, None)):
-                if held:
-                    indicated[i] = stage
+            if stage.entry != "manual":
+                held.append((stage, columns.holds(stage.criteria, None)))
     except _Unknown:
         return None
-    return indicated
+    result = []
+    for i in range(len(columns.pupils)):
+        # Least concerning first, so the last stage whose criteria hold is the most concerning one.
+        indicated = landing = spec.base
+        for stage, column in held:
+            if column[i]:
+                indicated = stage
+        for stage, column in held:
+            if column[i] and stage.entry == "automatic" and stage.level < indicated.level:
+                landing = stage
+        result.append((indicated, landing))
+    return result
 
 
 class _Columns:

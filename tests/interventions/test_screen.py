@@ -145,21 +145,34 @@ def test_the_screen_indicates_the_stage_the_engine_indicates_for_every_pupil(sch
         assert stage.key == indicated_stage(spec, evaluator)[0].key, (spec.key, pupil_id)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(schools(), st.sets(st.integers(1, 8), max_size=2))
-def test_a_pupil_the_screen_passes_over_is_one_decide_would_leave_alone(school, pending):
-    spec, facts, placements = school
+@st.composite
+def schools_with_proposals(draw: st.DrawFn) -> tuple[LadderSpec, SchoolFacts, dict[int, CurrentPlacement], dict]:
+    """A school, and a proposal waiting for some pupils: often for the stage the engine indicates."""
+    spec, facts, placements = draw(schools())
+    indicated = indicated_stages(spec=spec, facts=facts, placements=placements)
+    assert indicated is not None
+    pending = {}
+    for (pupil_id, _), stage in zip(facts.facts.items(), indicated, strict=True):
+        if draw(st.booleans()):
+            pending[pupil_id] = draw(st.sampled_from([stage.key, stage.key, *(s.key for s in spec.stages)]))
+    return spec, facts, placements, pending
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schools_with_proposals())
+def test_a_pupil_the_screen_passes_over_is_one_decide_would_leave_alone(school):
+    spec, facts, placements, pending = school
     to_decide = pupils_to_decide(spec=spec, facts=facts, placements=placements, pending=pending)
     assert to_decide is not None
-    assert {p for p in pending if p in facts.facts} <= to_decide
     assert set(facts.facts) - set(placements) <= to_decide, "a pupil with no placement is always decided"
     for pupil_id in set(facts.facts) - to_decide:
         placement = placements[pupil_id]
         decision = decide(spec, facts.facts[pupil_id], placement, as_of=facts.as_of, calendar=CALENDAR)
+        # Stays, with no improvement to watch, proposing again just what waits (or nothing).
         assert (decision.stage_key, decision.moved, decision.proposal, decision.improving_since) == (
             placement.stage_key,
             False,
-            None,
+            pending.get(pupil_id),
             None,
         )
 
@@ -177,7 +190,7 @@ def test_the_screen_decides_the_pupils_it_must():
         2: PupilFacts(pupil_id=2, weeks={}, running=good),  # high up, attends every session: coming down
         3: PupilFacts(pupil_id=3, weeks={}, running=good),  # at base, watched since an improvement: decided
         4: PupilFacts(pupil_id=4, weeks={}, running=good),  # at base, attends: steady
-        5: PupilFacts(pupil_id=5, weeks={}, running=good),  # steady, but a proposal waits
+        5: PupilFacts(pupil_id=5, weeks={}, running=good),  # steady, but a proposal waits: to withdraw
         6: PupilFacts(pupil_id=6, weeks={}, running=good),  # new: no placement yet
     }
     placements = {
@@ -188,7 +201,30 @@ def test_the_screen_decides_the_pupils_it_must():
         5: CurrentPlacement(base, placed_since),
     }
     school = SchoolFacts(as_of=as_of, calendar=CALENDAR, pupils=[], facts=facts)
-    assert pupils_to_decide(spec=spec, facts=school, placements=placements, pending={5}) == {1, 2, 3, 5, 6}
+    assert pupils_to_decide(spec=spec, facts=school, placements=placements, pending={5: higher}) == {1, 2, 3, 5, 6}
+
+
+def test_a_pupil_waiting_for_the_stage_the_data_still_indicates_is_passed_over():
+    """DfE: 85% for weeks indicates a stage a person approves; the pupil lands below it and it is proposed."""
+    spec, as_of = SPECS["dfe"], NIGHTS[0]
+    weeks = dict.fromkeys(school_mondays(as_of), AttendanceSummary(present=17, authorised=3))
+    facts = PupilFacts(pupil_id=1, weeks={}, running=running_of(weeks))
+    first = decide(spec, facts, None, as_of=as_of, calendar=CALENDAR)
+    assert first.proposal is not None and first.proposal != first.stage_key
+    school = SchoolFacts(as_of=as_of, calendar=CALENDAR, pupils=[], facts={1: facts})
+    placed = CurrentPlacement(first.stage_key, as_of - timedelta(days=30))
+
+    def screened(placement: CurrentPlacement, proposed: str) -> set[int] | None:
+        return pupils_to_decide(spec=spec, facts=school, placements={1: placement}, pending={1: proposed})
+
+    assert screened(placed, first.proposal) == set()
+    assert screened(placed, spec.base.key) == {1}, "a proposal the data no longer supports is withdrawn"
+    watched = CurrentPlacement(first.stage_key, placed.since, improving_since=as_of - timedelta(days=3))
+    assert screened(watched, first.proposal) == {1}, "an improvement being watched is cleared"
+    below = spec.falling[spec.falling.index(spec.stage(first.stage_key)) - 1]
+    lower = CurrentPlacement(below.key, placed.since)
+    assert screened(lower, first.proposal) == {1}, "a pupil below where the data lands them moves up"
+    assert decide(spec, facts, lower, as_of=as_of, calendar=CALENDAR).moved
 
 
 def agree(spec: LadderSpec, facts: PupilFacts, placement: CurrentPlacement | None, as_of: date) -> str:
@@ -247,7 +283,7 @@ def test_without_running_totals_the_screen_asks_for_every_pupil_to_be_decided():
     facts = {1: PupilFacts(pupil_id=1, weeks=weeks)}
     school = SchoolFacts(as_of=NIGHTS[0], calendar=CALENDAR, pupils=[], facts=facts)
     placements = {1: CurrentPlacement(SPECS["dfe"].base.key, NIGHTS[0])}
-    assert pupils_to_decide(spec=SPECS["dfe"], facts=school, placements=placements, pending=()) is None
+    assert pupils_to_decide(spec=SPECS["dfe"], facts=school, placements=placements, pending={}) is None
 
 
 @settings(max_examples=200, deadline=None)
