@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import operator
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -484,11 +485,16 @@ def _week_figures(
         if so_far.possible:
             counted += 1
             persistent += so_far.persistent
+    return _week_row(monday, attended=attended, possible=possible, pupils=counted, persistent=persistent)
+
+
+def _week_row(monday: date, *, attended: int, possible: int, pupils: int, persistent: int) -> WeekFigures:
+    """A week of the chart from the school's sessions that week and its pupils' standing at the week's end."""
     return WeekFigures(
         week_start=monday,
         attendance_pct=Decimal(attended * 100) / possible if possible else None,
-        persistent_absence_pct=Decimal(persistent * 100) / counted if counted else None,
-        pupils=counted,
+        persistent_absence_pct=Decimal(persistent * 100) / pupils if pupils else None,
+        pupils=pupils,
     )
 
 
@@ -501,8 +507,8 @@ def school_week_figures(
     sessions that week, and the share of pupils with any possible session so
     far who are persistently absent year to date at the week's end. With
     `since` (a Monday), only the weeks from it on: earlier weeks are added up
-    per pupil rather than walked week by week, which is what makes the
-    night's incremental chart cheap.
+    per pupil in the query rather than read week by week, which is what makes
+    the night's partial chart cheap.
     """
     year_start = school_calendar(school).academic_year_window(as_of)[0]
     first = year_start - timedelta(days=6)
@@ -510,74 +516,57 @@ def school_week_figures(
     qn = connection.ops.quote_name
     column = {name: qn(PupilWeek._meta.get_field(name).column) for name in PupilWeek.COUNTS}
     pupils_sql, pupils_params = _id_list(pupil_ids)
-    pct = stats.PERSISTENT_ABSENCE_PCT
-
-    # Persistent absence as `AttendanceSummary.persistent` decides it, in whole numbers.
-    def persistent(absent: str, possible: str) -> str:
-        return f"CASE WHEN {possible} > 0 AND {absent} * 100 >= {pct} * {possible} THEN 1 ELSE 0 END"
-
-    # A pupil counts (and is persistently absent or not) from their first week with a possible
-    # session, as their year so far stood at their latest week. Each pupil's week adds the change
-    # in their standing since their week before (or since the weeks before `since`, added up),
-    # and a running sum along the weeks gives the school's count for each week.
+    # Each pupil's weeks from `since` in order, after one row (week NULL) adding up their weeks before it.
+    table = qn(PupilWeek._meta.db_table)
+    attended = f"{column['present']} + {column['aea']}"
+    absent = f"{column['authorised']} + {column['unauthorised']}"
     sql = f"""
-        WITH w AS (
-            SELECT pupil_id, week_start, {column["present"]} + {column["aea"]} AS attended,
-                   {column["authorised"]} + {column["unauthorised"]} AS absent
-            FROM {qn(PupilWeek._meta.db_table)}
-            WHERE pupil_id {pupils_sql} AND week_start >= %s AND week_start <= %s
-        ),
-        before AS (
-            SELECT pupil_id, SUM(attended + absent) AS possible, SUM(absent) AS absent
-            FROM w WHERE week_start < %s GROUP BY pupil_id
-        ),
-        so_far AS (
-            SELECT w.pupil_id, w.week_start, w.attended, w.absent,
-                   COALESCE(b.possible, 0) + SUM(w.attended + w.absent) OVER pupil AS possible,
-                   COALESCE(b.absent, 0) + SUM(w.absent) OVER pupil AS so_far_absent,
-                   CASE WHEN b.possible > 0 THEN 1 ELSE 0 END AS counted_before,
-                   {persistent("b.absent", "b.possible")} AS persistent_before
-            FROM w LEFT JOIN before b ON b.pupil_id = w.pupil_id
-            WHERE w.week_start >= %s
-            WINDOW pupil AS (PARTITION BY w.pupil_id ORDER BY w.week_start)
-        ),
-        stood AS (
-            SELECT pupil_id, week_start, attended, absent, counted_before, persistent_before,
-                   CASE WHEN possible > 0 THEN 1 ELSE 0 END AS counted,
-                   {persistent("so_far_absent", "possible")} AS persistent
-            FROM so_far
-        ),
-        changes AS (
-            SELECT week_start, attended, absent,
-                   counted - COALESCE(LAG(counted) OVER pupil, counted_before) AS counted,
-                   persistent - COALESCE(LAG(persistent) OVER pupil, persistent_before) AS persistent
-            FROM stood
-            WINDOW pupil AS (PARTITION BY pupil_id ORDER BY week_start)
-        ),
-        weeks AS (
-            SELECT week_start, SUM(attended) AS attended, SUM(attended + absent) AS possible,
-                   SUM(counted) AS counted, SUM(persistent) AS persistent
-            FROM changes GROUP BY week_start
-        )
-        SELECT week_start, attended, possible,
-               (SELECT COUNT(*) FROM before WHERE possible > 0) + SUM(counted) OVER (ORDER BY week_start),
-               (SELECT COUNT(*) FROM before WHERE {persistent("absent", "possible")} = 1)
-                   + SUM(persistent) OVER (ORDER BY week_start)
-        FROM weeks
-        ORDER BY week_start
+        SELECT pupil_id, NULL AS week, SUM({attended}), SUM({absent}) FROM {table}
+        WHERE pupil_id {pupils_sql} AND week_start >= %s AND week_start < %s GROUP BY pupil_id
+        UNION ALL
+        SELECT pupil_id, week_start, {attended}, {absent} FROM {table}
+        WHERE pupil_id {pupils_sql} AND week_start >= %s AND week_start <= %s
+        ORDER BY 1, 2 NULLS FIRST
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*pupils_params, first, monday_of(as_of), since, since])
+        cursor.execute(sql, [*pupils_params, first, since, *pupils_params, since, monday_of(as_of)])
         rows = cursor.fetchall()
-    return [
-        WeekFigures(
-            week_start=_as_date(monday),
-            attendance_pct=Decimal(int(attended) * 100) / int(possible) if possible else None,
-            persistent_absence_pct=Decimal(int(persistent) * 100) / int(counted) if counted else None,
-            pupils=int(counted),
+    # A pupil counts (and is persistently absent or not) from their first week with a possible session,
+    # as their year so far stands at each week's end. Each week holds the changes in pupils' standing
+    # that week; adding them up along the weeks gives the school's counts for each week.
+    attended: dict[date, int] = defaultdict(int)
+    possible: dict[date, int] = defaultdict(int)
+    counted: dict[date, int] = defaultdict(int)
+    persistent: dict[date, int] = defaultdict(int)
+    counted_before = persistent_before = 0
+    for _, weeks in itertools.groupby(rows, key=operator.itemgetter(0)):
+        so_far_possible = so_far_absent = was_counted = was_persistent = 0
+        for _, monday, week_attended, week_absent in weeks:
+            so_far_possible += int(week_attended) + int(week_absent)
+            so_far_absent += int(week_absent)
+            now_counted, now_persistent = (
+                int(so_far_possible > 0),
+                int(stats.is_persistent(so_far_absent, so_far_possible)),
+            )
+            if monday is None:
+                counted_before += now_counted
+                persistent_before += now_persistent
+            else:
+                monday = _as_date(monday)
+                attended[monday] += int(week_attended)
+                possible[monday] += int(week_attended) + int(week_absent)
+                counted[monday] += now_counted - was_counted
+                persistent[monday] += now_persistent - was_persistent
+            was_counted, was_persistent = now_counted, now_persistent
+    figures = []
+    pupils, absentees = counted_before, persistent_before
+    for monday in sorted(attended):
+        pupils += counted[monday]
+        absentees += persistent[monday]
+        figures.append(
+            _week_row(monday, attended=attended[monday], possible=possible[monday], pupils=pupils, persistent=absentees)
         )
-        for monday, attended, possible, counted, persistent in rows
-    ]
+    return figures
 
 
 def _as_date(value: Any) -> date:

@@ -43,6 +43,12 @@ ABSENT_CODES = codes.codes_in(*codes.ABSENT)
 PERSISTENT_ABSENCE_PCT = 10
 SEVERE_ABSENCE_PCT = 50
 
+
+def is_persistent(absent: int, possible: int) -> bool:
+    """Persistent absence from two counts: absence is 10% or more of possible sessions (in whole numbers)."""
+    return possible > 0 and absent * 100 >= PERSISTENT_ABSENCE_PCT * possible
+
+
 #: Each count of `AttendanceSummary` and the codes that count towards it: the one table
 #: the set-based counts (`pupils.selectors`, the night's weekly counts) are built from.
 COUNTED_CODES: dict[str, frozenset[str]] = {
@@ -120,7 +126,7 @@ class AttendanceSummary:
     @property
     def persistent(self) -> bool:
         """Persistent absence: absence is 10% or more of possible sessions (decided in whole numbers)."""
-        return self.possible > 0 and self.absent * 100 >= PERSISTENT_ABSENCE_PCT * self.possible
+        return is_persistent(self.absent, self.possible)
 
     @property
     def severe(self) -> bool:
