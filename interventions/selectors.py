@@ -20,7 +20,6 @@ from django.utils import timezone
 
 from pupils import statistics as stats
 from pupils.calendar import SchoolCalendar, monday_of
-from pupils.codes import ABSENT, codes_in
 from pupils.models import AttendanceMark, Pupil, School
 from pupils.selectors import pupils_on_roll, school_weekly_counts
 from pupils.services import school_calendar
@@ -314,37 +313,59 @@ def _rank(facts: dict[int, PupilFacts], *, calendar: SchoolCalendar, as_of: date
         object.__setattr__(facts[pupil_id], "attendance_rank_pct", at_or_below * 100 / n)
 
 
+#: How far back the night reads marks to count a run of days absent.
+ABSENCE_RUN_DAYS_BACK = 120
+#: How many school days back the night looks for a pupil's latest day with possible marks, one query a
+#: day for the pupils not yet found; a pupil with none in that time has their marks read and counted anyway.
+_LATEST_DAY_LOOKBACK = 5
+
+
 def _absence_runs(
     *, school: School, pupils: list[Pupil], calendar: SchoolCalendar, as_of: date
 ) -> dict[int, tuple[int, date | None]]:
-    """Current runs of whole days absent, for pupils absent on the latest school day only.
+    """Each pupil's current run of whole days absent (`statistics.consecutive_days_absent`), for those who have one.
 
-    Most pupils were present on the last school day, so only the few who were
-    absent need their recent marks read.
+    A run is going on only if, on the pupil's latest school day with possible
+    marks, every possible session was an absence: days with no possible marks
+    (not marked yet, a closure, Y) neither break nor extend a run. So the
+    latest school day's marks are read first, for every pupil in one query,
+    and a day further back only for the few with no possible marks on it (on a
+    closure day, everyone: one more query). Only the pupils with a run going on
+    have their last ABSENCE_RUN_DAYS_BACK days of marks read and counted.
     """
-    last_day = as_of if calendar.is_school_day(as_of) else calendar.previous_school_day(as_of)
-    if last_day is None:
-        return {}
     qn = connection.ops.quote_name
     marks = qn(AttendanceMark._meta.db_table)
-    ids_sql, ids_params = _id_list([p.pk for p in pupils])
-    absent_codes = sorted(codes_in(*ABSENT))
-    # One query: the marks of the last 120 days of just the pupils absent on the last school day.
-    sql = f"""
-        SELECT pupil_id, date, session, code FROM {marks}
-        WHERE pupil_id IN (
-            SELECT pupil_id FROM {marks}
-            WHERE pupil_id {ids_sql} AND date = %s AND code IN ({", ".join(["%s"] * len(absent_codes))})
-        ) AND date >= %s AND date <= %s
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*ids_params, last_day, *absent_codes, as_of - timedelta(days=120), as_of])
-        rows = cursor.fetchall()
-    if not rows:
+    possible_codes = sorted(stats.POSSIBLE_CODES)
+    day = as_of if calendar.is_school_day(as_of) else calendar.previous_school_day(as_of)
+    unresolved = {p.pk for p in pupils}
+    running: set[int] = set()
+    for _ in range(_LATEST_DAY_LOOKBACK):
+        if not unresolved or day is None:
+            break
+        ids_sql, ids_params = _id_list(sorted(unresolved))
+        sql = (
+            f"SELECT pupil_id, code FROM {marks} WHERE pupil_id {ids_sql} AND date = %s "
+            f"AND code IN ({', '.join(['%s'] * len(possible_codes))})"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*ids_params, day, *possible_codes])
+            codes: dict[int, list[str]] = defaultdict(list)
+            for pupil_id, code in cursor.fetchall():
+                codes[pupil_id].append(code)
+        running.update(pupil_id for pupil_id, day_codes in codes.items() if set(day_codes) <= stats.ABSENT_CODES)
+        unresolved -= codes.keys()
+        day = calendar.previous_school_day(day)
+    running |= unresolved  # no possible marks for days: let the count decide
+    if not running:
         return {}
+    ids_sql, ids_params = _id_list(sorted(running))
+    sql = f"SELECT pupil_id, date, session, code FROM {marks} WHERE pupil_id {ids_sql} AND date >= %s AND date <= %s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids_params, as_of - timedelta(days=ABSENCE_RUN_DAYS_BACK), as_of])
+        rows = cursor.fetchall()
     by_pupil: dict[int, list[stats.MarkFact]] = defaultdict(list)
-    for pupil_id, day, session, code in rows:
-        by_pupil[pupil_id].append(stats.MarkFact(_as_date(day), session, code))
+    for pupil_id, day_of, session, code in rows:
+        by_pupil[pupil_id].append(stats.MarkFact(_as_date(day_of), session, code))
     result = {}
     for pupil in pupils:
         if pupil.pk in by_pupil:
