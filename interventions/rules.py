@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pupils.calendar import SchoolCalendar, monday_of
-from pupils.statistics import COUNTED_CODES, AttendanceSummary
+from pupils.statistics import ABSENT_COUNTS, COUNTED_CODES, AttendanceSummary
 
 MEASURE_LABELS = {
     "lates": "lates",
@@ -37,7 +37,7 @@ MEASURE_LABELS = {
 #: The count measures that add up more than one of a summary's counts; every other measure is one count.
 MEASURE_PARTS = {
     "lates": ("late_before_close", "late_after_close"),  # DfE "late sessions": L plus U
-    "absence": ("authorised", "unauthorised"),  # overall absence
+    "absence": ABSENT_COUNTS,  # overall absence
 }
 
 
@@ -64,6 +64,17 @@ class RunningTotals:
     mondays: Sequence[date]
     running: Sequence[tuple[int, ...]]
     session_minutes: int
+
+    @classmethod
+    def of(cls, weeks: Sequence[tuple[date, Sequence[int]]], session_minutes: int) -> RunningTotals:
+        """From (first Monday, counts in `COUNT_FIELDS` order) of each week or bucket, in Monday order."""
+        mondays: list[date] = []
+        running: list[tuple[int, ...]] = []
+        for monday, counts in weeks:
+            counts = tuple(map(int, counts))
+            mondays.append(monday)
+            running.append(tuple(map(operator.add, running[-1], counts)) if running else counts)
+        return cls(mondays, running, session_minutes)
 
     def between(self, first: date, last: date) -> AttendanceSummary:
         """The summary of the weeks or buckets whose first Monday is in [first, last]."""
@@ -242,6 +253,11 @@ class Evaluator:
     # for the few who move or are proposed, so it decides without and words those after.
     explain: bool = True
 
+    @classmethod
+    def probe(cls, calendar: SchoolCalendar, as_of: date, min_possible: int) -> Evaluator:
+        """An evaluator of no pupil: for asking where windows start and stop on `as_of`."""
+        return cls(PupilFacts(pupil_id=0, weeks={}), calendar, as_of, min_possible, None)
+
     # --- windows ------------------------------------------------------------
     def window(self, spec: Any, end: date | None = None) -> tuple[date, date]:
         end = end or self.as_of
@@ -387,23 +403,34 @@ class Evaluator:
 
     def _no_contact(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
         needed = int(body["school_days"])
+        if not no_contact_holds(self.facts, needed):
+            return False, []
         run, started = self.facts.absence_run_days, self.facts.absence_run_started_on
-        if run < needed or started is None:
-            return False, []
-        contact = self.facts.last_family_contact_on
-        if contact is not None and contact >= started:
-            return False, []
         return True, [f"absent {run} school days in a row since {started:%d %b} with no contact logged ≥ {needed}"]
 
     def _bottom_percent(self, body: float, end: date | None) -> tuple[bool, list[str]]:
-        rank = self.facts.attendance_rank_pct
-        if rank is None or rank > float(body):
+        if not bottom_percent_holds(self.facts, float(body)):
             return False, []
         pct = self.totals("year").attendance_pct
         return True, [f"in the school's bottom {_fmt_num(body)}% for attendance ({fmt_pct(pct)} year to date)"]
 
     def _manual(self, body: object, end: date | None) -> tuple[bool, list[str]]:
         return False, []
+
+
+def no_contact_holds(facts: PupilFacts, school_days: int) -> bool:
+    """Absent at least this many school days in a row, with no family contact logged since the run began."""
+    started = facts.absence_run_started_on
+    if facts.absence_run_days < school_days or started is None:
+        return False
+    contact = facts.last_family_contact_on
+    return contact is None or contact < started
+
+
+def bottom_percent_holds(facts: PupilFacts, percent: float) -> bool:
+    """In the school's bottom `percent`% for year-to-date attendance (by the rank the facts carry)."""
+    rank = facts.attendance_rank_pct
+    return rank is not None and rank <= percent
 
 
 def _describe(criterion: Mapping[str, Any]) -> str:

@@ -28,6 +28,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from pupils.statistics import ABSENT_COUNTS, ATTENDED_COUNTS
+
 from .rules import (
     _COMPARISONS,
     COUNT_FIELDS,
@@ -38,13 +40,15 @@ from .rules import (
     PupilFacts,
     StageSpec,
     _threshold,
+    bottom_percent_holds,
     is_steady,
     is_waiting,
+    no_contact_holds,
 )
 from .selectors import SchoolFacts
 
-_ATTENDED = tuple(COUNT_FIELDS.index(name) for name in ("present", "aea"))
-_ABSENT = tuple(COUNT_FIELDS.index(name) for name in ("authorised", "unauthorised"))
+_ATTENDED = tuple(COUNT_FIELDS.index(name) for name in ATTENDED_COUNTS)
+_ABSENT = tuple(COUNT_FIELDS.index(name) for name in ABSENT_COUNTS)
 _NO_COUNTS = (0,) * len(COUNT_FIELDS)
 
 Column = list[bool]
@@ -131,7 +135,7 @@ class _Columns:
         self.calendar = facts.calendar
         self.min_possible = spec.min_possible
         # Windows are the engine's own: one probe asks it where each starts and stops.
-        self.probe = Evaluator(PupilFacts(pupil_id=0, weeks={}), facts.calendar, facts.as_of, spec.min_possible, None)
+        self.probe = Evaluator.probe(facts.calendar, facts.as_of, spec.min_possible)
         self._counts: dict[tuple[date, date], list[tuple[int, ...]]] = {}
         self._attended_possible: dict[tuple[date, date], list[tuple[int, int]]] = {}
 
@@ -162,7 +166,7 @@ class _Columns:
         mondays = self.probe.window_mondays(window, end)
         pairs = self._attended_possible.get(mondays)
         if pairs is None:
-            (p, a), (au, un) = _ATTENDED, _ABSENT
+            (p, a), (au, un) = _ATTENDED, _ABSENT  # two counts each: added by hand, for speed
             pairs = self._attended_possible[mondays] = [
                 (c[p] + c[a], c[p] + c[a] + c[au] + c[un]) for c in self.counts(window, end)
             ]
@@ -236,16 +240,11 @@ class _Columns:
 
     def _no_contact(self, body: Mapping[str, Any], end: date | None) -> Column:
         needed = int(body["school_days"])
-        return [
-            f.absence_run_days >= needed
-            and f.absence_run_started_on is not None
-            and not (f.last_family_contact_on is not None and f.last_family_contact_on >= f.absence_run_started_on)
-            for f in self.pupils
-        ]
+        return [no_contact_holds(f, needed) for f in self.pupils]
 
     def _bottom_percent(self, body: float, end: date | None) -> Column:
         bound = float(body)
-        return [f.attendance_rank_pct is not None and f.attendance_rank_pct <= bound for f in self.pupils]
+        return [bottom_percent_holds(f, bound) for f in self.pupils]
 
     def _manual(self, body: object, end: date | None) -> Column:
         return [False] * len(self.pupils)

@@ -183,20 +183,16 @@ def night_facts(*, school: School, spec: LadderSpec, as_of: date, calendar: Scho
     with connection.cursor() as cursor:
         cursor.execute(sql, [*bucket_params, *pupils_params, monday_of(start), monday_of(as_of)])
         rows = cursor.fetchall()
-    # Each pupil's buckets added up as they go, in Monday order.
-    mondays: dict[int, list[date]] = defaultdict(list)
-    totals: dict[int, list[tuple[int, ...]]] = defaultdict(list)
+    buckets: dict[int, list[tuple[date, Sequence[int]]]] = defaultdict(list)
     for pupil_id, key, *counts in rows:
-        so_far = totals[pupil_id]
-        mondays[pupil_id].append(_as_date(key))
-        so_far.append(tuple(map(operator.add, so_far[-1], counts)) if so_far else tuple(map(int, counts)))
+        buckets[pupil_id].append((_as_date(key), counts))
     minutes = school.session_minutes
     return _school_facts_from(
         school=school,
         spec=spec,
         as_of=as_of,
         calendar=RememberingCalendar.of(calendar),
-        running={pupil_id: RunningTotals(mondays[pupil_id], totals[pupil_id], minutes) for pupil_id in mondays},
+        running={pupil_id: RunningTotals.of(weeks, minutes) for pupil_id, weeks in buckets.items()},
     )
 
 
@@ -257,7 +253,7 @@ def window_cuts(*, spec: LadderSpec, calendar: SchoolCalendar, as_of: date) -> l
     them sorted, or None if the ladder uses a criterion not known here (then
     nothing may be merged).
     """
-    probe = Evaluator(PupilFacts(pupil_id=0, weeks={}), calendar, as_of, spec.min_possible, None)
+    probe = Evaluator.probe(calendar, as_of, spec.min_possible)
     used: set[tuple[Any, date]] = set()
 
     def walk(criterion: Any, ends: list[date]) -> bool:
@@ -352,7 +348,7 @@ def _absence_runs(
             codes: dict[int, list[str]] = defaultdict(list)
             for pupil_id, code in cursor.fetchall():
                 codes[pupil_id].append(code)
-        running.update(pupil_id for pupil_id, day_codes in codes.items() if set(day_codes) <= stats.ABSENT_CODES)
+        running.update(pupil_id for pupil_id, day_codes in codes.items() if stats.is_day_absent(day_codes))
         unresolved -= codes.keys()
         day = calendar.previous_school_day(day)
     running |= unresolved  # no possible marks for days: let the count decide
@@ -539,8 +535,8 @@ def school_week_figures(
     pupils_sql, pupils_params = _id_list(pupil_ids)
     # Each pupil's weeks from `since` in order, after one row (week NULL) adding up their weeks before it.
     table = qn(PupilWeek._meta.db_table)
-    attended = f"{column['present']} + {column['aea']}"
-    absent = f"{column['authorised']} + {column['unauthorised']}"
+    attended = " + ".join(column[name] for name in stats.ATTENDED_COUNTS)
+    absent = " + ".join(column[name] for name in stats.ABSENT_COUNTS)
     sql = f"""
         SELECT pupil_id, NULL AS week, SUM({attended}), SUM({absent}) FROM {table}
         WHERE pupil_id {pupils_sql} AND week_start >= %s AND week_start < %s GROUP BY pupil_id

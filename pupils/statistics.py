@@ -44,6 +44,16 @@ PERSISTENT_ABSENCE_PCT = 10
 SEVERE_ABSENCE_PCT = 50
 
 
+#: The counts that add up to sessions attended, and to sessions absent (`AttendanceSummary.attended`, `.absent`).
+ATTENDED_COUNTS = ("present", "aea")
+ABSENT_COUNTS = ("authorised", "unauthorised")
+
+
+def is_day_absent(possible_codes: Iterable[str]) -> bool:
+    """Whether a day's possible sessions were all absences (L is present; U is absent): it extends a run."""
+    return all(code in ABSENT_CODES for code in possible_codes)
+
+
 def is_persistent(absent: int, possible: int) -> bool:
     """Persistent absence from two counts: absence is 10% or more of possible sessions (in whole numbers)."""
     return possible > 0 and absent * 100 >= PERSISTENT_ABSENCE_PCT * possible
@@ -97,11 +107,11 @@ class AttendanceSummary:
 
     @property
     def attended(self) -> int:
-        return self.present + self.aea
+        return self.present + self.aea  # ATTENDED_COUNTS, written out: read for every pupil and window
 
     @property
     def absent(self) -> int:
-        """Overall absence: authorised plus unauthorised sessions."""
+        """Overall absence: authorised plus unauthorised sessions (ABSENT_COUNTS)."""
         return self.authorised + self.unauthorised
 
     @property
@@ -328,7 +338,7 @@ def consecutive_days_absent(
     while day is not None and day >= earliest:
         day_codes = by_day.get(day)
         if day_codes:
-            if not all(code in ABSENT_CODES for code in day_codes):
+            if not is_day_absent(day_codes):
                 break
             run += 1
             first = day
