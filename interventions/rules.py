@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pupils.calendar import SchoolCalendar, monday_of
-from pupils.statistics import ABSENT_COUNTS, COUNTED_CODES, AttendanceSummary
+from pupils.statistics import ABSENT_COUNTS, COUNTED_CODES, LATE_COUNTS, AttendanceSummary
 
 MEASURE_LABELS = {
     "lates": "lates",
@@ -36,7 +36,7 @@ MEASURE_LABELS = {
 
 #: The count measures that add up more than one of a summary's counts; every other measure is one count.
 MEASURE_PARTS = {
-    "lates": ("late_before_close", "late_after_close"),  # DfE "late sessions": L plus U
+    "lates": LATE_COUNTS,  # DfE "late sessions": L plus U
     "absence": ABSENT_COUNTS,  # overall absence
 }
 

@@ -44,9 +44,11 @@ PERSISTENT_ABSENCE_PCT = 10
 SEVERE_ABSENCE_PCT = 50
 
 
-#: The counts that add up to sessions attended, and to sessions absent (`AttendanceSummary.attended`, `.absent`).
+#: The counts that add up to sessions attended, to sessions absent, and to late sessions
+#: (`AttendanceSummary.attended`, `.absent`, `.late`).
 ATTENDED_COUNTS = ("present", "aea")
 ABSENT_COUNTS = ("authorised", "unauthorised")
+LATE_COUNTS = ("late_before_close", "late_after_close")
 
 
 def is_day_absent(possible_codes: Iterable[str]) -> bool:
@@ -120,7 +122,7 @@ class AttendanceSummary:
 
     @property
     def late(self) -> int:
-        """DfE "late sessions": L plus U."""
+        """DfE "late sessions": L plus U (LATE_COUNTS)."""
         return self.late_before_close + self.late_after_close
 
     @cached_property
