@@ -175,9 +175,9 @@ def night_facts(*, school: School, spec: LadderSpec, as_of: date, calendar: Scho
     # By pupil id, not through a join to pupils: the (pupil, week) index finds a school's rows
     # without reading the whole local authority's. Plain rows, without the ORM's converters.
     pupils_sql, pupils_params = _id_list(on_roll)
-    counts = ", ".join(f"SUM({c})" for c in columns)
+    sums = ", ".join(f"SUM({c})" for c in columns)
     sql = (
-        f"SELECT pupil_id, {bucket} AS bucket, {counts} FROM {qn(PupilWeek._meta.db_table)} "
+        f"SELECT pupil_id, {bucket} AS bucket, {sums} FROM {qn(PupilWeek._meta.db_table)} "
         f"WHERE pupil_id {pupils_sql} AND week_start >= %s AND week_start <= %s GROUP BY 1, 2 ORDER BY 1, 2"
     )
     with connection.cursor() as cursor:
