@@ -11,7 +11,7 @@ from interventions import nightly, services
 from interventions.models import Ladder, Placement
 from pupils.models import AuditEvent
 from tests.factories import PupilFactory, RegistrationGroupFactory
-from tests.interventions.conftest import SIMPLE_LADDER, fill_register
+from tests.interventions.conftest import SIMPLE_LADDER, fill_school_days
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,13 +28,17 @@ def absent_every(n: int):
 
 @pytest.fixture
 def running(school):
-    """The simple ladder, active, with four pupils placed: 99.9%, 95.2%, 92.3% and 85.7% attendance."""
+    """The simple ladder, active, with four pupils placed: 100%, 95.2%, 92.9% and 85.7% attendance.
+
+    Each has exactly 42 school days (84 sessions) marked, ending yesterday, so
+    the percentages do not depend on the day the test runs.
+    """
     services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
     today = timezone.localdate()
     group = RegistrationGroupFactory(school=school, name="4B")
     for surname, n in (("Ash", 1000), ("Birch", 21), ("Cedar", 13), ("Damson", 7)):
         pupil = PupilFactory(school=school, registration_group=group, surname=surname)
-        fill_register(pupil, today - timedelta(days=60), today - timedelta(days=1), absent_every(n))
+        fill_school_days(pupil, 42, today - timedelta(days=1), absent_every(n))
     nightly.nightly_run(school=school, as_of=today - timedelta(days=1))
 
 

@@ -24,6 +24,21 @@ def fill_register(pupil: Pupil, start: date, end: date, code_for: Callable[[date
     return len(marks)
 
 
+def fill_school_days(pupil: Pupil, days: int, end: date, code_for: Callable[[date, int], str]) -> date:
+    """Mark exactly the last `days` school days up to `end` for a pupil; returns the first of them.
+
+    A fixed number of sessions, whatever today's date: percentages set by a
+    pattern of codes then come out the same on every day the tests run.
+    """
+    calendar = school_calendar(pupil.school)
+    last = end if calendar.is_school_day(end) else calendar.previous_school_day(end)
+    first = last
+    for _ in range(days - 1):
+        first = calendar.previous_school_day(first)
+    fill_register(pupil, first, last, code_for)
+    return first
+
+
 @pytest.fixture
 def register():
     return fill_register
