@@ -423,5 +423,30 @@ def test_a_pupil_whose_corrected_start_takes_them_off_every_week_leaves_the_whol
     assert {w.pupils for w in stored} == {len(others)}
 
 
+def test_a_full_night_finds_a_silent_correction_and_redraws_the_chart_from_its_week(db):
+    """A mark changed without its `changed_at` (as a raw database fix would) is caught by the full recount:
+    the stored counts and the weekly chart from that week on come out as a first night on the same register."""
+
+    def correct(school: School) -> None:  # a week of pupil 0's, present every session until now
+        week = AttendanceMark.objects.filter(pupil__school=school, pupil__surname="Pupil00")
+        assert week.filter(date__gte=date(2025, 10, 6), date__lte=date(2025, 10, 10)).update(code="O") == 10
+
+    school, pupils = build_school("300203", until=date(2025, 11, 24))
+    nightly.nightly_run(school=school, as_of=date(2025, 11, 24))
+    chart_before = snapshot(school)["weeks"]
+    correct(school)
+    mark_days(school, pupils, date(2025, 11, 25), date(2025, 11, 25), stamped=timezone.now() - timedelta(minutes=30))
+    assert nightly.nightly_run(school=school, as_of=date(2025, 11, 25), full=True).full
+
+    twin, twins = build_school("300204", until=date(2025, 11, 24))
+    correct(twin)
+    mark_days(twin, twins, date(2025, 11, 25), date(2025, 11, 25), stamped=timezone.now() - timedelta(minutes=30))
+    nightly.nightly_run(school=twin, as_of=date(2025, 11, 25))  # its first: the whole chart drawn afresh
+    assert snapshot(school)["weeks"] == snapshot(twin)["weeks"]
+    changed = [was[0] for was, now in zip(chart_before, snapshot(school)["weeks"], strict=False) if was != now]
+    assert changed[0] == date(2025, 10, 6), changed
+    assert PupilWeek.objects.get(pupil=pupils[0], week_start=date(2025, 10, 6)).unauthorised == 10
+
+
 def test_the_rich_ladder_is_valid():
     assert services.ladder_check(school=None, document=RICH_LADDER).ok
