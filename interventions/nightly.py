@@ -575,13 +575,20 @@ def _decide_pupils(
         placements={k: placed for k, (_, placed) in placements.items()},
         pending={k: proposal.to_stage.key for k, proposal in pending.items()},
     )
+    # A night re-run on a corrected register may find a pupil it already moved indicated elsewhere:
+    # one automatic move a pupil a night, so they stay as tonight's first run left them until the next.
+    moved_tonight = set(
+        StageChange.objects.filter(
+            ladder=ladder, on=as_of, kind__in=[StageChange.Kind.INITIAL, StageChange.Kind.AUTOMATIC]
+        ).values_list("pupil_id", flat=True)
+    )
     pause = settings.NIGHTLY_TEST_PAUSE_S
     result = NightResult(pupils=len(facts.pupils))
     moves = _Moves()
     for pupil in facts.pupils:
         if pause:  # tests only: lets a test stop a worker half-way through a school
             time.sleep(pause)
-        if to_decide is not None and pupil.pk not in to_decide:
+        if (to_decide is not None and pupil.pk not in to_decide) or pupil.pk in moved_tonight:
             continue
         pupil.school = school  # the same row: saves a query for each pupil who moves
         row, current = placements.get(pupil.pk, (None, None))

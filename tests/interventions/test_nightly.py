@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from io import StringIO
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -50,8 +51,6 @@ def pupils(school, register):
 
 
 def night(school, as_of=AS_OF) -> dict:
-    from io import StringIO
-
     out = StringIO()
     call_command("run_nightly", "--school", school.urn, "--as-of", as_of.isoformat(), stdout=out)
     return json.loads(out.getvalue().strip().splitlines()[-1])
@@ -140,6 +139,22 @@ def test_second_run_on_the_same_date_creates_nothing_new(school, ladder, pupils)
         Proposal.objects.count(),
     ) == before
     assert NightlyRun.objects.filter(status="done").count() == 2
+
+
+def test_a_night_rerun_on_a_corrected_register_moves_nobody_twice_and_the_next_night_does(school, ladder, pupils):
+    """IT re-runs last night with --full after fixing the register: it completes, and the move waits a night."""
+    night(school)
+    assert stage_of(pupils["concern"], ladder) == "concern"
+    AttendanceMark.objects.filter(pupil=pupils["concern"], date__gte=date(2025, 11, 3)).update(code="O")
+
+    call_command("run_nightly", "--school", school.urn, "--as-of", AS_OF.isoformat(), "--full", stdout=StringIO())
+
+    assert NightlyRun.objects.filter(run_on=AS_OF, status="done").count() == 2
+    assert stage_of(pupils["concern"], ladder) == "concern"
+    assert StageChange.objects.filter(pupil=pupils["concern"], on=AS_OF).count() == 1
+    next_day = date(2025, 11, 27)
+    assert night(school, as_of=next_day)["moved"] == 1
+    assert stage_of(pupils["concern"], ladder) == "pa"
 
 
 def test_a_proposal_no_longer_indicated_is_withdrawn_by_the_next_night(school, ladder, pupils):
