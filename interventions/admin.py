@@ -170,15 +170,12 @@ class NightlyRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "status",
         "full",
         "started_at",
-        "duration_s",
+        "duration",
         "pupils",
         "moved",
         "proposed",
         "tasks_created",
         "letters_queued",
-        "reviews_created",
-        "tasks_overdue",
-        "weeks_recounted",
         "short_error",
     )
     list_filter = ("status", "full", "school")
@@ -186,7 +183,7 @@ class NightlyRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     date_hierarchy = "run_on"
     search_fields = ("school__name", "school__urn", "error")
     exclude = ("phases",)  # shown in words, as time_by_phase
-    readonly_fields = ("time_by_phase",)
+    readonly_fields = ("duration", "time_by_phase")
 
     @admin.display(description="time by phase")
     def time_by_phase(self, run: NightlyRun) -> str:
@@ -195,6 +192,11 @@ class NightlyRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description="error")
     def short_error(self, run: NightlyRun) -> str:
         return run.error[:80]
+
+    @admin.display(description="duration", ordering="finished_at")
+    def duration(self, run: NightlyRun) -> str:
+        seconds = run.duration_s
+        return "-" if seconds is None else f"{seconds:.1f} s"
 
 
 @admin.register(SchoolWeek)

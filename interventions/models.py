@@ -438,7 +438,7 @@ class NightlyRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.school.urn} {self.run_on} {self.status}"
+        return f"Night of {self.run_on:%a %-d %b %Y} at {self.school.name}: {self.get_status_display().lower()}"
 
     #: The parts of a night, in the order it does them.
     PHASES = ("recount", "facts", "deciding", "moves", "figures", "reviews")

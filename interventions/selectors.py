@@ -600,6 +600,8 @@ class NightStatus:
     state: str
     night_of: date
     run: NightlyRun | None
+    #: For a failed night: will the schedule try it again (fewer than NIGHTLY_MAX_ATTEMPTS failures)?
+    will_retry: bool = False
 
 
 def nightly_local_time() -> time:
@@ -632,7 +634,8 @@ def nightly_status(*, school: School, today: date | None = None, now: datetime |
     if runs and runs[0].status == NightlyRun.Status.RUNNING:
         return NightStatus("running", night_of, runs[0])
     if runs:
-        return NightStatus("failed", night_of, runs[0])
+        failures = sum(r.status == NightlyRun.Status.FAILED for r in runs)
+        return NightStatus("failed", night_of, runs[0], will_retry=failures < settings.NIGHTLY_MAX_ATTEMPTS)
     return NightStatus("missed", night_of, None)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -354,6 +355,14 @@ def test_cached_lists_show_a_move_and_a_new_night_straight_away(client, school, 
     assert client.get(url("dashboard", school)).context["version"] != version
 
 
+def test_last_nights_badge_counts_moves_as_the_moved_overnight_panel_does(client, school, placed, attendance_lead):
+    """The first night places everyone: placements, not moves, in both places."""
+    login(client, attendance_lead)
+    body = client.get(url("dashboard", school)).content.decode()
+    assert f"done, {len(placed)} pupils, 0 moved" in body
+    assert "Nobody moved last night." in body
+
+
 def test_dashboard_says_when_last_night_failed_or_never_ran(client, school, ladder, attendance_lead):
     from interventions.models import NightlyRun
     from interventions.selectors import night_due
@@ -363,16 +372,25 @@ def test_dashboard_says_when_last_night_failed_or_never_ran(client, school, ladd
     assert (
         f"The night of {due:%a} {due.day} {due:%b} did not run" in client.get(url("dashboard", school)).content.decode()
     )
-    NightlyRun.objects.create(
-        school=school,
-        run_on=due,
-        status="failed",
-        started_at=timezone.now(),
-        finished_at=timezone.now(),
-        error="OperationalError: lost connection",
-    )
-    body = client.get(url("dashboard", school)).content.decode()
-    assert "failed: OperationalError: lost connection" in body
+    night = f"The night of {due:%a} {due.day} {due:%b}"
+
+    def failed_once_more():
+        NightlyRun.objects.create(
+            school=school,
+            run_on=due,
+            status="failed",
+            started_at=timezone.now(),
+            finished_at=timezone.now(),
+            error="OperationalError: lost connection",
+        )
+        return client.get(url("dashboard", school)).content.decode()
+
+    body = failed_once_more()
+    assert f"{night} failed and will be tried again within the hour" in body
+    assert 'title="OperationalError: lost connection"' in body  # why, for whoever asks IT
+    for _ in range(settings.NIGHTLY_MAX_ATTEMPTS - 1):
+        body = failed_once_more()
+    assert f"{night} failed too often to be tried again: ask IT to run it" in body
 
 
 def test_flag_filter_sees_a_flag_set_a_moment_ago(client, school, placed, attendance_lead):
