@@ -648,14 +648,20 @@ def night_attempts_exhausted(*, school: School, night: date) -> bool:
 
 
 def nights_due(*, now: datetime) -> list[tuple[School, date]]:
-    """Schools with an active ladder whose latest due night has not yet succeeded, nor failed too often."""
+    """Schools with an active ladder whose latest due night has not yet succeeded (nor a later one), nor failed too often."""
     limit = settings.NIGHTLY_MAX_ATTEMPTS
     schools = School.objects.filter(ladders__is_active=True).order_by("pk")
     wanted = [(school, night_due(school=school, now=now)) for school in schools]
     if not wanted:
         return []
     runs = NightlyRun.objects.filter(school__in=[s for s, _ in wanted], run_on__in={d for _, d in wanted})
-    done = set(runs.filter(status=NightlyRun.Status.DONE).values_list("school_id", "run_on"))
+    # A night is done once it, or a later one, has succeeded (a later night decides from the same register).
+    latest_done = dict(
+        NightlyRun.objects.filter(school__in=[s for s, _ in wanted], status=NightlyRun.Status.DONE)
+        .values("school_id")
+        .annotate(last=Max("run_on"))
+        .values_list("school_id", "last")
+    )
     attempts = {
         (school_id, run_on): n
         for school_id, run_on, n in runs.filter(status=NightlyRun.Status.FAILED)
@@ -666,7 +672,7 @@ def nights_due(*, now: datetime) -> list[tuple[School, date]]:
     return [
         (school, night)
         for school, night in wanted
-        if (school.pk, night) not in done and attempts.get((school.pk, night), 0) < limit
+        if latest_done.get(school.pk, date.min) < night and attempts.get((school.pk, night), 0) < limit
     ]
 
 

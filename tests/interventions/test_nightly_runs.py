@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
@@ -226,6 +226,25 @@ def test_run_nightly_for_all_schools_prints_a_line_a_school(oakfield, other_scho
         {"school": oakfield.urn, "pupils": 1, "moved": 1, "proposed": 0, "tasks_created": 2, "letters_queued": 1}
     ]
     assert NightlyRun.objects.get().full
+
+
+def test_run_nightly_due_runs_each_schools_latest_due_night_once(oakfield, other_school):
+    """What scripts/dev runs at start: the night the schedule would have run, if it has not."""
+    due = selectors.night_due(school=oakfield, now=timezone.now())
+    out = StringIO()
+    call_command("run_nightly", "--due", stdout=out)
+    (line,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert (line["school"], line["pupils"]) == (oakfield.urn, 1)  # the other school has no active ladder
+    assert NightlyRun.objects.get().run_on == due
+    again = StringIO()
+    call_command("run_nightly", "--due", stdout=again)
+    assert again.getvalue() == ""
+    # A later night already done (run by hand, or the demo's own) makes an earlier one not due.
+    NightlyRun.objects.all().delete()
+    nightly.nightly_run(school=oakfield, as_of=due + timedelta(days=1))
+    assert selectors.nights_due(now=timezone.now()) == []
+    with pytest.raises(CommandError, match="leave out --as-of"):
+        call_command("run_nightly", "--due", "--as-of", AS_OF.isoformat())
 
 
 def test_admin_lists_runs(admin_client, oakfield):

@@ -4,9 +4,11 @@ import json
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from interventions.models import Ladder
 from interventions.nightly import NightResult, NightRunning, nightly_run
+from interventions.selectors import nights_due
 from pupils.models import School
 
 from ._common import parse_date, school_by_urn
@@ -23,20 +25,33 @@ class Command(BaseCommand):
         which.add_argument(
             "--all-schools", action="store_true", help="every school with an active ladder, one after another"
         )
+        which.add_argument(
+            "--due",
+            action="store_true",
+            help="every school whose latest due night has not succeeded (what the schedule would run now)",
+        )
         parser.add_argument("--as-of", dest="as_of", help="date to run as (YYYY-MM-DD); default today")
         parser.add_argument(
             "--full", action="store_true", help="recount every pupil-week from the register, not only what changed"
         )
 
-    def handle(self, *args, school=None, all_schools=False, as_of=None, full=False, **options):
+    def handle(self, *args, school=None, all_schools=False, due=False, as_of=None, full=False, **options):
+        if due:
+            if as_of:
+                raise CommandError("--due runs each school's own latest due night: leave out --as-of.")
+            for target, night in nights_due(now=timezone.now()):
+                self._write(target, self._run(target, night, full))
+            return
         day = parse_date(as_of, "--as-of")
         if not all_schools:
             self.stdout.write(self._run(school_by_urn(school), day, full).as_json())
             return
         ids = Ladder.objects.filter(is_active=True).values("school_id")
         for target in School.objects.filter(pk__in=ids).order_by("urn"):
-            result = self._run(target, day, full)
-            self.stdout.write(json.dumps({"school": target.urn, **json.loads(result.as_json())}))
+            self._write(target, self._run(target, day, full))
+
+    def _write(self, target: School, result: NightResult) -> None:
+        self.stdout.write(json.dumps({"school": target.urn, **json.loads(result.as_json())}))
 
     def _run(self, target: School, day, full: bool) -> NightResult:
         try:
