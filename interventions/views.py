@@ -194,6 +194,8 @@ def task_done(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     access = school_access(request.user, urn)
     access.require("log_action")
     task = get_object_or_404(Task.objects.select_related("pupil", "school"), pk=pk, pupil__in=visible_pupils(access))
+    if not access.may_do(role=task.role, assigned_to_id=task.assigned_to_id):
+        raise Http404("Not found")
     if services.task_complete(task=task, user=request.user, outcome=request.POST.get("outcome", "")):
         _audit_change(request, access, f"completed task {task.title}", pupil=task.pupil)
     task.refresh_from_db()

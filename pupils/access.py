@@ -65,6 +65,22 @@ class Access:
     def is_class_teacher_only(self) -> bool:
         return self.class_ids is not None
 
+    def may_do(self, *, role: str, assigned_to_id: int | None) -> bool:
+        """May this person mark done a piece of work meant for `role`, or for one person?
+
+        Those who manage stages may do anyone's; others what is assigned to
+        them, or, when it is assigned to nobody, what is meant for their role
+        or for no role in particular. So a class teacher cannot close the
+        attendance lead's statutory checks.
+        """
+        if not self.can("log_action"):
+            return False
+        if self.can("manage_stages"):
+            return True
+        if assigned_to_id is not None:
+            return assigned_to_id == self.user.pk
+        return not role or role in self.roles
+
     @property
     def home(self) -> str:
         if self.can("view_dashboard"):

@@ -55,7 +55,8 @@ POLICY: dict[str, tuple[set[str], str | None, bool]] = {
     "interventions:pupil_move": (LEADERS, "pupil", False),
     "interventions:pupil_flags": (LEADERS | {O}, "pupil", False),
     "interventions:referral_create": (LEADERS, "pupil", False),
-    "interventions:task_done": (EVERYONE - {A}, "task", True),
+    # The task is the attendance lead's: only leaders may close it (a teacher closes their own role's).
+    "interventions:task_done": (LEADERS, "task", False),
     "interventions:proposal_decide": (LEADERS, "proposal", False),
     "interventions:escalations": (DASHBOARD, None, False),
     "interventions:referrals": (DASHBOARD, None, False),
@@ -137,7 +138,7 @@ def build_world(school, lead) -> World:
     upload = upload_start(school=school, user=lead, kind="marks", upload=csv)
     ids = {
         "pupil": {"pk": mine.pk},
-        "task": {"pk": Task.objects.filter(pupil=mine).first().pk},
+        "task": {"pk": Task.objects.get(pupil=mine, role=StaffMembership.Role.ATTENDANCE_LEAD).pk},
         "proposal": {"pk": Proposal.objects.filter(pupil=mine).first().pk},
         "referral": {"pk": referral.pk},
         "ladder": {"key": "simple"},

@@ -43,3 +43,9 @@ def trend(change: Decimal | None) -> str:
             points,
         )
     return format_html('<span class="text-body-secondary" aria-label="{}">▬</span>', "Steady")
+
+
+@register.filter
+def may_be_done_by(task: Any, access: Any) -> bool:
+    """Whether this person may mark this task done (`Access.may_do`): it shows the Done button."""
+    return access.may_do(role=task.role, assigned_to_id=task.assigned_to_id)

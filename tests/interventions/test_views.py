@@ -244,6 +244,23 @@ def test_completing_a_task_twice_logs_it_once(client, school, placed, attendance
     assert ActionLog.objects.filter(task=task).count() == 1
 
 
+def test_a_class_teacher_closes_their_own_roles_tasks_but_not_the_leads(client, school, placed, class_teacher):
+    theirs = Task.objects.filter(status="open", role="class_teacher", pupil__in=placed).first()
+    leads = Task.objects.filter(status="open", role="attendance_lead", pupil__in=placed).first()
+    assert theirs is not None and leads is not None
+    login(client, class_teacher)
+
+    page = client.get(reverse("interventions:pupil", args=[school.urn, leads.pupil_id])).content.decode()
+    assert escape(leads.title) in page and f'aria-label="Mark done: {escape(leads.title)}"' not in page
+    assert client.post(url("task_done", school, leads.pk)).status_code == 404
+    leads.refresh_from_db()
+    assert leads.status == "open"
+
+    assert client.post(url("task_done", school, theirs.pk)).status_code == 302
+    theirs.refresh_from_db()
+    assert (theirs.status, theirs.completed_by) == ("done", class_teacher)
+
+
 # --- proposals, moves, flags ----------------------------------------------------------------
 
 
