@@ -376,8 +376,11 @@ def pupil_weeks_refresh(*, school: School, start: date, end: date, since: Nightl
     pupils = pupils_on_roll_between(school=school, start=start, end=end)
     ids = list(pupils.values_list("pk", flat=True))
     if since is None:
-        # Pupils no longer on roll in the window have no weeks in it.
-        PupilWeek.objects.filter(pupil__school=school).exclude(pupil__in=pupils).delete()
+        # Pupils no longer on roll in the window have no weeks in it. Found among the school's pupils
+        # first: a join from the weekly counts would read the whole authority's.
+        gone = list(Pupil.objects.filter(school=school).exclude(pk__in=pupils).values_list("pk", flat=True))
+        if gone:
+            PupilWeek.objects.filter(pupil_id__in=gone).delete()
         return _weeks_recount(pupil_ids=ids, start=start, end=end, from_monday=None)
     # The school's marks, found through its pupils by the (pupil, date) index. A join rather than a
     # list of ids: a list of hundreds of parameters costs more to send than the query takes.
