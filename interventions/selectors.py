@@ -309,7 +309,9 @@ def _rank(facts: dict[int, PupilFacts], *, calendar: SchoolCalendar, as_of: date
         object.__setattr__(facts[pupil_id], "attendance_rank_pct", at_or_below * 100 / n)
 
 
-#: How far back the night reads marks to count a run of days absent.
+#: How far back the night reads marks to count a run of days absent: first a few weeks, which holds
+#: nearly every run, then, for the runs that reach back to the first day read, this far.
+ABSENCE_RUN_FIRST_READ_DAYS = 21
 ABSENCE_RUN_DAYS_BACK = 120
 #: How many school days back the night looks for a pupil's latest day with possible marks, one query a
 #: day for the pupils not yet found; a pupil with none in that time has their marks read and counted anyway.
@@ -327,7 +329,10 @@ def _absence_runs(
     latest school day's marks are read first, for every pupil in one query,
     and a day further back only for the few with no possible marks on it (on a
     closure day, everyone: one more query). Only the pupils with a run going on
-    have their last ABSENCE_RUN_DAYS_BACK days of marks read and counted.
+    have their marks read and counted: the last ABSENCE_RUN_FIRST_READ_DAYS
+    days, and then the last ABSENCE_RUN_DAYS_BACK for those whose run goes
+    back to the first day with possible marks that was read (it may go on
+    before it).
     """
     qn = connection.ops.quote_name
     marks = qn(AttendanceMark._meta.db_table)
@@ -352,26 +357,32 @@ def _absence_runs(
         unresolved -= codes.keys()
         day = calendar.previous_school_day(day)
     running |= unresolved  # no possible marks for days: let the count decide
-    if not running:
-        return {}
-    ids_sql, ids_params = _id_list(sorted(running))
-    sql = f"SELECT pupil_id, date, session, code FROM {marks} WHERE pupil_id {ids_sql} AND date >= %s AND date <= %s"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*ids_params, as_of - timedelta(days=ABSENCE_RUN_DAYS_BACK), as_of])
-        rows = cursor.fetchall()
-    by_pupil: dict[int, list[stats.MarkFact]] = defaultdict(list)
-    for pupil_id, day_of, session, code in rows:
-        by_pupil[pupil_id].append(stats.MarkFact(_as_date(day_of), session, code))
-    result = {}
-    for pupil in pupils:
-        if pupil.pk in by_pupil:
-            result[pupil.pk] = stats.consecutive_days_absent(
-                by_pupil[pupil.pk],
-                calendar=calendar,
-                as_of=as_of,
-                on_roll_from=pupil.start_on,
-                on_roll_to=pupil.leaving_on,
+    result: dict[int, tuple[int, date | None]] = {}
+    on_roll = {pupil.pk: pupil for pupil in pupils}
+    for days_back in (ABSENCE_RUN_FIRST_READ_DAYS, ABSENCE_RUN_DAYS_BACK):
+        if not running:
+            break
+        ids_sql, ids_params = _id_list(sorted(running))
+        sql = (
+            f"SELECT pupil_id, date, session, code FROM {marks} "
+            f"WHERE pupil_id {ids_sql} AND date >= %s AND date <= %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*ids_params, as_of - timedelta(days=days_back), as_of])
+            rows = cursor.fetchall()
+        by_pupil: dict[int, list[stats.MarkFact]] = defaultdict(list)
+        for pupil_id, day_of, session, code in rows:
+            by_pupil[pupil_id].append(stats.MarkFact(_as_date(day_of), session, code))
+        reaching_back = set()
+        for pupil_id, pupil_marks in by_pupil.items():
+            pupil = on_roll[pupil_id]
+            result[pupil_id] = run = stats.consecutive_days_absent(
+                pupil_marks, calendar=calendar, as_of=as_of, on_roll_from=pupil.start_on, on_roll_to=pupil.leaving_on
             )
+            first_read = min((m.date for m in pupil_marks if m.code in stats.POSSIBLE_CODES), default=None)
+            if run[1] is not None and run[1] == first_read:
+                reaching_back.add(pupil_id)
+        running = reaching_back
     return result
 
 

@@ -30,9 +30,14 @@ WEEKS = {
     "absent on Friday only": ["//", "//", "//", "//", "NN"],
     "present all week": ["/\\", "/\\", "/\\", "/\\", "/\\"],
     "absent the week before, unable to attend all week": ["YY", "YY", "YY", "YY", "YY"],
+    "absent since October, over half-term": ["OO", "OO", "OO", "OO", "OO"],
 }
-#: And absent every day of the week before (17-21 November).
-ABSENT_THE_WEEK_BEFORE = {"absent the week before, unable to attend all week"}
+#: And absent every day from these days on, before that week: the week before (17-21 November), and
+#: seven weeks before (a run longer than the night's first read of marks, across half-term).
+ABSENT_SINCE = {
+    "absent the week before, unable to attend all week": date(2025, 11, 17),
+    "absent since October, over half-term": date(2025, 10, 6),
+}
 
 
 @pytest.mark.parametrize("as_of", [FRIDAY, date(2025, 11, 29)])  # the Friday night, and the Saturday after
@@ -41,12 +46,9 @@ def test_absence_runs_are_the_runs_the_statistics_count_from_every_mark(ladder, 
     pupils = {}
     for name, week in WEEKS.items():
         pupil = PupilFactory(school=school, surname=name)
-        before = "absent" if name in ABSENT_THE_WEEK_BEFORE else "present"
+        since = ABSENT_SINCE.get(name, MONDAY)
         fill_register(
-            pupil,
-            date(2025, 9, 1),
-            date(2025, 11, 21),
-            lambda d, s, before=before: "O" if before == "absent" and d >= date(2025, 11, 17) else "/\\"[s],
+            pupil, date(2025, 9, 1), date(2025, 11, 21), lambda d, s, since=since: "O" if d >= since else "/\\"[s]
         )
         for offset, day_codes in enumerate(week):
             if day_codes is not None:
@@ -80,4 +82,5 @@ def test_absence_runs_are_the_runs_the_statistics_count_from_every_mark(ladder, 
         "absent on Friday only": 1,
         "present all week": 0,
         "absent the week before, unable to attend all week": 5,
+        "absent since October, over half-term": 35,
     }
