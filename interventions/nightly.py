@@ -571,12 +571,14 @@ class _Moves:
 def _decide_pupils(
     *, school: School, ladder: Ladder, spec: LadderSpec, facts: SchoolFacts, as_of: date
 ) -> tuple[NightResult, _Moves]:
-    placements = current_placements(ladder=ladder)
-    stages = {s.key: s for s in ladder.stages.all()}
-    pending = {
-        p.pupil_id: p
-        for p in Proposal.objects.filter(ladder=ladder, status=Proposal.Status.PENDING).select_related("to_stage")
-    }
+    ladder_stages = list(ladder.stages.all())
+    placements = current_placements(ladder=ladder, stages=ladder_stages)
+    stages = {s.key: s for s in ladder_stages}
+    by_pk = {s.pk: s for s in ladder_stages}
+    pending = {}
+    for proposal in Proposal.objects.filter(ladder=ladder, status=Proposal.Status.PENDING):
+        proposal.to_stage = by_pk[proposal.to_stage_id]  # the same rows: no join, no stage's JSON read again
+        pending[proposal.pupil_id] = proposal
     # Most pupils stay where they are with nothing to do: only the rest go through `decide`.
     to_decide = pupils_to_decide(
         spec=spec,

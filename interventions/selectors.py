@@ -364,8 +364,7 @@ def _absence_runs(
             break
         ids_sql, ids_params = _id_list(sorted(running))
         sql = (
-            f"SELECT pupil_id, date, session, code FROM {marks} "
-            f"WHERE pupil_id {ids_sql} AND date >= %s AND date <= %s"
+            f"SELECT pupil_id, date, session, code FROM {marks} WHERE pupil_id {ids_sql} AND date >= %s AND date <= %s"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [*ids_params, as_of - timedelta(days=days_back), as_of])
@@ -386,15 +385,20 @@ def _absence_runs(
     return result
 
 
-def current_placements(*, ladder: Ladder) -> dict[int, tuple[Placement, CurrentPlacement]]:
-    """Each placed pupil's Placement row (only what the night reads or writes) and its engine form."""
-    stages = {stage.pk: stage for stage in ladder.stages.all()}
+def current_placements(
+    *, ladder: Ladder, stages: Sequence[Stage] | None = None
+) -> dict[int, tuple[Placement, CurrentPlacement]]:
+    """Each placed pupil's Placement row (only what the night reads or writes) and its engine form.
+
+    Pass the ladder's `stages` if they are already read.
+    """
+    by_pk = {stage.pk: stage for stage in (ladder.stages.all() if stages is None else stages)}
     rows = Placement.objects.filter(ladder=ladder).only(
         "pk", "pupil_id", "ladder_id", "stage_id", "since", "entry_attendance_pct", "improving_since"
     )
     placements = {}
     for p in rows:
-        p.stage = stage = stages[p.stage_id]
+        p.stage = stage = by_pk[p.stage_id]
         placements[p.pupil_id] = (
             p,
             CurrentPlacement(
