@@ -129,7 +129,11 @@ def _libpq(url: str) -> str:
 
 
 def _setup(url: str) -> None:
+    """Django as in production: DEBUG off, so no query is kept in memory (Django keeps the last 9,000)."""
     os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_DEBUG", "0")
+    os.environ.setdefault("SECRET_KEY", "benchmark-only")
+    os.environ.setdefault("ALLOWED_HOSTS", "localhost")
     import django
 
     django.setup()
