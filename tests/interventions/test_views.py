@@ -40,11 +40,18 @@ def pattern(every: int):
 EVERY = [3, 13, 30, 100, 7, 1000]
 
 
+#: Distinct surnames, so a page's text tells pupils apart (Faker's may repeat); one that needs escaping.
+SURNAMES = ("Ashworth", "Bennett", "O'Brien", "Dawson", "Ellis", "Fletcher", "Gill", "Hartley", "Iqbal", "Jones")
+
+
 def make_pupils(school, n: int, today: date, group_name: str = "4B"):
     group = RegistrationGroupFactory(school=school, name=group_name)
+    taken = {p.surname for p in school.pupils.all()}
+    surnames = [name for name in SURNAMES if name not in taken]
+    surnames += [f"{group_name}-pupil-{i}" for i in range(n)]
     pupils = []
     for i in range(n):
-        pupil = PupilFactory(school=school, registration_group=group)
+        pupil = PupilFactory(school=school, registration_group=group, surname=surnames[i])
         fill_register(pupil, today - timedelta(days=70), today - timedelta(days=1), pattern(EVERY[i % len(EVERY)]))
         pupils.append(pupil)
     return pupils
