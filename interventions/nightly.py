@@ -272,7 +272,7 @@ def _night(*, school: School, ladder: Ladder, as_of: date, run: NightlyRun) -> N
     spec = ladder_spec(ladder)
     calendar = school_calendar(school)
     weeks_from = facts_window_start(spec=spec, calendar=calendar, as_of=as_of)
-    last = _last_done(school=school, run=run, as_of=as_of, weeks_from=weeks_from)
+    last = _last_done(school=school, as_of=as_of, weeks_from=weeks_from)
     previous = last if last is not None and _can_build_on(school=school, run=run, last=last) else None
     run.full = previous is None
     run.weeks_from = weeks_from
@@ -295,7 +295,7 @@ def _night(*, school: School, ladder: Ladder, as_of: date, run: NightlyRun) -> N
     return result
 
 
-def _last_done(*, school: School, run: NightlyRun, as_of: date, weeks_from: date) -> NightlyRun | None:
+def _last_done(*, school: School, as_of: date, weeks_from: date) -> NightlyRun | None:
     """The last good night whose stored weekly counts and weekly chart tonight carries on from, if any.
 
     None when there is none, when its counts start elsewhere (a new year, a
