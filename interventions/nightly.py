@@ -301,11 +301,15 @@ def _last_done(*, school: School, as_of: date, weeks_from: date) -> NightlyRun |
     None when there is none, when its counts start elsewhere (a new year, a
     ladder looking further back), or when tonight is earlier than that night.
     """
-    good = NightlyRun.objects.filter(school=school, status=NightlyRun.Status.DONE, changes_cutoff__isnull=False)
-    last = good.order_by("-finished_at").first()
+    last = _good_nights(school).order_by("-finished_at").first()
     if last is None or last.weeks_from != weeks_from or last.run_on > as_of:
         return None
     return last
+
+
+def _good_nights(school: School) -> Any:
+    """The school's nights that succeeded and left weekly counts to build on."""
+    return NightlyRun.objects.filter(school=school, status=NightlyRun.Status.DONE, changes_cutoff__isnull=False)
 
 
 def _can_build_on(*, school: School, run: NightlyRun, last: NightlyRun) -> bool:
@@ -317,8 +321,7 @@ def _can_build_on(*, school: School, run: NightlyRun, last: NightlyRun) -> bool:
     """
     if run.full:
         return False
-    good = NightlyRun.objects.filter(school=school, status=NightlyRun.Status.DONE, changes_cutoff__isnull=False)
-    last_full = good.filter(full=True).aggregate(at=Max("started_at"))["at"]
+    last_full = _good_nights(school).filter(full=True).aggregate(at=Max("started_at"))["at"]
     return last_full is not None and timezone.now() - last_full <= timedelta(days=settings.NIGHTLY_FULL_EVERY_DAYS)
 
 

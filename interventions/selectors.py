@@ -615,7 +615,7 @@ class NightStatus:
     state: str
     night_of: date
     run: NightlyRun | None
-    #: For a failed night: will the schedule try it again (fewer than NIGHTLY_MAX_ATTEMPTS failures)?
+    #: For a failed night: will the schedule try it again (`night_attempts_exhausted`)?
     will_retry: bool = False
 
 
@@ -649,8 +649,8 @@ def nightly_status(*, school: School, today: date | None = None, now: datetime |
     if runs and runs[0].status == NightlyRun.Status.RUNNING:
         return NightStatus("running", night_of, runs[0])
     if runs:
-        failures = sum(r.status == NightlyRun.Status.FAILED for r in runs)
-        return NightStatus("failed", night_of, runs[0], will_retry=failures < settings.NIGHTLY_MAX_ATTEMPTS)
+        retry = not night_attempts_exhausted(school=school, night=night_of)
+        return NightStatus("failed", night_of, runs[0], will_retry=retry)
     return NightStatus("missed", night_of, None)
 
 
