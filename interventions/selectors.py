@@ -19,6 +19,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from pupils import statistics as stats
+from pupils.access import Access, visible_pupils
 from pupils.calendar import SchoolCalendar, monday_of
 from pupils.models import AttendanceMark, Pupil, School
 from pupils.selectors import pupils_on_roll, school_weekly_counts
@@ -759,6 +760,27 @@ def tasks_due(*, school: School, pupils: QuerySet[Pupil], on: date, user: Any = 
     if user is not None:
         tasks = tasks.filter(Q(assigned_to=user) | Q(assigned_to__isnull=True))
     return tasks.select_related("pupil", "assigned_to").order_by("due_on", "pk")
+
+
+def tasks_for(access: Access, *, on: date) -> tuple[list[Task], list[Task], list[Task]]:
+    """This person's open tasks (`_open_tasks_of`), as (overdue, due on `on`, coming up), each soonest first."""
+    tasks = _open_tasks_of(access).select_related("pupil", "assigned_to").order_by("due_on", "pupil__surname", "pk")
+    overdue, today, later = [], [], []
+    for task in tasks:
+        (overdue if task.due_on < on else today if task.due_on == on else later).append(task)
+    return overdue, today, later
+
+
+def tasks_waiting_count(access: Access, *, on: date) -> int:
+    """How many of this person's open tasks are due on or before `on`."""
+    return _open_tasks_of(access).filter(due_on__lte=on).count()
+
+
+def _open_tasks_of(access: Access) -> QuerySet[Task]:
+    """Open tasks that are this person's to do: assigned to them, or assigned to nobody and meant for one
+    of their roles or for no role in particular; only for pupils they can see."""
+    theirs = Q(assigned_to=access.user) | Q(assigned_to__isnull=True, role__in=[*access.roles, ""])
+    return Task.objects.filter(theirs, school=access.school, pupil__in=visible_pupils(access), status=Task.Status.OPEN)
 
 
 def first_day_absences(*, pupils: QuerySet[Pupil], on: date) -> QuerySet[Pupil]:

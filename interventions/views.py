@@ -22,7 +22,7 @@ from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from pupils.access import Access, pupil_for, school_access, visible_pupils
-from pupils.models import AuditEvent
+from pupils.models import AuditEvent, StaffMembership
 from pupils.services import audit_record
 
 from . import charts, selectors, services
@@ -331,6 +331,26 @@ def quick_log(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         return HttpResponse('<span class="text-success" role="status">Logged ✓</span>')
     messages.success(request, f"Logged a conversation with {pupil.full_name}.")
     return redirect("interventions:classes", urn=urn)
+
+
+@login_required
+@require_GET
+def tasks(request: HttpRequest, urn: str) -> HttpResponse:
+    """The signed-in person's own open tasks: overdue, due today, coming up."""
+    access = school_access(request.user, urn)
+    access.require("log_action")
+    today = timezone.localdate()
+    overdue, due_today, later = selectors.tasks_for(access, on=today)
+    sections = [("Overdue", overdue), ("Due today", due_today), ("Coming up", later)]
+    roles = [label.lower() for value, label in StaffMembership.Role.choices if value in access.roles]
+    context = {
+        "access": access,
+        "today": today,
+        "sections": sections,
+        "total": len(overdue + due_today + later),
+        "roles": roles,
+    }
+    return render(request, "interventions/tasks.html", context)
 
 
 @login_required

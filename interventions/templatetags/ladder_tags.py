@@ -6,8 +6,10 @@ from decimal import Decimal
 from typing import Any
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
 
+from interventions import selectors
 from interventions.forms import TREND_POINTS
 from interventions.ladder_words import text_colour
 
@@ -49,3 +51,9 @@ def trend(change: Decimal | None) -> str:
 def may_be_done_by(task: Any, access: Any) -> bool:
     """Whether this person may mark this task done (`Access.may_do`): it shows the Done button."""
     return access.may_do(role=task.role, assigned_to_id=task.assigned_to_id)
+
+
+@register.simple_tag
+def tasks_waiting(access: Any) -> int:
+    """How many of this person's open tasks are due today or overdue (for the office's and teachers' pages)."""
+    return selectors.tasks_waiting_count(access, on=timezone.localdate())

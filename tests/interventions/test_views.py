@@ -268,6 +268,78 @@ def test_a_class_teacher_closes_their_own_roles_tasks_but_not_the_leads(client, 
     assert (theirs.status, theirs.completed_by) == ("done", class_teacher)
 
 
+# --- my tasks -------------------------------------------------------------------------------
+
+
+def _task(pupil, title, due_on, *, role="", assigned_to=None, status="open"):
+    return Task.objects.create(
+        school=pupil.school, pupil=pupil, title=title, due_on=due_on, role=role, assigned_to=assigned_to, status=status
+    )
+
+
+@pytest.fixture
+def tasks_for_everyone(school, class_teacher, today):
+    """One pupil in the teacher's class 4B and one in 5C, and tasks for different people."""
+    ours = PupilFactory(school=school, registration_group=class_teacher.memberships.get().classes.get(), surname="Ours")
+    theirs = PupilFactory(school=school, registration_group=RegistrationGroupFactory(school=school, name="5C"))
+    office = MembershipFactory(school=school, role=StaffMembership.Role.OFFICE, user=UserFactory(username="owen")).user
+    _task(ours, "Ring home: first-day follow-up", today - timedelta(days=1), role="office")
+    _task(ours, "Send the attendance leaflet", today, role="office", status="done")
+    _task(ours, "Talk to Ours about mornings", today, role="class_teacher")
+    _task(ours, "Check the register notes", today + timedelta(days=3), assigned_to=class_teacher)
+    _task(theirs, "Talk to 5C pupil", today, role="class_teacher")
+    _task(ours, "Check the LA notification duties", today, role="attendance_lead")
+    return office
+
+
+def _section(page: str, heading: str) -> str:
+    """The text of one section of the tasks page, from its heading to the next section."""
+    start = page.index(f">{heading} <")
+    return page[start : page.find("</section>", start)]
+
+
+def test_my_tasks_shows_each_person_only_their_own_open_tasks_by_when_due(
+    client, school, class_teacher, tasks_for_everyone
+):
+    office = tasks_for_everyone
+    page = login(client, office).get(url("tasks", school)).content.decode()
+    overdue = _section(page, "Overdue")
+    assert "Ring home: first-day follow-up" in overdue and 'aria-label="Mark done: Ring home' in overdue
+    for not_theirs in ("Send the attendance leaflet", "Talk to Ours", "Check the register notes", "LA notification"):
+        assert not_theirs not in page
+
+    page = login(client, class_teacher).get(url("tasks", school)).content.decode()
+    assert "Talk to Ours about mornings" in _section(page, "Due today")
+    assert "Check the register notes" in _section(page, "Coming up")
+    assert "Overdue" not in page
+    for not_theirs in ("Ring home", "Talk to 5C pupil", "LA notification"):
+        assert not_theirs not in page
+
+
+def test_my_tasks_says_so_when_there_is_nothing_to_do(client, school, attendance_lead):
+    page = login(client, attendance_lead).get(url("tasks", school)).content.decode()
+    assert "Nothing to do: no open tasks are waiting for you." in page
+
+
+def test_the_office_and_teachers_pages_count_the_tasks_waiting_and_link_to_them(
+    client, school, class_teacher, tasks_for_everyone
+):
+    office_page = login(client, tasks_for_everyone).get(reverse("pupils:office", args=[school.urn])).content.decode()
+    assert f'href="{url("tasks", school)}"' in office_page
+    assert ">1</div>" in office_page and "task of yours due today or overdue" in office_page
+
+    classes_page = login(client, class_teacher).get(url("classes", school)).content.decode()
+    assert "1</span> task of yours due today or overdue" in classes_page
+
+
+def test_a_task_done_from_my_tasks_leaves_the_list(client, school, tasks_for_everyone):
+    task = Task.objects.get(title__startswith="Ring home")
+    login(client, tasks_for_everyone)
+    response = client.post(url("task_done", school, task.pk), {"next": url("tasks", school)})
+    assert response.status_code == 302 and response["Location"] == url("tasks", school)
+    assert "Ring home" not in client.get(url("tasks", school)).content.decode()
+
+
 # --- proposals, moves, flags ----------------------------------------------------------------
 
 
