@@ -39,7 +39,7 @@ from django.utils import timezone
 from pupils import statistics as stats
 from pupils.calendar import SchoolCalendar, monday_of
 from pupils.models import AttendanceMark, Pupil, School
-from pupils.selectors import pupils_on_roll, pupils_on_roll_between
+from pupils.selectors import pupils_on_roll_between
 from pupils.services import school_calendar
 
 from .models import Ladder, NightlyRun, Placement, Proposal, PupilWeek, SchoolWeek, Stage, StageChange, Task
@@ -47,6 +47,7 @@ from .rules import Decision, LadderSpec, decide
 from .screen import pupils_to_decide
 from .selectors import (
     SchoolFacts,
+    chart_pupils,
     current_placements,
     facts_window_start,
     ladder_spec,
@@ -284,8 +285,11 @@ def _night(*, school: School, ladder: Ladder, as_of: date, run: NightlyRun) -> N
     result = _place_pupils(school=school, ladder=ladder, spec=spec, facts=facts, as_of=as_of, clock=clock)
     result.weeks_recounted = recounted.weeks
     with clock("figures"):
-        chart_from = _chart_from(school=school, charted=last, recounted=recounted, facts=facts)
-        _save_figures(school=school, ladder=ladder, facts=facts, spec=spec, as_of=as_of, chart_from=chart_from)
+        counted = chart_pupils(school=school, calendar=calendar, as_of=as_of)
+        chart_from = _chart_from(school=school, charted=last, recounted=recounted, counted=counted, calendar=calendar)
+        _save_figures(
+            school=school, ladder=ladder, facts=facts, spec=spec, as_of=as_of, counted=counted, chart_from=chart_from
+        )
     with clock("reviews"):
         result.reviews_created = reviews_create(
             ladder=ladder, calendar=calendar, as_of=as_of, pupil_ids=set(facts.facts)
@@ -425,24 +429,25 @@ def _earliest(*days: date | None) -> date | None:
     return min((d for d in days if d is not None), default=None)
 
 
-def _chart_from(*, school: School, charted: NightlyRun | None, recounted: Recounted, facts: SchoolFacts) -> date | None:
+def _chart_from(
+    *, school: School, charted: NightlyRun | None, recounted: Recounted, counted: set[int], calendar: SchoolCalendar
+) -> date | None:
     """The first Monday whose school figures tonight may change, or None for the whole year.
 
-    The weekly chart adds up the stored weeks of the pupils on roll tonight.
-    Weeks before the first one whose stored counts changed tonight stand as
-    the last good night (`charted`) left them, unless there was none or the
-    pupils on roll may not be the same ones: a pupil joined or left, or any
-    pupil's record changed since that night (a corrected starting or leaving
-    day can take a pupil out of every week without changing who was on roll
-    on either night). Then every week is added up again. The week of the last
-    night is always redone, as it was still open then.
+    The weekly chart adds up the stored weeks of the pupils it counts
+    (`counted`, from `chart_pupils`). Weeks before the first one whose stored
+    counts changed tonight stand as the last good night (`charted`) left
+    them, unless there was none or the chart's pupils may not be the same
+    ones: a pupil joined, or any pupil's record changed since that night (a
+    corrected starting or leaving day can take a pupil out of weeks without
+    changing who was enrolled on either night). Then every week is added up
+    again. The week of the last night is always redone, as it was still open then.
     """
     if charted is None:
         return None
     if Pupil.objects.filter(school=school, updated_at__gte=charted.changes_cutoff).exists():
         return None
-    then = set(pupils_on_roll(school=school, on=charted.run_on).values_list("pk", flat=True))
-    if then != set(facts.facts):
+    if chart_pupils(school=school, calendar=calendar, as_of=charted.run_on) != counted:
         return None
     return _earliest(recounted.first_changed, monday_of(charted.run_on))
 
@@ -641,13 +646,23 @@ FIGURE_FIELDS = ("attendance_pct", "attendance_change", "lates_half_term", "pers
 
 
 def _save_figures(
-    *, school: School, ladder: Ladder, facts: SchoolFacts, spec: LadderSpec, as_of: date, chart_from: date | None
+    *,
+    school: School,
+    ladder: Ladder,
+    facts: SchoolFacts,
+    spec: LadderSpec,
+    as_of: date,
+    counted: set[int],
+    chart_from: date | None,
 ) -> None:
-    """Last night's figures per pupil and per school week (from `chart_from` on), for dashboards and class lists."""
+    """Last night's figures per pupil and per school week (from `chart_from` on), for dashboards and class lists.
+
+    The weeks count the pupils in `counted` (`chart_pupils`): leavers too.
+    """
     if chart_from == monday_of(as_of):  # a night like most: only this week's row of the chart changes
-        weeks = this_week_figures(facts)
+        weeks = this_week_figures(facts, leavers=sorted(counted - set(facts.facts)))
     else:
-        weeks = school_week_figures(school=school, pupil_ids=sorted(facts.facts), as_of=as_of, since=chart_from)
+        weeks = school_week_figures(school=school, pupil_ids=sorted(counted), as_of=as_of, since=chart_from)
     figures = school_figures(facts=facts, spec=spec, weeks=weeks)
     current = Placement.objects.filter(ladder=ladder).values_list("pk", "pupil_id", *FIGURE_FIELDS)
     changed = []

@@ -22,7 +22,7 @@ from pupils import statistics as stats
 from pupils.access import Access, visible_pupils
 from pupils.calendar import SchoolCalendar, monday_of
 from pupils.models import AttendanceMark, Pupil, School
-from pupils.selectors import pupils_on_roll, school_weekly_counts
+from pupils.selectors import pupils_on_roll, pupils_on_roll_between, school_weekly_counts
 from pupils.services import school_calendar
 
 from .models import (
@@ -479,27 +479,62 @@ def _weekly_school_figures(facts: SchoolFacts) -> list[WeekFigures]:
     return [_week_figures(m, standing[m]) for m in mondays]
 
 
-def this_week_figures(facts: SchoolFacts) -> list[WeekFigures]:
-    """The chart's row for the week of `facts.as_of`, from the night's running totals: no query.
+def chart_pupils(*, school: School, calendar: SchoolCalendar, as_of: date) -> set[int]:
+    """The pupils the weekly chart counts on `as_of`: every enrolment on roll on some day of the year so far.
+
+    As the DfE counts persistent absence: each enrolment once, a leaver up
+    to their leaving day. So the chart's latest week agrees with the
+    absence-by-group list, and a pupil who leaves does not drop out of the
+    weeks they were here for.
+    """
+    year_start = calendar.academic_year_window(as_of)[0]
+    return set(pupils_on_roll_between(school=school, start=year_start, end=as_of).values_list("pk", flat=True))
+
+
+def this_week_figures(facts: SchoolFacts, *, leavers: Sequence[int] = ()) -> list[WeekFigures]:
+    """The chart's row for the week of `facts.as_of`, from the night's running totals: one small query.
 
     What `school_week_figures(since=that Monday)` gives for the same pupils
     (nothing if none of them has a week stored then), read off the running
     totals `night_facts` built: `window_cuts` always cuts at that Monday and
     the next, and at the year's first Monday, so the week and the year so far
-    are each one subtraction a pupil.
+    are each one subtraction a pupil. `leavers` are the chart's pupils no
+    longer on roll (`chart_pupils`), who have no facts: their few stored weeks are read.
     """
     monday = monday_of(facts.as_of)
     year_monday = monday_of(facts.calendar.academic_year_window(facts.as_of)[0])
     standing = []
-    stored = False
     for f in facts.facts.values():
         running = f.running
         if running is None:
             raise ValueError("this_week_figures needs the running totals of night_facts")
         has_week = monday in running.mondays
-        stored = stored or has_week
         standing.append((running.between(monday, monday) if has_week else None, running.between(year_monday, monday)))
+    standing += _standing_from_weeks(pupil_ids=leavers, first=year_monday, monday=monday)
+    stored = any(week is not None for week, _ in standing)
     return [_week_figures(monday, standing)] if stored else []
+
+
+def _standing_from_weeks(
+    *, pupil_ids: Sequence[int], first: date, monday: date
+) -> list[tuple[stats.AttendanceSummary | None, stats.AttendanceSummary]]:
+    """Each pupil's (counts in the week of `monday`, or None; counts from `first` to that week's end), stored weeks."""
+    if not pupil_ids:
+        return []
+    rows = (
+        PupilWeek.objects.filter(pupil_id__in=pupil_ids, week_start__gte=first, week_start__lte=monday)
+        .order_by("pupil_id", "week_start")
+        .values_list("pupil_id", "week_start", *PupilWeek.COUNTS)
+    )
+    standing = []
+    for _, weeks in itertools.groupby(rows, key=operator.itemgetter(0)):
+        so_far, this_week = stats.AttendanceSummary(), None
+        for _, week_start, *counts in weeks:
+            week = stats.AttendanceSummary(**dict(zip(PupilWeek.COUNTS, counts, strict=True)))
+            so_far = so_far + week
+            this_week = week if week_start == monday else this_week
+        standing.append((this_week, so_far))
+    return standing
 
 
 def _week_figures(

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from interventions import nightly, selectors, services
+from interventions import nightly, selectors, selectors_lists, services
 from interventions.models import NightlyRun, Placement, Proposal, PupilWeek, SchoolWeek, StageChange, Task
 from interventions.rules import CurrentPlacement, decide
 from letters.models import Letter
+from pupils.calendar import monday_of
 from pupils.models import AttendanceMark, Flag, Pupil, School
 from pupils.services import school_calendar
 from tests.factories import PupilFactory, SchoolFactory
@@ -398,10 +399,40 @@ def test_this_weeks_chart_row_from_the_running_totals_is_the_row_the_stored_week
     nights = [date(2025, 9, 3), date(2025, 9, 26), date(2025, 10, 13), date(2025, 10, 29), date(2025, 11, 5)]
     for as_of in [*nights, date(2025, 11, 17), date(2025, 11, 28)]:
         facts = selectors.night_facts(school=school, spec=spec, as_of=as_of, calendar=calendar)
+        counted = selectors.chart_pupils(school=school, calendar=calendar, as_of=as_of)
         monday = as_of - timedelta(days=as_of.weekday())
-        want = selectors.school_week_figures(school=school, pupil_ids=sorted(facts.facts), as_of=as_of, since=monday)
-        assert selectors.this_week_figures(facts) == want, as_of
+        want = selectors.school_week_figures(school=school, pupil_ids=sorted(counted), as_of=as_of, since=monday)
+        assert selectors.this_week_figures(facts, leavers=sorted(counted - set(facts.facts))) == want, as_of
         assert bool(want) is (as_of != date(2025, 10, 29)), as_of
+        assert (pupils[7].pk in counted) and (pupils[7].pk in facts.facts) is (as_of <= date(2025, 11, 5))
+
+
+def test_the_charts_persistent_absence_is_the_dfe_figure_the_absence_list_shows(db):
+    """Leavers count up to their leaving day, as on the absence-by-group page; and stay in the weeks they were here."""
+    school, pupils = build_school("300203", until=WALK_TO)
+    before_leaving = date(2025, 11, 4)
+    nightly.nightly_run(school=school, as_of=before_leaving)
+    charted_then = {
+        w.week_start: (w.pupils, w.persistent_absence_pct) for w in SchoolWeek.objects.filter(school=school)
+    }
+    # A persistently absent pupil (25% absent) and a steady one leave.
+    Pupil.objects.filter(pk__in=[pupils[7].pk, pupils[1].pk]).update(
+        leaving_on=date(2025, 11, 5), updated_at=timezone.now()
+    )
+    for as_of in (date(2025, 11, 26), WALK_TO):  # a night that redraws the year, then one that adds its day
+        nightly.nightly_run(school=school, as_of=as_of)
+        whole = selectors_lists.absence_by_group(
+            school=school, pupils=Pupil.objects.filter(school=school), start=YEAR_START, end=as_of
+        )[0].rows[0]
+        latest = SchoolWeek.objects.filter(school=school).latest("week_start")
+        assert latest.week_start == monday_of(as_of)
+        assert (latest.pupils, latest.persistent_absence_pct) == (whole.pupils, nightly._round(whole.persistent_pct))
+        assert whole.pupils == len(pupils) and 0 < whole.persistent < whole.pupils
+
+    charted_now = {w.week_start: (w.pupils, w.persistent_absence_pct) for w in SchoolWeek.objects.filter(school=school)}
+    assert {m: charted_now[m] for m in charted_then if m < monday_of(before_leaving)} == {
+        m: v for m, v in charted_then.items() if m < monday_of(before_leaving)
+    }
 
 
 def test_a_pupil_whose_corrected_start_takes_them_off_every_week_leaves_the_whole_chart(db):
