@@ -14,7 +14,7 @@ from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
-from pupils.statistics import AttendanceSummary
+from pupils.statistics import AttendanceSummary, hours_text, number_text
 
 from . import rules
 
@@ -223,8 +223,8 @@ def _counts(summary: AttendanceSummary) -> dict[str, Any]:
         "authorised": summary.authorised,
         "unauthorised": summary.unauthorised,
         "lates": summary.late,
-        "hours_lost": rules.hours_text(summary.hours_lost),
-        "days_missed": rules.number_text(rules.days_missed(summary.absent)),
+        "hours_lost": hours_text(summary.hours_lost),
+        "days_missed": number_text(rules.days_missed(summary.absent)),
     }
 
 
@@ -278,7 +278,7 @@ def merge_context(facts: LetterFacts) -> dict[str, Any]:
             "term_pct": rules.pct_text(facts.term.attendance_pct),
             "half_term_pct": rules.pct_text(facts.half_term.attendance_pct),
             **_counts(year),
-            "weeks_missed": rules.number_text(rules.weeks_missed(year.absent)),
+            "weeks_missed": number_text(rules.weeks_missed(year.absent)),
         },
         "period": {
             "name": period.name,
@@ -290,8 +290,8 @@ def merge_context(facts: LetterFacts) -> dict[str, Any]:
             "rag_meaning": rules.RAG_MEANINGS.get(rag or "", ""),
         },
         "rag": {
-            "green_from": f"{rules.number_text(facts.rag_green_from, 2)}%",
-            "amber_from": f"{rules.number_text(facts.rag_amber_from, 2)}%",
+            "green_from": f"{number_text(facts.rag_green_from, 2)}%",
+            "amber_from": f"{number_text(facts.rag_amber_from, 2)}%",
         },
         "stage": {
             "name": facts.stage.name if facts.stage else "",

@@ -18,6 +18,8 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from pupils.statistics import hours_text, number_text
+
 from . import merge, rules, sandbox
 from .models import LetterSettings, LetterTemplate
 from .selectors import TemplateText
@@ -103,11 +105,11 @@ def report_rows(facts: merge.LetterFacts) -> list[tuple[str, str]]:
         ("Attendance", rules.pct_text(summary.attendance_pct)),
         ("Sessions attended", f"{summary.attended} of {summary.possible}"),
         ("Sessions missed", str(summary.absent)),
-        ("School days missed", rules.number_text(rules.days_missed(summary.absent))),
+        ("School days missed", number_text(rules.days_missed(summary.absent))),
         ("Authorised absence (such as illness)", str(summary.authorised)),
         ("Unauthorised absence", str(summary.unauthorised)),
         ("Late arrivals", str(summary.late)),
-        ("Hours of lost learning", rules.hours_text(summary.hours_lost)),
+        ("Hours of lost learning", hours_text(summary.hours_lost)),
     ]
 
 
@@ -146,8 +148,8 @@ def sheet_html(*, facts: merge.LetterFacts, text: TemplateText, head: Letterhead
             "rag": rag,
             "rag_label": rules.RAG_LABELS.get(rag or "", "No figures yet"),
             "row_pairs": _pairs(report_rows(facts)) if text.layout == LetterTemplate.Layout.REPORT else [],
-            "green_from": rules.number_text(facts.rag_green_from, 2),
-            "amber_from": rules.number_text(facts.rag_amber_from, 2),
+            "green_from": number_text(facts.rag_green_from, 2),
+            "amber_from": number_text(facts.rag_amber_from, 2),
         },
     )
 

@@ -346,3 +346,20 @@ def consecutive_days_absent(
             first = day
         day = calendar.previous_school_day(day)
     return run, first
+
+
+# --- figures as people read them ----------------------------------------------------------
+
+
+def number_text(value: Decimal | int, places: int = 1) -> str:
+    """A number to at most `places` decimals, halves up, without trailing zeros: 7, 7.5, 9.75."""
+    quantum = Decimal(1).scaleb(-places)
+    text = f"{Decimal(value).quantize(quantum, rounding=ROUND_HALF_UP):f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def hours_text(hours: Decimal) -> str:
+    """Hours of lost learning as printed: 45.5, 9.75, 39."""
+    return number_text(hours, 2)

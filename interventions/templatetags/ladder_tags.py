@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from interventions import selectors
 from interventions.forms import TREND_POINTS
 from interventions.ladder_words import text_colour
+from pupils.statistics import hours_text
 
 register = template.Library()
 
@@ -57,3 +58,9 @@ def may_be_done_by(task: Any, access: Any) -> bool:
 def tasks_waiting(access: Any) -> int:
     """How many of this person's open tasks are due today or overdue (for the office's and teachers' pages)."""
     return selectors.tasks_waiting_count(access, on=timezone.localdate())
+
+
+@register.filter
+def hours(value: Decimal) -> str:
+    """Hours of lost learning as the letters print them: 45.5, 9.75, 39."""
+    return hours_text(value)

@@ -146,6 +146,16 @@ def test_pupil_page_shows_figures_timeline_and_is_audited(client, school, placed
     assert (event.user, event.verb) == (attendance_lead, "view")
 
 
+def test_pupil_page_writes_hours_lost_as_the_letters_do(client, school, placed, attendance_lead):
+    school.session_minutes = 180  # three hours a session: whole hours, which the raw figure writes as "9.00"
+    school.save()
+    page = login(client, attendance_lead).get(url("pupil", school, placed[0].pk))
+    hours = page.context["record"].year.hours_lost
+    assert hours == int(hours) > 0
+    assert f'<td class="text-end">{int(hours)}</td></tr>' in page.content.decode()
+    assert f"{hours:.2f}" not in page.content.decode()
+
+
 def test_another_schools_pupil_is_404(client, school, other_school, placed, attendance_lead):
     theirs = PupilFactory(school=other_school)
     assert login(client, attendance_lead).get(url("pupil", school, theirs.pk)).status_code == 404

@@ -8,6 +8,7 @@ import pytest
 
 from letters import rules
 from letters.rules import Carer
+from pupils.statistics import hours_text, number_text
 
 D = Decimal
 
@@ -101,11 +102,11 @@ def test_names_are_joined_in_plain_english(names, joined):
 
 
 def test_figures_in_words():
-    assert rules.hours_text(D("45.50")) == "45.5"
-    assert rules.hours_text(D("9.75")) == "9.75"
-    assert rules.hours_text(D("39.00")) == "39"
-    assert rules.number_text(rules.days_missed(15)) == "7.5"
-    assert rules.number_text(rules.weeks_missed(21)) == "2.1"
-    assert rules.number_text(rules.weeks_missed(25)) == "2.5"
+    assert hours_text(D("45.50")) == "45.5"
+    assert hours_text(D("9.75")) == "9.75"
+    assert hours_text(D("39.00")) == "39"
+    assert number_text(rules.days_missed(15)) == "7.5"
+    assert number_text(rules.weeks_missed(21)) == "2.1"
+    assert number_text(rules.weeks_missed(25)) == "2.5"
     assert rules.pct_text(D("91.25")) == "91.3%"
     assert rules.pct_text(None) == "not yet recorded"

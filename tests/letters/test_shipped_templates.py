@@ -15,6 +15,7 @@ from letters.selectors import recipient_of
 from pupils.models import Pupil
 from pupils.selectors import school_summaries
 from pupils.services import school_calendar
+from pupils.statistics import hours_text, number_text
 from tests.factories import TODAY
 from tests.letters.conftest import pdf_pages, pdf_text
 
@@ -34,9 +35,9 @@ def figures(school, pupil, window) -> dict[str, str]:
         "authorised": str(s.authorised),
         "unauthorised": str(s.unauthorised),
         "lates": str(s.late),
-        "hours": rules.hours_text(s.hours_lost),
-        "days": rules.number_text(rules.days_missed(s.absent)),
-        "weeks": rules.number_text(rules.weeks_missed(s.absent)),
+        "hours": hours_text(s.hours_lost),
+        "days": number_text(rules.days_missed(s.absent)),
+        "weeks": number_text(rules.weeks_missed(s.absent)),
     }
 
 
@@ -126,7 +127,7 @@ def test_termly_report_shows_the_colour_and_the_table(demo_school, demo_pupil, t
 
     assert f"{rules.RAG_LABELS[colour].upper()} {demo_pupil.full_name}, the Autumn term" in text
     assert f"Sessions attended {summary.attended} of {summary.possible}" in text
-    assert f"Hours of lost learning {rules.hours_text(summary.hours_lost)}" in text
+    assert f"Hours of lost learning {hours_text(summary.hours_lost)}" in text
     assert "Green: 96% or more. Amber: 90% up to 96%. Red: below 90%." in text
 
 
