@@ -139,3 +139,31 @@ def test_a_rejected_file_and_a_large_file_in_progress(live_server, page, sign_in
     page.get_by_text("Every row checked: writing to the register.").wait_for()  # polled, no reload
     page.goto(f"{live_server.url}/school/{school.urn}/office/")
     shot(page, "home")
+
+
+def test_office_finds_its_follow_up_calls_and_marks_one_done(live_server, page, sign_in, school, office):
+    from interventions.models import ActionLog, Task
+
+    today = timezone.localdate()
+    for surname, due in (("Ahmed", today - timedelta(days=1)), ("Brown", today)):
+        Task.objects.create(
+            school=school, pupil=office[surname], title="First-day follow-up", role="office", due_on=due
+        )
+    Task.objects.create(
+        school=school, pupil=office["Clarke"], title="Lead's check", role="attendance_lead", due_on=today
+    )
+
+    page = sign_in("owen")
+    page.get_by_text("2 tasks of yours due today or overdue").click()
+    page.get_by_role("heading", name="My tasks").wait_for()
+    shot(page, "tasks")
+    assert page.get_by_role("heading", name="Overdue 1").is_visible()
+    assert page.get_by_role("heading", name="Due today 1").is_visible()
+    assert page.get_by_text("Lead's check").count() == 0
+
+    page.get_by_role("button", name="Mark done: First-day follow-up").first.click()
+    page.locator("#task-{} .badge".format(Task.objects.get(pupil=office["Ahmed"]).pk)).get_by_text("Done").wait_for()
+    assert Task.objects.get(pupil=office["Ahmed"]).status == "done"
+    assert ActionLog.objects.filter(task__pupil=office["Ahmed"]).exists()
+    page.get_by_role("link", name="Registers").click()
+    assert page.get_by_text("1 task of yours due today or overdue").is_visible()

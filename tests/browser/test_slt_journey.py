@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from interventions import nightly, services
-from pupils.models import StaffMembership
+from pupils.models import Flag, StaffMembership
 from tests.factories import MembershipFactory, PupilFactory, RegistrationGroupFactory, UserFactory
 from tests.interventions.conftest import SIMPLE_LADDER, fill_register
 
@@ -69,3 +69,20 @@ def test_senior_leader_reviews_escalations_and_exports_them(live_server, sign_in
     assert rows[0][:3] == ["Moved on", "UPN", "Pupil"]
     assert [r[2] for r in rows[1:]] == [escalated[1].full_name]
     assert rows[1][6] == "Persistent absence" and rows[1][9] == "alice"
+
+
+def test_absence_by_group_tables_fit_a_laptop_screen(live_server, sign_in, senior_leader, escalated):
+    school = escalated[0].school
+    for key, name in Flag.STANDARD.items():
+        Flag.objects.get_or_create(school=school, key=key, defaults={"name": name, "is_standard": True})
+    flags = list(Flag.objects.filter(school=school))
+    for pupil in escalated:
+        pupil.flags.set(flags)
+    page = sign_in("sam")
+    page.set_viewport_size({"width": 1280, "height": 768})
+    page.goto(f"{page.url.split('/school/')[0]}/school/{escalated[0].school.urn}/lists/absence/")
+    page.get_by_role("heading", name="By pupil group (flags)").wait_for()
+    clipped = page.evaluate(
+        "[...document.querySelectorAll('.table-responsive')].filter(e => e.scrollWidth > e.clientWidth).length"
+    )
+    assert clipped == 0
