@@ -1,0 +1,45 @@
+"""Data migrations: what they change in a database that already holds nights."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+from interventions import nightly
+from interventions.models import NightlyRun
+from tests.factories import TODAY, SchoolFactory
+
+BEFORE, AFTER = ("interventions", "0007_nightly_run_phases"), ("interventions", "0008_chart_counts_leavers")
+
+
+def migrate_to(target: tuple[str, str]) -> None:
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([target])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nights_charted_before_leavers_counted_are_not_built_on():
+    """The chart now counts leavers: the next night must recount and redraw the whole year, not add a week."""
+    migrate_to(BEFORE)
+    try:
+        school = SchoolFactory()
+        night = NightlyRun.objects.create(
+            school=school,
+            run_on=TODAY - timedelta(days=1),
+            status=NightlyRun.Status.DONE,
+            started_at=timezone.now(),
+            finished_at=timezone.now(),
+            changes_cutoff=timezone.now() - timedelta(minutes=1),
+            weeks_from=TODAY - timedelta(days=60),
+        )
+        assert nightly._last_done(school=school, as_of=TODAY, weeks_from=night.weeks_from) == night
+    finally:
+        migrate_to(AFTER)
+    night.refresh_from_db()
+    assert (night.status, night.changes_cutoff) == (NightlyRun.Status.DONE, None)
+    assert nightly._last_done(school=school, as_of=TODAY, weeks_from=night.weeks_from) is None
