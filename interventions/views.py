@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from pupils.access import Access, pupil_for, school_access, visible_pupils
@@ -201,7 +202,7 @@ def task_done(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     task.refresh_from_db()
     if request.htmx:
         return render(request, "interventions/task_row.html", {"access": access, "task": task})
-    return redirect(request.POST.get("next") or reverse("interventions:pupil", args=[urn, task.pupil_id]))
+    return redirect(_next_or(request, reverse("interventions:pupil", args=[urn, task.pupil_id])))
 
 
 @login_required
@@ -242,7 +243,7 @@ def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         return render(request, "interventions/proposal_row.html", context, status=422 if error else 200)
     if error:
         messages.error(request, error)
-    return redirect(request.POST.get("next") or reverse("interventions:dashboard", args=[urn]))
+    return redirect(_next_or(request, reverse("interventions:dashboard", args=[urn])))
 
 
 def _audit_change(request: HttpRequest, access: Access, what: str, *, pupil: Any) -> None:
@@ -384,6 +385,15 @@ def _by_class(placements: Any) -> dict[Any, list[Any]]:
     for placement in ordered.select_related("pupil__registration_group"):
         groups.setdefault(placement.pupil.registration_group, []).append(placement)
     return groups
+
+
+def _next_or(request: HttpRequest, default: str) -> str:
+    """Where a form asked to go back to (`next`), if it is a page of this site; otherwise `default`."""
+    wanted = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return wanted if wanted and safe else default
 
 
 def pupil_url_prefix(urn: str) -> str:

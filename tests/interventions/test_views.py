@@ -321,6 +321,8 @@ def test_my_tasks_shows_each_person_only_their_own_open_tasks_by_when_due(
     page = login(client, class_teacher).get(url("tasks", school)).content.decode()
     assert "Talk to Ours about mornings" in _section(page, "Due today")
     assert "Check the register notes" in _section(page, "Coming up")
+    # Everything listed as theirs is theirs to close.
+    assert page.count('aria-label="Mark done: ') == 2
     assert "Overdue" not in page
     for not_theirs in ("Ring home", "Talk to 5C pupil", "LA notification"):
         assert not_theirs not in page
@@ -340,6 +342,14 @@ def test_the_office_and_teachers_pages_count_the_tasks_waiting_and_link_to_them(
 
     classes_page = login(client, class_teacher).get(url("classes", school)).content.decode()
     assert "1</span> task of yours due today or overdue" in classes_page
+
+
+def test_a_task_done_goes_back_only_to_a_page_of_this_site(client, school, tasks_for_everyone):
+    task = Task.objects.get(title__startswith="Ring home")
+    login(client, tasks_for_everyone)
+    response = client.post(url("task_done", school, task.pk), {"next": "https://evil.example/phish"})
+    assert response.status_code == 302
+    assert response["Location"] == url("pupil", school, task.pupil_id)
 
 
 def test_a_task_done_from_my_tasks_leaves_the_list(client, school, tasks_for_everyone):
