@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, QuerySet
 from django.utils import timezone
 
 from pupils import statistics as stats
@@ -442,7 +442,10 @@ def school_figures(*, facts: SchoolFacts, spec: LadderSpec, weeks: list[WeekFigu
     """Per-pupil headline figures and whole-school weekly figures, from the night's facts (no queries).
 
     Pass `weeks` when the facts hold merged buckets rather than single weeks
-    (`night_facts`): the night reads them with `school_week_figures`.
+    (`night_facts`): the night reads them with `school_week_figures`, for the
+    chart's pupils (`chart_pupils`, leavers too). Without, the weeks are those
+    of the pupils in `facts` only, week by week from their summaries: the
+    independent computation the tests check the night's against.
     """
     calendar, as_of = facts.calendar, facts.as_of
     week_ends = calendar.week_ends_back(as_of, TREND_WEEKS + 1)
@@ -790,10 +793,9 @@ def pending_proposals(*, ladder: Ladder, pupils: QuerySet[Pupil]) -> QuerySet[Pr
     )
 
 
-def tasks_due(*, school: School, pupils: QuerySet[Pupil], on: date, user: Any = None) -> QuerySet[Task]:
+def tasks_due(*, school: School, pupils: QuerySet[Pupil], on: date) -> QuerySet[Task]:
+    """Every open task for these pupils due on or before `on` (the lead's dashboard: everyone's work)."""
     tasks = Task.objects.filter(school=school, pupil__in=pupils, status=Task.Status.OPEN, due_on__lte=on)
-    if user is not None:
-        tasks = tasks.filter(Q(assigned_to=user) | Q(assigned_to__isnull=True))
     return tasks.select_related("pupil", "assigned_to").order_by("due_on", "pk")
 
 
@@ -812,10 +814,10 @@ def tasks_waiting_count(access: Access, *, on: date) -> int:
 
 
 def _open_tasks_of(access: Access) -> QuerySet[Task]:
-    """Open tasks that are this person's to do: assigned to them, or assigned to nobody and meant for one
-    of their roles or for no role in particular; only for pupils they can see."""
-    theirs = Q(assigned_to=access.user) | Q(assigned_to__isnull=True, role__in=[*access.roles, ""])
-    return Task.objects.filter(theirs, school=access.school, pupil__in=visible_pupils(access), status=Task.Status.OPEN)
+    """Open tasks that are this person's own (`Access.owns`), for pupils they can see."""
+    return Task.objects.filter(
+        access.owned(), school=access.school, pupil__in=visible_pupils(access), status=Task.Status.OPEN
+    )
 
 
 def first_day_absences(*, pupils: QuerySet[Pupil], on: date) -> QuerySet[Pupil]:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 
 from pupils.models import Flag, Pupil, RegistrationGroup, School, YearGroup
-from pupils.selectors import school_summaries
+from pupils.selectors import pupils_on_roll_between, school_summaries
 
 from .models import ActionLog, Ladder, Referral, Stage, StageChange
 
@@ -177,7 +177,7 @@ def absence_by_group(
     row is compared with. Five queries whatever the number of pupils.
     """
     summaries = school_summaries(school=school, start=start, end=end)
-    on_roll = pupils.filter(start_on__lte=end).filter(Q(leaving_on__isnull=True) | Q(leaving_on__gte=start))
+    on_roll = pupils & pupils_on_roll_between(school=school, start=start, end=end)
     facts = list(on_roll.order_by().values_list("pk", "year_group_id", "sen"))
     flag_ids: dict[int, set[int]] = defaultdict(set)
     for pupil_id, flag_id in Pupil.flags.through.objects.filter(pupil__in=on_roll).values_list("pupil_id", "flag_id"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from .models import Pupil, School, StaffMembership
@@ -68,18 +68,24 @@ class Access:
     def may_do(self, *, role: str, assigned_to_id: int | None) -> bool:
         """May this person mark done a piece of work meant for `role`, or for one person?
 
-        Those who manage stages may do anyone's; others what is assigned to
-        them, or, when it is assigned to nobody, what is meant for their role
-        or for no role in particular. So a class teacher cannot close the
-        attendance lead's statutory checks.
+        Those who manage stages may do anyone's; others only their own
+        (`owns`). So a class teacher cannot close the attendance lead's
+        statutory checks.
         """
         if not self.can("log_action"):
             return False
-        if self.can("manage_stages"):
-            return True
+        return self.can("manage_stages") or self.owns(role=role, assigned_to_id=assigned_to_id)
+
+    def owns(self, *, role: str, assigned_to_id: int | None) -> bool:
+        """Is this piece of work this person's own: assigned to them, or, when it is assigned to nobody,
+        meant for one of their roles or for no role in particular? (`owned` says the same as a query.)"""
         if assigned_to_id is not None:
             return assigned_to_id == self.user.pk
         return not role or role in self.roles
+
+    def owned(self) -> Q:
+        """`owns` as a filter on rows with `assigned_to` and `role` (tasks)."""
+        return Q(assigned_to=self.user) | Q(assigned_to__isnull=True, role__in=[*self.roles, ""])
 
     @property
     def home(self) -> str:

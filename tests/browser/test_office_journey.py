@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from pupils import uploads
 from pupils.calendar import monday_of
@@ -166,4 +167,4 @@ def test_office_finds_its_follow_up_calls_and_marks_one_done(live_server, page, 
     assert Task.objects.get(pupil=office["Ahmed"]).status == "done"
     assert ActionLog.objects.filter(task__pupil=office["Ahmed"]).exists()
     page.get_by_role("link", name="Registers").click()
-    assert page.get_by_text("1 task of yours due today or overdue").is_visible()
+    expect(page.get_by_text("1 task of yours due today or overdue")).to_be_visible()

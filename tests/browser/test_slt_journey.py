@@ -80,7 +80,7 @@ def test_absence_by_group_tables_fit_a_laptop_screen(live_server, sign_in, senio
         pupil.flags.set(flags)
     page = sign_in("sam")
     page.set_viewport_size({"width": 1280, "height": 768})
-    page.goto(f"{page.url.split('/school/')[0]}/school/{escalated[0].school.urn}/lists/absence/")
+    page.goto(f"{live_server.url}/school/{school.urn}/lists/absence/")
     page.get_by_role("heading", name="By pupil group (flags)").wait_for()
     clipped = page.evaluate(
         "[...document.querySelectorAll('.table-responsive')].filter(e => e.scrollWidth > e.clientWidth).length"

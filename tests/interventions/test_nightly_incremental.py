@@ -20,6 +20,7 @@ from django.utils import timezone
 from interventions import nightly, selectors, selectors_lists, services
 from interventions.models import NightlyRun, Placement, Proposal, PupilWeek, SchoolWeek, StageChange, Task
 from interventions.rules import CurrentPlacement, decide
+from interventions.selectors import this_week_figures
 from letters.models import Letter
 from pupils.calendar import monday_of
 from pupils.models import AttendanceMark, Flag, Pupil, School
@@ -407,7 +408,7 @@ def test_this_weeks_chart_row_from_the_running_totals_is_the_row_the_stored_week
         assert (pupils[7].pk in counted) and (pupils[7].pk in facts.facts) is (as_of <= date(2025, 11, 5))
 
 
-def test_the_charts_persistent_absence_is_the_dfe_figure_the_absence_list_shows(db):
+def test_the_charts_persistent_absence_is_the_dfe_figure_the_absence_list_shows(db, monkeypatch):
     """Leavers count up to their leaving day, as on the absence-by-group page; and stay in the weeks they were here."""
     school, pupils = build_school("300203", until=WALK_TO)
     before_leaving = date(2025, 11, 4)
@@ -419,8 +420,14 @@ def test_the_charts_persistent_absence_is_the_dfe_figure_the_absence_list_shows(
     Pupil.objects.filter(pk__in=[pupils[7].pk, pupils[1].pk]).update(
         leaving_on=date(2025, 11, 5), updated_at=timezone.now()
     )
-    for as_of in (date(2025, 11, 26), WALK_TO):  # a night that redraws the year, then one that adds its day
-        nightly.nightly_run(school=school, as_of=as_of)
+    this_week_rows = []
+    monkeypatch.setattr(
+        nightly, "this_week_figures", lambda facts, **kw: this_week_rows.append(kw) or this_week_figures(facts, **kw)
+    )
+    # A night that redraws the year (records changed), then, once that is in the past, one that adds this week's row.
+    for as_of in (date(2025, 11, 26), WALK_TO):
+        run = nightly.nightly_run(school=school, as_of=as_of)
+        Pupil.objects.filter(school=school).update(updated_at=run.changes_cutoff - timedelta(minutes=1))
         whole = selectors_lists.absence_by_group(
             school=school, pupils=Pupil.objects.filter(school=school), start=YEAR_START, end=as_of
         )[0].rows[0]
@@ -428,6 +435,7 @@ def test_the_charts_persistent_absence_is_the_dfe_figure_the_absence_list_shows(
         assert latest.week_start == monday_of(as_of)
         assert (latest.pupils, latest.persistent_absence_pct) == (whole.pupils, nightly._round(whole.persistent_pct))
         assert whole.pupils == len(pupils) and 0 < whole.persistent < whole.pupils
+    assert this_week_rows == [{"leavers": sorted([pupils[1].pk, pupils[7].pk])}]  # only the second night
 
     charted_now = {w.week_start: (w.pupils, w.persistent_absence_pct) for w in SchoolWeek.objects.filter(school=school)}
     assert {m: charted_now[m] for m in charted_then if m < monday_of(before_leaving)} == {
