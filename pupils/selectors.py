@@ -265,6 +265,41 @@ def first_day_calls(*, pupils: QuerySet[Pupil], on: date) -> list[FirstDayCall]:
     ]
 
 
+#: How many school days an N may wait for its reason before the office's list says it is late.
+N_REASON_SCHOOL_DAYS = 5
+
+
+@dataclass(frozen=True)
+class UnexplainedDay:
+    """A day on which some pupils are still marked N, and how long it has waited for a reason."""
+
+    day: date
+    pupils: int
+    school_days_open: int  # school days since, not counting the day itself
+
+    @property
+    def overdue(self) -> bool:
+        """Guidance expects an N to be replaced within about five school days."""
+        return self.school_days_open > N_REASON_SCHOOL_DAYS
+
+
+def unexplained_days(*, school: School, pupils: QuerySet[Pupil], before: date) -> list[UnexplainedDay]:
+    """The days this academic year before `before` on which some of these pupils are still marked N, latest first."""
+    calendar = school_calendar(school)
+    start, _ = calendar.academic_year_window(before)
+    rows = (
+        AttendanceMark.objects.filter(pupil__in=pupils, code=codes.UNEXPLAINED, date__gte=start, date__lt=before)
+        .values("date")
+        .annotate(pupils=Count("pupil", distinct=True))
+        .order_by("-date")
+        .values_list("date", "pupils")
+    )
+    return [
+        UnexplainedDay(day, count, sum(1 for _ in calendar.school_days(day + timedelta(days=1), before)))
+        for day, count in rows
+    ]
+
+
 def unexplained_count(*, pupils: QuerySet[Pupil], on: date) -> int:
     """How many of these pupils are marked N (no reason yet) on `on`."""
     return pupils.filter(

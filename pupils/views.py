@@ -91,6 +91,10 @@ def _office(request: HttpRequest, access: Access) -> HttpResponse:
         ],
         "groups": selectors.registration_group_list(school=access.school),
         "unexplained": selectors.unexplained_count(pupils=visible_pupils(access), on=today),
+        "unexplained_earlier": sum(
+            d.pupils
+            for d in selectors.unexplained_days(school=access.school, pupils=visible_pupils(access), before=today)
+        ),
         "today": today,
     }
     return render(request, "pupils/office.html", context, status=422 if form.is_bound else 200)
@@ -294,7 +298,14 @@ def _first_day_page(
         (call, bound if bound and bound.pupil == call.pupil else ReasonReceivedForm(on=on, pupil=call.pupil))
         for call in calls
     ]
-    context = {"access": access, "rows": rows, "on": on, "today": timezone.localdate()}
+    context = {
+        "access": access,
+        "rows": rows,
+        "on": on,
+        "today": timezone.localdate(),
+        "earlier": selectors.unexplained_days(school=access.school, pupils=visible_pupils(access), before=on),
+        "reason_days": selectors.N_REASON_SCHOOL_DAYS,
+    }
     return render(request, "pupils/office_today.html", context, status=422 if bound else 200)
 
 

@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from pupils import uploads
 from pupils.models import AttendanceMark, AuditEvent, ImportBatch, MarkChange, Pupil, StaffMembership
@@ -634,6 +635,33 @@ def test_first_day_calls_list_pupils_with_no_reason_and_their_phone_numbers(owen
     assert body.index("Jo Smith") < body.index("Lee Smith")
     calls = [row[0] for row in response.context["rows"]]
     assert [(c.pupil, c.sessions) for c in calls] == [(absent, [0, 1])]
+
+
+def test_first_day_calls_list_earlier_days_still_waiting_for_a_reason(owen, school, absent, sam):
+    MarkFactory(pupil=sam, date=date(2025, 11, 10), session=1, code="N")  # two and a half weeks ago
+    MarkFactory(pupil=sam, date=date(2025, 11, 26), session=0, code="N")  # the day shown: not an earlier day
+    response = owen.get(url("first_day", school), {"on": "2025-11-26"})
+    assert [(d.day, d.pupils, d.school_days_open, d.overdue) for d in response.context["earlier"]] == [
+        (MONDAY, 1, 2, False),  # Alex; the Birchwood pupil's N that day is not ours
+        (date(2025, 11, 10), 1, 12, True),
+    ]
+    body = response.content.decode()
+    assert '<a href="?on=2025-11-24">Mon 24 Nov</a>: 1 pupil</li>' in body
+    assert (
+        '<a href="?on=2025-11-10">Mon 10 Nov</a>: 1 pupil <span class="badge text-bg-danger">12 school days waiting'
+        in body
+    )
+
+    owen.post(url("first_day_reason", school, absent.pk), {"on": WEEK, "code": "I", "reason": "Mum rang"})
+    later = owen.get(url("first_day", school), {"on": "2025-11-26"}).context["earlier"]
+    assert [d.day for d in later] == [date(2025, 11, 10)]
+
+
+def test_office_home_counts_earlier_absences_still_without_a_reason(owen, school, absent, sam, monkeypatch):
+    MarkFactory(pupil=sam, date=date(2025, 11, 10), session=1, code="N")
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
+    body = owen.get(url("office", school)).content.decode()
+    assert "and 2 earlier absences still without a reason" in body
 
 
 def test_reason_received_corrects_every_n_that_day_and_keeps_the_reason(owen, school, absent):
