@@ -800,8 +800,12 @@ def tasks_due(*, school: School, pupils: QuerySet[Pupil], on: date) -> QuerySet[
 
 
 def tasks_for(access: Access, *, on: date) -> tuple[list[Task], list[Task], list[Task]]:
-    """This person's open tasks (`_open_tasks_of`), as (overdue, due on `on`, coming up), each soonest first."""
-    tasks = _open_tasks_of(access).select_related("pupil", "assigned_to").order_by("due_on", "pupil__surname", "pk")
+    """This person's open tasks (`_open_tasks_of`), as (overdue, due on `on`, coming up), each by task and pupil."""
+    tasks = (
+        _open_tasks_of(access)
+        .select_related("pupil", "assigned_to")
+        .order_by("title", "due_on", "pupil__surname", "pk")
+    )
     overdue, today, later = [], [], []
     for task in tasks:
         (overdue if task.due_on < on else today if task.due_on == on else later).append(task)

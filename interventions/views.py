@@ -201,7 +201,8 @@ def task_done(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         _audit_change(request, access, f"completed task {task.title}", pupil=task.pupil)
     task.refresh_from_db()
     if request.htmx:
-        return render(request, "interventions/task_row.html", {"access": access, "task": task})
+        context = {"access": access, "task": task, "compact": request.POST.get("compact") == "1"}
+        return render(request, "interventions/task_row.html", context)
     return redirect(_next_or(request, reverse("interventions:pupil", args=[urn, task.pupil_id])))
 
 

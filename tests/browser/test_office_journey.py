@@ -162,7 +162,7 @@ def test_office_finds_its_follow_up_calls_and_marks_one_done(live_server, page, 
     assert page.get_by_role("heading", name="Due today 1").is_visible()
     assert page.get_by_text("Lead's check").count() == 0
 
-    page.get_by_role("button", name="Mark done: First-day follow-up").first.click()
+    page.get_by_role("button", name="Mark done: First-day follow-up, for Zara Ahmed").click()
     page.locator("#task-{} .badge".format(Task.objects.get(pupil=office["Ahmed"]).pk)).get_by_text("Done").wait_for()
     assert Task.objects.get(pupil=office["Ahmed"]).status == "done"
     assert ActionLog.objects.filter(task__pupil=office["Ahmed"]).exists()
