@@ -15,13 +15,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from pupils import statistics as stats
 from pupils.access import Access, visible_pupils
 from pupils.calendar import SchoolCalendar, monday_of
-from pupils.models import AttendanceMark, Pupil, School
+from pupils.models import AttendanceMark, Pupil, School, StaffMembership
 from pupils.selectors import pupils_on_roll, pupils_on_roll_between, school_weekly_counts
 from pupils.services import school_calendar
 
@@ -822,6 +822,31 @@ def _open_tasks_of(access: Access) -> QuerySet[Task]:
     return Task.objects.filter(
         access.owned(), school=access.school, pupil__in=visible_pupils(access), status=Task.Status.OPEN
     )
+
+
+@dataclass(frozen=True)
+class TasksOf:
+    """How many of some tasks are one person's or one role's, and how many of those are overdue."""
+
+    whom: str
+    count: int
+    overdue: int
+
+
+def tasks_by_whom(tasks: QuerySet[Task], *, on: date) -> list[TasksOf]:
+    """These tasks counted by whose they are (the person assigned, else the role), most first."""
+    roles = dict(StaffMembership.Role.choices)
+    rows = (
+        tasks.order_by()
+        .values("assigned_to__username", "role")
+        .annotate(count=Count("pk"), overdue=Count("pk", filter=Q(due_on__lt=on)))
+    )
+    found: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        whom = row["assigned_to__username"] or roles.get(row["role"], "anyone")
+        found[whom][0] += row["count"]
+        found[whom][1] += row["overdue"]
+    return sorted((TasksOf(whom, n, late) for whom, (n, late) in found.items()), key=lambda t: (-t.count, t.whom))
 
 
 def first_day_absences(*, pupils: QuerySet[Pupil], on: date) -> QuerySet[Pupil]:

@@ -56,7 +56,8 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
     run = selectors.last_run(school=access.school)
     moves = selectors.overnight_moves(ladder=ladder, pupils=pupils, on=run.run_on if run else None)
     proposals = selectors.pending_proposals(ladder=ladder, pupils=pupils)
-    tasks = selectors.tasks_due(school=access.school, pupils=pupils, on=today)
+    due = selectors.tasks_due(school=access.school, pupils=pupils, on=today)
+    tasks = due.filter(access.owned())
     context = {
         "access": access,
         "ladder": ladder,
@@ -77,6 +78,7 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "tasks": tasks[:DASHBOARD_ITEMS],
         "task_count": tasks.count(),
         "overdue_count": tasks.filter(due_on__lt=today).count(),
+        "others_tasks": selectors.tasks_by_whom(due.exclude(access.owned()), on=today),
         "absences": selectors.first_day_absences(pupils=pupils, on=today),
         "today": today,
         "national_label": settings.NATIONAL_FIGURES_LABEL,

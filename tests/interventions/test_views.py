@@ -344,6 +344,19 @@ def test_the_office_and_teachers_pages_count_the_tasks_waiting_and_link_to_them(
     assert "1</span> task of yours due today or overdue" in classes_page
 
 
+def test_the_leads_dashboard_lists_their_own_tasks_and_counts_everyone_elses(
+    client, school, ladder, attendance_lead, tasks_for_everyone
+):
+    page = login(client, attendance_lead).get(url("dashboard", school)).content.decode()
+    panel = page[page.index('id="tasks-heading"') : page.index('id="absent-heading"')]
+    assert "Check the LA notification duties" in panel
+    for others in ("Ring home", "Talk to Ours", "Talk to 5C pupil", "Check the register notes"):
+        assert others not in panel
+    assert (
+        'Due for others: Class teacher 2 · Office / admin 1 <span class="text-danger">(1 overdue)</span></p>' in panel
+    )
+
+
 def test_a_task_done_goes_back_only_to_a_page_of_this_site(client, school, tasks_for_everyone):
     task = Task.objects.get(title__startswith="Ring home")
     login(client, tasks_for_everyone)
