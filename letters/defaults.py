@@ -7,7 +7,8 @@ Django's template syntax in a sandbox (`letters.sandbox`).
 How they are written, after the seeds: short sentences and everyday words;
 figures as a percentage and as days and hours of lost learning, with what
 they mean; no blame ("we know there can be many reasons"); help offered before
-anything formal; every letter says how to talk to someone.
+anything formal; every letter says how to talk to someone; and no letter says
+"we wrote to you before" unless we did (`earlier.count`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ If something is making it hard for {{{{ pupil.forename }}}} to come to school, p
 
 SECOND_WARNING = f"""Dear {{{{ carer.name }}}},
 
-We wrote to you before about {{{{ pupil.forename }}}}'s attendance. We are still concerned, and we would like to work with you to help {{{{ pupil.forename }}}} be in school more often.
+{{% if earlier.count %}}We wrote to you on {{{{ earlier.last_date }}}} about {{{{ pupil.forename }}}}'s attendance. We are still concerned{{% else %}}We are writing because we are concerned about {{{{ pupil.forename }}}}'s attendance{{% endif %}}, and we would like to work with you to help {{{{ pupil.forename }}}} be in school more often.
 
 This school year, up to {{{{ attendance.as_of }}}}:
 - attendance is {{{{ attendance.year_pct }}}} (this half-term: {{{{ attendance.half_term_pct }}}})
@@ -69,7 +70,7 @@ We would like to talk with you about what might help. {{% if meeting.date %}}We 
 
 FORMAL_WARNING = f"""Dear {{{{ carer.name }}}},
 
-We have written to you before about {{{{ pupil.forename }}}}'s attendance, and we know this may be a difficult time. Attendance has not improved, so we are inviting you to a meeting with us to agree together what will help.
+{{% if earlier.count %}}We have written to you before about {{{{ pupil.forename }}}}'s attendance, and we know this may be a difficult time. Attendance has not improved, so we{{% else %}}We are writing about {{{{ pupil.forename }}}}'s attendance, and we know this may be a difficult time. We are concerned, so we{{% endif %}} are inviting you to a meeting with us to agree together what will help.
 
 {{% if meeting.date %}}The meeting is on {{{{ meeting.date }}}}{{% if meeting.time %}} at {{{{ meeting.time }}}}{{% endif %}}{{% if meeting.place %}} in {{{{ meeting.place }}}}{{% endif %}}. If you cannot come at that time, please tell us straight away and we will arrange another.{{% else %}}Please contact us within the next week so that we can arrange a time that suits you.{{% endif %}}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -132,6 +132,18 @@ FIELD_GROUPS: tuple[FieldGroup, ...] = (
         ),
     ),
     FieldGroup(
+        "Letters before this one (so a letter never says 'we wrote to you before' when we did not)",
+        (
+            _f(
+                "earlier.count",
+                "Letters about attendance printed for this pupil this school year before this one "
+                "(not reports, certificates or congratulations); 0 if none: use {% if earlier.count %}",
+                "1",
+            ),
+            _f("earlier.last_date", "The day the latest of them was printed (empty if none)", "10 November 2025"),
+        ),
+    ),
+    FieldGroup(
         "Details given by staff when the letter is written (empty otherwise: use {% if %})",
         (
             _f("meeting.date", "Date of the meeting", "Wednesday 3 December 2025"),
@@ -205,6 +217,8 @@ class LetterFacts:
     period: Period
     stage: StageFacts | None = None
     details: Mapping[str, str] = field(default_factory=dict)
+    #: The days earlier letters about attendance were printed this school year (see `earlier.count`).
+    earlier_letters: tuple[date, ...] = ()
     rag_green_from: Decimal = Decimal("96")
     rag_amber_from: Decimal = Decimal("90")
 
@@ -304,6 +318,10 @@ def merge_context(facts: LetterFacts) -> dict[str, Any]:
             "time": _time_detail(details.get("meeting_time")),
             "place": details.get("meeting_place", ""),
         },
+        "earlier": {
+            "count": len(facts.earlier_letters),
+            "last_date": rules.date_text(max(facts.earlier_letters)) if facts.earlier_letters else "",
+        },
         "review": {"date": _date_detail(details.get("review_on"))},
         "note": details.get("note", ""),
     }
@@ -347,6 +365,7 @@ def sample_facts(*, school: SchoolFacts, today: date, green_from: Decimal, amber
             "review_on": today.isoformat(),
             "note": "",
         },
+        earlier_letters=(today - timedelta(days=24),),
         rag_green_from=green_from,
         rag_amber_from=amber_from,
     )

@@ -13,6 +13,7 @@ from datetime import date
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from interventions.models import Placement
 from pupils.access import Access, visible_pupils
@@ -290,6 +291,7 @@ def letter_facts(
         ).select_related("stage")
     }
     school_fact = school_facts(school)
+    printed = _printed_letters(pupils)
     facts = []
     for letter in letters:
         windows = windows_of[letter.pk or id(letter)]
@@ -317,11 +319,53 @@ def letter_facts(
                 ),
                 stage=_stage_facts(letter, placements.get(letter.pupil_id)),
                 details={k: str(v) for k, v in (letter.details or {}).items() if v not in (None, "")},
+                earlier_letters=_earlier_letters(letter, printed.get(letter.pupil_id, ()), windows["year"][0]),
                 rag_green_from=settings.rag_green_from,
                 rag_amber_from=settings.rag_amber_from,
             )
         )
     return facts
+
+
+def _printed_letters(pupils: Sequence[Pupil]) -> dict[int, list[tuple[int, int | None, date]]]:
+    """Each pupil's printed letters about attendance: (letter id, print batch id, day printed).
+
+    Letters, not reports or certificates, and not the congratulations a pupil's
+    improving stages send: what a family would call "a letter about attendance".
+    """
+    found: dict[int, list[tuple[int, int | None, date]]] = defaultdict(list)
+    rows = (
+        Letter.objects.filter(
+            pupil_id__in=[p.pk for p in pupils],
+            status__in=[Letter.Status.PRINTED, Letter.Status.POSTED],
+            template__layout=LetterTemplate.Layout.LETTER,
+            printed_at__isnull=False,
+        )
+        .exclude(stage_change__to_stage__track="improving")
+        .values_list("pk", "pupil_id", "print_batch_id", "printed_at")
+    )
+    for pk, pupil_id, batch_id, printed_at in rows:
+        found[pupil_id].append((pk, batch_id, timezone.localdate(printed_at)))
+    return found
+
+
+def _earlier_letters(
+    letter: Letter, printed: Sequence[tuple[int, int | None, date]], year_start: date
+) -> tuple[date, ...]:
+    """The days the pupil's earlier letters were printed: this school year, by the day this one was queued.
+
+    Not this letter, and not the others printed in the same batch as it: so
+    its preview, its print and a reprint say the same.
+    """
+    return tuple(
+        sorted(
+            day
+            for pk, batch_id, day in printed
+            if pk != letter.pk
+            and (batch_id is None or batch_id != letter.print_batch_id)
+            and year_start <= day <= letter.queued_on
+        )
+    )
 
 
 def _stage_facts(letter: Letter, placement: Placement | None) -> merge.StageFacts | None:
