@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -276,6 +277,23 @@ def test_a_class_teacher_closes_their_own_roles_tasks_but_not_the_leads(client, 
     assert client.post(url("task_done", school, theirs.pk)).status_code == 302
     theirs.refresh_from_db()
     assert (theirs.status, theirs.completed_by) == ("done", class_teacher)
+
+
+def test_log_conversation_works_for_a_second_session_served_the_cached_class_tables(school, placed, class_teacher):
+    """The class tables are cached for everyone with the same classes: the form's token must be each session's own."""
+    from django.test import Client
+
+    first, second = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    for client in (first, second):
+        client.force_login(class_teacher)
+    first.get(url("classes", school))  # fills the cache
+    page = second.get(url("classes", school)).content.decode()
+    # The token a browser sends: the last one before the button, in the button's form.
+    before_button = page[: page.index(f"{placed[0].pk}/quick-log/")]
+    token = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', before_button)[-1]
+    response = second.post(url("quick_log", school, placed[0].pk), {"csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    assert ActionLog.objects.filter(pupil=placed[0], kind=ActionLog.Kind.PUPIL_CONVERSATION).count() == 1
 
 
 # --- my tasks -------------------------------------------------------------------------------
