@@ -22,7 +22,7 @@ def migrate_to(target: tuple[str, str]) -> None:
     executor.migrate([target])
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_nights_charted_before_leavers_counted_are_not_built_on():
     """The chart now counts leavers: the next night must recount and redraw the whole year, not add a week."""
     migrate_to(BEFORE)

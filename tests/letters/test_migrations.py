@@ -21,7 +21,7 @@ def migrate_to(target: tuple[str, str]) -> None:
     executor.migrate([target])
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_unedited_copies_of_the_old_wording_get_the_new_and_edited_ones_are_left_alone():
     migrate_to(("letters", "0002_print_queue"))
     try:
