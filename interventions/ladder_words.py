@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from .rules import COMPULSORY_SCHOOL_AGE
+
 ROLE_NAMES = {
     "attendance_lead": "attendance lead",
     "class_teacher": "class teacher",
@@ -99,6 +101,8 @@ def _count(body: Mapping[str, Any]) -> str:
 
 
 def _flag(key: str, flag_names: Mapping[str, str]) -> str:
+    if key == COMPULSORY_SCHOOL_AGE:  # the engine's own fact, not a flag anyone sets
+        return "of compulsory school age"
     name = flag_names.get(key) or key.replace("_", " ")
     return f"flagged “{name}”"
 

@@ -46,6 +46,11 @@ def measure(summary: AttendanceSummary, name: str) -> int:
     return sum(getattr(summary, part) for part in MEASURE_PARTS.get(name, (name,)))
 
 
+#: The flag the engine itself gives a pupil of compulsory school age (`pupils.codes.is_compulsory_school_age`),
+#: beside the school's own flags: legal stages test it, as penalty notices and prosecution are only for
+#: the parents of children of compulsory school age.
+COMPULSORY_SCHOOL_AGE = "compulsory_school_age"
+
 #: A summary's counts in a fixed order (the order of `pupils.statistics.COUNTED_CODES`).
 COUNT_FIELDS = tuple(COUNTED_CODES)
 

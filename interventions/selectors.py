@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from pupils import codes
 from pupils import statistics as stats
 from pupils.access import Access, visible_pupils
 from pupils.calendar import SchoolCalendar, monday_of
@@ -37,7 +38,7 @@ from .models import (
     StageChange,
     Task,
 )
-from .rules import CurrentPlacement, Evaluator, LadderSpec, PupilFacts, RunningTotals, measure
+from .rules import COMPULSORY_SCHOOL_AGE, CurrentPlacement, Evaluator, LadderSpec, PupilFacts, RunningTotals, measure
 
 #: The running totals of a pupil with no stored weeks.
 _NO_WEEKS = RunningTotals((), (), 0)
@@ -131,6 +132,8 @@ def _school_facts_from(
             flags.add("sen_support")
         if pupil.sen == Pupil.Sen.EHCP:
             flags.add("ehcp")
+        if codes.is_compulsory_school_age(pupil.date_of_birth, as_of):
+            flags.add(COMPULSORY_SCHOOL_AGE)
         run_days, run_start = runs.get(pupil.pk, (0, None))
         facts[pupil.pk] = PupilFacts(
             pupil_id=pupil.pk,

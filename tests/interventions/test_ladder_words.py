@@ -70,6 +70,10 @@ from interventions.ladder_words import describe_criterion, humanise, ladder_pict
             },
             "attendance below 90% year to date, or (4+ weeks at this stage, and 1+ illness session this term)",
         ),
+        (
+            {"all": [{"flag": "compulsory_school_age"}, {"attendance": {"at_most": 50}}]},
+            "of compulsory school age, and attendance 50% or below year to date",
+        ),
     ],
 )
 def test_criteria_in_words(criterion, words):

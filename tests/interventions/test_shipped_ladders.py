@@ -104,3 +104,22 @@ def test_rerunning_every_night_of_the_walk_changes_nothing(school):
         nightly.nightly_run(school=school, as_of=day)
     assert list(StageChange.objects.order_by("pk").values_list("pk", "to_stage__key", "on")) == before
     assert Ladder.objects.get(pk=ladder.pk).placements.get().since == before[-1][2]
+
+
+@pytest.mark.parametrize(("name", "legal_stage"), [("dfe", "enforce"), ("sherrier", "stage-5")])
+def test_legal_stages_are_only_for_pupils_of_compulsory_school_age(school, name, legal_stage):
+    """Penalty notices and prosecution are for parents of compulsory-age children: not a Reception child of 4."""
+    ladder, _ = services.ladder_load(school=school, document=services.ladder_file_read(name), activate=True)
+    four = PupilFactory(school=school, surname="Four", date_of_birth=date(2021, 11, 22))  # 3 on 31 Aug 2025
+    seven = PupilFactory(school=school, surname="Seven", date_of_birth=date(2018, 3, 1))
+    days = list(school_calendar(school).school_days(date(2025, 9, 2), date(2025, 11, 25)))
+    for pupil in (four, seven):  # two days in, then away without leave: 10+ unauthorised sessions, severe
+        fill_register(pupil, days[0], days[-1], lambda d, s: "/" if d in days[:2] else "O")
+    nightly.nightly_run(school=school, as_of=days[-1])
+    wanted = {
+        p.surname: set(Proposal.objects.filter(pupil=p, ladder=ladder).values_list("to_stage__key", flat=True))
+        | set(StageChange.objects.filter(pupil=p, ladder=ladder).values_list("to_stage__key", flat=True))
+        for p in (four, seven)
+    }
+    assert legal_stage in wanted["Seven"]
+    assert legal_stage not in wanted["Four"]
