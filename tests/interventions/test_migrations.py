@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
 
 import pytest
@@ -9,11 +10,13 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from interventions import nightly
+from interventions import nightly, services
 from interventions.models import NightlyRun
 from tests.factories import TODAY, SchoolFactory
 
 BEFORE, AFTER = ("interventions", "0007_nightly_run_phases"), ("interventions", "0008_chart_counts_leavers")
+LATEST = ("interventions", "0009_legal_stages_need_compulsory_school_age")
+GUARD = importlib.import_module("interventions.migrations.0009_legal_stages_need_compulsory_school_age")
 
 
 def migrate_to(target: tuple[str, str]) -> None:
@@ -39,7 +42,33 @@ def test_nights_charted_before_leavers_counted_are_not_built_on():
         )
         assert nightly._last_done(school=school, as_of=TODAY, weeks_from=night.weeks_from) == night
     finally:
-        migrate_to(AFTER)
+        migrate_to(LATEST)
     night.refresh_from_db()
     assert (night.status, night.changes_cutoff) == (NightlyRun.Status.DONE, None)
     assert nightly._last_done(school=school, as_of=TODAY, weeks_from=night.weeks_from) is None
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_legal_stages_loaded_as_shipped_get_the_compulsory_age_guard_and_changed_ones_are_left():
+    migrate_to(AFTER)
+    try:
+        oakfield, birchwood = SchoolFactory(), SchoolFactory()
+        stages = {}
+        for school in (oakfield, birchwood):
+            for name, key, old, _ in GUARD.GUARDED:
+                ladder, _ = services.ladder_load(
+                    school=school, document=services.ladder_file_read(name), activate=False
+                )
+                stage = ladder.stages.get(key=key)
+                stage.criteria = old if school == oakfield else {"attendance": {"at_most": 40}}  # Birchwood's own
+                stage.save()
+                stages[school.pk, name] = stage
+    finally:
+        migrate_to(LATEST)
+    for (school_id, name), stage in stages.items():
+        stage.refresh_from_db()
+        if school_id == oakfield.pk:
+            assert stage.criteria["all"][0] == {"flag": "compulsory_school_age"}, name
+            assert stage.criteria == services.ladder_file_read(name)["stages"][stage.position]["criteria"]
+        else:
+            assert stage.criteria == {"attendance": {"at_most": 40}}, name
