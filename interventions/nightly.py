@@ -26,7 +26,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -41,6 +40,7 @@ from pupils.calendar import SchoolCalendar, monday_of
 from pupils.models import AttendanceMark, Pupil, School
 from pupils.selectors import pupils_on_roll_between
 from pupils.services import school_calendar
+from pupils.statistics import pct_as_printed
 
 from .models import Ladder, NightlyRun, Placement, Proposal, PupilWeek, SchoolWeek, Stage, StageChange, Task
 from .rules import Decision, LadderSpec, decide
@@ -671,8 +671,8 @@ def _save_figures(
         if f is None:  # no longer on roll: their last figures stand
             continue
         new = (
-            _round(f.attendance_pct),
-            _round(f.attendance_change),
+            pct_as_printed(f.attendance_pct),
+            pct_as_printed(f.attendance_change),
             f.lates_half_term,
             f.persistent,
             f.severe,
@@ -686,8 +686,8 @@ def _save_figures(
             SchoolWeek(
                 school=school,
                 week_start=w.week_start,
-                attendance_pct=_round(w.attendance_pct),
-                persistent_absence_pct=_round(w.persistent_absence_pct),
+                attendance_pct=pct_as_printed(w.attendance_pct),
+                persistent_absence_pct=pct_as_printed(w.persistent_absence_pct),
                 pupils=w.pupils,
             )
             for w in figures.weeks
@@ -722,10 +722,6 @@ def _placements_set(rows: list[tuple[Any, ...]]) -> None:
             f"UPDATE {table} AS p SET {sets}, updated_at = now() FROM unnest({arrays}) AS v({names}) WHERE p.id = v.id",
             [list(column) for column in zip(*rows, strict=True)],
         )
-
-
-def _round(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def _proposal_changes(

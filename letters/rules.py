@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from pupils.statistics import pct_as_printed
+
 GREEN, AMBER, RED = "green", "amber", "red"
 
 RAG_LABELS = {GREEN: "Green", AMBER: "Amber", RED: "Red"}
@@ -155,4 +157,4 @@ def pct_text(pct: Decimal | None) -> str:
     """'91.3%' (one decimal place, halves up, as the DfE summary prints it); 'not yet recorded' for none."""
     if pct is None:
         return "not yet recorded"
-    return f"{pct.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+    return f"{pct_as_printed(pct)}%"

@@ -363,3 +363,13 @@ def number_text(value: Decimal | int, places: int = 1) -> str:
 def hours_text(hours: Decimal) -> str:
     """Hours of lost learning as printed: 45.5, 9.75, 39."""
     return number_text(hours, 2)
+
+
+def pct_as_printed(pct: Decimal | None) -> Decimal | None:
+    """A percentage as every page and letter shows it: one decimal place, halves up (as DfE prints them).
+
+    The nightly figures are stored this way, so a page that shows a stored
+    figure and one that works it out from the register never differ by a
+    second rounding (85.246 is 85.2 everywhere, not 85.25 stored and 85.3 shown).
+    """
+    return None if pct is None else pct.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)

@@ -25,6 +25,7 @@ from letters.models import Letter
 from pupils.calendar import monday_of
 from pupils.models import AttendanceMark, Flag, Pupil, School
 from pupils.services import school_calendar
+from pupils.statistics import pct_as_printed
 from tests.factories import PupilFactory, SchoolFactory
 
 WALK_FROM = date(2025, 10, 13)  # two weeks before October half-term ...
@@ -433,7 +434,7 @@ def test_the_charts_persistent_absence_is_the_dfe_figure_the_absence_list_shows(
         )[0].rows[0]
         latest = SchoolWeek.objects.filter(school=school).latest("week_start")
         assert latest.week_start == monday_of(as_of)
-        assert (latest.pupils, latest.persistent_absence_pct) == (whole.pupils, nightly._round(whole.persistent_pct))
+        assert (latest.pupils, latest.persistent_absence_pct) == (whole.pupils, pct_as_printed(whole.persistent_pct))
         assert whole.pupils == len(pupils) and 0 < whole.persistent < whole.pupils
     assert this_week_rows == [{"leavers": sorted([pupils[1].pk, pupils[7].pk])}]  # only the second night
 
@@ -457,7 +458,7 @@ def test_a_pupil_whose_corrected_start_takes_them_off_every_week_leaves_the_whol
     whole = selectors.school_week_figures(school=school, pupil_ids=[p.pk for p in others], as_of=date(2025, 11, 25))
     stored = SchoolWeek.objects.filter(school=school).order_by("week_start")
     assert [(w.week_start, w.pupils, w.persistent_absence_pct) for w in stored] == [
-        (w.week_start, w.pupils, nightly._round(w.persistent_absence_pct)) for w in whole
+        (w.week_start, w.pupils, pct_as_printed(w.persistent_absence_pct)) for w in whole
     ]
     assert {w.pupils for w in stored} == {len(others)}
 
