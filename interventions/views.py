@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from pupils.access import Access, pupil_for, school_access, visible_pupils
 from pupils.models import AuditEvent, StaffMembership
+from pupils.selectors import register_taken
 from pupils.services import audit_record
 
 from . import charts, selectors, services
@@ -80,6 +81,7 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "overdue_count": tasks.filter(due_on__lt=today).count(),
         "others_tasks": selectors.tasks_by_whom(due.exclude(access.owned()), on=today),
         "absences": selectors.first_day_absences(pupils=pupils, on=today),
+        "taken": register_taken(pupils=pupils, on=today),
         "today": today,
         "national_label": settings.NATIONAL_FIGURES_LABEL,
     }
@@ -369,6 +371,7 @@ def classes(request: HttpRequest, urn: str) -> HttpResponse:
     context: dict[str, Any] = {
         "access": access,
         "absences": selectors.first_day_absences(pupils=pupils, on=today),
+        "taken": register_taken(pupils=pupils, on=today),
         "today": today,
         "ladder": ladder,
         "pupil_prefix": pupil_url_prefix(urn),

@@ -300,6 +300,11 @@ def unexplained_days(*, school: School, pupils: QuerySet[Pupil], before: date) -
     ]
 
 
+def register_taken(*, pupils: QuerySet[Pupil], on: date) -> bool:
+    """Whether any of these pupils has a mark on `on`: an empty list of absences means nothing until then."""
+    return AttendanceMark.objects.filter(pupil__in=pupils, date=on).exists()
+
+
 def unexplained_count(*, pupils: QuerySet[Pupil], on: date) -> int:
     """How many of these pupils are marked N (no reason yet) on `on`."""
     return pupils.filter(

@@ -91,6 +91,7 @@ def _office(request: HttpRequest, access: Access) -> HttpResponse:
         ],
         "groups": selectors.registration_group_list(school=access.school),
         "unexplained": selectors.unexplained_count(pupils=visible_pupils(access), on=today),
+        "taken": selectors.register_taken(pupils=visible_pupils(access), on=today),
         "unexplained_earlier": sum(
             d.pupils
             for d in selectors.unexplained_days(school=access.school, pupils=visible_pupils(access), before=today)
@@ -304,6 +305,7 @@ def _first_day_page(
         "on": on,
         "today": timezone.localdate(),
         "earlier": selectors.unexplained_days(school=access.school, pupils=visible_pupils(access), before=on),
+        "taken": selectors.register_taken(pupils=visible_pupils(access), on=on),
         "reason_days": selectors.N_REASON_SCHOOL_DAYS,
     }
     return render(request, "pupils/office_today.html", context, status=422 if bound else 200)

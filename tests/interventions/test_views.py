@@ -19,7 +19,7 @@ from interventions.models import ActionLog, Placement, Proposal, StageChange, Ta
 from pupils.models import AuditEvent, Flag, StaffMembership
 from pupils.selectors import school_summaries
 from pupils.statistics import pct_as_printed
-from tests.factories import MembershipFactory, PupilFactory, RegistrationGroupFactory, UserFactory
+from tests.factories import MarkFactory, MembershipFactory, PupilFactory, RegistrationGroupFactory, UserFactory
 from tests.interventions.conftest import fill_register, fill_school_days
 
 PASSWORD = "correct horse battery staple"
@@ -391,6 +391,14 @@ def test_the_leads_dashboard_lists_their_own_tasks_and_counts_everyone_elses(
     assert (
         'Due for others: Class teacher 2 · Office / admin 1 <span class="text-danger">(1 overdue)</span></p>' in panel
     )
+
+
+def test_the_dashboard_says_when_todays_register_has_no_marks_yet(client, school, placed, attendance_lead, today):
+    page = login(client, attendance_lead).get(url("dashboard", school)).content.decode()
+    assert "No marks for today yet: the register has not been taken or imported." in page
+    MarkFactory(pupil=placed[0], date=today, session=0, code="/")
+    page = client.get(url("dashboard", school)).content.decode()
+    assert "None: every absence today has a reason." in page
 
 
 def test_a_task_done_goes_back_only_to_a_page_of_this_site(client, school, tasks_for_everyone):

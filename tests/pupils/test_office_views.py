@@ -657,6 +657,15 @@ def test_first_day_calls_list_earlier_days_still_waiting_for_a_reason(owen, scho
     assert [d.day for d in later] == [date(2025, 11, 10)]
 
 
+def test_first_day_calls_tell_an_untaken_register_from_a_day_with_no_absences(owen, school, absent, sam):
+    untaken = owen.get(url("first_day", school), {"on": "2025-11-25"}).content.decode()
+    assert "No marks for that day yet: the register has not been taken or imported." in untaken
+    assert "every absence" not in untaken
+    MarkFactory(pupil=sam, date=date(2025, 11, 25), session=0, code="/")
+    taken = owen.get(url("first_day", school), {"on": "2025-11-25"}).content.decode()
+    assert "Nobody: every absence that day has a reason." in taken
+
+
 def test_office_home_counts_earlier_absences_still_without_a_reason(owen, school, absent, sam, monkeypatch):
     MarkFactory(pupil=sam, date=date(2025, 11, 10), session=1, code="N")
     monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
