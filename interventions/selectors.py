@@ -887,6 +887,8 @@ class PupilRecord:
     heatmap: list[tuple[date, list[HeatCell | None]]]
     timeline: list[StageChange]
     proposals: list[Proposal]
+    #: Moves a person declined, latest first, with who and why ("kept on the record", the form says).
+    declined: list[Proposal]
     actions: list[ActionLog]
     tasks: list[Task]
     letters: list[Any]
@@ -928,6 +930,11 @@ def pupil_record(*, pupil: Pupil, ladder: Ladder | None, on: date) -> PupilRecor
             Proposal.objects.filter(pupil=pupil, status=Proposal.Status.PENDING).select_related(
                 "to_stage", "from_stage"
             )
+        ),
+        declined=list(
+            Proposal.objects.filter(pupil=pupil, status=Proposal.Status.DECLINED)
+            .select_related("to_stage", "decided_by")
+            .order_by("-decided_at")[:50]
         ),
         actions=list(ActionLog.objects.filter(pupil=pupil).select_related("by")[:200]),
         tasks=list(Task.objects.filter(pupil=pupil, status=Task.Status.OPEN).select_related("assigned_to", "pupil")),

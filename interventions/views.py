@@ -239,7 +239,7 @@ def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
             _audit_change(
                 request,
                 access,
-                f"{decision}d move of {proposal.pupil.upn} to {proposal.to_stage.name}",
+                f"{decision}d move of {proposal.pupil.upn} to {proposal.to_stage.name}: {form.cleaned_data['reason']}",
                 pupil=proposal.pupil,
             )
     proposal.refresh_from_db()

@@ -452,6 +452,12 @@ def test_declining_records_the_reason(client, school, proposal, attendance_lead)
     )
     proposal.refresh_from_db()
     assert (proposal.status, proposal.decision_reason) == ("declined", "Medical evidence")
+    # Kept on the record, as the form promises: the pupil's page says who declined what, and why.
+    page = client.get(url("pupil", school, proposal.pupil_id)).content.decode()
+    history = page[page.index("Moves declined") :]
+    assert f"move to {proposal.to_stage.name} declined by alice" in history
+    assert "Medical evidence" in history[: history.index("</li>")]
+    assert AuditEvent.objects.filter(what__endswith=f"to {proposal.to_stage.name}: Medical evidence").exists()
 
 
 def test_class_teacher_cannot_decide_proposals(client, school, proposal, class_teacher):
