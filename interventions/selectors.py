@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from pupils import codes
@@ -789,10 +789,13 @@ def overnight_moves(*, ladder: Ladder, pupils: QuerySet[Pupil], on: date | None)
 
 
 def pending_proposals(*, ladder: Ladder, pupils: QuerySet[Pupil]) -> QuerySet[Proposal]:
+    """Moves waiting for a person: the oldest first, and among those made the same night the lowest attendance."""
+    attendance = Placement.objects.filter(ladder=ladder, pupil=OuterRef("pupil")).values("attendance_pct")[:1]
     return (
         Proposal.objects.filter(ladder=ladder, pupil__in=pupils, status=Proposal.Status.PENDING)
         .select_related("pupil", "from_stage", "to_stage")
-        .order_by("proposed_on")
+        .annotate(attendance_pct=Subquery(attendance))
+        .order_by("proposed_on", F("attendance_pct").asc(nulls_last=True), "pk")
     )
 
 

@@ -446,6 +446,17 @@ def test_approving_in_place_needs_a_reason(client, school, proposal, attendance_
     assert Placement.objects.get(pupil=proposal.pupil).stage.key == "panel"
 
 
+def test_moves_proposed_the_same_night_come_lowest_attendance_first(client, school, ladder, attendance_lead, today):
+    group = RegistrationGroupFactory(school=school, name="4B")
+    higher = PupilFactory(school=school, registration_group=group, surname="Higher")  # made first: the lower id
+    lower = PupilFactory(school=school, registration_group=group, surname="Lower")
+    fill_register(higher, today - timedelta(days=70), today - timedelta(days=1), pattern(4))  # 75%
+    fill_register(lower, today - timedelta(days=70), today - timedelta(days=1), pattern(2))  # 50%
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=1))
+    proposals = login(client, attendance_lead).get(url("dashboard", school)).context["proposals"]
+    assert [p.pupil.surname for p in proposals] == ["Lower", "Higher"]
+
+
 def test_declining_records_the_reason(client, school, proposal, attendance_lead):
     login(client, attendance_lead).post(
         url("proposal_decide", school, proposal.pk), {"decision": "decline", "reason": "Medical evidence"}
