@@ -73,3 +73,11 @@ def test_class_teacher_logs_a_conversation_in_one_click(sign_in, live_server, mo
     # The dashboard is not the class teacher's.
     response = page.goto(f"{live_server.url}/school/100001/dashboard/")
     assert response.status == 404
+
+
+def test_my_classes_fits_a_phone_screen(sign_in, live_server, morning):
+    page = sign_in("bob")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.get_by_role("heading", name="4B").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls in its card instead
