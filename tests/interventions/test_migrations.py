@@ -15,8 +15,10 @@ from interventions.models import NightlyRun
 from tests.factories import TODAY, SchoolFactory
 
 BEFORE, AFTER = ("interventions", "0007_nightly_run_phases"), ("interventions", "0008_chart_counts_leavers")
-LATEST = ("interventions", "0009_legal_stages_need_compulsory_school_age")
+LATEST = ("interventions", "0010_dfe_bands_without_floors")
 GUARD = importlib.import_module("interventions.migrations.0009_legal_stages_need_compulsory_school_age")
+GUARD_TARGET = ("interventions", "0009_legal_stages_need_compulsory_school_age")
+REBAND = importlib.import_module("interventions.migrations.0010_dfe_bands_without_floors")
 
 
 def migrate_to(target: tuple[str, str]) -> None:
@@ -49,26 +51,28 @@ def test_nights_charted_before_leavers_counted_are_not_built_on():
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_legal_stages_loaded_as_shipped_get_the_compulsory_age_guard_and_changed_ones_are_left():
-    migrate_to(AFTER)
+@pytest.mark.parametrize(("before", "changes"), [(AFTER, GUARD.GUARDED), (GUARD_TARGET, REBAND.REBANDED)])
+def test_stages_loaded_as_shipped_get_the_new_criteria_and_changed_ones_are_left(before, changes):
+    migrate_to(before)
     try:
         oakfield, birchwood = SchoolFactory(), SchoolFactory()
         stages = {}
         for school in (oakfield, birchwood):
-            for name, key, old, _ in GUARD.GUARDED:
-                ladder, _ = services.ladder_load(
-                    school=school, document=services.ladder_file_read(name), activate=False
-                )
-                stage = ladder.stages.get(key=key)
+            ladders = {  # each ladder once: loading it again would replace its stages
+                name: services.ladder_load(school=school, document=services.ladder_file_read(name), activate=False)[0]
+                for name in {name for name, *_ in changes}
+            }
+            for name, key, old, _ in changes:
+                stage = ladders[name].stages.get(key=key)
                 stage.criteria = old if school == oakfield else {"attendance": {"at_most": 40}}  # Birchwood's own
                 stage.save()
-                stages[school.pk, name] = stage
+                stages[school.pk, name, key] = stage
     finally:
         migrate_to(LATEST)
-    for (school_id, name), stage in stages.items():
+    for (school_id, name, key), stage in stages.items():
         stage.refresh_from_db()
         if school_id == oakfield.pk:
-            assert stage.criteria["all"][0] == {"flag": "compulsory_school_age"}, name
-            assert stage.criteria == services.ladder_file_read(name)["stages"][stage.position]["criteria"]
+            new = next(new for n, k, _, new in changes if (n, k) == (name, key))
+            assert stage.criteria == new == services.ladder_file_read(name)["stages"][stage.position]["criteria"]
         else:
             assert stage.criteria == {"attendance": {"at_most": 40}}, name

@@ -123,3 +123,18 @@ def test_legal_stages_are_only_for_pupils_of_compulsory_school_age(school, name,
     }
     assert legal_stage in wanted["Seven"]
     assert legal_stage not in wanted["Four"]
+
+
+def test_dfe_keeps_a_pupil_below_80_at_listen_while_a_move_up_waits_for_approval(school):
+    """Not at Expect: the bands once stopped Listen at 80%, so a pupil at 70% or 20% sat at the bottom."""
+    ladder, _ = services.ladder_load(school=school, document=services.ladder_file_read("dfe"), activate=True)
+    days = list(school_calendar(school).school_days(date(2025, 9, 2), date(2025, 11, 25)))
+    seventy = PupilFactory(school=school, surname="Seventy", date_of_birth=date(2018, 3, 1))
+    young = PupilFactory(school=school, surname="Young", date_of_birth=date(2021, 11, 22))  # not compulsory age
+    fill_register(seventy, days[0], days[-1], lambda d, s: "C" if days.index(d) % 10 in (0, 1, 2) else "/")
+    fill_register(young, days[0], days[-1], lambda d, s: "/" if days.index(d) % 5 == 0 else "C")  # 20%, authorised
+    nightly.nightly_run(school=school, as_of=days[-1])
+    for pupil in (seventy, young):
+        assert Placement.objects.get(pupil=pupil, ladder=ladder).stage.key == "listen-and-understand", pupil.surname
+        proposal = Proposal.objects.get(pupil=pupil, ladder=ladder, status="pending")
+        assert proposal.to_stage.key == "facilitate-support", pupil.surname
