@@ -6,25 +6,18 @@ import importlib
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from interventions import nightly, services
 from interventions.models import NightlyRun
 from tests.factories import TODAY, SchoolFactory
+from tests.migrating import migrate_to
 
 BEFORE, AFTER = ("interventions", "0007_nightly_run_phases"), ("interventions", "0008_chart_counts_leavers")
 LATEST = ("interventions", "0010_dfe_bands_without_floors")
 GUARD = importlib.import_module("interventions.migrations.0009_legal_stages_need_compulsory_school_age")
 GUARD_TARGET = ("interventions", "0009_legal_stages_need_compulsory_school_age")
 REBAND = importlib.import_module("interventions.migrations.0010_dfe_bands_without_floors")
-
-
-def migrate_to(target: tuple[str, str]) -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([target])
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -5,20 +5,13 @@ from __future__ import annotations
 import importlib
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from letters.defaults import DEFAULT_TEMPLATES
 from letters.models import LetterTemplate, LetterTemplateRevision
 from tests.factories import SchoolFactory
+from tests.migrating import migrate_to
 
 REWORD = importlib.import_module("letters.migrations.0003_letters_say_we_wrote_only_when_we_did")
-
-
-def migrate_to(target: tuple[str, str]) -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([target])
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
