@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .rules import COMPULSORY_SCHOOL_AGE
+from .rules import flag_words
 
 ROLE_NAMES = {
     "attendance_lead": "attendance lead",
@@ -100,13 +100,6 @@ def _count(body: Mapping[str, Any]) -> str:
     return f"{amount} {noun} {describe_window(body.get('window'))}"
 
 
-def _flag(key: str, flag_names: Mapping[str, str]) -> str:
-    if key == COMPULSORY_SCHOOL_AGE:  # the engine's own fact, not a flag anyone sets
-        return "of compulsory school age"
-    name = flag_names.get(key) or key.replace("_", " ")
-    return f"flagged “{name}”"
-
-
 def describe_criterion(criterion: Any, flag_names: Mapping[str, str] | None = None, *, _nested: bool = False) -> str:
     """One criterion tree as an English phrase. None (the base stage) is "".
 
@@ -129,7 +122,7 @@ def describe_criterion(criterion: Any, flag_names: Mapping[str, str] | None = No
     if kind == "count":
         return _count(body)
     if kind == "flag":
-        return _flag(body, names)
+        return flag_words(body, names)
     if kind == "held_for":
         weeks = int(body["weeks"])
         inner = describe_criterion(body["criterion"], names, _nested=True)

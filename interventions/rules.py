@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from pupils import flags
 from pupils.calendar import SchoolCalendar, monday_of
 from pupils.statistics import ABSENT_COUNTS, COUNTED_CODES, LATE_COUNTS, AttendanceSummary
 
@@ -50,6 +51,18 @@ def measure(summary: AttendanceSummary, name: str) -> int:
 #: beside the school's own flags: legal stages test it, as penalty notices and prosecution are only for
 #: the parents of children of compulsory school age.
 COMPULSORY_SCHOOL_AGE = "compulsory_school_age"
+
+
+def flag_words(key: str, names: Mapping[str, str] | None = None) -> str:
+    """A flag criterion, met, in staff's words: "flagged “Young carer”", or "of compulsory school age".
+
+    `names` are the school's names for its flags; the standard flags' names are known without them.
+    """
+    if key == COMPULSORY_SCHOOL_AGE:  # the engine's own fact, not a flag anyone sets
+        return "of compulsory school age"
+    name = (names or {}).get(key) or flags.STANDARD.get(key) or key.replace("_", " ")
+    return f"flagged “{name}”"
+
 
 #: A summary's counts in a fixed order (the order of `pupils.statistics.COUNTED_CODES`).
 COUNT_FIELDS = tuple(COUNTED_CODES)
@@ -369,7 +382,7 @@ class Evaluator:
         return True, [f"{value} {name}{label} ≥ {body['at_least']}"]
 
     def _flag(self, body: str, end: date | None) -> tuple[bool, list[str]]:
-        return (True, [f"flag: {body.replace('_', ' ')}"]) if body in self.facts.flags else (False, [])
+        return (True, [flag_words(body)]) if body in self.facts.flags else (False, [])
 
     def _held_for(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
         weeks = int(body["weeks"])

@@ -55,7 +55,7 @@ def shipped_ladders() -> list[dict[str, Any]]:
 
 
 def _flag_names(access: Access) -> dict[str, str]:
-    return {**Flag.STANDARD, **dict(Flag.objects.filter(school=access.school).values_list("key", "name"))}
+    return dict(Flag.objects.filter(school=access.school).values_list("key", "name"))
 
 
 def _ladder_page(

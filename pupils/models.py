@@ -7,6 +7,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from . import flags
 from .codes import Category
 from .upn import validate_upn
 
@@ -112,19 +113,7 @@ class Flag(models.Model):
     """A fact about a pupil that ladders can test: national ones, or the school's own."""
 
     # Keys every school has; ladders may rely on them.
-    STANDARD = {
-        "ehcp": "Education, health and care plan",
-        "sen_support": "SEN support",
-        "mental_health": "Mental-health need",
-        "part_time_timetable": "Part-time timetable",
-        "social_worker": "Has a social worker",
-        "young_carer": "Young carer",
-        "cme": "Child missing education",
-        "holiday_requested": "Term-time holiday requested",
-        "fsm": "Free school meals",
-        "dual_registered": "Dual registered",
-        "medical_need": "Medical need",
-    }
+    STANDARD = flags.STANDARD
 
     school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="flags")
     key = models.SlugField(max_length=40)

@@ -173,8 +173,22 @@ def test_consecutive_days_absent_uses_the_current_run():
 
 def test_flag_criterion_holds_for_flagged_pupil_only():
     spec = ladder({"key": "ehcp", "name": "EHCP", "criteria": {"flag": "ehcp"}})
-    assert run(spec, pupil(steady(10, 0), flags=frozenset({"ehcp"}))).reasons == ("flag: ehcp",)
+    assert run(spec, pupil(steady(10, 0), flags=frozenset({"ehcp"}))).reasons == (
+        "flagged “Education, health and care plan”",
+    )
     assert run(spec, pupil(steady(10, 0), flags=frozenset({"young_carer"}))).stage_key == "base"
+
+
+def test_flag_reasons_read_as_staff_would_say_them():
+    """The reason kept on a stage change is read by staff: names, not keys."""
+    school_own = ladder({"key": "forest", "name": "Forest", "criteria": {"flag": "forest_school"}})
+    assert run(school_own, pupil(steady(10, 0), flags=frozenset({"forest_school"}))).reasons == (
+        "flagged “forest school”",
+    )
+    legal = ladder({"key": "legal", "name": "Legal", "criteria": {"flag": "compulsory_school_age"}})
+    assert run(legal, pupil(steady(10, 0), flags=frozenset({"compulsory_school_age"}))).reasons == (
+        "of compulsory school age",
+    )
 
 
 def test_held_for_six_weeks_needs_every_week_end_at_or_below():
