@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 
 from pupils.models import Flag, Pupil, RegistrationGroup, School, YearGroup
 from pupils.selectors import pupils_on_roll_between, school_summaries
@@ -57,11 +57,18 @@ def escalation_list(
 ) -> list[Escalation]:
     """Moves up the ladder (to a higher level of concern) between start and end, newest first.
 
-    A first placement is not an escalation: it has no stage to move up from. Three queries.
+    A pupil's first placement counts when it came after the ladder's first
+    night (a pupil who joined, or came back on roll) and put them above the
+    lowest level: that is concern newly raised. The first night's placements
+    of the whole school are not moves. Four queries.
     """
     levels = stage_levels(ladder.stages.all())
-    changes = StageChange.objects.filter(
-        ladder=ladder, pupil__in=pupils, on__gte=start, on__lte=end, from_stage__isnull=False
+    lowest = min(levels.values(), default=0)
+    first_night = StageChange.objects.filter(ladder=ladder).aggregate(on=Min("on"))["on"]
+    if first_night is None:
+        return []
+    changes = StageChange.objects.filter(ladder=ladder, pupil__in=pupils, on__gte=start, on__lte=end).filter(
+        Q(from_stage__isnull=False) | Q(on__gt=first_night)
     )
     if stage is not None:
         changes = changes.filter(to_stage=stage)
@@ -74,7 +81,7 @@ def escalation_list(
         for change in changes.select_related(
             "pupil", "pupil__registration_group", "pupil__year_group", "from_stage", "to_stage", "decided_by"
         ).order_by("-on", "-created_at", "pupil__surname")
-        if levels.get(change.to_stage_id, 0) > levels.get(change.from_stage_id or 0, 0)
+        if levels.get(change.to_stage_id, lowest) > levels.get(change.from_stage_id, lowest)
     ]
     if not rows:
         return []

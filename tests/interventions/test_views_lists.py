@@ -483,3 +483,25 @@ def test_absence_by_group_queries_do_not_grow_with_pupils(client, school, attend
     for p in make_pupils(school, 30, today, "5C"):
         p.flags.add(fsm)
     assert [queries_for(client, path) for path in paths] == expected
+
+
+def test_escalations_list_a_newcomer_first_placed_above_the_lowest_stage(client, school, moved, attendance_lead, today):
+    """A pupil who joins after the first night and is placed straight at a stage of concern is listed as "New".
+
+    The first night's placements of the whole school are not, nor a newcomer placed at the lowest stage.
+    """
+    struggling = make_pupils(school, 1, today, "6D", absent_every=4)[0]
+    fine = make_pupils(school, 1, today, "6E", absent_every=1000)[0]
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=1))
+    client.force_login(attendance_lead)
+    response = client.get(url("escalations", school))
+    rows = {r.change.pupil: r.change for r in response.context["rows"]}
+    assert struggling in rows and rows[struggling].from_stage is None
+    assert rows[struggling].kind == StageChange.Kind.INITIAL
+    assert fine not in rows
+    assert not ({moved[2], moved[4], moved[5]} & set(rows))  # placed on the first night, not moved since
+    body = response.content.decode()
+    assert "New</span> →" in body
+    csv_rows = rows_of(client.get(url("escalations", school) + "?format=csv"))
+    (row,) = [row for row in csv_rows if row[1] == struggling.upn]
+    assert row[5] == "" and row[7] == "First placement"
