@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from pupils.access import Access, pupil_for, school_access, visible_pupils
 from pupils.models import AuditEvent, StaffMembership
 from pupils.selectors import register_taken
-from pupils.services import audit_record
+from pupils.services import audit_record, school_calendar
 
 from . import charts, selectors, services
 from .forms import ActionForm, FlagsForm, MoveForm, PlacementFilter, ReasonForm
@@ -50,6 +50,7 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
     ladder = _ladder(access)
     pupils = visible_pupils(access)
     today = timezone.localdate()
+    on = school_calendar(access.school).register_day(today)  # on a weekend or in a holiday, the last school day
     placements = selectors.placements_for(ladder=ladder, pupils=pupils)
     filtered = PlacementFilter(request.GET or None, queryset=placements, school=access.school, ladder=ladder)
     # Lazy: read only when the cached list below has expired.
@@ -80,8 +81,9 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "task_count": tasks.count(),
         "overdue_count": tasks.filter(due_on__lt=today).count(),
         "others_tasks": selectors.tasks_by_whom(due.exclude(access.owned()), on=today),
-        "absences": selectors.first_day_absences(pupils=pupils, on=today),
-        "taken": register_taken(pupils=pupils, on=today),
+        "absences": selectors.first_day_absences(pupils=pupils, on=on),
+        "taken": register_taken(pupils=pupils, on=on),
+        "on": on,
         "today": today,
         "national_label": settings.NATIONAL_FIGURES_LABEL,
     }
@@ -368,10 +370,12 @@ def classes(request: HttpRequest, urn: str) -> HttpResponse:
     ladder = services.active_ladder(access.school)
     pupils = visible_pupils(access)
     today = timezone.localdate()
+    on = school_calendar(access.school).register_day(today)
     context: dict[str, Any] = {
         "access": access,
-        "absences": selectors.first_day_absences(pupils=pupils, on=today),
-        "taken": register_taken(pupils=pupils, on=today),
+        "absences": selectors.first_day_absences(pupils=pupils, on=on),
+        "taken": register_taken(pupils=pupils, on=on),
+        "on": on,
         "today": today,
         "ladder": ladder,
         "pupil_prefix": pupil_url_prefix(urn),

@@ -77,6 +77,26 @@ class SchoolCalendar:
     def is_school_day(self, day: date) -> bool:
         return day.weekday() < 5 and self.half_term_of(day) is not None
 
+    def register_day_problem(self, day: date, *, today: date) -> str:
+        """Why no register mark can be recorded for `day`, or "" when one can.
+
+        A mark records a session that happened: a school day, today or earlier.
+        Not a weekend, not outside the school's term dates (a school open on a
+        day its term dates miss needs the term dates corrected first), not a
+        day still to come. Closures inside a term are school days marked `#`.
+        """
+        when = f"{day:%A} {day.day} {day:%B %Y}"
+        if day > today:
+            return f"{when} is still to come: marks are recorded on the day or after it"
+        if day.weekday() >= 5:
+            return f"{when} is a weekend, not a school day"
+        if self.half_term_of(day) is None:
+            return (
+                f"{when} is outside the school's term dates, not a school day"
+                " (if the school was open, correct its term dates first)"
+            )
+        return ""
+
     def school_days(self, start: date, end: date) -> Iterator[date]:
         day = start
         while day <= end:
@@ -102,6 +122,12 @@ class SchoolCalendar:
             if self.is_school_day(current):
                 count += 1
         return current
+
+    def register_day(self, today: date) -> date:
+        """The day the morning's pages show: today on a school day, else the last school day before it."""
+        if self.is_school_day(today):
+            return today
+        return self.previous_school_day(today) or today
 
     def previous_school_day(self, day: date) -> date | None:
         current = day - timedelta(days=1)

@@ -26,13 +26,14 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from .calendar import SchoolCalendar
 from .codes import (
     NOT_COMPULSORY_AGE,
     CodeError,
@@ -656,13 +657,16 @@ def read_marks_csv(
     stream: IO[str],
     *,
     roll: Mapping[str, RollEntry],
+    calendar: SchoolCalendar,
+    today: date,
     report: ImportReport,
     columns_out: MarkColumns,
 ) -> Iterator[StagedMark]:
     """Yield each valid mark of a marks CSV, reporting every problem to `report`.
 
-    Counts rows and "no mark yet" rows (`-`, `*`, blank) in `report`; those are
-    not yielded. Fully blank lines are not rows. Memory stays bounded: values
+    Counts rows and "no mark yet" rows (`-`, `*`, blank, and `#` on a day the
+    school's calendar has no school) in `report`; those are not yielded. A mark
+    on a weekend, a holiday or a day still to come is a problem at its date. Fully blank lines are not rows. Memory stays bounded: values
     that repeat down a file are memoised in capped caches, nothing else is kept.
     """
     reader = csv.reader(stream)
@@ -676,6 +680,7 @@ def read_marks_csv(
     i_late = columns.get("minutes_late")
     i_comment = columns.get("comment")
     upns, dates, sessions, codes = _Cache(), _Cache(), _Cache(), _Cache()
+    day_problem = cache(partial(calendar.register_day_problem, today=today))  # ~365 days a year: no cap needed
     x_marks, x_code = _XMarkCheck(), NOT_COMPULSORY_AGE
     errors = report.errors
     error = report.error
@@ -722,9 +727,11 @@ def read_marks_csv(
             code, problem = codes.get(key) or codes.put(key, _code(raw, day))
             if problem:
                 error(line, "code", problem)
-            elif code is None:
+            elif code is None or (code == "#" and day_problem(day)):
                 no_mark += 1
                 continue
+            elif problem := day_problem(day):
+                error(line, "date", problem)
             elif entry is not None and (
                 day < entry.start_on or (entry.leaving_on is not None and day > entry.leaving_on)
             ):
@@ -789,7 +796,8 @@ def read_ctf(
     stream: IO[bytes],
     *,
     roll: Mapping[str, RollEntry],
-    is_school_day: Callable[[date], bool],
+    calendar: SchoolCalendar,
+    today: date,
     report: ImportReport,
 ) -> Iterator[StagedMark]:
     """Yield each valid mark in a Common Transfer File, reporting every problem to `report`.
@@ -798,13 +806,15 @@ def read_ctf(
     frees each when done. Each `Attendance/YearData/AttendSessions` holds marks
     for consecutive sessions from the AM session of `AttendanceStartDate`, two a
     calendar day. `#` on a day that is not a school day is the file's filler
-    for weekends and holidays: counted with "no mark", not stored. Every mark
+    for weekends and holidays: counted with "no mark", not stored; any other
+    mark on such a day, or on a day still to come, is a problem. Every mark
     counts as a row.
     """
     pupils = 0
     saw_root = False
     container: ET.Element | None = None
     x_marks = _XMarkCheck()
+    day_problem = cache(partial(calendar.register_day_problem, today=today))
     try:
         for event, element in ET.iterparse(stream, events=("start", "end")):
             name = _local(element.tag)
@@ -821,7 +831,12 @@ def read_ctf(
                 continue
             pupils += 1
             yield from _ctf_pupil(
-                element, pupils, roll=roll, is_school_day=is_school_day, report=report, x_marks=x_marks
+                element,
+                pupils,
+                roll=roll,
+                day_problem=day_problem,
+                report=report,
+                x_marks=x_marks,
             )
             # Done with this pupil: drop it from the tree so memory does not grow with the file.
             element.clear()
@@ -841,7 +856,7 @@ def _ctf_pupil(
     number: int,
     *,
     roll: Mapping[str, RollEntry],
-    is_school_day: Callable[[date], bool],
+    day_problem: Callable[[date], str],
     report: ImportReport,
     x_marks: _XMarkCheck,
 ) -> Iterator[StagedMark]:
@@ -878,8 +893,11 @@ def _ctf_pupil(
                     if problem:
                         report.error(number, "AttendanceMarks", problem, upn=upn, position=index + 1, when=when)
                         continue
-                    if code is None or (code == "#" and not is_school_day(day)):
+                    if code is None or (code == "#" and day_problem(day)):
                         report.no_mark += 1
+                        continue
+                    if problem := day_problem(day):
+                        report.error(number, "AttendanceMarks", problem, upn=upn, position=index + 1, when=when)
                         continue
                     if entry is None:
                         continue

@@ -132,7 +132,7 @@ class RegisterCell:
     meaning: str  # what the code means, in words
     corrected: bool  # the mark has history: corrected by hand or by a later import
     on_roll: bool  # only sessions while the pupil is on roll can be marked
-    school_day: bool  # a weekday in a half-term
+    day_problem: str  # why no mark can be recorded that day (a weekend, a holiday, still to come), or ""
 
     @property
     def session_name(self) -> str:
@@ -164,7 +164,7 @@ class RegisterWeek:
 
 
 def register_cell(
-    *, pupil: Pupil, day: date, session: int, code: str, corrected: bool = False, school_day: bool = True
+    *, pupil: Pupil, day: date, session: int, code: str, corrected: bool = False, day_problem: str = ""
 ) -> RegisterCell:
     """A cell as the grid shows it: the code's colour and meaning come from `pupils.codes`."""
     known = codes.code_table().get(code)
@@ -175,10 +175,10 @@ def register_cell(
     else:
         css, meaning = f"mark-{known.category.value}", known.description
     on_roll = pupil.start_on <= day and (pupil.leaving_on is None or day <= pupil.leaving_on)
-    return RegisterCell(pupil.pk, day, session, code, css, meaning, corrected, on_roll, school_day)
+    return RegisterCell(pupil.pk, day, session, code, css, meaning, corrected, on_roll, day_problem)
 
 
-def register_week(*, school: School, group: RegistrationGroup, monday: date) -> RegisterWeek:
+def register_week(*, school: School, group: RegistrationGroup, monday: date, today: date) -> RegisterWeek:
     """A class's register for the Monday-to-Friday week starting `monday`, in three queries whatever its size.
 
     Every pupil in the class on roll on at least one day of the week, by name;
@@ -200,9 +200,9 @@ def register_week(*, school: School, group: RegistrationGroup, monday: date) -> 
         .values_list("pupil_id", "date", "session", "code", "corrected")
     )
     by_slot = {(pupil_id, day, session): (code, corrected) for pupil_id, day, session, code, corrected in marks}
-    days = [
-        RegisterDay(monday + timedelta(days=i), calendar.is_school_day(monday + timedelta(days=i))) for i in range(5)
-    ]
+    week = [monday + timedelta(days=i) for i in range(5)]
+    problems = {day: calendar.register_day_problem(day, today=today) for day in week}
+    days = [RegisterDay(day, calendar.is_school_day(day)) for day in week]
     rows = []
     for pupil in pupils:
         cells = []
@@ -216,7 +216,7 @@ def register_week(*, school: School, group: RegistrationGroup, monday: date) -> 
                         session=session,
                         code=code,
                         corrected=corrected,
-                        school_day=d.is_school_day,
+                        day_problem=problems[d.day],
                     )
                 )
         rows.append((pupil, cells))

@@ -233,19 +233,20 @@ def _marks_import_staged(
     user: Any,
 ) -> None:
     roll = school_roll(school)
+    calendar, today = school_calendar(school), timezone.localdate()
     columns = imports.MarkColumns()
     with connection.cursor() as cursor:
         staging.stage_create(cursor)
         try:
             if facts.kind == "ctf":
                 with path.open("rb") as binary:
-                    marks = imports.read_ctf(
-                        binary, roll=roll, is_school_day=school_calendar(school).is_school_day, report=report
-                    )
+                    marks = imports.read_ctf(binary, roll=roll, calendar=calendar, today=today, report=report)
                     staged = staging.stage_load(cursor, marks)
             else:
                 with path.open(encoding=facts.encoding, newline="") as text:
-                    marks = imports.read_marks_csv(text, roll=roll, report=report, columns_out=columns)
+                    marks = imports.read_marks_csv(
+                        text, roll=roll, calendar=calendar, today=today, report=report, columns_out=columns
+                    )
                     staged = staging.stage_load(cursor, marks)
             if facts.encoding == "cp1252":
                 report.warn(0, "", "the file is not UTF-8: read as Windows-1252")
@@ -544,6 +545,8 @@ def mark_correct(
         raise ValidationError({"code": f"Code {raw} cannot be used on {day}: {e}."}) from None
     if new_code is None:
         raise ValidationError({"code": "Enter an attendance code: a session cannot be set back to “no mark yet”."})
+    if problem := school_calendar(pupil.school).register_day_problem(date, today=timezone.localdate()):
+        raise ValidationError({NON_FIELD_ERRORS: f"{problem}."})
     if date < pupil.start_on or (pupil.leaving_on is not None and date > pupil.leaving_on):
         roll = f"on roll from {_long_date(pupil.start_on)}"
         if pupil.leaving_on:

@@ -81,6 +81,7 @@ def _office(request: HttpRequest, access: Access) -> HttpResponse:
             return redirect("pupils:import", urn=access.school.urn, pk=progress.batch_id)
         return redirect("pupils:upload", urn=access.school.urn, token=progress.token)
     today = timezone.localdate()
+    on = services.school_calendar(access.school).register_day(today)
     context = {
         "access": access,
         "form": form,
@@ -90,12 +91,12 @@ def _office(request: HttpRequest, access: Access) -> HttpResponse:
             for batch in selectors.import_batch_list(school=access.school)[:RECENT_IMPORTS]
         ],
         "groups": selectors.registration_group_list(school=access.school),
-        "unexplained": selectors.unexplained_count(pupils=visible_pupils(access), on=today),
-        "taken": selectors.register_taken(pupils=visible_pupils(access), on=today),
+        "unexplained": selectors.unexplained_count(pupils=visible_pupils(access), on=on),
+        "taken": selectors.register_taken(pupils=visible_pupils(access), on=on),
         "unexplained_earlier": sum(
-            d.pupils
-            for d in selectors.unexplained_days(school=access.school, pupils=visible_pupils(access), before=today)
+            d.pupils for d in selectors.unexplained_days(school=access.school, pupils=visible_pupils(access), before=on)
         ),
+        "on": on,
         "today": today,
     }
     return render(request, "pupils/office.html", context, status=422 if form.is_bound else 200)
@@ -177,10 +178,13 @@ def register(request: HttpRequest, urn: str) -> HttpResponse:
     if chosen and group is None:
         raise Http404("No such class.")
     today = timezone.localdate()
-    monday = monday_of(_date_or_404(request.GET["week"]) if request.GET.get("week") else today)
+    if request.GET.get("week"):
+        monday = monday_of(_date_or_404(request.GET["week"]))
+    else:  # this week; in a holiday, the last week with school
+        monday = monday_of(services.school_calendar(access.school).register_day(today))
     week = None
     if group is not None:
-        week = selectors.register_week(school=access.school, group=group, monday=monday)
+        week = selectors.register_week(school=access.school, group=group, monday=monday, today=today)
         services.audit_record(
             school=access.school,
             user=request.user,
@@ -257,7 +261,7 @@ def _mark_context(access: Access, pupil: Pupil, on: date, session: int, **extra:
         session=session,
         code=mark.code if mark else "",
         corrected=bool(history),
-        school_day=services.school_calendar(access.school).is_school_day(on),
+        day_problem=services.school_calendar(access.school).register_day_problem(on, today=timezone.localdate()),
     )
     return {
         "access": access,
@@ -280,7 +284,10 @@ def _mark_context(access: Access, pupil: Pupil, on: date, session: int, **extra:
 def first_day(request: HttpRequest, urn: str) -> HttpResponse:
     """Pupils marked N (no reason yet) today, with who to ring, and a quick form for the reason given."""
     access = _office_access(request, urn)
-    on = _date_or_404(request.GET["on"]) if request.GET.get("on") else timezone.localdate()
+    if request.GET.get("on"):
+        on = _date_or_404(request.GET["on"])
+    else:
+        on = services.school_calendar(access.school).register_day(timezone.localdate())
     return _first_day_page(request, access, on)
 
 
@@ -304,6 +311,7 @@ def _first_day_page(
         "rows": rows,
         "on": on,
         "today": timezone.localdate(),
+        "register_day": services.school_calendar(access.school).register_day(timezone.localdate()),
         "earlier": selectors.unexplained_days(school=access.school, pupils=visible_pupils(access), before=on),
         "taken": selectors.register_taken(pupils=visible_pupils(access), on=on),
         "reason_days": selectors.N_REASON_SCHOOL_DAYS,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from pupils import services as pupil_services
+from pupils.calendar import england_default_half_terms
 from pupils.models import StaffMembership
 from tests.factories import (
     TODAY,
@@ -28,6 +30,12 @@ def today():
 @pytest.fixture
 def school(db):
     return SchoolFactory(urn="100001", name="Oakfield Primary")
+
+
+@pytest.fixture
+def terms_2023(school):
+    """Oakfield's term dates for 2023/24 too, for marks from before the 2024 codes."""
+    pupil_services.calendar_replace(school=school, half_terms=england_default_half_terms(2023))
 
 
 @pytest.fixture

@@ -393,12 +393,20 @@ def test_the_leads_dashboard_lists_their_own_tasks_and_counts_everyone_elses(
     )
 
 
-def test_the_dashboard_says_when_todays_register_has_no_marks_yet(client, school, placed, attendance_lead, today):
+def test_the_dashboard_says_when_todays_register_has_no_marks_yet(client, school, placed, attendance_lead, monkeypatch):
+    wednesday, saturday = date(2025, 11, 26), date(2025, 11, 29)
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: wednesday)
     page = login(client, attendance_lead).get(url("dashboard", school)).content.decode()
     assert "No marks for today yet: the register has not been taken or imported." in page
-    MarkFactory(pupil=placed[0], date=today, session=0, code="/")
+    MarkFactory(pupil=placed[0], date=wednesday, session=0, code="/")
     page = client.get(url("dashboard", school)).content.decode()
     assert "None: every absence today has a reason." in page
+
+    # On Saturday the panel is about Friday, the last school day, not a day with no register.
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: saturday)
+    page = client.get(url("dashboard", school)).content.decode()
+    assert "First-day absences: no reason yet on Friday 28 November, the last school day" in page
+    assert "No marks on Friday 28 November yet: the register has not been taken or imported." in page
 
 
 def test_a_task_done_goes_back_only_to_a_page_of_this_site(client, school, tasks_for_everyone):

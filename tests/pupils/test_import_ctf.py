@@ -262,3 +262,13 @@ def test_xml_that_is_not_a_ctf_is_an_error(tmp_path, pupil):
 def test_a_ctf_without_pupils_is_an_error(tmp_path, pupil):
     message = rejected(tmp_path, ctf())
     assert "file: the file has no CTFpupilData/Pupil elements" in message
+
+
+def test_a_mark_on_a_weekend_is_named_by_upn_position_and_date(tmp_path, pupil):
+    # Friday 21 November: the Saturday's AM is mark 3; '#' is the filler a weekend should carry.
+    message = rejected(tmp_path, ctf(pupil_xml(pupil.upn, "2025-11-21", "/,\\,/,#,#,#,L,I")))
+    assert (
+        f"pupil 1 (UPN {pupil.upn}), mark 3 (2025-11-22 AM), column AttendanceMarks:"
+        " Saturday 22 November 2025 is a weekend, not a school day" in message
+    )
+    assert "mark 4" not in message

@@ -7,6 +7,7 @@ staging table): the same files must give the same results and messages.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from itertools import islice
 
 import pytest
 from django.db import connection
@@ -14,7 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from pupils.models import AttendanceMark, ImportBatch, MarkChange, YearGroup
-from tests.factories import PupilFactory, SchoolFactory, make_upn
+from pupils.services import school_calendar
+from tests.factories import TODAY, PupilFactory, SchoolFactory, make_upn
 from tests.pupils.importing import database_picture, run, run_rejected, write
 
 HEADER = "upn,date,session,code\n"
@@ -107,7 +109,7 @@ def test_comments_with_tabs_backslashes_and_newlines_survive(tmp_path, pupil):
     assert pupil.marks.get().comment == "a\\b\tc\nd"
 
 
-def test_a_retired_sub_code_maps_to_the_code_it_became_on_old_dates(tmp_path, pupil):
+def test_a_retired_sub_code_maps_to_the_code_it_became_on_old_dates(tmp_path, pupil, terms_2023):
     import_marks(tmp_path, HEADER + f"{pupil.upn},2023-11-20,AM,I01\n{pupil.upn},2023-11-20,PM,H\n")
     assert marks_of(pupil) == [("2023-11-20", "AM", "I"), ("2023-11-20", "PM", "H")]
 
@@ -195,7 +197,7 @@ def test_x_marks_across_two_school_years_give_the_age_at_the_start_of_each(tmp_p
     ]
 
 
-def test_x01_from_before_2024_is_x_and_checked_the_same_way(tmp_path, pupil):
+def test_x01_from_before_2024_is_x_and_checked_the_same_way(tmp_path, pupil, terms_2023):
     import_marks(tmp_path, HEADER + f"{pupil.upn},2023-11-20,AM,X01\n")
     assert marks_of(pupil) == [("2023-11-20", "AM", "X")]
     assert [w["message"] for w in x_warnings()] == [
@@ -336,6 +338,32 @@ def test_a_bad_date_is_an_error(tmp_path, pupil):
     message = rejected(tmp_path, HEADER + f"{pupil.upn},2025-13-01,AM,/\n{pupil.upn},,PM,/\n")
     assert "row 2, column date: '2025-13-01' is not a date (write YYYY-MM-DD or DD/MM/YYYY)" in message
     assert "row 3, column date: a date is required" in message
+
+
+def test_marks_on_days_without_school_or_still_to_come_are_errors_naming_the_day(tmp_path, pupil):
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    message = rejected(
+        tmp_path,
+        HEADER
+        + f"{pupil.upn},2025-11-24,AM,/\n"  # a Monday in term: fine
+        + f"{pupil.upn},22/11/2025,AM,/\n"
+        + f"{pupil.upn},2025-10-29,PM,N\n"
+        + f"{pupil.upn},{tomorrow.isoformat()},AM,/\n",
+    )
+    assert "row 2" not in message
+    assert "row 3, column date: Saturday 22 November 2025 is a weekend, not a school day" in message
+    assert (
+        "row 4, column date: Wednesday 29 October 2025 is outside the school's term dates, not a school day"
+        " (if the school was open, correct its term dates first)"
+    ) in message
+    when = f"{tomorrow:%A} {tomorrow.day} {tomorrow:%B %Y}"
+    assert f"row 5, column date: {when} is still to come: marks are recorded on the day or after it" in message
+
+
+def test_no_mark_and_closure_fillers_on_days_without_school_are_skipped_not_refused(tmp_path, pupil):
+    out = import_marks(tmp_path, HEADER + f"{pupil.upn},2025-11-22,AM,#\n{pupil.upn},2025-11-22,PM,-\n")
+    assert "no-mark=2" in out
+    assert not pupil.marks.exists()
 
 
 def test_a_bad_session_is_an_error(tmp_path, pupil):
@@ -479,9 +507,8 @@ def test_postgres_import_runs_the_same_statements_whatever_the_file_size(tmp_pat
     def statements(days):
         school = SchoolFactory()
         pupils = [PupilFactory(school=school) for _ in range(10)]
-        text = HEADER + "".join(
-            f"{p.upn},{(date(2024, 9, 2) + timedelta(days=n)).isoformat()},AM,/\n" for p in pupils for n in range(days)
-        )
+        school_days = list(islice(school_calendar(school).school_days(date(2024, 9, 2), TODAY), days))
+        text = HEADER + "".join(f"{p.upn},{d.isoformat()},AM,/\n" for p in pupils for d in school_days)
         path = write(tmp_path, f"{days}.csv", text)
         with CaptureQueriesContext(connection) as queries:
             run("import_marks", "--school", school.urn, path)
@@ -507,8 +534,9 @@ def test_other_schools_marks_are_untouched(tmp_path, pupil, other_school):
 
 
 def test_the_marks_reader_streams_rows_one_at_a_time():
-    from itertools import count, islice
+    from itertools import count
 
+    from pupils.calendar import calendar_from, england_default_half_terms
     from pupils.imports import ImportReport, MarkColumns, RollEntry, read_marks_csv
 
     upn = make_upn(7)
@@ -517,6 +545,8 @@ def test_the_marks_reader_streams_rows_one_at_a_time():
     marks = read_marks_csv(
         endless,  # type: ignore[arg-type]
         roll={upn: RollEntry(1, date(2021, 9, 1), None)},
+        calendar=calendar_from(england_default_half_terms(2025)),
+        today=TODAY,
         report=report,
         columns_out=MarkColumns(),
     )

@@ -65,7 +65,7 @@ def test_a_new_mark_has_no_history_but_is_audited(pupil, attendance_lead, school
     assert event.what == f"mark {pupil.upn} 2025-11-24 PM: no mark → / (Register not taken)"
 
 
-def test_a_retired_sub_code_becomes_what_it_became_on_old_dates(pupil, attendance_lead):
+def test_a_retired_sub_code_becomes_what_it_became_on_old_dates(pupil, attendance_lead, terms_2023):
     assert correct(pupil, attendance_lead, day=date(2023, 11, 20), code="I01").code == "I"
 
 
@@ -80,11 +80,13 @@ def test_a_retired_sub_code_becomes_what_it_became_on_old_dates(pupil, attendanc
         ),
         (MONDAY, "zz", "code", "Code ZZ cannot be used on Monday 24 November 2025: unknown attendance code 'ZZ'."),
         (MONDAY, "", "code", "Enter an attendance code: a session cannot be set back to “no mark yet”."),
+        (date(2025, 11, 22), "/", "__all__", "Saturday 22 November 2025 is a weekend, not a school day."),
         (
-            date(2021, 8, 31),
+            date(2025, 10, 29),
             "/",
             "__all__",
-            "Alex Smith was not on roll on Tuesday 31 August 2021 (on roll from Wednesday 1 September 2021).",
+            "Wednesday 29 October 2025 is outside the school's term dates, not a school day"
+            " (if the school was open, correct its term dates first).",
         ),
     ],
 )
@@ -97,6 +99,26 @@ def test_refuses_with_a_message_naming_the_problem_and_changes_nothing(
         correct(pupil, attendance_lead, day=day, code=code)
     assert refused.value.message_dict == {field: [message]}
     assert (database_picture(), AuditEvent.objects.count()) == before
+
+
+def test_refuses_a_day_still_to_come(pupil, attendance_lead):
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    with pytest.raises(ValidationError) as refused:
+        correct(pupil, attendance_lead, day=tomorrow)
+    assert refused.value.messages == [
+        f"{tomorrow:%A} {tomorrow.day} {tomorrow:%B %Y} is still to come: marks are recorded on the day or after it."
+    ]
+    assert not pupil.marks.exists()
+
+
+def test_refuses_dates_before_the_pupil_started(pupil, attendance_lead):
+    pupil.start_on = date(2025, 11, 25)
+    pupil.save()
+    with pytest.raises(ValidationError) as refused:
+        correct(pupil, attendance_lead)
+    assert refused.value.messages == [
+        "Alex Smith was not on roll on Monday 24 November 2025 (on roll from Tuesday 25 November 2025)."
+    ]
 
 
 def test_refuses_dates_after_the_pupil_left(pupil, attendance_lead):

@@ -292,7 +292,8 @@ def test_the_import_reports_each_stage_of_its_progress(school, alex, staff, monk
     seen = []
     real_save = uploads._save
     monkeypatch.setattr(uploads, "_save", lambda p: (seen.append(p.state), real_save(p)))
-    text = MARKS_HEADER + "".join(f"{alex.upn},2025-11-{d:02d},AM,/\n" for d in range(3, 29))
+    weekdays = [d for d in range(3, 29) if date(2025, 11, d).weekday() < 5]
+    text = MARKS_HEADER + "".join(f"{alex.upn},2025-11-{d:02d},AM,/\n" for d in weekdays)
     progress = uploads.upload_start(
         school=school,
         user=staff["owen"],
@@ -546,7 +547,7 @@ def test_other_codes_are_saved_without_a_warning(owen, school, alex):
         (MONDAY, "-", "Enter an attendance code"),
     ],
 )
-def test_an_invalid_code_is_refused_in_place_and_changes_nothing(owen, school, alex, day, code, message):
+def test_an_invalid_code_is_refused_in_place_and_changes_nothing(owen, school, alex, day, code, message, terms_2023):
     MarkFactory(pupil=alex, date=day, code="N")
     before = database_picture()
     response = owen.post(mark_url(school, alex, day), {"code": code, "reason": "typo"}, HTTP_HX_REQUEST="true")
@@ -574,10 +575,11 @@ def test_a_reason_is_required(owen, school, alex):
 
 
 def test_a_date_outside_the_pupils_time_on_roll_is_refused(owen, school, alex):
-    day = date(2021, 8, 31)
+    alex.start_on, day = date(2025, 11, 25), MONDAY
+    alex.save()
     response = owen.post(mark_url(school, alex, day), {"code": "/", "reason": "x"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 422
-    assert "Alex Smith was not on roll on Tuesday 31 August 2021 (on roll from Wednesday 1 September 2021)." in (
+    assert "Alex Smith was not on roll on Monday 24 November 2025 (on roll from Tuesday 25 November 2025)." in (
         response.content.decode()
     )
     assert not alex.marks.exists()
@@ -769,3 +771,32 @@ def test_another_schools_pupil_is_404_even_for_the_office(owen, school, other_sc
 def test_signed_out_visitors_are_sent_to_sign_in(client, school):
     response = client.get(url("office", school))
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_days_without_school_cannot_be_marked_in_the_register(owen, school, alex):
+    saturday = date(2025, 11, 22)
+    response = owen.post(mark_url(school, alex, saturday), {"code": "/", "reason": "x"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
+    assert "Saturday 22 November 2025 is a weekend, not a school day" in response.content.decode()
+    assert not alex.marks.exists()
+    page = owen.get(mark_url(school, alex, saturday)).content.decode()
+    assert "this session cannot be marked" in page and '<form method="post" action="/school' not in page
+
+
+def test_the_register_offers_no_editor_in_half_term_week(owen, school, alex, class_4b):
+    # 27-31 October 2025 is half-term: no cell is a link to mark it.
+    grid = owen.get(url("register", school), {"class": class_4b.pk, "week": "2025-10-27"}).content.decode()
+    assert "outside the school&#x27;s term dates" in grid
+    assert mark_url(school, alex, date(2025, 10, 27)) not in grid
+    term = owen.get(url("register", school), {"class": class_4b.pk, "week": "2025-11-24"}).content.decode()
+    assert mark_url(school, alex, MONDAY) in term
+
+
+def test_on_a_weekend_the_office_shows_fridays_register(owen, school, absent, monkeypatch):
+    # `absent` is marked N on Monday 24 November; on Saturday 29th the office looks at Friday 28th.
+    MarkFactory(pupil=absent, date=date(2025, 11, 28), session=0, code="N")
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 29))
+    home = owen.get(url("office", school)).content.decode()
+    assert "absent with no reason yet on Friday 28 November, the last school day" in home
+    calls = owen.get(url("first_day", school)).content.decode()
+    assert "Friday 28 November 2025 (the last school day)" in calls and "Alex Smith" in calls

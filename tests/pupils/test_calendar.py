@@ -1,0 +1,44 @@
+"""The school calendar's rules for which days have a register."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from pupils.calendar import calendar_from, england_default_half_terms
+
+CALENDAR = calendar_from(england_default_half_terms(2025))  # half-term 27-31 October 2025
+TODAY = date(2025, 11, 26)
+
+
+@pytest.mark.parametrize(
+    ("today", "shown"),
+    [
+        (date(2025, 11, 26), date(2025, 11, 26)),  # a Wednesday in term: today
+        (date(2025, 11, 29), date(2025, 11, 28)),  # Saturday: Friday's register
+        (date(2025, 11, 30), date(2025, 11, 28)),  # Sunday
+        (date(2025, 11, 3), date(2025, 11, 3)),  # the Monday back after half-term
+        (date(2025, 10, 29), date(2025, 10, 24)),  # half-term: the Friday before it
+    ],
+)
+def test_the_register_day_is_today_or_the_last_school_day_before_it(today, shown):
+    assert CALENDAR.register_day(today) == shown
+
+
+@pytest.mark.parametrize(
+    ("day", "problem"),
+    [
+        (date(2025, 11, 24), ""),
+        (TODAY, ""),
+        (date(2025, 11, 27), "Thursday 27 November 2025 is still to come: marks are recorded on the day or after it"),
+        (date(2025, 11, 22), "Saturday 22 November 2025 is a weekend, not a school day"),
+        (
+            date(2025, 10, 27),
+            "Monday 27 October 2025 is outside the school's term dates, not a school day"
+            " (if the school was open, correct its term dates first)",
+        ),
+    ],
+)
+def test_a_register_mark_needs_a_school_day_that_has_come(day, problem):
+    assert CALENDAR.register_day_problem(day, today=TODAY) == problem
