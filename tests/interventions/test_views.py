@@ -504,7 +504,10 @@ def test_moving_without_a_reason_changes_nothing(client, school, placed, attenda
     response = login(client, attendance_lead).post(
         url("pupil_move", school, pupil.pk), {"stage": ladder.stages.get(key="casework").pk, "reason": ""}, follow=True
     )
-    assert "choose a stage and give a reason" in response.content.decode()
+    assert (
+        '<div class="alert alert-danger" role="alert">To move a pupil, choose a stage and give a reason.</div>'
+        in response.content.decode()
+    )
     assert Placement.objects.get(pupil=pupil).stage == before
 
 
