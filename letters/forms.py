@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, time
 from typing import Any
 
 from crispy_forms.helper import FormHelper
@@ -11,6 +11,7 @@ from django import forms
 from django.utils import timezone
 
 from pupils.models import HalfTerm, RegistrationGroup, School
+from pupils.services import school_calendar
 
 from . import rendering, services
 from .models import Letter, LetterSettings, LetterTemplate
@@ -138,15 +139,50 @@ class DetailsForm(forms.Form):
         help_text="Printed where the letter says {{ note }} (every shipped letter does, after its main text).",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    #: A meeting with a family is held in these hours (evening meetings included).
+    EARLIEST, LATEST = time(7, 0), time(19, 0)
+
+    def __init__(self, *args: Any, school: School, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.initial = dict(self.initial)  # not the letter's own details
+        for name in ("meeting_on", "review_on"):  # a letter's details keep dates as ISO text
+            if isinstance(value := self.initial.get(name), str):
+                self.initial[name] = date.fromisoformat(value)
         self.helper = _NoTagHelper()
+        self.calendar = school_calendar(school)
+        self.today = timezone.localdate()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if data.get("meeting_time") and not data.get("meeting_on"):
+        meeting_on, meeting_time, review_on = data.get("meeting_on"), data.get("meeting_time"), data.get("review_on")
+        if meeting_time and not meeting_on:
             self.add_error("meeting_on", "Give the meeting's date as well as its time.")
+        # A date already in a queued letter may have passed while it waited: only new dates are checked.
+        if meeting_on and "meeting_on" in self.changed_data and (problem := self._day_problem(meeting_on)):
+            self.add_error("meeting_on", f"The meeting cannot be then: {problem}.")
+        if meeting_time and not self.EARLIEST <= meeting_time <= self.LATEST:
+            self.add_error(
+                "meeting_time",
+                f"{meeting_time:%H:%M} is outside the hours a meeting is held"
+                f" ({self.EARLIEST:%H:%M} to {self.LATEST:%H:%M}).",
+            )
+        if review_on and "review_on" in self.changed_data:
+            if problem := self._day_problem(review_on):
+                self.add_error("review_on", f"The review cannot be then: {problem}.")
+            elif meeting_on and review_on < meeting_on:
+                self.add_error("review_on", "The review comes after the meeting: choose a later date.")
         return data
+
+    def _day_problem(self, day: date) -> str:
+        """Why a meeting or review cannot be on `day`: it has passed or the school is closed."""
+        when = f"{day:%A} {day.day} {day:%B %Y}"
+        if day < self.today:
+            return f"{when} has passed"
+        if day.weekday() >= 5:
+            return f"{when} is a weekend"
+        if self.calendar.half_term_of(day) is None:
+            return f"{when} is in a school holiday (outside the school's term dates)"
+        return ""
 
     def details(self) -> dict[str, str]:
         data = self.cleaned_data

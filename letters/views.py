@@ -204,7 +204,7 @@ def letter_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         "letter": letter,
         "recipient": selectors.recipient_of(letter),
         "sheet": services.letter_preview_html(letter=letter) if is_queued else "",
-        "details_form": DetailsForm(initial=letter.details) if is_queued else None,
+        "details_form": DetailsForm(initial=letter.details, school=access.school) if is_queued else None,
         "is_queued": is_queued,
     }
     return render(request, "letters/letter_detail.html", context)
@@ -234,7 +234,7 @@ def letter_pdf(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
 def letter_details(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     access = _access(request, urn, "print_letters", "queue_letters")
     letter = selectors.letter_for(access, pk)
-    form = DetailsForm(request.POST)
+    form = DetailsForm(request.POST, initial=letter.details, school=access.school)
     if form.is_valid():
         try:
             services.letter_details_update(letter=letter, details=form.details(), user=request.user)
@@ -284,7 +284,9 @@ def compose(request: HttpRequest, urn: str, pupil_pk: int) -> HttpResponse:
             pupil=pupil,
             path=request.path,
         )
-    form = ComposeForm(request.POST or None, templates=selectors.template_text_list(school=access.school))
+    form = ComposeForm(
+        request.POST or None, templates=selectors.template_text_list(school=access.school), school=access.school
+    )
     context: dict[str, Any] = {"access": access, "pupil": pupil, "form": form}
     if request.method == "POST" and form.is_valid():
         if "queue" in request.POST:

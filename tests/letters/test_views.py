@@ -296,7 +296,7 @@ def test_letter_page_shows_the_letter_as_it_will_print(client, school, letter, o
     assert "letters/letter.css" in page
 
 
-def test_letter_details_are_saved_and_printed(client, school, family, office):
+def test_letter_details_are_saved_and_printed(client, school, family, office, in_term):
     letter = queue_letters(school, [family], key="formal_warning")[0]
     client.force_login(office)
 
@@ -324,7 +324,72 @@ def test_letter_pdf_is_a_preview_before_printing_and_the_stored_pdf_after(client
 # --- composing and bulk ----------------------------------------------------------------------------
 
 
-def test_compose_previews_with_htmx_then_queues_once(client, school, family, attendance_lead):
+@pytest.fixture
+def in_term(monkeypatch):
+    """Today is Wednesday 26 November 2025, so a meeting on Wednesday 3 December is a school day to come."""
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
+
+
+@pytest.mark.parametrize(
+    ("details", "field", "message"),
+    [
+        (
+            {"meeting_on": "2025-11-25"},
+            "meeting_on",
+            "The meeting cannot be then: Tuesday 25 November 2025 has passed.",
+        ),
+        (
+            {"meeting_on": "2025-11-29"},
+            "meeting_on",
+            "The meeting cannot be then: Saturday 29 November 2025 is a weekend.",
+        ),
+        (
+            {"meeting_on": "2025-12-24"},
+            "meeting_on",
+            "The meeting cannot be then: Wednesday 24 December 2025 is in a school holiday"
+            " (outside the school&#x27;s term dates).",
+        ),
+        (
+            {"meeting_on": "2025-12-03", "meeting_time": "03:00"},
+            "meeting_time",
+            "03:00 is outside the hours a meeting is held (07:00 to 19:00).",
+        ),
+        (
+            {"meeting_on": "2025-12-03", "review_on": "2025-12-01"},
+            "review_on",
+            "The review comes after the meeting: choose a later date.",
+        ),
+    ],
+)
+def test_compose_refuses_a_meeting_nobody_could_attend(
+    client, school, family, attendance_lead, in_term, details, field, message
+):
+    client.force_login(attendance_lead)
+    path = reverse("letters:compose", args=[school.urn, family.pk])
+    response = client.post(path, {"template": "formal_warning", "token": "abc123", "queue": "1", **details})
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert response.context["form"].errors[field]
+    assert not Letter.objects.exists()
+
+
+def test_a_queued_letters_meeting_date_that_has_since_passed_does_not_block_other_edits(
+    client, school, family, office, monkeypatch
+):
+    letter = queue_letters(school, [family], key="formal_warning")[0]
+    letter.details = {"meeting_on": "2025-11-20"}
+    letter.save()
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
+    client.force_login(office)
+    client.post(
+        reverse("letters:letter_details", args=[school.urn, letter.pk]),
+        {"meeting_on": "2025-11-20", "meeting_place": "the library"},
+    )
+    letter.refresh_from_db()
+    assert letter.details == {"meeting_on": "2025-11-20", "meeting_place": "the library"}
+
+
+def test_compose_previews_with_htmx_then_queues_once(client, school, family, attendance_lead, in_term):
     client.force_login(attendance_lead)
     path = reverse("letters:compose", args=[school.urn, family.pk])
     form = {"template": "formal_warning", "meeting_on": "2025-12-03", "token": "abc123"}
