@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from datetime import date
 from typing import Any
 
 import django_filters
@@ -20,6 +21,10 @@ class _NoTagHelper(FormHelper):
     disable_csrf = True
 
 
+def _long(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
 class ActionForm(forms.Form):
     kind = forms.ChoiceField(label="What happened")
     occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
@@ -30,8 +35,9 @@ class ActionForm(forms.Form):
         required=False, label="Next step due", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
 
-    def __init__(self, *args: Any, stage: Stage | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, stage: Stage | None = None, joined: date | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.joined = joined  # the pupil's first day on roll: nothing here happened before it
         self.helper = _NoTagHelper()
         choices: list[tuple[str, Any]] = []
         if stage is not None and stage.actions:
@@ -55,11 +61,21 @@ class ActionForm(forms.Form):
         day = self.cleaned_data["occurred_on"]
         if day > timezone.localdate():
             raise forms.ValidationError("An action cannot be logged for a date in the future.")
+        if self.joined is not None and day < self.joined:
+            raise forms.ValidationError(
+                f"{_long(day)} is before the pupil joined the school ({_long(self.joined)}): check the date."
+            )
+        return day
+
+    def clean_next_step_due(self) -> Any:
+        day = self.cleaned_data["next_step_due"]
+        if day is not None and day < timezone.localdate():
+            raise forms.ValidationError(f"{_long(day)} has passed: a next step is due today or later.")
         return day
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if bool(data.get("next_step")) != bool(data.get("next_step_due")):
+        if bool(data.get("next_step")) != bool(data.get("next_step_due")) and "next_step_due" not in self.errors:
             self.add_error("next_step_due", "A next step needs both what to do and when it is due.")
         return data
 

@@ -146,7 +146,7 @@ def pupil_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         "pupil": pupil,
         "record": record,
         "ladder": ladder,
-        "action_form": ActionForm(stage=record.placement.stage if record.placement else None),
+        "action_form": ActionForm(stage=record.placement.stage if record.placement else None, joined=pupil.start_on),
         "summaries": [("This year", record.year), ("This half-term", record.half_term)],
         "day_names": ("Mon", "Tue", "Wed", "Thu", "Fri"),
         "today": timezone.localdate(),
@@ -162,7 +162,7 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     pupil = pupil_for(access, pk)
     ladder = services.active_ladder(access.school)
     placement = pupil.placements.filter(ladder=ladder).select_related("stage").first() if ladder else None
-    form = ActionForm(request.POST or None, stage=placement.stage if placement else None)
+    form = ActionForm(request.POST or None, stage=placement.stage if placement else None, joined=pupil.start_on)
     if request.method == "POST" and form.is_valid():
         kind, title = form.action_kind_and_title()
         try:
@@ -185,7 +185,12 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                 return render(
                     request,
                     "interventions/action_form.html",
-                    {"access": access, "pupil": pupil, "form": ActionForm(stage=form.stage), "saved": title},
+                    {
+                        "access": access,
+                        "pupil": pupil,
+                        "form": ActionForm(stage=form.stage, joined=pupil.start_on),
+                        "saved": title,
+                    },
                 )
             messages.success(request, f"Logged: {title}.")
             return redirect("interventions:pupil", urn=urn, pk=pupil.pk)

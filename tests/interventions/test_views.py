@@ -238,6 +238,32 @@ def test_logging_an_action_with_a_next_step_creates_a_task(client, school, place
     )
 
 
+def test_an_action_before_the_pupil_joined_or_a_next_step_already_due_is_refused(
+    client, school, placed, attendance_lead, today
+):
+    pupil = placed[0]
+    response = login(client, attendance_lead).post(
+        url("action_create", school, pupil.pk),
+        {
+            "kind": "phone_call",
+            "occurred_on": "1900-01-01",
+            "next_step": "Call back",
+            "next_step_due": (today - timedelta(days=1)).isoformat(),
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    body = response.content.decode()
+    joined = pupil.start_on
+    assert (
+        f"Monday 1 January 1900 is before the pupil joined the school ({joined:%A} {joined.day} {joined:%B %Y})" in body
+    )
+    yesterday = today - timedelta(days=1)
+    assert f"{yesterday:%A} {yesterday.day} {yesterday:%B %Y} has passed: a next step is due today or later." in body
+    assert "needs both what to do" not in body
+    assert not ActionLog.objects.exists() and not Task.objects.filter(kind="next_step").exists()
+
+
 def test_logging_a_stage_action_uses_its_title(client, school, placed, attendance_lead, today):
     pupil = Placement.objects.filter(stage__key="concern").first().pupil
     login(client, attendance_lead).post(
