@@ -210,6 +210,10 @@ class Letter(models.Model):
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Cancelled because the pupil moved stage before it printed: the move that made it out of date.
+    superseded_by = models.ForeignKey(
+        StageChange, null=True, blank=True, on_delete=models.SET_NULL, related_name="superseded_letters"
+    )
     pdf = models.FileField(upload_to="letters/%Y/%m/", blank=True)
     pdf_sha256 = models.CharField(max_length=64, blank=True)
     pages = models.PositiveSmallIntegerField(default=0)

@@ -251,8 +251,11 @@ def letters_queue_for_stage_changes(
     Idempotent per stage change and template: a letter already queued for it
     (by any addressing) is not queued again. A fixed number of queries however
     many stage changes, so a night with many movers stays quick; every change
-    must be at one school. Returns how many letters were new.
+    must be at one school. Unprinted letters from a moved pupil's earlier
+    stages are withdrawn. Returns how many letters were new.
     """
+    if entries:
+        _letters_supersede(changes={change for change, _ in entries}, user=user)
     wanted = [(change, key) for change, keys in entries for key in dict.fromkeys(keys)]
     if not wanted:
         return 0
@@ -290,6 +293,48 @@ def letters_queue_for_stage_changes(
     # The unique (school, dedupe key) backs up the check above against a racing request.
     Letter.objects.bulk_create(letters, ignore_conflicts=True)
     return len(letters)
+
+
+def _letters_supersede(*, changes: Collection[StageChange], user: Any) -> None:
+    """Withdraw a moved pupil's unprinted letters from earlier stages: they speak of a stage the pupil has left.
+
+    A letter queued by a person (no stage change) stays: someone chose to send it.
+    One query when there is nothing to withdraw.
+    """
+    latest: dict[int, StageChange] = {}
+    for change in changes:
+        if change.pupil_id not in latest or (change.on, change.pk) > (
+            latest[change.pupil_id].on,
+            latest[change.pupil_id].pk,
+        ):
+            latest[change.pupil_id] = change
+    stale = list(
+        Letter.objects.filter(
+            pupil_id__in=latest,
+            status=Letter.Status.QUEUED,
+            print_batch__isnull=True,
+            stage_change__isnull=False,
+        )
+        .exclude(stage_change__in=[change.pk for change in latest.values()])
+        .select_related("pupil", "school", "template")
+    )
+    if not stale:
+        return
+    now = timezone.now()
+    user = user if getattr(user, "is_authenticated", False) else None
+    for letter in stale:
+        letter.status, letter.cancelled_at, letter.cancelled_by = Letter.Status.CANCELLED, now, user
+        letter.superseded_by = latest[letter.pupil_id]
+    Letter.objects.bulk_update(stale, ["status", "cancelled_at", "cancelled_by", "superseded_by"])
+    for letter in stale:
+        audit_record(
+            school=letter.school,
+            user=user,
+            verb=AuditEvent.Verb.CHANGE,
+            what=f"letter {letter.reference} ({letter.template.name}) withdrawn unprinted:"
+            f" the pupil moved to {letter.superseded_by.to_stage.name}",
+            pupil=letter.pupil,
+        )
 
 
 def letters_queue_for_stage_change(*, stage_change: Any, letter_keys: list[str], on: date, user: Any = None) -> int:

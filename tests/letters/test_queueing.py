@@ -7,11 +7,13 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from interventions import services as interventions_services
 from interventions.models import StageChange
 from letters import selectors, services
 from letters.models import Letter, LetterSettings
+from pupils.models import AuditEvent
 from pupils.services import school_calendar
 from tests.factories import ContactFactory, PupilFactory
 from tests.interventions.conftest import SIMPLE_LADDER, fill_register
@@ -55,6 +57,38 @@ def test_the_nights_signal_reaches_the_letters_app(school, ladder, family):
 
     assert letters == 1
     assert Letter.objects.get().template.key == "second_warning"
+
+
+def test_moving_on_withdraws_the_earlier_stages_unprinted_letters(school, ladder, family, attendance_lead, client):
+    first = move(family, ladder, "concern")
+    services.letters_queue_for_stage_change(stage_change=first, letter_keys=["first_reminder"], on=AS_OF)
+    composed = services.letter_queue(school=school, pupil=family, key="formal_warning", on=AS_OF).letters[0]
+    other = PupilFactory(school=school)
+    elsewhere = move(other, ladder, "concern")
+    services.letters_queue_for_stage_change(stage_change=elsewhere, letter_keys=["first_reminder"], on=AS_OF)
+
+    later = move(family, ladder, "pa")
+    services.letters_queue_for_stage_change(stage_change=later, letter_keys=["second_warning"], on=AS_OF)
+
+    letters = {(letter.pupil, letter.template.key): letter for letter in Letter.objects.all()}
+    stale = letters[(family, "first_reminder")]
+    assert (stale.status, stale.superseded_by) == ("cancelled", later)
+    assert letters[(family, "second_warning")].status == "queued"
+    assert letters[(family, "formal_warning")].status == "queued" == composed.status  # a person chose to send it
+    assert letters[(other, "first_reminder")].status == "queued"  # another pupil's letters are untouched
+    assert AuditEvent.objects.filter(what__contains=f"letter {stale.reference} (").exists()
+
+    client.force_login(attendance_lead)
+    page = client.get(reverse("letters:letter", args=[school.urn, stale.pk])).content.decode()
+    assert f"{family.forename} moved to {later.to_stage.name} before it printed" in page
+
+
+def test_a_printed_letter_is_not_withdrawn_by_a_later_move(school, ladder, family):
+    first = move(family, ladder, "concern")
+    services.letters_queue_for_stage_change(stage_change=first, letter_keys=["first_reminder"], on=AS_OF)
+    Letter.objects.update(status="printed")
+    services.letters_queue_for_stage_change(stage_change=move(family, ladder, "pa"), letter_keys=[], on=AS_OF)
+    assert Letter.objects.get().status == "printed"
 
 
 def test_the_letter_quotes_the_stage_it_was_queued_for(school, ladder, family, office):
