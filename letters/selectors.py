@@ -150,11 +150,16 @@ def print_batch_for(access: Access, pk: int) -> PrintBatch:
         raise Http404("Not found") from None
 
 
+#: The order letters print in, so the office can match the batch page to the pile of paper.
+PRINT_ORDER = ("pupil__registration_group__name", "pupil__surname", "pupil__forename", "pk")
+
+
 def batch_letters(*, batch: PrintBatch) -> QuerySet[Letter]:
+    """A batch's letters in the order they come out of the printer."""
     return (
         batch.letters.select_related("pupil__registration_group", "template", "contact")
         .prefetch_related(_carers())
-        .order_by("pk")
+        .order_by(*PRINT_ORDER)
     )
 
 
@@ -169,7 +174,7 @@ def letters_for_render(letters: QuerySet[Letter]) -> list[Letter]:
             "stage_change__to_stage",
         )
         .prefetch_related(_carers())
-        .order_by("pupil__registration_group__name", "pupil__surname", "pupil__forename", "pk")
+        .order_by(*PRINT_ORDER)
     )
 
 

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from pupils.access import Access, pupil_for, school_access
 from pupils.models import AuditEvent
-from pupils.services import audit_record
+from pupils.services import audit_record, school_calendar
 
 from . import merge, pdf, sandbox, selectors, services
 from .defaults import NEW_TEMPLATE_BODY
@@ -288,13 +288,15 @@ def compose(request: HttpRequest, urn: str, pupil_pk: int) -> HttpResponse:
         request.POST or None, templates=selectors.template_text_list(school=access.school), school=access.school
     )
     context: dict[str, Any] = {"access": access, "pupil": pupil, "form": form}
+    # The figures count the register up to the last school day, as the night's letters do.
+    as_of = school_calendar(access.school).register_day(timezone.localdate())
     if request.method == "POST" and form.is_valid():
         if "queue" in request.POST:
             queued = services.letter_queue(
                 school=access.school,
                 pupil=pupil,
                 key=form.cleaned_data["template"],
-                on=timezone.localdate(),
+                on=as_of,
                 user=request.user,
                 details=form.details(),
                 dedupe=f"compose:{form.cleaned_data['token']}",
@@ -308,11 +310,15 @@ def compose(request: HttpRequest, urn: str, pupil_pk: int) -> HttpResponse:
                 return response
             return redirect(url)
         context["sheet"], context["recipients"] = services.letter_draft_html(
-            school=access.school, pupil=pupil, text=form.text(), details=form.details(), on=timezone.localdate()
+            school=access.school, pupil=pupil, text=form.text(), details=form.details(), on=as_of
         )
     status = 422 if request.method == "POST" and not form.is_valid() else 200
     template = "letters/letter_compose.html#letter-preview" if request.htmx else "letters/letter_compose.html"
     return render(request, template, context, status=status)
+
+
+def _were_already_there(n: int) -> str:
+    return f"{n} {'was' if n == 1 else 'were'} already there"
 
 
 @login_required
@@ -336,7 +342,7 @@ def bulk(request: HttpRequest, urn: str) -> HttpResponse:
         messages.success(
             request,
             f"{queued.created} letter{'s' if queued.created != 1 else ''} added to the print queue "
-            f"({len(queued.letters) - queued.created} were already there).",
+            f"({_were_already_there(len(queued.letters) - queued.created)}).",
         )
         if access.can("print_letters"):
             return redirect(

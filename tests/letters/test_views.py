@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from interventions.models import ActionLog
 from letters.models import Letter, LetterTemplate, PrintBatch
-from tests.factories import PupilFactory
-from tests.letters.conftest import queue_letters
+from tests.factories import PupilFactory, RegistrationGroupFactory
+from tests.letters.conftest import pdf_text, queue_letters
 
 FAKE_PDF = b"%PDF-1.7 as printed"
 
@@ -218,6 +218,30 @@ def test_print_selected_goes_to_the_batch_and_its_pdf_downloads(client, school, 
     assert download.content == batch.pdf.read()
 
 
+def test_the_batch_page_lists_letters_in_the_order_they_print(client, school, office, tmp_path):
+    # Queued Zara Young (5C), Ann Adams (5C), Mo Moss (3A): they print by class, then surname.
+    pupils = [
+        PupilFactory(
+            school=school,
+            forename=forename,
+            surname=surname,
+            registration_group=RegistrationGroupFactory(school=school, name=cls),
+        )
+        for forename, surname, cls in (("Zara", "Young", "5C"), ("Ann", "Adams", "5C"), ("Mo", "Moss", "3A"))
+    ]
+    letters = queue_letters(school, pupils)
+    client.force_login(office)
+    client.post(reverse("letters:print", args=[school.urn]), {"letter": [x.pk for x in letters], "scope": "selected"})
+    batch = PrintBatch.objects.get()
+
+    page = client.get(reverse("letters:batch", args=[school.urn, batch.pk])).content.decode()
+    text = pdf_text(batch.pdf.read(), tmp_path)
+    names = ("Zara", "Ann", "Mo")
+    on_page = sorted(names, key=lambda name: page.index(f"{name} "))
+    on_paper = sorted(names, key=lambda name: text.index(f"{name}'s attendance"))
+    assert on_page == on_paper == ["Mo", "Ann", "Zara"]
+
+
 def test_print_all_prints_every_waiting_letter_matching_the_filters(client, school, family, office):
     queue_letters(school, [family, PupilFactory(school=school)])
     other = queue_letters(school, [PupilFactory(school=school)], key="termly_report")[0]
@@ -410,6 +434,16 @@ def test_compose_previews_with_htmx_then_queues_once(client, school, family, att
         {"meeting_on": "2025-12-03"},
         attendance_lead,
     )
+
+
+def test_a_letter_composed_at_the_weekend_counts_the_register_up_to_friday(
+    client, school, family, attendance_lead, monkeypatch
+):
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 29))
+    client.force_login(attendance_lead)
+    path = reverse("letters:compose", args=[school.urn, family.pk])
+    client.post(path, {"template": "first_reminder", "token": "weekend1", "queue": "1"})
+    assert Letter.objects.get().queued_on == date(2025, 11, 28)
 
 
 def test_compose_reports_a_bad_form(client, school, family, attendance_lead):
