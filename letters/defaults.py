@@ -43,7 +43,7 @@ FIRST_REMINDER = f"""Dear {{{{ carer.name }}}},
 
 We are writing to let you know how {{{{ pupil.forename }}}}'s attendance is going this school year, and to ask whether there is anything we can do to help.
 
-Up to {{{{ attendance.as_of }}}}, {{{{ pupil.forename }}}} has been in school for {{{{ attendance.year_pct }}}} of the time. {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} sessions (a session is a morning or an afternoon). That is {{{{ attendance.days_missed }}}} school days, or {{{{ attendance.hours_lost }}}} hours of lost learning.
+Up to {{{{ attendance.as_of }}}}, {{{{ pupil.forename }}}} has been in school for {{{{ attendance.year_pct }}}} of the time. {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}} (a session is a morning or an afternoon). That is {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}}, or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning.
 
 We know there can be many reasons why a child misses school, and that illness cannot always be avoided. Every day in school helps {{{{ pupil.forename }}}} keep up with learning and with friends.
 
@@ -57,9 +57,9 @@ SECOND_WARNING = f"""Dear {{{{ carer.name }}}},
 
 This school year, up to {{{{ attendance.as_of }}}}:
 - attendance is {{{{ attendance.year_pct }}}} (this half-term: {{{{ attendance.half_term_pct }}}})
-- {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} sessions: {{{{ attendance.days_missed }}}} school days, about {{{{ attendance.weeks_missed }}}} weeks
-- that is {{{{ attendance.hours_lost }}}} hours of lost learning
-- {{{{ attendance.authorised }}}} of these sessions were authorised (for example illness) and {{{{ attendance.unauthorised }}}} were not
+- {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}}: {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}}, about {{{{ attendance.weeks_missed }}}} week{{{{ attendance.weeks_missed|pluralize }}}}
+- that is {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning
+- {{{{ attendance.authorised }}}} of these sessions {{{{ attendance.authorised|pluralize:"was,were" }}}} authorised (for example illness) and {{{{ attendance.unauthorised }}}} {{{{ attendance.unauthorised|pluralize:"was,were" }}}} not
 {{% if attendance.lates %}}- {{{{ pupil.forename }}}} arrived late {{{{ attendance.lates }}}} time{{{{ attendance.lates|pluralize }}}}
 {{% endif %}}
 When attendance falls below 90%, a child is missing about half a day of school every week, and it becomes harder to keep up.
@@ -74,7 +74,7 @@ FORMAL_WARNING = f"""Dear {{{{ carer.name }}}},
 
 {{% if meeting.date %}}The meeting is on {{{{ meeting.date }}}}{{% if meeting.time %}} at {{{{ meeting.time }}}}{{% endif %}}{{% if meeting.place %}} in {{{{ meeting.place }}}}{{% endif %}}. If you cannot come at that time, please tell us straight away and we will arrange another.{{% else %}}Please contact us within the next week so that we can arrange a time that suits you.{{% endif %}}
 
-Up to {{{{ attendance.as_of }}}}, {{{{ pupil.forename }}}}'s attendance this school year is {{{{ attendance.year_pct }}}}. {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} sessions, which is {{{{ attendance.days_missed }}}} school days or {{{{ attendance.hours_lost }}}} hours of lost learning. {{{{ attendance.unauthorised }}}} of these sessions were not authorised.
+Up to {{{{ attendance.as_of }}}}, {{{{ pupil.forename }}}}'s attendance this school year is {{{{ attendance.year_pct }}}}. {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}}, which is {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}} or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning. {{{{ attendance.unauthorised }}}} of these sessions {{{{ attendance.unauthorised|pluralize:"was,were" }}}} not authorised.
 
 At the meeting we will listen to you and to {{{{ pupil.forename }}}}, talk about anything that is getting in the way, and agree a plan with support from school and, where it helps, from other services. If {{{{ pupil.forename }}}} has been unwell, please bring any medical letters or appointment cards you have.
 
@@ -84,7 +84,7 @@ You are welcome to bring someone with you. {_CONTACT}
 
 ATTENDANCE_CONTRACT = f"""Dear {{{{ carer.name }}}},
 
-Thank you for working with us on {{{{ pupil.forename }}}}'s attendance. Attendance this school year is {{{{ attendance.year_pct }}}}: {{{{ pupil.forename }}}} has missed {{{{ attendance.days_missed }}}} school days, or {{{{ attendance.hours_lost }}}} hours of lost learning.
+Thank you for working with us on {{{{ pupil.forename }}}}'s attendance. Attendance this school year is {{{{ attendance.year_pct }}}}: {{{{ pupil.forename }}}} has missed {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}}, or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning.
 
 We would now like to agree an attendance contract with you. This is a written agreement between you and the school. It sets out what you will do, what the school will do, and the support that will be offered to help {{{{ pupil.forename }}}} attend every day. It is voluntary and is not a punishment.
 
@@ -98,7 +98,7 @@ LA_REFERRAL_NOTICE = f"""Dear {{{{ carer.name }}}},
 
 We are writing to let you know that we are referring {{{{ pupil.forename }}}}'s attendance to the local authority's attendance support team. We know this letter may be worrying. Its purpose is to bring in more help for you and {{{{ pupil.forename }}}}.
 
-Up to {{{{ attendance.as_of }}}}, {{{{ pupil.forename }}}}'s attendance this school year is {{{{ attendance.year_pct }}}}. {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} sessions: {{{{ attendance.days_missed }}}} school days, or {{{{ attendance.hours_lost }}}} hours of lost learning. {{{{ attendance.unauthorised }}}} of these sessions were not authorised.
+Up to {{{{ attendance.as_of }}}}, {{{{ pupil.forename }}}}'s attendance this school year is {{{{ attendance.year_pct }}}}. {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}}: {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}}, or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning. {{{{ attendance.unauthorised }}}} of these sessions {{{{ attendance.unauthorised|pluralize:"was,were" }}}} not authorised.
 
 Someone from the local authority will contact you. They will want to understand what is making it hard for {{{{ pupil.forename }}}} to come to school and to agree support with you. The law expects every child of school age to receive a full-time education, and where support does not lead to better attendance, the local authority can use formal measures. We will keep working with you to avoid that.
 
@@ -120,7 +120,7 @@ TERMLY_REPORT = f"""Dear {{{{ carer.name }}}},
 
 This is {{{{ pupil.forename }}}}'s attendance report for {{{{ period.name }}}}, from {{{{ period.start }}}} to {{{{ period.end }}}}. We send one to every family each term.
 
-{{{{ pupil.forename }}}}'s attendance was {{{{ period.pct }}}}, which is {{{{ period.rag }}}}. {{{{ period.rag_meaning }}}} {{{{ pupil.forename }}}} missed {{{{ period.sessions_missed }}}} session{{{{ period.sessions_missed|pluralize }}}} ({{{{ period.days_missed }}}} school day{{{{ period.days_missed|pluralize }}}}, or {{{{ period.hours_lost }}}} hours of learning).
+{{{{ pupil.forename }}}}'s attendance was {{{{ period.pct }}}}, which is {{{{ period.rag }}}}. {{{{ period.rag_meaning }}}} {{{{ pupil.forename }}}} missed {{{{ period.sessions_missed }}}} session{{{{ period.sessions_missed|pluralize }}}} ({{{{ period.days_missed }}}} school day{{{{ period.days_missed|pluralize }}}}, or {{{{ period.hours_lost }}}} hour{{{{ period.hours_lost|pluralize }}}} of learning).
 
 If you have any questions, or if something is making it hard for {{{{ pupil.forename }}}} to come to school, please talk to us. {_CONTACT}
 {_NOTE}

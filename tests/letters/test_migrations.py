@@ -12,6 +12,7 @@ from tests.factories import SchoolFactory
 from tests.migrating import migrate_to
 
 REWORD = importlib.import_module("letters.migrations.0003_letters_say_we_wrote_only_when_we_did")
+AGREE = importlib.import_module("letters.migrations.0005_letters_agree_with_their_numbers")
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -30,9 +31,28 @@ def test_unedited_copies_of_the_old_wording_get_the_new_and_edited_ones_are_left
     for template in (unedited, edited, formal):
         template.refresh_from_db()
     assert (unedited.body, formal.body) == (new_second, new_formal)
-    assert new_second == DEFAULT_TEMPLATES["second_warning"].body  # as shipped when the migration was written
+    # As shipped when the migration was written: what the next rewording starts from.
+    assert new_second == {key: old for key, old, _ in AGREE.REWORDED}["second_warning"]
     assert edited.body.endswith("Our own words.") and "We wrote to you before" in edited.body
     assert list(LetterTemplateRevision.objects.filter(template=unedited).values_list("body", flat=True)) == [
         unedited.body
     ]
     assert not LetterTemplateRevision.objects.filter(template=edited).exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_unedited_letters_learn_to_say_one_session_was():
+    migrate_to(("letters", "0004_letters_withdrawn_when_the_pupil_moves"))
+    try:
+        school = SchoolFactory()
+        for key, old, _ in AGREE.REWORDED:
+            LetterTemplate.objects.create(school=school, key=key, name=key, body=old)
+        edited = LetterTemplate.objects.create(
+            school=SchoolFactory(), key="first_reminder", name="Ours", body=AGREE.REWORDED[0][1] + "\nOurs."
+        )
+    finally:
+        migrate_to(("letters", "0005_letters_agree_with_their_numbers"))
+    for key, _, new in AGREE.REWORDED:
+        assert LetterTemplate.objects.get(school=school, key=key).body == new == DEFAULT_TEMPLATES[key].body
+    edited.refresh_from_db()
+    assert edited.body.endswith("Ours.") and "sessions_missed }} sessions" in edited.body

@@ -187,3 +187,36 @@ def test_letters_date_is_the_day_they_print(demo_school, demo_pupil, tmp_path):
     text, _ = printed(demo_school, demo_pupil, "congratulations", tmp_path)
 
     assert rules.date_text(date.today()) in text
+
+
+@pytest.mark.parametrize(
+    ("one", "many"),
+    [
+        (
+            "has missed 1 session: 0.5 school days, about 0.1 weeks",
+            "has missed 3 sessions: 1.5 school days, about 0.3 weeks",
+        ),
+        ("that is 3 hours of lost learning", "that is 9 hours of lost learning"),
+        (
+            "1 of these sessions was authorised (for example illness) and 1 was not",
+            "3 of these sessions were authorised (for example illness) and 0 were not",
+        ),
+    ],
+)
+def test_the_second_letter_agrees_with_its_numbers(one, many):
+    from letters import sandbox
+    from letters.defaults import DEFAULT_TEMPLATES
+
+    def text(missed, days, weeks, hours, authorised, unauthorised):
+        attendance = {
+            "sessions_missed": missed,
+            "days_missed": days,
+            "weeks_missed": weeks,
+            "hours_lost": hours,
+            "authorised": authorised,
+            "unauthorised": unauthorised,
+        }
+        return sandbox.render(DEFAULT_TEMPLATES["second_warning"].body, {"attendance": attendance, "pupil": {}})
+
+    assert one in text("1", "0.5", "0.1", "3", "1", "1")
+    assert many in text("3", "1.5", "0.3", "9", "3", "0")
