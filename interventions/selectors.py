@@ -899,6 +899,15 @@ class PupilRecord:
     flags: list[Any]
 
 
+def pupil_actions(*, pupil: Pupil) -> list[ActionLog]:
+    """The pupil's logged actions, newest first (the latest 200)."""
+    return list(ActionLog.objects.filter(pupil=pupil).select_related("by")[:200])
+
+
+def pupil_open_tasks(*, pupil: Pupil) -> list[Task]:
+    return list(Task.objects.filter(pupil=pupil, status=Task.Status.OPEN).select_related("assigned_to", "pupil"))
+
+
 def pupil_record(*, pupil: Pupil, ladder: Ladder | None, on: date) -> PupilRecord:
     """Everything the pupil page shows, in a fixed number of queries."""
     calendar = school_calendar(pupil.school)
@@ -939,8 +948,8 @@ def pupil_record(*, pupil: Pupil, ladder: Ladder | None, on: date) -> PupilRecor
             .select_related("to_stage", "decided_by")
             .order_by("-decided_at")[:50]
         ),
-        actions=list(ActionLog.objects.filter(pupil=pupil).select_related("by")[:200]),
-        tasks=list(Task.objects.filter(pupil=pupil, status=Task.Status.OPEN).select_related("assigned_to", "pupil")),
+        actions=pupil_actions(pupil=pupil),
+        tasks=pupil_open_tasks(pupil=pupil),
         letters=list(pupil.letters.select_related("template").order_by("-created_at")[:50]),
         contacts=list(pupil.contacts.all()),
         flags=list(pupil.flags.all()),

@@ -190,6 +190,12 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                         "pupil": pupil,
                         "form": ActionForm(stage=form.stage, joined=pupil.start_on),
                         "saved": title,
+                        # The pupil page's lists, refreshed out of band beside the form.
+                        "record": {
+                            "actions": selectors.pupil_actions(pupil=pupil),
+                            "tasks": selectors.pupil_open_tasks(pupil=pupil),
+                        },
+                        "today": timezone.localdate(),
                     },
                 )
             messages.success(request, f"Logged: {title}.")

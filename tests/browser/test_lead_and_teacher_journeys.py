@@ -55,8 +55,13 @@ def test_lead_approves_a_move_in_place_and_logs_a_call(sign_in, live_server, mor
     page.get_by_role("heading", name="Sam Bennett").wait_for()
     page.get_by_label("What happened").select_option(label="Phone the family")
     page.get_by_label("Outcome").fill("Spoke to dad: car trouble, back tomorrow")
+    page.get_by_label("Next step (becomes a task)").fill("Check Sam is back")
+    page.get_by_label("Next step due").fill(timezone.localdate().isoformat())
     page.get_by_role("button", name="Log action").click()
     page.get_by_text("Logged: Phone the family.").wait_for()
+    # Without a reload, the action and its next step are on the page.
+    page.locator("#actions-list").get_by_text("Outcome: Spoke to dad: car trouble, back tomorrow").wait_for()
+    page.locator("#tasks-list").get_by_text("Check Sam is back").wait_for()
     action = ActionLog.objects.get(pupil=morning["Bennett"])
     assert (action.title, action.outcome) == ("Phone the family", "Spoke to dad: car trouble, back tomorrow")
 

@@ -223,7 +223,13 @@ def test_logging_an_action_with_a_next_step_creates_a_task(client, school, place
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 200
-    assert "Logged: Conversation with parent/carer" in response.content.decode()
+    body = response.content.decode()
+    assert "Logged: Conversation with parent/carer" in body
+    # The pupil page's lists come back out of band, with the new action and its next step.
+    actions = body[body.index('<ul class="list-unstyled mb-0" id="actions-list" hx-swap-oob="true">') :]
+    assert "Outcome: Mum says illness; will send note" in actions[: actions.index("</ul>")]
+    tasks = body[body.index('<ul class="list-unstyled mb-0" id="tasks-list" hx-swap-oob="true">') :]
+    assert "Check the note arrived" in tasks[: tasks.index("</ul>")]
     action = ActionLog.objects.get(pupil=pupil)
     assert (action.kind, action.by, action.outcome) == (
         "parent_conversation",
