@@ -70,6 +70,9 @@ class Stage(models.Model):
         ]
 
     def __str__(self) -> str:
+        # "Stage 2 Concern", but "Expect" rather than "Expect Expect" where the name already says it.
+        if self.name.lower().startswith(self.label.lower()):
+            return self.name
         return f"{self.label} {self.name}"
 
 

@@ -138,3 +138,14 @@ def test_dfe_keeps_a_pupil_below_80_at_listen_while_a_move_up_waits_for_approval
         assert Placement.objects.get(pupil=pupil, ladder=ladder).stage.key == "listen-and-understand", pupil.surname
         proposal = Proposal.objects.get(pupil=pupil, ladder=ladder, status="pending")
         assert proposal.to_stage.key == "facilitate-support", pupil.surname
+
+
+def test_a_stage_is_named_once_when_its_name_starts_with_its_label(school):
+    from interventions.forms import MoveForm
+
+    dfe, _ = services.ladder_load(school=school, document=services.ladder_file_read("dfe"))
+    kirkby, _ = services.ladder_load(school=school, document=services.ladder_file_read("kirkby"))
+    dfe_names = [label for _, label in MoveForm(ladder=dfe).fields["stage"].choices][1:]
+    assert dfe_names[:3] == ["Expect", "Monitor", "Listen and understand"]
+    first = kirkby.stages.first()
+    assert str(first) == f"{first.label} {first.name}" != first.name
