@@ -638,3 +638,11 @@ def test_flag_filter_sees_a_flag_set_a_moment_ago(client, school, placed, attend
     client.post(url("pupil_flags", school, pupil.pk), {"flags": [young_carer.pk]})
     body = client.get(url("dashboard", school) + "?flag=young_carer").content.decode()
     assert escape(pupil.surname) in body.split('id="pupil-list"')[1]
+
+
+def test_a_filter_the_dashboard_cannot_apply_is_named_not_silently_dropped(client, school, placed, attendance_lead):
+    page = login(client, attendance_lead).get(url("dashboard", school) + "?stage=zzz").content.decode()
+    assert "Stage zzz: Select a valid choice." in page
+    assert "The list below is not filtered by stage." in page
+    fine = client.get(url("dashboard", school) + "?stage=pa").content.decode()
+    assert "not filtered by" not in fine
