@@ -40,8 +40,9 @@ class Escalation:
     @property
     def acted(self) -> str:
         """Who moved the pupil: a person, or the nightly run."""
-        if self.change.decided_by is not None:
-            return str(self.change.decided_by)
+        person = self.change.decided_by
+        if person is not None:
+            return person.get_full_name() or person.get_username()
         return "Nightly run"
 
 

@@ -162,6 +162,8 @@ def moved(school, ladder, attendance_lead, today):
 
 
 def test_escalations_lists_moves_up_with_reasons_kind_who_and_actions_since(client, school, moved, attendance_lead):
+    attendance_lead.first_name, attendance_lead.last_name = "Alice", "Ward"
+    attendance_lead.save()
     client.force_login(attendance_lead)
     response = client.get(url("escalations", school))
     assert response.status_code == 200
@@ -169,11 +171,13 @@ def test_escalations_lists_moves_up_with_reasons_kind_who_and_actions_since(clie
     assert {r.change.pupil for r in rows} == {moved[0], moved[1]}  # not the move down, not first placements
     by_pupil = {r.change.pupil: r for r in rows}
     manual, automatic = by_pupil[moved[0]], by_pupil[moved[1]]
-    assert (manual.change.kind, manual.acted, manual.change.to_stage.key) == ("manual", "alice", "casework")
+    assert (manual.change.kind, manual.acted, manual.change.to_stage.key) == ("manual", "Alice Ward", "casework")
     assert (automatic.change.kind, automatic.acted) == ("automatic", "Nightly run")
     assert [a.title for a in automatic.actions] == ["Call"]  # logged since the move, not before it
     body = response.content.decode()
     assert "Casework agreed" in body and "attendance 88.0% this year &lt; 90%" in body
+    assert '<span class="badge text-bg-primary">Moved</span> by Alice Ward' in body
+    assert '<span class="badge text-bg-secondary">Nightly run</span>' in body
     assert f'href="{url("pupil", school, moved[3].pk)}"' not in body  # moved down: not listed
     event = AuditEvent.objects.get(verb="view")
     assert event.user == attendance_lead and "escalations" in event.what
