@@ -58,3 +58,27 @@ def test_office_prints_the_queue_downloads_the_pdf_and_marks_it_posted(live_serv
 
     page.goto(f"{live_server.url}/school/{school.urn}/letters/?status=posted")
     assert page.get_by_role("link", name=queued[0].reference).is_visible()
+
+
+def test_taking_a_letter_out_of_the_queue_asks_first(live_server, page, sign_in, school, queued):
+    letter = queued[0]
+    page = sign_in("olga")
+    page.goto(f"{live_server.url}/school/{school.urn}/letters/{letter.pk}/")
+    asked = []
+
+    def answer(dialog, accept):
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=False))
+    page.get_by_role("button", name="Take out of the queue").click()
+    page.wait_for_timeout(300)
+    assert Letter.objects.get(pk=letter.pk).status == "queued"  # said no: nothing changed
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=True))
+    page.get_by_role("button", name="Take out of the queue").click()
+    page.get_by_text("This letter was cancelled and will not be printed.").wait_for()
+    assert Letter.objects.get(pk=letter.pk).status == "cancelled"
+    assert (
+        asked == [f"Take {letter.reference} out of the queue? It will not be printed, and it cannot be put back."] * 2
+    )

@@ -291,3 +291,12 @@ def test_without_pypdf_letters_still_print_one_to_a_page(school, three_letters, 
     assert rendered.pages == 3
     for letter, (own, pages) in zip(loaded, rendered.letters, strict=True):
         assert pages == 1 and letter.reference in pdf_text(own, tmp_path)
+
+
+def test_a_long_unbroken_note_wraps_inside_the_page(school, family, office, tmp_path):
+    url = "https://example.org/" + "x" * 180  # a pasted link, with nowhere to break
+    (letter,) = queue_letters(school, [family], details={"note": url})
+    batch = services.letters_print(school=school, letter_ids=[letter.pk], user=office)
+    text = pdf_text(batch.pdf.read(), tmp_path)
+    assert url not in text  # not on one line running off the paper...
+    assert url in "".join(line.strip() for line in text.splitlines())  # ...but all there, wrapped
