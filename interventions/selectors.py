@@ -788,6 +788,13 @@ def overnight_moves(*, ladder: Ladder, pupils: QuerySet[Pupil], on: date | None)
     )
 
 
+def first_placements(*, ladder: Ladder, pupils: QuerySet[Pupil], on: date | None) -> QuerySet[StageChange]:
+    """Pupils placed on the ladder for the first time that night (the ladder's first night, or newcomers)."""
+    if on is None:
+        return StageChange.objects.none()
+    return StageChange.objects.filter(ladder=ladder, pupil__in=pupils, on=on, kind=StageChange.Kind.INITIAL)
+
+
 def pending_proposals(*, ladder: Ladder, pupils: QuerySet[Pupil]) -> QuerySet[Proposal]:
     """Moves waiting for a person: the oldest first, and among those made the same night the lowest attendance."""
     attendance = Placement.objects.filter(ladder=ladder, pupil=OuterRef("pupil")).values("attendance_pct")[:1]

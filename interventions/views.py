@@ -71,6 +71,9 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "query": _query_without_page(request),
         "moves": moves[:DASHBOARD_ITEMS],
         "move_count": moves.count(),
+        "placed_count": selectors.first_placements(
+            ladder=ladder, pupils=pupils, on=run.run_on if run else None
+        ).count(),
         "version": selectors.placements_version(ladder=ladder),
         "list_key": request.GET.urlencode(),
         "pupil_prefix": pupil_url_prefix(urn),

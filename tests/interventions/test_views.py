@@ -593,7 +593,7 @@ def test_last_nights_badge_counts_moves_as_the_moved_overnight_panel_does(client
     """The first night places everyone: placements, not moves, in both places."""
     login(client, attendance_lead)
     body = client.get(url("dashboard", school)).content.decode()
-    assert f"done, {len(placed)} pupils, 0 moved" in body
+    assert f"done, {len(placed)} pupils, {len(placed)} placed on the ladder for the first time, 0 moved" in body
     assert "Nobody moved last night." in body
 
 
