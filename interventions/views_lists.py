@@ -20,6 +20,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -255,7 +256,13 @@ def referral_update(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     status = 200 if saved else 422
     if request.htmx:
         context = {"access": access, "referral": referral, "row_form": form, "can_update": True, "saved": saved}
-        return render(request, "interventions/lists_referrals.html#referral-row", context, status=status)
+        response = render(request, "interventions/lists_referrals.html#referral-row", context, status=status)
+        if saved:  # the counts at the top of the page follow the new status, out of band
+            counts = selectors_lists.referral_counts(school=access.school, pupils=visible_pupils(access))
+            response.content += render_to_string(
+                "interventions/lists_referrals.html#referral-counts", {"counts": counts, "oob": True}, request
+            ).encode()
+        return response
     if saved:
         messages.success(request, f"Referral for {referral.pupil.full_name} saved.")
         return redirect("interventions:referrals", urn=urn)

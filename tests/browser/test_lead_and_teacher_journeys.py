@@ -86,3 +86,19 @@ def test_my_classes_fits_a_phone_screen(sign_in, live_server, morning):
     page.reload()
     page.get_by_role("heading", name="4B").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls in its card instead
+
+
+def test_saving_a_referrals_status_in_place_updates_the_counts(sign_in, live_server, morning, attendance_lead, school):
+    services.referral_record(
+        pupil=morning["Bennett"], user=attendance_lead, to="camhs", made_on=timezone.localdate(), status="made"
+    )
+    page = sign_in("alice")
+    page.goto(f"{live_server.url}/school/{school.urn}/lists/referrals/")
+    counts = page.locator("#referral-counts")
+    assert counts.get_by_text("Made, awaiting reply").locator("..").inner_text().startswith("1")
+    page.get_by_label("Status of the referral for Sam Bennett").select_option("accepted")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Saved ✓ Accepted").wait_for()
+    # No reload: the cards at the top moved the referral from "made" to "accepted".
+    assert counts.get_by_text("Accepted").locator("..").inner_text().startswith("1")
+    assert counts.get_by_text("Made, awaiting reply").locator("..").inner_text().startswith("0")
