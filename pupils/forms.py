@@ -36,13 +36,18 @@ def _helper(*, labels: bool = True) -> FormHelper:
     return helper
 
 
-def codes_in_force(day: date, *, exclude: frozenset[str] = frozenset()) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The codes that may be recorded on `day`, grouped for a <select>: (group, [(code, "code: meaning")])."""
-    valid = [c for c in code_table().values() if c.is_valid_on(day) and c.code not in exclude]
-    return [
-        (label, [(c.code, f"{c.code}: {c.description}") for c in valid if c.category == category])
-        for category, label in _GROUPS
-    ]
+def codes_in_force(
+    day: date, *, exclude: frozenset[str] = frozenset(), first: tuple[str, ...] = ()
+) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The codes that may be recorded on `day`, grouped for a <select>: (group, [(code, "code: meaning")]).
+
+    Codes in `first` lead, in a group of their own, ahead of the DfE categories.
+    """
+    valid = {c.code: c for c in code_table().values() if c.is_valid_on(day) and c.code not in exclude}
+    leading = [valid.pop(code) for code in first if code in valid]
+    groups = [("Most often", leading)] if leading else []
+    groups += [(label, [c for c in valid.values() if c.category == category]) for category, label in _GROUPS]
+    return [(label, [(c.code, f"{c.code}: {c.description}") for c in codes]) for label, codes in groups]
 
 
 class ImportForm(forms.Form):
@@ -110,7 +115,12 @@ class ReasonReceivedForm(forms.Form):
         kwargs.setdefault("initial", {"on": on})
         super().__init__(*args, **kwargs)
         self.pupil = pupil
-        self.fields["code"].choices = [("", "Choose a code"), *codes_in_force(on, exclude=frozenset({UNEXPLAINED}))]
+        # Most calls are about illness or an appointment: those two lead.
+        leading = ("I", "M")
+        self.fields["code"].choices = [
+            ("", "Choose a code"),
+            *codes_in_force(on, exclude=frozenset({UNEXPLAINED}), first=leading),
+        ]
         self.fields["code"].label = f"New code for {pupil.full_name}"
         self.fields["reason"].label = f"Reason given for {pupil.full_name}"
         self.fields["reason"].widget.attrs["placeholder"] = "What was said"

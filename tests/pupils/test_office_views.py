@@ -637,6 +637,17 @@ def test_first_day_calls_list_pupils_with_no_reason_and_their_phone_numbers(owen
     assert body.index("Jo Smith") < body.index("Lee Smith")
     calls = [row[0] for row in response.context["rows"]]
     assert [(c.pupil, c.sessions) for c in calls] == [(absent, [0, 1])]
+    # The reasons parents give most (illness, an appointment) lead the code list; N is not offered.
+    groups = response.context["rows"][0][1].fields["code"].choices[1:]
+    assert groups[0] == (
+        "Most often",
+        [
+            ("I", "I: Illness (not medical or dental appointment)"),
+            ("M", "M: Leave for a medical or dental appointment"),
+        ],
+    )
+    offered = [code for _, options in groups for code, _ in options]
+    assert "N" not in offered and offered.count("I") == 1
 
 
 def test_first_day_calls_list_earlier_days_still_waiting_for_a_reason(owen, school, absent, sam):
