@@ -22,7 +22,7 @@ class Chart:
     lines: tuple[Line, ...]
     references: tuple[tuple[str, float, str], ...]  # (label, y, css)
     y_ticks: tuple[tuple[float, str], ...]
-    x_labels: tuple[tuple[float, str], ...]
+    x_labels: tuple[tuple[float, str, str], ...]  # (x, text, SVG text-anchor)
 
 
 def weekly_chart(
@@ -53,13 +53,18 @@ def weekly_chart(
         latest = next((v for v in reversed(values) if v is not None), None)
         lines.append(Line(label, pts, css, f"{latest:.1f}%" if latest is not None else "n/a"))
     step = max(1, len(labels) // 8)
+    shown = list(range(0, len(labels), step))
+    last = len(labels) - 1
+    if shown and shown[-1] != last:  # the latest week is always labelled, with room beside its neighbour
+        shown = [*(shown[:-1] if last - shown[-1] < step else shown), last]
     return Chart(
         width=width,
         height=height,
         lines=tuple(lines),
         references=tuple((label, y(value), css) for label, value, css in references),
         y_ticks=tuple((y(v), f"{v:g}%") for v in _ticks(y_min, y_max)),
-        x_labels=tuple((x(i), labels[i]) for i in range(0, len(labels), step)),
+        # The last label ends at the plot's right edge rather than centring on it and being cut off.
+        x_labels=tuple((x(i), labels[i], "end" if i == last and i > 0 else "middle") for i in shown),
     )
 
 
