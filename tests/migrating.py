@@ -11,3 +11,10 @@ def migrate_to(target: tuple[str, str]) -> None:
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate([target])
+
+
+def migrate_to_latest() -> None:
+    """Every app's migrations applied: how the rest of the tests expect to find the database."""
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from interventions import nightly, services
 from interventions.models import ActionLog, Placement, Proposal
+from tests.browser.conftest import screenshot
 from tests.factories import PupilFactory, RegistrationGroupFactory
 from tests.interventions.conftest import SIMPLE_LADDER, fill_register
 
@@ -86,6 +87,10 @@ def test_my_classes_fits_a_phone_screen(sign_in, live_server, morning):
     page.reload()
     page.get_by_role("heading", name="4B").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls in its card instead
+    # What a teacher came for is on screen without scrolling sideways: the attendance and the log button.
+    button = page.get_by_role("button", name="Log a conversation with Sam Clarke").bounding_box()
+    assert button["x"] + button["width"] <= 390
+    screenshot(page, "my_classes_phone")
 
 
 def test_saving_a_referrals_status_in_place_updates_the_counts(sign_in, live_server, morning, attendance_lead, school):

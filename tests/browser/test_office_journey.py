@@ -5,9 +5,7 @@ Set SCREENSHOTS=/some/dir to keep a picture of each page on the way.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -17,15 +15,14 @@ from pupils import uploads
 from pupils.calendar import monday_of
 from pupils.models import AttendanceMark, ImportBatch, MarkChange, StaffMembership
 from pupils.services import school_calendar
+from tests.browser.conftest import screenshot
 from tests.factories import ContactFactory, MarkFactory, MembershipFactory, PupilFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def shot(page, name):
-    if folder := os.environ.get("SCREENSHOTS"):
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{folder}/office_{name}.png", full_page=True)
+    screenshot(page, f"office_{name}")
 
 
 @pytest.fixture

@@ -11,10 +11,9 @@ from django.utils import timezone
 from interventions import nightly, services
 from interventions.models import NightlyRun
 from tests.factories import TODAY, SchoolFactory
-from tests.migrating import migrate_to
+from tests.migrating import migrate_to, migrate_to_latest
 
 BEFORE, AFTER = ("interventions", "0007_nightly_run_phases"), ("interventions", "0008_chart_counts_leavers")
-LATEST = ("interventions", "0010_dfe_bands_without_floors")
 GUARD = importlib.import_module("interventions.migrations.0009_legal_stages_need_compulsory_school_age")
 GUARD_TARGET = ("interventions", "0009_legal_stages_need_compulsory_school_age")
 REBAND = importlib.import_module("interventions.migrations.0010_dfe_bands_without_floors")
@@ -37,7 +36,7 @@ def test_nights_charted_before_leavers_counted_are_not_built_on():
         )
         assert nightly._last_done(school=school, as_of=TODAY, weeks_from=night.weeks_from) == night
     finally:
-        migrate_to(LATEST)
+        migrate_to_latest()
     night.refresh_from_db()
     assert (night.status, night.changes_cutoff) == (NightlyRun.Status.DONE, None)
     assert nightly._last_done(school=school, as_of=TODAY, weeks_from=night.weeks_from) is None
@@ -61,7 +60,7 @@ def test_stages_loaded_as_shipped_get_the_new_criteria_and_changed_ones_are_left
                 stage.save()
                 stages[school.pk, name, key] = stage
     finally:
-        migrate_to(LATEST)
+        migrate_to_latest()
     for (school_id, name, key), stage in stages.items():
         stage.refresh_from_db()
         if school_id == oakfield.pk:

@@ -9,10 +9,17 @@ import pytest
 from letters.defaults import DEFAULT_TEMPLATES
 from letters.models import LetterTemplate, LetterTemplateRevision
 from tests.factories import SchoolFactory
-from tests.migrating import migrate_to
+from tests.migrating import migrate_to, migrate_to_latest
 
 REWORD = importlib.import_module("letters.migrations.0003_letters_say_we_wrote_only_when_we_did")
 AGREE = importlib.import_module("letters.migrations.0005_letters_agree_with_their_numbers")
+
+
+@pytest.fixture(autouse=True)
+def _latest_schema_after():
+    """Each test stops part-way through the migrations: put the schema back for the tests that follow."""
+    yield
+    migrate_to_latest()
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
