@@ -81,10 +81,14 @@ class ImportForm(forms.Form):
 
 
 class MarkForm(forms.Form):
-    """One session's new code and the reason for it. The service decides whether the code may be used that day."""
+    """One session's new code and the reason for it.
 
-    code = forms.CharField(label="Code", max_length=4, strip=True)
-    reason = forms.CharField(label="Reason", max_length=200)
+    Neither is required here: the service checks both (and whether the code may be
+    used that day) and names every problem at once.
+    """
+
+    code = forms.CharField(label="Code", max_length=4, strip=True, required=False)
+    reason = forms.CharField(label="Reason", max_length=200, required=False)
 
     def __init__(self, *args: Any, datalist: str = "", inline: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

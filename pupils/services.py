@@ -539,23 +539,29 @@ def mark_correct(
     when = f"{date.isoformat()} {AttendanceMark.Session(session).label}"
     reason = " ".join(reason.split())
     raw = code.strip().upper()
+    # Every problem at once, so the office fixes the code and the reason in one go.
+    problems: dict[str, str] = {}
+    new_code: str | None = None
     try:
         new_code = normalise_code(raw, date)
     except CodeError as e:
-        raise ValidationError({"code": f"Code {raw} cannot be used on {day}: {e}."}) from None
-    if new_code is None:
-        raise ValidationError({"code": "Enter an attendance code: a session cannot be set back to “no mark yet”."})
+        problems["code"] = f"Code {raw} cannot be used on {day}: {e}."
+    else:
+        if new_code is None:
+            problems["code"] = "Enter an attendance code: a session cannot be set back to “no mark yet”."
     if problem := school_calendar(pupil.school).register_day_problem(date, today=timezone.localdate()):
-        raise ValidationError({NON_FIELD_ERRORS: f"{problem}."})
-    if date < pupil.start_on or (pupil.leaving_on is not None and date > pupil.leaving_on):
+        problems[NON_FIELD_ERRORS] = f"{problem}."
+    elif date < pupil.start_on or (pupil.leaving_on is not None and date > pupil.leaving_on):
         roll = f"on roll from {_long_date(pupil.start_on)}"
         if pupil.leaving_on:
             roll += f" to {_long_date(pupil.leaving_on)}"
-        raise ValidationError({NON_FIELD_ERRORS: f"{pupil.full_name} was not on roll on {day} ({roll})."})
+        problems[NON_FIELD_ERRORS] = f"{pupil.full_name} was not on roll on {day} ({roll})."
     if not reason:
-        raise ValidationError({"reason": "Give a reason: it is kept with the mark's history."})
-    if len(reason) > 200:
-        raise ValidationError({"reason": f"Keep the reason to 200 characters (it has {len(reason)})."})
+        problems["reason"] = "Give a reason: it is kept with the mark's history."
+    elif len(reason) > 200:
+        problems["reason"] = f"Keep the reason to 200 characters (it has {len(reason)})."
+    if problems:
+        raise ValidationError(problems)
 
     # Locked, so two people correcting the same session at once both leave history.
     mark = AttendanceMark.objects.select_for_update().filter(pupil=pupil, date=date, session=session).first()

@@ -91,7 +91,7 @@ def test_a_retired_sub_code_becomes_what_it_became_on_old_dates(pupil, attendanc
     ],
 )
 def test_refuses_with_a_message_naming_the_problem_and_changes_nothing(
-    pupil, attendance_lead, day, code, field, message
+    pupil, attendance_lead, terms_2023, day, code, field, message
 ):
     MarkFactory(pupil=pupil, date=day, code="N")
     before = database_picture(), AuditEvent.objects.count()

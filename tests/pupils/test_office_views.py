@@ -570,7 +570,16 @@ def test_a_reason_is_required(owen, school, alex):
     MarkFactory(pupil=alex, date=MONDAY, code="N")
     response = owen.post(mark_url(school, alex, MONDAY), {"code": "I", "reason": ""}, HTTP_HX_REQUEST="true")
     assert response.status_code == 422
-    assert "This field is required." in response.content.decode()
+    assert "Give a reason: it is kept with the mark&#x27;s history." in response.content.decode()
+    assert alex.marks.get().code == "N"
+
+
+def test_a_bad_code_and_a_missing_reason_are_named_together(owen, school, alex):
+    MarkFactory(pupil=alex, date=MONDAY, code="N")
+    response = owen.post(mark_url(school, alex, MONDAY), {"code": "ZZ", "reason": ""}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert "unknown attendance code &#x27;ZZ&#x27;" in body and "Give a reason" in body
     assert alex.marks.get().code == "N"
 
 
