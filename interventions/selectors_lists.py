@@ -65,7 +65,8 @@ def escalation_list(
     """
     levels = stage_levels(ladder.stages.all())
     lowest = min(levels.values(), default=0)
-    first_night = StageChange.objects.filter(ladder=ladder).aggregate(on=Min("on"))["on"]
+    # The first night's placements, not a hand move someone made before it.
+    first_night = StageChange.objects.filter(ladder=ladder, kind=StageChange.Kind.INITIAL).aggregate(on=Min("on"))["on"]
     if first_night is None:
         return []
     changes = StageChange.objects.filter(ladder=ladder, pupil__in=pupils, on__gte=start, on__lte=end).filter(

@@ -145,9 +145,14 @@ class DetailsForm(forms.Form):
     def __init__(self, *args: Any, school: School, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.initial = dict(self.initial)  # not the letter's own details
-        for name in ("meeting_on", "review_on"):  # a letter's details keep dates as ISO text
-            if isinstance(value := self.initial.get(name), str):
-                self.initial[name] = date.fromisoformat(value)
+        # A letter's details keep dates and times as ISO text: as values, so unchanged ones are seen as unchanged.
+        for name, parse in (
+            ("meeting_on", date.fromisoformat),
+            ("review_on", date.fromisoformat),
+            ("meeting_time", time.fromisoformat),
+        ):
+            if isinstance(value := self.initial.get(name), str) and value:
+                self.initial[name] = parse(value)
         self.helper = _NoTagHelper()
         self.calendar = school_calendar(school)
         self.today = timezone.localdate()
@@ -160,17 +165,18 @@ class DetailsForm(forms.Form):
         # A date already in a queued letter may have passed while it waited: only new dates are checked.
         if meeting_on and "meeting_on" in self.changed_data and (problem := self._day_problem(meeting_on)):
             self.add_error("meeting_on", f"The meeting cannot be then: {problem}.")
-        if meeting_time and not self.EARLIEST <= meeting_time <= self.LATEST:
+        if meeting_time and "meeting_time" in self.changed_data and not self.EARLIEST <= meeting_time <= self.LATEST:
             self.add_error(
                 "meeting_time",
                 f"{meeting_time:%H:%M} is outside the hours a meeting is held"
                 f" ({self.EARLIEST:%H:%M} to {self.LATEST:%H:%M}).",
             )
-        if review_on and "review_on" in self.changed_data:
-            if problem := self._day_problem(review_on):
-                self.add_error("review_on", f"The review cannot be then: {problem}.")
-            elif meeting_on and review_on < meeting_on:
-                self.add_error("review_on", "The review comes after the meeting: choose a later date.")
+        if review_on and "review_on" in self.changed_data and (problem := self._day_problem(review_on)):
+            self.add_error("review_on", f"The review cannot be then: {problem}.")
+        elif (
+            review_on and meeting_on and review_on < meeting_on and {"review_on", "meeting_on"} & set(self.changed_data)
+        ):
+            self.add_error("review_on", "The review comes after the meeting: choose a later date.")
         return data
 
     def _day_problem(self, day: date) -> str:

@@ -298,11 +298,16 @@ def letters_queue_for_stage_changes(
 def _letters_supersede(*, changes: Collection[StageChange], user: Any) -> None:
     """Withdraw a moved pupil's unprinted letters from earlier stages: they speak of a stage the pupil has left.
 
-    A letter queued by a person (no stage change) stays: someone chose to send it.
-    One query when there is nothing to withdraw.
+    Only a move from one stage to another on the same ladder withdraws: a first
+    placement (a new ladder's first night, a pupil back on roll) leaves letters
+    alone. A letter queued by a person (no stage change) stays, and so does one
+    whose details someone filled in (a meeting arranged): someone chose to send
+    it. One query when there is nothing to withdraw.
     """
     latest: dict[int, StageChange] = {}
     for change in changes:
+        if change.from_stage_id is None:
+            continue
         if change.pupil_id not in latest or (change.on, change.pk) > (
             latest[change.pupil_id].on,
             latest[change.pupil_id].pk,
@@ -313,11 +318,13 @@ def _letters_supersede(*, changes: Collection[StageChange], user: Any) -> None:
             pupil_id__in=latest,
             status=Letter.Status.QUEUED,
             print_batch__isnull=True,
-            stage_change__isnull=False,
+            stage_change__ladder_id__in={change.ladder_id for change in latest.values()},
+            details={},
         )
         .exclude(stage_change__in=[change.pk for change in latest.values()])
-        .select_related("pupil", "school", "template")
+        .select_related("pupil", "school", "template", "stage_change")
     )
+    stale = [letter for letter in stale if letter.stage_change.ladder_id == latest[letter.pupil_id].ladder_id]
     if not stale:
         return
     now = timezone.now()

@@ -84,18 +84,25 @@ class SchoolCalendar:
         Not a weekend, not outside the school's term dates (a school open on a
         day its term dates miss needs the term dates corrected first), not a
         day still to come. Closures inside a term are school days marked `#`.
+        In an academic year the calendar holds no term dates for (older
+        history), any weekday that has come may be marked.
         """
         when = f"{day:%A} {day.day} {day:%B %Y}"
         if day > today:
             return f"{when} is still to come: marks are recorded on the day or after it"
         if day.weekday() >= 5:
             return f"{when} is a weekend, not a school day"
-        if self.half_term_of(day) is None:
+        if self.half_term_of(day) is None and self.knows_year_of(day):
             return (
                 f"{when} is outside the school's term dates, not a school day"
                 " (if the school was open, correct its term dates first)"
             )
         return ""
+
+    def knows_year_of(self, day: date) -> bool:
+        """Does the calendar hold term dates for `day`'s academic year? (History from older years may predate it.)"""
+        year = academic_year_start(day)
+        return any(h.academic_year == year for h in self.half_terms)
 
     def school_days(self, start: date, end: date) -> Iterator[date]:
         day = start
@@ -130,6 +137,8 @@ class SchoolCalendar:
         return self.previous_school_day(today) or today
 
     def previous_school_day(self, day: date) -> date | None:
+        if not self.half_terms:
+            return None
         current = day - timedelta(days=1)
         while current >= self._first_day:
             if self.is_school_day(current):

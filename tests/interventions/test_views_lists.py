@@ -509,3 +509,22 @@ def test_escalations_list_a_newcomer_first_placed_above_the_lowest_stage(client,
     csv_rows = rows_of(client.get(url("escalations", school) + "?format=csv"))
     (row,) = [row for row in csv_rows if row[1] == struggling.upn]
     assert row[5] == "" and row[7] == "First placement"
+
+
+def test_a_hand_placement_before_the_first_night_does_not_make_the_night_an_escalation(
+    client, school, ladder, attendance_lead, today
+):
+    pupils = make_pupils(school, 3, today, "5C", absent_every=12)
+    StageChange.objects.create(
+        pupil=pupils[0],
+        ladder=ladder,
+        to_stage=ladder.stages.get(key="casework"),
+        on=today - timedelta(days=20),
+        kind=StageChange.Kind.MANUAL,
+        decided_by=attendance_lead,
+    )
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=10))
+    assert StageChange.objects.filter(kind=StageChange.Kind.INITIAL, pupil__in=pupils[1:]).count() == 2
+    client.force_login(attendance_lead)
+    rows = client.get(url("escalations", school)).context["rows"]
+    assert not {r.change.pupil for r in rows} & set(pupils[1:])

@@ -12,7 +12,7 @@ from django.urls import reverse
 from interventions import services as interventions_services
 from interventions.models import StageChange
 from letters import selectors, services
-from letters.models import Letter, LetterSettings
+from letters.models import Letter, LetterSettings, PrintBatch
 from pupils.models import AuditEvent
 from pupils.services import school_calendar
 from tests.factories import ContactFactory, PupilFactory
@@ -29,7 +29,15 @@ def ladder(school):
 
 def move(pupil, ladder, stage_key):
     stage = ladder.stages.get(key=stage_key)
-    return StageChange.objects.create(pupil=pupil, ladder=ladder, to_stage=stage, on=AS_OF, kind="manual")
+    before = StageChange.objects.filter(pupil=pupil, ladder=ladder).order_by("-pk").first()
+    return StageChange.objects.create(
+        pupil=pupil,
+        ladder=ladder,
+        from_stage=before.to_stage if before else None,
+        to_stage=stage,
+        on=AS_OF,
+        kind="manual" if before else "initial",
+    )
 
 
 def test_entering_a_stage_queues_its_letters_once(school, ladder, family):
@@ -83,12 +91,46 @@ def test_moving_on_withdraws_the_earlier_stages_unprinted_letters(school, ladder
     assert f"{family.forename} moved to {later.to_stage.name} before it printed" in page
 
 
-def test_a_printed_letter_is_not_withdrawn_by_a_later_move(school, ladder, family):
+@pytest.mark.parametrize(
+    "letter_is",
+    [{"status": "printed"}, {"print_batch": "printing"}, {"details": {"meeting_on": "2025-12-03"}}],
+    ids=["printed", "printing", "meeting-arranged"],
+)
+def test_a_letter_printed_printing_or_personalised_is_not_withdrawn_by_a_later_move(school, ladder, family, letter_is):
     first = move(family, ladder, "concern")
     services.letters_queue_for_stage_change(stage_change=first, letter_keys=["first_reminder"], on=AS_OF)
-    Letter.objects.update(status="printed")
+    if letter_is.get("print_batch"):
+        letter_is = {"print_batch": PrintBatch.objects.create(school=school, status="running")}
+    Letter.objects.update(**letter_is)
+    status = Letter.objects.get().status
     services.letters_queue_for_stage_change(stage_change=move(family, ladder, "pa"), letter_keys=[], on=AS_OF)
-    assert Letter.objects.get().status == "printed"
+    assert Letter.objects.get().status == status
+
+
+def test_a_new_ladders_first_placement_withdraws_nothing(school, ladder, family):
+    first = move(family, ladder, "concern")
+    services.letters_queue_for_stage_change(stage_change=first, letter_keys=["first_reminder"], on=AS_OF)
+    other, _ = interventions_services.ladder_load(
+        school=school, document={**SIMPLE_LADDER, "key": "other", "name": "Other"}, activate=True
+    )
+    placed = StageChange.objects.create(
+        pupil=family, ladder=other, to_stage=other.stages.get(key="pa"), on=AS_OF, kind="initial"
+    )
+    services.letters_queue_for_stage_change(stage_change=placed, letter_keys=[], on=AS_OF)
+    assert Letter.objects.get().status == "queued"
+
+
+def test_re_running_the_move_changes_nothing_more(school, ladder, family):
+    first = move(family, ladder, "concern")
+    services.letters_queue_for_stage_change(stage_change=first, letter_keys=["first_reminder"], on=AS_OF)
+    later = move(family, ladder, "pa")
+    for _ in range(2):
+        services.letters_queue_for_stage_change(stage_change=later, letter_keys=["second_warning"], on=AS_OF)
+    assert sorted(Letter.objects.values_list("template__key", "status")) == [
+        ("first_reminder", "cancelled"),
+        ("second_warning", "queued"),
+    ]
+    assert AuditEvent.objects.filter(what__contains="withdrawn unprinted").count() == 1
 
 
 def test_the_letter_quotes_the_stage_it_was_queued_for(school, ladder, family, office):

@@ -436,6 +436,25 @@ def test_compose_previews_with_htmx_then_queues_once(client, school, family, att
     )
 
 
+def test_a_stored_time_is_not_rechecked_but_moving_the_meeting_past_the_review_is(
+    client, school, family, office, in_term
+):
+    letter = queue_letters(school, [family], key="formal_warning")[0]
+    letter.details = {"meeting_on": "2025-12-03", "meeting_time": "06:30", "review_on": "2025-12-10"}
+    letter.save()
+    client.force_login(office)
+    path = reverse("letters:letter_details", args=[school.urn, letter.pk])
+    client.post(path, {**letter.details, "meeting_place": "the library"})
+    letter.refresh_from_db()
+    assert letter.details["meeting_place"] == "the library"  # the old time did not block the edit
+
+    response = client.post(path, {**letter.details, "meeting_on": "2025-12-12"})
+    assert response.status_code == 422
+    assert "The review comes after the meeting: choose a later date." in response.content.decode()
+    letter.refresh_from_db()
+    assert letter.details["meeting_on"] == "2025-12-03"
+
+
 def test_a_letter_composed_at_the_weekend_counts_the_register_up_to_friday(
     client, school, family, attendance_lead, monkeypatch
 ):

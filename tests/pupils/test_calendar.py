@@ -42,3 +42,14 @@ def test_the_register_day_is_today_or_the_last_school_day_before_it(today, shown
 )
 def test_a_register_mark_needs_a_school_day_that_has_come(day, problem):
     assert CALENDAR.register_day_problem(day, today=TODAY) == problem
+
+
+def test_a_school_without_term_dates_shows_today_rather_than_failing():
+    empty = calendar_from([])
+    assert empty.previous_school_day(TODAY) is None
+    assert empty.register_day(date(2025, 11, 29)) == date(2025, 11, 29)
+
+
+def test_history_from_a_year_the_calendar_does_not_hold_may_be_marked_on_weekdays():
+    assert CALENDAR.register_day_problem(date(2019, 7, 30), today=TODAY) == ""  # a Tuesday, 2018/19
+    assert CALENDAR.register_day_problem(date(2019, 7, 27), today=TODAY).endswith("is a weekend, not a school day")
