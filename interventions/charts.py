@@ -25,6 +25,10 @@ class Chart:
     x_labels: tuple[tuple[float, str, str], ...]  # (x, text, SVG text-anchor)
 
 
+#: Room an x-axis label ("23 Nov" at 10px) needs beside a right-aligned one, in chart units.
+LABEL_ROOM = 60
+
+
 def weekly_chart(
     labels: Sequence[str],
     series: Sequence[tuple[str, Sequence[Decimal | None], str]],
@@ -55,8 +59,11 @@ def weekly_chart(
     step = max(1, len(labels) // 8)
     shown = list(range(0, len(labels), step))
     last = len(labels) - 1
-    if shown and shown[-1] != last:  # the latest week is always labelled, with room beside its neighbour
-        shown = [*(shown[:-1] if last - shown[-1] < step else shown), last]
+    if shown and shown[-1] != last:  # the latest week is always labelled...
+        shown.append(last)
+    # ...right-aligned, so it ends at the edge: the labels before it that it would overlap give way.
+    while len(shown) > 1 and x(last) - x(shown[-2]) < LABEL_ROOM:
+        del shown[-2]
     return Chart(
         width=width,
         height=height,
