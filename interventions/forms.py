@@ -11,6 +11,7 @@ from crispy_forms.helper import FormHelper
 from django import forms
 from django.utils import timezone
 
+from pupils.calendar import long_date
 from pupils.models import Flag, Pupil, RegistrationGroup, School, YearGroup
 
 from .models import ActionLog, Ladder, Placement, Stage
@@ -19,10 +20,6 @@ from .models import ActionLog, Ladder, Placement, Stage
 class _NoTagHelper(FormHelper):
     form_tag = False
     disable_csrf = True
-
-
-def _long(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
 
 
 class ActionForm(forms.Form):
@@ -63,14 +60,14 @@ class ActionForm(forms.Form):
             raise forms.ValidationError("An action cannot be logged for a date in the future.")
         if self.joined is not None and day < self.joined:
             raise forms.ValidationError(
-                f"{_long(day)} is before the pupil joined the school ({_long(self.joined)}): check the date."
+                f"{long_date(day)} is before the pupil joined the school ({long_date(self.joined)}): check the date."
             )
         return day
 
     def clean_next_step_due(self) -> Any:
         day = self.cleaned_data["next_step_due"]
         if day is not None and day < timezone.localdate():
-            raise forms.ValidationError(f"{_long(day)} has passed: a next step is due today or later.")
+            raise forms.ValidationError(f"{long_date(day)} has passed: a next step is due today or later.")
         return day
 
     def clean(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from crispy_forms.helper import FormHelper
 from django import forms
 from django.utils import timezone
 
+from pupils.calendar import HOLIDAY, WEEKEND, long_date
 from pupils.models import HalfTerm, RegistrationGroup, School
 from pupils.services import school_calendar
 
@@ -181,12 +182,13 @@ class DetailsForm(forms.Form):
 
     def _day_problem(self, day: date) -> str:
         """Why a meeting or review cannot be on `day`: it has passed or the school is closed."""
-        when = f"{day:%A} {day.day} {day:%B %Y}"
+        when = long_date(day)
         if day < self.today:
             return f"{when} has passed"
-        if day.weekday() >= 5:
+        closed = self.calendar.closed_reason(day)
+        if closed == WEEKEND:
             return f"{when} is a weekend"
-        if self.calendar.half_term_of(day) is None:
+        if closed == HOLIDAY:
             return f"{when} is in a school holiday (outside the school's term dates)"
         return ""
 

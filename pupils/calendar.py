@@ -33,6 +33,15 @@ def term_for(start: date) -> str:
     return "spring" if start.month <= 3 else "summer"
 
 
+def long_date(day: date) -> str:
+    """A day as messages name it: "Saturday 22 November 2025"."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+#: Why a day has no school (`SchoolCalendar.closed_reason`).
+WEEKEND, HOLIDAY = "weekend", "holiday"
+
+
 def monday_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
@@ -87,16 +96,29 @@ class SchoolCalendar:
         In an academic year the calendar holds no term dates for (older
         history), any weekday that has come may be marked.
         """
-        when = f"{day:%A} {day.day} {day:%B %Y}"
+        when = long_date(day)
         if day > today:
             return f"{when} is still to come: marks are recorded on the day or after it"
-        if day.weekday() >= 5:
+        closed = self.closed_reason(day)
+        if closed == WEEKEND:
             return f"{when} is a weekend, not a school day"
-        if self.half_term_of(day) is None and self.knows_year_of(day):
+        if closed == HOLIDAY:
             return (
                 f"{when} is outside the school's term dates, not a school day"
                 " (if the school was open, correct its term dates first)"
             )
+        return ""
+
+    def closed_reason(self, day: date) -> str:
+        """WEEKEND, HOLIDAY (outside the term dates of a year the calendar holds), or "" for a day with school.
+
+        A weekday in an academic year the calendar holds no term dates for is
+        not called a holiday: older history may predate the calendar.
+        """
+        if day.weekday() >= 5:
+            return WEEKEND
+        if self.half_term_of(day) is None and self.knows_year_of(day):
+            return HOLIDAY
         return ""
 
     def knows_year_of(self, day: date) -> bool:

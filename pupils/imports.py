@@ -666,8 +666,9 @@ def read_marks_csv(
 
     Counts rows and "no mark yet" rows (`-`, `*`, blank, and `#` on a day the
     school's calendar has no school) in `report`; those are not yielded. A mark
-    on a weekend, a holiday or a day still to come is a problem at its date. Fully blank lines are not rows. Memory stays bounded: values
-    that repeat down a file are memoised in capped caches, nothing else is kept.
+    on a weekend, a holiday or a day still to come is a problem at its date.
+    Fully blank lines are not rows. Memory stays bounded: values that repeat
+    down a file are memoised in capped caches, nothing else is kept.
     """
     reader = csv.reader(stream)
     header = _header(reader, report, MARK_REQUIRED, MARK_OPTIONAL)

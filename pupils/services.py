@@ -512,10 +512,6 @@ def _pupils_write(
 _LATE_CODES = frozenset({"L", "U"})
 
 
-def _long_date(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
-
-
 @transaction.atomic
 def mark_correct(
     *, pupil: Pupil, date: date, session: int, code: str, reason: str, user: Any, path: str = ""
@@ -535,7 +531,7 @@ def mark_correct(
     user = _import_user(user)
     if session not in AttendanceMark.Session.values:
         raise ValidationError({NON_FIELD_ERRORS: "The session must be AM or PM."})
-    day = _long_date(date)
+    day = cal.long_date(date)
     when = f"{date.isoformat()} {AttendanceMark.Session(session).label}"
     reason = " ".join(reason.split())
     raw = code.strip().upper()
@@ -552,9 +548,9 @@ def mark_correct(
     if problem := school_calendar(pupil.school).register_day_problem(date, today=timezone.localdate()):
         problems[NON_FIELD_ERRORS] = f"{problem}."
     elif date < pupil.start_on or (pupil.leaving_on is not None and date > pupil.leaving_on):
-        roll = f"on roll from {_long_date(pupil.start_on)}"
+        roll = f"on roll from {cal.long_date(pupil.start_on)}"
         if pupil.leaving_on:
-            roll += f" to {_long_date(pupil.leaving_on)}"
+            roll += f" to {cal.long_date(pupil.leaving_on)}"
         problems[NON_FIELD_ERRORS] = f"{pupil.full_name} was not on roll on {day} ({roll})."
     if not reason:
         problems["reason"] = "Give a reason: it is kept with the mark's history."
