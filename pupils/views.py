@@ -178,10 +178,9 @@ def register(request: HttpRequest, urn: str) -> HttpResponse:
     if chosen and group is None:
         raise Http404("No such class.")
     today = timezone.localdate()
-    if request.GET.get("week"):
-        monday = monday_of(_date_or_404(request.GET["week"]))
-    else:  # this week; in a holiday, the last week with school
-        monday = monday_of(services.school_calendar(access.school).register_day(today))
+    # This week; in a holiday, the last week with school.
+    latest = monday_of(services.school_calendar(access.school).register_day(today))
+    monday = monday_of(_date_or_404(request.GET["week"])) if request.GET.get("week") else latest
     week = None
     if group is not None:
         week = selectors.register_week(school=access.school, group=group, monday=monday, today=today)
@@ -200,7 +199,8 @@ def register(request: HttpRequest, urn: str) -> HttpResponse:
         "monday": monday,
         "previous": monday - timedelta(days=7),
         "next": monday + timedelta(days=7),
-        "this_week": monday_of(today),
+        "this_week": latest,
+        "this_week_label": "This week" if latest == monday_of(today) else "Last school week",
     }
     template = "pupils/register.html#register-grid" if request.htmx else "pupils/register.html"
     return render(request, template, context)

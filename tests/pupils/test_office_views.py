@@ -820,3 +820,14 @@ def test_on_a_weekend_the_office_shows_fridays_register(owen, school, absent, mo
     assert "absent with no reason yet on Friday 28 November, the last school day" in home
     calls = owen.get(url("first_day", school)).content.decode()
     assert "Friday 28 November 2025 (the last school day)" in calls and "Alex Smith" in calls
+
+
+def test_in_a_holiday_the_register_leads_back_to_the_last_school_week(owen, school, alex, class_4b, monkeypatch):
+    # Wednesday 29 October 2025 is half-term: the last school week began on Monday 20 October.
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 10, 29))
+    page = owen.get(url("register", school), {"class": class_4b.pk, "week": "2025-11-24"}).content.decode()
+    assert "week=2025-10-20" in page and "Last school week" in page
+    assert "week=2025-10-27" not in page  # the holiday week itself is neither the way back nor this week
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
+    page = owen.get(url("register", school), {"class": class_4b.pk, "week": "2025-10-20"}).content.decode()
+    assert "week=2025-11-24" in page and ">This week<" in page
