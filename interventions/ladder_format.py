@@ -70,7 +70,8 @@ _window = {
         },
     ]
 }
-_bounds = {"below": _number, "at_most": _number, "at_least": _number, "above": _number}
+_percent = {"type": "number", "minimum": 0, "maximum": 100}
+_bounds = {"below": _percent, "at_most": _percent, "at_least": _percent, "above": _percent}
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -234,6 +235,8 @@ def _explain(error: jsonschema.ValidationError) -> str:
         return f"unknown criterion {error.instance!r}; known: {', '.join(CRITERION_KINDS)}"
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties", "unknown field(s)")
+    if error.schema == _percent and error.validator in ("minimum", "maximum"):
+        return f"{error.instance} is not a percentage: attendance thresholds run from 0 to 100"
     return error.message
 
 
@@ -295,6 +298,11 @@ def _upper(band: dict[str, Any]) -> tuple[Decimal, bool]:
     return Decimal("Infinity"), True
 
 
+def _shown(edge: Decimal) -> Decimal:
+    """An edge as people read it: an open edge is the end of the 0-100% scale."""
+    return min(max(edge, Decimal(0)), Decimal(100))
+
+
 def _set_path(document: dict[str, Any], stage_index: int, path: str, band: dict[str, Any]) -> None:
     node: Any = document["stages"][stage_index]
     for part in path.replace("]", "").replace("[", ".").split("."):
@@ -327,7 +335,7 @@ def _resolve_bands(document: dict[str, Any], check: LadderCheck) -> None:
             check.warnings.append(
                 Problem(
                     f"stage {lo_key!r}, field {lo_path}",
-                    f"gap between {lo_key!r} (up to {upper_edge}%) and {hi_key!r} (from {lower_edge}%): "
+                    f"gap between {lo_key!r} (up to {_shown(upper_edge)}%) and {hi_key!r} (from {_shown(lower_edge)}%): "
                     f"attendance in the gap is placed at the more concerning stage {lo_key!r} "
                     f"(its band now runs {'below' if lower_inclusive else 'up to'} {lower_edge}%)",
                 )
@@ -339,7 +347,7 @@ def _resolve_bands(document: dict[str, Any], check: LadderCheck) -> None:
             check.warnings.append(
                 Problem(
                     f"stage {lo_key!r}, field {lo_path}",
-                    f"overlap between {lo_key!r} (up to {upper_edge}%) and {hi_key!r} (from {lower_edge}%): "
+                    f"overlap between {lo_key!r} (up to {_shown(upper_edge)}%) and {hi_key!r} (from {_shown(lower_edge)}%): "
                     f"attendance in the overlap is placed at the more concerning stage {lo_key!r}",
                 )
             )

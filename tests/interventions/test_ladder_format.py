@@ -101,3 +101,33 @@ def test_seed_overlap_is_a_warning_left_to_the_more_concerning_stage():
 @pytest.mark.parametrize("bad", [None, [], "text", {"key": "x"}])
 def test_a_document_of_the_wrong_shape_is_rejected_not_crashed(bad):
     assert not validate_ladder(bad).ok
+
+
+@pytest.mark.parametrize("bound", ["below", "at_most", "at_least", "above"])
+@pytest.mark.parametrize("value", [-0.5, 100.1, 150])
+def test_an_attendance_threshold_must_be_a_percentage(bound, value):
+    check = validate_ladder(doc({"key": "s1", "name": "One", "criteria": {"any": [{"attendance": {bound: value}}]}}))
+    assert messages(check.errors) == [
+        f"stage 's1', field criteria.any[0].attendance.{bound}: "
+        f"{value} is not a percentage: attendance thresholds run from 0 to 100"
+    ]
+
+
+@pytest.mark.parametrize("bound", ["below", "at_most", "at_least", "above"])
+@pytest.mark.parametrize("value", [0, 100])
+def test_the_ends_of_the_scale_are_thresholds_too(bound, value):
+    assert validate_ladder(doc({"key": "s1", "name": "One", "criteria": {"attendance": {bound: value}}})).ok
+
+
+def test_a_band_open_at_the_bottom_is_described_from_0_percent_not_minus_infinity():
+    check = validate_ladder(
+        doc(
+            {"key": "s2", "name": "Two", "criteria": {"any": [{"attendance": {"at_most": 90}}, {"flag": "x"}]}},
+            {"key": "s3", "name": "Three", "criteria": {"attendance": {"below": 80}}},
+        )
+    )
+    assert check.ok
+    assert messages(check.warnings) == [
+        "stage 's3', field criteria.attendance: overlap between 's3' (up to 80%) and 's2' (from 0%): "
+        "attendance in the overlap is placed at the more concerning stage 's3'"
+    ]

@@ -273,6 +273,26 @@ def test_a_bad_edit_names_stage_and_field_and_changes_nothing(client, school, dr
     assert draft.name == "Draft" and services.ladder_document(draft) == before
 
 
+def test_a_threshold_outside_0_to_100_is_refused_on_the_active_ladder(client, school, ladder, attendance_lead):
+    before = services.ladder_document(ladder)
+
+    def change(doc):
+        doc["stages"][1]["criteria"] = {"attendance": {"at_most": 150}}
+        doc["stages"][2]["criteria"] = {"attendance": {"below": -5}}
+
+    client.force_login(attendance_lead)
+    response = client.post(url("ladder_edit", school, "simple"), {"text": edited(ladder, change)})
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert (
+        "<strong>stage &#x27;concern&#x27;, field criteria.attendance.at_most</strong>: 150 is not a percentage" in body
+    )
+    assert "<strong>stage &#x27;pa&#x27;, field criteria.attendance.below</strong>: -5 is not a percentage" in body
+    ladder.refresh_from_db()
+    assert services.ladder_document(ladder) == before
+    assert not AuditEvent.objects.filter(what="edited ladder simple").exists()
+
+
 def test_yaml_that_does_not_parse_says_where(client, school, draft, attendance_lead):
     client.force_login(attendance_lead)
     response = client.post(url("ladder_edit", school, "draft"), {"text": "key: draft\nstages: [\n  - oops: {"})
