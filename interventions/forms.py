@@ -11,10 +11,12 @@ from crispy_forms.helper import FormHelper
 from django import forms
 from django.utils import timezone
 
+from pupils.access import Access
 from pupils.calendar import long_date
 from pupils.models import Flag, Pupil, RegistrationGroup, School, YearGroup
 
 from .models import ActionLog, Ladder, Placement, Stage
+from .services import stage_action_role
 
 
 class _NoTagHelper(FormHelper):
@@ -32,27 +34,41 @@ class ActionForm(forms.Form):
         required=False, label="Next step due", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
 
-    def __init__(self, *args: Any, stage: Stage | None = None, joined: date | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        stage: Stage | None,
+        joined: date | None,
+        access: Access,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.joined = joined  # the pupil's first day on roll: nothing here happened before it
         self.helper = _NoTagHelper()
-        choices: list[tuple[str, Any]] = []
-        if stage is not None and stage.actions:
+        # A person is offered the stage's actions that are theirs to do (`Access.may_do`): a class
+        # teacher is not offered the attendance lead's statutory checks.
+        self.stage_actions = [
+            a
+            for a in (stage.actions if stage is not None else [])
+            if access.may_do(role=stage_action_role(a), assigned_to_id=None)
+        ]
+        choices: list[tuple[str, Any]] = [("", "Choose what happened…")]
+        if self.stage_actions:
             choices.append(
-                (f"Actions at {stage.name}", [(f"stage:{a['key']}", a["title"][:90]) for a in stage.actions])
+                (f"Actions at {stage.name}", [(f"stage:{a['key']}", a["title"][:90]) for a in self.stage_actions])
             )
         common = [(k, label) for k, label in ActionLog.Kind.choices if k != ActionLog.Kind.STAGE_ACTION]
         choices.append(("Common actions", common))
         self.fields["kind"].choices = choices
+        self.fields["kind"].error_messages["required"] = "Choose what happened."
         self.fields["occurred_on"].initial = timezone.localdate()
         self.stage = stage
 
     @property
     def cache_key(self) -> str:
-        """The unbound form renders the same for every pupil at a stage on a day: a key for caching it."""
-        stage = self.stage
-        stage_part = f"{stage.pk}.{zlib.crc32(repr(stage.actions).encode())}" if stage is not None else "none"
-        return f"{stage_part}.{timezone.localdate()}"
+        """The unbound form renders the same for everyone offered the same actions on a day: a key for caching it."""
+        offered = repr([(self.stage.pk, self.stage.name), self.stage_actions]) if self.stage is not None else "none"
+        return f"{zlib.crc32(offered.encode())}.{timezone.localdate()}"
 
     def clean_occurred_on(self) -> Any:
         day = self.cleaned_data["occurred_on"]
@@ -76,13 +92,14 @@ class ActionForm(forms.Form):
             self.add_error("next_step_due", "A next step needs both what to do and when it is due.")
         return data
 
-    def action_kind_and_title(self) -> tuple[str, str]:
+    def action_kind_and_title(self) -> tuple[str, str, str]:
+        """(kind, title, stage action key): the key is blank for the common actions."""
         kind = self.cleaned_data["kind"]
-        if kind.startswith("stage:") and self.stage is not None:
+        if kind.startswith("stage:"):
             key = kind.removeprefix("stage:")
-            title = next((a["title"] for a in self.stage.actions if a["key"] == key), key)
-            return ActionLog.Kind.STAGE_ACTION, title
-        return kind, ActionLog.Kind(kind).label
+            title = next(a["title"] for a in self.stage_actions if a["key"] == key)
+            return ActionLog.Kind.STAGE_ACTION, title, key
+        return kind, ActionLog.Kind(kind).label, ""
 
 
 class ReasonForm(forms.Form):

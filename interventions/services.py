@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from pupils.access import PERMISSIONS
 from pupils.calendar import SchoolCalendar
 from pupils.models import Pupil, School, StaffMembership
 from pupils.services import school_calendar
@@ -252,7 +253,8 @@ class Entry:
 def stages_enter(
     *, ladder: Ladder, entries: Sequence[Entry], on: date, user: Any = None, note: str = ""
 ) -> list[StageChange]:
-    """Move pupils into stages on `on`: a StageChange each, and their placements set, in three queries.
+    """Move pupils into stages on `on`: a StageChange each, their placements set, and the reviews of the
+    stages they left cancelled, in four queries.
 
     The night moves all of a school's movers at once; a person's move is a list
     of one (`stage_enter`). Returns the stage changes, in the order of `entries`.
@@ -285,6 +287,15 @@ def stages_enter(
         (moved if e.placement else new).append(placement)
     Placement.objects.bulk_create(new)
     Placement.objects.bulk_update(moved, [*_ENTRY_FIELDS, "updated_at"])
+    # A review of the stage a pupil has left has nothing left to review. (Its actions stay open:
+    # a meeting or a referral still wants doing, or closing by a person.)
+    if moved:
+        Task.objects.filter(
+            pupil__in=[p.pupil_id for p in moved],
+            stage_change__ladder=ladder,
+            kind=Task.Kind.REVIEW,
+            status=Task.Status.OPEN,
+        ).update(status=Task.Status.CANCELLED, completed_at=timezone.now(), completed_by=user, is_overdue=False)
     return changes
 
 
@@ -340,7 +351,7 @@ def stages_work_create(
             pupil=change.pupil,
             kind=kind,
             title=title,
-            role=role if role in StaffMembership.Role.values else StaffMembership.Role.ATTENDANCE_LEAD,
+            role=role,
             assigned_to=teachers.get(change.pupil.registration_group_id) if role == "class_teacher" else None,
             due_on=calendar.add_school_days(change.on, due_days),
         )
@@ -358,11 +369,22 @@ def stages_work_create(
     return len(tasks), letters
 
 
+def stage_action_role(action: dict[str, Any]) -> str:
+    """Whose task a stage action becomes: the role it names, if people in that role log actions here.
+
+    Otherwise (the read-only LA officer; the SENDCo, support staff, external
+    agencies and "all staff" of the seed ladders, who have no role here) the
+    attendance lead's, who follows it up with them. Unnamed: the attendance lead's.
+    """
+    role = action.get("role", StaffMembership.Role.ATTENDANCE_LEAD)
+    return role if role in PERMISSIONS["log_action"] else StaffMembership.Role.ATTENDANCE_LEAD
+
+
 def _stage_tasks(change: StageChange) -> list[tuple[str, str, str, str, int]]:
     """(template key, kind, title, role, due in school days) for each task a stage gives on entry."""
     stage = change.to_stage
     wanted = [
-        (a["key"], Task.Kind.ACTION, a["title"], a.get("role", "attendance_lead"), a.get("due_in_school_days", 5))
+        (a["key"], Task.Kind.ACTION, a["title"], stage_action_role(a), a.get("due_in_school_days", 5))
         for a in stage.actions
     ]
     if stage.review_every_weeks:
@@ -574,15 +596,31 @@ def action_log(
     next_step: str = "",
     next_step_due: date | None = None,
     task: Task | None = None,
+    stage_action_key: str = "",
 ) -> ActionLog:
     """Record something a member of staff did for a pupil; a next step becomes a task for them.
 
+    Logging one of the stage's actions (`stage_action_key`) marks the pupil's open task for that
+    action done, so nobody is asked to do it again; the logged action points at the task.
     Raises ValidationError for a next step without a due date (or the reverse), or a date in the future.
     """
     if occurred_on > timezone.localdate():
         raise ValidationError({"occurred_on": "An action cannot be logged for a date in the future."})
     if bool(next_step.strip()) != bool(next_step_due):
         raise ValidationError({"next_step_due": "A next step needs both what to do and when it is due."})
+    if stage_action_key and task is None:
+        task = (
+            Task.objects.filter(
+                pupil=pupil, kind=Task.Kind.ACTION, template_key=stage_action_key, status=Task.Status.OPEN
+            )
+            .order_by("due_on", "pk")
+            .first()
+        )
+        # The conditional update claims it: if someone closed it meanwhile, this logs without a task.
+        if task is not None and not Task.objects.filter(pk=task.pk, status=Task.Status.OPEN).update(
+            status=Task.Status.DONE, completed_at=timezone.now(), completed_by=user, is_overdue=False
+        ):
+            task = None
     action = ActionLog(
         school=pupil.school,
         pupil=pupil,

@@ -149,7 +149,9 @@ def pupil_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         "pupil": pupil,
         "record": record,
         "ladder": ladder,
-        "action_form": ActionForm(stage=record.placement.stage if record.placement else None, joined=pupil.start_on),
+        "action_form": ActionForm(
+            stage=record.placement.stage if record.placement else None, joined=pupil.start_on, access=access
+        ),
         "summaries": [("This year", record.year), ("This half-term", record.half_term)],
         "day_names": ("Mon", "Tue", "Wed", "Thu", "Fri"),
         "today": timezone.localdate(),
@@ -165,9 +167,11 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     pupil = pupil_for(access, pk)
     ladder = services.active_ladder(access.school)
     placement = pupil.placements.filter(ladder=ladder).select_related("stage").first() if ladder else None
-    form = ActionForm(request.POST or None, stage=placement.stage if placement else None, joined=pupil.start_on)
+    form = ActionForm(
+        request.POST or None, stage=placement.stage if placement else None, joined=pupil.start_on, access=access
+    )
     if request.method == "POST" and form.is_valid():
-        kind, title = form.action_kind_and_title()
+        kind, title, stage_action_key = form.action_kind_and_title()
         try:
             services.action_log(
                 pupil=pupil,
@@ -179,6 +183,7 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                 notes=form.cleaned_data["notes"],
                 next_step=form.cleaned_data["next_step"],
                 next_step_due=form.cleaned_data["next_step_due"],
+                stage_action_key=stage_action_key,
             )
         except ValidationError as exc:
             form.add_error(None, exc)
@@ -191,7 +196,7 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                     {
                         "access": access,
                         "pupil": pupil,
-                        "form": ActionForm(stage=form.stage, joined=pupil.start_on),
+                        "form": ActionForm(stage=form.stage, joined=pupil.start_on, access=access),
                         "saved": title,
                         # The pupil page's lists, refreshed out of band beside the form.
                         "record": {

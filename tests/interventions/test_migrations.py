@@ -9,14 +9,16 @@ import pytest
 from django.utils import timezone
 
 from interventions import nightly, services
-from interventions.models import NightlyRun
-from tests.factories import TODAY, SchoolFactory
+from interventions.models import NightlyRun, StageChange, Task
+from tests.factories import TODAY, PupilFactory, SchoolFactory
+from tests.interventions.conftest import SIMPLE_LADDER
 from tests.migrating import migrate_to, migrate_to_latest
 
 BEFORE, AFTER = ("interventions", "0007_nightly_run_phases"), ("interventions", "0008_chart_counts_leavers")
 GUARD = importlib.import_module("interventions.migrations.0009_legal_stages_need_compulsory_school_age")
 GUARD_TARGET = ("interventions", "0009_legal_stages_need_compulsory_school_age")
 REBAND = importlib.import_module("interventions.migrations.0010_dfe_bands_without_floors")
+REBAND_TARGET = ("interventions", "0010_dfe_bands_without_floors")
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -68,3 +70,36 @@ def test_stages_loaded_as_shipped_get_the_new_criteria_and_changed_ones_are_left
             assert stage.criteria == new == services.ladder_file_read(name)["stages"][stage.position]["criteria"]
         else:
             assert stage.criteria == {"attendance": {"at_most": 40}}, name
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_open_work_nobody_could_do_goes_to_the_lead_and_reviews_of_stages_left_are_cancelled():
+    migrate_to(REBAND_TARGET)
+    try:
+        school = SchoolFactory()
+        ladder, _ = services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
+        pupil = PupilFactory(school=school)
+        concern, pa = ladder.stages.get(key="concern"), ladder.stages.get(key="pa")
+        left = StageChange.objects.create(
+            pupil=pupil, ladder=ladder, to_stage=concern, on=TODAY - timedelta(days=14), kind="initial"
+        )
+        now = StageChange.objects.create(
+            pupil=pupil, ladder=ladder, from_stage=concern, to_stage=pa, on=TODAY, kind="automatic"
+        )
+
+        def task(change, key, **fields):
+            return Task.objects.create(
+                school=school, pupil=pupil, stage_change=change, template_key=key, title=key, due_on=TODAY, **fields
+            )
+
+        old_review = task(left, "review", kind="review", role="attendance_lead")
+        current_review = task(now, "review", kind="review", role="attendance_lead")
+        for_la = task(now, "aim-meeting", role="la_officer")
+        done_by_la = task(left, "plan", role="la_officer", status="done")
+    finally:
+        migrate_to_latest()
+    for row in (old_review, current_review, for_la, done_by_la):
+        row.refresh_from_db()
+    assert old_review.status == "cancelled" and current_review.status == "open"
+    assert (for_la.role, for_la.status) == ("attendance_lead", "open")
+    assert done_by_la.role == "la_officer"  # done work keeps its history

@@ -128,6 +128,38 @@ def test_tasks_follow_the_stage_with_school_day_due_dates_and_class_teacher(scho
     assert tasks["review"].due_on == date(2025, 12, 10)  # 2 weeks = 10 school days
 
 
+def test_leaving_a_stage_cancels_its_review_and_leaves_its_actions_open(school, ladder, pupils, register):
+    night(school)
+    review = Task.objects.get(pupil=pupils["concern"], template_key="review")
+    call = Task.objects.get(pupil=pupils["concern"], template_key="call")
+    register(pupils["concern"], date(2025, 11, 27), date(2025, 11, 28), lambda day, session: "O")
+    night(school, date(2025, 11, 28))
+    assert stage_of(pupils["concern"], ladder) == "pa"
+    review.refresh_from_db()
+    call.refresh_from_db()
+    assert (review.status, review.completed_by) == ("cancelled", None)
+    assert call.status == "open"  # the phone call still wants making, or closing by a person
+
+
+def test_a_person_moving_a_pupil_cancels_the_review_of_the_stage_left(school, ladder, pupils, attendance_lead):
+    night(school)
+    services.pupil_move(
+        pupil=pupils["concern"], stage=ladder.stages.get(key="casework"), user=attendance_lead, reason="Agreed"
+    )
+    review = Task.objects.get(pupil=pupils["concern"], template_key="review")
+    assert (review.status, review.completed_by) == ("cancelled", attendance_lead)
+
+
+@pytest.mark.parametrize("role", ["la_officer", "all_staff", "external"])
+def test_work_for_someone_who_does_not_log_actions_here_is_the_attendance_leads(school, pupils, role):
+    document = {**SIMPLE_LADDER, "stages": [dict(stage) for stage in SIMPLE_LADDER["stages"]]}
+    document["stages"][1]["actions"] = [{"key": "la-check", "title": "LA officer checks the plan", "role": role}]
+    services.ladder_load(school=school, document=document, activate=True)
+    night(school)
+    task = Task.objects.get(pupil=pupils["concern"], template_key="la-check")
+    assert (task.role, task.assigned_to) == ("attendance_lead", None)
+
+
 def test_second_run_on_the_same_date_creates_nothing_new(school, ladder, pupils):
     night(school)
     before = (StageChange.objects.count(), Task.objects.count(), Letter.objects.count(), Proposal.objects.count())

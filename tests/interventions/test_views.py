@@ -278,6 +278,46 @@ def test_logging_a_stage_action_uses_its_title(client, school, placed, attendanc
     assert ActionLog.objects.get(pupil=pupil).title == "Phone the family"
 
 
+def action_choices(page: str) -> list[tuple[str, bool]]:
+    """The "What happened" options on a page: (value, selected)."""
+    select = page[page.index('name="kind"') : page.index("</select>", page.index('name="kind"'))]
+    return [(value, "selected" in rest) for value, rest in re.findall(r'<option value="([^"]*)"([^>]*)>', select)]
+
+
+def test_the_action_form_asks_what_happened_and_offers_each_person_only_their_stage_actions(
+    client, school, placed, attendance_lead, class_teacher, today
+):
+    pupil = Placement.objects.filter(stage__key="pa").first().pupil  # PA's action is the attendance lead's meeting
+    page = login(client, class_teacher).get(url("pupil", school, pupil.pk)).content.decode()
+    choices = action_choices(page)
+    assert choices[0] == ("", True) and not any(selected for _, selected in choices[1:])
+    assert "stage:meeting" not in dict(choices) and "pupil_conversation" in dict(choices)
+
+    response = client.post(url("action_create", school, pupil.pk), {"occurred_on": today.isoformat()})
+    assert response.status_code == 422 and "Choose what happened." in response.content.decode()
+    response = client.post(url("action_create", school, pupil.pk), {"kind": "stage:meeting", "occurred_on": today})
+    assert response.status_code == 422
+    assert not ActionLog.objects.filter(pupil=pupil).exists()
+
+    lead_page = login(client, attendance_lead).get(url("pupil", school, pupil.pk)).content.decode()
+    assert "stage:meeting" in dict(action_choices(lead_page))
+
+
+def test_logging_a_stage_action_marks_its_task_done(client, school, placed, class_teacher, today):
+    pupil = Placement.objects.filter(stage__key="concern").first().pupil
+    task = Task.objects.get(pupil=pupil, template_key="call", status="open")
+    login(client, class_teacher).post(
+        url("action_create", school, pupil.pk),
+        {"kind": "stage:call", "occurred_on": today.isoformat()},
+        HTTP_HX_REQUEST="true",
+    )
+    task.refresh_from_db()
+    assert (task.status, task.completed_by) == ("done", class_teacher)
+    assert ActionLog.objects.get(pupil=pupil).task == task
+    page = client.get(url("tasks", school)).content.decode()
+    assert "Phone the family" not in page
+
+
 def test_bad_action_gets_messages_in_place_and_saves_nothing(client, school, placed, attendance_lead, today):
     pupil = placed[0]
     response = login(client, attendance_lead).post(
