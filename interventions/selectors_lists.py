@@ -12,7 +12,9 @@ from datetime import date
 from decimal import Decimal
 
 from django.db.models import Count, Min, Q, QuerySet
+from django.template.defaultfilters import pluralize
 
+from pupils.codes import COMPULSORY_AGES, age_on, is_compulsory_school_age, school_year_age_date
 from pupils.models import Flag, Pupil, RegistrationGroup, School, YearGroup
 from pupils.selectors import pupils_on_roll_between, school_summaries
 
@@ -143,7 +145,9 @@ class GroupRow:
     persistent: int = 0
     severe: int = 0
     note: str = ""
-    national_pct: Decimal | None = None
+    #: The persistent absence rate this row is set against, and what it is ("national", "whole school").
+    compared_pct: Decimal | None = None
+    compared_with: str = ""
 
     @property
     def persistent_pct(self) -> Decimal | None:
@@ -154,11 +158,11 @@ class GroupRow:
         return Decimal(self.severe * 100) / self.pupils if self.pupils else None
 
     @property
-    def against_national(self) -> Decimal | None:
-        """Points above (positive) or below the national persistent absence rate."""
-        if self.persistent_pct is None or self.national_pct is None:
+    def against(self) -> Decimal | None:
+        """Points above (positive) or below the persistent absence rate the row is compared with."""
+        if self.persistent_pct is None or self.compared_pct is None:
             return None
-        return self.persistent_pct - self.national_pct
+        return self.persistent_pct - self.compared_pct
 
     @property
     def small(self) -> bool:
@@ -182,38 +186,55 @@ def absence_by_group(
     """Persistent (≥10%) and severe (≥50%) absence over [start, end], whole school and by group.
 
     The DfE method: each enrolment on roll in the window with possible sessions counts once, against
-    its own possible sessions. `national_pct`, if given, is the national persistent absence rate each
-    row is compared with. Five queries whatever the number of pupils.
+    its own possible sessions, and the cohort is pupils of compulsory school age (5 to 15 on the
+    31 August before the school year; attendance-rules.md section 2). So the whole school, SEN and
+    flag rows count that cohort, and the whole school is compared with `national_pct`, the national
+    rate for the same cohort. Year group rows count every pupil in the year, so Reception has its
+    figures, and say how many are outside the cohort. Each group is compared with the whole school:
+    a national rate for all pupils says nothing about one group. Five queries whatever the number of pupils.
     """
     summaries = school_summaries(school=school, start=start, end=end)
     on_roll = pupils & pupils_on_roll_between(school=school, start=start, end=end)
-    facts = list(on_roll.order_by().values_list("pk", "year_group_id", "sen"))
+    facts = list(on_roll.order_by().values_list("pk", "year_group_id", "sen", "date_of_birth"))
     flag_ids: dict[int, set[int]] = defaultdict(set)
     for pupil_id, flag_id in Pupil.flags.through.objects.filter(pupil__in=on_roll).values_list("pupil_id", "flag_id"):
         flag_ids[pupil_id].add(flag_id)
     year_groups = list(YearGroup.objects.filter(school=school).order_by("position"))
     flags = sorted(Flag.objects.filter(school=school), key=lambda f: (f.key != "fsm", not f.is_standard, f.name))
 
-    def row(name: str) -> GroupRow:
-        return GroupRow(name, national_pct=national_pct)
-
-    whole = row("All pupils")
-    by_year = {y.pk: row(y.name) for y in year_groups}
-    by_sen = {value: row(label) for value, label in Pupil.Sen.choices}
-    by_flag = {f.pk: row(f.name) for f in flags}
-    for pupil_id, year_group_id, sen in facts:
+    whole = GroupRow("All pupils of compulsory school age", compared_pct=national_pct, compared_with="national")
+    by_year = {y.pk: GroupRow(y.name) for y in year_groups}
+    by_sen = {value: GroupRow(label) for value, label in Pupil.Sen.choices}
+    by_flag = {f.pk: GroupRow(f.name) for f in flags}
+    outside: dict[int, list[str]] = defaultdict(list)  # year group -> "below" / "above" compulsory school age
+    for pupil_id, year_group_id, sen, born in facts:
         summary = summaries.get(pupil_id)
         if summary is None or summary.possible == 0:
             continue  # no possible sessions in the window: not in the DfE denominator
         marks = {"persistent": summary.persistent, "severe": summary.severe}
-        whole.add(**marks)
         by_year[year_group_id].add(**marks)
+        if not is_compulsory_school_age(born, end):
+            outside[year_group_id].append(
+                "below" if age_on(born, school_year_age_date(end)) < COMPULSORY_AGES[0] else "above"
+            )
+            continue
+        whole.add(**marks)
         by_sen[sen].add(**marks)
         for flag_id in flag_ids.get(pupil_id, ()):
             by_flag[flag_id].add(**marks)
+    for year_group_id, sides in outside.items():
+        counted = ", ".join(
+            f"{sides.count(side)} pupil{pluralize(sides.count(side))} {side}"
+            for side in ("below", "above")
+            if side in sides
+        )
+        by_year[year_group_id].note = f"{counted} compulsory school age: not in the whole-school, SEN or group figures"
     for flag in flags:
         if flag.key == "fsm" and not by_flag[flag.pk].pupils:
             by_flag[flag.pk].note = "FSM is not held for any pupil"
+    groups = [*by_year.values(), *by_sen.values(), *by_flag.values()]
+    for row in groups:
+        row.compared_pct, row.compared_with = whole.persistent_pct, "whole school"
     return [
         GroupTable("Whole school", [whole]),
         GroupTable("By year group", [row for row in by_year.values() if row.pupils]),

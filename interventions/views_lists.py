@@ -320,7 +320,9 @@ ABSENCE_COLUMNS = (
     "Persistent absence %",
     "Severely absent",
     "Severe absence %",
-    "National persistent absence %",
+    "Compared with",
+    "Their persistent absence %",
+    "Note",
     "From",
     "To",
 )
@@ -347,7 +349,9 @@ def absence_groups(request: HttpRequest, urn: str) -> HttpResponse:
         return _csv(
             f"absence-by-group-{access.school.urn}-{end}.csv",
             ABSENCE_COLUMNS,
-            _absence_rows(tables, national=national, start=start, end=end),
+            _absence_rows(
+                tables, national=national, national_label=settings.NATIONAL_FIGURES_LABEL, start=start, end=end
+            ),
         )
     context = {
         "access": access,
@@ -364,7 +368,7 @@ def absence_groups(request: HttpRequest, urn: str) -> HttpResponse:
 
 
 def _absence_rows(
-    tables: list[selectors_lists.GroupTable], *, national: float, start: date, end: date
+    tables: list[selectors_lists.GroupTable], *, national: float, national_label: str, start: date, end: date
 ) -> Iterable[list[Any]]:
     for table in tables:
         for row in table.rows:
@@ -376,7 +380,9 @@ def _absence_rows(
                 _pct(row.persistent_pct),
                 row.severe,
                 _pct(row.severe_pct),
-                national,
+                national_label if row.compared_with == "national" else row.compared_with,
+                national if row.compared_with == "national" else _pct(row.compared_pct),
+                row.note,
                 start.isoformat(),
                 end.isoformat(),
             ]
