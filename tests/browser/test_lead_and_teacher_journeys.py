@@ -107,3 +107,21 @@ def test_saving_a_referrals_status_in_place_updates_the_counts(sign_in, live_ser
     # No reload: the cards at the top moved the referral from "made" to "accepted".
     assert counts.get_by_text("Accepted").locator("..").inner_text().startswith("1")
     assert counts.get_by_text("Made, awaiting reply").locator("..").inner_text().startswith("0")
+
+
+def test_a_referral_recorded_in_place_joins_the_referrals_so_far_at_once(
+    sign_in, live_server, morning, attendance_lead, school
+):
+    pupil = morning["Bennett"]
+    page = sign_in("alice")
+    page.goto(f"{live_server.url}/school/{school.urn}/pupils/{pupil.pk}/referrals/new/")
+    so_far = page.locator("#referrals-so-far")
+    assert so_far.inner_text().strip() == "None yet."
+    page.get_by_label("Referred to").select_option(label="CAMHS / mental health")
+    page.get_by_role("button", name="Record referral").click()
+    page.get_by_text("Recorded: referral to CAMHS / mental health.").wait_for()
+    assert "CAMHS" in so_far.inner_text() and "None yet." not in so_far.inner_text()
+    page.get_by_label("Referred to").select_option(label="Early help / MARF")
+    page.get_by_role("button", name="Record referral").click()
+    page.get_by_text("Recorded: referral to Early help / MARF.").wait_for()
+    assert so_far.locator("li").count() == 2  # the second save shows at once too, not one behind
