@@ -125,3 +125,20 @@ def test_a_referral_recorded_in_place_joins_the_referrals_so_far_at_once(
     page.get_by_role("button", name="Record referral").click()
     page.get_by_text("Recorded: referral to Early help / MARF.").wait_for()
     assert so_far.locator("li").count() == 2  # the second save shows at once too, not one behind
+
+
+def test_filtering_the_dashboard_twice_keeps_one_of_each_filter_in_the_address(sign_in, live_server, morning):
+    page = sign_in("alice")
+    page.get_by_label("Stage", exact=True).select_option(label="Concern")
+    page.wait_for_url("**stage=*")
+    page.get_by_label("Class", exact=True).select_option(label="4B")
+    page.wait_for_url("**registration_group=*")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_load_state()
+    query = page.url.split("?", 1)[1]
+    assert sorted(part.split("=")[0] for part in query.split("&") if part.split("=")[1]) == [
+        "registration_group",
+        "stage",
+    ], page.url
+    assert query.count("stage=") == 1, page.url
+    page.get_by_text("1 pupil matches these filters.").wait_for()
