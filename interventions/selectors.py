@@ -812,16 +812,35 @@ def tasks_due(*, school: School, pupils: QuerySet[Pupil], on: date) -> QuerySet[
     return tasks.select_related("pupil", "assigned_to").order_by("due_on", "pk")
 
 
-def tasks_for(access: Access, *, on: date) -> tuple[list[Task], list[Task], list[Task]]:
-    """This person's open tasks (`_open_tasks_of`), as (overdue, due on `on`, coming up), each by task and pupil."""
+@dataclass(frozen=True)
+class TaskGroup:
+    """Open tasks that ask the same thing, for several pupils: "Phone the family", "Review at Stage 2"."""
+
+    heading: str
+    tasks: list[Task]
+
+
+def tasks_for(access: Access, *, on: date) -> tuple[list[TaskGroup], list[TaskGroup], list[TaskGroup]]:
+    """This person's open tasks (`_open_tasks_of`), as (overdue, due on `on`, coming up).
+
+    Each part is grouped by what the task asks (a review by the stage, as its
+    title names the pupil), the group due first coming first, and within a
+    group by due date and pupil.
+    """
     tasks = (
         _open_tasks_of(access)
-        .select_related("pupil", "assigned_to")
-        .order_by("title", "due_on", "pupil__surname", "pk")
+        .select_related("pupil", "assigned_to", "stage_change__to_stage")
+        .order_by("due_on", "pupil__surname", "pupil__forename", "pk")
     )
-    overdue, today, later = [], [], []
+    parts: tuple[dict[str, list[Task]], ...] = ({}, {}, {})
     for task in tasks:
-        (overdue if task.due_on < on else today if task.due_on == on else later).append(task)
+        part = parts[0] if task.due_on < on else parts[1] if task.due_on == on else parts[2]
+        if task.kind == Task.Kind.REVIEW and task.stage_change is not None:
+            heading = f"Review at {task.stage_change.to_stage.name}"
+        else:
+            heading = task.title
+        part.setdefault(heading, []).append(task)  # dicts keep order: the group due first comes first
+    overdue, today, later = ([TaskGroup(heading, group) for heading, group in part.items()] for part in parts)
     return overdue, today, later
 
 

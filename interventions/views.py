@@ -368,13 +368,16 @@ def tasks(request: HttpRequest, urn: str) -> HttpResponse:
     access.require("log_action")
     today = timezone.localdate()
     overdue, due_today, later = selectors.tasks_for(access, on=today)
-    sections = [("Overdue", overdue), ("Due today", due_today), ("Coming up", later)]
+    sections = [
+        (heading, groups, sum(len(group.tasks) for group in groups))
+        for heading, groups in (("Overdue", overdue), ("Due today", due_today), ("Coming up", later))
+    ]
     roles = [label.lower() for value, label in StaffMembership.Role.choices if value in access.roles]
     context = {
         "access": access,
         "today": today,
         "sections": sections,
-        "total": len(overdue + due_today + later),
+        "total": sum(count for _, _, count in sections),
         "roles": roles,
     }
     return render(request, "interventions/tasks.html", context)

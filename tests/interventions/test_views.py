@@ -436,6 +436,23 @@ def test_my_tasks_shows_each_person_only_their_own_open_tasks_by_when_due(
         assert not_theirs not in page
 
 
+def test_my_tasks_come_soonest_due_first_with_reviews_at_a_stage_together(
+    client, school, placed, attendance_lead, ladder, today
+):
+    at_concern = Placement.objects.filter(stage__key="concern").first().pupil
+    moved = Placement.objects.filter(stage__key="universal").first().pupil
+    services.pupil_move(pupil=moved, stage=ladder.stages.get(key="concern"), user=attendance_lead, reason="Worried")
+    _task(at_concern, "Zoom call with the LA officer", today + timedelta(days=1), role="attendance_lead")
+    coming_up = _section(login(client, attendance_lead).get(url("tasks", school)).content.decode(), "Coming up")
+    headings = [h.strip() for h in re.findall(r'<h3 class="h6 mt-3 mb-1">([^<]*)', coming_up)]
+    assert headings == ["Zoom call with the LA officer", "Invite parents to a meeting", "Review at Concern"]
+    reviews = coming_up[coming_up.index("Review at Concern") :]
+    assert "· 2 pupils" in reviews
+    assert escape(at_concern.full_name) in reviews and escape(moved.full_name) in reviews
+    # The review due first (the night's, a day before the move) is listed first.
+    assert reviews.index(escape(at_concern.full_name)) < reviews.index(escape(moved.full_name))
+
+
 def test_my_tasks_says_so_when_there_is_nothing_to_do(client, school, attendance_lead):
     page = login(client, attendance_lead).get(url("tasks", school)).content.decode()
     assert "Nothing to do: no open tasks are waiting for you." in page
