@@ -16,6 +16,7 @@ from django.template.defaultfilters import pluralize
 
 from pupils.codes import COMPULSORY_AGES, age_on, is_compulsory_school_age, school_year_age_date
 from pupils.models import Flag, Pupil, RegistrationGroup, School, YearGroup
+from pupils.people import person_name
 from pupils.selectors import pupils_on_roll_between, school_summaries
 
 from .models import ActionLog, Ladder, Referral, Stage, StageChange
@@ -42,10 +43,7 @@ class Escalation:
     @property
     def acted(self) -> str:
         """Who moved the pupil: a person, or the nightly run."""
-        person = self.change.decided_by
-        if person is not None:
-            return person.get_full_name() or person.get_username()
-        return "Nightly run"
+        return person_name(self.change.decided_by) or "Nightly run"
 
 
 def escalation_list(

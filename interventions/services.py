@@ -17,6 +17,7 @@ from django.utils import timezone
 from pupils.access import PERMISSIONS
 from pupils.calendar import SchoolCalendar
 from pupils.models import Pupil, School, StaffMembership
+from pupils.people import person_name
 from pupils.services import school_calendar
 
 from .ladder_format import LadderCheck, Problem, validate_ladder
@@ -486,7 +487,7 @@ def pupil_move(*, pupil: Pupil, stage: Stage, user: Any, reason: str, on: date |
         ladder=stage.ladder,
         stage=stage,
         user=user,
-        reasons=[f"moved by {user}: {reason}"],
+        reasons=[f"moved by {person_name(user)}: {reason}"],
         note=reason,
         kind=StageChange.Kind.MANUAL,
         on=on or timezone.localdate(),

@@ -587,6 +587,24 @@ def test_manual_move_with_reason(client, school, placed, attendance_lead, ladder
     assert StageChange.objects.filter(pupil=pupil, kind="manual", note="Casework agreed").exists()
 
 
+def test_people_are_named_as_people_know_them_on_the_pupil_page(
+    client, school, class_teacher, attendance_lead, placed, ladder
+):
+    attendance_lead.first_name, attendance_lead.last_name = "Alice", "Hughes"
+    attendance_lead.save()
+    class_teacher.first_name, class_teacher.last_name = "Bob", "Patel"
+    class_teacher.save()
+    pupil = Placement.objects.filter(stage__key="concern").first().pupil  # with the class teacher's call to make
+    login(client, attendance_lead).post(
+        url("pupil_move", school, pupil.pk), {"stage": ladder.stages.get(key="casework").pk, "reason": "Agreed"}
+    )
+    page = client.get(url("pupil", school, pupil.pk)).content.decode()
+    assert "Moved by Alice Hughes</span>" in page and "moved by Alice Hughes: Agreed" in page
+    assert "Moved by a person by" not in page
+    assert "· Bob Patel</div>" in page  # whose the phone call is
+    assert "alice" not in page.replace("Alice", "") and "· bob" not in page
+
+
 def test_moving_without_a_reason_changes_nothing(client, school, placed, attendance_lead, ladder):
     pupil = placed[0]
     before = Placement.objects.get(pupil=pupil).stage
