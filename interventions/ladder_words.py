@@ -223,6 +223,7 @@ def ladder_picture(
     document: Mapping[str, Any],
     counts: Mapping[str, int] | None = None,
     flag_names: Mapping[str, str] | None = None,
+    letter_names: Mapping[str, str] | None = None,
 ) -> Picture:
     """Lay a ladder document out for drawing. `counts`: pupils at each stage key (None: not placed yet)."""
     falling: list[PictureStage] = []
@@ -251,7 +252,7 @@ def ladder_picture(
                 )
                 for a in item.get("actions") or []
             ],
-            letters=[humanise(k) for k in item.get("letters") or []],
+            letters=[(letter_names or {}).get(k) or humanise(k) for k in item.get("letters") or []],
             review_every_weeks=item.get("review_every_weeks"),
             monitoring=item.get("monitoring") or "",
             count=None if counts is None else counts.get(item["key"], 0),

@@ -24,7 +24,7 @@ from .ladder_format import LadderCheck, Problem, validate_ladder
 from .models import ActionLog, Ladder, Placement, Proposal, Referral, Stage, StageChange, Task
 from .rules import LadderSpec, decide
 from .selectors import current_placements, school_facts
-from .signals import letter_keys_requested, stage_entered
+from .signals import letter_templates_requested, stage_entered
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "ladders"
 SHIPPED = ("kirkby", "generic", "mickley", "sherrier", "firs", "dfe")
@@ -56,12 +56,17 @@ def ladder_file_read(name_or_path: str) -> dict[str, Any]:
     return document
 
 
+def letter_names(school: School | None) -> dict[str, str]:
+    """Key -> name of the letter templates the school's ladders may name (the letters app answers)."""
+    names: dict[str, str] = {}
+    for _, answer in letter_templates_requested.send(sender=Ladder, school=school):
+        names.update(answer)
+    return names
+
+
 def ladder_check(*, school: School | None, document: Any) -> LadderCheck:
     """Validate a ladder document for a school (letter templates included)."""
-    keys: set[str] = set()
-    for _, answer in letter_keys_requested.send(sender=Ladder, school=school):
-        keys.update(answer)
-    return validate_ladder(document, letter_keys=keys)
+    return validate_ladder(document, letter_keys=set(letter_names(school)))
 
 
 def ladder_document(ladder: Ladder) -> dict[str, Any]:

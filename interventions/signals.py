@@ -2,8 +2,8 @@
 
 `stage_entered` is sent inside the night's transaction when pupils enter
 stages, once for all of a night's movers; receivers (the letters app) queue
-each stage's letters and return how many they queued. `letter_keys_requested` asks which letter template keys a
-school can use, for validating ladder files.
+each stage's letters and return how many they queued. `letter_templates_requested` asks which letter
+templates a school can use, by key and name: ladder files are checked against them, and pages name them.
 """
 
 from __future__ import annotations
@@ -11,4 +11,4 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 stage_entered = Signal()  # kwargs: entries [(stage_change, letter_keys)], on, user
-letter_keys_requested = Signal()  # kwargs: school; receivers return a set of keys
+letter_templates_requested = Signal()  # kwargs: school; receivers return {key: name}

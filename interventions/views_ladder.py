@@ -71,7 +71,9 @@ def _ladder_page(
         "ladder": ladder,
         "shipped": shipped,
         "document": document,
-        "picture": ladder_picture(document, counts, _flag_names(access)) if document else None,
+        "picture": ladder_picture(document, counts, _flag_names(access), services.letter_names(access.school))
+        if document
+        else None,
         "pupils_placed": sum(counts.values()) if counts else 0,
         "school_ladders": Ladder.objects.filter(school=access.school)
         .annotate(stage_count=Count("stages"))

@@ -141,7 +141,7 @@ Well done, {{ pupil.forename }}! You came to school every single day, from {{ pe
 DEFAULT_TEMPLATES: dict[str, DefaultTemplate] = {
     "first_reminder": DefaultTemplate("First reminder", "{{ pupil.forename }}'s attendance", FIRST_REMINDER),
     "second_warning": DefaultTemplate(
-        "Second letter: attendance concern", "We are concerned about {{ pupil.forename }}'s attendance", SECOND_WARNING
+        "Letter of concern about attendance", "We are concerned about {{ pupil.forename }}'s attendance", SECOND_WARNING
     ),
     "formal_warning": DefaultTemplate(
         "Formal warning and invitation to meet",

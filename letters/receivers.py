@@ -6,7 +6,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from interventions.signals import letter_keys_requested, stage_entered
+from interventions.signals import letter_templates_requested, stage_entered
 
 from . import services
 
@@ -16,6 +16,6 @@ def queue_stage_letters(sender: Any, *, entries: list[Any], on: Any, user: Any =
     return services.letters_queue_for_stage_changes(entries=entries, on=on, user=user)
 
 
-@receiver(letter_keys_requested, dispatch_uid="letters_known_keys")
-def known_letter_keys(sender: Any, *, school: Any = None, **kwargs: Any) -> set[str]:
-    return services.letter_template_keys(school=school)
+@receiver(letter_templates_requested, dispatch_uid="letters_known_templates")
+def known_letter_templates(sender: Any, *, school: Any = None, **kwargs: Any) -> dict[str, str]:
+    return services.letter_template_names(school=school)

@@ -43,12 +43,12 @@ BACKGROUND_FROM = 50
 # --- templates ---------------------------------------------------------------------------
 
 
-def letter_template_keys(*, school: School | None) -> set[str]:
-    """Keys a school's ladders may name: the shipped defaults and the school's own templates."""
-    keys = set(DEFAULT_TEMPLATES)
+def letter_template_names(*, school: School | None) -> dict[str, str]:
+    """Key -> name of the templates a school's ladders may name: the shipped defaults and the school's own."""
+    names = {key: default.name for key, default in DEFAULT_TEMPLATES.items()}
     if school is not None and school.pk:
-        keys.update(LetterTemplate.objects.filter(school=school).values_list("key", flat=True))
-    return keys
+        names.update(LetterTemplate.objects.filter(school=school).values_list("key", "name"))
+    return names
 
 
 def letter_template_get_or_create(*, school: School, key: str) -> LetterTemplate:

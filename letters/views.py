@@ -424,7 +424,7 @@ def template_new(request: HttpRequest, urn: str) -> HttpResponse:
     access = _access(request, urn, "edit_ladder")
     form = NewTemplateForm(
         request.POST or None,
-        existing=services.letter_template_keys(school=access.school),
+        existing=set(services.letter_template_names(school=access.school)),
         initial={"body": NEW_TEMPLATE_BODY, "layout": "letter", "is_active": True},
     )
     return _template_page(request, access, form, key=None, text=None)

@@ -14,7 +14,7 @@ from django.utils.html import escape
 
 from interventions import nightly, services
 from interventions.models import ActionLog, Ladder, Placement, Proposal, StageChange, Task
-from letters.models import Letter
+from letters.models import Letter, LetterTemplate
 from pupils.models import AuditEvent, StaffMembership
 from tests.factories import PupilFactory, RegistrationGroupFactory
 from tests.interventions.conftest import SIMPLE_LADDER, fill_register
@@ -146,7 +146,16 @@ def test_active_ladder_picture_shows_stages_criteria_in_words_actions_and_counts
     assert "Phone the family" in body and "class teacher, within 2 school days" in body
     assert "Needs approval" in body and "Manual only" in body
     assert "every 2 weeks" in body
+    # Letters by the names the print queue gives them, the school's own where it renamed one.
+    assert "Letter of concern about attendance" in body and "Second warning" not in body
     assert "Sherrier CE Primary" in body  # the shipped ladders, to copy
+
+
+def test_the_ladder_names_letters_as_the_school_named_its_templates(client, school, ladder, attendance_lead):
+    LetterTemplate.objects.create(school=school, key="first_reminder", name="Gentle nudge", subject="s", body="b")
+    client.force_login(attendance_lead)
+    body = client.get(url("ladder", school)).content.decode()
+    assert "Gentle nudge" in body and "First reminder" not in body
 
 
 def test_improving_track_is_drawn_under_the_stages_it_mirrors(client, school, attendance_lead):

@@ -63,3 +63,18 @@ def test_unedited_letters_learn_to_say_one_session_was():
         assert LetterTemplate.objects.get(school=school, key=key).body == new == DEFAULT_TEMPLATES[key].body
     edited.refresh_from_db()
     assert edited.body.endswith("Ours.") and "sessions_missed }} sessions" in edited.body
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_concern_letter_under_its_shipped_name_takes_the_new_name_and_a_schools_own_name_stays():
+    rename = importlib.import_module("letters.migrations.0006_concern_letter_named_for_what_it_says")
+    migrate_to(("letters", "0005_letters_agree_with_their_numbers"))
+    try:
+        shipped = LetterTemplate.objects.create(school=SchoolFactory(), key="second_warning", name=rename.OLD)
+        own = LetterTemplate.objects.create(school=SchoolFactory(), key="second_warning", name="Our second letter")
+    finally:
+        migrate_to_latest()
+    shipped.refresh_from_db()
+    own.refresh_from_db()
+    assert (shipped.name, own.name) == ("Letter of concern about attendance", "Our second letter")
+    assert DEFAULT_TEMPLATES["second_warning"].name == rename.NEW
