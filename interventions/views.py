@@ -264,9 +264,16 @@ def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                 pupil=proposal.pupil,
             )
     proposal.refresh_from_db()
-    context = {"access": access, "proposal": proposal, "error": error}
+    context: dict[str, Any] = {"access": access, "proposal": proposal, "error": error}
     if request.htmx:
-        return render(request, "interventions/proposal_row.html", context, status=422 if error else 200)
+        if not error:
+            # The dashboard's stage counts and waiting count change with the decision: sent out of band.
+            pupils = visible_pupils(access)
+            context["stage_counts"] = selectors.stage_counts(
+                ladder=proposal.ladder, placements=selectors.placements_for(ladder=proposal.ladder, pupils=pupils)
+            )
+            context["proposal_count"] = selectors.pending_proposals(ladder=proposal.ladder, pupils=pupils).count()
+        return render(request, "interventions/proposal_decided.html", context, status=422 if error else 200)
     if error:
         messages.error(request, error)
     return redirect(_next_or(request, reverse("interventions:dashboard", args=[urn])))

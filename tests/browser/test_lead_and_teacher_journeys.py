@@ -51,6 +51,10 @@ def test_lead_approves_a_move_in_place_and_logs_a_call(sign_in, live_server, mor
     page.locator(f"#proposal-{Proposal.objects.get().pk}").get_by_role("button", name="Approve").click()
     page.get_by_text("Approved by alice").wait_for()
     assert Placement.objects.get(pupil=morning["Ashworth"]).stage.key == "panel"
+    # No reload: the stage cards and the waiting count follow the decision.
+    panel_card = page.locator("#stage-counts .card").filter(has_text="Attendance panel")
+    assert panel_card.locator(".fs-3").inner_text() == "1"
+    assert page.locator("#proposal-count").inner_text() == "0"
 
     page.get_by_role("link", name="Bennett, Sam").click()
     page.get_by_role("heading", name="Sam Bennett").wait_for()
