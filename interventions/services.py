@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -650,6 +650,29 @@ def action_log(
             due_on=next_step_due,
         )
     return action
+
+
+#: How long a person has to take back an action they logged with one click.
+UNDO_MINUTES = 10
+
+
+def action_undo(*, action: ActionLog, user: Any) -> None:
+    """Take back a conversation logged with one click by mistake: it goes from the pupil's record.
+
+    Only a conversation with the pupil (what My classes logs in one click; other
+    actions bring referrals, tasks or letters with them), only by the person who
+    logged it, within UNDO_MINUTES. Raises ValidationError saying why otherwise.
+    """
+    if action.kind != ActionLog.Kind.PUPIL_CONVERSATION or action.task_id is not None:
+        raise ValidationError("Only a conversation logged in one click can be taken back.")
+    if action.by_id != user.pk:
+        raise ValidationError("Only the person who logged this can take it back.")
+    if timezone.now() - action.created_at > timedelta(minutes=UNDO_MINUTES):
+        raise ValidationError(
+            f"This was logged more than {UNDO_MINUTES} minutes ago, so it stays on the record: "
+            "log another action to correct it."
+        )
+    action.delete()
 
 
 @transaction.atomic

@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
+from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -353,7 +354,7 @@ def quick_log(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     access = school_access(request.user, urn)
     access.require("log_action")
     pupil = pupil_for(access, pk)
-    services.action_log(
+    action = services.action_log(
         pupil=pupil,
         user=request.user,
         kind=ActionLog.Kind.PUPIL_CONVERSATION,
@@ -362,8 +363,38 @@ def quick_log(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     )
     _audit_change(request, access, f"logged a conversation with {pupil.upn}", pupil=pupil)
     if request.htmx:
-        return HttpResponse('<span class="text-success" role="status">Logged ✓</span>')
+        return render(
+            request, "interventions/quick_log_done.html", {"access": access, "pupil": pupil, "action": action}
+        )
     messages.success(request, f"Logged a conversation with {pupil.full_name}.")
+    return redirect("interventions:classes", urn=urn)
+
+
+@login_required
+@require_POST
+def action_undo(request: HttpRequest, urn: str, pk: int, action_pk: int) -> HttpResponse:
+    """Take back a one-click log: the person who logged it, within `services.UNDO_MINUTES`."""
+    access = school_access(request.user, urn)
+    access.require("log_action")
+    pupil = pupil_for(access, pk)
+    action = get_object_or_404(ActionLog, pk=action_pk, pupil=pupil)
+    try:
+        services.action_undo(action=action, user=request.user)
+    except ValidationError as exc:
+        if request.htmx:
+            return HttpResponse(
+                f'<span class="text-danger" role="alert">{escape(" ".join(exc.messages))}</span>', status=422
+            )
+        messages.error(request, " ".join(exc.messages))
+    else:
+        _audit_change(request, access, f"took back the conversation logged with {pupil.upn}", pupil=pupil)
+        if request.htmx:
+            return render(
+                request,
+                "interventions/quick_log_button.html",
+                {"access": access, "pupil": pupil, "pupil_prefix": pupil_url_prefix(urn)},
+            )
+        messages.success(request, f"Took back the conversation logged with {pupil.full_name}.")
     return redirect("interventions:classes", urn=urn)
 
 

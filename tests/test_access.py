@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from interventions import nightly, services
-from interventions.models import Proposal, Referral, Task
+from interventions.models import ActionLog, Proposal, Referral, Task
 from letters.models import Letter, LetterTemplate
 from letters.services import letter_queue, letters_print
 from pupils.models import ImportBatch, RegistrationGroup, StaffMembership
@@ -52,6 +52,8 @@ POLICY: dict[str, tuple[set[str], str | None, bool]] = {
     "interventions:pupil": (EVERYONE, "pupil", True),
     "interventions:action_create": (EVERYONE - {A}, "pupil", True),
     "interventions:quick_log": (EVERYONE - {A}, "pupil", True),
+    # Anyone who logs actions may ask; only the person who logged it is then allowed (422 for the rest).
+    "interventions:action_undo": (EVERYONE - {A}, "action", False),
     "interventions:pupil_move": (LEADERS, "pupil", False),
     "interventions:pupil_flags": (LEADERS | {O}, "pupil", False),
     "interventions:referral_create": (LEADERS, "pupil", False),
@@ -149,6 +151,7 @@ def build_world(school, lead) -> World:
         "import": {"pk": ImportBatch.objects.create(school=school, kind="marks", filename="x.csv").pk},
         "upload": {"token": upload.token},
         "mark": {"pk": mine.pk, "day": mark.date.isoformat(), "session": "pm" if mark.session else "am"},
+        "action": {"pk": mine.pk, "action_pk": ActionLog.objects.filter(pupil=mine).first().pk},
     }
     assert Letter.objects.filter(pupil=mine).exists()
     return World(school=school, pupil=mine, other_class_pupil=theirs, ids=ids)

@@ -75,6 +75,11 @@ def test_class_teacher_logs_a_conversation_in_one_click(sign_in, live_server, mo
     page = sign_in("bob")
     assert "/classes/" in page.url
     assert page.get_by_role("heading", name="4B").is_visible()
+    # A click on the wrong row can be taken back.
+    page.get_by_role("button", name="Log a conversation with Sam Ashworth").click()
+    page.get_by_role("button", name="Undo the conversation logged with Sam Ashworth").click()
+    page.get_by_role("button", name="Log a conversation with Sam Ashworth").wait_for()
+    assert not ActionLog.objects.filter(pupil=morning["Ashworth"]).exists()
     page.get_by_role("button", name="Log a conversation with Sam Clarke").click()
     page.get_by_text("Logged ✓").wait_for()
     assert ActionLog.objects.get(pupil=morning["Clarke"]).kind == "pupil_conversation"

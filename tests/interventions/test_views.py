@@ -648,6 +648,33 @@ def test_class_teacher_sees_only_their_classes_and_logs_in_one_click(client, sch
     assert client.post(url("quick_log", school, stranger.pk)).status_code == 404
 
 
+def test_a_one_click_log_can_be_taken_back_by_whoever_logged_it_for_ten_minutes(
+    client, school, placed, class_teacher, attendance_lead
+):
+    pupil = placed[0]
+    login(client, class_teacher)
+    logged = client.post(url("quick_log", school, pupil.pk), HTTP_HX_REQUEST="true").content.decode()
+    action = ActionLog.objects.get(pupil=pupil)
+    undo = url("action_undo", school, pupil.pk, action.pk)
+    assert f'hx-post="{undo}"' in logged and ">Undo</button>" in logged
+
+    # Someone else cannot take it back.
+    refused = login(client, attendance_lead).post(undo, HTTP_HX_REQUEST="true")
+    assert refused.status_code == 422 and "Only the person who logged this" in refused.content.decode()
+    assert ActionLog.objects.filter(pk=action.pk).exists()
+
+    # After ten minutes it stays on the record.
+    ActionLog.objects.filter(pk=action.pk).update(created_at=timezone.now() - timedelta(minutes=11))
+    late = login(client, class_teacher).post(undo, HTTP_HX_REQUEST="true")
+    assert late.status_code == 422 and "more than 10 minutes ago" in late.content.decode()
+    assert ActionLog.objects.filter(pk=action.pk).exists()
+
+    ActionLog.objects.filter(pk=action.pk).update(created_at=timezone.now())
+    back = client.post(undo, HTTP_HX_REQUEST="true").content.decode()
+    assert "Log a conversation with" in back and not ActionLog.objects.filter(pk=action.pk).exists()
+    assert AuditEvent.objects.filter(what=f"took back the conversation logged with {pupil.upn}").exists()
+
+
 def test_cached_lists_show_a_move_and_a_new_night_straight_away(client, school, placed, attendance_lead, ladder, today):
     login(client, attendance_lead)
     pupil = placed[3]  # 99%: universal
