@@ -96,9 +96,15 @@ def test_my_classes_fits_a_phone_screen(sign_in, live_server, morning):
     page.reload()
     page.get_by_role("heading", name="4B").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls in its card instead
-    # What a teacher came for is on screen without scrolling sideways: the attendance and the log button.
-    button = page.get_by_role("button", name="Log a conversation with Sam Clarke").bounding_box()
-    assert button["x"] + button["width"] <= 390
+    # What a teacher came for is on screen without scrolling sideways: the attendance and the log button,
+    # inside the table's box (beyond its edge the box hides it), for every pupil, and once logged, Undo too.
+    box = page.locator(".table-responsive").first.bounding_box()
+    for surname in ("Ashworth", "Bennett", "Clarke"):
+        button = page.get_by_role("button", name=f"Log a conversation with Sam {surname}")
+        assert button.bounding_box()["x"] + button.bounding_box()["width"] <= box["x"] + box["width"], surname
+    page.get_by_role("button", name="Log a conversation with Sam Ashworth").click()
+    undo = page.get_by_role("button", name="Undo the conversation logged with Sam Ashworth")
+    assert undo.bounding_box()["x"] + undo.bounding_box()["width"] <= box["x"] + box["width"]
     screenshot(page, "my_classes_phone")
 
 
