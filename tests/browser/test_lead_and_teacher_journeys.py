@@ -157,3 +157,15 @@ def test_filtering_the_dashboard_twice_keeps_one_of_each_filter_in_the_address(s
     ], page.url
     assert query.count("stage=") == 1, page.url
     page.get_by_text("1 pupil matches these filters.").wait_for()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_pupil_pages_figures_fit_without_scrolling_sideways(sign_in, live_server, morning, school, width):
+    page = sign_in("alice")
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{live_server.url}/school/{school.urn}/pupils/{morning['Bennett'].pk}/")
+    figures = page.get_by_role("region", name="Attendance")
+    figures.get_by_role("rowheader", name="Hours of learning lost").wait_for()
+    table, card = figures.locator("table").bounding_box(), figures.bounding_box()
+    assert table["x"] + table["width"] <= card["x"] + card["width"], "the figures run past their card"
+    assert page.evaluate("document.documentElement.scrollWidth") <= width

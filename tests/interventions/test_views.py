@@ -156,7 +156,7 @@ def test_pupil_page_writes_hours_lost_as_the_letters_do(client, school, placed, 
     page = login(client, attendance_lead).get(url("pupil", school, placed[0].pk))
     hours = page.context["record"].year.hours_lost
     assert hours == int(hours) > 0
-    assert f'<td class="text-end">{int(hours)}</td></tr>' in page.content.decode()
+    assert f'>Hours of learning lost</th><td class="text-end">{int(hours)}</td>' in page.content.decode()
     assert f"{hours:.2f}" not in page.content.decode()
 
 
