@@ -27,6 +27,8 @@ class Chart:
 
 #: Room an x-axis label ("23 Nov" at 10px) needs beside a right-aligned one, in chart units.
 LABEL_ROOM = 60
+#: Room between centred x-axis labels, in chart units: a narrower chart labels fewer weeks.
+LABEL_STEP = 45
 
 
 def weekly_chart(
@@ -56,7 +58,8 @@ def weekly_chart(
         pts = " ".join(f"{x(i)},{y(float(v))}" for i, v in enumerate(values) if v is not None)
         latest = next((v for v in reversed(values) if v is not None), None)
         lines.append(Line(label, pts, css, f"{latest:.1f}%" if latest is not None else "n/a"))
-    step = max(1, len(labels) // 8)
+    most = max(2, plot_w // LABEL_STEP)
+    step = max(1, -(-len(labels) // most))
     shown = list(range(0, len(labels), step))
     last = len(labels) - 1
     if shown and shown[-1] != last:  # the latest week is always labelled...

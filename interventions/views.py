@@ -67,6 +67,7 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         # Both lazy: read only when their cached blocks have expired.
         "stage_counts": SimpleLazyObject(lambda: selectors.stage_counts(ladder=ladder, placements=placements)),
         "chart": SimpleLazyObject(lambda: _attendance_chart(access.school, today)),
+        "chart_phone": SimpleLazyObject(lambda: _attendance_chart(access.school, today, width=360)),
         "filter": filtered,
         "page": page,
         "query": _query_without_page(request),
@@ -99,7 +100,7 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
     return render(request, template, context)
 
 
-def _attendance_chart(school: Any, today: Any) -> charts.Chart:
+def _attendance_chart(school: Any, today: Any, *, width: int = 640) -> charts.Chart:
     """Whole-school attendance and persistent absence by week, beside the national figures."""
     weeks = selectors.school_weeks(school=school, since=today - timedelta(weeks=44))
     chart = charts.weekly_chart(
@@ -120,6 +121,7 @@ def _attendance_chart(school: Any, today: Any) -> charts.Chart:
                 "ref-pa",
             ),
         ],
+        width=width,
     )
     return chart
 

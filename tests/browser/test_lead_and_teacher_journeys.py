@@ -169,3 +169,15 @@ def test_the_pupil_pages_figures_fit_without_scrolling_sideways(sign_in, live_se
     table, card = figures.locator("table").bounding_box(), figures.bounding_box()
     assert table["x"] + table["width"] <= card["x"] + card["width"], "the figures run past their card"
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_weekly_charts_labels_are_readable_on_a_desktop_and_a_phone(sign_in, live_server, morning, width):
+    page = sign_in("alice")
+    page.set_viewport_size({"width": width, "height": 900})
+    page.reload()
+    chart = page.get_by_role("region", name="Attendance and persistent absence by week")
+    charts = chart.get_by_role("img")
+    assert charts.count() == 1  # the one drawn for this width; the other is not displayed
+    heights = charts.locator("text").evaluate_all("ts => ts.map(t => t.getBoundingClientRect().height)")
+    assert heights and min(heights) >= 9, heights  # 10px text not shrunk to a smudge
