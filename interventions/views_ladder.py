@@ -66,6 +66,9 @@ def _ladder_page(
         if ladder is not None
         else None
     )
+    school_ladders = list(
+        Ladder.objects.filter(school=access.school).annotate(stage_count=Count("stages")).order_by("-is_active", "name")
+    )
     context = {
         "access": access,
         "ladder": ladder,
@@ -75,10 +78,9 @@ def _ladder_page(
         if document
         else None,
         "pupils_placed": sum(counts.values()) if counts else 0,
-        "school_ladders": Ladder.objects.filter(school=access.school)
-        .annotate(stage_count=Count("stages"))
-        .order_by("-is_active", "name"),
+        "school_ladders": school_ladders,
         "shipped_ladders": shipped_ladders(),
+        "school_keys": {item.key for item in school_ladders},
     }
     return render(request, "interventions/ladder_detail.html", context)
 

@@ -178,6 +178,17 @@ def test_a_shipped_ladder_can_be_seen_before_copying(client, school, ladder, att
     assert client.get(url("ladder_detail", school, "nonesuch")).status_code == 404
 
 
+def test_a_shipped_ladder_the_school_holds_a_copy_of_says_so(client, school, ladder, attendance_lead):
+    services.ladder_load(school=school, document=services.ladder_file_read("kirkby"))
+    client.force_login(attendance_lead)
+    body = client.get(url("ladder", school)).content.decode()
+    shipped = body[body.index('id="shipped-heading"') :]
+    kirkby = shipped[shipped.index('<code class="small">kirkby</code>') :]
+    assert kirkby[: kirkby.index("</td>")].endswith("The school has its own copy, listed beside.</div>")
+    mickley = shipped[shipped.index('<code class="small">mickley</code>') :]
+    assert "own copy" not in mickley[: mickley.index("</td>")]
+
+
 def test_no_active_ladder_shows_the_ladders_to_start_from(client, school, attendance_lead):
     client.force_login(attendance_lead)
     response = client.get(url("ladder", school))
