@@ -660,7 +660,7 @@ def _save_figures(
     The weeks count the pupils in `counted` (`chart_pupils`): leavers too.
     """
     if chart_from == monday_of(as_of):  # a night like most: only this week's row of the chart changes
-        weeks = this_week_figures(facts, leavers=sorted(counted - set(facts.facts)))
+        weeks = this_week_figures(facts, counted=counted)
     else:
         weeks = school_week_figures(school=school, pupil_ids=sorted(counted), as_of=as_of, since=chart_from)
     figures = school_figures(facts=facts, spec=spec, weeks=weeks)

@@ -486,31 +486,40 @@ def _weekly_school_figures(facts: SchoolFacts) -> list[WeekFigures]:
 
 
 def chart_pupils(*, school: School, calendar: SchoolCalendar, as_of: date) -> set[int]:
-    """The pupils the weekly chart counts on `as_of`: every enrolment on roll on some day of the year so far.
+    """The pupils the weekly chart counts on `as_of`: every enrolment of compulsory school age on roll on
+    some day of the year so far.
 
-    As the DfE counts persistent absence: each enrolment once, a leaver up
-    to their leaving day. So the chart's latest week agrees with the
-    absence-by-group list, and a pupil who leaves does not drop out of the
-    weeks they were here for.
+    As the DfE counts attendance and persistent absence (and so the national
+    lines the chart is drawn against): each enrolment once, a leaver up to
+    their leaving day, pupils aged 5 to 15 on the 31 August before the school
+    year only. So the chart's latest week agrees with the absence-by-group
+    list, and a pupil who leaves does not drop out of the weeks they were here for.
     """
     year_start = calendar.academic_year_window(as_of)[0]
-    return set(pupils_on_roll_between(school=school, start=year_start, end=as_of).values_list("pk", flat=True))
+    born_after, born_by = codes.compulsory_birth_dates(as_of)
+    on_roll = pupils_on_roll_between(school=school, start=year_start, end=as_of)
+    cohort = on_roll.filter(date_of_birth__gt=born_after, date_of_birth__lte=born_by)
+    return set(cohort.values_list("pk", flat=True))
 
 
-def this_week_figures(facts: SchoolFacts, *, leavers: Sequence[int] = ()) -> list[WeekFigures]:
+def this_week_figures(facts: SchoolFacts, *, counted: set[int]) -> list[WeekFigures]:
     """The chart's row for the week of `facts.as_of`, from the night's running totals: one small query.
 
     What `school_week_figures(since=that Monday)` gives for the same pupils
     (nothing if none of them has a week stored then), read off the running
     totals `night_facts` built: `window_cuts` always cuts at that Monday and
     the next, and at the year's first Monday, so the week and the year so far
-    are each one subtraction a pupil. `leavers` are the chart's pupils no
-    longer on roll (`chart_pupils`), who have no facts: their few stored weeks are read.
+    are each one subtraction a pupil. `counted` are the chart's pupils
+    (`chart_pupils`); those no longer on roll have no facts, so their few
+    stored weeks are read.
     """
+    leavers = sorted(counted - set(facts.facts))
     monday = monday_of(facts.as_of)
     year_monday = monday_of(facts.calendar.academic_year_window(facts.as_of)[0])
     standing = []
-    for f in facts.facts.values():
+    for pupil_id, f in facts.facts.items():
+        if pupil_id not in counted:
+            continue
         running = f.running
         if running is None:
             raise ValueError("this_week_figures needs the running totals of night_facts")

@@ -177,6 +177,17 @@ def is_compulsory_school_age(born: date, day: date) -> bool:
     return age_on(born, school_year_age_date(day)) in COMPULSORY_AGES
 
 
+def compulsory_birth_dates(day: date) -> tuple[date, date]:
+    """(born after, born on or before): the birth dates of pupils of compulsory school age on `day`.
+
+    `is_compulsory_school_age` as a range, for a database query: aged 5 to 15
+    on the 31 August before the school year (a 31 August, so no 29 February).
+    """
+    age_date = school_year_age_date(day)
+    oldest, youngest = COMPULSORY_AGES[-1] + 1, COMPULSORY_AGES[0]
+    return age_date.replace(year=age_date.year - oldest), age_date.replace(year=age_date.year - youngest)
+
+
 def compulsory_age_note(born: date, *days: date) -> str:
     """Why a pupil was of compulsory school age on `days`, in words for a warning about X.
 

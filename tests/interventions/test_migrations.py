@@ -22,9 +22,11 @@ REBAND_TARGET = ("interventions", "0010_dfe_bands_without_floors")
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_nights_charted_before_leavers_counted_are_not_built_on():
-    """The chart now counts leavers: the next night must recount and redraw the whole year, not add a week."""
-    migrate_to(BEFORE)
+@pytest.mark.parametrize("before", [BEFORE, ("interventions", "0011_open_work_someone_can_do")])
+def test_nights_charted_before_the_chart_counted_differently_are_not_built_on(before):
+    """The chart now counts leavers (0008), and only pupils of compulsory school age (0012): the next
+    night must recount and redraw the whole year, not add a week."""
+    migrate_to(before)
     try:
         school = SchoolFactory()
         night = NightlyRun.objects.create(

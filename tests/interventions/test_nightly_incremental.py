@@ -404,7 +404,7 @@ def test_this_weeks_chart_row_from_the_running_totals_is_the_row_the_stored_week
         counted = selectors.chart_pupils(school=school, calendar=calendar, as_of=as_of)
         monday = as_of - timedelta(days=as_of.weekday())
         want = selectors.school_week_figures(school=school, pupil_ids=sorted(counted), as_of=as_of, since=monday)
-        assert selectors.this_week_figures(facts, leavers=sorted(counted - set(facts.facts))) == want, as_of
+        assert selectors.this_week_figures(facts, counted=counted) == want, as_of
         assert bool(want) is (as_of != date(2025, 10, 29)), as_of
         assert (pupils[7].pk in counted) and (pupils[7].pk in facts.facts) is (as_of <= date(2025, 11, 5))
 
@@ -412,6 +412,10 @@ def test_this_weeks_chart_row_from_the_running_totals_is_the_row_the_stored_week
 def test_the_charts_persistent_absence_is_the_dfe_figure_the_absence_list_shows(db, monkeypatch):
     """Leavers count up to their leaving day, as on the absence-by-group page; and stay in the weeks they were here."""
     school, pupils = build_school("300203", until=WALK_TO)
+    # A Reception child, 4 on 31 August: below compulsory school age, so in neither figure (nor the national ones).
+    reception = PupilFactory(school=school, date_of_birth=date(2021, 3, 1))
+    mark_days(school, [reception], YEAR_START, WALK_TO, stamped=timezone.now() - timedelta(hours=1))
+    Pupil.objects.filter(pk=reception.pk).update(updated_at=timezone.now() - timedelta(hours=1))
     before_leaving = date(2025, 11, 4)
     nightly.nightly_run(school=school, as_of=before_leaving)
     charted_then = {
@@ -436,7 +440,8 @@ def test_the_charts_persistent_absence_is_the_dfe_figure_the_absence_list_shows(
         assert latest.week_start == monday_of(as_of)
         assert (latest.pupils, latest.persistent_absence_pct) == (whole.pupils, pct_as_printed(whole.persistent_pct))
         assert whole.pupils == len(pupils) and 0 < whole.persistent < whole.pupils
-    assert this_week_rows == [{"leavers": sorted([pupils[1].pk, pupils[7].pk])}]  # only the second night
+    assert len(this_week_rows) == 1  # only the second night
+    assert this_week_rows[0]["counted"] == {p.pk for p in pupils}  # the leavers too; not the Reception child
 
     charted_now = {w.week_start: (w.pupils, w.persistent_absence_pct) for w in SchoolWeek.objects.filter(school=school)}
     assert {m: charted_now[m] for m in charted_then if m < monday_of(before_leaving)} == {

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pupils.codes import (
     CodeError,
     age_on,
+    compulsory_birth_dates,
     is_compulsory_school_age,
     normalise_code,
     school_year_age_date,
@@ -111,3 +114,9 @@ def test_only_x_for_a_pupil_of_compulsory_school_age_needs_a_look():
     assert x_mark_warning("X", reception, day) == ""
     assert x_mark_warning("/", year_3, day) == ""
     assert x_mark_warning("D", year_3, day) == ""  # not a possible session either, but nothing to do with age
+
+
+@given(born=st.dates(date(1990, 1, 1), date(2030, 12, 31)), day=st.dates(date(2000, 1, 1), date(2035, 12, 31)))
+def test_the_compulsory_birth_dates_are_the_compulsory_school_age_test_as_a_range(born, day):
+    born_after, born_by = compulsory_birth_dates(day)
+    assert (born_after < born <= born_by) is is_compulsory_school_age(born, day)
