@@ -853,6 +853,21 @@ def tasks_for(access: Access, *, on: date) -> tuple[list[TaskGroup], list[TaskGr
     return overdue, today, later
 
 
+def open_stage_action_task(*, pupil: Pupil, stage: Stage, key: str) -> Task | None:
+    """The pupil's open task for the action `key` of the stage they are at: from their latest entry to it.
+
+    A task left open from an earlier time at the stage, or another stage's action of the same key,
+    is not this one.
+    """
+    return (
+        Task.objects.filter(
+            pupil=pupil, kind=Task.Kind.ACTION, template_key=key, status=Task.Status.OPEN, stage_change__to_stage=stage
+        )
+        .order_by("-stage_change__on", "-stage_change_id")
+        .first()
+    )
+
+
 def tasks_waiting_count(access: Access, *, on: date) -> int:
     """How many of this person's open tasks are due on or before `on`."""
     return _open_tasks_of(access).filter(due_on__lte=on).count()

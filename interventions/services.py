@@ -602,31 +602,24 @@ def action_log(
     next_step: str = "",
     next_step_due: date | None = None,
     task: Task | None = None,
-    stage_action_key: str = "",
+    closes: Task | None = None,
 ) -> ActionLog:
     """Record something a member of staff did for a pupil; a next step becomes a task for them.
 
-    Logging one of the stage's actions (`stage_action_key`) marks the pupil's open task for that
-    action done, so nobody is asked to do it again; the logged action points at the task.
+    `closes`: the open task this action does (`selectors.open_stage_action_task`, which the caller
+    has checked is this person's to do): it is marked done, so nobody is asked to do it again, and
+    the logged action points at it.
     Raises ValidationError for a next step without a due date (or the reverse), or a date in the future.
     """
     if occurred_on > timezone.localdate():
         raise ValidationError({"occurred_on": "An action cannot be logged for a date in the future."})
     if bool(next_step.strip()) != bool(next_step_due):
         raise ValidationError({"next_step_due": "A next step needs both what to do and when it is due."})
-    if stage_action_key and task is None:
-        task = (
-            Task.objects.filter(
-                pupil=pupil, kind=Task.Kind.ACTION, template_key=stage_action_key, status=Task.Status.OPEN
-            )
-            .order_by("due_on", "pk")
-            .first()
-        )
-        # The conditional update claims it: if someone closed it meanwhile, this logs without a task.
-        if task is not None and not Task.objects.filter(pk=task.pk, status=Task.Status.OPEN).update(
-            status=Task.Status.DONE, completed_at=timezone.now(), completed_by=user, is_overdue=False
-        ):
-            task = None
+    # The conditional update claims it: if someone closed it meanwhile, this logs without a task.
+    if closes is not None and Task.objects.filter(pk=closes.pk, status=Task.Status.OPEN).update(
+        status=Task.Status.DONE, completed_at=timezone.now(), completed_by=user, is_overdue=False
+    ):
+        task = closes
     action = ActionLog(
         school=pupil.school,
         pupil=pupil,

@@ -175,6 +175,13 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         kind, title, stage_action_key = form.action_kind_and_title()
+        closes = (
+            selectors.open_stage_action_task(pupil=pupil, stage=form.stage, key=stage_action_key)
+            if stage_action_key
+            else None
+        )
+        if closes is not None and not access.may_do(role=closes.role, assigned_to_id=closes.assigned_to_id):
+            closes = None  # assigned to someone else: the action is logged, their task stays open for them
         try:
             services.action_log(
                 pupil=pupil,
@@ -186,7 +193,7 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                 notes=form.cleaned_data["notes"],
                 next_step=form.cleaned_data["next_step"],
                 next_step_due=form.cleaned_data["next_step_due"],
-                stage_action_key=stage_action_key,
+                closes=closes,
             )
         except ValidationError as exc:
             form.add_error(None, exc)

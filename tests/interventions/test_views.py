@@ -318,6 +318,33 @@ def test_logging_a_stage_action_marks_its_task_done(client, school, placed, clas
     assert "Phone the family" not in page
 
 
+def test_logging_a_stage_action_closes_the_task_of_the_pupils_latest_entry_and_only_if_theirs(
+    client, school, placed, class_teacher, attendance_lead, ladder, today
+):
+    pupil = Placement.objects.filter(stage__key="concern").first().pupil
+    earlier = Task.objects.get(pupil=pupil, template_key="call", status="open")
+    # Out of the stage and back: a new entry with its own call to make; the earlier task was left open.
+    services.pupil_move(pupil=pupil, stage=ladder.stages.get(key="universal"), user=attendance_lead, reason="Better")
+    services.pupil_move(pupil=pupil, stage=ladder.stages.get(key="concern"), user=attendance_lead, reason="Worse")
+    latest = Task.objects.filter(pupil=pupil, template_key="call", status="open").exclude(pk=earlier.pk).get()
+    latest.assigned_to = UserFactory(username="carol")  # another class teacher's
+    latest.save()
+    login(client, class_teacher).post(
+        url("action_create", school, pupil.pk), {"kind": "stage:call", "occurred_on": today.isoformat()}
+    )
+    earlier.refresh_from_db()
+    latest.refresh_from_db()
+    assert (earlier.status, latest.status) == ("open", "open")  # not the old entry's; not bob's to close
+    assert ActionLog.objects.get(pupil=pupil, title="Phone the family").task is None
+
+    login(client, attendance_lead).post(
+        url("action_create", school, pupil.pk), {"kind": "stage:call", "occurred_on": today.isoformat()}
+    )
+    earlier.refresh_from_db()
+    latest.refresh_from_db()
+    assert (earlier.status, latest.status, latest.completed_by) == ("open", "done", attendance_lead)
+
+
 def test_bad_action_gets_messages_in_place_and_saves_nothing(client, school, placed, attendance_lead, today):
     pupil = placed[0]
     response = login(client, attendance_lead).post(
