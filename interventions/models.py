@@ -287,6 +287,8 @@ class ActionLog(models.Model):
     outcome = models.CharField(max_length=300, blank=True)
     notes = models.TextField(blank=True)
     task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="actions")
+    # Logged with one click (My classes), nothing typed: the only kind a person may take back.
+    one_click = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

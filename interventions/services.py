@@ -603,6 +603,7 @@ def action_log(
     next_step_due: date | None = None,
     task: Task | None = None,
     closes: Task | None = None,
+    one_click: bool = False,
 ) -> ActionLog:
     """Record something a member of staff did for a pupil; a next step becomes a task for them.
 
@@ -630,6 +631,7 @@ def action_log(
         outcome=outcome,
         notes=notes,
         task=task,
+        one_click=one_click,
     )
     action.full_clean()
     action.save()
@@ -650,13 +652,13 @@ UNDO_MINUTES = 10
 
 
 def action_undo(*, action: ActionLog, user: Any) -> None:
-    """Take back a conversation logged with one click by mistake: it goes from the pupil's record.
+    """Take back an action logged with one click by mistake: it goes from the pupil's record.
 
-    Only a conversation with the pupil (what My classes logs in one click; other
-    actions bring referrals, tasks or letters with them), only by the person who
-    logged it, within UNDO_MINUTES. Raises ValidationError saying why otherwise.
+    Only a one-click log (My classes: nothing typed, no task, referral or letter
+    with it), only by the person who logged it, within UNDO_MINUTES. Raises
+    ValidationError saying why otherwise.
     """
-    if action.kind != ActionLog.Kind.PUPIL_CONVERSATION or action.task_id is not None:
+    if not action.one_click:
         raise ValidationError("Only a conversation logged in one click can be taken back.")
     if action.by_id != user.pk:
         raise ValidationError("Only the person who logged this can take it back.")

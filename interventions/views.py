@@ -369,6 +369,7 @@ def quick_log(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         kind=ActionLog.Kind.PUPIL_CONVERSATION,
         title="Conversation with pupil",
         occurred_on=timezone.localdate(),
+        one_click=True,
     )
     _audit_change(request, access, f"logged a conversation with {pupil.upn}", pupil=pupil)
     if request.htmx:

@@ -701,6 +701,22 @@ def test_a_one_click_log_can_be_taken_back_by_whoever_logged_it_for_ten_minutes(
     assert "Log a conversation with" in back and not ActionLog.objects.filter(pk=action.pk).exists()
     assert AuditEvent.objects.filter(what=f"took back the conversation logged with {pupil.upn}").exists()
 
+    # A conversation written up on the pupil's page (notes, a next step) is not a one-click log.
+    client.post(
+        url("action_create", school, pupil.pk),
+        {
+            "kind": "pupil_conversation",
+            "occurred_on": timezone.localdate().isoformat(),
+            "notes": "Worried about the walk to school",
+            "next_step": "Ask about the walking bus",
+            "next_step_due": timezone.localdate().isoformat(),
+        },
+    )
+    written = ActionLog.objects.get(pupil=pupil, notes="Worried about the walk to school")
+    refused = client.post(url("action_undo", school, pupil.pk, written.pk), HTTP_HX_REQUEST="true")
+    assert refused.status_code == 422 and "Only a conversation logged in one click" in refused.content.decode()
+    assert ActionLog.objects.filter(pk=written.pk).exists()
+
 
 def test_cached_lists_show_a_move_and_a_new_night_straight_away(client, school, placed, attendance_lead, ladder, today):
     login(client, attendance_lead)
