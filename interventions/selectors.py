@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -23,6 +24,7 @@ from pupils import statistics as stats
 from pupils.access import Access, visible_pupils
 from pupils.calendar import SchoolCalendar, monday_of
 from pupils.models import AttendanceMark, Pupil, School, StaffMembership
+from pupils.people import person_name
 from pupils.selectors import pupils_on_roll, pupils_on_roll_between, school_weekly_counts
 from pupils.services import school_calendar
 
@@ -892,14 +894,16 @@ class TasksOf:
 def tasks_by_whom(tasks: QuerySet[Task], *, on: date) -> list[TasksOf]:
     """These tasks counted by whose they are (the person assigned, else the role), most first."""
     roles = dict(StaffMembership.Role.choices)
-    rows = (
+    rows = list(
         tasks.order_by()
-        .values("assigned_to__username", "role")
+        .values("assigned_to", "role")
         .annotate(count=Count("pk"), overdue=Count("pk", filter=Q(due_on__lt=on)))
     )
+    people = get_user_model().objects.in_bulk({row["assigned_to"] for row in rows if row["assigned_to"]})
     found: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for row in rows:
-        whom = row["assigned_to__username"] or roles.get(row["role"], "anyone")
+        person = people.get(row["assigned_to"])
+        whom = person_name(person) if person is not None else roles.get(row["role"], "anyone")
         found[whom][0] += row["count"]
         found[whom][1] += row["overdue"]
     return sorted((TasksOf(whom, n, late) for whom, (n, late) in found.items()), key=lambda t: (-t.count, t.whom))

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from . import imports, services
 from .models import School
+from .people import person_name
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ def upload_start(*, school: School, user: Any, kind: str, upload: UploadedFile) 
         kind=kind,
         filename=Path(upload.name or "upload").name[:255],
         size=path.stat().st_size,
-        uploaded_by=user.get_username(),
+        uploaded_by=person_name(user),
     )
     _save(progress)
     recent = cache.get(_school_key(school.pk), [])

@@ -497,15 +497,19 @@ def test_the_office_and_teachers_pages_count_the_tasks_waiting_and_link_to_them(
 
 
 def test_the_leads_dashboard_lists_their_own_tasks_and_counts_everyone_elses(
-    client, school, ladder, attendance_lead, tasks_for_everyone
+    client, school, ladder, attendance_lead, class_teacher, tasks_for_everyone, today
 ):
+    class_teacher.first_name, class_teacher.last_name = "Bob", "Patel"
+    class_teacher.save()
+    _task(Task.objects.first().pupil, "Bring the reading record", today, assigned_to=class_teacher)
     page = login(client, attendance_lead).get(url("dashboard", school)).content.decode()
     panel = page[page.index('id="tasks-heading"') : page.index('id="absent-heading"')]
     assert "Check the LA notification duties" in panel
     for others in ("Ring home", "Talk to Ours", "Talk to 5C pupil", "Check the register notes"):
         assert others not in panel
     assert (
-        'Due for others: Class teacher 2 · Office / admin 1 <span class="text-danger">(1 overdue)</span></p>' in panel
+        "Due for others: Class teacher 2 · Bob Patel 1 · Office / admin 1 "
+        '<span class="text-danger">(1 overdue)</span></p>' in panel
     )
 
 
