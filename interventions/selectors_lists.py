@@ -227,8 +227,9 @@ def absence_by_group(
             if side in sides
         )
         by_year[year_group_id].note = f"{counted} compulsory school age: not in the whole-school, SEN or group figures"
+    held = {flag_id for ids in flag_ids.values() for flag_id in ids}  # by any pupil on roll, of any age
     for flag in flags:
-        if flag.key == "fsm" and not by_flag[flag.pk].pupils:
+        if flag.key == "fsm" and flag.pk not in held:
             by_flag[flag.pk].note = "FSM is not held for any pupil"
     groups = [*by_year.values(), *by_sen.values(), *by_flag.values()]
     for row in groups:
