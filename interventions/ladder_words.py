@@ -9,7 +9,7 @@ falling stage it mirrors.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -219,11 +219,24 @@ class Picture:
         return [*self.falling, *self.improving]
 
 
+def _role_name(role: str) -> str:
+    return ROLE_NAMES.get(role, humanise(role))
+
+
+def _action_role(action: Mapping[str, Any], task_role: Callable[[Mapping[str, Any]], str] | None) -> str:
+    """Whose the action is, in words: "class teacher"; or, when its task goes to someone else because
+    the role named does not log actions here (`task_role`), "attendance lead, with the LA officer"."""
+    named = action.get("role", "attendance_lead")
+    owner = task_role(action) if task_role is not None else named
+    return _role_name(owner) if owner == named else f"{_role_name(owner)}, with the {_role_name(named)}"
+
+
 def ladder_picture(
     document: Mapping[str, Any],
     counts: Mapping[str, int] | None = None,
     flag_names: Mapping[str, str] | None = None,
     letter_names: Mapping[str, str] | None = None,
+    task_role: Callable[[Mapping[str, Any]], str] | None = None,
 ) -> Picture:
     """Lay a ladder document out for drawing. `counts`: pupils at each stage key (None: not placed yet)."""
     falling: list[PictureStage] = []
@@ -247,7 +260,7 @@ def ladder_picture(
             actions=[
                 PictureAction(
                     title=a.get("title", a.get("key", "")),
-                    role=ROLE_NAMES.get(a.get("role", "attendance_lead"), humanise(a.get("role", ""))),
+                    role=_action_role(a, task_role),
                     due_in_school_days=a.get("due_in_school_days"),
                 )
                 for a in item.get("actions") or []

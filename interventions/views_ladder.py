@@ -74,7 +74,13 @@ def _ladder_page(
         "ladder": ladder,
         "shipped": shipped,
         "document": document,
-        "picture": ladder_picture(document, counts, _flag_names(access), services.letter_names(access.school))
+        "picture": ladder_picture(
+            document,
+            counts,
+            _flag_names(access),
+            services.letter_names(access.school),
+            task_role=services.stage_action_role,
+        )
         if document
         else None,
         "pupils_placed": sum(counts.values()) if counts else 0,

@@ -151,6 +151,16 @@ def test_active_ladder_picture_shows_stages_criteria_in_words_actions_and_counts
     assert "Sherrier CE Primary" in body  # the shipped ladders, to copy
 
 
+def test_an_action_for_someone_who_does_not_log_actions_here_shows_as_the_leads(client, school, attendance_lead):
+    document = {**SIMPLE_LADDER, "stages": [dict(stage) for stage in SIMPLE_LADDER["stages"]]}
+    document["stages"][1]["actions"] = [{"key": "aim", "title": "Arrange an AIM meeting", "role": "la_officer"}]
+    services.ladder_load(school=school, document=document, activate=True)
+    client.force_login(attendance_lead)
+    body = client.get(url("ladder", school)).content.decode()
+    assert "attendance lead, with the LA officer" in body  # where the task will be: on the lead's My tasks
+    assert "class teacher, within 2 school days" not in body
+
+
 def test_the_ladder_names_letters_as_the_school_named_its_templates(client, school, ladder, attendance_lead):
     LetterTemplate.objects.create(school=school, key="first_reminder", name="Gentle nudge", subject="s", body="b")
     client.force_login(attendance_lead)
