@@ -184,9 +184,14 @@ def ladder_load(*, school: School, document: Any, activate: bool = False) -> tup
 _COPY_SUFFIX = re.compile(r"-copy(-\d+)?$")
 
 
+def ladder_copied_from(key: str) -> str:
+    """The key a copy was made from: `sherrier-copy-2` -> `sherrier` (a key that is no copy: itself)."""
+    return _COPY_SUFFIX.sub("", key)
+
+
 def ladder_copy_key(*, school: School, key: str) -> str:
     """A free key for a copy: `sherrier` -> `sherrier-copy`, then `sherrier-copy-2`, ..."""
-    base = _COPY_SUFFIX.sub("", key)[:48] or "ladder"
+    base = ladder_copied_from(key)[:48] or "ladder"
     taken = set(Ladder.objects.filter(school=school, key__startswith=base).values_list("key", flat=True))
     candidate, n = f"{base}-copy", 2
     while candidate in taken:

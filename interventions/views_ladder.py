@@ -86,7 +86,7 @@ def _ladder_page(
         "pupils_placed": sum(counts.values()) if counts else 0,
         "school_ladders": school_ladders,
         "shipped_ladders": shipped_ladders(),
-        "school_keys": {item.key for item in school_ladders},
+        "school_keys": {services.ladder_copied_from(item.key) for item in school_ladders},
     }
     return render(request, "interventions/ladder_detail.html", context)
 

@@ -188,9 +188,14 @@ def test_a_shipped_ladder_can_be_seen_before_copying(client, school, ladder, att
     assert client.get(url("ladder_detail", school, "nonesuch")).status_code == 404
 
 
-def test_a_shipped_ladder_the_school_holds_a_copy_of_says_so(client, school, ladder, attendance_lead):
-    services.ladder_load(school=school, document=services.ladder_file_read("kirkby"))
+@pytest.mark.parametrize("how", ["loaded", "copied"])
+def test_a_shipped_ladder_the_school_holds_a_copy_of_says_so(client, school, ladder, attendance_lead, how):
     client.force_login(attendance_lead)
+    if how == "loaded":  # as the demo and a new school's default: under the shipped key
+        services.ladder_load(school=school, document=services.ladder_file_read("kirkby"))
+    else:  # with the Copy button: kirkby-copy
+        client.post(url("ladder_copy", school, "kirkby"), {"from": "shipped"})
+        assert Ladder.objects.filter(school=school, key="kirkby-copy").exists()
     body = client.get(url("ladder", school)).content.decode()
     shipped = body[body.index('id="shipped-heading"') :]
     kirkby = shipped[shipped.index('<code class="small">kirkby</code>') :]
