@@ -856,18 +856,14 @@ def tasks_for(access: Access, *, on: date) -> tuple[list[TaskGroup], list[TaskGr
 
 
 def open_stage_action_task(*, pupil: Pupil, stage: Stage, key: str) -> Task | None:
-    """The pupil's open task for the action `key` of the stage they are at: from their latest entry to it.
-
-    A task left open from an earlier time at the stage, or another stage's action of the same key,
-    is not this one.
-    """
-    return (
-        Task.objects.filter(
-            pupil=pupil, kind=Task.Kind.ACTION, template_key=key, status=Task.Status.OPEN, stage_change__to_stage=stage
-        )
-        .order_by("-stage_change__on", "-stage_change_id")
-        .first()
-    )
+    """The pupil's open task for the action `key` of `stage`, from their latest stage change, if that
+    change put them at `stage`. A task left open from an earlier time at the stage is not this one."""
+    latest = StageChange.objects.filter(pupil=pupil, ladder_id=stage.ladder_id).order_by("-on", "-pk").first()
+    if latest is None or latest.to_stage_id != stage.pk:
+        return None
+    return Task.objects.filter(
+        stage_change=latest, kind=Task.Kind.ACTION, template_key=key, status=Task.Status.OPEN
+    ).first()
 
 
 def tasks_waiting_count(access: Access, *, on: date) -> int:

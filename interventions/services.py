@@ -606,7 +606,6 @@ def action_log(
     notes: str = "",
     next_step: str = "",
     next_step_due: date | None = None,
-    task: Task | None = None,
     closes: Task | None = None,
     one_click: bool = False,
 ) -> ActionLog:
@@ -622,10 +621,9 @@ def action_log(
     if bool(next_step.strip()) != bool(next_step_due):
         raise ValidationError({"next_step_due": "A next step needs both what to do and when it is due."})
     # The conditional update claims it: if someone closed it meanwhile, this logs without a task.
-    if closes is not None and Task.objects.filter(pk=closes.pk, status=Task.Status.OPEN).update(
+    claimed = closes is not None and Task.objects.filter(pk=closes.pk, status=Task.Status.OPEN).update(
         status=Task.Status.DONE, completed_at=timezone.now(), completed_by=user, is_overdue=False
-    ):
-        task = closes
+    )
     action = ActionLog(
         school=pupil.school,
         pupil=pupil,
@@ -635,7 +633,7 @@ def action_log(
         by=user,
         outcome=outcome,
         notes=notes,
-        task=task,
+        task=closes if claimed else None,
         one_click=one_click,
     )
     action.full_clean()

@@ -344,6 +344,11 @@ def test_logging_a_stage_action_closes_the_task_of_the_pupils_latest_entry_and_o
     latest.refresh_from_db()
     assert (earlier.status, latest.status, latest.completed_by) == ("open", "done", attendance_lead)
 
+    # Logged again: the latest entry's task is done, and the earlier entry's is still not this one.
+    client.post(url("action_create", school, pupil.pk), {"kind": "stage:call", "occurred_on": today.isoformat()})
+    earlier.refresh_from_db()
+    assert earlier.status == "open"
+
 
 def test_bad_action_gets_messages_in_place_and_saves_nothing(client, school, placed, attendance_lead, today):
     pupil = placed[0]
