@@ -825,10 +825,33 @@ def tasks_due(*, school: School, pupils: QuerySet[Pupil], on: date) -> QuerySet[
 
 @dataclass(frozen=True)
 class TaskGroup:
-    """Open tasks that ask the same thing, for several pupils: "Phone the family", "Review at Stage 2"."""
+    """Open tasks that ask the same thing, for several pupils: "Phone the family", "Review at Stage 2".
+
+    A long group lists its first few tasks (the soonest due) and folds the
+    rest away (`shown`, `folded`), so a page of several hundred stays readable.
+    """
 
     heading: str
     tasks: list[Task]
+
+    #: How many tasks a long group lists before folding; a group at most two longer lists them all.
+    SHOWN = 5
+
+    @property
+    def shown(self) -> list[Task]:
+        return self.tasks if len(self.tasks) <= self.SHOWN + 2 else self.tasks[: self.SHOWN]
+
+    @property
+    def folded(self) -> list[Task]:
+        return self.tasks[len(self.shown) :]
+
+    @property
+    def due_from(self) -> date:
+        return self.tasks[0].due_on
+
+    @property
+    def due_to(self) -> date:
+        return self.tasks[-1].due_on
 
 
 def tasks_for(access: Access, *, on: date) -> tuple[list[TaskGroup], list[TaskGroup], list[TaskGroup]]:

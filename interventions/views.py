@@ -426,6 +426,7 @@ def tasks(request: HttpRequest, urn: str) -> HttpResponse:
         "today": today,
         "sections": sections,
         "total": sum(count for _, _, count in sections),
+        "folded": any(group.folded for _, groups, _ in sections for group in groups),
         "roles": roles,
     }
     return render(request, "interventions/tasks.html", context)

@@ -485,6 +485,34 @@ def test_my_tasks_come_soonest_due_first_with_reviews_at_a_stage_together(
     assert reviews.index(escape(at_concern.full_name)) < reviews.index(escape(moved.full_name))
 
 
+def test_my_tasks_folds_a_long_group_after_its_soonest_due_and_counts_each_part(client, school, attendance_lead, today):
+    pupils = [PupilFactory(school=school, surname=f"Pupil{n:02}") for n in range(9)]
+    for n, pupil in enumerate(pupils):
+        _task(pupil, "Phone the family", today + timedelta(days=2 + n), role="attendance_lead")
+    for pupil in pupils[:7]:
+        _task(pupil, "Send the leaflet", today + timedelta(days=4), role="attendance_lead")
+    _task(pupils[0], "Meet the family", today - timedelta(days=1), role="attendance_lead")
+    page = login(client, attendance_lead).get(url("tasks", school)).content.decode()
+
+    summary = page[page.index('id="tasks-summary"') : page.index("</p>", page.index('id="tasks-summary"'))]
+    assert "17 open tasks:" in summary
+    assert '<a href="#tasks-1">1 overdue</a>, 0 due today, <a href="#tasks-3">16 coming up</a>.' in summary
+
+    phone = page[page.index(">Phone the family <") : page.index(">Send the leaflet <")]
+    first_day, last_day = today + timedelta(days=2), today + timedelta(days=10)
+    assert f"· 9 pupils · due {first_day:%-d %b} to {last_day:%-d %b}" in phone
+    listed, folded = phone.split("<details")
+    # The five due soonest are listed; the other four are folded away, still each with its Done button.
+    assert [p.surname for p in pupils if p.surname in listed] == [p.surname for p in pupils[:5]]
+    assert "Show the other 4 pupils" in folded
+    assert [p.surname for p in pupils if p.surname in folded] == [p.surname for p in pupils[5:]]
+    assert folded.count('aria-label="Mark done: Phone the family') == 4
+    # Seven is short enough to list whole: folding would hide fewer rows than it saves.
+    leaflet = _section(page, "Coming up")[_section(page, "Coming up").index(">Send the leaflet <") :]
+    assert "<details" not in leaflet and leaflet.count('aria-label="Mark done: Send the leaflet') == 7
+    assert "· 7 pupils · due " + (today + timedelta(days=4)).strftime("%a %-d %b") in leaflet
+
+
 def test_my_tasks_says_so_when_there_is_nothing_to_do(client, school, attendance_lead):
     page = login(client, attendance_lead).get(url("tasks", school)).content.decode()
     assert "Nothing to do: no open tasks are waiting for you." in page
