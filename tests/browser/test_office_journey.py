@@ -169,3 +169,29 @@ def test_office_finds_its_follow_up_calls_and_marks_one_done(live_server, page, 
     assert ActionLog.objects.filter(task__pupil=office["Ahmed"]).exists()
     page.get_by_role("link", name="Registers").click()
     expect(page.get_by_text("1 task of yours due today or overdue")).to_be_visible()
+
+
+def test_a_long_group_of_tasks_opens_to_show_the_rest_and_each_can_be_done(live_server, page, sign_in, school):
+    from interventions.models import Task
+
+    MembershipFactory(user=UserFactory(username="owen"), school=school, role=StaffMembership.Role.OFFICE)
+    today = timezone.localdate()
+    pupils = [PupilFactory(school=school, surname=f"Caller{n:02}", forename="Sam") for n in range(12)]
+    for n, pupil in enumerate(pupils):
+        Task.objects.create(
+            school=school, pupil=pupil, title="First-day follow-up", role="office", due_on=today + timedelta(days=1 + n)
+        )
+    page = sign_in("owen")
+    page.goto(f"{live_server.url}/school/{school.urn}/tasks/")
+    page.get_by_role("heading", name="My tasks").wait_for()
+    last = page.get_by_role("button", name="Mark done: First-day follow-up, for Sam Caller11")
+    assert page.get_by_role("button", name="Mark done: First-day follow-up, for Sam Caller04").is_visible()
+    assert not last.is_visible()  # folded away: only the five due soonest show
+    shot(page, "tasks_folded")
+
+    page.get_by_text("Show the other 7 pupils").click()
+    expect(last).to_be_visible()
+    last.click()
+    expect(page.locator(f"#task-{Task.objects.get(pupil=pupils[11]).pk} .badge").get_by_text("Done")).to_be_visible()
+    assert Task.objects.get(pupil=pupils[11]).status == "done"
+    assert Task.objects.filter(status="open").count() == 11
