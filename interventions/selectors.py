@@ -690,9 +690,20 @@ def nightly_status(*, school: School, today: date | None = None, now: datetime |
     """Did last night run? For the dashboard: ok, running, failed (it ran and failed), missed (it never ran).
 
     `today` asks about the night before that morning; without it, the latest
-    night due by `now`. "off" means the school has no active ladder, so no night runs.
+    night due by `now`, or yesterday's if it has already run (by hand, before
+    the schedule's hour). "off" means the school has no active ladder, so no night runs.
     """
-    night_of = today - timedelta(days=1) if today is not None else night_due(school=school, now=now or timezone.now())
+    if today is not None:
+        night_of = today - timedelta(days=1)
+    else:
+        now = now or timezone.now()
+        night_of = night_due(school=school, now=now)
+        yesterday = now.astimezone(ZoneInfo(school.time_zone)).date() - timedelta(days=1)
+        if (
+            night_of < yesterday
+            and NightlyRun.objects.filter(school=school, run_on=yesterday, status=NightlyRun.Status.DONE).exists()
+        ):
+            night_of = yesterday
     runs = list(NightlyRun.objects.filter(school=school, run_on=night_of).order_by("-started_at")[:20])
     done = next((r for r in runs if r.status == NightlyRun.Status.DONE), None)
     if done is not None:

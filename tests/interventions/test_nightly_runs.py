@@ -136,6 +136,14 @@ def test_status_without_a_date_asks_about_the_latest_night_due_in_the_schools_ti
     assert (late.state, late.night_of) == ("missed", date(2025, 11, 27))
 
 
+def test_status_before_the_schedules_hour_reports_yesterdays_night_if_it_already_ran(oakfield):
+    early = datetime(2025, 11, 28, 1, 30, tzinfo=UTC)
+    assert selectors.nightly_status(school=oakfield, now=early).night_of == date(2025, 11, 26)
+    nightly.nightly_run(school=oakfield, as_of=date(2025, 11, 27))  # run by hand at half past one
+    status = selectors.nightly_status(school=oakfield, now=early)
+    assert (status.state, status.night_of) == ("ok", date(2025, 11, 27))
+
+
 def test_dispatch_queues_each_due_school_once_in_its_own_time_zone(oakfield, register, monkeypatch):
     sydney = SchoolFactory(urn="400004", name="Sydney Primary", time_zone="Australia/Sydney")
     services.ladder_load(school=sydney, document=SIMPLE_LADDER, activate=True)
