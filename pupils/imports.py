@@ -290,10 +290,17 @@ _FLAG_KEY = re.compile(r"^[a-z0-9_]{1,40}$")
 
 @dataclass(frozen=True)
 class ContactRow:
-    name: str
-    address: str  # one line per address line
-    email: str
-    phone: str
+    """The first contact's details the file gives. None: that column is not in the file (leave the value alone)."""
+
+    name: str | None
+    address: str | None  # one line per address line
+    email: str | None
+    phone: str | None
+
+    def given(self) -> dict[str, str]:
+        """The details the file has a column for, by Contact field name."""
+        values = {"name": self.name, "address": self.address, "email": self.email, "phone": self.phone}
+        return {name: value for name, value in values.items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -493,6 +500,15 @@ def _year_order(code: str) -> tuple[int, str]:
 
 
 def _contact(fields: list[str], columns: Mapping[str, int], line: int, report: ImportReport) -> ContactRow | None:
+    """The row's first contact, or None when it gives no contact details (the contact is left alone).
+
+    A detail whose column the file lacks is None, so it is left as it is; a
+    column that is there but blank clears it.
+    """
+
+    def column(name: str, value: str) -> str | None:
+        return value if name in columns else None
+
     name = _text(fields, columns, "contact_name", line, report, limit=160)
     raw_address = fields[columns["contact_address"]] if "contact_address" in columns else ""
     address = "\n".join(part.strip() for part in raw_address.split(";") if part.strip())
@@ -500,14 +516,19 @@ def _contact(fields: list[str], columns: Mapping[str, int], line: int, report: I
     phone = _text(fields, columns, "contact_phone", line, report, limit=40)
     if not (name or address or email or phone):
         return None
-    if not name:
+    if not name and "contact_name" in columns:
         report.error(line, "contact_name", "a contact needs a name when other contact details are given")
     if email:
         try:
             validate_email(email)
         except ValidationError:
             report.error(line, "contact_email", f"{email!r} is not an e-mail address")
-    return ContactRow(name=name, address=address, email=email, phone=phone)
+    return ContactRow(
+        name=column("contact_name", name),
+        address=column("contact_address", address),
+        email=column("contact_email", email),
+        phone=column("contact_phone", phone),
+    )
 
 
 # --- marks: CSV and CTF -------------------------------------------------------

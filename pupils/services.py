@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from . import calendar as cal
@@ -313,7 +313,9 @@ def pupils_import(
     file leaves that value alone; a blank `leaving_date` means still on roll.
     A new pupil with no `start_date` is on roll from the start of the current
     academic year (a warning says so). Contact columns set the pupil's first
-    contact. Pupils not in the file are left as they are: records are never
+    contact's details, those the file has a column for; a different name makes
+    a new first contact and keeps the old one, next in line (a warning says
+    so). Pupils not in the file are left as they are: records are never
     deleted. Raises `ImportRejected` with every problem; the database is then
     unchanged apart from a rejected ImportBatch. Idempotent.
     """
@@ -367,6 +369,11 @@ def _clean_problems(obj: Pupil | Contact, row: int, report: imports.ImportReport
                 report.error(row, _PUPIL_COLUMNS.get(name, name), message)
 
 
+def _same_name(a: str, b: str) -> bool:
+    """The same person's name, however the MIS spaced or capitalised it this time."""
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
 def _pupils_write(
     *,
     school: School,
@@ -406,6 +413,7 @@ def _pupils_write(
     flags_wanted: dict[str, set[int]] = {}
     contacts_new: list[tuple[str, Contact]] = []
     contacts_changed: list[Contact] = []
+    demoted: set[int] = set()  # pupils whose first contact becomes their second
     changed_upns: set[str] = set()
     for row in rows:
         pupil = existing.get(row.upn)
@@ -455,13 +463,21 @@ def _pupils_write(
                 changed_upns.add(row.upn)
         if row.contact is not None:
             contact = first_contact.get(pupil.pk) if pupil.pk else None
-            fields = {
-                "name": row.contact.name,
-                "address": row.contact.address,
-                "email": row.contact.email,
-                "phone": row.contact.phone,
-            }
-            if contact is None:
+            fields = row.contact.given()
+            if contact is not None and "name" in fields and not _same_name(fields["name"], contact.name):
+                # Someone else is now the first contact. The one they replace keeps every detail
+                # we hold, next in line: the file says nothing about them.
+                report.warn(
+                    row.row,
+                    "contact_name",
+                    f"{fields['name']} is now the first contact; {contact.name} is kept as a further contact"
+                    " (check their details and whether they still receive letters)",
+                )
+                demoted.add(pupil.pk)
+                contact = None
+            if contact is None and "name" not in fields:
+                report.error(row.row, "contact_name", "a new contact needs a name: the file has no contact_name column")
+            elif contact is None:
                 contact = Contact(priority=1, **fields)
                 _clean_problems(contact, row.row, report, ["pupil"])
                 contacts_new.append((row.upn, contact))
@@ -486,6 +502,7 @@ def _pupils_write(
         if current - wanted:
             through.objects.filter(pupil_id=pupil.id, flag_id__in=current - wanted).delete()
         through.objects.bulk_create([through(pupil_id=pupil.id, flag_id=flag_id) for flag_id in wanted - current])
+    Contact.objects.filter(pupil_id__in=demoted).update(priority=F("priority") + 1)
     for upn, contact in contacts_new:
         contact.pupil = by_upn[upn]
     Contact.objects.bulk_create([contact for _, contact in contacts_new])

@@ -169,6 +169,76 @@ def test_contact_columns_update_the_first_contact(tmp_path, school):
     assert Contact.objects.get(pk=second.pk).name == "Chris Smith"
 
 
+def test_contact_columns_missing_from_the_file_leave_those_details_alone(tmp_path, school):
+    alex = PupilFactory(school=school, upn=ALEX)
+    first = ContactFactory(
+        pupil=alex, name="Jo Smith", relationship="Mother", address="2 Home Road\nTS1 2BB", email="jo@example.org"
+    )
+    import_pupils(
+        tmp_path,
+        f"upn,surname,forename,date_of_birth,year_group,registration_group,contact_name,contact_phone\n"
+        f"{ALEX},{alex.surname},{alex.forename},2016-10-01,4,4B,jo  SMITH,07700 900123\n",
+    )
+    first.refresh_from_db()
+    assert (first.name, first.relationship, first.address_lines, first.email, first.phone) == (
+        "jo  SMITH",
+        "Mother",
+        ["2 Home Road", "TS1 2BB"],
+        "jo@example.org",
+        "07700 900123",
+    )
+    assert alex.contacts.count() == 1
+
+
+def test_a_different_first_contact_is_added_first_and_the_one_it_replaces_is_kept(tmp_path, school):
+    alex = PupilFactory(school=school, upn=ALEX)
+    father = ContactFactory(pupil=alex, name="Tariq Bailey", relationship="Father", address="117 Victoria Street")
+    out = import_pupils(
+        tmp_path,
+        f"upn,surname,forename,date_of_birth,year_group,registration_group,contact_name,contact_phone\n"
+        f"{ALEX},{alex.surname},{alex.forename},2016-10-01,4,4B,Mary Adams,07700 900123\n",
+    )
+    assert (
+        "row 2, column contact_name: Mary Adams is now the first contact; Tariq Bailey is kept as a further contact"
+        in out
+    )
+    mary, tariq = alex.contacts.order_by("priority")
+    assert (mary.name, mary.phone, mary.address, mary.relationship) == (
+        "Mary Adams",
+        "07700 900123",
+        "",
+        "Parent/carer",
+    )
+    assert (tariq.pk, tariq.name, tariq.relationship, tariq.address) == (
+        father.pk,
+        "Tariq Bailey",
+        "Father",
+        "117 Victoria Street",
+    )
+    assert tariq.priority > mary.priority
+
+
+def test_contact_details_without_a_name_column_need_a_contact_to_update(tmp_path, school):
+    alex = PupilFactory(school=school, upn=ALEX)
+    jo = ContactFactory(pupil=alex, name="Jo Smith", phone="")
+    sam = PupilFactory(school=school, upn=SAM)
+    message = rejected(
+        tmp_path,
+        f"upn,surname,forename,date_of_birth,year_group,registration_group,contact_phone\n"
+        f"{ALEX},{alex.surname},{alex.forename},2016-10-01,4,4B,07700 900123\n"
+        f"{SAM},{sam.surname},{sam.forename},2016-10-01,4,4B,07700 900456\n",
+    )
+    assert "row 3, column contact_name: a new contact needs a name: the file has no contact_name column" in message
+    assert "row 2" not in message
+    import_pupils(
+        tmp_path,
+        f"upn,surname,forename,date_of_birth,year_group,registration_group,contact_phone\n"
+        f"{ALEX},{alex.surname},{alex.forename},2016-10-01,4,4B,07700 900123\n",
+    )
+    jo.refresh_from_db()
+    assert (jo.name, jo.phone) == ("Jo Smith", "07700 900123")
+
+
 def test_pupils_not_in_the_file_are_left_on_roll(tmp_path, school):
     stays = PupilFactory(school=school)
     import_pupils(tmp_path, HEADER + f"{ALEX},Smith,Alex,2016-10-01,4,4B\n")
