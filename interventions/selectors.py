@@ -25,7 +25,7 @@ from pupils.access import Access, visible_pupils
 from pupils.calendar import SchoolCalendar, monday_of
 from pupils.models import AttendanceMark, Pupil, School, StaffMembership
 from pupils.people import person_name
-from pupils.selectors import pupils_on_roll, pupils_on_roll_between, school_weekly_counts
+from pupils.selectors import pupils_on_roll, pupils_on_roll_between, school_summaries, school_weekly_counts
 from pupils.services import school_calendar
 
 from .models import (
@@ -826,6 +826,20 @@ def pending_proposals(*, ladder: Ladder, pupils: QuerySet[Pupil]) -> QuerySet[Pr
         .annotate(attendance_pct=Subquery(attendance))
         .order_by("proposed_on", F("attendance_pct").asc(nulls_last=True), "pk")
     )
+
+
+def with_absence_this_year(*, school: School, proposals: Sequence[Proposal], today: date) -> list[Proposal]:
+    """The proposals, each with `absence`: the pupil's summary for this school year up to yesterday.
+
+    So whoever approves a move can see what the absence was (illness or
+    unauthorised) before a letter or a penalty-notice task follows from it.
+    """
+    proposals = list(proposals)
+    start, end = school_calendar(school).academic_year_window(today - timedelta(days=1))
+    summaries = school_summaries(school=school, start=start, end=end, pupil_ids={p.pupil_id for p in proposals})
+    for proposal in proposals:
+        proposal.absence = summaries.get(proposal.pupil_id)
+    return proposals
 
 
 def tasks_due(*, school: School, pupils: QuerySet[Pupil], on: date) -> QuerySet[Task]:

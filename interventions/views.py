@@ -80,7 +80,9 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "list_key": request.GET.urlencode(),
         "pupil_prefix": pupil_url_prefix(urn),
         "night": selectors.nightly_status(school=access.school),
-        "proposals": proposals[:DASHBOARD_ITEMS],
+        "proposals": selectors.with_absence_this_year(
+            school=access.school, proposals=proposals[:DASHBOARD_ITEMS], today=today
+        ),
         "proposal_count": proposals.count(),
         "tasks": tasks[:DASHBOARD_ITEMS],
         "task_count": tasks.count(),

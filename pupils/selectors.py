@@ -10,6 +10,7 @@ and PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -68,16 +69,20 @@ def _summary_from_row(row: dict[str, Any], session_minutes: int) -> stats.Attend
     )
 
 
-def school_summaries(*, school: School, start: date, end: date) -> dict[int, stats.AttendanceSummary]:
-    """Every pupil on roll at any time in [start, end], by id, with their attendance summary.
+def school_summaries(
+    *, school: School, start: date, end: date, pupil_ids: Iterable[int] | None = None
+) -> dict[int, stats.AttendanceSummary]:
+    """Every pupil on roll at any time in [start, end] (or those of `pupil_ids`), by id, with their summary.
 
     One grouped query. Each pupil's marks count only between their starting
     and leaving days (both included); pupils with no marks get zero summaries.
     Codes outside the table are not counted. Raises nothing.
     """
+    pupils = _marks_in_window(school=school, start=start, end=end)
+    if pupil_ids is not None:
+        pupils = pupils.filter(pk__in=list(pupil_ids))
     rows = (
-        _marks_in_window(school=school, start=start, end=end)
-        .values("pk")
+        pupils.values("pk")
         .annotate(**{name: Count(f"{_WINDOW}__pk", filter=cond) for name, cond in _count_conditions().items()})
         .order_by()
     )

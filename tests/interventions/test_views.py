@@ -771,6 +771,33 @@ def test_cached_lists_show_a_move_and_a_new_night_straight_away(client, school, 
     assert client.get(url("dashboard", school)).context["version"] != version
 
 
+def test_a_proposed_move_shows_how_much_of_the_absence_was_illness_and_how_much_unauthorised(
+    client, school, ladder, placed, attendance_lead, today
+):
+    pupil = PupilFactory(school=school, registration_group=placed[0].registration_group, surname="Cook")
+
+    def code_for(day, session):
+        return "I" if day.weekday() == 0 else "O" if day.weekday() == 1 and session == 1 else "/\\"[session]
+
+    fill_register(pupil, today - timedelta(days=35), today - timedelta(days=1), code_for)
+    Proposal.objects.create(
+        pupil=pupil,
+        ladder=ladder,
+        to_stage=ladder.stages.order_by("-position").first(),
+        proposed_on=today - timedelta(days=1),
+        reasons=["attendance 60.0% ≤ 90%"],
+    )
+    marks = pupil.marks.all()
+    illness, unauthorised = marks.filter(code="I").count(), marks.filter(code="O").count()
+    assert illness and unauthorised
+    body = login(client, attendance_lead).get(url("dashboard", school)).content.decode()
+    row = body.split(f"{escape(pupil.full_name)}</a>")[1].split("</form>")[0]
+    assert (
+        f"This school year: {illness + unauthorised} of {marks.count()} sessions missed: "
+        f"{illness} authorised ({illness} illness), {unauthorised} unauthorised." in row
+    )
+
+
 def test_last_nights_badge_counts_moves_as_the_moved_overnight_panel_does(client, school, placed, attendance_lead):
     """The first night places everyone: placements, not moves, in both places."""
     login(client, attendance_lead)
