@@ -214,6 +214,10 @@ class Letter(models.Model):
     superseded_by = models.ForeignKey(
         StageChange, null=True, blank=True, on_delete=models.SET_NULL, related_name="superseded_letters"
     )
+    sent_to_name = models.CharField(
+        max_length=500, blank=True, help_text="Who the letter was addressed to when it printed, as printed."
+    )
+    sent_to_address = models.TextField(blank=True, help_text="The address it printed with, one line per line.")
     pdf = models.FileField(upload_to="letters/%Y/%m/", blank=True)
     pdf_sha256 = models.CharField(max_length=64, blank=True)
     pages = models.PositiveSmallIntegerField(default=0)

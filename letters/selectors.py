@@ -261,7 +261,10 @@ def carers_of(pupil: Pupil) -> list[rules.Carer]:
 
 
 def recipient_of(letter: Letter) -> rules.Recipient:
-    """Who the letter is addressed to, from the pupil's carers as they are now."""
+    """Who the letter is addressed to: as it printed, once it has; until then, from the pupil's carers now."""
+    if letter.printed_at and letter.sent_to_name:
+        lines = tuple(line for line in letter.sent_to_address.splitlines() if line)
+        return rules.Recipient(letter.contact_id, (letter.sent_to_name,), lines)
     if letter.template.layout == LetterTemplate.Layout.CERTIFICATE:
         return rules.Recipient(None, (letter.pupil.full_name,), ())
     return rules.recipient_for(carers_of(letter.pupil), addressing=letter.addressing, contact_id=letter.contact_id)

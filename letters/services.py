@@ -613,6 +613,12 @@ def _render_batch(batch: PrintBatch) -> PrintBatch:
     letters = selectors.letters_for_render(Letter.objects.filter(print_batch=batch, status=Letter.Status.QUEUED))
     if not letters:
         raise ValueError("No letters left to print in this batch.")
+    # Who each letter goes to, read with the carers the sheets are made from, kept as printed.
+    sent_to = {
+        letter.pk: (recipient.name, "\n".join(recipient.address_lines))
+        for letter in letters
+        for recipient in [selectors.recipient_of(letter)]
+    }
     sheets = letter_sheets(letters, school=school, dated=timezone.localdate())
     rendered = pdf.pdf_render(sheets, progress=_progress(batch.pk, "Laying out letters"))
     # Files first, then the database in one transaction: a crash in between leaves only unused files.
@@ -626,6 +632,7 @@ def _render_batch(batch: PrintBatch) -> PrintBatch:
         letter.status = Letter.Status.PRINTED
         letter.printed_at = now
         letter.printed_by_id = batch.created_by_id
+        letter.sent_to_name, letter.sent_to_address = sent_to[letter.pk]
     with transaction.atomic():
         locked = PrintBatch.objects.select_for_update().get(pk=batch.pk)
         if locked.status == PrintBatch.Status.DONE:
@@ -636,7 +643,9 @@ def _render_batch(batch: PrintBatch) -> PrintBatch:
         if still_ours != {letter.pk for letter in letters}:
             raise ValueError("The letters in this batch changed while it printed.")
         Letter.objects.bulk_update(
-            letters, ["pdf", "pdf_sha256", "pages", "status", "printed_at", "printed_by"], batch_size=500
+            letters,
+            ["pdf", "pdf_sha256", "pages", "status", "printed_at", "printed_by", "sent_to_name", "sent_to_address"],
+            batch_size=500,
         )
         locked.pdf.name = batch_name
         locked.pdf_sha256 = hashlib.sha256(rendered.pdf).hexdigest()

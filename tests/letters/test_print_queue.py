@@ -94,6 +94,27 @@ def test_posting_logs_each_letter_on_the_pupils_record_once(school, three_letter
     assert f"To Sarah Smith. Reference {alex.reference}" in action.notes
 
 
+def test_a_printed_letter_keeps_who_it_was_sent_to_when_the_contact_changes(
+    client, school, three_letters, office, today
+):
+    from letters import selectors
+
+    alex = three_letters[0]
+    services.letters_print(school=school, letter_ids=[alex.pk], user=office)
+    sarah = alex.pupil.contacts.get(name="Sarah Smith")
+    sarah.name, sarah.address = "Sarah Jones", "1 New Road\nOakfield"
+    sarah.save()
+
+    printed = Letter.objects.get(pk=alex.pk)
+    sent = selectors.recipient_of(printed)
+    assert (sent.name, sent.address_lines) == ("Sarah Smith", ("12 Elm Grove", "Oakfield", "WS2 5EG"))
+    client.force_login(office)
+    page = client.get(f"/school/{school.urn}/letters/{alex.pk}/").content.decode()
+    assert "to Sarah Smith, 12 Elm Grove, Oakfield, WS2 5EG" in page and "Sarah Jones" not in page
+    services.letters_mark_posted(school=school, letter_ids=[alex.pk], user=office, on=today)
+    assert "To Sarah Smith." in ActionLog.objects.get(kind="letter").notes
+
+
 def test_a_letter_not_printed_cannot_be_posted_and_nothing_changes(school, three_letters, office):
     services.letters_print(school=school, letter_ids=[three_letters[0].pk], user=office)
 
