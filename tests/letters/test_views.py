@@ -218,6 +218,21 @@ def test_print_selected_goes_to_the_batch_and_its_pdf_downloads(client, school, 
     assert download.content == batch.pdf.read()
 
 
+def test_the_batch_page_warns_which_letters_have_no_postal_address(client, school, family, office):
+    homeless = PupilFactory(school=school, forename="Jo", surname="Nowhere")  # no contacts at all
+    letters = queue_letters(school, [family, homeless])
+    client.force_login(office)
+    client.post(reverse("letters:print", args=[school.urn]), {"letter": [x.pk for x in letters], "scope": "selected"})
+
+    page = client.get(reverse("letters:batch", args=[school.urn, PrintBatch.objects.get().pk])).content.decode()
+    warning = page.split('id="no-address"')[1].split("</div>")[0]
+    without = Letter.objects.get(pupil=homeless)
+    assert "1 letter has no postal address" in warning
+    assert f"{without.reference}</a> (Jo Nowhere)" in warning
+    assert Letter.objects.get(pupil=family).reference not in warning
+    assert page.count("no postal address</span>") == 1
+
+
 def test_the_batch_page_lists_letters_in_the_order_they_print(client, school, office, tmp_path):
     # Queued Zara Young (5C), Ann Adams (5C), Mo Moss (3A): they print by class, then surname.
     pupils = [
