@@ -158,6 +158,10 @@ def pupil_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
             stage=record.placement.stage if record.placement else None, joined=pupil.start_on, access=access
         ),
         "summaries": [("This year", record.year), ("This half-term", record.half_term)],
+        # For those who see the referrals list, and no one else: who a child was referred to is sensitive.
+        "referrals": list(pupil.referrals.select_related("by").order_by("-made_on", "-pk"))
+        if access.can_view_lists
+        else [],
         "day_names": ("Mon", "Tue", "Wed", "Thu", "Fri"),
         "today": timezone.localdate(),
     }
