@@ -10,7 +10,7 @@ from django import forms
 from django.http import QueryDict
 from django.utils import timezone
 
-from pupils.models import RegistrationGroup, School, YearGroup
+from pupils.models import Pupil, RegistrationGroup, School, YearGroup
 
 from .models import Referral, Stage
 
@@ -138,8 +138,9 @@ class ReferralForm(forms.Form):
         max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Outcome or notes"
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, pupil: Pupil, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.pupil = pupil
         self.fields["made_on"].initial = timezone.localdate()
         self.helper = _NoTagHelper()
 
@@ -147,6 +148,12 @@ class ReferralForm(forms.Form):
         day = self.cleaned_data["made_on"]
         if day > timezone.localdate():
             raise forms.ValidationError("A referral cannot be recorded for a date in the future.")
+        joined = self.pupil.start_on
+        if day < joined:
+            raise forms.ValidationError(
+                f"{self.pupil.forename} joined the school on {joined.day} {joined:%B %Y}: "
+                "a referral the school made cannot be dated before that."
+            )
         return day
 
     def clean(self) -> dict[str, Any]:

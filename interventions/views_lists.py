@@ -276,7 +276,7 @@ def referral_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     access = school_access(request.user, urn)
     _require_refer(access)
     pupil = pupil_for(access, pk)
-    form = ReferralForm(request.POST or None)
+    form = ReferralForm(request.POST or None, pupil=pupil)
     saved = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -296,7 +296,7 @@ def referral_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
             if not request.htmx:
                 messages.success(request, f"Referral to {saved.get_to_display()} recorded for {pupil.full_name}.")
                 return redirect("interventions:pupil", urn=urn, pk=pupil.pk)
-            form = ReferralForm()
+            form = ReferralForm(pupil=pupil)
     context = {
         "access": access,
         "pupil": pupil,

@@ -118,6 +118,34 @@ def test_updating_a_referral_by_role(client, school, referral, staff, who):
     assert (referral.status == "accepted") == (REFER_ACCESS[who] == 200)
 
 
+@pytest.mark.parametrize("who", sorted(LIST_ACCESS))
+def test_the_pupil_page_lists_their_referrals_to_those_who_see_referrals(client, school, referral, staff, who):
+    client.force_login(staff[who])
+    response = client.get(url("pupil", school, referral.pupil_id))
+    if response.status_code == 404:  # a class teacher, not this pupil's
+        return
+    body = response.content.decode()
+    if LIST_ACCESS[who] == 200:
+        card = body.split('aria-labelledby="referral-heading"')[1].split("</section>")[0]
+        assert "Early help" in card and f"made {referral.made_on.day} {referral.made_on:%b %Y}" in card
+        assert ("Record a referral" in card) == (REFER_ACCESS[who] == 200)
+    else:
+        assert 'aria-labelledby="referral-heading"' not in body
+
+
+def test_a_referral_dated_before_the_pupil_joined_is_refused_in_place(client, school, pupil, attendance_lead):
+    client.force_login(attendance_lead)
+    response = client.post(
+        url("referral_create", school, pupil.pk),
+        {"to": "camhs", "made_on": "1999-03-01", "status": "made"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert f"{pupil.forename} joined the school on {pupil.start_on.day} {pupil.start_on:%B %Y}" in body
+    assert not Referral.objects.exists()
+
+
 def test_another_schools_referral_and_pupil_are_404(client, school, other_school, attendance_lead, outsider):
     theirs = PupilFactory(school=other_school)
     their_referral = services.referral_record(pupil=theirs, user=outsider, to="camhs", made_on=timezone.localdate())
