@@ -116,6 +116,18 @@ class CodeError(ValueError):
     """A mark's code is unknown, or not in force on the mark's date."""
 
 
+#: Present at registration: "/" in the morning, "\\" in the afternoon (DfE).
+PRESENT_BY_SESSION = ("/", "\\")
+
+
+def for_session(code: str, session: int) -> str:
+    """The code to store for that session: the present mark is "/" in the morning and "\\" in the afternoon,
+    whichever of the two was written (MIS exports and people mix them up); every other code as it is."""
+    if code in PRESENT_BY_SESSION and session in (0, 1):
+        return PRESENT_BY_SESSION[session]
+    return code
+
+
 def normalise_code(raw: str, day: date) -> str | None:
     """Return the code to store for `raw` on `day`, or None for "no mark yet".
 

@@ -11,7 +11,7 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
-from .codes import UNEXPLAINED, Category, code_table
+from .codes import NOT_COMPULSORY_AGE, PRESENT_BY_SESSION, UNEXPLAINED, Category, code_table
 from .models import Pupil
 
 #: The largest file the office page accepts (a year of marks for a big secondary is about 40 MB).
@@ -106,6 +106,10 @@ class MarkForm(forms.Form):
             reason["class"] = "form-control-sm"
 
 
+#: Not what a parent's reason for an absence can turn an N into: present marks, a school closure, not on roll.
+NOT_A_REASON = frozenset({UNEXPLAINED, *PRESENT_BY_SESSION, "L", "#", "Z", NOT_COMPULSORY_AGE})
+
+
 class ReasonReceivedForm(forms.Form):
     """A parent has rung: the N becomes the code their reason fits, with the reason kept."""
 
@@ -123,7 +127,7 @@ class ReasonReceivedForm(forms.Form):
         leading = ("I", "M")
         self.fields["code"].choices = [
             ("", "Choose a code"),
-            *codes_in_force(on, exclude=frozenset({UNEXPLAINED}), first=leading),
+            *codes_in_force(on, exclude=NOT_A_REASON, first=leading),
         ]
         self.fields["code"].label = f"New code for {pupil.full_name}"
         self.fields["reason"].label = f"Reason given for {pupil.full_name}"

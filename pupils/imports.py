@@ -38,6 +38,7 @@ from .codes import (
     NOT_COMPULSORY_AGE,
     CodeError,
     compulsory_age_note,
+    for_session,
     is_compulsory_school_age,
     normalise_code,
     x_mark_warning,
@@ -774,6 +775,7 @@ def read_marks_csv(
         if errors.count == errors_before:
             if code == x_code:
                 x_marks.see(entry, fields[i_upn].strip().upper(), day, line=line)  # type: ignore[arg-type]
+            code = for_session(code, session)  # type: ignore[arg-type]
             yield _staged((line, 0, entry.pupil_id, day, session, code, minutes_late, comment))  # type: ignore[union-attr]
     report.rows += rows
     report.no_mark += no_mark
@@ -930,7 +932,9 @@ def _ctf_pupil(
                         continue
                     if code == NOT_COMPULSORY_AGE:
                         x_marks.see(entry, upn, day, line=number, position=index + 1, session=session)
-                    yield StagedMark(number, index + 1, entry.pupil_id, day, session, code, None, "")
+                    yield StagedMark(
+                        number, index + 1, entry.pupil_id, day, session, for_session(code, session), None, ""
+                    )
 
 
 # --- repeated marks -----------------------------------------------------------

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from . import calendar as cal
 from . import imports, staging
-from .codes import UNEXPLAINED, CodeError, code_table, normalise_code
+from .codes import UNEXPLAINED, CodeError, code_table, for_session, normalise_code
 from .models import (
     AcademicYear,
     AttendanceCode,
@@ -557,6 +557,7 @@ def mark_correct(
     new_code: str | None = None
     try:
         new_code = normalise_code(raw, date)
+        new_code = new_code and for_session(new_code, session)
     except CodeError as e:
         problems["code"] = f"Code {raw} cannot be used on {day}: {e}."
     else:

@@ -81,6 +81,20 @@ def test_header_names_are_case_insensitive_and_dates_may_be_written_day_first(tm
     assert marks_of(pupil) == [("2025-11-24", "AM", "L")]
 
 
+def test_present_is_stored_as_the_sessions_own_mark_whichever_was_written(tmp_path, pupil):
+    import_marks(
+        tmp_path,
+        HEADER + f"{pupil.upn},2025-11-24,AM,\\\n{pupil.upn},2025-11-24,PM,/\n"
+        f"{pupil.upn},2025-11-25,AM,/\n{pupil.upn},2025-11-25,PM,\\\n",
+    )
+    assert marks_of(pupil) == [
+        ("2025-11-24", "AM", "/"),
+        ("2025-11-24", "PM", "\\"),
+        ("2025-11-25", "AM", "/"),
+        ("2025-11-25", "PM", "\\"),
+    ]
+
+
 def test_no_mark_yet_is_not_stored_but_counted_and_warned(tmp_path, pupil):
     out = import_marks(
         tmp_path,
@@ -89,7 +103,7 @@ def test_no_mark_yet_is_not_stored_but_counted_and_warned(tmp_path, pupil):
     )
     assert "rows=4 inserted=1 updated=0 unchanged=0 no-mark=3 warnings=1" in out
     assert "3 session(s) have no mark yet" in out
-    assert marks_of(pupil) == [("2025-11-25", "PM", "/")]
+    assert marks_of(pupil) == [("2025-11-25", "PM", "\\")]  # present in the afternoon is "\\"
 
 
 def test_minutes_late_and_comment_are_stored(tmp_path, pupil):
@@ -551,7 +565,7 @@ def test_the_marks_reader_streams_rows_one_at_a_time():
         columns_out=MarkColumns(),
     )
     first = list(islice(marks, 3))
-    assert [(m.line, m.pupil_id, m.session, m.code) for m in first] == [(2, 1, 0, "/"), (3, 1, 1, "/"), (4, 1, 0, "/")]
+    assert [(m.line, m.pupil_id, m.session, m.code) for m in first] == [(2, 1, 0, "/"), (3, 1, 1, "\\"), (4, 1, 0, "/")]
 
 
 def test_problems_beyond_the_kept_ones_are_counted_not_stored():

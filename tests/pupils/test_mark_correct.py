@@ -56,13 +56,18 @@ def test_the_same_code_again_changes_nothing(pupil, attendance_lead):
     assert (database_picture(), AuditEvent.objects.count()) == before
 
 
+@pytest.mark.parametrize(("session", "written", "stored"), [(0, "\\", "/"), (1, "/", "\\"), (0, "/", "/")])
+def test_present_is_stored_as_the_sessions_own_mark(pupil, attendance_lead, session, written, stored):
+    assert correct(pupil, attendance_lead, session=session, code=written, reason="Register").code == stored
+
+
 def test_a_new_mark_has_no_history_but_is_audited(pupil, attendance_lead, school):
     mark = correct(pupil, attendance_lead, session=1, code="/", reason="Register not taken")
-    assert (mark.session, mark.code, mark.recorded_by) == (1, "/", attendance_lead)
+    assert (mark.session, mark.code, mark.recorded_by) == (1, "\\", attendance_lead)  # the afternoon's present mark
     assert not MarkChange.objects.exists()
     event = AuditEvent.objects.get()
     assert (event.school, event.pupil, event.user, event.verb) == (school, pupil, attendance_lead, "change")
-    assert event.what == f"mark {pupil.upn} 2025-11-24 PM: no mark → / (Register not taken)"
+    assert event.what == f"mark {pupil.upn} 2025-11-24 PM: no mark → \\ (Register not taken)"
 
 
 def test_a_retired_sub_code_becomes_what_it_became_on_old_dates(pupil, attendance_lead, terms_2023):

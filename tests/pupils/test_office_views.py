@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from pupils import uploads
 from pupils.models import AttendanceMark, AuditEvent, ImportBatch, MarkChange, Pupil, StaffMembership
@@ -602,10 +603,11 @@ def test_a_date_outside_the_pupils_time_on_roll_is_refused(owen, school, alex):
 def test_a_mark_can_be_recorded_where_there_was_none(owen, school, alex):
     owen.post(mark_url(school, alex, MONDAY, "pm"), {"code": "/", "reason": "Register not taken"})
     mark = alex.marks.get()
-    assert (mark.session, mark.code, mark.recorded_by.username) == (1, "/", "owen")
+    assert (mark.session, mark.code, mark.recorded_by.username) == (1, "\\", "owen")  # the afternoon's present mark
     assert not mark.history.exists()
     assert (
-        AuditEvent.objects.get(verb="change").what == f"mark {alex.upn} 2025-11-24 PM: no mark → / (Register not taken)"
+        AuditEvent.objects.get(verb="change").what
+        == f"mark {alex.upn} 2025-11-24 PM: no mark → \\ (Register not taken)"
     )
 
 
@@ -704,6 +706,16 @@ def test_reason_received_corrects_every_n_that_day_and_keeps_the_reason(owen, sc
     assert MarkChange.objects.filter(reason="Dad rang: sickness bug", old_code="N", new_code="I").count() == 2
     body = owen.get(response.url).content.decode()
     assert "Alex Smith: AM and PM now I (Illness (not medical or dental appointment))." in body
+
+
+@pytest.mark.parametrize("code", ["/", "\\", "L", "#", "Z", "X"])
+def test_a_reason_received_cannot_mark_the_pupil_present_or_the_school_closed(owen, school, absent, code):
+    page = owen.get(url("first_day", school) + f"?on={WEEK}").content.decode()
+    picker = page.split(f'id="id_code_{absent.pk}"')[1].split("</select>")[0]
+    assert f'value="{escape(code)}"' not in picker and 'value="I"' in picker
+    response = owen.post(url("first_day_reason", school, absent.pk), {"on": WEEK, "code": code, "reason": "Mum rang"})
+    assert response.status_code == 422 and "Select a valid choice." in response.content.decode()
+    assert set(absent.marks.values_list("code", flat=True)) == {"N"}
 
 
 def test_reason_received_in_place_with_htmx(owen, school, absent):
