@@ -997,6 +997,17 @@ class PupilRecord:
     flags: list[Any]
 
 
+#: How long a one-click log may be taken back by the person who logged it (`services.action_undo`).
+UNDO_MINUTES = 10
+
+
+def actions_undoable(*, user: Any, pupils: QuerySet[Pupil]) -> list[ActionLog]:
+    """This person's one-click logs for these pupils that they may still take back, newest first."""
+    since = timezone.now() - timedelta(minutes=UNDO_MINUTES)
+    logs = ActionLog.objects.filter(pupil__in=pupils, by=user, one_click=True, created_at__gt=since)
+    return list(logs.select_related("pupil").order_by("-created_at"))
+
+
 def pupil_actions(*, pupil: Pupil) -> list[ActionLog]:
     """The pupil's logged actions, newest first (the latest 200)."""
     return list(ActionLog.objects.filter(pupil=pupil).select_related("by")[:200])

@@ -23,7 +23,7 @@ from pupils.services import school_calendar
 from .ladder_format import LadderCheck, Problem, validate_ladder
 from .models import ActionLog, Ladder, Placement, Proposal, Referral, Stage, StageChange, Task
 from .rules import LadderSpec, decide
-from .selectors import current_placements, school_facts
+from .selectors import UNDO_MINUTES, current_placements, school_facts
 from .signals import letter_templates_requested, stage_entered
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "ladders"
@@ -651,9 +651,6 @@ def action_log(
 
 
 #: How long a person has to take back an action they logged with one click.
-UNDO_MINUTES = 10
-
-
 def action_undo(*, action: ActionLog, user: Any) -> None:
     """Take back an action logged with one click by mistake: it goes from the pupil's record.
 

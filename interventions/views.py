@@ -24,7 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from pupils.access import Access, pupil_for, school_access, visible_pupils
-from pupils.models import AuditEvent, StaffMembership
+from pupils.models import AuditEvent, Pupil, StaffMembership
 from pupils.selectors import register_taken
 from pupils.services import audit_record, school_calendar
 
@@ -158,6 +158,9 @@ def pupil_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
             stage=record.placement.stage if record.placement else None, joined=pupil.start_on, access=access
         ),
         "summaries": [("This year", record.year), ("This half-term", record.half_term)],
+        "undoable": selectors.actions_undoable(user=request.user, pupils=Pupil.objects.filter(pk=pupil.pk))
+        if access.can_log_action
+        else [],
         # For those who see the referrals list, and no one else: who a child was referred to is sensitive.
         "referrals": list(pupil.referrals.select_related("by").order_by("-made_on", "-pk"))
         if access.can_view_lists
@@ -383,13 +386,13 @@ def quick_log(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
             request, "interventions/quick_log_done.html", {"access": access, "pupil": pupil, "action": action}
         )
     messages.success(request, f"Logged a conversation with {pupil.full_name}.")
-    return redirect("interventions:classes", urn=urn)
+    return redirect(_back_from_quick_log(request, access, pupil))
 
 
 @login_required
 @require_POST
 def action_undo(request: HttpRequest, urn: str, pk: int, action_pk: int) -> HttpResponse:
-    """Take back a one-click log: the person who logged it, within `services.UNDO_MINUTES`."""
+    """Take back a one-click log: the person who logged it, within `selectors.UNDO_MINUTES`."""
     access = school_access(request.user, urn)
     access.require("log_action")
     pupil = pupil_for(access, pk)
@@ -411,7 +414,16 @@ def action_undo(request: HttpRequest, urn: str, pk: int, action_pk: int) -> Http
                 {"access": access, "pupil": pupil, "pupil_prefix": pupil_url_prefix(urn)},
             )
         messages.success(request, f"Took back the conversation logged with {pupil.full_name}.")
-    return redirect("interventions:classes", urn=urn)
+    return redirect(_back_from_quick_log(request, access, pupil))
+
+
+def _back_from_quick_log(request: HttpRequest, access: Access, pupil: Pupil) -> str:
+    """Where a one-click log or its Undo returns without JavaScript: the page asked for, else the person's classes."""
+    if access.is_teacher or access.can("view_dashboard"):
+        default = reverse("interventions:classes", args=[access.school.urn])
+    else:
+        default = reverse("interventions:pupil", args=[access.school.urn, pupil.pk])
+    return _next_or(request, default)
 
 
 @login_required
@@ -457,6 +469,8 @@ def classes(request: HttpRequest, urn: str) -> HttpResponse:
         "ladder": ladder,
         "pupil_prefix": pupil_url_prefix(urn),
         "class_key": ",".join(map(str, sorted(access.class_ids))) if access.class_ids is not None else "all",
+        # Outside the cached class tables: whose logs may still be taken back is this person's alone.
+        "undoable": selectors.actions_undoable(user=request.user, pupils=pupils) if access.can_log_action else [],
     }
     if ladder is not None:
         context["version"] = selectors.placements_version(ladder=ladder)

@@ -755,6 +755,46 @@ def test_a_one_click_log_can_be_taken_back_by_whoever_logged_it_for_ten_minutes(
     assert ActionLog.objects.filter(pk=written.pk).exists()
 
 
+def test_a_one_click_log_can_still_be_taken_back_after_the_page_is_reloaded(
+    client, school, placed, class_teacher, attendance_lead
+):
+    pupil = placed[0]
+    login(client, attendance_lead).get(url("classes", school))  # the class tables are cached for everyone
+    login(client, class_teacher)
+    client.post(url("quick_log", school, pupil.pk), HTTP_HX_REQUEST="true")
+    action = ActionLog.objects.get(pupil=pupil)
+    undo = url("action_undo", school, pupil.pk, action.pk)
+
+    classes = client.get(url("classes", school)).content.decode()
+    strip = classes.split('id="just-logged"')[1].split("</section>")[0]
+    assert escape(pupil.full_name) in strip and f'formaction="{undo}"' in strip
+    record = client.get(url("pupil", school, pupil.pk)).content.decode()
+    assert f'action="{undo}"' in record
+    # Nobody else is offered it, on either page.
+    login(client, attendance_lead)
+    assert 'id="just-logged"' not in client.get(url("classes", school)).content.decode()
+    assert f'action="{undo}"' not in client.get(url("pupil", school, pupil.pk)).content.decode()
+
+    # Without JavaScript, from the pupil's page: back to that page, the log gone.
+    login(client, class_teacher)
+    response = client.post(undo, {"next": url("pupil", school, pupil.pk)})
+    assert response["Location"] == url("pupil", school, pupil.pk)
+    assert not ActionLog.objects.filter(pk=action.pk).exists()
+
+    # Ten minutes on, it is no longer offered.
+    client.post(url("quick_log", school, pupil.pk), HTTP_HX_REQUEST="true")
+    ActionLog.objects.filter(pupil=pupil).update(created_at=timezone.now() - timedelta(minutes=11))
+    assert 'id="just-logged"' not in client.get(url("classes", school)).content.decode()
+
+
+def test_office_staff_logging_a_conversation_without_javascript_return_to_the_pupil(client, school, placed, staff):
+    pupil = placed[0]
+    login(client, staff["owen"])
+    response = client.post(url("quick_log", school, pupil.pk))
+    assert response.status_code == 302 and response["Location"] == url("pupil", school, pupil.pk)
+    assert client.get(response["Location"]).status_code == 200
+
+
 def test_cached_lists_show_a_move_and_a_new_night_straight_away(client, school, placed, attendance_lead, ladder, today):
     login(client, attendance_lead)
     pupil = placed[3]  # 99%: universal
