@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from pupils.access import Access, pupil_for, school_access, visible_pupils
 from pupils.models import AuditEvent
+from pupils.people import person_name
 from pupils.services import audit_record, school_calendar
 
 from . import selectors_lists, services
@@ -143,7 +144,7 @@ def _escalation_rows(rows: list[selectors_lists.Escalation]) -> Iterable[list[An
             "; ".join(change.reasons),
             row.acted,
             "; ".join(
-                f"{a.occurred_on.isoformat()} {a.title or a.get_kind_display()}{f' ({a.by})' if a.by else ''}"
+                f"{a.occurred_on.isoformat()} {a.title or a.get_kind_display()}{f' ({person_name(a.by)})' if a.by else ''}"
                 for a in row.actions
             ),
         ]
@@ -210,7 +211,7 @@ def referrals(request: HttpRequest, urn: str) -> HttpResponse:
                     r.get_to_display(),
                     r.get_status_display(),
                     r.outcome,
-                    str(r.by) if r.by else "",
+                    person_name(r.by),
                     timezone.localtime(r.updated_at).strftime("%Y-%m-%d %H:%M"),
                 ]
                 for r in rows

@@ -246,6 +246,8 @@ def test_escalations_htmx_returns_only_the_list(client, school, moved, attendanc
 
 
 def test_escalations_csv_has_the_columns_and_is_audited_as_an_export(client, school, moved, attendance_lead, today):
+    attendance_lead.first_name, attendance_lead.last_name = "Alice", "Hart"
+    attendance_lead.save()
     client.force_login(attendance_lead)
     response = client.get(url("escalations", school) + "?format=csv&stage=pa")
     rows = rows_of(response)
@@ -271,7 +273,7 @@ def test_escalations_csv_has_the_columns_and_is_audited_as_an_export(client, sch
         "Automatic",
         "Nightly run",
     )
-    assert row["Actions since"] == f"{today - timedelta(days=1)} Call (alice)"
+    assert row["Actions since"] == f"{today - timedelta(days=1)} Call (Alice Hart)"
     assert AuditEvent.objects.filter(verb="export", what__contains="escalations", user=attendance_lead).exists()
 
 
@@ -381,6 +383,8 @@ def test_a_referral_in_the_future_is_refused_in_place(client, school, pupil, att
 
 
 def test_referrals_csv_columns(client, school, referral, attendance_lead):
+    attendance_lead.first_name, attendance_lead.last_name = "Alice", "Hart"
+    attendance_lead.save()
     client.force_login(attendance_lead)
     rows = rows_of(client.get(url("referrals", school) + "?format=csv"))
     assert rows[0] == [
@@ -401,7 +405,7 @@ def test_referrals_csv_columns(client, school, referral, attendance_lead):
         "Early help / MARF",
         "Made",
         "",
-        "alice",
+        "Alice Hart",  # as the pages name people, not by username
     ]
 
 
