@@ -244,7 +244,11 @@ def _header(
     for name in required:
         if name not in columns:
             report.error(1, name, "required column is missing")
-    return None if report.errors else (columns, len(names))
+    if report.errors:
+        # Not read, as the header is wrong; counted, so the report does not say the file was empty.
+        report.rows = sum(1 for fields in reader if any(field.strip() for field in fields))
+        return None
+    return columns, len(names)
 
 
 def _width_problem(fields: list[str], width: int) -> str:

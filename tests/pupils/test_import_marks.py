@@ -425,8 +425,9 @@ def test_a_row_with_too_few_values_is_an_error(tmp_path, pupil):
 
 
 def test_a_missing_required_column_is_an_error(tmp_path, pupil):
-    message = rejected(tmp_path, f"upn,date,code\n{pupil.upn},2025-11-24,/\n")
+    message = rejected(tmp_path, f"upn,date,code\n{pupil.upn},2025-11-24,/\n{pupil.upn},2025-11-25,/\n\n")
     assert "row 1, column session: required column is missing" in message
+    assert ImportBatch.objects.latest("id").rows == 2  # the rows are there, though not read
 
 
 def test_an_empty_file_is_an_error(tmp_path, school):
