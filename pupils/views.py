@@ -295,6 +295,9 @@ def _first_day_page(
     request: HttpRequest, access: Access, on: date, *, bound: ReasonReceivedForm | None = None
 ) -> HttpResponse:
     calls = selectors.first_day_calls(pupils=visible_pupils(access), on=on)
+    calendar = services.school_calendar(access.school)
+    today = timezone.localdate()
+    register_day = calendar.register_day(today)
     services.audit_record(
         school=access.school,
         user=request.user,
@@ -310,9 +313,14 @@ def _first_day_page(
         "access": access,
         "rows": rows,
         "on": on,
-        "today": timezone.localdate(),
-        "register_day": services.school_calendar(access.school).register_day(timezone.localdate()),
-        "earlier": selectors.unexplained_days(school=access.school, pupils=visible_pupils(access), before=on),
+        "today": today,
+        "register_day": register_day,
+        # A weekend, a holiday or a day to come has no register: say so rather than "not taken yet".
+        "day_problem": calendar.register_day_problem(on, today=today),
+        # Days before the one shown, but never waiting in days still to come.
+        "earlier": selectors.unexplained_days(
+            school=access.school, pupils=visible_pupils(access), before=min(on, register_day)
+        ),
         "taken": selectors.register_taken(pupils=visible_pupils(access), on=on),
         "reason_days": selectors.N_REASON_SCHOOL_DAYS,
     }

@@ -690,6 +690,20 @@ def test_first_day_calls_tell_an_untaken_register_from_a_day_with_no_absences(ow
     assert "Nobody: every absence that day has a reason." in taken
 
 
+def test_first_day_calls_on_a_weekend_or_a_day_to_come_say_so_and_wait_no_longer_than_today(
+    owen, school, absent, sam, monkeypatch
+):
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
+    weekend = owen.get(url("first_day", school), {"on": "2025-11-22"}).content.decode()
+    assert "Saturday 22 November 2025 is a weekend, not a school day." in weekend
+    assert "the register has not been taken" not in weekend
+    coming = date(2025, 12, 10)
+    response = owen.get(url("first_day", school), {"on": coming.isoformat()})
+    assert "is still to come: marks are recorded on the day or after it." in response.content.decode()
+    now = owen.get(url("first_day", school)).context["earlier"]
+    assert response.context["earlier"] == now and now  # Alex's N is waiting as long as it is today, no longer
+
+
 def test_office_home_counts_earlier_absences_still_without_a_reason(owen, school, absent, sam, monkeypatch):
     MarkFactory(pupil=sam, date=date(2025, 11, 10), session=1, code="N")
     monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
