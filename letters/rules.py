@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from pupils.statistics import pct_as_printed
 
@@ -133,6 +134,32 @@ def recipient_for(carers: Sequence[Carer], *, addressing: str, contact_id: int |
         if carer.id == contact_id:
             return _to(carer)
     return groups[0]
+
+
+# --- letters that only some pupils can truthfully be sent ------------------------
+
+#: The shipped letters whose wording states a fact about the pupil's attendance.
+FULL_ATTENDANCE, IMPROVING = "certificate_100", "congratulations"
+
+
+def wording_problem(key: str, *, forename: str, term: Any, half_term: Any, year: Any) -> str:
+    """Why the letter `key` would say something untrue of this pupil, or "" if it would not.
+
+    A 100% certificate needs every possible session of the term so far
+    attended; a letter congratulating improvement needs this half-term's
+    attendance above the school year's. The summaries are `AttendanceSummary`s.
+    """
+    if key == FULL_ATTENDANCE and not (term.possible and term.absent == 0):
+        missed = f"has missed {term.absent} of {term.possible} sessions" if term.possible else "has no sessions"
+        return f"{forename} {missed} this term: a 100% attendance certificate would not be true."
+    if key == IMPROVING:
+        now, overall = half_term.attendance_pct, year.attendance_pct
+        if now is None or overall is None or now <= overall:
+            return (
+                f"{forename}'s attendance this half-term ({pct_text(now)}) is not above the school year's "
+                f"({pct_text(overall)}): a letter congratulating them on improving would not be true."
+            )
+    return ""
 
 
 # --- figures in words -------------------------------------------------------------

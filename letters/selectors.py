@@ -227,6 +227,17 @@ def attendance_summaries(
     return result
 
 
+def wording_problem(*, school: School, pupil: Pupil, key: str, on: date) -> str:
+    """`rules.wording_problem` for this pupil, with the figures a letter queued on `on` would print."""
+    if key not in (rules.FULL_ATTENDANCE, rules.IMPROVING):
+        return ""
+    windows = _windows(school_calendar(school), on)
+    figures = attendance_summaries(school=school, pupils=[pupil], windows=windows.values())
+    return rules.wording_problem(
+        key, forename=pupil.forename, **{name: figures[window][pupil.pk] for name, window in windows.items()}
+    )
+
+
 def _windows(calendar: SchoolCalendar, as_of: date) -> dict[str, tuple[date, date]]:
     return {
         "year": calendar.academic_year_window(as_of),

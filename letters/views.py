@@ -296,7 +296,10 @@ def compose(request: HttpRequest, urn: str, pupil_pk: int) -> HttpResponse:
     # The figures count the register up to the last school day, as the night's letters do.
     as_of = school_calendar(access.school).register_day(timezone.localdate())
     if request.method == "POST" and form.is_valid():
-        if "queue" in request.POST:
+        untrue = selectors.wording_problem(
+            school=access.school, pupil=pupil, key=form.cleaned_data["template"], on=as_of
+        )
+        if "queue" in request.POST and not untrue:
             queued = services.letter_queue(
                 school=access.school,
                 pupil=pupil,
@@ -314,9 +317,12 @@ def compose(request: HttpRequest, urn: str, pupil_pk: int) -> HttpResponse:
                 response["HX-Redirect"] = url
                 return response
             return redirect(url)
+        context["untrue"] = untrue
         context["sheet"], context["recipients"] = services.letter_draft_html(
             school=access.school, pupil=pupil, text=form.text(), details=form.details(), on=as_of
         )
+        if "queue" in request.POST:  # refused: the letter would say something untrue of the pupil
+            form.add_error("template", untrue)
     status = 422 if request.method == "POST" and not form.is_valid() else 200
     template = "letters/letter_compose.html#letter-preview" if request.htmx else "letters/letter_compose.html"
     return render(request, template, context, status=status)

@@ -470,6 +470,42 @@ def test_a_stored_time_is_not_rechecked_but_moving_the_meeting_past_the_review_i
     assert letter.details["meeting_on"] == "2025-12-03"
 
 
+def test_compose_refuses_a_certificate_or_congratulations_that_would_be_untrue(
+    client, school, family, attendance_lead, in_term
+):
+    from tests.interventions.conftest import fill_register
+
+    def pupil(name, before_half_term, since):
+        child = PupilFactory(school=school, forename=name)
+        fill_register(child, date(2025, 9, 1), date(2025, 10, 24), lambda d, s: before_half_term[s])
+        fill_register(child, date(2025, 11, 3), date(2025, 11, 26), lambda d, s: since[s])
+        return child
+
+    present, absent = ("/", "\\"), ("/", "O")
+    perfect, better, worse = pupil("Pat", present, present), pupil("Bo", absent, present), pupil("Wyn", present, absent)
+    client.force_login(attendance_lead)
+
+    def compose(child, key, button):
+        path = reverse("letters:compose", args=[school.urn, child.pk])
+        return client.post(path, {"template": key, "token": f"{key.replace('_', '')}{child.pk}{button}", button: "1"})
+
+    preview = compose(family, "certificate_100", "preview").content.decode()
+    assert 'id="untrue"' in preview and "a 100% attendance certificate would not be true" in preview
+    refused = compose(family, "certificate_100", "queue")
+    assert refused.status_code == 422
+    assert "Alex has missed" in refused.content.decode() and not Letter.objects.exists()
+    assert compose(worse, "congratulations", "queue").status_code == 422
+    assert "is not above the school year" in compose(worse, "congratulations", "preview").content.decode()
+    assert not Letter.objects.exists()
+
+    assert compose(perfect, "certificate_100", "queue").status_code == 302
+    assert compose(better, "congratulations", "queue").status_code == 302
+    assert sorted(Letter.objects.values_list("pupil__forename", "template__key")) == [
+        ("Bo", "congratulations"),
+        ("Pat", "certificate_100"),
+    ]
+
+
 def test_a_letter_composed_at_the_weekend_counts_the_register_up_to_friday(
     client, school, family, attendance_lead, monkeypatch
 ):
