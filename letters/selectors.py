@@ -321,7 +321,8 @@ def letter_facts(
             merge.LetterFacts(
                 reference=letter.reference,
                 dated=dated,
-                as_of=letter.queued_on,
+                # The last school day counted: a night run on a Saturday counts up to Friday.
+                as_of=calendar.register_day(letter.queued_on),
                 school=school_fact,
                 recipient=recipient_of(letter),
                 pupil=merge.PupilFacts(

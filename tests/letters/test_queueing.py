@@ -143,6 +143,16 @@ def test_the_letter_quotes_the_stage_it_was_queued_for(school, ladder, family, o
     assert (facts.stage.name, facts.stage.since) == (change.to_stage.name, AS_OF)
 
 
+def test_a_letter_queued_by_a_saturday_night_counts_up_to_friday_and_says_so(school, family):
+    saturday = date(2025, 11, 29)
+    services.letter_queue(school=school, pupil=family, key="first_reminder", on=saturday)
+    letter = selectors.letters_for_render(Letter.objects.all())[0]
+
+    (facts,) = selectors.letter_facts([letter], school=school, settings=LetterSettings(school=school), dated=saturday)
+
+    assert facts.as_of == date(2025, 11, 28)
+
+
 def test_a_letter_for_each_carer_when_the_school_chooses(school, ladder, family):
     LetterSettings.objects.create(school=school, addressing="each")
     family.contacts.update(receives_letters=True)
