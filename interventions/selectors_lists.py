@@ -96,6 +96,23 @@ def escalation_list(
     return [Escalation(change=c, actions=[a for a in actions[c.pupil_id] if a.occurred_on >= c.on]) for c in rows]
 
 
+@dataclass(frozen=True)
+class FirstNight:
+    """The ladder's first night, when it placed the whole school: not escalations, but worth saying."""
+
+    on: date
+    placed: int
+
+
+def first_night_between(*, ladder: Ladder, pupils: QuerySet[Pupil], start: date, end: date) -> FirstNight | None:
+    """The ladder's first night, with how many of these pupils it placed, if it falls in [start, end]."""
+    initial = StageChange.objects.filter(ladder=ladder, kind=StageChange.Kind.INITIAL)
+    on = initial.aggregate(on=Min("on"))["on"]
+    if on is None or not start <= on <= end:
+        return None
+    return FirstNight(on=on, placed=initial.filter(on=on, pupil__in=pupils).count())
+
+
 # --- referrals --------------------------------------------------------------------
 
 #: Referrals still in hand: being considered, made and waiting, or accepted and running.

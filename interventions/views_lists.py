@@ -122,6 +122,11 @@ def escalations(request: HttpRequest, urn: str) -> HttpResponse:
         "rows": rows,
         "start": start,
         "end": end,
+        "first_night": selectors_lists.first_night_between(
+            ladder=ladder, pupils=visible_pupils(access), start=start, end=end
+        )
+        if ladder
+        else None,
         "csv_query": _query_without(request, "format"),
         "tab": "escalations",
     }

@@ -211,6 +211,20 @@ def test_escalations_lists_moves_up_with_reasons_kind_who_and_actions_since(clie
     assert event.user == attendance_lead and "escalations" in event.what
 
 
+def test_escalations_say_the_ladders_first_night_placed_everyone_when_it_falls_in_the_period(
+    client, school, moved, attendance_lead, today
+):
+    client.force_login(attendance_lead)
+    first = today - timedelta(days=10)
+    body = client.get(url("escalations", school)).content.decode()
+    note = body.split('id="first-night"')[1].split("</p>")[0]
+    assert (
+        f"The ladder's first night, {first:%A} {first.day} {first:%B}, placed 6 pupils on it for the first time" in note
+    )
+    later = (today - timedelta(days=5)).isoformat()
+    assert 'id="first-night"' not in client.get(url("escalations", school), {"start": later}).content.decode()
+
+
 def test_escalations_filter_by_stage_class_and_period(client, school, moved, attendance_lead, today):
     client.force_login(attendance_lead)
     response = client.get(url("escalations", school) + "?stage=pa")
