@@ -117,6 +117,31 @@ def test_office_rings_a_family_and_records_the_reason(live_server, page, sign_in
     assert AttendanceMark.objects.get(pupil=clarke, date=today).code == "M"
 
 
+def test_on_a_phone_first_day_calls_fit_the_screen_and_a_reason_can_be_recorded(
+    live_server, page, sign_in, school, office
+):
+    today = school_calendar(school).register_day(timezone.localdate())
+    clarke = office["Clarke"]
+    MarkFactory(pupil=clarke, date=today, session=0, code="N")
+    page = sign_in("owen")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/school/{school.urn}/office/today/")
+    button = page.get_by_role("button", name="Reason received for Mia Clarke")
+    for control in (
+        page.get_by_label("New code for Mia Clarke"),
+        page.get_by_label("Reason given for Mia Clarke"),
+        button,
+    ):
+        box = control.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box  # on screen, not scrolled off to the side
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "first_day_calls_phone")
+    page.get_by_label("New code for Mia Clarke").select_option("I")
+    page.get_by_label("Reason given for Mia Clarke").fill("Dad rang: temperature")
+    button.click()
+    page.get_by_text("Mia Clarke: AM now I").wait_for()
+
+
 def test_a_rejected_file_and_a_large_file_in_progress(live_server, page, sign_in, school, office, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text(f"upn,date,session,code\n{office['Ahmed'].upn},2025-11-24,AM,J9\nX,2025-11-24,AM,/\n")
