@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from datetime import date
+from textwrap import shorten
 from typing import Any
 
 import django_filters
@@ -24,11 +25,15 @@ class _NoTagHelper(FormHelper):
     disable_csrf = True
 
 
+#: A logged action's notes: several paragraphs, not a document (that belongs in the MIS or the DSL's file).
+NOTES_LENGTH = 5000
+
+
 class ActionForm(forms.Form):
     kind = forms.ChoiceField(label="What happened")
     occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     outcome = forms.CharField(max_length=300, required=False)
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=NOTES_LENGTH)
     next_step = forms.CharField(max_length=300, required=False, label="Next step (becomes a task)")
     next_step_due = forms.DateField(
         required=False, label="Next step due", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -55,7 +60,10 @@ class ActionForm(forms.Form):
         choices: list[tuple[str, Any]] = [("", "Choose what happened…")]
         if self.stage_actions:
             choices.append(
-                (f"Actions at {stage.name}", [(f"stage:{a['key']}", a["title"][:90]) for a in self.stage_actions])
+                (
+                    f"Actions at {stage.name}",
+                    [(f"stage:{a['key']}", shorten(a["title"], 90, placeholder="…")) for a in self.stage_actions],
+                )
             )
         common = [(k, label) for k, label in ActionLog.Kind.choices if k != ActionLog.Kind.STAGE_ACTION]
         choices.append(("Common actions", common))
@@ -90,6 +98,8 @@ class ActionForm(forms.Form):
         data = super().clean()
         if bool(data.get("next_step")) != bool(data.get("next_step_due")) and "next_step_due" not in self.errors:
             self.add_error("next_step_due", "A next step needs both what to do and when it is due.")
+        if data.get("kind") == ActionLog.Kind.OTHER and not (data.get("outcome") or data.get("notes")):
+            self.add_error("notes", "Say what happened: an action logged as “Other” needs an outcome or notes.")
         return data
 
     def action_kind_and_title(self) -> tuple[str, str, str]:

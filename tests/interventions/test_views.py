@@ -364,6 +364,23 @@ def test_bad_action_gets_messages_in_place_and_saves_nothing(client, school, pla
     assert not ActionLog.objects.exists() and not Task.objects.filter(kind="next_step").exists()
 
 
+def test_an_empty_other_action_or_notes_too_long_are_refused_in_place(client, school, placed, attendance_lead, today):
+    pupil = placed[0]
+    login(client, attendance_lead)
+
+    def log(**fields):
+        form = {"occurred_on": today.isoformat(), **fields}
+        return client.post(url("action_create", school, pupil.pk), form, HTTP_HX_REQUEST="true")
+
+    blank = log(kind="other", outcome="   ", notes=" \n ")
+    assert blank.status_code == 422 and "needs an outcome or notes" in blank.content.decode()
+    long = log(kind="phone_call", notes="x" * 5001)
+    assert long.status_code == 422 and "at most 5000 characters (it has 5001)" in long.content.decode()
+    assert not ActionLog.objects.exists()
+    assert log(kind="other", notes="Met Mum at the gate").status_code in (200, 302)
+    assert ActionLog.objects.get().notes == "Met Mum at the gate"
+
+
 def test_la_officer_cannot_log_actions(client, school, placed):
     officer = MembershipFactory(
         user=UserFactory(username="laura"), school=school, role=StaffMembership.Role.LA_OFFICER
