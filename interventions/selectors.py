@@ -967,6 +967,11 @@ def last_run(*, school: School) -> NightlyRun | None:
     return NightlyRun.objects.filter(school=school).order_by("-started_at").first()
 
 
+def last_good_run(*, school: School) -> NightlyRun | None:
+    """The night whose figures the pupils' placements hold: the last to finish well."""
+    return NightlyRun.objects.filter(school=school, status=NightlyRun.Status.DONE).order_by("-finished_at").first()
+
+
 def school_weeks(*, school: School, since: date) -> list[SchoolWeek]:
     return list(SchoolWeek.objects.filter(school=school, week_start__gte=since).order_by("week_start"))
 

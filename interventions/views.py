@@ -471,6 +471,7 @@ def classes(request: HttpRequest, urn: str) -> HttpResponse:
         "class_key": ",".join(map(str, sorted(access.class_ids))) if access.class_ids is not None else "all",
         # Outside the cached class tables: whose logs may still be taken back is this person's alone.
         "undoable": selectors.actions_undoable(user=request.user, pupils=pupils) if access.can_log_action else [],
+        "last_run": selectors.last_good_run(school=access.school),
     }
     if ladder is not None:
         context["version"] = selectors.placements_version(ladder=ladder)

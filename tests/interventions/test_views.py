@@ -772,6 +772,12 @@ def test_a_one_click_log_can_be_taken_back_by_whoever_logged_it_for_ten_minutes(
     assert ActionLog.objects.filter(pk=written.pk).exists()
 
 
+def test_my_classes_says_its_figures_are_last_nights(client, school, placed, class_teacher, today):
+    body = login(client, class_teacher).get(url("classes", school)).content.decode()
+    night = today - timedelta(days=1)
+    assert f"Attendance, trend and lates are from the night of {night:%A} {night.day} {night:%B};" in body
+
+
 def test_a_one_click_log_can_still_be_taken_back_after_the_page_is_reloaded(
     client, school, placed, class_teacher, attendance_lead
 ):
