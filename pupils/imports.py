@@ -33,7 +33,7 @@ from typing import IO, Any, NamedTuple
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from .calendar import SchoolCalendar
+from .calendar import SchoolCalendar, academic_year_name, academic_year_start
 from .codes import (
     NOT_COMPULSORY_AGE,
     CodeError,
@@ -592,6 +592,37 @@ def _off_roll(entry: RollEntry, day: date) -> str:
     return f"the pupil is not on roll on {day.isoformat()} (left on {entry.leaving_on.isoformat()})"
 
 
+def _day_checker(calendar: SchoolCalendar, today: date) -> tuple[Callable[[date], str], set[date]]:
+    """`register_day_problem`, remembered for each day, and the set of days it could not check.
+
+    A day in a school year the calendar holds no term dates for (older
+    history) may be marked on any weekday; such days are collected so the
+    import can say its holidays went unchecked.
+    """
+    unchecked: set[date] = set()
+
+    @cache
+    def problem(day: date) -> str:
+        if not calendar.knows_year_of(day):
+            unchecked.add(day)
+        return calendar.register_day_problem(day, today=today)
+
+    return problem, unchecked
+
+
+def _warn_unchecked(report: ImportReport, days: set[date], *, column: str) -> None:
+    if not days:
+        return
+    years = sorted({academic_year_name(academic_year_start(day)) for day in days})
+    report.warn(
+        0,
+        column,
+        f"marks on {len(days)} day{'s' if len(days) != 1 else ''} in {', '.join(years)} could not be checked against "
+        "the school's holidays: the school has no term dates for "
+        f"{'that year' if len(years) == 1 else 'those years'}. Add them to check, then import the file again.",
+    )
+
+
 def _code(raw: str, day: date) -> tuple[str | None, str]:
     try:
         return normalise_code(raw, day), ""
@@ -707,7 +738,7 @@ def read_marks_csv(
     i_late = columns.get("minutes_late")
     i_comment = columns.get("comment")
     upns, dates, sessions, codes = _Cache(), _Cache(), _Cache(), _Cache()
-    day_problem = cache(partial(calendar.register_day_problem, today=today))  # ~365 days a year: no cap needed
+    day_problem, unchecked = _day_checker(calendar, today)  # ~365 days a year: no cap needed
     x_marks, x_code = _XMarkCheck(), NOT_COMPULSORY_AGE
     errors = report.errors
     error = report.error
@@ -784,6 +815,7 @@ def read_marks_csv(
     report.rows += rows
     report.no_mark += no_mark
     x_marks.warn(report, column="code")
+    _warn_unchecked(report, unchecked, column="date")
     if rows == 0 and report.ok:
         report.error(0, "", "the file has a header but no marks")
 
@@ -842,7 +874,7 @@ def read_ctf(
     saw_root = False
     container: ET.Element | None = None
     x_marks = _XMarkCheck()
-    day_problem = cache(partial(calendar.register_day_problem, today=today))
+    day_problem, unchecked = _day_checker(calendar, today)
     try:
         for event, element in ET.iterparse(stream, events=("start", "end")):
             name = _local(element.tag)
@@ -875,6 +907,7 @@ def read_ctf(
         report.error(0, "", f"the XML is not well formed at line {line}, column {column + 1}")
         return
     x_marks.warn(report, column="AttendanceMarks")
+    _warn_unchecked(report, unchecked, column="AttendanceStartDate")
     if pupils == 0 and report.ok:
         report.error(0, "", "the file has no CTFpupilData/Pupil elements")
 

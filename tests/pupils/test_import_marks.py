@@ -95,6 +95,20 @@ def test_present_is_stored_as_the_sessions_own_mark_whichever_was_written(tmp_pa
     ]
 
 
+def test_marks_in_a_year_with_no_term_dates_are_stored_with_a_warning_that_holidays_went_unchecked(tmp_path, pupil):
+    pupil.start_on = date(2022, 9, 1)
+    pupil.save()
+    out = import_marks(
+        tmp_path,
+        HEADER + f"{pupil.upn},2022-11-23,AM,O\n{pupil.upn},2022-11-23,PM,O\n{pupil.upn},2025-11-24,AM,/\n",
+    )
+    assert (
+        "marks on 1 day in 2022/23 could not be checked against the school's holidays: "
+        "the school has no term dates for that year" in out
+    )
+    assert "inserted=3" in out and "warnings=1" in out
+
+
 def test_no_mark_yet_is_not_stored_but_counted_and_warned(tmp_path, pupil):
     out = import_marks(
         tmp_path,
