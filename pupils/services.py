@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -369,6 +370,14 @@ def _clean_problems(obj: Pupil | Contact, row: int, report: imports.ImportReport
                 report.error(row, _PUPIL_COLUMNS.get(name, name), message)
 
 
+def _new_first_contact_note(fields: dict[str, str]) -> str:
+    if fields.get("address"):
+        return ""
+    return (
+        "; the file gives no address for them, so they are not sent letters until one is added (the others still are)"
+    )
+
+
 def _same_name(a: str, b: str) -> bool:
     """The same person's name, however the MIS spaced or capitalised it this time."""
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
@@ -383,9 +392,9 @@ def _pupils_write(
     today: date,
 ) -> None:
     existing = {p.upn: p for p in Pupil.objects.filter(school=school).prefetch_related("flags")}
-    first_contact: dict[int, Contact] = {}
+    contacts_of: dict[int, list[Contact]] = defaultdict(list)  # first contact first
     for contact in Contact.objects.filter(pupil__school=school).order_by("pupil_id", "priority", "id"):
-        first_contact.setdefault(contact.pupil_id, contact)
+        contacts_of[contact.pupil_id].append(contact)
     groups = {g.name: g for g in RegistrationGroup.objects.filter(school=school)}
     flags = {f.key: f for f in Flag.objects.filter(school=school)}
     default_start: date | None = None
@@ -462,19 +471,31 @@ def _pupils_write(
             if pupil.pk and wanted != {f.id for f in pupil.flags.all()}:
                 changed_upns.add(row.upn)
         if row.contact is not None:
-            contact = first_contact.get(pupil.pk) if pupil.pk else None
+            held = contacts_of[pupil.pk] if pupil.pk else []
+            contact = held[0] if held else None
             fields = row.contact.given()
             if contact is not None and "name" in fields and not _same_name(fields["name"], contact.name):
-                # Someone else is now the first contact. The one they replace keeps every detail
-                # we hold, next in line: the file says nothing about them.
+                # Someone else is now the first contact: one we hold already, or someone new. Whoever
+                # was first keeps every detail we hold, next in line: the file says nothing about them.
+                contact = next((c for c in held if _same_name(c.name, fields["name"])), None)
+                note = "" if contact is not None else _new_first_contact_note(fields)
                 report.warn(
                     row.row,
                     "contact_name",
-                    f"{fields['name']} is now the first contact; {contact.name} is kept as a further contact"
-                    " (check their details and whether they still receive letters)",
+                    f"{fields['name']} is now the first contact, ahead of {held[0].name}{note}",
                 )
                 demoted.add(pupil.pk)
-                contact = None
+                if contact is not None:
+                    for name, value in fields.items():
+                        setattr(contact, name, value)
+                    contact.priority = 0  # ahead of the others, each moved one place down
+                    contacts_changed.append(contact)
+                else:
+                    contact = Contact(priority=0, receives_letters=bool(fields.get("address")), **fields)
+                    contacts_new.append((row.upn, contact))
+                _clean_problems(contact, row.row, report, ["pupil"])
+                changed_upns.add(row.upn)
+                continue
             if contact is None and "name" not in fields:
                 report.error(row.row, "contact_name", "a new contact needs a name: the file has no contact_name column")
             elif contact is None:
@@ -506,7 +527,7 @@ def _pupils_write(
     for upn, contact in contacts_new:
         contact.pupil = by_upn[upn]
     Contact.objects.bulk_create([contact for _, contact in contacts_new])
-    Contact.objects.bulk_update(contacts_changed, ["name", "address", "email", "phone"])
+    Contact.objects.bulk_update(contacts_changed, ["name", "address", "email", "phone", "priority"])
 
     for row, column, pupil in dates_moved:
         outside = (

@@ -199,16 +199,18 @@ def test_a_different_first_contact_is_added_first_and_the_one_it_replaces_is_kep
         f"{ALEX},{alex.surname},{alex.forename},2016-10-01,4,4B,Mary Adams,07700 900123\n",
     )
     assert (
-        "row 2, column contact_name: Mary Adams is now the first contact; Tariq Bailey is kept as a further contact"
-        in out
+        "row 2, column contact_name: Mary Adams is now the first contact, ahead of Tariq Bailey; the file gives no "
+        "address for them, so they are not sent letters until one is added" in out
     )
     mary, tariq = alex.contacts.order_by("priority")
-    assert (mary.name, mary.phone, mary.address, mary.relationship) == (
+    assert (mary.name, mary.phone, mary.address, mary.relationship, mary.receives_letters) == (
         "Mary Adams",
         "07700 900123",
         "",
         "Parent/carer",
+        False,
     )
+    assert tariq.receives_letters
     assert (tariq.pk, tariq.name, tariq.relationship, tariq.address) == (
         father.pk,
         "Tariq Bailey",
@@ -216,6 +218,22 @@ def test_a_different_first_contact_is_added_first_and_the_one_it_replaces_is_kep
         "117 Victoria Street",
     )
     assert tariq.priority > mary.priority
+
+
+def test_a_contact_we_hold_who_becomes_first_moves_up_and_is_not_added_twice(tmp_path, school):
+    alex = PupilFactory(school=school, upn=ALEX)
+    jo = ContactFactory(pupil=alex, name="Jo Smith", priority=0)
+    sam = ContactFactory(pupil=alex, name="Sam Smith", priority=2, phone="")
+    header = "upn,surname,forename,date_of_birth,year_group,registration_group,contact_name,contact_phone\n"
+    row = f"{ALEX},{alex.surname},{alex.forename},2016-10-01,4,4B,Sam Smith,07700 900456\n"
+    out = import_pupils(tmp_path, header + row)
+    assert "Sam Smith is now the first contact, ahead of Jo Smith" in out and "no address" not in out
+    assert [(c.pk, c.phone) for c in alex.contacts.order_by("priority", "id")] == [
+        (sam.pk, "07700 900456"),
+        (jo.pk, jo.phone),
+    ]
+    again = import_pupils(tmp_path, header + row)  # the MIS sends the same file the next night
+    assert "first contact" not in again and alex.contacts.count() == 2
 
 
 def test_contact_details_without_a_name_column_need_a_contact_to_update(tmp_path, school):
