@@ -662,7 +662,7 @@ def action_undo(*, action: ActionLog, user: Any) -> None:
         raise ValidationError("Only a conversation logged in one click can be taken back.")
     if action.by_id != user.pk:
         raise ValidationError("Only the person who logged this can take it back.")
-    if timezone.now() - action.created_at > timedelta(minutes=UNDO_MINUTES):
+    if timezone.now() - action.created_at >= timedelta(minutes=UNDO_MINUTES):  # as `selectors.actions_undoable`
         raise ValidationError(
             f"This was logged more than {UNDO_MINUTES} minutes ago, so it stays on the record: "
             "log another action to correct it."

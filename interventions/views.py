@@ -222,6 +222,9 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                             "actions": selectors.pupil_actions(pupil=pupil),
                             "tasks": selectors.pupil_open_tasks(pupil=pupil),
                         },
+                        "undoable": selectors.actions_undoable(
+                            user=request.user, pupils=Pupil.objects.filter(pk=pupil.pk)
+                        ),
                         "today": timezone.localdate(),
                     },
                 )
@@ -283,6 +286,8 @@ def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                 pupil=proposal.pupil,
             )
     proposal.refresh_from_db()
+    if proposal.status == Proposal.Status.PENDING:  # shown again to decide: with what the absence was
+        selectors.with_absence_this_year(school=access.school, proposals=[proposal], today=timezone.localdate())
     context: dict[str, Any] = {"access": access, "proposal": proposal, "error": error}
     if request.htmx:
         if not error:

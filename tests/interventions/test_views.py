@@ -613,6 +613,7 @@ def test_approving_in_place_needs_a_reason(client, school, proposal, attendance_
     )
     assert response.status_code == 422
     assert "Give a reason" in response.content.decode()
+    assert "This school year: " in response.content.decode()  # still there to decide by
     proposal.refresh_from_db()
     assert proposal.status == "pending"
     response = client.post(
@@ -797,6 +798,15 @@ def test_a_one_click_log_can_still_be_taken_back_after_the_page_is_reloaded(
     login(client, attendance_lead)
     assert 'id="just-logged"' not in client.get(url("classes", school)).content.decode()
     assert f'action="{undo}"' not in client.get(url("pupil", school, pupil.pk)).content.decode()
+
+    # Logging something else on the pupil's page keeps the Undo in the refreshed list.
+    login(client, class_teacher)
+    after = client.post(
+        url("action_create", school, pupil.pk),
+        {"kind": "phone_call", "occurred_on": timezone.localdate().isoformat()},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert f'action="{undo}"' in after and f'name="next" value="{url("pupil", school, pupil.pk)}"' in after
 
     # Without JavaScript, from the pupil's page: back to that page, the log gone.
     login(client, class_teacher)
