@@ -650,7 +650,6 @@ def action_log(
     return action
 
 
-#: How long a person has to take back an action they logged with one click.
 def action_undo(*, action: ActionLog, user: Any) -> None:
     """Take back an action logged with one click by mistake: it goes from the pupil's record.
 
