@@ -142,22 +142,33 @@ def recipient_for(carers: Sequence[Carer], *, addressing: str, contact_id: int |
 FULL_ATTENDANCE, IMPROVING = "certificate_100", "congratulations"
 
 
-def wording_problem(key: str, *, forename: str, term: Any, half_term: Any, year: Any) -> str:
+def full_attendance(summary: Any) -> bool:
+    """Every possible session attended, and at least one: what a 100% certificate says (an `AttendanceSummary`)."""
+    return bool(summary.possible) and summary.absent == 0
+
+
+def wording_problem(key: str, *, forename: str, term: Any, half_term: Any, before_half_term: Any) -> str:
     """Why the letter `key` would say something untrue of this pupil, or "" if it would not.
 
     A 100% certificate needs every possible session of the term so far
     attended; a letter congratulating improvement needs this half-term's
-    attendance above the school year's. The summaries are `AttendanceSummary`s.
+    attendance above the school year's before it (so none in the year's
+    first half-term). The summaries are `AttendanceSummary`s.
     """
-    if key == FULL_ATTENDANCE and not (term.possible and term.absent == 0):
+    if key == FULL_ATTENDANCE and not full_attendance(term):
         missed = f"has missed {term.absent} of {term.possible} sessions" if term.possible else "has no sessions"
         return f"{forename} {missed} this term: a 100% attendance certificate would not be true."
     if key == IMPROVING:
-        now, overall = half_term.attendance_pct, year.attendance_pct
-        if now is None or overall is None or now <= overall:
+        now, before = half_term.attendance_pct, before_half_term.attendance_pct
+        if before is None:
             return (
-                f"{forename}'s attendance this half-term ({pct_text(now)}) is not above the school year's "
-                f"({pct_text(overall)}): a letter congratulating them on improving would not be true."
+                f"There are no figures from earlier this school year to compare {forename}'s with: "
+                "a letter congratulating them on improving cannot say so yet."
+            )
+        if now is None or now <= before:
+            return (
+                f"{forename}'s attendance this half-term ({pct_text(now)}) is not above the rest of the school "
+                f"year's ({pct_text(before)}): a letter congratulating them on improving would not be true."
             )
     return ""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
@@ -231,7 +231,10 @@ def wording_problem(*, school: School, pupil: Pupil, key: str, on: date) -> str:
     """`rules.wording_problem` for this pupil, with the figures a letter queued on `on` would print."""
     if key not in (rules.FULL_ATTENDANCE, rules.IMPROVING):
         return ""
-    windows = _windows(school_calendar(school), on)
+    calendar = school_calendar(school)
+    windows = _windows(calendar, calendar.register_day(on))
+    (year_start, _), (half_start, _) = windows.pop("year"), windows["half_term"]
+    windows["before_half_term"] = (year_start, half_start - timedelta(days=1))  # empty in the first half-term
     figures = attendance_summaries(school=school, pupils=[pupil], windows=windows.values())
     return rules.wording_problem(
         key, forename=pupil.forename, **{name: figures[window][pupil.pk] for name, window in windows.items()}
@@ -287,14 +290,15 @@ def letter_facts(
     """The facts for each letter, in order, with a fixed number of queries however many letters there are.
 
     Figures count the register up to the day each letter was queued (the day
-    the night decided, or the day staff wrote it), so the preview, the print
-    and a reprint all say the same thing.
+    the night decided, or the day staff wrote it), or the school day before
+    it if that was not one, so the preview, the print and a reprint all say
+    the same thing.
     """
     calendar = school_calendar(school)
     pupils = list({letter.pupil_id: letter.pupil for letter in letters}.values())
     windows_of: dict[int, dict[str, tuple[date, date]]] = {}
     for letter in letters:
-        windows = _windows(calendar, letter.queued_on)
+        windows = _windows(calendar, calendar.register_day(letter.queued_on))
         if letter.period_start and letter.period_end:
             windows["period"] = (letter.period_start, letter.period_end)
         else:
@@ -322,7 +326,7 @@ def letter_facts(
                 reference=letter.reference,
                 dated=dated,
                 # The last school day counted: a night run on a Saturday counts up to Friday.
-                as_of=calendar.register_day(letter.queued_on),
+                as_of=calendar.register_day(letter.queued_on),  # so a Saturday night's letters say Friday
                 school=school_fact,
                 recipient=recipient_of(letter),
                 pupil=merge.PupilFacts(

@@ -379,7 +379,7 @@ def letters_bulk_queue(
     )
     if full_attendance_only:
         figures = selectors.attendance_summaries(school=school, pupils=pupils, windows=[(start, end)])[(start, end)]
-        pupils = [p for p in pupils if figures[p.pk].possible and figures[p.pk].absent == 0]
+        pupils = [p for p in pupils if rules.full_attendance(figures[p.pk])]
     template = letter_template_get_or_create(school=school, key=key)
     addressing = selectors.letter_settings_get(school=school).addressing
     user = user if getattr(user, "is_authenticated", False) else None

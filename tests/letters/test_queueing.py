@@ -150,7 +150,7 @@ def test_a_letter_queued_by_a_saturday_night_counts_up_to_friday_and_says_so(sch
 
     (facts,) = selectors.letter_facts([letter], school=school, settings=LetterSettings(school=school), dated=saturday)
 
-    assert facts.as_of == date(2025, 11, 28)
+    assert facts.as_of == facts.period.end == date(2025, 11, 28)
 
 
 def test_a_letter_for_each_carer_when_the_school_chooses(school, ladder, family):

@@ -110,3 +110,34 @@ def test_figures_in_words():
     assert number_text(rules.weeks_missed(25)) == "2.5"
     assert rules.pct_text(D("91.25")) == "91.3%"
     assert rules.pct_text(None) == "not yet recorded"
+
+
+def test_a_letter_congratulating_improvement_needs_a_half_term_above_the_rest_of_the_year():
+    from pupils.statistics import AttendanceSummary
+
+    def summary(present, absent):
+        return AttendanceSummary(present=present, unauthorised=absent)
+
+    def problem(half_term, before):
+        return rules.wording_problem(
+            rules.IMPROVING, forename="Erin", term=summary(0, 0), half_term=half_term, before_half_term=before
+        )
+
+    assert problem(summary(90, 10), summary(80, 20)) == ""
+    assert "is not above the rest of the school year's (80.0%)" in problem(summary(80, 20), summary(80, 20))
+    # The year's first half-term has nothing before it to improve on.
+    assert "no figures from earlier this school year" in problem(summary(99, 1), summary(0, 0))
+
+
+def test_a_certificate_needs_every_possible_session_of_the_term_attended():
+    from pupils.statistics import AttendanceSummary
+
+    def problem(term):
+        empty = AttendanceSummary()
+        return rules.wording_problem(
+            rules.FULL_ATTENDANCE, forename="Erin", term=term, half_term=empty, before_half_term=empty
+        )
+
+    assert problem(AttendanceSummary(present=120, not_possible=4)) == ""
+    assert "has missed 1 of 121 sessions" in problem(AttendanceSummary(present=120, authorised=1))
+    assert "has no sessions" in problem(AttendanceSummary())

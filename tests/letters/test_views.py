@@ -495,7 +495,7 @@ def test_compose_refuses_a_certificate_or_congratulations_that_would_be_untrue(
     assert refused.status_code == 422
     assert "Alex has missed" in refused.content.decode() and not Letter.objects.exists()
     assert compose(worse, "congratulations", "queue").status_code == 422
-    assert "is not above the school year" in compose(worse, "congratulations", "preview").content.decode()
+    assert "is not above the rest of the school year" in compose(worse, "congratulations", "preview").content.decode()
     assert not Letter.objects.exists()
 
     assert compose(perfect, "certificate_100", "queue").status_code == 302
