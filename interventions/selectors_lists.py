@@ -104,13 +104,30 @@ class FirstNight:
     placed: int
 
 
-def first_night_between(*, ladder: Ladder, pupils: QuerySet[Pupil], start: date, end: date) -> FirstNight | None:
-    """The ladder's first night, with how many of these pupils it placed, if it falls in [start, end]."""
+def first_night_between(
+    *,
+    ladder: Ladder,
+    pupils: QuerySet[Pupil],
+    start: date,
+    end: date,
+    stage: Stage | None = None,
+    registration_group: RegistrationGroup | None = None,
+    year_group: YearGroup | None = None,
+) -> FirstNight | None:
+    """The ladder's first night, if it falls in [start, end], with how many of these pupils it placed
+    (at `stage`, in the class or year group, as the escalations list is filtered)."""
     initial = StageChange.objects.filter(ladder=ladder, kind=StageChange.Kind.INITIAL)
     on = initial.aggregate(on=Min("on"))["on"]
     if on is None or not start <= on <= end:
         return None
-    return FirstNight(on=on, placed=initial.filter(on=on, pupil__in=pupils).count())
+    placed = initial.filter(on=on, pupil__in=pupils)
+    if stage is not None:
+        placed = placed.filter(to_stage=stage)
+    if registration_group is not None:
+        placed = placed.filter(pupil__registration_group=registration_group)
+    if year_group is not None:
+        placed = placed.filter(pupil__year_group=year_group)
+    return FirstNight(on=on, placed=placed.count())
 
 
 # --- referrals --------------------------------------------------------------------

@@ -98,19 +98,15 @@ def escalations(request: HttpRequest, urn: str) -> HttpResponse:
     stages = ladder.stages.all() if ladder else Stage.objects.none()
     form = EscalationFilterForm(request.GET, school=access.school, stages=stages, today=today)
     start, end = form.period()
-    rows = (
-        selectors_lists.escalation_list(
-            ladder=ladder,
-            pupils=visible_pupils(access),
-            start=start,
-            end=end,
-            stage=form.choice("stage"),
-            registration_group=form.choice("registration_group"),
-            year_group=form.choice("year_group"),
-        )
-        if ladder
-        else []
-    )
+    filters = {
+        "pupils": visible_pupils(access),
+        "start": start,
+        "end": end,
+        "stage": form.choice("stage"),
+        "registration_group": form.choice("registration_group"),
+        "year_group": form.choice("year_group"),
+    }
+    rows = selectors_lists.escalation_list(ladder=ladder, **filters) if ladder else []
     if _wants_csv(request):
         _audit(request, access, AuditEvent.Verb.EXPORT, f"escalations {start} to {end} as CSV ({len(rows)} rows)")
         return _csv(f"escalations-{access.school.urn}-{start}-to-{end}.csv", ESCALATION_COLUMNS, _escalation_rows(rows))
@@ -122,11 +118,7 @@ def escalations(request: HttpRequest, urn: str) -> HttpResponse:
         "rows": rows,
         "start": start,
         "end": end,
-        "first_night": selectors_lists.first_night_between(
-            ladder=ladder, pupils=visible_pupils(access), start=start, end=end
-        )
-        if ladder
-        else None,
+        "first_night": selectors_lists.first_night_between(ladder=ladder, **filters) if ladder else None,
         "csv_query": _query_without(request, "format"),
         "tab": "escalations",
     }

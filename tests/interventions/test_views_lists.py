@@ -16,7 +16,7 @@ from django.utils.html import escape
 
 from interventions import nightly, services
 from interventions.models import ActionLog, Placement, Referral, StageChange
-from pupils.models import AuditEvent, Flag, Pupil, StaffMembership
+from pupils.models import AuditEvent, Flag, Pupil, RegistrationGroup, StaffMembership
 from pupils.services import school_calendar
 from tests.factories import PupilFactory, RegistrationGroupFactory
 from tests.interventions.conftest import fill_register
@@ -122,8 +122,10 @@ def test_updating_a_referral_by_role(client, school, referral, staff, who):
 def test_the_pupil_page_lists_their_referrals_to_those_who_see_referrals(client, school, referral, staff, who):
     client.force_login(staff[who])
     response = client.get(url("pupil", school, referral.pupil_id))
-    if response.status_code == 404:  # a class teacher, not this pupil's
+    if who == "bob":  # a class teacher, and not this pupil's
+        assert response.status_code == 404
         return
+    assert response.status_code == 200
     body = response.content.decode()
     if LIST_ACCESS[who] == 200:
         card = body.split('aria-labelledby="referral-heading"')[1].split("</section>")[0]
@@ -221,6 +223,8 @@ def test_escalations_say_the_ladders_first_night_placed_everyone_when_it_falls_i
     assert (
         f"The ladder's first night, {first:%A} {first.day} {first:%B}, placed 6 pupils on it for the first time" in note
     )
+    in_5c = client.get(url("escalations", school), {"registration_group": RegistrationGroup.objects.get(name="5C").pk})
+    assert "placed 3 pupils of those filtered on it" in in_5c.content.decode()
     later = (today - timedelta(days=5)).isoformat()
     assert 'id="first-night"' not in client.get(url("escalations", school), {"start": later}).content.decode()
 
