@@ -151,8 +151,8 @@ class ReferralForm(forms.Form):
         joined = self.pupil.start_on
         if day < joined:
             raise forms.ValidationError(
-                f"{self.pupil.forename} joined the school on {joined.day} {joined:%B %Y}: "
-                "a referral the school made cannot be dated before that."
+                f"{self.pupil.forename} is on roll here from {joined.day} {joined:%B %Y}, as our records hold it: "
+                "a referral cannot be dated before that (if they joined earlier, correct their start date)."
             )
         return day
 

@@ -144,7 +144,7 @@ def test_a_referral_dated_before_the_pupil_joined_is_refused_in_place(client, sc
     )
     assert response.status_code == 422
     body = response.content.decode()
-    assert f"{pupil.forename} joined the school on {pupil.start_on.day} {pupil.start_on:%B %Y}" in body
+    assert f"{pupil.forename} is on roll here from {pupil.start_on.day} {pupil.start_on:%B %Y}, as our records" in body
     assert not Referral.objects.exists()
 
 
