@@ -10,6 +10,7 @@ from django import forms
 from django.http import QueryDict
 from django.utils import timezone
 
+from pupils.calendar import long_date
 from pupils.models import Pupil, RegistrationGroup, School, YearGroup
 
 from .models import Referral, Stage
@@ -78,6 +79,10 @@ class EscalationFilterForm(_MarksInvalid, forms.Form):
         start, end = data.get("start"), data.get("end")
         if start and end and start > end:
             self.add_error("end", "The end of the period must be on or after its start.")
+        elif end and end > self.today:
+            self.add_error(
+                "end", f"The period cannot end after today ({long_date(self.today)}): nothing has happened yet."
+            )
         return data
 
     def period(self) -> tuple[date, date]:

@@ -255,6 +255,15 @@ def test_escalations_with_the_period_backwards_says_so_and_shows_the_last_four_w
     assert len(response.context["rows"]) == 2
 
 
+def test_escalations_ending_after_today_says_so_and_shows_the_last_four_weeks(
+    client, school, moved, attendance_lead, today
+):
+    client.force_login(attendance_lead)
+    response = client.get(url("escalations", school), {"end": (today + timedelta(days=30)).isoformat()})
+    assert "The period cannot end after today" in response.content.decode()
+    assert response.context["end"] == today and len(response.context["rows"]) == 2
+
+
 def test_escalations_htmx_returns_only_the_list(client, school, moved, attendance_lead):
     client.force_login(attendance_lead)
     response = client.get(url("escalations", school) + "?stage=pa", HTTP_HX_REQUEST="true")
