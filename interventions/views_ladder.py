@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from pupils.access import Access, school_access, visible_pupils
 from pupils.models import AuditEvent, Flag
-from pupils.services import audit_record
+from pupils.services import audit_record, school_calendar
 
 from . import selectors_ladder, services
 from .forms_ladder import LadderYamlForm
@@ -188,6 +188,7 @@ def ladder_simulate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
         "moves": page.moves[:MOVES_SHOWN],
         "more_moves": max(len(page.moves) - MOVES_SHOWN, 0),
         "today": today,
+        "register_day": school_calendar(access.school).register_day(today),  # the last school day counted
     }
     return render(request, "interventions/ladder_simulate.html", context)
 

@@ -16,6 +16,7 @@ from interventions import nightly, services
 from interventions.models import ActionLog, Ladder, Placement, Proposal, StageChange, Task
 from letters.models import Letter, LetterTemplate
 from pupils.models import AuditEvent, StaffMembership
+from pupils.services import school_calendar
 from tests.factories import PupilFactory, RegistrationGroupFactory
 from tests.interventions.conftest import SIMPLE_LADDER, fill_register
 
@@ -373,6 +374,8 @@ def test_simulating_shows_counts_and_moves_and_changes_nothing(client, school, p
     }
     assert {m["pk"] for m in page.moves} == {p.pk for p in placed[1:]}  # the first pupil stays at the base stage
     assert escape(placed[3].surname) in response.content.decode()
+    last = school_calendar(school).register_day(timezone.localdate())  # on a weekend, Friday
+    assert f"with the register up to {last:%a} {last.day} {last:%b %Y}." in response.content.decode()
     assert everything_counted() == before
 
 
