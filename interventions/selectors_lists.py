@@ -72,12 +72,7 @@ def escalation_list(
     changes = StageChange.objects.filter(ladder=ladder, pupil__in=pupils, on__gte=start, on__lte=end).filter(
         Q(from_stage__isnull=False) | Q(on__gt=first_night)
     )
-    if stage is not None:
-        changes = changes.filter(to_stage=stage)
-    if registration_group is not None:
-        changes = changes.filter(pupil__registration_group=registration_group)
-    if year_group is not None:
-        changes = changes.filter(pupil__year_group=year_group)
+    changes = _moved_to(changes, stage=stage, registration_group=registration_group, year_group=year_group)
     rows = [
         change
         for change in changes.select_related(
@@ -120,14 +115,30 @@ def first_night_between(
     on = initial.aggregate(on=Min("on"))["on"]
     if on is None or not start <= on <= end:
         return None
-    placed = initial.filter(on=on, pupil__in=pupils)
-    if stage is not None:
-        placed = placed.filter(to_stage=stage)
-    if registration_group is not None:
-        placed = placed.filter(pupil__registration_group=registration_group)
-    if year_group is not None:
-        placed = placed.filter(pupil__year_group=year_group)
+    placed = _moved_to(
+        initial.filter(on=on, pupil__in=pupils),
+        stage=stage,
+        registration_group=registration_group,
+        year_group=year_group,
+    )
     return FirstNight(on=on, placed=placed.count())
+
+
+def _moved_to(
+    changes: QuerySet[StageChange],
+    *,
+    stage: Stage | None,
+    registration_group: RegistrationGroup | None,
+    year_group: YearGroup | None,
+) -> QuerySet[StageChange]:
+    """Stage changes to `stage`, of pupils in the class or year group: the escalations list's filters."""
+    if stage is not None:
+        changes = changes.filter(to_stage=stage)
+    if registration_group is not None:
+        changes = changes.filter(pupil__registration_group=registration_group)
+    if year_group is not None:
+        changes = changes.filter(pupil__year_group=year_group)
+    return changes
 
 
 # --- referrals --------------------------------------------------------------------
