@@ -365,6 +365,9 @@ def absence_groups(request: HttpRequest, urn: str) -> HttpResponse:
     return render(request, "interventions/lists_absence.html", context)
 
 
+SMALL_GROUP_NOTE = f"* fewer than {selectors_lists.SMALL_GROUP} pupils: one pupil moves their rates a lot"
+
+
 def _absence_rows(
     tables: list[selectors_lists.GroupTable], *, national: float, national_label: str, start: date, end: date
 ) -> Iterable[list[Any]]:
@@ -380,7 +383,8 @@ def _absence_rows(
                 _pct(row.severe_pct),
                 national_label if row.compared_with == "national" else row.compared_with,
                 national if row.compared_with == "national" else _pct(row.compared_pct),
-                row.note,
+                # The page's * for a small group, in words.
+                "; ".join(filter(None, [row.note, SMALL_GROUP_NOTE if row.small else ""])),
                 start.isoformat(),
                 end.isoformat(),
             ]
