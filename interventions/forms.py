@@ -25,6 +25,16 @@ class _NoTagHelper(FormHelper):
     disable_csrf = True
 
 
+def before_joining(day: date, joined: date) -> str:
+    """Why nothing logged on a pupil's record (an action, a referral) can be dated `day`, or "" if it can."""
+    if day >= joined:
+        return ""
+    return (
+        f"{long_date(day)} is before the pupil joined the school ({long_date(joined)}), as our records hold it: "
+        "check the date, or correct their start date."
+    )
+
+
 #: A logged action's notes: several paragraphs, not a document (that belongs in the MIS or the DSL's file).
 NOTES_LENGTH = 5000
 
@@ -82,10 +92,8 @@ class ActionForm(forms.Form):
         day = self.cleaned_data["occurred_on"]
         if day > timezone.localdate():
             raise forms.ValidationError("An action cannot be logged for a date in the future.")
-        if self.joined is not None and day < self.joined:
-            raise forms.ValidationError(
-                f"{long_date(day)} is before the pupil joined the school ({long_date(self.joined)}): check the date."
-            )
+        if self.joined is not None and (problem := before_joining(day, self.joined)):
+            raise forms.ValidationError(problem)
         return day
 
     def clean_next_step_due(self) -> Any:

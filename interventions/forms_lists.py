@@ -13,6 +13,7 @@ from django.utils import timezone
 from pupils.calendar import long_date
 from pupils.models import Pupil, RegistrationGroup, School, YearGroup
 
+from .forms import before_joining
 from .models import Referral, Stage
 
 #: The escalations list looks back this far unless asked otherwise.
@@ -153,12 +154,8 @@ class ReferralForm(forms.Form):
         day = self.cleaned_data["made_on"]
         if day > timezone.localdate():
             raise forms.ValidationError("A referral cannot be recorded for a date in the future.")
-        joined = self.pupil.start_on
-        if day < joined:
-            raise forms.ValidationError(
-                f"{self.pupil.forename} is on roll here from {joined.day} {joined:%B %Y}, as our records hold it: "
-                "a referral cannot be dated before that (if they joined earlier, correct their start date)."
-            )
+        if problem := before_joining(day, self.pupil.start_on):
+            raise forms.ValidationError(problem)
         return day
 
     def clean(self) -> dict[str, Any]:

@@ -144,7 +144,10 @@ def test_a_referral_dated_before_the_pupil_joined_is_refused_in_place(client, sc
     )
     assert response.status_code == 422
     body = response.content.decode()
-    assert f"{pupil.forename} is on roll here from {pupil.start_on.day} {pupil.start_on:%B %Y}, as our records" in body
+    joined = pupil.start_on
+    assert (
+        f"Monday 1 March 1999 is before the pupil joined the school ({joined:%A} {joined.day} {joined:%B %Y})" in body
+    )
     assert not Referral.objects.exists()
 
 
