@@ -1006,11 +1006,32 @@ class PupilRecord:
 UNDO_MINUTES = 10
 
 
+def undo_refusal(*, action: ActionLog, user: Any) -> str:
+    """Why this person may not take back this logged action, or "" if they may (`services.action_undo`).
+
+    Only a one-click log, only by the person who logged it, within UNDO_MINUTES.
+    """
+    if not action.one_click:
+        return "Only a conversation logged in one click can be taken back."
+    if action.by_id != user.pk:
+        return "Only the person who logged this can take it back."
+    if timezone.now() - action.created_at >= timedelta(minutes=UNDO_MINUTES):
+        return (
+            f"This was logged more than {UNDO_MINUTES} minutes ago, so it stays on the record: "
+            "log another action to correct it."
+        )
+    return ""
+
+
 def actions_undoable(*, user: Any, pupils: QuerySet[Pupil]) -> list[ActionLog]:
-    """This person's one-click logs for these pupils that they may still take back, newest first."""
+    """This person's one-click logs for these pupils that they may still take back (`undo_refusal`), newest first."""
     since = timezone.now() - timedelta(minutes=UNDO_MINUTES)
     logs = ActionLog.objects.filter(pupil__in=pupils, by=user, one_click=True, created_at__gt=since)
-    return list(logs.select_related("pupil").order_by("-created_at"))
+    return [
+        action
+        for action in logs.select_related("pupil").order_by("-created_at")
+        if not undo_refusal(action=action, user=user)
+    ]
 
 
 def pupil_actions(*, pupil: Pupil) -> list[ActionLog]:

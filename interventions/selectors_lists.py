@@ -65,8 +65,7 @@ def escalation_list(
     """
     levels = stage_levels(ladder.stages.all())
     lowest = min(levels.values(), default=0)
-    # The first night's placements, not a hand move someone made before it.
-    first_night = StageChange.objects.filter(ladder=ladder, kind=StageChange.Kind.INITIAL).aggregate(on=Min("on"))["on"]
+    first_night = _first_night(ladder)
     if first_night is None:
         return []
     changes = StageChange.objects.filter(ladder=ladder, pupil__in=pupils, on__gte=start, on__lte=end).filter(
@@ -111,17 +110,21 @@ def first_night_between(
 ) -> FirstNight | None:
     """The ladder's first night, if it falls in [start, end], with how many of these pupils it placed
     (at `stage`, in the class or year group, as the escalations list is filtered)."""
-    initial = StageChange.objects.filter(ladder=ladder, kind=StageChange.Kind.INITIAL)
-    on = initial.aggregate(on=Min("on"))["on"]
+    on = _first_night(ladder)
     if on is None or not start <= on <= end:
         return None
     placed = _moved_to(
-        initial.filter(on=on, pupil__in=pupils),
+        StageChange.objects.filter(ladder=ladder, kind=StageChange.Kind.INITIAL, on=on, pupil__in=pupils),
         stage=stage,
         registration_group=registration_group,
         year_group=year_group,
     )
     return FirstNight(on=on, placed=placed.count())
+
+
+def _first_night(ladder: Ladder) -> date | None:
+    """The day of the ladder's first night: its first placements (not a hand move someone made before it)."""
+    return StageChange.objects.filter(ladder=ladder, kind=StageChange.Kind.INITIAL).aggregate(on=Min("on"))["on"]
 
 
 def _moved_to(

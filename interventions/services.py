@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from pupils.services import school_calendar
 from .ladder_format import LadderCheck, Problem, validate_ladder
 from .models import ActionLog, Ladder, Placement, Proposal, Referral, Stage, StageChange, Task
 from .rules import LadderSpec, decide
-from .selectors import UNDO_MINUTES, current_placements, school_facts
+from .selectors import current_placements, school_facts, undo_refusal
 from .signals import letter_templates_requested, stage_entered
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "ladders"
@@ -655,17 +655,10 @@ def action_undo(*, action: ActionLog, user: Any) -> None:
 
     Only a one-click log (My classes: nothing typed, no task, referral or letter
     with it), only by the person who logged it, within UNDO_MINUTES. Raises
-    ValidationError saying why otherwise.
+    ValidationError saying why otherwise (`selectors.undo_refusal`).
     """
-    if not action.one_click:
-        raise ValidationError("Only a conversation logged in one click can be taken back.")
-    if action.by_id != user.pk:
-        raise ValidationError("Only the person who logged this can take it back.")
-    if timezone.now() - action.created_at >= timedelta(minutes=UNDO_MINUTES):  # as `selectors.actions_undoable`
-        raise ValidationError(
-            f"This was logged more than {UNDO_MINUTES} minutes ago, so it stays on the record: "
-            "log another action to correct it."
-        )
+    if refusal := undo_refusal(action=action, user=user):
+        raise ValidationError(refusal)
     action.delete()
 
 

@@ -325,8 +325,9 @@ def letter_facts(
             merge.LetterFacts(
                 reference=letter.reference,
                 dated=dated,
-                # The last school day counted: a night run on a Saturday counts up to Friday.
-                as_of=calendar.register_day(letter.queued_on),  # so a Saturday night's letters say Friday
+                as_of=calendar.register_day(
+                    letter.queued_on
+                ),  # the last school day counted: Saturday's night says Friday
                 school=school_fact,
                 recipient=recipient_of(letter),
                 pupil=merge.PupilFacts(
