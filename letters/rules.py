@@ -66,10 +66,17 @@ class Recipient:
     names: tuple[str, ...]
     address_lines: tuple[str, ...]
     contact_ids: tuple[int, ...] = ()
+    #: Given by hand in school (a certificate to the pupil): it needs no address.
+    by_hand: bool = False
 
     @property
     def name(self) -> str:
         return join_names(self.names) if self.names else "Parent/Carer"
+
+    @property
+    def lacks_address(self) -> bool:
+        """A letter for the post with no address to print in the envelope window."""
+        return not self.by_hand and not self.address_lines
 
 
 def join_names(names: Sequence[str]) -> str:

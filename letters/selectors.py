@@ -276,11 +276,12 @@ def carers_of(pupil: Pupil) -> list[rules.Carer]:
 
 def recipient_of(letter: Letter) -> rules.Recipient:
     """Who the letter is addressed to: as it printed, once it has; until then, from the pupil's carers now."""
+    by_hand = letter.template.layout == LetterTemplate.Layout.CERTIFICATE
     if letter.printed_at and letter.sent_to_name:
         lines = tuple(line for line in letter.sent_to_address.splitlines() if line)
-        return rules.Recipient(letter.contact_id, (letter.sent_to_name,), lines)
-    if letter.template.layout == LetterTemplate.Layout.CERTIFICATE:
-        return rules.Recipient(None, (letter.pupil.full_name,), ())
+        return rules.Recipient(letter.contact_id, (letter.sent_to_name,), lines, by_hand=by_hand)
+    if by_hand:
+        return rules.Recipient(None, (letter.pupil.full_name,), (), by_hand=True)
     return rules.recipient_for(carers_of(letter.pupil), addressing=letter.addressing, contact_id=letter.contact_id)
 
 

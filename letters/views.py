@@ -36,7 +36,7 @@ from .forms import (
     SettingsForm,
     TemplateForm,
 )
-from .models import Letter, LetterTemplate, PrintBatch
+from .models import Letter, PrintBatch
 
 QUEUE_PAGE_SIZE = 100
 
@@ -155,11 +155,7 @@ def batch_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     letters = selectors.batch_letters(batch=batch)
     context["rows"] = [(letter, selectors.recipient_of(letter)) for letter in letters]
     context["printed_ids"] = [letter.pk for letter, _ in context["rows"] if letter.status == Letter.Status.PRINTED]
-    context["no_address"] = [
-        letter
-        for letter, to in context["rows"]
-        if not to.address_lines and letter.template.layout != LetterTemplate.Layout.CERTIFICATE
-    ]
+    context["no_address"] = [letter for letter, to in context["rows"] if to.lacks_address]
     return render(request, "letters/batch_detail.html", context)
 
 

@@ -233,6 +233,22 @@ def test_the_batch_page_warns_which_letters_have_no_postal_address(client, schoo
     assert page.count("no postal address</span>") == 1
 
 
+def test_the_queue_and_the_letter_flag_a_missing_address_but_not_on_a_certificate(client, school, family, office):
+    homeless = PupilFactory(school=school, forename="Jo", surname="Nowhere")
+    (unaddressed,) = queue_letters(school, [homeless])
+    (certificate,) = queue_letters(school, [family], key="certificate_100")
+    client.force_login(office)
+
+    queue = client.get(reverse("letters:queue", args=[school.urn])).content.decode()
+    assert queue.count("no postal address</span>") == 1
+    (row,) = [tr for tr in queue.split("<tr") if f">{unaddressed.reference}<" in tr]
+    assert "no postal address" in row
+    letter = reverse("letters:letter", args=[school.urn, certificate.pk])
+    assert "no postal address" not in client.get(letter).content.decode()
+    letter = reverse("letters:letter", args=[school.urn, unaddressed.pk])
+    assert "no postal address" in client.get(letter).content.decode()
+
+
 def test_the_batch_page_lists_letters_in_the_order_they_print(client, school, office, tmp_path):
     # Queued Zara Young (5C), Ann Adams (5C), Mo Moss (3A): they print by class, then surname.
     pupils = [
