@@ -825,24 +825,35 @@ def split_ctf_marks(text: str) -> list[str]:
 
     Since CTF 24 the marks are comma-separated (codes may be two characters:
     C1, J1, Y1...); older files run single-character marks together. A string
-    with a comma is the new form, any other the old one.
+    with a comma is the new form, any other the old one. In the old form a
+    space is a session with no mark, so leading spaces keep every later mark
+    on its own day; a digit belongs to the code before it (C1, Y1), as no code
+    is a digit alone. Only a string broken over lines (indented XML) has its
+    surrounding layout removed.
     """
-    text = text.strip()
+    if "\n" in text or "\r" in text:
+        text = text.strip()
+    text = text.rstrip()
     if not text:
         return []
     if "," in text:
         return [mark.strip() for mark in text.split(",")]
-    return list(text)
+    return _OLD_FORM_MARK.findall(text)
+
+
+#: One mark of the old, concatenated form: any character, and a digit after it if there is one.
+_OLD_FORM_MARK = re.compile(r"[^\d]\d?|\d")
 
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _child_text(element: ET.Element, name: str) -> str | None:
+def _child_text(element: ET.Element, name: str, *, strip: bool = True) -> str | None:
     for child in element:
         if _local(child.tag) == name:
-            return (child.text or "").strip()
+            text = child.text or ""
+            return text.strip() if strip else text
     return None
 
 
@@ -930,7 +941,7 @@ def _ctf_pupil(
         for year_data in _children(attendance, "YearData"):
             for sessions in _children(year_data, "AttendSessions"):
                 raw_start = _child_text(sessions, "AttendanceStartDate") or ""
-                raw_marks = _child_text(sessions, "AttendanceMarks") or ""
+                raw_marks = _child_text(sessions, "AttendanceMarks", strip=False) or ""  # spaces are marks
                 try:
                     start = date.fromisoformat(raw_start)
                 except ValueError:

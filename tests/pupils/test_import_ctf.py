@@ -94,13 +94,26 @@ def test_the_old_run_together_form_is_read_one_character_a_session(tmp_path, pup
     ("text", "marks"),
     [
         ("/,\\,C1,J1", ["/", "\\", "C1", "J1"]),
-        (" /\\L ", ["/", "\\", "L"]),
+        # Old form: a space is a session with no mark, so the marks after it stay on their own sessions.
+        ("  /\\L ", [" ", " ", "/", "\\", "L"]),
+        # A digit belongs to the code before it: no code is a digit alone.
+        ("C1", ["C1"]),
+        ("/\\C1Y1", ["/", "\\", "C1", "Y1"]),
+        # Broken over indented lines: the layout is not marks.
+        ("\n      /\\L\n    ", ["/", "\\", "L"]),
         ("/,,I", ["/", "", "I"]),
         ("", []),
     ],
 )
 def test_splitting_attendance_marks(text, marks):
     assert split_ctf_marks(text) == marks
+
+
+def test_old_form_blanks_keep_later_marks_on_their_own_days(tmp_path, pupil):
+    # Friday 2025-11-21 unmarked (two spaces), the weekend as filler, Monday's marks: still Monday's.
+    out = import_ctf(tmp_path, ctf(pupil_xml(pupil.upn, "2025-11-21", "  ####IN")))
+    assert marks_of(pupil) == [("2025-11-24", "AM", "I"), ("2025-11-24", "PM", "N")]
+    assert "rows=8 inserted=2" in out
 
 
 def test_a_closure_on_a_school_day_is_stored(tmp_path, pupil):
