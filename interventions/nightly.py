@@ -38,7 +38,7 @@ from django.utils import timezone
 from pupils import statistics as stats
 from pupils.calendar import SchoolCalendar, monday_of
 from pupils.models import AttendanceMark, Pupil, School
-from pupils.selectors import pupils_on_roll_between
+from pupils.selectors import on_study_leave, pupils_on_roll_between
 from pupils.services import school_calendar
 from pupils.statistics import pct_as_printed
 
@@ -350,12 +350,18 @@ def _changes_cutoff() -> datetime:
     return now - CLOCK_SKEW
 
 
-def _counts_by_week(marks: Any) -> Any:
-    """Marks grouped by pupil and Monday, counted as `pupils.statistics` counts them (see pupils.selectors)."""
+def _counts_by_week(marks: Any, *, start: date, end: date) -> Any:
+    """Marks in [start, end] grouped by pupil and Monday, counted as `pupils.statistics` counts them.
+
+    The same rules as `pupils.selectors.school_summaries`: on roll, and not on Year 11 study leave.
+    """
     conditions = {name: Q(code__in=sorted(codes)) for name, codes in stats.COUNTED_CODES.items()}
     assert tuple(conditions) == PupilWeek.COUNTS
+    if stats.study_leave_periods(start, end):
+        marks = marks.exclude(on_study_leave(start=start, end=end, pupil="pupil__"))
     return (
-        marks.filter(date__gte=F("pupil__start_on"))
+        marks.filter(date__gte=start, date__lte=end)
+        .filter(date__gte=F("pupil__start_on"))
         .filter(Q(pupil__leaving_on__isnull=True) | Q(date__lte=F("pupil__leaving_on")))
         .annotate(week=TruncWeek("date", output_field=DateField()))
         .values("pupil_id", "week")
@@ -465,7 +471,7 @@ def _weeks_recount(*, pupil_ids: list[int], start: date, end: date, from_monday:
     stored = PupilWeek.objects.filter(pupil_id__in=pupil_ids)
     (stored.filter(week_start__gte=from_monday) if from_monday else stored).delete()
     first = max(start, from_monday) if from_monday else start
-    select = _counts_by_week(AttendanceMark.objects.filter(pupil_id__in=pupil_ids, date__gte=first, date__lte=end))
+    select = _counts_by_week(AttendanceMark.objects.filter(pupil_id__in=pupil_ids), start=first, end=end)
     sql, params = select.query.sql_with_params()
     qn = connection.ops.quote_name
     columns = ", ".join(
@@ -503,6 +509,9 @@ def _weeks_recount_postgresql(*, pupil_ids: list[int], start: date, end: date, f
         "(%s" + "".join(f", {int(code in codes)}" for codes in conditions.values()) + ")" for code in all_codes
     )
     fresh_counts = ", ".join(f"f.{c}" for c in counts)
+    # Year 11 study leave, left out as `pupils.statistics.summarise` leaves it out.
+    leave = stats.study_leave_periods(first, end)
+    study_leave = "".join(" AND NOT (m.date BETWEEN %s AND %s AND p.date_of_birth BETWEEN %s AND %s)" for _ in leave)
     sql = f"""
         WITH fresh AS (
             SELECT m.pupil_id, %s::date + 7 * ((m.date - %s::date) / 7) AS week_start,
@@ -513,6 +522,7 @@ def _weeks_recount_postgresql(*, pupil_ids: list[int], start: date, end: date, f
             WHERE p.id = ANY(%s)
               AND m.date >= GREATEST(%s::date, p.start_on)
               AND m.date <= LEAST(%s::date, COALESCE(p.leaving_on, %s::date))
+              {study_leave}
             GROUP BY 1, 2
         ),
         stored AS (
@@ -540,6 +550,7 @@ def _weeks_recount_postgresql(*, pupil_ids: list[int], start: date, end: date, f
         SELECT (SELECT count(*) FROM fresh), (SELECT min(week_start) FROM diff)
     """
     params: list[Any] = [_EPOCH_MONDAY, _EPOCH_MONDAY, *all_codes, pupil_ids, first, end, end]
+    params += [v for p in leave for v in (p.first, p.last, p.born_from, p.born_to)]
     params += [pupil_ids, from_monday or date.min]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)  # PostgreSQL runs every data-modifying WITH, referenced or not

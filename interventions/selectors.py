@@ -1057,6 +1057,7 @@ def pupil_record(*, pupil: Pupil, ladder: Ladder | None, on: date) -> PupilRecor
     window = {
         "on_roll_from": pupil.start_on,
         "on_roll_to": pupil.leaving_on,
+        "born": pupil.date_of_birth,
         "session_minutes": pupil.school.session_minutes,
     }
     year = stats.summarise(marks, start=year_start, end=on, **window)

@@ -219,6 +219,7 @@ def attendance_summaries(
                     end=end,
                     on_roll_from=pupil.start_on,
                     on_roll_to=pupil.leaving_on,
+                    born=pupil.date_of_birth,
                     session_minutes=school.session_minutes,
                 )
                 if start <= end

@@ -44,21 +44,41 @@ def pupils_on_roll_between(*, school: School, start: date, end: date) -> QuerySe
     )
 
 
+def on_study_leave(*, start: date, end: date, mark: str = "", pupil: str = "") -> Q:
+    """Marks in [start, end] that the DfE removes as Year 11 study leave (`statistics.study_leave_periods`).
+
+    `mark` and `pupil` are the lookups' prefixes from the query's model to the
+    mark and to its pupil ("" for the model itself), e.g. `mark="marks__"` from a pupil.
+    """
+    removed = Q(pk__in=[])
+    for period in stats.study_leave_periods(start, end):
+        removed |= Q(
+            **{
+                f"{mark}date__gte": period.first,
+                f"{mark}date__lte": period.last,
+                f"{pupil}date_of_birth__gte": period.born_from,
+                f"{pupil}date_of_birth__lte": period.born_to,
+            }
+        )
+    return removed
+
+
 def _marks_in_window(*, school: School, start: date, end: date) -> QuerySet[Pupil]:
     """Pupils on roll in the window, each LEFT JOINed to its marks in the window while on roll.
 
     The conditions sit in the join (a FilteredRelation), not in WHERE, so a
-    pupil with no counted marks still comes back, with zero counts.
+    pupil with no counted marks still comes back, with zero counts. Marks on
+    Year 11 study leave are left out, as `statistics.summarise` leaves them out.
     """
+    condition = (
+        Q(marks__date__gte=start, marks__date__lte=end)
+        & Q(marks__date__gte=F("start_on"))
+        & (Q(leaving_on__isnull=True) | Q(marks__date__lte=F("leaving_on")))
+    )
+    if stats.study_leave_periods(start, end):
+        condition &= ~on_study_leave(start=start, end=end, mark="marks__")
     return pupils_on_roll_between(school=school, start=start, end=end).annotate(
-        **{
-            _WINDOW: FilteredRelation(
-                "marks",
-                condition=Q(marks__date__gte=start, marks__date__lte=end)
-                & Q(marks__date__gte=F("start_on"))
-                & (Q(leaving_on__isnull=True) | Q(marks__date__lte=F("leaving_on"))),
-            )
-        }
+        **{_WINDOW: FilteredRelation("marks", condition=condition)}
     )
 
 

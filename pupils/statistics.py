@@ -11,7 +11,10 @@ table. The DfE method (see `shared/docs/attendance-rules.md`, sections 1-2):
   unauthorised absence;
 - persistent absence: absence >= 10% of the pupil's own possible sessions;
   severe absence: >= 50%;
-- counted per enrolment, from the pupil's first day on roll to the leaving day.
+- counted per enrolment, from the pupil's first day on roll to the leaving day;
+- Year 11 study leave: for pupils aged 15 at the start of the school year,
+  sessions in the second half of the summer term are removed
+  (`study_leave`, `study_leave_periods`).
 
 The set-based counterpart, one grouped query per school, is
 `pupils.selectors`; the two must agree mark for mark.
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import cached_property
 
@@ -192,6 +195,59 @@ def format_pct(value: Decimal | None) -> str:
     return str(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
+#: Spring bank holidays that were not the last Monday in May (moved for royal jubilees).
+_MOVED_SPRING_BANK_HOLIDAYS = {2002: date(2002, 6, 4), 2012: date(2012, 6, 4), 2022: date(2022, 6, 2)}
+
+
+def spring_bank_holiday(year: int) -> date:
+    """The spring bank holiday: where the DfE splits the summer term into half-terms 5 and 6."""
+    if year in _MOVED_SPRING_BANK_HOLIDAYS:
+        return _MOVED_SPRING_BANK_HOLIDAYS[year]
+    may_31 = date(year, 5, 31)
+    return may_31 - timedelta(days=may_31.weekday())
+
+
+def study_leave(born: date) -> tuple[date, date]:
+    """The days a pupil born on `born` is on Year 11 study leave, whose sessions the DfE removes.
+
+    The second half of the summer term (from the spring bank holiday to the
+    end of the data year, 31 July) of the school year the pupil starts aged
+    15: the summer they turn 16, by the census's split of the summer term.
+    """
+    year = born.year + 16 + (1 if born.month >= 9 else 0)
+    return spring_bank_holiday(year), date(year, 7, 31)
+
+
+def on_study_leave(day: date, born: date) -> bool:
+    """Whether the DfE removes this pupil's sessions on `day` (Year 11 study leave)."""
+    first, last = study_leave(born)
+    return first <= day <= last
+
+
+@dataclass(frozen=True)
+class StudyLeave:
+    """One summer's study leave, within a window: days [first, last], for pupils born in [born_from, born_to]."""
+
+    first: date
+    last: date
+    born_from: date
+    born_to: date
+
+
+def study_leave_periods(start: date, end: date) -> list[StudyLeave]:
+    """Every summer's study leave that overlaps [start, end], clipped to it: what set-based counts leave out.
+
+    A mark on day D of pupil born B is removed exactly when some period has
+    first <= D <= last and born_from <= B <= born_to (`on_study_leave`).
+    """
+    periods = []
+    for year in range(start.year, end.year + 1):
+        first, last = max(spring_bank_holiday(year), start), min(date(year, 7, 31), end)
+        if first <= last:
+            periods.append(StudyLeave(first, last, date(year - 17, 9, 1), date(year - 16, 8, 31)))
+    return periods
+
+
 def on_roll(day: date, on_roll_from: date, on_roll_to: date | None) -> bool:
     """Whether `day` falls in the enrolment: from the starting day to the leaving day, both included."""
     return on_roll_from <= day and (on_roll_to is None or day <= on_roll_to)
@@ -223,12 +279,14 @@ def summarise(
     end: date,
     on_roll_from: date,
     on_roll_to: date | None,
+    born: date,
     session_minutes: int,
 ) -> AttendanceSummary:
     """Count one pupil's marks in [start, end] that fall while the pupil was on roll.
 
     Marks before the starting day or after the leaving day are ignored, as are
-    codes outside the table: the DfE counts neither, and
+    marks on Year 11 study leave (`on_study_leave`, by the pupil's birthday
+    `born`) and codes outside the table: the DfE counts none of them, and
     `pupils.selectors.school_summaries` counts the same way. If two facts name
     the same session, the later one counts (a correction). Raises nothing.
     """
@@ -255,7 +313,7 @@ def summarise(
         codes.Category.NOT_POSSIBLE: "not_possible",
     }
     for (day, _session), code in _latest(marks).items():
-        if not (start <= day <= end and on_roll(day, on_roll_from, on_roll_to)):
+        if not (start <= day <= end and on_roll(day, on_roll_from, on_roll_to)) or on_study_leave(day, born):
             continue
         category = _category(code)
         if category is None:

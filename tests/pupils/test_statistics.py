@@ -12,14 +12,19 @@ from pupils.codes import code_table
 from pupils.statistics import (
     AttendanceSummary,
     MarkFact,
+    StudyLeave,
     consecutive_days_absent,
     format_pct,
+    study_leave,
+    study_leave_periods,
     summarise,
     unauthorised_in_school_weeks,
 )
 
 AM, PM = 0, 1
 LONG_AGO = date(2020, 9, 1)
+#: A birthday that puts a pupil's Year 11 well after every window here.
+YOUNG = date(2016, 10, 1)
 
 #: Written out by hand from attendance-rules.md section 1 (DfE 2025/26 groupings),
 #: not read from codes.csv, so a wrong row in the table fails here.
@@ -96,6 +101,7 @@ def whole_window(marks: list[MarkFact], *, on_roll_from: date = LONG_AGO, on_rol
         end=date(2026, 12, 31),
         on_roll_from=on_roll_from,
         on_roll_to=on_roll_to,
+        born=YOUNG,
         session_minutes=minutes,
     )
 
@@ -153,6 +159,7 @@ def test_window_limits_are_inclusive_and_marks_outside_are_ignored():
         end=date(2025, 11, 19),
         on_roll_from=LONG_AGO,
         on_roll_to=None,
+        born=YOUNG,
         session_minutes=195,
     )
     assert (s.possible, s.attended, s.unauthorised) == (4, 4, 0)
@@ -240,6 +247,7 @@ def test_hours_lost_are_absence_sessions_times_session_length(absent, minutes, h
 def test_summaries_of_disjoint_windows_add_up():
     marks = weekdays(date(2025, 11, 10), ("/", "L"), ("I", "G"), ("#", "#"), ("U", "N"), ("V", "D"))
     week_of = {"start": date(2025, 11, 10), "on_roll_from": LONG_AGO, "on_roll_to": None, "session_minutes": 195}
+    week_of["born"] = YOUNG
     first = summarise(marks, **{**week_of, "end": date(2025, 11, 12)})
     second = summarise(marks, **{**week_of, "start": date(2025, 11, 13), "end": date(2025, 11, 16)})
 
@@ -399,3 +407,47 @@ def test_absent_run_starts_no_earlier_than_the_starting_day():
 def test_no_absence_means_no_run():
     assert run_as_of([], date(2025, 11, 26)) == (0, None)
     assert run_as_of(weekdays(date(2025, 11, 24), ("/", "\\")), date(2025, 11, 26)) == (0, None)
+
+
+# --- Year 11 study leave: "for 15-year-olds, sessions and absences in the second half of the summer
+# term are removed" (the census splits the summer term at the spring bank holiday) ----------------
+
+
+@pytest.mark.parametrize(
+    ("born", "leave"),
+    [
+        # Aged 15 on 31 August 2025, so Year 11 in 2025/26: from the spring bank holiday, 25 May 2026.
+        (date(2010, 8, 31), (date(2026, 5, 25), date(2026, 7, 31))),
+        (date(2009, 9, 1), (date(2026, 5, 25), date(2026, 7, 31))),
+        # A September birthday is a year younger in school terms than an August one of the same year.
+        (date(2010, 9, 1), (date(2027, 5, 31), date(2027, 7, 31))),
+        # The jubilee moved 2022's holiday to Thursday 2 June.
+        (date(2006, 5, 5), (date(2022, 6, 2), date(2022, 7, 31))),
+    ],
+)
+def test_study_leave_is_the_summer_second_half_of_the_year_a_pupil_starts_aged_15(born, leave):
+    assert study_leave(born) == leave
+
+
+def test_a_year_11_pupils_summer_second_half_is_removed_and_a_year_10s_is_not():
+    # Friday 22 May 2026 (before the holiday), then the week of Monday 1 June 2026 (after half-term).
+    marks = weekdays(date(2026, 5, 22), ("N", "N")) + weekdays(date(2026, 6, 1), ("O", "O"), ("/", "\\"), ("S", "S"))
+    window = {"start": date(2026, 5, 1), "end": date(2026, 7, 31), "on_roll_from": LONG_AGO, "on_roll_to": None}
+    year_11 = summarise(marks, born=date(2010, 3, 1), session_minutes=195, **window)
+    year_10 = summarise(marks, born=date(2011, 3, 1), session_minutes=195, **window)
+    # Year 11: only the Friday before the spring bank holiday counts, 2 of 2 sessions missed.
+    assert (year_11.possible, year_11.unauthorised, year_11.authorised) == (2, 2, 0)
+    # Year 10: every session counts. 8 possible, 4 unauthorised (N, O) and 2 authorised (S): 25.0% attendance.
+    assert (year_10.possible, year_10.unauthorised, year_10.authorised) == (8, 4, 2)
+    assert year_10.attendance_pct == Decimal(25)
+
+
+def test_study_leave_periods_name_the_pupils_and_days_on_study_leave_in_a_window():
+    (period,) = study_leave_periods(date(2025, 9, 1), date(2026, 6, 10))
+    assert period == StudyLeave(date(2026, 5, 25), date(2026, 6, 10), date(2009, 9, 1), date(2010, 8, 31))
+    assert study_leave_periods(date(2025, 9, 1), date(2026, 5, 24)) == []
+    assert [p.first for p in study_leave_periods(date(2024, 1, 1), date(2026, 12, 31))] == [
+        date(2024, 5, 27),
+        date(2025, 5, 26),
+        date(2026, 5, 25),
+    ]

@@ -57,7 +57,9 @@ def test_school_summary_counts_a_pupils_fortnight(school, alex, django_assert_nu
     assert (s.possible, s.attended, s.authorised, s.unauthorised, s.not_possible) == (8, 3, 2, 3, 2)
     assert (s.late_before_close, s.late_after_close, s.unexplained, s.illness, s.holiday) == (1, 1, 1, 2, 1)
     assert s.session_minutes == school.session_minutes
-    assert s == summarise(facts(alex), on_roll_from=alex.start_on, on_roll_to=None, session_minutes=195, **WINDOW)
+    assert s == summarise(
+        facts(alex), on_roll_from=alex.start_on, on_roll_to=None, born=alex.date_of_birth, session_minutes=195, **WINDOW
+    )
 
 
 def test_school_summary_respects_each_pupils_time_on_roll(school, other_school, django_assert_num_queries):
@@ -128,6 +130,7 @@ def test_every_code_is_counted_in_sql_as_the_per_pupil_rules_count_it(school):
             end=day,
             on_roll_from=pupil.start_on,
             on_roll_to=None,
+            born=pupil.date_of_birth,
             session_minutes=195,
         )
         assert summaries[pupil.pk] == expected, code
@@ -154,7 +157,19 @@ def valid_codes_on(day: date) -> list[str]:
     return sorted(c.code for c in code_table().values() if c.is_valid_on(day))
 
 
+#: Birthdays either side of the edges of the cohort on Year 11 study leave from 27 May to 31 July 2024
+#: (aged 15 on 31 August 2023: born 1 September 2007 to 31 August 2008), and one far from it.
+BIRTHDAYS = [
+    date(2007, 8, 31),
+    date(2007, 9, 1),
+    date(2008, 3, 1),
+    date(2008, 8, 31),
+    date(2008, 9, 1),
+    date(2016, 10, 1),
+]
+
 pupil_plans = st.tuples(
+    st.sampled_from(BIRTHDAYS),
     st.integers(0, DAYS - 1),  # start_on, as days after FIRST_DAY
     st.one_of(st.none(), st.integers(0, DAYS - 1)),  # days on roll before leaving, if they left
     st.dictionaries(  # (day, session) -> index into the codes valid that day
@@ -184,10 +199,10 @@ def test_set_based_counts_equal_the_per_pupil_rules(school, plans, window):
     with rolled_back():
         expected_facts: dict[int, tuple[Pupil, list[MarkFact]]] = {}
         rows = []
-        for start_offset, stay, marks in plans:
+        for born, start_offset, stay, marks in plans:
             start_on = FIRST_DAY + timedelta(days=start_offset)
             leaving_on = None if stay is None else start_on + timedelta(days=stay)
-            pupil = PupilFactory(school=school, start_on=start_on, leaving_on=leaving_on)
+            pupil = PupilFactory(school=school, start_on=start_on, leaving_on=leaving_on, date_of_birth=born)
             pupil_facts = []
             for (offset, session), index in marks.items():
                 day = FIRST_DAY + timedelta(days=offset)
@@ -212,7 +227,12 @@ def test_set_based_counts_equal_the_per_pupil_rules(school, plans, window):
         assert set(weekly) == on_roll
         for pk in on_roll:
             pupil, pupil_facts = expected_facts[pk]
-            roll = {"on_roll_from": pupil.start_on, "on_roll_to": pupil.leaving_on, "session_minutes": 195}
+            roll = {
+                "on_roll_from": pupil.start_on,
+                "on_roll_to": pupil.leaving_on,
+                "born": pupil.date_of_birth,
+                "session_minutes": 195,
+            }
             expected = summarise(pupil_facts, start=start, end=end, **roll)
             assert summaries[pk] == expected
             assert sum(weekly[pk].values(), AttendanceSummary(session_minutes=195)) == expected
