@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import functools
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -237,6 +237,19 @@ def fmt_pct(value: Decimal | None) -> str:
     return f"{value.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
 
 
+def fmt_pct_true(value: Decimal, holds: Callable[[Decimal], bool]) -> str:
+    """`fmt_pct`, with more decimal places where one would print a figure the reason's test rejects.
+
+    95.97% is "below 96%", but prints as 96.0%: a reason reading "96.0% < 96%"
+    would be false as written. Up to four places are used, then the exact value.
+    """
+    for places in (1, 2, 3, 4):
+        shown = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        if holds(shown):
+            return f"{shown}%"
+    return f"{value.normalize():f}%"
+
+
 def _fmt_num(value: float | int | Decimal) -> str:
     d = Decimal(str(value))
     return f"{d.normalize():f}" if d == d.to_integral() else f"{d}"
@@ -365,7 +378,14 @@ class Evaluator:
             return True, []
         parts = [f"{symbol} {_fmt_num(body[name])}%" for name, _, symbol in _COMPARISONS if name in body]
         label = self.window_label(body.get("window"))
-        return True, [f"attendance {fmt_pct(pct)} {label} {' and '.join(parts)}"]
+        shown = (
+            fmt_pct_true(
+                pct, lambda v: all(test(v, _threshold(body[name])) for name, test, _ in _COMPARISONS if name in body)
+            )
+            if not self.shift
+            else fmt_pct(pct)  # tested with a margin: the reason's figure is the pupil's own
+        )
+        return True, [f"attendance {shown} {label} {' and '.join(parts)}"]
 
     def _count(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
         name = body["measure"]

@@ -73,6 +73,15 @@ def test_attendance_just_below_persistent_absence_line_goes_to_pa():
     assert decision.reasons == ("attendance 89.2% year to date < 90%",)
 
 
+def test_a_reason_never_prints_a_figure_its_own_test_rejects():
+    weeks = {m: week(0) for m in school_mondays()}
+    weeks[school_mondays()[0]] = week(2375, authorised=100)  # 2375/2475 = 95.9596%: one place would print 96.0%
+    spec = ladder({"key": "monitor", "name": "Monitor", "criteria": {"attendance": {"below": 96, "above": 90}}})
+    decision = run(spec, pupil(weeks))
+    assert decision.stage_key == "monitor"
+    assert decision.reasons == ("attendance 95.96% year to date < 96% and > 90%",)
+
+
 def test_percentage_does_not_count_before_minimum_possible_sessions():
     first = school_mondays()[0]
     facts = pupil({first: week(4, authorised=6)})  # 40% but only 10 possible sessions
