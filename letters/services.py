@@ -252,10 +252,13 @@ def letters_queue_for_stage_changes(
     (by any addressing) is not queued again. A fixed number of queries however
     many stage changes, so a night with many movers stays quick; every change
     must be at one school. Unprinted letters from a moved pupil's earlier
-    stages are withdrawn. Returns how many letters were new.
+    stages are withdrawn, except on a move up to a stage that sends no
+    letter of its own: the family would then get nothing in writing, so the
+    earlier letter still goes. Returns how many letters were new.
     """
-    if entries:
-        _letters_supersede(changes={change for change, _ in entries}, user=user)
+    superseding = {change for change, keys in entries if keys or not _up_the_ladder(change)}
+    if superseding:
+        _letters_supersede(changes=superseding, user=user)
     wanted = [(change, key) for change, keys in entries for key in dict.fromkeys(keys)]
     if not wanted:
         return 0
@@ -293,6 +296,12 @@ def letters_queue_for_stage_changes(
     # The unique (school, dedupe key) backs up the check above against a racing request.
     Letter.objects.bulk_create(letters, ignore_conflicts=True)
     return len(letters)
+
+
+def _up_the_ladder(change: Any) -> bool:
+    """Whether the change moves a pupil to a more serious stage (further along the falling track)."""
+    before, after = change.from_stage, change.to_stage
+    return before is not None and before.track == after.track == "falling" and after.position > before.position
 
 
 def _letters_supersede(*, changes: Collection[StageChange], user: Any) -> None:

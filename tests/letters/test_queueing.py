@@ -103,8 +103,26 @@ def test_a_letter_printed_printing_or_personalised_is_not_withdrawn_by_a_later_m
         letter_is = {"print_batch": PrintBatch.objects.create(school=school, status="running")}
     Letter.objects.update(**letter_is)
     status = Letter.objects.get().status
+    later = move(family, ladder, "pa")
+    services.letters_queue_for_stage_change(stage_change=later, letter_keys=["second_warning"], on=AS_OF)
+    assert Letter.objects.get(template__key="first_reminder").status == status
+
+
+def test_a_move_up_to_a_stage_with_no_letter_keeps_the_earlier_letter(school, ladder, family):
+    # Concern's reminder is the family's only word in writing if PA sends nothing: it still goes.
+    first = move(family, ladder, "concern")
+    services.letters_queue_for_stage_change(stage_change=first, letter_keys=["first_reminder"], on=AS_OF)
     services.letters_queue_for_stage_change(stage_change=move(family, ladder, "pa"), letter_keys=[], on=AS_OF)
-    assert Letter.objects.get().status == status
+    assert Letter.objects.get().status == "queued"
+
+
+def test_a_move_down_withdraws_the_earlier_letter_even_with_no_letter_of_its_own(school, ladder, family):
+    move(family, ladder, "concern")
+    higher = move(family, ladder, "pa")
+    services.letters_queue_for_stage_change(stage_change=higher, letter_keys=["second_warning"], on=AS_OF)
+    lower = move(family, ladder, "concern")
+    services.letters_queue_for_stage_change(stage_change=lower, letter_keys=[], on=AS_OF)
+    assert (Letter.objects.get().status, Letter.objects.get().superseded_by) == ("cancelled", lower)
 
 
 def test_a_new_ladders_first_placement_withdraws_nothing(school, ladder, family):
