@@ -19,13 +19,19 @@ register = template.Library()
 
 @register.simple_tag
 def stage_chip(stage: Any) -> str:
-    """A stage's coloured chip, with text that reads on its colour."""
+    """A stage's coloured chip, with text that reads on its colour (anything with colour, name and label)."""
+    return chip(stage.colour, stage.label, stage.name)
+
+
+@register.simple_tag
+def chip(colour: str, label: str, name: str = "") -> str:
+    """A chip of this colour: dark or white text, whichever reads on it."""
     return format_html(
         '<span class="stage-chip" style="background: {}; color: {}" title="{}">{}</span>',
-        stage.colour,
-        text_colour(stage.colour),
-        stage.name,
-        stage.label,
+        colour,
+        text_colour(colour),
+        name or label,
+        label,
     )
 
 

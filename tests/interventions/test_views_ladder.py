@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from interventions import nightly, services
+from interventions.ladder_words import text_colour
 from interventions.models import ActionLog, Ladder, Placement, Proposal, StageChange, Task
 from letters.models import Letter, LetterTemplate
 from pupils.models import AuditEvent, StaffMembership
@@ -377,6 +378,15 @@ def test_simulating_shows_counts_and_moves_and_changes_nothing(client, school, p
     last = school_calendar(school).register_day(timezone.localdate())  # on a weekend, Friday
     assert f"with the register up to {last:%a} {last.day} {last:%b %Y}." in response.content.decode()
     assert everything_counted() == before
+
+
+def test_simulated_stage_chips_have_text_that_reads_on_their_colour(client, school, placed, draft, attendance_lead):
+    client.force_login(attendance_lead)
+    response = client.get(url("ladder_simulate", school, "draft"))
+    html = response.content.decode()
+    for row in response.context["page"].stages:
+        assert f'style="background: {row["colour"]}; color: {text_colour(row["colour"])}"' in html
+    assert 'style="background: #6c757d">' not in html  # no chip left to the browser's default text colour
 
 
 def test_simulating_a_ladder_with_other_stages_shows_the_active_one_beside_it(client, school, placed, attendance_lead):

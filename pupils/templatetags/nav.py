@@ -1,0 +1,26 @@
+"""`{% nav_item url "Text" %}`: a main-menu link that says when it is the page you are on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def nav_item(context: Any, url: str, text: str, also: str = "") -> str:
+    """A menu item, marked current (`aria-current="page"`) on its own pages.
+
+    Its pages are those under `url`, and under `also` (a path below the school's, such as "lists/").
+    """
+    path = context["request"].path
+    school = "/".join(url.split("/")[:3]) + "/"
+    current = path.startswith(url) or bool(also and path.startswith(school + also))
+    if current:
+        return format_html(
+            '<li class="nav-item"><a class="nav-link active" aria-current="page" href="{}">{}</a></li>', url, text
+        )
+    return format_html('<li class="nav-item"><a class="nav-link" href="{}">{}</a></li>', url, text)
