@@ -262,6 +262,7 @@ class BulkForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = _NoTagHelper()
         self.today = timezone.localdate()
+        self.calendar = school_calendar(school)
         self.texts = {t.key: t for t in templates if t.is_active and t.layout != LetterTemplate.Layout.LETTER}
         self.fields["template"].choices = [(key, text.name) for key, text in self.texts.items()]
         periods = period_choices(school=school, today=self.today)
@@ -282,8 +283,11 @@ class BulkForm(forms.Form):
         elif data["start"] > self.today:
             self.add_error("start", "The period has not started yet.")
         else:
-            # Only days that have happened can be counted: a term still running is reported to today.
-            data["end"] = min(data["end"], self.today)
+            # Only days that have happened can be counted: a period still running is counted up to the
+            # register's day (today on a school day, else the last one), and the letters say so.
+            last = self.calendar.register_day(self.today)
+            data["cut_short"] = data["end"] > last
+            data["end"] = max(data["start"], min(data["end"], last))
         return data
 
     @property

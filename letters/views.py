@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from pupils.access import Access, pupil_for, school_access
+from pupils.calendar import long_date
 from pupils.models import AuditEvent
 from pupils.services import audit_record, school_calendar
 
@@ -328,6 +329,21 @@ def _were_already_there(n: int) -> str:
     return f"{n} {'was' if n == 1 else 'were'} already there"
 
 
+def _bulk_note(form: BulkForm, queued: services.Queued) -> str:
+    """What the office should know about a bulk run: a period not over yet, or why nobody got a letter."""
+    data = form.cleaned_data
+    span = f"{long_date(data['start'])} to {long_date(data['end'])}"
+    notes = []
+    if data.get("cut_short"):
+        notes.append(f"{data['period_name']} is not over: these count attendance from {span}.")
+    if not queued.letters:
+        if form.is_certificate:
+            notes.append(f"No pupil on roll attended every possible session from {span} (with at least one marked).")
+        else:
+            notes.append(f"No pupil was on roll from {span}.")
+    return "".join(f" {note}" for note in notes)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def bulk(request: HttpRequest, urn: str) -> HttpResponse:
@@ -349,7 +365,7 @@ def bulk(request: HttpRequest, urn: str) -> HttpResponse:
         messages.success(
             request,
             f"{queued.created} letter{'s' if queued.created != 1 else ''} added to the print queue "
-            f"({_were_already_there(len(queued.letters) - queued.created)}).",
+            f"({_were_already_there(len(queued.letters) - queued.created)}).{_bulk_note(form, queued)}",
         )
         if access.can("print_letters"):
             return redirect(

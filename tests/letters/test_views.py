@@ -567,6 +567,44 @@ def test_bulk_termly_reports_for_a_chosen_term(client, school, family, office):
     assert set(Letter.objects.values_list("period_start", "period_end")) == {(date(2025, 9, 1), date(2025, 10, 24))}
 
 
+def test_bulk_certificates_for_a_half_term_still_running_count_to_the_register_day_and_say_so(
+    client, school, office, monkeypatch
+):
+    from tests.interventions.conftest import fill_register
+
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 30))  # a Sunday in Autumn 2
+    perfect, patchy = PupilFactory(school=school, forename="Pat"), PupilFactory(school=school, forename="Bo")
+    fill_register(perfect, date(2025, 11, 3), date(2025, 11, 28), lambda d, s: "/\\"[s])
+    fill_register(patchy, date(2025, 11, 3), date(2025, 11, 28), lambda d, s: "/O"[s])
+    client.force_login(office)
+
+    response = client.post(
+        reverse("letters:bulk", args=[school.urn]),
+        {"template": "certificate_100", "period": "2025-11-03:2025-12-19:Autumn 2 2025/26"},
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert "1 letter added to the print queue (0 were already there)." in page
+    assert (
+        "Autumn 2 2025/26 is not over: these count attendance from Monday 3 November 2025 to Friday 28 November" in page
+    )
+    (letter,) = Letter.objects.all()
+    assert (letter.pupil, letter.period_end) == (perfect, date(2025, 11, 28))  # the Friday, not Sunday
+
+
+def test_bulk_certificates_that_find_nobody_say_why(client, school, family, office):
+    client.force_login(office)
+    response = client.post(
+        reverse("letters:bulk", args=[school.urn]),
+        {"template": "certificate_100", "start": "2025-09-01", "end": "2025-10-24"},
+        follow=True,
+    )
+    assert "0 letters added to the print queue (0 were already there). No pupil on roll attended every" in (
+        response.content.decode()
+    )
+
+
 # --- templates and settings -------------------------------------------------------------------------
 
 
