@@ -42,6 +42,7 @@ COUNT_MEASURES = (
     "authorised",
     "absence",
     "consecutive_days_absent",
+    "consecutive_days_unauthorised",
 )
 CRITERION_KINDS = (
     "all",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .rules import flag_words
+from .rules import RUN_MEASURES, flag_words
 
 ROLE_NAMES = {
     "attendance_lead": "attendance lead",
@@ -47,6 +47,10 @@ MEASURES = {
     "authorised": ("authorised absence session", "authorised absence sessions"),
     "absence": ("absence session", "absence sessions"),
     "consecutive_days_absent": ("day absent in a row", "days absent in a row"),
+    "consecutive_days_unauthorised": (
+        "day of unauthorised absence in a row",
+        "days of unauthorised absence in a row",
+    ),
 }
 
 WINDOWS = {"year": "year to date", "term": "this term", "half_term": "this half-term"}
@@ -95,7 +99,7 @@ def _count(body: Mapping[str, Any]) -> str:
         noun = one if top == 1 else many
     else:
         amount, noun = f"{at_least}+", (one if at_least == 1 else many)
-    if body["measure"] == "consecutive_days_absent":
+    if body["measure"] in RUN_MEASURES:
         return f"{amount} {noun} (the current run)"
     return f"{amount} {noun} {describe_window(body.get('window'))}"
 

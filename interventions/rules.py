@@ -32,6 +32,13 @@ MEASURE_LABELS = {
     "authorised": "authorised absences",
     "absence": "absences",
     "consecutive_days_absent": "school days absent in a row",
+    "consecutive_days_unauthorised": "school days of unauthorised absence in a row",
+}
+
+#: The count measures that are a current run of days, not a window's count: the PupilFacts field each reads.
+RUN_MEASURES = {
+    "consecutive_days_absent": "absence_run_days",
+    "consecutive_days_unauthorised": "unauthorised_run_days",
 }
 
 
@@ -126,6 +133,7 @@ class PupilFacts:
     flags: frozenset[str] = frozenset()
     absence_run_days: int = 0
     absence_run_started_on: date | None = None
+    unauthorised_run_days: int = 0
     last_family_contact_on: date | None = None
     # Percentage of eligible pupils in the school at or below this pupil's year-to-date attendance.
     attendance_rank_pct: float | None = None
@@ -389,8 +397,8 @@ class Evaluator:
 
     def _count(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
         name = body["measure"]
-        if name == "consecutive_days_absent":
-            value, label = self.facts.absence_run_days, ""
+        if name in RUN_MEASURES:
+            value, label = getattr(self.facts, RUN_MEASURES[name]), ""
         else:
             value = measure(self.totals(body.get("window"), end), name)
             label = " " + self.window_label(body.get("window"))

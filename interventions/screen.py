@@ -34,6 +34,7 @@ from .rules import (
     _COMPARISONS,
     COUNT_FIELDS,
     MEASURE_PARTS,
+    RUN_MEASURES,
     CurrentPlacement,
     Evaluator,
     LadderSpec,
@@ -201,8 +202,8 @@ class _Columns:
 
     def _count(self, body: Mapping[str, Any], end: date | None) -> Column:
         name = body["measure"]
-        if name == "consecutive_days_absent":
-            values = [f.absence_run_days for f in self.pupils]
+        if name in RUN_MEASURES:
+            values = [getattr(f, RUN_MEASURES[name]) for f in self.pupils]
         else:
             parts = [COUNT_FIELDS.index(part) for part in MEASURE_PARTS.get(name, (name,))]
             values = [sum(c[i] for i in parts) for c in self.counts(body.get("window"), end)]

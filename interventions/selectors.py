@@ -40,7 +40,16 @@ from .models import (
     StageChange,
     Task,
 )
-from .rules import COMPULSORY_SCHOOL_AGE, CurrentPlacement, Evaluator, LadderSpec, PupilFacts, RunningTotals, measure
+from .rules import (
+    COMPULSORY_SCHOOL_AGE,
+    RUN_MEASURES,
+    CurrentPlacement,
+    Evaluator,
+    LadderSpec,
+    PupilFacts,
+    RunningTotals,
+    measure,
+)
 
 #: The running totals of a pupil with no stored weeks.
 _NO_WEEKS = RunningTotals((), (), 0)
@@ -136,14 +145,15 @@ def _school_facts_from(
             flags.add("ehcp")
         if codes.is_compulsory_school_age(pupil.date_of_birth, as_of):
             flags.add(COMPULSORY_SCHOOL_AGE)
-        run_days, run_start = runs.get(pupil.pk, (0, None))
+        run = runs.get(pupil.pk, _NO_RUN)
         facts[pupil.pk] = PupilFacts(
             pupil_id=pupil.pk,
             weeks=weekly.get(pupil.pk, {}) if weekly is not None else {},
             running=running.get(pupil.pk, _NO_WEEKS) if running is not None else None,
             flags=frozenset(flags),
-            absence_run_days=run_days,
-            absence_run_started_on=run_start,
+            absence_run_days=run.days,
+            absence_run_started_on=run.started_on,
+            unauthorised_run_days=run.unauthorised_days,
             last_family_contact_on=contacts.get(pupil.pk),
         )
     _rank(facts, calendar=calendar, as_of=as_of, min_possible=spec.min_possible)
@@ -270,7 +280,7 @@ def window_cuts(*, spec: LadderSpec, calendar: SchoolCalendar, as_of: date) -> l
             return all(walk(child, ends) for child in body)
         if kind == "not":
             return walk(body, ends)
-        if kind == "attendance" or (kind == "count" and body.get("measure") != "consecutive_days_absent"):
+        if kind == "attendance" or (kind == "count" and body.get("measure") not in RUN_MEASURES):
             used.update(probe.window(body.get("window"), end) for end in ends)
             return True
         if kind == "held_for":
@@ -324,10 +334,26 @@ ABSENCE_RUN_DAYS_BACK = 120
 _LATEST_DAY_LOOKBACK = 5
 
 
+@dataclass(frozen=True)
+class AbsenceRun:
+    """A pupil's current run of whole school days absent, when it started, and how many of its latest days
+    were wholly unauthorised absence (`statistics.consecutive_days_absent`, without and with `unauthorised`)."""
+
+    days: int
+    started_on: date | None
+    unauthorised_days: int = 0
+
+
+_NO_RUN = AbsenceRun(0, None)
+
+
 def _absence_runs(
     *, school: School, pupils: list[Pupil], calendar: SchoolCalendar, as_of: date
-) -> dict[int, tuple[int, date | None]]:
+) -> dict[int, AbsenceRun]:
     """Each pupil's current run of whole days absent (`statistics.consecutive_days_absent`), for those who have one.
+
+    A run of unauthorised days is never longer than the run of absent days it
+    ends, so it is counted from the same marks, for the same pupils.
 
     A run is going on only if, on the pupil's latest school day with possible
     marks, every possible session was an absence: days with no possible marks
@@ -363,7 +389,7 @@ def _absence_runs(
         unresolved -= codes.keys()
         day = calendar.previous_school_day(day)
     running |= unresolved  # no possible marks for days: let the count decide
-    result: dict[int, tuple[int, date | None]] = {}
+    result: dict[int, AbsenceRun] = {}
     on_roll = {pupil.pk: pupil for pupil in pupils}
     for days_back in (ABSENCE_RUN_FIRST_READ_DAYS, ABSENCE_RUN_DAYS_BACK):
         if not running:
@@ -381,11 +407,19 @@ def _absence_runs(
         reaching_back = set()
         for pupil_id, pupil_marks in by_pupil.items():
             pupil = on_roll[pupil_id]
-            result[pupil_id] = run = stats.consecutive_days_absent(
-                pupil_marks, calendar=calendar, as_of=as_of, on_roll_from=pupil.start_on, on_roll_to=pupil.leaving_on
+            roll = {
+                "calendar": calendar,
+                "as_of": as_of,
+                "on_roll_from": pupil.start_on,
+                "on_roll_to": pupil.leaving_on,
+            }
+            days, started_on = stats.consecutive_days_absent(pupil_marks, **roll)
+            unauthorised, _ = (
+                stats.consecutive_days_absent(pupil_marks, unauthorised=True, **roll) if days else (0, None)
             )
+            result[pupil_id] = AbsenceRun(days, started_on, unauthorised)
             first_read = min((m.date for m in pupil_marks if m.code in stats.POSSIBLE_CODES), default=None)
-            if run[1] is not None and run[1] == first_read:
+            if started_on is not None and started_on == first_read:
                 reaching_back.add(pupil_id)
         running = reaching_back
     return result

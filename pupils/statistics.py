@@ -59,6 +59,11 @@ def is_day_absent(possible_codes: Iterable[str]) -> bool:
     return all(code in ABSENT_CODES for code in possible_codes)
 
 
+def is_day_unauthorised(possible_codes: Iterable[str]) -> bool:
+    """Whether a day's possible sessions were all unauthorised absences: it extends an unauthorised run."""
+    return all(code in UNAUTHORISED_CODES for code in possible_codes)
+
+
 def is_persistent(absent: int, possible: int) -> bool:
     """Persistent absence from two counts: absence is 10% or more of possible sessions (in whole numbers)."""
     return possible > 0 and absent * 100 >= PERSISTENT_ABSENCE_PCT * possible
@@ -364,8 +369,13 @@ def consecutive_days_absent(
     as_of: date,
     on_roll_from: date,
     on_roll_to: date | None,
+    unauthorised: bool = False,
 ) -> tuple[int, date | None]:
     """The current run of whole school days absent, and the run's first day: (0, None) if there is none.
+
+    With `unauthorised`, the current run of whole school days of unauthorised
+    absence (the local authority's "10 or more consecutive school days"): a
+    day with any possible session attended or authorised ends it.
 
     Walks back through the calendar's school days from `as_of`. A day counts
     only through its possible sessions (codes.POSSIBLE):
@@ -398,7 +408,7 @@ def consecutive_days_absent(
     while day is not None and day >= earliest:
         day_codes = by_day.get(day)
         if day_codes:
-            if not is_day_absent(day_codes):
+            if not (is_day_unauthorised(day_codes) if unauthorised else is_day_absent(day_codes)):
                 break
             run += 1
             first = day

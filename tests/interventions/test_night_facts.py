@@ -61,7 +61,7 @@ def test_absence_runs_are_the_runs_the_statistics_count_from_every_mark(ladder, 
     nightly.pupil_weeks_refresh(school=school, start=date(2025, 9, 1), end=as_of, since=None)
     spec = selectors.ladder_spec(ladder)
     facts = selectors.night_facts(school=school, spec=spec, as_of=as_of, calendar=calendar)
-    runs = {}
+    runs, unauthorised_runs = {}, {}
     for name, pupil in pupils.items():
         marks = [stats.MarkFact(m.date, m.session, m.code) for m in AttendanceMark.objects.filter(pupil=pupil)]
         want = stats.consecutive_days_absent(
@@ -70,6 +70,16 @@ def test_absence_runs_are_the_runs_the_statistics_count_from_every_mark(ladder, 
         got = (facts.facts[pupil.pk].absence_run_days, facts.facts[pupil.pk].absence_run_started_on)
         assert got == want, name
         runs[name] = got[0]
+        unauthorised, _ = stats.consecutive_days_absent(
+            marks,
+            calendar=calendar,
+            as_of=as_of,
+            on_roll_from=pupil.start_on,
+            on_roll_to=pupil.leaving_on,
+            unauthorised=True,
+        )
+        assert facts.facts[pupil.pk].unauthorised_run_days == unauthorised, name
+        unauthorised_runs[name] = unauthorised
     # And the statistics say what a person would: a closure or an unmarked day does not end a run.
     assert runs == {
         "absent all week": 5,
@@ -84,3 +94,5 @@ def test_absence_runs_are_the_runs_the_statistics_count_from_every_mark(ladder, 
         "absent the week before, unable to attend all week": 5,
         "absent since October, over half-term": 35,
     }
+    # Every run here is of O and N, but for the pupil ill (I) before two days unable to attend.
+    assert unauthorised_runs == {**runs, "absent, then unable to attend (Y)": 0}

@@ -177,6 +177,24 @@ def test_consecutive_days_absent_uses_the_current_run():
     )
 
 
+def test_consecutive_days_unauthorised_reads_the_unauthorised_run_only():
+    spec = ladder(
+        {
+            "key": "irregular",
+            "name": "Irregular",
+            "criteria": {"count": {"measure": "consecutive_days_unauthorised", "at_least": 10}},
+        }
+    )
+    ill = pupil(steady(10, 0), absence_run_days=12, absence_run_started_on=date(2025, 11, 11))
+    assert run(spec, ill).stage_key == "base"
+    truant = pupil(steady(10, 0), absence_run_days=12, unauthorised_run_days=10)
+    decision = run(spec, truant)
+    assert (decision.stage_key, decision.reasons) == (
+        "irregular",
+        ("10 school days of unauthorised absence in a row ≥ 10",),
+    )
+
+
 # --- flags, time, rank, contact ---------------------------------------------------
 
 

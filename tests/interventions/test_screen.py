@@ -102,6 +102,7 @@ def pupils(draw: st.DrawFn, spec: LadderSpec, as_of: date) -> tuple[PupilFacts, 
         flags=frozenset(draw(st.sets(st.sampled_from(FLAGS), max_size=2))),
         absence_run_days=run_days,
         absence_run_started_on=run_start,
+        unauthorised_run_days=draw(st.integers(0, run_days)),
         last_family_contact_on=contact,
         attendance_rank_pct=draw(st.none() | st.sampled_from((1.0, 5.0, 9.5, 10.0, 10.5, 20.0, 50.0, 100.0))),
     )

@@ -140,6 +140,21 @@ def test_dfe_keeps_a_pupil_below_80_at_listen_while_a_move_up_waits_for_approval
         assert proposal.to_stage.key == "facilitate-support", pupil.surname
 
 
+def test_dfe_tells_the_la_of_ten_days_unauthorised_in_a_row_but_not_of_ten_days_ill(school):
+    """ "10+ consecutive school days of unauthorised absence" (attendance-rules.md 3b): illness has its own trigger."""
+    ladder, _ = services.ladder_load(school=school, document=services.ladder_file_read("dfe"), activate=True)
+    days = list(school_calendar(school).school_days(date(2025, 9, 2), date(2026, 3, 13)))
+    last_ten = days[-10:]
+    ill, truant = (PupilFactory(school=school, surname=name, date_of_birth=date(2018, 3, 1)) for name in ("Ill", "Off"))
+    for pupil, code in ((ill, "I"), (truant, "O")):  # a good year, then ten school days away: about 92%
+        fill_register(pupil, days[0], days[-1], lambda d, s, code=code: code if d in last_ten else "/\\"[s])
+    nightly.nightly_run(school=school, as_of=days[-1])
+    placed = {p.pupil_id: p for p in Placement.objects.filter(ladder=ladder)}
+    assert placed[truant.pk].stage.key == "listen-and-understand"
+    assert "10 school days of unauthorised absence in a row ≥ 10" in placed[truant.pk].reasons
+    assert placed[ill.pk].stage.key == "monitor"  # below 95%, not an irregular-attendance case
+
+
 def test_a_stage_is_named_once_when_its_name_starts_with_its_label(school):
     from interventions.forms import MoveForm
 

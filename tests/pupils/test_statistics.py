@@ -404,6 +404,22 @@ def test_absent_run_starts_no_earlier_than_the_starting_day():
     assert run_as_of(marks, date(2025, 11, 19), on_roll_from=date(2025, 11, 18)) == (2, date(2025, 11, 18))
 
 
+def test_an_unauthorised_run_ends_at_any_authorised_absence_or_attendance():
+    marks = weekdays(
+        date(2025, 11, 17),
+        ("O", "O"),  # Mon 17: unauthorised all day
+        ("I", "I"),  # Tue 18: ill
+        ("N", "G"),  # Wed 19: unauthorised all day
+        ("O", "I"),  # Thu 20: unauthorised in the morning, ill in the afternoon
+        ("U", "O"),  # Fri 21: late after the register closed, then away: unauthorised all day
+        ("#", "#"),  # Mon 24: closed
+        ("N", "N"),  # Tue 25
+    )
+    assert run_as_of(marks, date(2025, 11, 25)) == (6, date(2025, 11, 17))
+    assert run_as_of(marks, date(2025, 11, 25), unauthorised=True) == (2, date(2025, 11, 21))
+    assert run_as_of(marks, date(2025, 11, 19), unauthorised=True) == (1, date(2025, 11, 19))
+
+
 def test_no_absence_means_no_run():
     assert run_as_of([], date(2025, 11, 26)) == (0, None)
     assert run_as_of(weekdays(date(2025, 11, 24), ("/", "\\")), date(2025, 11, 26)) == (0, None)
