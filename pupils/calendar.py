@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import functools
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -197,16 +198,40 @@ class SchoolCalendar:
         return current.start, day
 
     def school_weeks_back(self, day: date, weeks: int) -> tuple[date, date]:
-        """The window covering the last `weeks` school weeks up to `day`, `day`'s own week included."""
+        """The window covering the last `weeks` school weeks up to `day`, `day`'s own week included.
+
+        Weeks before the calendar's first term count as the England default
+        calendar has them (`is_school_week`), for up to a year before it.
+        """
         monday = monday_of(day)
         found = 0
         start = monday
-        while found < weeks and monday >= self._first_day - timedelta(days=7):
-            if any(self.is_school_day(monday + timedelta(days=i)) for i in range(5)):
+        while found < weeks and monday >= self._walk_back_limit:
+            if self.is_school_week(monday):
                 found += 1
                 start = monday
             monday -= timedelta(days=7)
         return start, day
+
+    def is_school_week(self, monday: date) -> bool:
+        """Whether the week from `monday` had a school day ("a week with at least one session").
+
+        A week before the calendar's first term is judged by the England
+        default calendar for its year: a school whose calendar starts this
+        September may hold last year's marks, and a rolling window (the
+        penalty rule's 10 school weeks) reaches back into them across the
+        summer, not over it as if the holiday were school weeks, nor stopping short.
+        """
+        days = [monday + timedelta(days=i) for i in range(5)]
+        if not self.half_terms or days[-1] >= self._first_day:
+            return any(self.is_school_day(d) for d in days)
+        before = _england_default_calendar(academic_year_start(monday))
+        return any(before.is_school_day(d) for d in days)
+
+    @property
+    def _walk_back_limit(self) -> date:
+        """How far back a walk over school weeks goes: a year before the calendar's first term."""
+        return self._first_day - timedelta(days=371) if self.half_terms else date.max  # no terms: no school weeks
 
     def week_ends_back(self, day: date, weeks: int) -> list[date]:
         """The last day of each of the last `weeks` school weeks up to `day`, newest first.
@@ -215,8 +240,8 @@ class SchoolCalendar:
         """
         ends = [day]
         monday = monday_of(day) - timedelta(days=7)
-        while len(ends) < weeks and monday >= self._first_day - timedelta(days=7):
-            if any(self.is_school_day(monday + timedelta(days=i)) for i in range(5)):
+        while len(ends) < weeks and monday >= self._walk_back_limit:
+            if self.is_school_week(monday):
                 ends.append(monday + timedelta(days=6))
             monday -= timedelta(days=7)
         return ends
@@ -281,6 +306,11 @@ def england_default_half_terms(start_year: int) -> list[HalfTermDates]:
         HalfTermDates(easter_break + 2 * week, may_bank_holiday - timedelta(days=3), "Summer 1"),
         HalfTermDates(may_bank_holiday + week, summer_end, "Summer 2"),
     ]
+
+
+@functools.lru_cache(maxsize=16)
+def _england_default_calendar(start_year: int) -> SchoolCalendar:
+    return SchoolCalendar(tuple(england_default_half_terms(start_year)))
 
 
 @dataclass(frozen=True)

@@ -53,3 +53,20 @@ def test_a_school_without_term_dates_shows_today_rather_than_failing():
 def test_history_from_a_year_the_calendar_does_not_hold_may_be_marked_on_weekdays():
     assert CALENDAR.register_day_problem(date(2019, 7, 30), today=TODAY) == ""  # a Tuesday, 2018/19
     assert CALENDAR.register_day_problem(date(2019, 7, 27), today=TODAY).endswith("is a weekend, not a school day")
+
+
+def test_school_weeks_before_the_calendars_first_term_are_the_england_default_weeks():
+    # A school that gave term dates only from September 2026: the 10 school weeks up to Friday 11
+    # September 2026 reach back over the summer holiday into July, as the penalty rule's weeks may.
+    this_year_only = calendar_from(england_default_half_terms(2026))
+    start, end = this_year_only.school_weeks_back(date(2026, 9, 11), 10)
+    # From Wednesday 2 September: 2 weeks this term, then the 8 to the summer's end on 22 July (from 1 June).
+    assert (start, end) == (date(2026, 6, 1), date(2026, 9, 11))
+    assert this_year_only.school_weeks_back(date(2026, 9, 11), 10) == calendar_from(
+        england_default_half_terms(2025) + england_default_half_terms(2026)
+    ).school_weeks_back(date(2026, 9, 11), 10)
+    assert this_year_only.week_ends_back(date(2026, 9, 11), 3) == [
+        date(2026, 9, 11),
+        date(2026, 9, 6),
+        date(2026, 7, 26),
+    ]
