@@ -452,7 +452,7 @@ class Evaluator:
         if not no_contact_holds(self.facts, needed):
             return False, []
         run, started = self.facts.absence_run_days, self.facts.absence_run_started_on
-        return True, [f"absent {run} school days in a row since {started:%d %b} with no contact logged ≥ {needed}"]
+        return True, [f"absent {run} school days in a row since {started:%-d %b} with no contact logged ≥ {needed}"]
 
     def _bottom_percent(self, body: float, end: date | None) -> tuple[bool, list[str]]:
         if not bottom_percent_holds(self.facts, float(body)):
@@ -614,7 +614,7 @@ def decide(
                 target = _descent_target(ladder, with_margin, current)
                 margin_reasons = _reasons_for(replace(shifted, explain=True), with_margin)
                 why = (
-                    f"improvement sustained since {since:%d %b %Y} "
+                    f"improvement sustained since {since:%-d %b %Y} "
                     f"({ladder.sustain_weeks} weeks, margin {_fmt_num(ladder.margin)} points)",
                     *(r for r in margin_reasons if r != "no stage's criteria hold"),
                 )

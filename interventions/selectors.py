@@ -1153,7 +1153,7 @@ def _heatmap(
                     continue
                 meaning = table.get(code or "")
                 css = f"mark-{meaning.category.value}" if meaning else "mark-none"
-                label = f"{_DAY_NAMES[offset]} {day:%d %b} {'AM' if session == 0 else 'PM'}: "
+                label = f"{_DAY_NAMES[offset]} {day:%-d %b} {'AM' if session == 0 else 'PM'}: "
                 label += f"{code} {meaning.description}" if meaning else "no mark yet"
                 cells.append(HeatCell(day, session, code or "", css, label))
         if any_school_day:

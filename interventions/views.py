@@ -106,7 +106,7 @@ def _attendance_chart(school: Any, today: Any, *, width: int = 640) -> charts.Ch
     """Whole-school attendance and persistent absence by week, beside the national figures."""
     weeks = selectors.school_weeks(school=school, since=today - timedelta(weeks=44))
     chart = charts.weekly_chart(
-        [w.week_start.strftime("%d %b") for w in weeks],
+        [w.week_start.strftime("%-d %b") for w in weeks],
         [
             ("Attendance", [w.attendance_pct for w in weeks], "line-attendance"),
             ("Persistent absence", [w.persistent_absence_pct for w in weeks], "line-pa"),

@@ -94,6 +94,10 @@ def template_text_list(*, school: School) -> list[TemplateText]:
 # --- letters and batches ---------------------------------------------------------------
 
 
+#: The order letters print in, so the office can match the queue and batch pages to the pile of paper.
+PRINT_ORDER = ("pupil__registration_group__name", "pupil__surname", "pupil__forename", "pk")
+
+
 def _letters(access: Access) -> QuerySet[Letter]:
     return Letter.objects.filter(school=access.school, pupil__in=visible_pupils(access))
 
@@ -121,7 +125,7 @@ def letter_list(
     return (
         letters.select_related("pupil__registration_group", "template", "contact", "print_batch", "posted_by")
         .prefetch_related(_carers())
-        .order_by("queued_on", "pupil__surname", "pupil__forename", "pk")
+        .order_by(*PRINT_ORDER)
     )
 
 
@@ -148,10 +152,6 @@ def print_batch_for(access: Access, pk: int) -> PrintBatch:
         return PrintBatch.objects.select_related("created_by").get(pk=pk, school=access.school)
     except PrintBatch.DoesNotExist:
         raise Http404("Not found") from None
-
-
-#: The order letters print in, so the office can match the batch page to the pile of paper.
-PRINT_ORDER = ("pupil__registration_group__name", "pupil__surname", "pupil__forename", "pk")
 
 
 def batch_letters(*, batch: PrintBatch) -> QuerySet[Letter]:

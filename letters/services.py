@@ -755,7 +755,7 @@ def letters_mark_posted(*, school: School, letter_ids: Collection[int], user: An
                 outcome="Posted",
                 notes=(
                     f"To {selectors.recipient_of(letter).name}. "
-                    f"Reference {letter.reference}, printed {timezone.localtime(letter.printed_at):%d %b %Y}."
+                    f"Reference {letter.reference}, printed {timezone.localtime(letter.printed_at):%-d %b %Y}."
                 ),
             )
             for letter in to_post

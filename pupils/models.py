@@ -79,7 +79,7 @@ class HalfTerm(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.start_on:%d %b %Y} to {self.end_on:%d %b %Y})"
+        return f"{self.name} ({self.start_on:%-d %b %Y} to {self.end_on:%-d %b %Y})"
 
 
 class YearGroup(models.Model):

@@ -188,7 +188,7 @@ def register(request: HttpRequest, urn: str) -> HttpResponse:
             school=access.school,
             user=request.user,
             verb=AuditEvent.Verb.VIEW,
-            what=f"register of {group.name}, week of {monday:%d %b %Y}",
+            what=f"register of {group.name}, week of {monday:%-d %b %Y}",
             path=request.get_full_path(),
         )
     context = {
@@ -302,7 +302,7 @@ def _first_day_page(
         school=access.school,
         user=request.user,
         verb=AuditEvent.Verb.VIEW,
-        what=f"first-day calls for {on:%d %b %Y} (contacts of {len(calls)} pupils)",
+        what=f"first-day calls for {on:%-d %b %Y} (contacts of {len(calls)} pupils)",
         path=request.get_full_path(),
     )
     rows = [

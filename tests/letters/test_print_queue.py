@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -81,6 +82,7 @@ def test_another_schools_letters_are_never_printed_by_id(school, other_school, o
 def test_posting_logs_each_letter_on_the_pupils_record_once(school, three_letters, office, today):
     ids = [x.pk for x in three_letters]
     services.letters_print(school=school, letter_ids=ids, user=office)
+    Letter.objects.filter(pk__in=ids).update(printed_at=datetime(2025, 12, 5, 10, 0, tzinfo=UTC))
 
     assert services.letters_mark_posted(school=school, letter_ids=ids, user=office, on=today) == 3
     assert services.letters_mark_posted(school=school, letter_ids=ids, user=office, on=today) == 0
@@ -91,7 +93,7 @@ def test_posting_logs_each_letter_on_the_pupils_record_once(school, three_letter
     assert actions.count() == 3
     action = actions.get(pupil=alex.pupil)
     assert (action.title, action.by, action.occurred_on) == ("Letter posted: First reminder", office, today)
-    assert f"To Sarah Smith. Reference {alex.reference}" in action.notes
+    assert action.notes == f"To Sarah Smith. Reference {alex.reference}, printed 5 Dec 2025."  # as dates read elsewhere
 
 
 def test_a_printed_letter_keeps_who_it_was_sent_to_when_the_contact_changes(

@@ -200,6 +200,23 @@ def test_queue_page_runs_the_same_queries_for_thirty_letters_as_for_one(
     assert response.content.decode().count('name="letter" value=') == 30
 
 
+def test_the_queue_lists_letters_in_the_order_they_print(client, school, office):
+    from tests.factories import RegistrationGroupFactory
+
+    six, three = RegistrationGroupFactory(school=school, name="6A"), RegistrationGroupFactory(school=school, name="3B")
+    pupils = [
+        PupilFactory(school=school, registration_group=six, surname="Adams"),
+        PupilFactory(school=school, registration_group=three, surname="Young"),
+        PupilFactory(school=school, registration_group=three, surname="Brown"),
+    ]
+    queue_letters(school, pupils)
+    client.force_login(office)
+    page = client.get(reverse("letters:queue", args=[school.urn])).content.decode()
+    listed = sorted(pupils, key=lambda p: page.index(f"{p.forename} {p.surname}"))
+    assert [p.surname for p in listed] == ["Brown", "Young", "Adams"]  # 3B, then 6A; by surname within a class
+    assert "Listed as they print: by class, then surname" in page
+
+
 def test_print_selected_goes_to_the_batch_and_its_pdf_downloads(client, school, family, office):
     letters = queue_letters(school, [family, PupilFactory(school=school)])
     client.force_login(office)
