@@ -1035,6 +1035,14 @@ class PupilRecord:
     contacts: list[Any]
     flags: list[Any]
 
+    @property
+    def codes_used(self) -> list[tuple[str, str]]:
+        """Each code in the heatmap with its meaning, in the code table's order: the key a phone can read."""
+        from pupils.codes import code_table
+
+        used = {cell.code for _, cells in self.heatmap for cell in cells if cell and cell.code}
+        return [(code, entry.description) for code, entry in code_table().items() if code in used]
+
 
 #: How long a one-click log may be taken back by the person who logged it (`services.action_undo`).
 UNDO_MINUTES = 10

@@ -103,6 +103,13 @@ def test_my_classes_fits_a_phone_screen(sign_in, live_server, morning):
     for surname in ("Ashworth", "Bennett", "Clarke"):
         button = page.get_by_role("button", name=f"Log a conversation with Sam {surname}")
         assert button.bounding_box()["x"] + button.bounding_box()["width"] <= box["x"] + box["width"], surname
+    # The trend and the half-term's lates, columns on a desktop, ride under the figure and the name.
+    for surname in ("Ashworth", "Bennett", "Clarke"):
+        row = page.get_by_role("row").filter(has=page.get_by_role("link", name=f"{surname}, Sam"))
+        placement = Placement.objects.get(pupil=morning[surname])
+        assert row.locator(".d-sm-none").filter(has=page.locator("[aria-label]")).is_visible(), surname
+        lates = row.get_by_text(f"{placement.lates_half_term} late this half-term")
+        assert lates.is_visible() if placement.lates_half_term else lates.count() == 0, surname
     page.get_by_role("button", name="Log a conversation with Sam Ashworth").click()
     undo = page.get_by_role("button", name="Undo the conversation logged with Sam Ashworth")
     assert undo.bounding_box()["x"] + undo.bounding_box()["width"] <= box["x"] + box["width"]

@@ -150,6 +150,21 @@ def test_pupil_page_shows_figures_timeline_and_is_audited(client, school, placed
     assert (event.user, event.verb) == (attendance_lead, "view")
 
 
+def test_pupil_page_spells_out_each_code_in_the_grid_without_a_mouse(client, school, placed, attendance_lead):
+    from pupils.codes import code_table
+
+    pupil = placed[0]
+    html = login(client, attendance_lead).get(url("pupil", school, pupil.pk)).content.decode()
+    used = sorted(set(pupil.marks.values_list("code", flat=True)))
+    key = html.split("What the codes mean")[1].split("</details>")[0]
+    for code in used:
+        assert (
+            f'text-end">{escape(code)}</dt><dd class="col-10 col-sm-11 mb-0">{escape(code_table()[code].description)}<'
+            in key
+        )
+    assert key.count("<dt") == len(used)
+
+
 def test_pupil_page_writes_hours_lost_as_the_letters_do(client, school, placed, attendance_lead):
     school.session_minutes = 180  # three hours a session: whole hours, which the raw figure writes as "9.00"
     school.save()
