@@ -8,6 +8,8 @@ import yaml
 from crispy_forms.helper import FormHelper
 from django import forms
 
+from .ladder_format import yaml_problem
+
 
 class _NoTagHelper(FormHelper):
     form_tag = False
@@ -33,10 +35,7 @@ class LadderYamlForm(forms.Form):
         try:
             document = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise forms.ValidationError(f"This is not valid YAML{where}: {problem}.") from exc
+            raise forms.ValidationError(f"This is not valid YAML, at {yaml_problem(exc)}.") from exc
         if not isinstance(document, dict):
             raise forms.ValidationError("A ladder is a YAML mapping: it starts with key:, name: and stages:.")
         self.cleaned_data["document"] = document

@@ -9,6 +9,7 @@ described) and the resolved document the engine runs on. See
 from __future__ import annotations
 
 import copy
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -231,14 +232,64 @@ def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     return _deepest(max(causes, key=lambda c: len(list(c.absolute_path))))
 
 
+#: What a value of each JSON type is, in words.
+_TYPE_WORDS = {
+    "integer": "a whole number",
+    "number": "a number",
+    "string": "text",
+    "array": "a list",
+    "object": "a set of fields",
+    "boolean": "true or false",
+}
+
+
 def _explain(error: jsonschema.ValidationError) -> str:
+    """The schema's complaint in words an attendance lead can act on."""
+    value, field = error.instance, _field_name(error)
     if "propertyNames" in error.schema_path:
-        return f"unknown criterion {error.instance!r}; known: {', '.join(CRITERION_KINDS)}"
+        return (
+            f"unknown criterion {value!r}{_did_you_mean(value, CRITERION_KINDS)}; known: {', '.join(CRITERION_KINDS)}"
+        )
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties", "unknown field(s)")
     if error.schema == _percent and error.validator in ("minimum", "maximum"):
-        return f"{error.instance} is not a percentage: attendance thresholds run from 0 to 100"
+        return f"{value} is not a percentage: attendance thresholds run from 0 to 100"
+    if error.validator == "enum":
+        choices = [str(c) for c in error.validator_value]
+        return (
+            f"{value!r} is not a {field} this knows{_did_you_mean(value, choices)}; choose one of: {', '.join(choices)}"
+        )
+    if error.validator == "pattern" and field == "colour":
+        return f"{value!r} is not a colour: write # and six hex digits, like #8bc34a"
+    if error.validator == "pattern" and error.validator_value == _slug["pattern"]:
+        return f"{value!r} is not a short name: use lower-case letters, digits, - and _, like listen-and-understand"
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is missing: add it")
+    if error.validator == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, str) else error.validator_value[0]
+        return f"should be {_TYPE_WORDS.get(wanted, wanted)}, not {value!r}"
+    if error.validator in ("minimum", "exclusiveMinimum"):
+        return f"should be at least {error.validator_value}, not {value!r}"
+    if error.validator in ("maximum", "exclusiveMaximum"):
+        return f"should be at most {error.validator_value}, not {value!r}"
+    if error.validator == "maxLength":
+        return f"is {len(value)} characters long; the most allowed is {error.validator_value}"
     return error.message
+
+
+def _field_name(error: jsonschema.ValidationError) -> str:
+    """The name of the field the error is about, in words ("measure", "role"), or "value"."""
+    path = list(error.absolute_path)
+    names = [p for p in path if isinstance(p, str)]
+    if not names:
+        return "value"
+    name = names[-1].replace("_", " ")
+    return name[:-1] if isinstance(path[-1], int) and name.endswith("s") else name  # roles[0]: a role
+
+
+def _did_you_mean(value: Any, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(value), list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _schema_errors(document: Any) -> list[Problem]:
@@ -457,3 +508,28 @@ def validate_ladder(document: Any, *, letter_keys: Iterable[str] | None = None) 
     if not check.errors:
         check.resolved = doc
     return check
+
+
+#: YAML's own words for the usual slips, and what they mean to someone editing a ladder.
+_YAML_SLIPS = (
+    ("expected <block end>", "a line's indentation does not line up with the lines above it"),
+    (
+        "mapping values are not allowed here",
+        "a colon where YAML did not expect one: put quotes round text with a colon in it",
+    ),
+    ("found character '\\t'", "a tab: indent with spaces only"),
+    ("could not find expected ':'", "a line without 'field: value', or a quote left open above it"),
+    ("found undefined alias", "a * at the start of a value: put quotes round it"),
+    ("found duplicate anchor", "an & at the start of a value: put quotes round it"),
+)
+
+
+def yaml_problem(exc: Exception) -> str:
+    """Why a ladder file is not YAML, where, in words: "line 12, column 5: a line's indentation ..."."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    for words, meaning in _YAML_SLIPS:
+        if problem.startswith(words):
+            return f"{where}{meaning} (YAML says: {problem})"
+    return f"{where}{problem}"

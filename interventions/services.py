@@ -20,7 +20,7 @@ from pupils.models import Pupil, School, StaffMembership
 from pupils.people import person_name
 from pupils.services import school_calendar
 
-from .ladder_format import LadderCheck, Problem, validate_ladder
+from .ladder_format import LadderCheck, Problem, validate_ladder, yaml_problem
 from .models import ActionLog, Ladder, Placement, Proposal, Referral, Stage, StageChange, Task
 from .rules import LadderSpec, decide
 from .selectors import current_placements, school_facts, undo_refusal
@@ -51,8 +51,10 @@ def ladder_file_read(name_or_path: str) -> dict[str, Any]:
         )
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise LadderError([Problem(f"file {path.name}", f"not valid YAML or JSON: {exc}")]) from exc
+    except yaml.YAMLError as exc:
+        raise LadderError([Problem(f"file {path.name}", f"not valid YAML or JSON, at {yaml_problem(exc)}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise LadderError([Problem(f"file {path.name}", f"not text in UTF-8: {exc}")]) from exc
     return document
 
 

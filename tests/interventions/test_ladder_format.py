@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from interventions.ladder_format import validate_ladder
+from interventions import services
+from interventions.ladder_format import validate_ladder, yaml_problem
 
 
 def doc(*stages, **top):
@@ -131,3 +133,39 @@ def test_a_band_open_at_the_bottom_is_described_from_0_percent_not_minus_infinit
         "stage 's3', field criteria.attendance: overlap between 's3' (up to 80%) and 's2' (from 0%): "
         "attendance in the overlap is placed at the more concerning stage 's3'"
     ]
+
+
+def test_mistakes_are_explained_in_words_an_attendance_lead_can_act_on():
+    document = services.ladder_file_read("dfe")
+    stages = document["stages"]
+    stages[1]["colour"] = "greenish"
+    stages[2]["criteria"] = {"count": {"measure": "unexplaned", "at_least": 3}}
+    stages[2]["roles"] = ["teacher"]
+    stages[3]["key"] = "Listen Now"
+    del stages[4]["name"]
+    errors = [str(p) for p in validate_ladder(document).errors]
+    assert (
+        "stage 'monitor', field colour: 'greenish' is not a colour: write # and six hex digits, like #8bc34a" in errors
+    )
+    assert any(
+        e.startswith("stage 'listen-and-understand', field criteria.count.measure: 'unexplaned' is not a measure")
+        and "(did you mean 'unexplained'?)" in e
+        for e in errors
+    )
+    assert any("'teacher' is not a role this knows (did you mean 'class_teacher'?)" in e for e in errors)
+    assert any("'Listen Now' is not a short name: use lower-case letters, digits, - and _" in e for e in errors)
+    assert "stage 'formalise-support', field (stage): 'name' is missing: add it" in errors
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("key: a\nname: b: c\n", "line 2, column 8: a colon where YAML did not expect one"),
+        ("key: a\n\tname: b\n", "line 2, column 1: a tab: indent with spaces only"),
+        ("key: a\nstages:\n  - key: b\n   name: c\n", "a line's indentation does not line up with the lines above it"),
+    ],
+)
+def test_a_yaml_slip_is_named_with_its_line_and_what_to_do(text, words):
+    with pytest.raises(yaml.YAMLError) as caught:
+        yaml.safe_load(text)
+    assert words in yaml_problem(caught.value)

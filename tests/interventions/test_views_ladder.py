@@ -334,7 +334,7 @@ def test_yaml_that_does_not_parse_says_where(client, school, draft, attendance_l
     client.force_login(attendance_lead)
     response = client.post(url("ladder_edit", school, "draft"), {"text": "key: draft\nstages: [\n  - oops: {"})
     assert response.status_code == 422
-    assert "not valid YAML at line" in response.content.decode()
+    assert "This is not valid YAML, at line 3" in response.content.decode()
 
 
 def test_the_key_cannot_change_in_an_edit(client, school, draft, attendance_lead):
