@@ -416,7 +416,8 @@ def action_undo(request: HttpRequest, urn: str, pk: int, action_pk: int) -> Http
             return render(
                 request,
                 "interventions/quick_log_button.html",
-                {"access": access, "pupil": pupil, "pupil_prefix": pupil_url_prefix(urn)},
+                # Focus back on the button the person pressed Undo in place of.
+                {"access": access, "pupil": pupil, "pupil_prefix": pupil_url_prefix(urn), "focus": True},
             )
         messages.success(request, f"Took back the conversation logged with {pupil.full_name}.")
     return redirect(_back_from_quick_log(request, access, pupil))

@@ -1,0 +1,72 @@
+"""Keyboard use: after a part of the page is swapped in place, focus stays where the person was working."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from interventions.models import Proposal
+from tests.browser.conftest import screenshot
+from tests.browser.test_lead_and_teacher_journeys import morning  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+FOCUSED = "document.activeElement.getAttribute('aria-label') || document.activeElement.id || ''"
+
+
+def focus_lands_on(page, name: str) -> None:
+    """Wait for focus to reach `name` (htmx moves it as the swap settles); fail with where it is instead.
+
+    Then wait for htmx to finish settling: a key pressed in the few milliseconds before it has wired up
+    the new content would submit the page's plain form instead, which no person is quick enough to do.
+    """
+    try:
+        page.wait_for_function(f"() => ({FOCUSED}) === {name!r}", timeout=3000)
+    except Exception:
+        where = page.evaluate("document.activeElement.outerHTML.slice(0, 200)")
+        raise AssertionError(f"focus is on {where}, not {name!r}") from None
+    page.wait_for_function("() => !document.querySelector('.htmx-added, .htmx-settling, .htmx-request')")
+
+
+def test_a_teacher_logs_and_undoes_by_keyboard_without_losing_their_place(sign_in, morning):  # noqa: F811
+    page = sign_in("bob")
+    log = page.get_by_role("button", name="Log a conversation with Sam Bennett")
+    log.focus()
+    page.keyboard.press("Enter")
+    focus_lands_on(page, "Undo the conversation logged with Sam Bennett")
+    page.keyboard.press("Enter")
+    focus_lands_on(page, "Log a conversation with Sam Bennett")
+
+
+def test_a_lead_deciding_and_logging_by_keyboard_lands_on_what_to_fix_or_what_happened(sign_in, live_server, morning):  # noqa: F811
+    page = sign_in("alice")
+    proposal = Proposal.objects.get()
+    row = page.locator(f"#proposal-{proposal.pk}")
+    # The moves waiting come after the pupils' table: one link jumps there, and Tab goes on from it.
+    page.get_by_role("navigation", name="On this page").get_by_role("link", name="moves awaiting approval").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == f"reason-{proposal.pk}"
+    row.get_by_role("button", name="Approve").focus()
+    page.keyboard.press("Enter")
+    focus_lands_on(page, f"reason-{proposal.pk}")  # the field to fill in, announced as invalid
+    assert page.evaluate("document.activeElement.getAttribute('aria-invalid')") == "true"
+    page.keyboard.type("Agreed at attendance panel")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # Approve
+    page.wait_for_function("() => document.activeElement.getAttribute('role') === 'status'", timeout=3000)
+    assert "Approved by alice" in page.evaluate("document.activeElement.textContent")
+
+    page.goto(f"{live_server.url}/school/{proposal.pupil.school.urn}/pupils/{morning['Bennett'].pk}/")
+    page.get_by_label("What happened").select_option(label="Phone the family")
+    page.get_by_label("Outcome").fill("No answer")
+    page.locator("#action-form [name=occurred_on]").fill((timezone.localdate() + timedelta(days=2)).isoformat())
+    page.get_by_role("button", name="Log action").focus()
+    page.keyboard.press("Enter")
+    page.locator("#action-form .is-invalid").first.wait_for()
+    page.wait_for_function("() => document.activeElement.name === 'occurred_on'", timeout=3000)  # the date to come
+    screenshot(page, "keyboard-action-error")
