@@ -288,6 +288,8 @@ class BulkForm(forms.Form):
             last = self.calendar.register_day(self.today)
             data["cut_short"] = data["end"] > last
             data["end"] = max(data["start"], min(data["end"], last))
+            if data["cut_short"]:  # the letters say so too: "100% attendance in Autumn 2 so far"
+                data["period_running"], data["period_name"] = data["period_name"], f"{data['period_name']} so far"
         return data
 
     @property

@@ -335,7 +335,7 @@ def _bulk_note(form: BulkForm, queued: services.Queued) -> str:
     span = f"{long_date(data['start'])} to {long_date(data['end'])}"
     notes = []
     if data.get("cut_short"):
-        notes.append(f"{data['period_name']} is not over: these count attendance from {span}.")
+        notes.append(f"{data['period_running']} is not over: these count attendance from {span}.")
     if not queued.letters:
         if form.is_certificate:
             notes.append(f"No pupil on roll attended every possible session from {span} (with at least one marked).")

@@ -608,6 +608,7 @@ def test_bulk_certificates_for_a_half_term_still_running_count_to_the_register_d
     )
     (letter,) = Letter.objects.all()
     assert (letter.pupil, letter.period_end) == (perfect, date(2025, 11, 28))  # the Friday, not Sunday
+    assert letter.period_name == "Autumn 2 2025/26 so far"
 
 
 def test_bulk_certificates_that_find_nobody_say_why(client, school, family, office):
