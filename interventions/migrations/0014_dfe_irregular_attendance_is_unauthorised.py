@@ -33,13 +33,22 @@ CHANGED = (
 )
 
 
+#: The ladder's own note on the trigger, as shipped before and now (kept in `Ladder.settings["to_confirm"]`).
+NOTE_BEFORE = "LA notification 'irregular attendance / 10+ consecutive school days of unauthorised absence' is approximated by 10 consecutive school days absent (the consecutive-days measure counts all absence); the action asks staff to check the absence is unauthorised"
+NOTE_NOW = "LA notification 'irregular attendance / 10+ consecutive school days of unauthorised absence' is the consecutive_days_unauthorised measure: school days on which every possible session was unauthorised (G, N, O, U); a day with any session attended or authorised ends the run, and days with no possible session (closures, not yet marked) neither end nor extend it"
+
+
 def unauthorised_runs(apps, schema_editor):
     Stage = apps.get_model("interventions", "Stage")
     for ladder_key, stage_key, old, new in CHANGED:
-        for stage in Stage.objects.filter(ladder__key=ladder_key, key=stage_key):
+        for stage in Stage.objects.filter(ladder__key=ladder_key, key=stage_key).select_related("ladder"):
             if stage.criteria == old:
                 stage.criteria = new
                 stage.save(update_fields=["criteria"])
+                notes = stage.ladder.settings.get("to_confirm") or []
+                if NOTE_BEFORE in notes:
+                    stage.ladder.settings["to_confirm"] = [NOTE_NOW if n == NOTE_BEFORE else n for n in notes]
+                    stage.ladder.save(update_fields=["settings"])
 
 
 class Migration(migrations.Migration):

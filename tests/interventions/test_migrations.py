@@ -114,3 +114,22 @@ def test_open_work_nobody_could_do_goes_to_the_lead_and_reviews_of_stages_left_a
     assert old_review.status == "cancelled" and current_review.status == "open"
     assert (for_la.role, for_la.status) == ("attendance_lead", "open")
     assert done_by_la.role == "la_officer"  # done work keeps its history
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_dfe_ladder_as_shipped_has_its_note_on_the_la_trigger_brought_up_to_date():
+    migrate_to(("interventions", "0013_action_logged_in_one_click"))
+    try:
+        school = SchoolFactory()
+        ladder, _ = services.ladder_load(school=school, document=services.ladder_file_read("dfe"), activate=False)
+        stage = ladder.stages.get(key="listen-and-understand")
+        stage.criteria = UNAUTHORISED.CHANGED[0][2]
+        stage.save()
+        notes = ladder.settings["to_confirm"]
+        ladder.settings["to_confirm"] = [UNAUTHORISED.NOTE_BEFORE if n == UNAUTHORISED.NOTE_NOW else n for n in notes]
+        ladder.save()
+    finally:
+        migrate_to_latest()
+    ladder.refresh_from_db()
+    assert ladder.settings["to_confirm"] == notes
+    assert UNAUTHORISED.NOTE_BEFORE not in ladder.settings["to_confirm"]
