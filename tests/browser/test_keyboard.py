@@ -70,3 +70,19 @@ def test_a_lead_deciding_and_logging_by_keyboard_lands_on_what_to_fix_or_what_ha
     page.locator("#action-form .is-invalid").first.wait_for()
     page.wait_for_function("() => document.activeElement.name === 'occurred_on'", timeout=3000)  # the date to come
     screenshot(page, "keyboard-action-error")
+
+
+def test_a_box_that_refreshes_itself_never_takes_focus(sign_in, live_server, attendance_lead, school):
+    from django.urls import reverse
+
+    from letters.models import PrintBatch
+
+    batch = PrintBatch.objects.create(school=school, status="running", total=3, created_by=attendance_lead)
+    page = sign_in("alice")
+    page.goto(live_server.url + reverse("letters:batch", args=[school.urn, batch.pk]))
+    with page.expect_response(lambda r: r.url.endswith(f"/letters/batches/{batch.pk}/")):
+        pass  # one refresh of the progress box, polled every second
+    page.wait_for_timeout(300)  # let it settle
+    assert page.evaluate("document.activeElement === document.body")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"  # Tab starts at the top, as it should
