@@ -268,10 +268,14 @@ def _explain(error: jsonschema.ValidationError) -> str:
     if error.validator == "type":
         wanted = error.validator_value if isinstance(error.validator_value, str) else error.validator_value[0]
         return f"should be {_TYPE_WORDS.get(wanted, wanted)}, not {value!r}"
-    if error.validator in ("minimum", "exclusiveMinimum"):
+    if error.validator == "minimum":
         return f"should be at least {error.validator_value}, not {value!r}"
-    if error.validator in ("maximum", "exclusiveMaximum"):
+    if error.validator == "exclusiveMinimum":
+        return f"should be more than {error.validator_value}, not {value!r}"
+    if error.validator == "maximum":
         return f"should be at most {error.validator_value}, not {value!r}"
+    if error.validator == "exclusiveMaximum":
+        return f"should be less than {error.validator_value}, not {value!r}"
     if error.validator == "maxLength":
         return f"is {len(value)} characters long; the most allowed is {error.validator_value}"
     return error.message
