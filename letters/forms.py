@@ -275,7 +275,7 @@ class BulkForm(forms.Form):
             start, end, name = data["period"].split(":", 2)
             data["start"], data["end"], data["period_name"] = date.fromisoformat(start), date.fromisoformat(end), name
         elif data.get("start") and data.get("end"):
-            data["period_name"] = f"{data['start']:%-d %B} to {data['end']:%-d %B %Y}"
+            data["period_name"] = ""  # named below, from the days actually counted
         else:
             raise forms.ValidationError("Choose a term or half-term, or give the first and last days.")
         if data["end"] < data["start"]:
@@ -287,15 +287,22 @@ class BulkForm(forms.Form):
             # register's day (today on a school day, else the last one), and the letters say so.
             last = self.calendar.register_day(self.today)
             data["cut_short"] = data["end"] > last
+            data["period_running"] = data["period_name"] or _days(data["start"], data["end"])  # as asked
             data["end"] = max(data["start"], min(data["end"], last))
-            if data["cut_short"]:  # the letters say so too: "100% attendance in Autumn 2 so far"
-                data["period_running"], data["period_name"] = data["period_name"], f"{data['period_name']} so far"
+            if not data["period_name"]:  # dates given: the letters name the days they count
+                data["period_name"] = _days(data["start"], data["end"])
+            elif data["cut_short"]:  # the letters say so too: "100% attendance in Autumn 2 so far"
+                data["period_name"] = f"{data['period_name']} so far"
         return data
 
     @property
     def is_certificate(self) -> bool:
         text = self.texts.get(self.cleaned_data.get("template", ""))
         return bool(text and text.layout == LetterTemplate.Layout.CERTIFICATE)
+
+
+def _days(start: date, end: date) -> str:
+    return f"{start:%-d %B} to {end:%-d %B %Y}"
 
 
 class SettingsForm(forms.Form):

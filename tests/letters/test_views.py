@@ -611,6 +611,22 @@ def test_bulk_certificates_for_a_half_term_still_running_count_to_the_register_d
     assert letter.period_name == "Autumn 2 2025/26 so far"
 
 
+def test_bulk_letters_for_dates_running_past_today_are_named_by_the_days_they_count(
+    client, school, family, office, monkeypatch
+):
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 30))  # a Sunday
+    client.force_login(office)
+    response = client.post(
+        reverse("letters:bulk", args=[school.urn]),
+        {"template": "termly_report", "start": "2025-11-03", "end": "2025-12-19"},
+        follow=True,
+    )
+    assert "3 November to 19 December 2025 is not over: these count attendance from Monday 3 November" in (
+        response.content.decode()
+    )
+    assert Letter.objects.get().period_name == "3 November to 28 November 2025"
+
+
 def test_bulk_certificates_that_find_nobody_say_why(client, school, family, office):
     client.force_login(office)
     response = client.post(
