@@ -568,17 +568,18 @@ def test_teacher_cannot_compose_even_for_their_own_class(client, school, family,
     assert client.get(reverse("letters:compose", args=[school.urn, family.pk])).status_code == 404
 
 
+def post_bulk(client, school, form):
+    """Ask for bulk letters as the page's form does, and follow on to where it leads."""
+    return client.post(reverse("letters:bulk", args=[school.urn]), form, follow=True)
+
+
 def test_bulk_termly_reports_for_a_chosen_term(client, school, family, office):
     PupilFactory(school=school)
     client.force_login(office)
     page = client.get(reverse("letters:bulk", args=[school.urn])).content.decode()
     assert "Autumn term 2025/26" in page
 
-    response = client.post(
-        reverse("letters:bulk", args=[school.urn]),
-        {"template": "termly_report", "start": "2025-09-01", "end": "2025-10-24"},
-        follow=True,
-    )
+    response = post_bulk(client, school, {"template": "termly_report", "start": "2025-09-01", "end": "2025-10-24"})
 
     assert "2 letters added to the print queue (0 were already there)." in response.content.decode()
     assert set(Letter.objects.values_list("period_start", "period_end")) == {(date(2025, 9, 1), date(2025, 10, 24))}
@@ -595,10 +596,8 @@ def test_bulk_certificates_for_a_half_term_still_running_count_to_the_register_d
     fill_register(patchy, date(2025, 11, 3), date(2025, 11, 28), lambda d, s: "/O"[s])
     client.force_login(office)
 
-    response = client.post(
-        reverse("letters:bulk", args=[school.urn]),
-        {"template": "certificate_100", "period": "2025-11-03:2025-12-19:Autumn 2 2025/26"},
-        follow=True,
+    response = post_bulk(
+        client, school, {"template": "certificate_100", "period": "2025-11-03:2025-12-19:Autumn 2 2025/26"}
     )
 
     page = response.content.decode()
@@ -616,11 +615,7 @@ def test_bulk_letters_for_dates_running_past_today_are_named_by_the_days_they_co
 ):
     monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 30))  # a Sunday
     client.force_login(office)
-    response = client.post(
-        reverse("letters:bulk", args=[school.urn]),
-        {"template": "termly_report", "start": "2025-11-03", "end": "2025-12-19"},
-        follow=True,
-    )
+    response = post_bulk(client, school, {"template": "termly_report", "start": "2025-11-03", "end": "2025-12-19"})
     assert "3 November to 19 December 2025 is not over: these count attendance from Monday 3 November" in (
         response.content.decode()
     )
@@ -629,11 +624,7 @@ def test_bulk_letters_for_dates_running_past_today_are_named_by_the_days_they_co
 
 def test_bulk_certificates_that_find_nobody_say_why(client, school, family, office):
     client.force_login(office)
-    response = client.post(
-        reverse("letters:bulk", args=[school.urn]),
-        {"template": "certificate_100", "start": "2025-09-01", "end": "2025-10-24"},
-        follow=True,
-    )
+    response = post_bulk(client, school, {"template": "certificate_100", "start": "2025-09-01", "end": "2025-10-24"})
     assert "0 letters added to the print queue (0 were already there). No pupil on roll attended every" in (
         response.content.decode()
     )
