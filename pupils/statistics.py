@@ -215,9 +215,9 @@ def spring_bank_holiday(year: int) -> date:
 def study_leave(born: date) -> tuple[date, date]:
     """The days a pupil born on `born` is on Year 11 study leave, whose sessions the DfE removes.
 
-    The second half of the summer term (from the spring bank holiday to the
-    end of the data year, 31 July) of the school year the pupil starts aged
-    15: the summer they turn 16, by the census's split of the summer term.
+    The second half of the summer term (from the spring bank holiday, where
+    the census splits the summer term, to the end of the data year, 31 July)
+    of the school year the pupil starts aged 15 (on the 31 August before it).
     """
     year = born.year + 16 + (1 if born.month >= 9 else 0)
     return spring_bank_holiday(year), date(year, 7, 31)
