@@ -23,10 +23,17 @@ UNAUTHORISED = importlib.import_module("interventions.migrations.0014_dfe_irregu
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-@pytest.mark.parametrize("before", [BEFORE, ("interventions", "0011_open_work_someone_can_do")])
+@pytest.mark.parametrize(
+    "before",
+    [
+        BEFORE,
+        ("interventions", "0011_open_work_someone_can_do"),
+        ("interventions", "0014_dfe_irregular_attendance_is_unauthorised"),
+    ],
+)
 def test_nights_charted_before_the_chart_counted_differently_are_not_built_on(before):
-    """The chart now counts leavers (0008), and only pupils of compulsory school age (0012): the next
-    night must recount and redraw the whole year, not add a week."""
+    """The chart now counts leavers (0008), and only pupils of compulsory school age (0012), and the weeks
+    leave out Year 11 study leave (0015): the next night must recount and redraw the whole year, not add a week."""
     migrate_to(before)
     try:
         school = SchoolFactory()
