@@ -169,3 +169,11 @@ def test_a_yaml_slip_is_named_with_its_line_and_what_to_do(text, words):
     with pytest.raises(yaml.YAMLError) as caught:
         yaml.safe_load(text)
     assert words in yaml_problem(caught.value)
+
+
+def test_a_bound_that_must_be_exceeded_says_more_than():
+    document = services.ladder_file_read("dfe")
+    document["stages"][1]["criteria"] = {"bottom_percent": 0}
+    assert "stage 'monitor', field criteria.bottom_percent: should be more than 0, not 0" in [
+        str(p) for p in validate_ladder(document).errors
+    ]
