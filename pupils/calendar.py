@@ -265,6 +265,11 @@ def easter_sunday(year: int) -> date:
     return date(year, month, day + 1)
 
 
+def last_monday_of_may(year: int) -> date:
+    """The late-May bank holiday as the calendar has it (the spring bank holiday, unless moved that year)."""
+    return _weekday_on_or_before(date(year, 5, 31), 0)
+
+
 def _weekday_on_or_after(day: date, weekday: int) -> date:
     return day + timedelta(days=(weekday - day.weekday()) % 7)
 
@@ -293,7 +298,7 @@ def england_default_half_terms(start_year: int) -> list[HalfTermDates]:
     february_break = _weekday_on_or_after(date(n, 2, 1), 0) + timedelta(days=14)
     easter = easter_sunday(n)
     easter_break = easter - timedelta(days=6)
-    may_bank_holiday = _weekday_on_or_before(date(n, 5, 31), 0)
+    may_bank_holiday = last_monday_of_may(n)
     summer_end = date(n, 7, 22)
     while summer_end.weekday() >= 5:
         summer_end -= timedelta(days=1)

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import cached_property
 
 from . import codes
-from .calendar import SchoolCalendar
+from .calendar import SchoolCalendar, last_monday_of_may
 
 #: Enough digits that rounding for display never rounds twice in practice.
 _PCT_CONTEXT = Context(prec=28)
@@ -206,10 +206,7 @@ _MOVED_SPRING_BANK_HOLIDAYS = {2002: date(2002, 6, 4), 2012: date(2012, 6, 4), 2
 
 def spring_bank_holiday(year: int) -> date:
     """The spring bank holiday: where the DfE splits the summer term into half-terms 5 and 6."""
-    if year in _MOVED_SPRING_BANK_HOLIDAYS:
-        return _MOVED_SPRING_BANK_HOLIDAYS[year]
-    may_31 = date(year, 5, 31)
-    return may_31 - timedelta(days=may_31.weekday())
+    return _MOVED_SPRING_BANK_HOLIDAYS.get(year) or last_monday_of_may(year)
 
 
 def study_leave(born: date) -> tuple[date, date]:
