@@ -1038,10 +1038,8 @@ class PupilRecord:
     @property
     def codes_used(self) -> list[tuple[str, str]]:
         """Each code in the heatmap with its meaning, in the code table's order: the key a phone can read."""
-        from pupils.codes import code_table
-
         used = {cell.code for _, cells in self.heatmap for cell in cells if cell and cell.code}
-        return [(code, entry.description) for code, entry in code_table().items() if code in used]
+        return [(code, entry.description) for code, entry in codes.code_table().items() if code in used]
 
 
 #: How long a one-click log may be taken back by the person who logged it (`services.action_undo`).
@@ -1141,9 +1139,7 @@ def _heatmap(
     marks: list[stats.MarkFact], *, calendar: SchoolCalendar, start: date, end: date
 ) -> list[tuple[date, list[HeatCell | None]]]:
     """One row per school week: ten cells, Monday AM to Friday PM (None on non-school days)."""
-    from pupils.codes import code_table
-
-    table = code_table()
+    table = codes.code_table()
     by_slot = {(m.date, m.session): m.code for m in marks}
     rows: list[tuple[date, list[HeatCell | None]]] = []
     monday = start - timedelta(days=start.weekday())
