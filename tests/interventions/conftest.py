@@ -24,6 +24,12 @@ def fill_register(pupil: Pupil, start: date, end: date, code_for: Callable[[date
     return len(marks)
 
 
+def before_joining_refusal(day: str, pupil: Pupil) -> str:
+    """What a form says to a date before the pupil was on roll, as a person reads it on the page."""
+    joined = pupil.start_on
+    return f"{day} is before the pupil joined the school ({joined:%A} {joined.day} {joined:%B %Y})"
+
+
 def fill_school_days(pupil: Pupil, days: int, end: date, code_for: Callable[[date, int], str]) -> date:
     """Mark exactly the last `days` school days up to `end` for a pupil; returns the first of them.
 

@@ -20,7 +20,7 @@ from pupils.models import AuditEvent, Flag, StaffMembership
 from pupils.selectors import school_summaries
 from pupils.statistics import pct_as_printed
 from tests.factories import MarkFactory, MembershipFactory, PupilFactory, RegistrationGroupFactory, UserFactory
-from tests.interventions.conftest import fill_register, fill_school_days
+from tests.interventions.conftest import before_joining_refusal, fill_register, fill_school_days
 
 PASSWORD = "correct horse battery staple"
 
@@ -275,10 +275,7 @@ def test_an_action_before_the_pupil_joined_or_a_next_step_already_due_is_refused
     )
     assert response.status_code == 422
     body = response.content.decode()
-    joined = pupil.start_on
-    assert (
-        f"Monday 1 January 1900 is before the pupil joined the school ({joined:%A} {joined.day} {joined:%B %Y})" in body
-    )
+    assert before_joining_refusal("Monday 1 January 1900", pupil) in body
     yesterday = today - timedelta(days=1)
     assert f"{yesterday:%A} {yesterday.day} {yesterday:%B %Y} has passed: a next step is due today or later." in body
     assert "needs both what to do" not in body

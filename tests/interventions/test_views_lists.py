@@ -19,7 +19,7 @@ from interventions.models import ActionLog, Placement, Referral, StageChange
 from pupils.models import AuditEvent, Flag, Pupil, RegistrationGroup, StaffMembership
 from pupils.services import school_calendar
 from tests.factories import PupilFactory, RegistrationGroupFactory
-from tests.interventions.conftest import fill_register
+from tests.interventions.conftest import before_joining_refusal, fill_register
 
 Role = StaffMembership.Role
 
@@ -143,11 +143,7 @@ def test_a_referral_dated_before_the_pupil_joined_is_refused_in_place(client, sc
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 422
-    body = response.content.decode()
-    joined = pupil.start_on
-    assert (
-        f"Monday 1 March 1999 is before the pupil joined the school ({joined:%A} {joined.day} {joined:%B %Y})" in body
-    )
+    assert before_joining_refusal("Monday 1 March 1999", pupil) in response.content.decode()
     assert not Referral.objects.exists()
 
 
