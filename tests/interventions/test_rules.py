@@ -266,6 +266,21 @@ def test_no_contact_while_absent_holds_until_a_contact_is_logged():
     assert run(spec, pupil(steady(10, 0), last_family_contact_on=date(2025, 11, 20), **absent)).stage_key == "nc"
 
 
+def test_reasons_write_dates_as_people_do():
+    no_contact = ladder({"key": "nc", "name": "No contact", "criteria": {"no_contact": {"school_days": 3}}})
+    absent = {"absence_run_days": 3, "absence_run_started_on": date(2025, 11, 3)}
+    assert run(no_contact, pupil(steady(10, 0), **absent)).reasons == (
+        "absent 3 school days in a row since 3 Nov with no contact logged ≥ 3",
+    )
+    spec = ladder(
+        {"key": "watch", "name": "Watch", "criteria": {"attendance": {"below": 95}}},
+        {"key": "pa", "name": "PA", "criteria": {"attendance": {"below": 90}}},
+        descent={"sustain_weeks": 2, "margin": 1.0},
+    )
+    improving = CurrentPlacement("pa", date(2025, 10, 1), improving_since=date(2025, 11, 5))
+    assert run(spec, pupil(steady(23, 2)), improving).reasons[0].startswith("improvement sustained since 5 Nov 2025 ")
+
+
 def test_bottom_percent_uses_rank():
     spec = ladder({"key": "low", "name": "Bottom 10%", "criteria": {"bottom_percent": 10}})
     assert run(spec, pupil(steady(10, 0), attendance_rank_pct=9.5)).stage_key == "low"

@@ -165,6 +165,18 @@ def test_pupil_page_spells_out_each_code_in_the_grid_without_a_mouse(client, sch
     assert key.count("<dt") == len(used)
 
 
+def test_pupil_page_grid_names_each_session_as_people_write_dates(client, school, placed, attendance_lead):
+    pupil = placed[0]
+    record = login(client, attendance_lead).get(url("pupil", school, pupil.pk)).context["record"]
+    cells = [cell for _, row in record.heatmap for cell in row if cell is not None]
+    early = [cell for cell in cells if cell.day.day < 10]
+    assert early, "the register should reach at least one day before the 10th of a month"
+    for cell in early:
+        weekday = ("Mon", "Tue", "Wed", "Thu", "Fri")[cell.day.weekday()]
+        session = "AM" if cell.session == 0 else "PM"
+        assert cell.title.startswith(f"{weekday} {cell.day.day} {cell.day:%b} {session}: "), cell.title
+
+
 def test_pupil_page_writes_hours_lost_as_the_letters_do(client, school, placed, attendance_lead):
     school.session_minutes = 180  # three hours a session: whole hours, which the raw figure writes as "9.00"
     school.save()
