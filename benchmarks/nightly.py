@@ -13,7 +13,10 @@ the DfE ladder in each, then times in this process:
 - nightly_s: the next night, a full recount (`--full`) and re-stage of every
   pupil of every school, one school after another;
 - baseline_s: one grouped aggregate over the same marks table, counting the
-  ten DfE categories per pupil (best of three);
+  ten DfE categories per pupil (best of three), as PostgreSQL plans it: a
+  parallel scan, on every core;
+- baseline_serial_s and serial_ratio: the same aggregate on one process, and
+  the full night (also one process) against it, like for like;
 - incremental_s: after one new day of marks for every pupil, the incremental night;
 - with --workers W: workers_nightly_s, the full night again (re-run) fanned
   out as one Celery task per school to a real worker with W processes, and
@@ -193,7 +196,8 @@ def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     log(f"full night {nightly_s:.1f}s")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     baseline_s = min(_baseline() for _ in range(3))
-    log(f"baseline {baseline_s:.2f}s")
+    baseline_serial_s = min(_baseline(parallel=False) for _ in range(3))
+    log(f"baseline {baseline_s:.2f}s, on one process {baseline_serial_s:.2f}s")
     result: dict[str, Any] = {
         "schools": args.schools,
         "pupils": args.pupils,
@@ -202,6 +206,8 @@ def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "nightly_s": round(nightly_s, 2),
         "baseline_s": round(baseline_s, 2),
         "ratio": round(nightly_s / baseline_s, 2),
+        "baseline_serial_s": round(baseline_serial_s, 2),
+        "serial_ratio": round(nightly_s / baseline_serial_s, 2),
     }
     if args.workers:
         workers_s = _worker_nights(url, FULL_NIGHT, args.workers)
@@ -311,9 +317,12 @@ def _phases(night: date) -> dict[str, int]:
     return {name: round(sum(p.get(name, 0) for p in first.values()) / len(first)) for name in NightlyRun.PHASES}
 
 
-def _baseline() -> float:
-    """One grouped aggregate over the whole marks table: the ten DfE counts per pupil."""
-    from django.db import connection
+def _baseline(*, parallel: bool = True) -> float:
+    """One grouped aggregate over the whole marks table: the ten DfE counts per pupil.
+
+    With `parallel` off, on one process, as each school's night runs (`nightly._night_session`).
+    """
+    from django.db import connection, transaction
 
     from pupils import statistics as stats
 
@@ -333,11 +342,13 @@ def _baseline() -> float:
         stats.NOT_POSSIBLE_CODES,
     ]
     counts = ", ".join(f"count(*) FILTER (WHERE code IN {codes(g)})" for g in groups)
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if not parallel:
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        started = time.perf_counter()
         cursor.execute(f"SELECT pupil_id, {counts} FROM pupils_attendancemark GROUP BY pupil_id")
         cursor.fetchall()
-    return time.perf_counter() - started
+        return time.perf_counter() - started
 
 
 def _add_day(day: date) -> int:
