@@ -174,6 +174,20 @@ def school_year_age_date(day: date) -> date:
     return date(day.year if day.month >= 9 else day.year - 1, 8, 31)
 
 
+#: Each age on the 31 August before a school year, and the National Curriculum year a child of it is in.
+_YEAR_BY_AGE = {3: "N", 4: "R", **{age: str(age - 4) for age in range(5, 18)}}
+
+
+def year_group_by_age(born: date, day: date) -> str | None:
+    """The year group ("N", "R", "1" to "13") a child born on `born` is in by age, in the school year of `day`.
+
+    Children are grouped by their age on the 31 August before the year, as for
+    compulsory school age: aged 4 then, Reception; 15, Year 11. None outside
+    nursery to Year 13.
+    """
+    return _YEAR_BY_AGE.get(age_on(born, school_year_age_date(day)))
+
+
 def is_compulsory_school_age(born: date, day: date) -> bool:
     """Whether a pupil born on `born` is of compulsory school age on `day`.
 

@@ -43,6 +43,7 @@ from .codes import (
     normalise_code,
     x_mark_warning,
     x_meaning,
+    year_group_by_age,
 )
 from .upn import upn_problem
 
@@ -443,6 +444,8 @@ def parse_pupils_csv(
         if year_code is None:
             known = ", ".join(sorted(set(year_groups.values()), key=_year_order))
             report.error(line, "year_group", f"unknown year group {raw_year.strip()!r} (known: {known})")
+        elif dob and (problem := _year_group_age_problem(dob, year_code, today)):
+            report.warn(line, "year_group", problem)
 
         sen: str | None = None
         if "sen" in columns:
@@ -498,6 +501,35 @@ def parse_pupils_csv(
     if report.rows == 0 and report.ok:
         report.error(0, "", "the file has a header but no pupils")
     return rows
+
+
+def _year_group_age_problem(born: date, code: str, today: date) -> str:
+    """Words for a pupil whose year group is not the one their date of birth puts them in, or "".
+
+    A warning, not an error: some children are taught out of their year group
+    (a summer-born child starting Reception a year late). Between June and
+    August the coming year's group fits too: a file exported after the MIS has
+    moved everyone up.
+    """
+    by_age = year_group_by_age(born, today)
+    fits = {by_age}
+    if today.month in (6, 7, 8):
+        fits.add(year_group_by_age(born, date(today.year, 9, 1)))
+    if code not in _YEAR_BY_AGE_CODES or code in fits:
+        return ""
+    age_group = _year_group_label(by_age) if by_age else "outside Nursery to Year 13"
+    year = academic_year_name(today.year if today.month >= 9 else today.year - 1)
+    return (
+        f"born {born:%-d %b %Y}, which is {age_group} by age in {year}, not {_year_group_label(code)}: imported as "
+        "the file says, but check the date of birth (compulsory school age and Year 11 study leave go by it)"
+    )
+
+
+_YEAR_BY_AGE_CODES = {"N", "R", *(str(year) for year in range(1, 14))}
+
+
+def _year_group_label(code: str) -> str:
+    return {"N": "Nursery", "R": "Reception"}.get(code, f"Year {code}")
 
 
 def _year_order(code: str) -> tuple[int, str]:

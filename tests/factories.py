@@ -54,6 +54,17 @@ class RegistrationGroupFactory(factory.django.DjangoModelFactory):
     year_group = factory.LazyAttribute(lambda o: YearGroup.objects.get(school=o.school, code="4"))
 
 
+def born_in_year(year: int, *, today: date | None = None) -> date:
+    """A 1 October birthday that puts a child in Year `year` (0 for Reception) in the school year of `today`.
+
+    Worked by hand rather than with `pupils.codes`: in Year Y a child is Y + 4 on the 31 August
+    before the year, so was born in the October Y + 5 years before that August.
+    """
+    today = today or timezone.localdate()
+    august = today.year if today.month >= 9 else today.year - 1
+    return date(august - year - 5, 10, 1)
+
+
 class PupilFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Pupil

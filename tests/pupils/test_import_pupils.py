@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
 import pytest
 from django.utils import timezone
 
+from pupils.imports import ImportReport, parse_pupils_csv, year_group_aliases
 from pupils.models import AcademicYear, Contact, Flag, ImportBatch, Pupil, RegistrationGroup
-from tests.factories import ContactFactory, MarkFactory, PupilFactory, make_upn
+from tests.factories import ContactFactory, MarkFactory, PupilFactory, born_in_year, make_upn
 from tests.pupils.importing import database_picture, run, run_rejected, write
 
 HEADER = "upn,surname,forename,date_of_birth,year_group,registration_group\n"
@@ -16,6 +18,8 @@ FULL_HEADER = (
     "upn,surname,forename,date_of_birth,year_group,registration_group,sen,flags,"
     "contact_name,contact_address,contact_email,contact_phone,start_date,leaving_date\n"
 )
+#: Alex's birthday in the files below: Year 4 by age (an import warns about a pupil out of their year group).
+ALEX_BORN = born_in_year(4).isoformat()
 ALEX = make_upn(1)
 SAM = make_upn(2)
 
@@ -39,12 +43,12 @@ def rejected(tmp_path, text):
 def test_inserts_pupils_with_every_column(tmp_path, school):
     out = import_pupils(
         tmp_path,
-        FULL_HEADER + f"{ALEX},Smith,Alex,2016-10-01,4,4B,K,fsm;social_worker,Jo Smith,2 Home Road;Townsville;TS1 2BB,"
+        FULL_HEADER + f"{ALEX},Smith,Alex,{ALEX_BORN},4,4B,K,fsm;social_worker,Jo Smith,2 Home Road;Townsville;TS1 2BB,"
         "jo@example.org,01234 567890,2021-09-01,\n",
     )
     assert out.strip().splitlines()[-1] == "Imported pupils.csv: rows=1 inserted=1 updated=0 unchanged=0 warnings=0"
     alex = Pupil.objects.get(school=school, upn=ALEX)
-    assert (alex.surname, alex.forename, alex.date_of_birth) == ("Smith", "Alex", date(2016, 10, 1))
+    assert (alex.surname, alex.forename, alex.date_of_birth.isoformat()) == ("Smith", "Alex", ALEX_BORN)
     assert (alex.year_group.code, alex.registration_group.name, alex.sen) == ("4", "4B", "K")
     assert (alex.start_on, alex.leaving_on) == (date(2021, 9, 1), None)
     assert sorted(f.key for f in alex.flags.all()) == ["fsm", "social_worker"]
@@ -87,7 +91,7 @@ def test_unknown_flags_become_the_schools_own_and_the_report_says_so(tmp_path, s
     out = import_pupils(
         tmp_path,
         "upn,surname,forename,date_of_birth,year_group,registration_group,flags,start_date\n"
-        f"{ALEX},Smith,Alex,2016-10-01,4,4B,FSM; Forest School,2021-09-01\n",
+        f"{ALEX},Smith,Alex,{ALEX_BORN},4,4B,FSM; Forest School,2021-09-01\n",
     )
     flag = Flag.objects.get(school=school, key="forest_school")
     assert (flag.name, flag.is_standard) == ("Forest school", False)
@@ -275,6 +279,66 @@ def test_a_leaving_date_that_strands_marks_is_warned(tmp_path, school):
 
 
 # --- bad files change nothing -----------------------------------------------------------------------
+
+
+def test_a_pupil_out_of_their_year_group_by_age_is_imported_with_a_warning(tmp_path, school):
+    out = import_pupils(
+        tmp_path,
+        HEADER + f"{ALEX},Smith,Alex,{ALEX_BORN},4,4B\n{SAM},Jones,Sam,{born_in_year(6).isoformat()},4,4B\n",
+    )
+    sam_born = born_in_year(6)
+    assert (
+        f"warning: row 3, column year_group: born {sam_born.day} {sam_born:%b %Y}, which is Year 6 by age in "
+    ) in out
+    assert ", not Year 4: imported as the file says, but check the date of birth" in out
+    assert "row 2, column year_group" not in out  # Alex is in Year 4 by age
+    assert Pupil.objects.get(upn=SAM).year_group.code == "4"
+
+
+def year_group_warnings(rows: str, *, today: date) -> list[str]:
+    report = ImportReport(filename="pupils.csv", kind="pupils")
+    groups = [("N", "Nursery"), ("R", "Reception"), *((str(y), f"Year {y}") for y in range(1, 14))]
+    parse_pupils_csv(io.StringIO(HEADER + rows), year_groups=year_group_aliases(groups), today=today, report=report)
+    assert report.ok
+    return [str(w) for w in report.warnings.kept]
+
+
+@pytest.mark.parametrize(
+    ("born", "group", "today", "warned"),
+    [
+        # 2025/26: the 31 August before it is 31 Aug 2025.
+        ("2014-09-01", "6", date(2025, 11, 26), False),  # 10 on 31 Aug 2025, the oldest of Year 6
+        ("2015-08-31", "6", date(2025, 11, 26), False),  # 10 on 31 Aug 2025, the youngest of Year 6
+        ("2015-09-01", "6", date(2025, 11, 26), True),  # 9 on 31 Aug 2025: Year 5
+        ("2014-08-31", "6", date(2025, 11, 26), True),  # 11 on 31 Aug 2025: Year 7
+        ("2021-08-31", "R", date(2025, 11, 26), False),  # 4 on 31 Aug 2025: Reception
+        ("2021-08-31", "1", date(2025, 11, 26), True),
+        ("2010-03-01", "11", date(2026, 1, 5), False),  # 15 on 31 Aug 2025: Year 11
+        ("2008-03-01", "13", date(2026, 1, 5), False),  # 17 on 31 Aug 2025: Year 13
+        # In the summer, next year's group fits too: the MIS may have moved everyone up already.
+        ("2015-03-01", "6", date(2026, 7, 20), False),  # Year 6 until 31 August, Year 7 from September
+        ("2015-03-01", "7", date(2026, 7, 20), False),
+        ("2015-03-01", "5", date(2026, 7, 20), True),
+        ("2015-03-01", "7", date(2026, 5, 20), True),  # May: not yet
+    ],
+)
+def test_the_year_group_warning_goes_by_age_on_the_31_august_before_the_year(born, group, today, warned):
+    warnings = year_group_warnings(f"{ALEX},Smith,Alex,{born},{group},G1\n", today=today)
+    assert bool(warnings) == warned, warnings
+
+
+def test_the_year_group_warning_names_the_group_the_age_gives():
+    assert year_group_warnings(f"{ALEX},Smith,Alex,2015-09-01,6,G1\n", today=date(2025, 11, 26)) == [
+        "row 2, column year_group: born 1 Sep 2015, which is Year 5 by age in 2025/26, not Year 6: imported as the "
+        "file says, but check the date of birth (compulsory school age and Year 11 study leave go by it)"
+    ]
+    assert year_group_warnings(f"{ALEX},Smith,Alex,2021-08-31,1,G1\n", today=date(2025, 11, 26))[0].startswith(
+        "row 2, column year_group: born 31 Aug 2021, which is Reception by age in 2025/26, not Year 1:"
+    )
+    assert (
+        "which is outside Nursery to Year 13 by age in 2025/26, not Year 6"
+        in year_group_warnings(f"{ALEX},Smith,Alex,2000-01-01,6,G1\n", today=date(2025, 11, 26))[0]
+    )
 
 
 def test_a_missing_required_column_is_an_error(tmp_path, school):
