@@ -6,6 +6,7 @@ import json
 import threading
 from datetime import UTC, date, datetime, timedelta
 from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -252,6 +253,31 @@ def test_run_nightly_due_runs_each_schools_latest_due_night_once(oakfield, other
     assert selectors.nights_due(now=timezone.now()) == []
     with pytest.raises(CommandError, match="leave out --as-of"):
         call_command("run_nightly", "--due", "--as-of", AS_OF.isoformat())
+
+
+def test_run_nightly_for_a_school_runs_its_latest_due_night_by_default(oakfield):
+    """Not today's: the night of a day closes its registers, so it runs once the day is over."""
+    due = selectors.night_due(school=oakfield, now=timezone.now())
+    assert due < timezone.localdate()
+    call_command("run_nightly", "--school", oakfield.urn, stdout=StringIO())
+    assert NightlyRun.objects.get().run_on == due
+    assert selectors.nightly_status(school=oakfield).state == "ok"
+
+
+@pytest.mark.parametrize("days_ahead", [0, 1])
+@pytest.mark.parametrize("one_school", [True, False])
+def test_run_nightly_refuses_a_night_whose_day_is_not_over(oakfield, other_school, one_school, days_ahead):
+    which = ["--school", oakfield.urn] if one_school else ["--all-schools"]
+    today = timezone.now().astimezone(ZoneInfo(oakfield.time_zone)).date()
+    day = today + timedelta(days=days_ahead)
+    with pytest.raises(CommandError) as refused:
+        call_command("run_nightly", *which, "--as-of", day.isoformat(), stdout=StringIO())
+    message = str(refused.value)
+    assert f"The night of {day:%a} {day.day} {day:%b %Y} closes that day's registers" in message
+    due = selectors.night_due(school=oakfield, now=timezone.now())
+    assert f"The latest night due is {due:%a} {due.day} {due:%b %Y}: leave out --as-of to run it." in message
+    assert not NightlyRun.objects.exists()
+    assert not StageChange.objects.exists()
 
 
 def test_admin_lists_runs_with_what_each_did(admin_client, oakfield):

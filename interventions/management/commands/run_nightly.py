@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+from datetime import date
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -8,7 +10,7 @@ from django.utils import timezone
 
 from interventions.models import Ladder
 from interventions.nightly import NightResult, NightRunning, nightly_run
-from interventions.selectors import nights_due
+from interventions.selectors import night_due, nights_due
 from pupils.models import School
 
 from ._common import parse_date, school_by_urn
@@ -30,7 +32,12 @@ class Command(BaseCommand):
             action="store_true",
             help="every school whose latest due night has not succeeded (what the schedule would run now)",
         )
-        parser.add_argument("--as-of", dest="as_of", help="date to run as (YYYY-MM-DD); default today")
+        parser.add_argument(
+            "--as-of",
+            dest="as_of",
+            help="the register day the night closes (YYYY-MM-DD), once that day is over in the school's time zone; "
+            "default: each school's latest night due, as the schedule runs it (yesterday's, from 02:00)",
+        )
         parser.add_argument(
             "--full", action="store_true", help="recount every pupil-week from the register, not only what changed"
         )
@@ -42,13 +49,31 @@ class Command(BaseCommand):
             for target, night in nights_due(now=timezone.now()):
                 self._write(target, self._run(target, night, full))
             return
-        day = parse_date(as_of, "--as-of")
+        day = parse_date(as_of, "--as-of") if as_of else None
         if not all_schools:
-            self.stdout.write(self._run(school_by_urn(school), day, full).as_json())
+            target = school_by_urn(school)
+            self.stdout.write(self._run(target, self._night(target, day), full).as_json())
             return
         ids = Ladder.objects.filter(is_active=True).values("school_id")
-        for target in School.objects.filter(pk__in=ids).order_by("urn"):
-            self._write(target, self._run(target, day, full))
+        targets = list(School.objects.filter(pk__in=ids).order_by("urn"))
+        nights = [(target, self._night(target, day)) for target in targets]  # every date checked before any runs
+        for target, night in nights:
+            self._write(target, self._run(target, night, full))
+
+    def _night(self, target: School, day: date | None) -> date:
+        """The night to run: `day`, if its registers have closed in the school's time zone, or the latest due."""
+        now = timezone.now()
+        if day is None:
+            return night_due(school=target, now=now)
+        today = now.astimezone(ZoneInfo(target.time_zone)).date()
+        if day >= today:
+            raise CommandError(
+                f"The night of {day:%a %-d %b %Y} closes that day's registers, so it can run once the day is over "
+                f"({target.name}, {target.time_zone}: it is {today:%a %-d %b} there). Running it sooner would count "
+                f"a register still being taken, and the schedule would then skip that night. The latest night due "
+                f"is {night_due(school=target, now=now):%a %-d %b %Y}: leave out --as-of to run it."
+            )
+        return day
 
     def _write(self, target: School, result: NightResult) -> None:
         self.stdout.write(json.dumps({"school": target.urn, **json.loads(result.as_json())}))
