@@ -16,7 +16,7 @@ from pupils.services import school_calendar
 
 from . import rendering, services
 from .models import Letter, LetterSettings, LetterTemplate
-from .selectors import TemplateText
+from .selectors import LETTERHEAD_DETAILS, TemplateText
 
 
 class _NoTagHelper(FormHelper):
@@ -306,6 +306,23 @@ def _days(start: date, end: date) -> str:
 
 
 class SettingsForm(forms.Form):
+    address = forms.CharField(
+        required=False,
+        max_length=500,
+        label="School address",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One line per address line, postcode last. Printed under the school's name.",
+    )
+    phone = forms.CharField(
+        required=False, max_length=40, label="Phone number", help_text="For families to call the office."
+    )
+    email = forms.EmailField(required=False, label="E-mail address")
+    signatory_name = forms.CharField(
+        required=False, max_length=120, label="Who signs letters", help_text="Their name, as it is printed."
+    )
+    signatory_role = forms.CharField(
+        required=False, max_length=120, label="Their role", help_text="Printed under the name, like Headteacher."
+    )
     addressing = forms.ChoiceField(
         choices=LetterSettings.Addressing.choices, widget=forms.RadioSelect, label="Who letters go to"
     )
@@ -340,6 +357,7 @@ class SettingsForm(forms.Form):
     @classmethod
     def initial_from(cls, settings: LetterSettings) -> dict[str, Any]:
         return {
+            **{name: getattr(settings.school, name) for name in LETTERHEAD_DETAILS},
             "addressing": settings.addressing,
             "rag_green_from": settings.rag_green_from,
             "rag_amber_from": settings.rag_amber_from,

@@ -29,6 +29,21 @@ from .models import Letter, LetterSettings, LetterTemplate, PrintBatch
 # --- settings and templates ---------------------------------------------------------
 
 
+#: The school's own details its letterhead prints, kept on the school and set on the letter settings page.
+LETTERHEAD_DETAILS = ("address", "phone", "email", "signatory_name", "signatory_role")
+
+
+def letterhead_missing(*, school: School) -> str:
+    """What a family would look for on a letter and not find, in words ("the school's address and a phone
+    number"), or "" when nothing is missing. An e-mail address is optional."""
+    wanted = [
+        (school.address, "the school's address"),
+        (school.phone, "a phone number"),
+        (school.signatory_name, "the name of who signs"),
+    ]
+    return rules.join_names([words for value, words in wanted if not value.strip()])
+
+
 def letter_settings_get(*, school: School) -> LetterSettings:
     """The school's letter settings, or the defaults (unsaved) if it has never changed them."""
     found = LetterSettings.objects.filter(school=school).first()

@@ -130,10 +130,23 @@ def letter_settings_save(
     footer: str,
     logo: Any = None,
     remove_logo: bool = False,
+    **school_details: str,
 ) -> LetterSettings:
-    """Save the school's letterhead and letter choices. Raises ValidationError if amber starts above green."""
+    """Save the school's letterhead and letter choices. Raises ValidationError if amber starts above green.
+
+    `school_details` (any of `selectors.LETTERHEAD_DETAILS`: address, phone, e-mail, who
+    signs) are saved on the school itself; those not given are left alone.
+    """
     if rag_amber_from > rag_green_from:
         raise ValidationError({"rag_amber_from": "Amber must start at or below green."})
+    unknown = set(school_details) - set(selectors.LETTERHEAD_DETAILS)
+    if unknown:
+        raise TypeError(f"not a school detail: {', '.join(sorted(unknown))}")
+    if school_details:
+        for name, value in school_details.items():
+            setattr(school, name, value.strip())
+        school.full_clean(exclude=[f.name for f in School._meta.fields if f.name not in school_details])
+        school.save(update_fields=list(school_details))
     found = LetterSettings.objects.select_for_update().filter(school=school).first()
     settings = found or LetterSettings(school=school)
     settings.addressing, settings.footer = addressing, footer.strip()

@@ -88,6 +88,7 @@ def queue(request: HttpRequest, urn: str) -> HttpResponse:
         "query": query.urlencode(),
         "filters": form.filters(),
         "recent_batches": PrintBatch.objects.filter(school=access.school).select_related("created_by")[:5],
+        "letterhead_missing": selectors.letterhead_missing(school=access.school),
     }
     template = "letters/letter_queue.html#queue-table" if request.htmx else "letters/letter_queue.html"
     return render(request, template, context)
@@ -478,5 +479,10 @@ def settings_edit(request: HttpRequest, urn: str) -> HttpResponse:
         else:
             messages.success(request, "Letter settings are saved.")
             return redirect("letters:settings", urn=urn)
-    context = {"access": access, "form": form, "current": current}
+    context = {
+        "access": access,
+        "form": form,
+        "current": current,
+        "letterhead_missing": selectors.letterhead_missing(school=access.school),
+    }
     return render(request, "letters/settings_edit.html", context, status=422 if form.errors else 200)

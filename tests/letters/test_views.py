@@ -710,3 +710,65 @@ def test_settings_page_saves_the_colours(client, school, attendance_lead):
 
     assert response.status_code == 302
     assert (school.letter_settings.rag_green_from, school.letter_settings.addressing) == (95, "joint")
+
+
+# --- the letterhead ----------------------------------------------------------------------------
+
+SETTINGS = {"addressing": "each", "rag_green_from": "96", "rag_amber_from": "90", "footer": ""}
+LETTERHEAD = {
+    "address": "Mill Road\nLeeds\nLS1 4AB",
+    "phone": "0113 496 0000",
+    "email": "office@northfield.example",
+    "signatory_name": "Ms R. Patel",
+    "signatory_role": "Head of School",
+}
+
+
+def test_the_settings_page_sets_the_letterhead_every_letter_prints(client, school, letter, attendance_lead, tmp_path):
+    client.force_login(attendance_lead)
+    page = client.get(reverse("letters:settings", args=[school.urn])).content.decode()
+    assert "1 School Lane\nTownsville\nTS1 1AA</textarea>" in page  # what the school holds now
+
+    response = client.post(reverse("letters:settings", args=[school.urn]), {**SETTINGS, **LETTERHEAD})
+
+    assert response.status_code == 302
+    school.refresh_from_db()
+    assert {name: getattr(school, name) for name in LETTERHEAD} == LETTERHEAD
+    text = pdf_text(client.get(reverse("letters:letter_pdf", args=[school.urn, letter.pk])).content, tmp_path)
+    for printed in ("Mill Road", "LS1 4AB", "Telephone 0113 496 0000", "office@northfield.example"):
+        assert printed in text
+
+
+def test_a_bad_email_on_the_letterhead_is_refused_and_changes_nothing(client, school, attendance_lead):
+    client.force_login(attendance_lead)
+    before = (school.address, school.phone, school.email)
+
+    response = client.post(
+        reverse("letters:settings", args=[school.urn]), {**SETTINGS, **LETTERHEAD, "email": "office at northfield"}
+    )
+
+    assert response.status_code == 422
+    assert "Enter a valid email address." in response.content.decode()
+    school.refresh_from_db()
+    assert (school.address, school.phone, school.email) == before
+
+
+def test_the_queue_warns_before_printing_when_the_letterhead_lacks_what_families_need(
+    client, school, letter, office, attendance_lead
+):
+    school.phone, school.signatory_name = "", ""
+    school.save()
+    queue = reverse("letters:queue", args=[school.urn])
+
+    client.force_login(office)
+    page = client.get(queue).content.decode()
+    assert "Letters print without a phone number and the name of who signs." in page
+    assert "The attendance lead can add them in Letterhead and settings before you print." in page
+
+    client.force_login(attendance_lead)
+    page = client.get(queue).content.decode()
+    assert f'<a href="{reverse("letters:settings", args=[school.urn])}">Add them in Letterhead and settings</a>' in page
+
+    school.phone, school.signatory_name = "0113 496 0000", "Ms R. Patel"
+    school.save()
+    assert "letterhead-missing" not in client.get(queue).content.decode()
