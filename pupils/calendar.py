@@ -12,6 +12,7 @@ import bisect
 import csv
 import functools
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -328,6 +329,28 @@ class CalendarProblem:
         return f"row {self.row}, column {self.column}: {self.message}"
 
 
+_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+def parse_date(raw: str) -> date:
+    """A date written YYYY-MM-DD or, as English spreadsheets do, DD/MM/YYYY. Raises ValueError."""
+    text = raw.strip()
+    match = _DMY.match(text)
+    if match:
+        day, month, year = (int(g) for g in match.groups())
+        return date(year, month, day)
+    if len(text) != 10:
+        raise ValueError(text)
+    return date.fromisoformat(text)
+
+
+def date_problem(raw: str) -> str:
+    """What is wrong with a date `parse_date` refused, in words for the person who typed it."""
+    if not raw.strip():
+        return "a date is required"
+    return f"{raw.strip()!r} is not a date (write YYYY-MM-DD or DD/MM/YYYY)"
+
+
 def parse_calendar_csv(text: str) -> tuple[list[HalfTermDates], list[CalendarProblem]]:
     """Read `name,start,end` rows (one per half-term). Returns the half-terms or the problems."""
     problems: list[CalendarProblem] = []
@@ -338,15 +361,16 @@ def parse_calendar_csv(text: str) -> tuple[list[HalfTermDates], list[CalendarPro
         return [], [CalendarProblem(1, c, "required column is missing") for c in missing]
     reader.fieldnames = header
     result: list[HalfTermDates] = []
+    rows: dict[HalfTermDates, int] = {}  # each half-term's row in the file
     for number, row in enumerate(reader, start=2):
         name = (row.get("name") or "").strip()
         parsed: dict[str, date] = {}
         for column in ("start", "end"):
-            raw = (row.get(column) or "").strip()
+            raw = row.get(column) or ""
             try:
-                parsed[column] = date.fromisoformat(raw)
+                parsed[column] = parse_date(raw)
             except ValueError:
-                problems.append(CalendarProblem(number, column, f"{raw!r} is not a date in the form YYYY-MM-DD"))
+                problems.append(CalendarProblem(number, column, date_problem(raw)))
         if not name:
             problems.append(CalendarProblem(number, "name", "a half-term needs a name"))
         if len(parsed) == 2:
@@ -354,10 +378,17 @@ def parse_calendar_csv(text: str) -> tuple[list[HalfTermDates], list[CalendarPro
                 problems.append(CalendarProblem(number, "end", "the half-term ends before it starts"))
             else:
                 result.append(HalfTermDates(parsed["start"], parsed["end"], name))
+                rows[result[-1]] = number
     ordered = sorted(result)
     for earlier, later in zip(ordered, ordered[1:], strict=False):
         if later.start <= earlier.end:
-            problems.append(CalendarProblem(0, "start", f"{later.name} overlaps {earlier.name}"))
+            problems.append(
+                CalendarProblem(
+                    rows[later],
+                    "start",
+                    f"{later.name} overlaps {earlier.name} (row {rows[earlier]}), which ends {earlier.end:%-d %b %Y}",
+                )
+            )
     if not result and not problems:
         problems.append(CalendarProblem(2, "name", "the file has no half-terms"))
     return ordered, problems

@@ -33,7 +33,7 @@ from typing import IO, Any, NamedTuple
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from .calendar import SchoolCalendar, academic_year_name, academic_year_start
+from .calendar import SchoolCalendar, academic_year_name, academic_year_start, date_problem, parse_date
 from .codes import (
     NOT_COMPULSORY_AGE,
     CodeError,
@@ -56,8 +56,6 @@ MAX_MINUTES_LATE = 600
 COMMENT_LENGTH = 200
 SESSIONS = {"AM": 0, "PM": 1}
 SESSION_NAMES = ("AM", "PM")
-
-_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
 
 # --- problems and reports ---------------------------------------------------
@@ -259,24 +257,6 @@ def _width_problem(fields: list[str], width: int) -> str:
     return ""
 
 
-def parse_date(raw: str) -> date:
-    """A date written YYYY-MM-DD or, as English spreadsheets do, DD/MM/YYYY. Raises ValueError."""
-    text = raw.strip()
-    match = _DMY.match(text)
-    if match:
-        day, month, year = (int(g) for g in match.groups())
-        return date(year, month, day)
-    if len(text) != 10:
-        raise ValueError(text)
-    return date.fromisoformat(text)
-
-
-def _date_problem(raw: str) -> str:
-    if not raw.strip():
-        return "a date is required"
-    return f"{raw.strip()!r} is not a date (write YYYY-MM-DD or DD/MM/YYYY)"
-
-
 # --- pupils CSV -------------------------------------------------------------
 
 PUPIL_REQUIRED = ("upn", "surname", "forename", "date_of_birth", "year_group", "registration_group")
@@ -385,7 +365,7 @@ def _optional_date(
     try:
         return parse_date(raw)
     except ValueError:
-        report.error(line, name, _date_problem(raw))
+        report.error(line, name, date_problem(raw))
         return None
 
 
@@ -435,7 +415,7 @@ def parse_pupils_csv(
         try:
             dob = parse_date(raw_dob)
         except ValueError:
-            report.error(line, "date_of_birth", _date_problem(raw_dob))
+            report.error(line, "date_of_birth", date_problem(raw_dob))
         if dob and dob >= today:
             report.error(line, "date_of_birth", f"{dob.isoformat()} is not in the past")
 
@@ -799,7 +779,7 @@ def read_marks_csv(
             try:
                 found = dates.put(raw, (parse_date(raw), ""))
             except ValueError:
-                found = dates.put(raw, (None, _date_problem(raw)))
+                found = dates.put(raw, (None, date_problem(raw)))
         day, problem = found
         if problem:
             error(line, "date", problem)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -13,7 +13,13 @@ from .upn import validate_upn
 
 
 class School(models.Model):
-    urn = models.CharField("URN", max_length=10, unique=True)
+    urn = models.CharField(
+        "URN",
+        max_length=10,
+        unique=True,
+        validators=[RegexValidator(r"^\d{6}$", "a URN is six digits, like 137654 (Get Information about Schools)")],
+        help_text="The school's unique reference number: six digits.",
+    )
     name = models.CharField(max_length=200)
     address = models.TextField(blank=True, help_text="One line per address line.")
     phone = models.CharField(max_length=40, blank=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from django.utils import timezone
 
 from pupils import calendar as cal
@@ -76,14 +77,32 @@ def test_calendar_header_names_are_case_insensitive(tmp_path, db):
 
 
 def test_a_bad_calendar_lists_every_problem_and_creates_nothing(tmp_path, db):
-    bad = "name,start,end\nAutumn 1,2025-09-03,2025-10-24\n,03/11/2025,2025-12-19\nSpring 1,2026-02-13,2026-01-05\n"
+    bad = "name,start,end\nAutumn 1,2025-09-03,2025-10-24\n,3rd Nov 2025,2025-12-19\nSpring 1,2026-02-13,2026-01-05\n"
     message = run_rejected(
         "create_school", "--urn", "123456", "--name", "Oakfield", "--calendar", write(tmp_path, "cal.csv", bad)
     )
     assert "cal.csv was rejected and no school was created: 3 problem(s)." in message
-    assert "row 3, column start: '03/11/2025' is not a date in the form YYYY-MM-DD" in message
+    assert "row 3, column start: '3rd Nov 2025' is not a date (write YYYY-MM-DD or DD/MM/YYYY)" in message
     assert "row 3, column name: a half-term needs a name" in message
     assert "row 4, column end: the half-term ends before it starts" in message
+    assert nothing_created()
+
+
+def test_calendar_dates_may_be_written_as_excel_writes_them(tmp_path, db):
+    excel = "name,start,end\r\nAutumn 1,03/09/2025,24/10/2025\r\nAutumn 2,3/11/2025,19/12/2025\r\n"
+    run("create_school", "--urn", "123456", "--name", "Oakfield", "--calendar", write(tmp_path, "cal.csv", excel))
+    assert [(t.start_on, t.end_on) for t in HalfTerm.objects.order_by("start_on")] == [
+        (date(2025, 9, 3), date(2025, 10, 24)),
+        (date(2025, 11, 3), date(2025, 12, 19)),
+    ]
+
+
+def test_overlapping_half_terms_are_named_by_their_rows(tmp_path, db):
+    overlap = "name,start,end\nAutumn 2,2025-11-03,2025-12-19\nAutumn 1,2025-09-03,2025-11-04\n"
+    message = run_rejected(
+        "create_school", "--urn", "123456", "--name", "Oakfield", "--calendar", write(tmp_path, "cal.csv", overlap)
+    )
+    assert "row 2, column start: Autumn 2 overlaps Autumn 1 (row 3), which ends 4 Nov 2025" in message
     assert nothing_created()
 
 
@@ -108,6 +127,46 @@ def test_a_taken_urn_is_refused_and_nothing_changes(db):
     assert message == "A school with URN 123456 already exists."
     assert (School.objects.count(), HalfTerm.objects.count()) == before
     assert School.objects.get().name == "Oakfield Primary"
+
+
+def test_the_letterhead_can_be_given_when_the_school_is_created(db):
+    run(
+        "create_school",
+        "--urn",
+        "137654",
+        "--name",
+        "Northfield Academy",
+        "--address",
+        "Mill Road; Leeds ;LS1 4AB",
+        "--phone",
+        "0113 496 0000",
+        "--email",
+        "office@northfield.example",
+        "--signatory-name",
+        "Ms R. Patel",
+    )
+    school = School.objects.get(urn="137654")
+    assert (school.address, school.phone, school.email) == (
+        "Mill Road\nLeeds\nLS1 4AB",
+        "0113 496 0000",
+        "office@northfield.example",
+    )
+    assert (school.signatory_name, school.signatory_role) == ("Ms R. Patel", "Headteacher")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--urn", "abc", "--name", "Test"], "--urn: a URN is six digits, like 137654 (Get Information about Schools)"),
+        (["--urn", "1234567", "--name", "Test"], "--urn: a URN is six digits"),
+        (["--urn", "137654", "--name", "  "], "--name: This field cannot be blank."),
+        (["--urn", "137654", "--name", "Test", "--email", "office at school"], "--email: Enter a valid email address."),
+    ],
+)
+def test_bad_details_are_refused_naming_the_option_and_nothing_is_created(db, args, expected):
+    message = run_rejected("create_school", *args)
+    assert message.startswith(expected)
+    assert nothing_created()
 
 
 def test_a_missing_calendar_file_is_refused(tmp_path, db):

@@ -604,14 +604,14 @@ def test_problems_beyond_the_kept_ones_are_counted_not_stored():
     [("2025-11-24", date(2025, 11, 24)), ("24/11/2025", date(2025, 11, 24)), (" 4/1/2026 ", date(2026, 1, 4))],
 )
 def test_dates_are_read_year_first_or_day_first(text, day):
-    from pupils.imports import parse_date
+    from pupils.calendar import parse_date
 
     assert parse_date(text) == day
 
 
 @pytest.mark.parametrize("text", ["11/24/2025", "2025-1-4", "20251124", "24-11-2025", ""])
 def test_other_date_forms_are_refused(text):
-    from pupils.imports import parse_date
+    from pupils.calendar import parse_date
 
     with pytest.raises(ValueError):
         parse_date(text)

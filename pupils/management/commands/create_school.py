@@ -1,8 +1,9 @@
-"""manage.py create_school --urn URN --name NAME [--calendar FILE]."""
+"""manage.py create_school --urn URN --name NAME [--calendar FILE] [--address ... --phone ... ...]."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -25,17 +26,25 @@ class Command(BaseCommand):
         parser.add_argument("--urn", required=True, help="the school's URN (unique reference number)")
         parser.add_argument("--name", required=True, help="the school's name")
         parser.add_argument("--calendar", type=Path, metavar="FILE", help="half-terms CSV: name,start,end")
+        letterhead = parser.add_argument_group("letterhead", "what every letter prints (the lead can change it later)")
+        letterhead.add_argument("--address", default="", help="address lines separated by ';', postcode last")
+        letterhead.add_argument("--phone", default="", help="the office's phone number")
+        letterhead.add_argument("--email", default="", help="the office's e-mail address")
+        letterhead.add_argument("--signatory-name", default="", help="who signs letters, as printed")
+        letterhead.add_argument("--signatory-role", default="Headteacher", help="their role (default Headteacher)")
 
-    def handle(self, *args: object, urn: str, name: str, calendar: Path | None, **options: object) -> None:
+    def handle(self, *args: object, urn: str, name: str, calendar: Path | None, address: str, **options: Any) -> None:
         half_terms = None
         if calendar is not None:
             half_terms = self._read_calendar(calendar)
+        details = {name: options[name].strip() for name in ("phone", "email", "signatory_name", "signatory_role")}
+        details["address"] = "\n".join(line.strip() for line in address.split(";") if line.strip())
         try:
             school = school_create(
-                urn=urn.strip(), name=name.strip(), half_terms=half_terms, today=timezone.localdate()
+                urn=urn.strip(), name=name.strip(), half_terms=half_terms, today=timezone.localdate(), **details
             )
         except ValidationError as e:
-            raise CommandError(" ".join(e.messages)) from None
+            raise CommandError(_problems(e)) from None
         terms = HalfTerm.objects.filter(school=school)
         first, last = terms.first(), terms.last()
         span = f" from {first.start_on.isoformat()} to {last.end_on.isoformat()}" if first and last else ""
@@ -57,3 +66,14 @@ class Command(BaseCommand):
             head = f"{path.name} was rejected and no school was created: {len(problems)} problem(s)."
             raise CommandError("\n".join([head, *lines]))
         return half_terms
+
+
+def _problems(error: ValidationError) -> str:
+    """Each problem after the option it is about: "--urn: a URN is six digits, like 137654."."""
+    if not hasattr(error, "error_dict"):
+        return " ".join(error.messages)
+    return " ".join(
+        f"--{field.replace('_', '-')}: {message}"
+        for field, messages in error.message_dict.items()
+        for message in messages
+    )
