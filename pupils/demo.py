@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import bisect
 import random
-import secrets
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -57,6 +56,7 @@ from .models import (
     StaffMembership,
     YearGroup,
 )
+from .people import new_password
 from .signals import demo_loaded
 from .upn import upn_check_letter, upn_problem
 
@@ -972,12 +972,6 @@ DEMO_STAFF = (
 )
 DEMO_TEACHER_CLASS = "4A"
 DEMO_ADMIN = "admin"
-_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # nothing to misread: no l/1, o/0
-
-
-def demo_password() -> str:
-    """A fresh random password, in three groups of four: easy to type from a terminal."""
-    return "-".join("".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(4)) for _ in range(3))
 
 
 def demo_refusal() -> str | None:
@@ -1051,7 +1045,7 @@ def _logins_create(*, school: School | None) -> list[Login]:
     logins = []
     if school is not None:
         for username, role, first_name, last_name in DEMO_STAFF:
-            password = demo_password()
+            password = new_password()
             user = user_model.objects.create_user(
                 username=username,
                 email=f"{first_name.lower()}.{last_name.lower()}@{domain}",
@@ -1065,7 +1059,7 @@ def _logins_create(*, school: School | None) -> list[Login]:
                 membership.classes.add(RegistrationGroup.objects.get(school=school, name=DEMO_TEACHER_CLASS))
                 label = f"{label} ({DEMO_TEACHER_CLASS})"
             logins.append(Login(username=username, password=password, role=label))
-    password = demo_password()
+    password = new_password()
     user_model.objects.create_superuser(username=DEMO_ADMIN, email=f"admin@{domain}", password=password)
     logins.append(Login(username=DEMO_ADMIN, password=password, role="Django admin (superuser)"))
     return logins

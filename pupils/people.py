@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
+
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # nothing to misread: no l/1, o/0
 
 
 def person_name(user: Any) -> str:
@@ -10,3 +13,8 @@ def person_name(user: Any) -> str:
     if user is None:
         return ""
     return user.get_full_name() or user.get_username()
+
+
+def new_password() -> str:
+    """A fresh random password, in three groups of four: easy to type from a terminal (about 59 bits)."""
+    return "-".join("".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(4)) for _ in range(3))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -29,6 +31,7 @@ from .models import (
     Pupil,
     RegistrationGroup,
     School,
+    StaffMembership,
     YearGroup,
 )
 
@@ -85,6 +88,68 @@ def school_create(
 
 
 @transaction.atomic
+@dataclass(frozen=True)
+class StaffAdded:
+    """What `staff_add` did: the membership, and the new account's password (None for an existing account)."""
+
+    membership: StaffMembership
+    password: str | None
+
+
+@transaction.atomic
+def staff_add(
+    *,
+    school: School,
+    username: str,
+    role: str,
+    classes: Iterable[str] = (),
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    password: str,
+) -> StaffAdded:
+    """Give a member of staff a role at a school, creating their account (with `password`) if there is none.
+
+    An existing account keeps its password and details: a person can hold
+    roles at several schools. Class teachers see only their `classes` (names
+    of this school's registration groups), so they need at least one.
+    Raises ValidationError naming the field at fault; nothing is saved then.
+    """
+    errors: dict[str, list[str]] = defaultdict(list)
+    if role not in StaffMembership.Role.values:
+        known = ", ".join(StaffMembership.Role.values)
+        errors["role"].append(f"{role!r} is not a role (one of {known})")
+    names = list(dict.fromkeys(name.strip() for name in classes if name.strip()))
+    groups = {g.name: g for g in RegistrationGroup.objects.filter(school=school, name__in=names)}
+    unknown = [name for name in names if name not in groups]
+    if unknown:
+        held = ", ".join(sorted(RegistrationGroup.objects.filter(school=school).values_list("name", flat=True)))
+        errors["classes"].append(
+            f"not a class at {school.name}: {', '.join(unknown)} (its classes: {held or 'none yet: import pupils first'})"
+        )
+    if role == StaffMembership.Role.CLASS_TEACHER and not names:
+        errors["classes"].append("a class teacher sees only their own classes: name at least one")
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=username).first()
+    created = user is None
+    if created:
+        user = user_model(username=username, first_name=first_name, last_name=last_name, email=email)
+        user.set_password(password)
+        try:
+            user.full_clean(exclude=["password"])
+        except ValidationError as problem:
+            for field_name, messages in problem.message_dict.items():
+                errors[field_name].extend(messages)
+    elif StaffMembership.objects.filter(user=user, school=school, role=role).exists():
+        errors["role"].append(f"{username} is already {StaffMembership.Role(role).label.lower()} at {school.name}")
+    if errors:
+        raise ValidationError(dict(errors))
+    user.save()
+    membership = StaffMembership.objects.create(user=user, school=school, role=role)
+    membership.classes.set(groups.values())
+    return StaffAdded(membership, password if created else None)
+
+
 def calendar_replace(*, school: School, half_terms: Iterable[cal.HalfTermDates]) -> None:
     """Set a school's academic years and half-terms, replacing any years the new ones cover."""
     by_year: dict[int, list[cal.HalfTermDates]] = {}

@@ -108,3 +108,38 @@ def test_someone_at_two_schools_chooses_between_them(client, school, other_schoo
     assert school.name in body and other_school.name in body
     third = SchoolFactory(name="Cedar Primary")
     assert client.get(reverse("school_home", args=[third.urn])).status_code == 404
+
+
+def test_a_signed_in_member_of_staff_changes_their_own_password(client, attendance_lead):
+    client.force_login(attendance_lead)
+    page = client.get(reverse("pupils:audit", args=[attendance_lead.memberships.get().school.urn]))
+    assert 'href="/accounts/password/">Change password</a>' in page.content.decode()  # in the menu on every page
+    refused = client.post(
+        reverse("password_change"),
+        {
+            "old_password": "not it",
+            "new_password1": "a fresh long passphrase",
+            "new_password2": "a fresh long passphrase",
+        },
+    )
+    assert refused.status_code == 200
+    assert "Your old password was entered incorrectly." in refused.content.decode()
+    changed = client.post(
+        reverse("password_change"),
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a fresh long passphrase",
+            "new_password2": "a fresh long passphrase",
+        },
+        follow=True,
+    )
+    assert "Your new password is set" in changed.content.decode()
+    client.logout()
+    assert attempt(client, "alice", PASSWORD).status_code == 200  # the old one no longer works
+    assert attempt(client, "alice", "a fresh long passphrase").status_code == 302
+
+
+def test_changing_a_password_needs_signing_in(client, db):
+    response = client.get(reverse("password_change"))
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(reverse("login"))

@@ -29,6 +29,7 @@ from pupils.models import (
     School,
     StaffMembership,
 )
+from pupils.people import new_password
 from pupils.services import school_calendar
 from pupils.signals import demo_loaded
 from pupils.upn import upn_problem
@@ -131,7 +132,7 @@ def test_creates_one_login_per_role_and_prints_passwords_that_work(db):
 def test_every_login_gets_its_own_random_password(db):
     passwords = [p for _, p, _ in LOGIN_LINE.findall(load_small())]
     assert len(set(passwords)) == len(passwords) == 7
-    assert demo.demo_password() != demo.demo_password()
+    assert new_password() != new_password()
 
 
 # --- the register ---------------------------------------------------------------

@@ -1,0 +1,80 @@
+"""add_staff: a login with a role at one school, as IT staff script it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from pupils.models import StaffMembership
+from tests.factories import PupilFactory, RegistrationGroupFactory
+from tests.pupils.importing import run, run_rejected
+
+
+@pytest.fixture
+def classes(school):
+    return [RegistrationGroupFactory(school=school, name=name) for name in ("7A", "7B", "8A")]
+
+
+def test_a_new_class_teacher_gets_a_login_that_sees_only_their_classes(school, classes):
+    mine = PupilFactory(school=school, surname="Mine", registration_group=classes[0])
+    theirs = PupilFactory(school=school, surname="Theirs", registration_group=classes[2])
+
+    out = run(
+        "add_staff", "--school", school.urn, "--username", "rpatel", "--role", "class_teacher",
+        "--classes", "7A, 7B", "--name", "Rita Patel", "--email", "r.patel@example.org",
+    )  # fmt: skip
+
+    assert f"rpatel is now class teacher at {school.name} (URN {school.urn}), for 7A, 7B." in out
+    password = re.search(r"Password: (\S+) \(shown once", out).group(1)
+    user = get_user_model().objects.get(username="rpatel")
+    assert (user.get_full_name(), user.email, user.is_staff) == ("Rita Patel", "r.patel@example.org", False)
+    client = Client()
+    assert client.login(username="rpatel", password=password)
+    assert client.get(reverse("interventions:pupil", args=[school.urn, mine.pk])).status_code == 200
+    assert client.get(reverse("interventions:pupil", args=[school.urn, theirs.pk])).status_code == 404
+
+
+def test_an_existing_login_gains_a_role_and_keeps_its_password(school, other_school, classes, attendance_lead):
+    out = run("add_staff", "--school", other_school.urn, "--username", "alice", "--role", "senior_leader")
+    assert f"alice is now senior leader at {other_school.name}" in out
+    assert "Password" not in out
+    attendance_lead.refresh_from_db()
+    assert attendance_lead.check_password("correct horse battery staple")
+    roles = set(StaffMembership.objects.filter(user=attendance_lead).values_list("school__urn", "role"))
+    assert roles == {(school.urn, "attendance_lead"), (other_school.urn, "senior_leader")}
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--role", "teacher"], "--role: 'teacher' is not a role (one of attendance_lead, class_teacher, "),
+        (["--role", "class_teacher"], "--classes: a class teacher sees only their own classes: name at least one"),
+        (["--role", "class_teacher", "--classes", "7A,9Z"], "--classes: not a class at "),
+        (["--role", "office", "--username", "r patel!"], "--username: Enter a valid username."),
+        (["--role", "office", "--email", "r.patel at school"], "--email: Enter a valid email address."),
+    ],
+)
+def test_bad_details_are_refused_naming_the_option_and_nothing_is_created(school, classes, args, expected):
+    given = dict(zip(args[::2], args[1::2], strict=True))
+    given.setdefault("--username", "rpatel")
+    before = (get_user_model().objects.count(), StaffMembership.objects.count())
+    message = run_rejected("add_staff", "--school", school.urn, *(v for pair in given.items() for v in pair))
+    assert message.startswith(expected), message
+    assert (get_user_model().objects.count(), StaffMembership.objects.count()) == before
+
+
+def test_a_class_from_another_school_is_not_one_of_this_schools(school, other_school, classes):
+    RegistrationGroupFactory(school=other_school, name="9Z")
+    message = run_rejected(
+        "add_staff", "--school", school.urn, "--username", "rpatel", "--role", "class_teacher", "--classes", "9Z"
+    )
+    assert message == f"--classes: not a class at {school.name}: 9Z (its classes: 7A, 7B, 8A)"
+
+
+def test_the_same_role_twice_is_refused(school, attendance_lead):
+    message = run_rejected("add_staff", "--school", school.urn, "--username", "alice", "--role", "attendance_lead")
+    assert message == f"--role: alice is already attendance lead at {school.name}"
