@@ -23,6 +23,7 @@ from pupils import codes
 from pupils import statistics as stats
 from pupils.access import Access, visible_pupils
 from pupils.calendar import SchoolCalendar, monday_of
+from pupils.flags import held as pupil_flags_held
 from pupils.models import AttendanceMark, Pupil, School, StaffMembership
 from pupils.people import person_name
 from pupils.selectors import pupils_on_roll, pupils_on_roll_between, school_summaries, school_weekly_counts
@@ -138,11 +139,7 @@ def _school_facts_from(
     )
     facts: dict[int, PupilFacts] = {}
     for pupil in pupils:
-        flags = set(pupil_flags.get(pupil.pk, ()))
-        if pupil.sen == Pupil.Sen.SUPPORT:
-            flags.add("sen_support")
-        if pupil.sen == Pupil.Sen.EHCP:
-            flags.add("ehcp")
+        flags = pupil_flags_held(pupil_flags.get(pupil.pk, ()), sen=pupil.sen)
         if codes.is_compulsory_school_age(pupil.date_of_birth, as_of):
             flags.add(COMPULSORY_SCHOOL_AGE)
         run = runs.get(pupil.pk, _NO_RUN)

@@ -15,6 +15,7 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.template.defaultfilters import pluralize
 
 from pupils.codes import COMPULSORY_AGES, age_on, is_compulsory_school_age, school_year_age_date
+from pupils.flags import SEN_STATUS_FLAGS, held
 from pupils.models import Flag, Pupil, RegistrationGroup, School, YearGroup
 from pupils.people import person_name
 from pupils.selectors import pupils_on_roll_between, school_summaries
@@ -242,16 +243,18 @@ def absence_by_group(
     summaries = school_summaries(school=school, start=start, end=end)
     on_roll = pupils & pupils_on_roll_between(school=school, start=start, end=end)
     facts = list(on_roll.order_by().values_list("pk", "year_group_id", "sen", "date_of_birth"))
-    flag_ids: dict[int, set[int]] = defaultdict(set)
-    for pupil_id, flag_id in Pupil.flags.through.objects.filter(pupil__in=on_roll).values_list("pupil_id", "flag_id"):
-        flag_ids[pupil_id].add(flag_id)
+    given: dict[int, set[str]] = defaultdict(set)
+    for pupil_id, key in Pupil.flags.through.objects.filter(pupil__in=on_roll).values_list("pupil_id", "flag__key"):
+        given[pupil_id].add(key)
+    # As the ladder sees them: SEN support and EHCP from the pupil's SEN status too.
+    flag_ids = {pupil_id: held(given.get(pupil_id, ()), sen=sen) for pupil_id, _, sen, _ in facts}
     year_groups = list(YearGroup.objects.filter(school=school).order_by("position"))
     flags = sorted(Flag.objects.filter(school=school), key=lambda f: (f.key != "fsm", not f.is_standard, f.name))
 
     whole = GroupRow("All pupils of compulsory school age", compared_pct=national_pct, compared_with="national")
     by_year = {y.pk: GroupRow(y.name) for y in year_groups}
     by_sen = {value: GroupRow(label) for value, label in Pupil.Sen.choices}
-    by_flag = {f.pk: GroupRow(f.name) for f in flags}
+    by_flag = {f.key: GroupRow(f.name) for f in flags}
     outside: dict[int, list[str]] = defaultdict(list)  # year group -> "below" / "above" compulsory school age
     for pupil_id, year_group_id, sen, born in facts:
         summary = summaries.get(pupil_id)
@@ -266,8 +269,8 @@ def absence_by_group(
             continue
         whole.add(**marks)
         by_sen[sen].add(**marks)
-        for flag_id in flag_ids.get(pupil_id, ()):
-            by_flag[flag_id].add(**marks)
+        for key in flag_ids[pupil_id] & by_flag.keys():
+            by_flag[key].add(**marks)
     for year_group_id, sides in outside.items():
         counted = ", ".join(
             f"{sides.count(side)} pupil{pluralize(sides.count(side))} {side}"
@@ -275,10 +278,12 @@ def absence_by_group(
             if side in sides
         )
         by_year[year_group_id].note = f"{counted} compulsory school age: not in the whole-school, SEN or group figures"
-    held = {flag_id for ids in flag_ids.values() for flag_id in ids}  # by any pupil on roll, of any age
+    anyone = {key for keys in flag_ids.values() for key in keys}  # held by any pupil on roll, of any age
     for flag in flags:
-        if flag.key == "fsm" and flag.pk not in held:
-            by_flag[flag.pk].note = "FSM is not held for any pupil"
+        if flag.key == "fsm" and flag.key not in anyone:
+            by_flag[flag.key].note = "FSM is not held for any pupil"
+        if flag.key in SEN_STATUS_FLAGS.values():
+            by_flag[flag.key].note = "pupils given this flag, and pupils with this SEN status"
     groups = [*by_year.values(), *by_sen.values(), *by_flag.values()]
     for row in groups:
         row.compared_pct, row.compared_with = whole.persistent_pct, "whole school"

@@ -526,6 +526,22 @@ def test_pupils_below_compulsory_school_age_count_in_their_year_only_and_groups_
     assert "Against whole school" in body and "2 pupils below compulsory school age" in body
 
 
+def test_the_sen_flag_rows_agree_with_the_sen_status_rows_as_the_ladder_does(client, school, groups, staff):
+    """year5 has SEN status K but was never given the flag: a ladder's `flag: sen_support` picks them out."""
+    groups["good"].flags.add(Flag.objects.get(school=school, key="ehcp"))  # given the flag, SEN status N
+    client.force_login(staff["sam"])
+    response = client.get(url("absence_groups", school))
+    flags = table(response, "By pupil group (flags)")
+    assert (flags["SEN support"].pupils, flags["SEN support"].persistent) == (1, 1)
+    assert (flags["Education, health and care plan"].pupils, flags["Education, health and care plan"].persistent) == (
+        1,
+        0,
+    )
+    assert flags["SEN support"].note == "pupils given this flag, and pupils with this SEN status"
+    sen = table(response, "By SEN status")
+    assert (sen["SEN support"].pupils, sen["Education, health and care plan"].pupils) == (1, 0)
+
+
 def test_absence_by_group_says_when_fsm_is_not_held(client, school, attendance_lead, today):
     make_pupils(school, 2, today)
     client.force_login(attendance_lead)
