@@ -44,7 +44,8 @@ class LadderError(Exception):
 
 def ladder_file_read(name_or_path: str) -> dict[str, Any]:
     """Read a shipped ladder by name, or a YAML/JSON file. Raises LadderError if unreadable."""
-    path = SHIPPED_DIR / f"{name_or_path}.yaml" if name_or_path in SHIPPED else Path(name_or_path)
+    shipped = name_or_path.strip().lower()  # "DfE" is the dfe ladder
+    path = SHIPPED_DIR / f"{shipped}.yaml" if shipped in SHIPPED else Path(name_or_path)
     if not path.exists():
         raise LadderError(
             [Problem("file", f"{name_or_path!r} is neither a shipped ladder ({', '.join(SHIPPED)}) nor a file")]

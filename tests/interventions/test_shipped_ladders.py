@@ -27,6 +27,11 @@ def test_each_shipped_ladder_is_valid_with_only_seed_band_warnings(name):
     assert all("gap between" in str(w) or "overlap between" in str(w) for w in check.warnings)
 
 
+def test_a_shipped_ladder_is_found_whatever_the_case_of_its_name():
+    assert services.ladder_file_read("DfE") == services.ladder_file_read("dfe")
+    assert services.ladder_file_read(" Kirkby ") == services.ladder_file_read("kirkby")
+
+
 def test_generic_ladder_reports_the_seeds_three_gaps():
     check = validate_ladder(services.ladder_file_read("generic"), letter_keys=set(letter_template_names(school=None)))
     gaps = [str(w) for w in check.warnings if "gap between" in str(w)]
