@@ -128,6 +128,18 @@ def for_session(code: str, session: int) -> str:
     return code
 
 
+#: What to record now for a code withdrawn in 2024 (attendance-rules.md, the old set).
+_REPLACED_BY = {
+    "H": "C for leave the school agreed in exceptional circumstances, G for a holiday it did not agree",
+    "J": "J1 for leave to attend an interview",
+    "Y": "Y1 to Y7, by the reason the pupil could not attend",
+}
+
+
+def _use_instead(code: str) -> str:
+    return f": record {_REPLACED_BY[code]}" if code in _REPLACED_BY else ""
+
+
 def normalise_code(raw: str, day: date) -> str | None:
     """Return the code to store for `raw` on `day`, or None for "no mark yet".
 
@@ -145,7 +157,7 @@ def normalise_code(raw: str, day: date) -> str | None:
         if not code.is_valid_on(day):
             if code.valid_from and day < code.valid_from:
                 raise CodeError(f"code {upper!r} is only in force from {code.valid_from.isoformat()}")
-            raise CodeError(f"code {upper!r} was withdrawn after {code.valid_to.isoformat()}")
+            raise CodeError(f"code {upper!r} was withdrawn after {code.valid_to.isoformat()}{_use_instead(upper)}")
         return upper
     aliases = alias_table()
     if upper in aliases:

@@ -543,7 +543,8 @@ def test_other_codes_are_saved_without_a_warning(owen, school, alex):
         (
             MONDAY,
             "H",
-            "Code H cannot be used on Monday 24 November 2025: code &#x27;H&#x27; was withdrawn after 2024-08-18.",
+            "Code H cannot be used on Monday 24 November 2025: code &#x27;H&#x27; was withdrawn after 2024-08-18: "
+            "record C for leave the school agreed in exceptional circumstances, G for a holiday it did not agree.",
         ),
         (MONDAY, "-", "Enter an attendance code"),
     ],
