@@ -9,13 +9,14 @@ described) and the resolved document the engine runs on. See
 from __future__ import annotations
 
 import copy
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import jsonschema
+
+from pupils.imports import did_you_mean
 
 ROLES = (
     "attendance_lead",
@@ -247,9 +248,7 @@ def _explain(error: jsonschema.ValidationError) -> str:
     """The schema's complaint in words an attendance lead can act on."""
     value, field = error.instance, _field_name(error)
     if "propertyNames" in error.schema_path:
-        return (
-            f"unknown criterion {value!r}{_did_you_mean(value, CRITERION_KINDS)}; known: {', '.join(CRITERION_KINDS)}"
-        )
+        return f"unknown criterion {value!r}{did_you_mean(value, CRITERION_KINDS)}; known: {', '.join(CRITERION_KINDS)}"
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties", "unknown field(s)")
     if error.schema == _percent and error.validator in ("minimum", "maximum"):
@@ -257,7 +256,7 @@ def _explain(error: jsonschema.ValidationError) -> str:
     if error.validator == "enum":
         choices = [str(c) for c in error.validator_value]
         return (
-            f"{value!r} is not a {field} this knows{_did_you_mean(value, choices)}; choose one of: {', '.join(choices)}"
+            f"{value!r} is not a {field} this knows{did_you_mean(value, choices)}; choose one of: {', '.join(choices)}"
         )
     if error.validator == "pattern" and field == "colour":
         return f"{value!r} is not a colour: write # and six hex digits, like #8bc34a"
@@ -289,11 +288,6 @@ def _field_name(error: jsonschema.ValidationError) -> str:
         return "value"
     name = names[-1].replace("_", " ")
     return name[:-1] if isinstance(path[-1], int) and name.endswith("s") else name  # roles[0]: a role
-
-
-def _did_you_mean(value: Any, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(value), list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _schema_errors(document: Any) -> list[Problem]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 import hashlib
 import re
 import xml.etree.ElementTree as ET
@@ -220,6 +221,10 @@ def inspect_file(path: Path) -> FileFacts:
     return FileFacts(sha, "utf-8-sig" if utf8 else "cp1252", kind)
 
 
+#: Separators a spreadsheet may use instead of commas, in words.
+_NOT_COMMAS = {";": "semicolons", "\t": "tabs", "|": "bars"}
+
+
 def _header(
     reader: Iterator[list[str]], report: ImportReport, required: tuple[str, ...], optional: tuple[str, ...]
 ) -> tuple[dict[str, int], int] | None:
@@ -232,6 +237,16 @@ def _header(
     except StopIteration:
         report.error(0, "", "the file is empty")
         return None
+    separator = next((words for sep, words in _NOT_COMMAS.items() if len(names) == 1 and sep in names[0]), None)
+    if separator:
+        report.error(
+            1,
+            "",
+            f"the columns are separated by {separator}, not commas: save the file as CSV (in Excel, "
+            "'CSV UTF-8 (Comma delimited)') and import it again",
+        )
+        report.rows = sum(1 for fields in reader if any(field.strip() for field in fields))
+        return None
     columns: dict[str, int] = {}
     for i, name in enumerate(names):
         if name in columns:
@@ -239,10 +254,14 @@ def _header(
         elif name in required or name in optional:
             columns[name] = i
         elif name:
-            report.warn(1, name, "not a column this import uses: ignored")
+            unused = [c for c in (*required, *optional) if c not in names]
+            report.warn(1, name, f"not a column this import uses{did_you_mean(name, unused)}: ignored")
+    unknown = [name for name in names if name and name not in required and name not in optional]
     for name in required:
         if name not in columns:
-            report.error(1, name, "required column is missing")
+            close = difflib.get_close_matches(name, unknown, n=1)
+            misspelt = f": the file has {close[0]!r}, which may be it misspelt" if close else ""
+            report.error(1, name, f"required column is missing{misspelt}")
     if report.errors:
         # Not read, as the header is wrong; counted, so the report does not say the file was empty.
         report.rows = sum(1 for fields in reader if any(field.strip() for field in fields))
@@ -255,6 +274,26 @@ def _width_problem(fields: list[str], width: int) -> str:
     if len(fields) < width or any(f.strip() for f in fields[width:]):
         return f"the row has {len(fields)} values but the header has {width} columns"
     return ""
+
+
+def did_you_mean(value: object, choices: Iterable[str]) -> str:
+    """' (did you mean 'sen_support'?)' for the choice closest to a mistyped value, or "" if none is close."""
+    close = difflib.get_close_matches(str(value), list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def row_spans(rows: Iterable[int]) -> str:
+    """Row numbers in words, runs joined up: "2 to 5, 9 and 12 to 14"."""
+    spans: list[list[int]] = []
+    for row in sorted(set(rows)):
+        if spans and row == spans[-1][1] + 1:
+            spans[-1][1] = row
+        else:
+            spans.append([row, row])
+    words: list[str] = []
+    for first, last in spans:
+        words += [f"{first} to {last}"] if last > first + 1 else [str(row) for row in range(first, last + 1)]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 # --- pupils CSV -------------------------------------------------------------

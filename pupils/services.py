@@ -471,7 +471,12 @@ def _pupils_write(
         for key in row.flags or ():
             if key not in flags and key not in new_flags:
                 new_flags[key] = Flag(school=school, key=key, name=key.replace("_", " ").capitalize())
-                report.warn(row.row, "flags", f"{key!r} is not a known flag: created it as one of the school's own")
+                report.warn(
+                    row.row,
+                    "flags",
+                    f"{key!r} is not a known flag{imports.did_you_mean(key, flags)}: created it as one of the "
+                    "school's own",
+                )
         if row.registration_group not in groups and row.registration_group not in new_groups:
             new_groups[row.registration_group] = RegistrationGroup(
                 school=school, name=row.registration_group, year_group=year_groups[row.year_group]
@@ -489,13 +494,14 @@ def _pupils_write(
     contacts_changed: list[Contact] = []
     demoted: set[int] = set()  # pupils whose first contact becomes their second
     changed_upns: set[str] = set()
+    no_start: list[int] = []  # rows of new pupils without a start date
     for row in rows:
         pupil = existing.get(row.upn)
         start_on = row.start_on or (pupil.start_on if pupil else None)
         if start_on is None:
             default_start = default_start or _default_start(school, today)
             start_on = default_start
-            report.warn(row.row, "start_date", f"no start date: on roll from {start_on.isoformat()}")
+            no_start.append(row.row)
         leaving_on = row.leaving_on if row.has_leaving else (pupil.leaving_on if pupil else None)
         if leaving_on and leaving_on < start_on:
             column = "leaving_date" if row.has_leaving else "start_date"
@@ -575,6 +581,15 @@ def _pupils_write(
                 _clean_problems(contact, row.row, report, ["pupil"])
                 contacts_changed.append(contact)
                 changed_upns.add(row.upn)
+    if len(no_start) == 1:
+        report.warn(no_start[0], "start_date", f"no start date: on roll from {default_start:%-d %b %Y}")
+    elif no_start:
+        report.warn(
+            0,
+            "start_date",
+            f"no start date for {len(no_start)} new pupils (rows {imports.row_spans(no_start)}): each on roll from "
+            f"{default_start:%-d %b %Y}, the start of the school year; give start_date for any who joined later",
+        )
     if not report.ok:
         return
 

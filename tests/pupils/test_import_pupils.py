@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from django.utils import timezone
 
-from pupils.imports import ImportReport, parse_pupils_csv, year_group_aliases
+from pupils.imports import ImportReport, parse_pupils_csv, row_spans, year_group_aliases
 from pupils.models import AcademicYear, Contact, Flag, ImportBatch, Pupil, RegistrationGroup
 from tests.factories import ContactFactory, MarkFactory, PupilFactory, born_in_year, make_upn
 from tests.pupils.importing import database_picture, run, run_rejected, write
@@ -103,11 +103,53 @@ def test_unknown_flags_become_the_schools_own_and_the_report_says_so(tmp_path, s
     assert "warnings=1" in out
 
 
+def test_a_flag_close_to_a_known_one_is_named_in_the_warning(tmp_path, school):
+    out = import_pupils(
+        tmp_path,
+        f"upn,surname,forename,date_of_birth,year_group,registration_group,flags,start_date\n"
+        f"{ALEX},Smith,Alex,{ALEX_BORN},4,4B,send_support,2021-09-01\n",
+    )
+    assert (
+        "warning: row 2, column flags: 'send_support' is not a known flag (did you mean 'sen_support'?): "
+        "created it as one of the school's own"
+    ) in out
+
+
 def test_a_new_pupil_without_a_start_date_is_on_roll_from_the_start_of_the_year(tmp_path, school):
     out = import_pupils(tmp_path, HEADER + f"{ALEX},Smith,Alex,2016-10-01,4,4B\n")
     this_year = AcademicYear.objects.filter(school=school, start_on__lte=timezone.localdate()).latest("start_on")
     assert Pupil.objects.get(upn=ALEX).start_on == this_year.start_on
-    assert f"warning: row 2, column start_date: no start date: on roll from {this_year.start_on.isoformat()}" in out
+    start = this_year.start_on
+    assert f"warning: row 2, column start_date: no start date: on roll from {start.day} {start:%b %Y}" in out
+
+
+def test_new_pupils_without_start_dates_get_one_warning_not_one_each(tmp_path, school):
+    header = HEADER.replace("registration_group\n", "registration_group,start_date\n")
+    # Rows 2 to 8; the pupil on row 5 joined in January.
+    body = "".join(
+        f"{make_upn(n)},Pupil,P{n},{ALEX_BORN},4,4B,{'2026-01-05' if n == 13 else ''}\n" for n in range(10, 17)
+    )
+    out = import_pupils(tmp_path, header + body)
+    start = AcademicYear.objects.filter(school=school, start_on__lte=timezone.localdate()).latest("start_on").start_on
+    warnings = [line for line in out.splitlines() if "start_date" in line]
+    assert warnings == [
+        f"warning: file, column start_date: no start date for 6 new pupils (rows 2 to 4 and 6 to 8): each on roll "
+        f"from {start.day} {start:%b %Y}, the start of the school year; give start_date for any who joined later"
+    ]
+    assert Pupil.objects.filter(start_on=start).count() == 6
+
+
+@pytest.mark.parametrize(
+    ("rows", "words"),
+    [
+        ([7], "7"),
+        ([2, 3, 4], "2 to 4"),
+        ([9, 2, 3], "2, 3 and 9"),
+        ([2, 3, 4, 9, 12, 13, 14], "2 to 4, 9 and 12 to 14"),
+    ],
+)
+def test_rows_are_named_in_runs(rows, words):
+    assert row_spans(rows) == words
 
 
 def test_updates_pupils_by_upn_and_counts_unchanged_ones(tmp_path, school):
@@ -465,3 +507,23 @@ def test_a_byte_order_mark_does_not_hide_the_first_column(tmp_path, school):
     path.write_bytes((HEADER + f"{ALEX},Smith,Alex,2016-10-01,4,4B\n").encode("utf-8-sig"))
     run("import_pupils", "--school", "100001", path)
     assert Pupil.objects.filter(upn=ALEX).exists()
+
+
+def test_a_file_separated_by_semicolons_is_refused_with_what_to_do(tmp_path, school):
+    message = rejected(tmp_path, HEADER.replace(",", ";") + f"{ALEX};Smith;Alex;{ALEX_BORN};4;4B\n")
+    assert "row 1: the columns are separated by semicolons, not commas: save the file as CSV" in message
+    assert "required column is missing" not in message
+
+
+def test_a_misspelt_column_is_named_with_the_one_it_may_be(tmp_path, school):
+    message = rejected(
+        tmp_path, HEADER.replace("date_of_birth", "date_of_brith") + f"{ALEX},Smith,Alex,{ALEX_BORN},4,4B\n"
+    )
+    assert (
+        "row 1, column date_of_birth: required column is missing: the file has 'date_of_brith', which may be it misspelt"
+    ) in message
+
+
+def test_an_optional_column_misspelt_is_ignored_with_a_warning_naming_the_one_it_may_be(tmp_path, school):
+    out = import_pupils(tmp_path, HEADER.replace("\n", ",leaving_dat\n") + f"{ALEX},Smith,Alex,{ALEX_BORN},4,4B,\n")
+    assert "row 1, column leaving_dat: not a column this import uses (did you mean 'leaving_date'?): ignored" in out
