@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from .models import (
     StaffMembership,
     YearGroup,
 )
+from .people import person_name
 
 PRIMARY_YEAR_GROUPS = [("N", "Nursery"), ("R", "Reception")] + [(str(n), f"Year {n}") for n in range(1, 14)]
 
@@ -269,7 +270,12 @@ def marks_import(*, school: School, path: Path, filename: str = "", user: Any = 
         report.error(0, "", facts.problem)
         _batch_rejected(school=school, report=report, kind=kind, sha256=facts.sha256, user=user)
         raise imports.ImportRejected(report)
-    if ImportBatch.objects.filter(school=school, sha256=facts.sha256, status=ImportBatch.Status.DONE).exists():
+    before = (
+        ImportBatch.objects.filter(school=school, sha256=facts.sha256, status=ImportBatch.Status.DONE)
+        .order_by("created_at")
+        .first()
+    )
+    if before is not None:
         report.notes.append("This file was imported before: only differences from the register are written.")
     try:
         with transaction.atomic():
@@ -279,7 +285,15 @@ def marks_import(*, school: School, path: Path, filename: str = "", user: Any = 
                 school=school, kind=kind, filename=report.filename[:255], sha256=facts.sha256, created_by=user
             )
             report.batch_id = batch.id
-            _marks_import_staged(school=school, path=path, facts=facts, report=report, batch=batch, user=user)
+            _marks_import_staged(
+                school=school,
+                path=path,
+                facts=facts,
+                report=report,
+                batch=batch,
+                user=user,
+                imported_before=before.created_at if before else None,
+            )
             if not report.ok:
                 raise _Rejected
             _batch_done(batch, report)
@@ -297,6 +311,7 @@ def _marks_import_staged(
     report: imports.ImportReport,
     batch: ImportBatch,
     user: Any,
+    imported_before: datetime | None,
 ) -> None:
     roll = school_roll(school)
     calendar, today = school_calendar(school), timezone.localdate()
@@ -331,6 +346,8 @@ def _marks_import_staged(
                 now=timezone.now(),
                 reason=f"import #{batch.id} {report.filename}"[:200],
             )
+            if report.updated:
+                _warn_overwritten(cursor, report=report, upn_of=upn_of, since=imported_before)
         finally:
             staging.stage_drop(cursor)
     report.unchanged = staged - repeats - report.inserted - report.updated
@@ -340,6 +357,36 @@ def _marks_import_staged(
             "code",
             f"{report.no_mark} session(s) have no mark yet ('-', '*', blank, or '#' on a day the school is closed):"
             " not stored",
+        )
+
+
+def _warn_overwritten(
+    cursor: Any, *, report: imports.ImportReport, upn_of: dict[int, str], since: datetime | None
+) -> None:
+    """Warn of each mark the import changed that someone recorded in the app, or (for a file imported
+    before, `since` then) that changed after that first import: an old file may be undoing a correction.
+    The old value stays in the mark's history either way."""
+    count, found = staging.overwritten(cursor, since=since, limit=imports.KEEP)
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in={o.recorded_by_id for o in found})}
+    for mark in found:
+        when = f"{timezone.localtime(mark.recorded_at):%-d %b %Y}"
+        if mark.in_app:
+            who = person_name(users.get(mark.recorded_by_id)) or "someone"
+            source = f"recorded in the app by {who} on {when}"
+        else:
+            source = f"recorded on {when}, after this file was first imported"
+        message = f"replaces {mark.old_code} with {mark.new_code}: {mark.old_code} was {source}; check which is right"
+        if mark.pos:  # CTF: a pupil and a place in their marks
+            upn, session_when = (
+                upn_of.get(mark.pupil_id, ""),
+                f"{mark.date.isoformat()} {imports.SESSION_NAMES[mark.session]}",
+            )
+            report.warn(mark.line, "AttendanceMarks", message, upn=upn, position=mark.pos, when=session_when)
+        else:
+            report.warn(mark.line, "code", message)
+    if count > len(found):
+        report.warn(
+            0, "code", f"{count - len(found)} more marks replaced like these: see each pupil's register history"
         )
 
 

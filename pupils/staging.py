@@ -17,7 +17,8 @@ incremental run relies on it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.db import connection
@@ -191,7 +192,9 @@ def marks_write(
         f"""
         CREATE TEMPORARY TABLE {CHANGED} AS
         SELECT m.id AS mark_id, s.code, s.minutes_late, s.comment,
-               m.code AS old_code, m.minutes_late AS old_minutes_late, m.comment AS old_comment
+               m.code AS old_code, m.minutes_late AS old_minutes_late, m.comment AS old_comment,
+               s.line, s.pos, s.pupil_id, s."date", s."session",
+               m.batch_id AS old_batch_id, m.recorded_by_id AS old_by_id, m.changed_at AS old_changed_at
         FROM {STAGE} s
         JOIN {MARKS} m ON m.pupil_id = s.pupil_id AND m."date" = s."date" AND m."session" = s."session"
         WHERE {" OR ".join(differs)}
@@ -215,6 +218,51 @@ def marks_write(
     updated = cursor.rowcount
     inserted = _insert_new(cursor, batch_id=batch_id, user_id=user_id, stamp=stamp, only_missing=True)
     return inserted, updated
+
+
+@dataclass(frozen=True)
+class Overwritten:
+    """A stored mark an import changed that someone may have put right after the file was made."""
+
+    line: int
+    pos: int
+    pupil_id: int
+    date: date
+    session: int
+    old_code: str
+    new_code: str
+    in_app: bool  # recorded in the app (by `recorded_by`), not by an import
+    recorded_by_id: int | None
+    recorded_at: datetime
+
+
+def overwritten(cursor: Any, *, since: datetime | None, limit: int) -> tuple[int, list[Overwritten]]:
+    """The marks `marks_write` changed whose old code was recorded in the app, or (with `since`) after `since`.
+
+    Call after `marks_write` changed at least one mark. Returns how many, and the first `limit` in file order.
+    """
+    later = "OR c.old_changed_at > %s" if since is not None else ""
+    in_app = "c.old_batch_id IS NULL AND c.old_by_id IS NOT NULL"
+    where = f"c.code <> c.old_code AND ({in_app} {later})"
+    params = [connection.ops.adapt_datetimefield_value(since)] if since is not None else []
+    cursor.execute(f"SELECT COUNT(*) FROM {CHANGED} c WHERE {where}", params)
+    (count,) = cursor.fetchone()
+    cursor.execute(
+        f"""
+        SELECT c.line, c.pos, c.pupil_id, c."date", c."session", c.old_code, c.code,
+               {in_app}, c.old_by_id, c.old_changed_at
+        FROM {CHANGED} c WHERE {where} ORDER BY c.line, c.pos LIMIT %s
+        """,
+        [*params, limit],
+    )
+    found = []
+    for line, pos, pupil_id, day, session, old, new, in_app, by_id, at in cursor.fetchall():
+        if isinstance(day, str):  # SQLite
+            day = date.fromisoformat(day)
+        if isinstance(at, str):  # SQLite keeps UTC, without its zone
+            at = datetime.fromisoformat(at).replace(tzinfo=UTC)
+        found.append(Overwritten(line, pos, pupil_id, day, session, old, new, bool(in_app), by_id, at))
+    return count, found
 
 
 def _insert_new(cursor: Any, *, batch_id: int, user_id: int | None, stamp: object, only_missing: bool) -> int:

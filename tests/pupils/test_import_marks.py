@@ -615,3 +615,39 @@ def test_other_date_forms_are_refused(text):
 
     with pytest.raises(ValueError):
         parse_date(text)
+
+
+# --- an old file undoing a correction ------------------------------------------------------------
+
+
+def test_an_import_replacing_a_mark_corrected_in_the_app_says_so(tmp_path, pupil, sam, attendance_lead):
+    from pupils.people import person_name
+    from pupils.services import mark_correct
+
+    import_marks(tmp_path, HEADER + f"{pupil.upn},2025-11-24,AM,O\n{sam.upn},2025-11-24,AM,O\n", name="monday.csv")
+    mark_correct(
+        pupil=pupil, date=date(2025, 11, 24), session=0, code="M", reason="letter from the GP", user=attendance_lead
+    )
+    out = import_marks(tmp_path, HEADER + f"{pupil.upn},2025-11-24,AM,O\n{sam.upn},2025-11-24,AM,N\n", name="mis.csv")
+    today = timezone.localdate()
+    assert (
+        f"warning: row 2, column code: replaces M with O: M was recorded in the app by "
+        f"{person_name(attendance_lead)} on {today.day} {today:%b %Y}; check which is right"
+    ) in out
+    assert "row 3" not in out  # Sam's O came from the earlier import: a file correcting a file is no news
+    assert marks_of(pupil) == [("2025-11-24", "AM", "O")]  # the file still wins; the M is in the history
+    assert MarkChange.objects.filter(mark__pupil=pupil, old_code="M", new_code="O").exists()
+
+
+def test_reimporting_a_file_warns_of_each_mark_changed_since_it_was_first_imported(tmp_path, pupil, sam):
+    monday = HEADER + f"{pupil.upn},2025-11-24,AM,O\n{sam.upn},2025-11-24,AM,O\n{sam.upn},2025-11-24,PM,O\n"
+    import_marks(tmp_path, monday, name="monday.csv")
+    import_marks(tmp_path, HEADER + f"{pupil.upn},2025-11-24,AM,M\n", name="corrections.csv")
+    out = import_marks(tmp_path, monday, name="monday.csv")
+    today = timezone.localdate()
+    assert "This file was imported before" in out
+    assert (
+        f"warning: row 2, column code: replaces M with O: M was recorded on {today.day} {today:%b %Y}, "
+        "after this file was first imported; check which is right"
+    ) in out
+    assert "warnings=1" in out
