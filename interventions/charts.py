@@ -23,6 +23,7 @@ class Chart:
     references: tuple[tuple[str, float, str], ...]  # (label, y, css)
     y_ticks: tuple[tuple[float, str], ...]
     x_labels: tuple[tuple[float, str, str], ...]  # (x, text, SVG text-anchor)
+    note: str = ""  # a line under the chart: what it leaves out, and why
 
 
 #: Room an x-axis label ("23 Nov" at 10px) needs beside a right-aligned one, in chart units.

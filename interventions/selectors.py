@@ -1008,6 +1008,36 @@ def school_weeks(*, school: School, since: date) -> list[SchoolWeek]:
 
 
 @dataclass(frozen=True)
+class ChartWeeks:
+    """The weeks the school's weekly chart draws, and the first weeks it leaves out."""
+
+    weeks: list[SchoolWeek]
+    left_out: list[SchoolWeek]
+
+    @property
+    def note(self) -> str:
+        """Why the chart starts where it does, in words; "" when it leaves nothing out."""
+        if not self.left_out:
+            return ""
+        few = max(w.pupils for w in self.left_out)
+        most = max(w.pupils for w in self.weeks)
+        return (
+            f"Weeks before {self.weeks[0].week_start:%-d %b %Y} are not drawn: the app holds registers for at most "
+            f"{few} of the {most} pupils in them, too few to stand for the school."
+        )
+
+
+def chart_weeks(*, school: School, since: date) -> ChartWeeks:
+    """The school's weeks since `since`, less a first run of weeks whose registers cover under half the pupils
+    the best-covered week counts: a school that imported only its recent registers (and a few pupils' from
+    further back) would otherwise chart those few as the whole school."""
+    weeks = school_weeks(school=school, since=since)
+    most = max((w.pupils for w in weeks), default=0)
+    first = next((i for i, w in enumerate(weeks) if w.pupils * 2 >= most), 0)
+    return ChartWeeks(weeks[first:], weeks[:first])
+
+
+@dataclass(frozen=True)
 class HeatCell:
     day: date
     session: int

@@ -6,6 +6,7 @@ through `visible_pupils` / `pupil_for`: anything outside reach is a 404.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -104,7 +105,8 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
 
 def _attendance_chart(school: Any, today: Any, *, width: int = 640) -> charts.Chart:
     """Whole-school attendance and persistent absence by week, beside the national figures."""
-    weeks = selectors.school_weeks(school=school, since=today - timedelta(weeks=44))
+    shown = selectors.chart_weeks(school=school, since=today - timedelta(weeks=44))
+    weeks = shown.weeks
     chart = charts.weekly_chart(
         [w.week_start.strftime("%-d %b") for w in weeks],
         [
@@ -125,7 +127,7 @@ def _attendance_chart(school: Any, today: Any, *, width: int = 640) -> charts.Ch
         ],
         width=width,
     )
-    return chart
+    return replace(chart, note=shown.note)
 
 
 def _query_without_page(request: HttpRequest) -> str:

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from interventions import nightly, services
+from interventions import nightly, selectors, services
 from interventions.models import ActionLog, Placement, Proposal, StageChange, Task
 from pupils.models import AuditEvent, Flag, StaffMembership
 from pupils.selectors import school_summaries
@@ -98,6 +98,30 @@ def test_dashboard_filter_by_stage_is_in_the_url_and_narrows_the_list(client, sc
     body = response.content.decode()
     assert all(escape(p.pupil.surname) in body for p in at_pa)
     assert f"{at_pa.count()} pupil" in body
+
+
+def test_the_chart_leaves_out_first_weeks_with_registers_for_only_a_few_pupils(client, school, placed, attendance_lead):
+    """A school that imported its recent registers, and a few pupils' from further back."""
+    from interventions.models import SchoolWeek
+
+    weeks = list(SchoolWeek.objects.filter(school=school).order_by("week_start"))
+    assert len(weeks) > 4 and {w.pupils for w in weeks} == {6}
+    for week in weeks[:3]:
+        week.pupils, week.persistent_absence_pct = 2, 100
+        week.save()
+    page = login(client, attendance_lead).get(url("dashboard", school)).content.decode()
+    first = weeks[3].week_start
+    assert (
+        f"Weeks before {first.day} {first:%b %Y} are not drawn: the app holds registers for at most 2 of the 6 "
+        "pupils in them, too few to stand for the school."
+    ) in page
+    assert f">{first.day} {first:%b}</text>" in page  # the chart's first label
+    assert f">{weeks[2].week_start.day} {weeks[2].week_start:%b}</text>" not in page
+
+    weeks[0].pupils = 3  # half the pupils: enough to draw from the first week
+    weeks[0].save()
+    shown = selectors.chart_weeks(school=school, since=weeks[0].week_start)
+    assert (shown.left_out, shown.note) == ([], "")
 
 
 def test_dashboard_htmx_filter_returns_only_the_list(client, school, placed, attendance_lead):
