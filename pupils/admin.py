@@ -190,10 +190,14 @@ class FlagFilter(admin.SimpleListFilter):
 
 
 @admin.register(School)
-class SchoolAdmin(NoDeleteMixin, admin.ModelAdmin):
+class SchoolAdmin(admin.ModelAdmin):
     list_display = ("name", "urn", "phone", "email", "signatory_name", "created_at")
     search_fields = ("name", "=urn")
     readonly_fields = ("created_at",)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        """Only a school created by mistake, one by one: one that has never held a pupil (so no records)."""
+        return obj is not None and not obj.pupils.exists() and super().has_delete_permission(request, obj)
 
 
 class HalfTermForm(SchoolOwnedForm):

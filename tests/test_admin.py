@@ -480,3 +480,17 @@ def test_dockerfile_builds_what_the_app_needs():
     for name in PRODUCTION_ENV:
         assert f"{name}=" in collect
     assert ".env" in (BASE_DIR / ".dockerignore").read_text().splitlines()
+
+
+def test_a_school_created_by_mistake_can_be_deleted_until_it_holds_a_pupil(admin_client, db):
+    from pupils.services import school_create
+
+    mistake = school_create(urn="999999", name="Tset Academy", today=TODAY)
+    assert admin_client.get(admin_url(School, "delete", mistake.pk)).status_code == 200
+    assert admin_client.post(admin_url(School, "delete", mistake.pk), {"post": "yes"}).status_code == 302
+    assert not School.objects.filter(pk=mistake.pk).exists()
+
+    kept = school_create(urn="999998", name="Real Academy", today=TODAY)
+    PupilFactory(school=kept)
+    assert admin_client.post(admin_url(School, "delete", kept.pk), {"post": "yes"}).status_code == 403
+    assert School.objects.filter(pk=kept.pk).exists()
