@@ -457,7 +457,7 @@ def pupils_import(
             if facts.encoding == "cp1252":
                 report.warn(0, "", "the file is not UTF-8: read as Windows-1252")
             if report.ok:
-                _pupils_write(school=school, rows=rows, year_groups=year_groups, report=report, today=today)
+                _pupils_write(school=school, rows=rows, year_groups=year_groups, report=report, today=today, user=user)
             if not report.ok:
                 raise _Rejected
             _batch_done(batch, report)
@@ -465,6 +465,34 @@ def pupils_import(
         _batch_rejected(school=school, report=report, kind=kind, sha256=facts.sha256, user=user)
         raise imports.ImportRejected(report) from None
     return report
+
+
+#: How the audit trail names each pupil detail an import can change.
+_PUPIL_DETAIL_NAMES = {
+    "surname": "surname",
+    "forename": "forename",
+    "date_of_birth": "date of birth",
+    "year_group_id": "year group",
+    "registration_group_id": "class",
+    "sen": "SEN status",
+    "start_on": "starting day",
+    "leaving_on": "leaving day",
+}
+
+
+def _pupil_changes(pupil: Pupil, values: dict[str, Any], names: dict[str, dict[int, str]]) -> str:
+    """What an import changes about a pupil, in words: "surname Davies → Davies-Smith; class 4A → 4B"."""
+
+    def shown(name: str, value: Any) -> str:
+        if value is None or value == "":
+            return "none"
+        return names[name].get(value, str(value)) if name in names else str(value)
+
+    return "; ".join(
+        f"{_PUPIL_DETAIL_NAMES[name]} {shown(name, getattr(pupil, name))} → {shown(name, value)}"
+        for name, value in values.items()
+        if getattr(pupil, name) != value
+    )
 
 
 def _default_start(school: School, today: date) -> date:
@@ -502,6 +530,7 @@ def _pupils_write(
     year_groups: dict[str, YearGroup],
     report: imports.ImportReport,
     today: date,
+    user: Any,
 ) -> None:
     existing = {p.upn: p for p in Pupil.objects.filter(school=school).prefetch_related("flags")}
     contacts_of: dict[int, list[Contact]] = defaultdict(list)  # first contact first
@@ -542,6 +571,7 @@ def _pupils_write(
     demoted: set[int] = set()  # pupils whose first contact becomes their second
     changed_upns: set[str] = set()
     no_start: list[int] = []  # rows of new pupils without a start date
+    audited: list[tuple[Pupil, str]] = []  # each updated pupil, and what changed, for the audit trail
     for row in rows:
         pupil = existing.get(row.upn)
         start_on = row.start_on or (pupil.start_on if pupil else None)
@@ -577,6 +607,11 @@ def _pupils_write(
                 dates_moved.append((row, "leaving_date", pupil))
             elif pupil.start_on != start_on:
                 dates_moved.append((row, "start_date", pupil))
+            names = {
+                "year_group_id": {g.id: g.name for g in year_groups.values()},
+                "registration_group_id": {g.id: g.name for g in groups.values()},
+            }
+            audited.append((pupil, _pupil_changes(pupil, values, names)))
             for name, value in values.items():
                 setattr(pupil, name, value)
             pupil.updated_at = now
@@ -643,6 +678,16 @@ def _pupils_write(
     created = Pupil.objects.bulk_create([pupil for _, pupil in to_create])
     by_upn = {**existing, **{p.upn: p for p in created}}
     Pupil.objects.bulk_update(to_update, [*_PUPIL_FIELDS, "updated_at"])
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            school=school,
+            user=user,
+            pupil=pupil,
+            verb=AuditEvent.Verb.CHANGE,
+            what=f"{changes} (pupils import {report.filename})"[:300],
+        )
+        for pupil, changes in audited
+    )
     through = Pupil.flags.through
     for upn, wanted in flags_wanted.items():
         pupil = by_upn[upn]

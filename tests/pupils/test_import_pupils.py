@@ -165,6 +165,23 @@ def test_updates_pupils_by_upn_and_counts_unchanged_ones(tmp_path, school):
     assert Pupil.objects.get(pk=sam.pk).updated_at == sam.updated_at
 
 
+def test_what_an_import_changes_about_a_pupil_is_kept_in_the_audit_trail(tmp_path, school, attendance_lead):
+    from pupils.models import AuditEvent
+    from pupils.services import pupils_import
+
+    import_pupils(tmp_path, HEADER + f"{ALEX},Davies,Alex,{ALEX_BORN},4,4B\n{SAM},Jones,Sam,{ALEX_BORN},4,4B\n")
+    assert not AuditEvent.objects.exists()  # new pupils: their record is the trail
+    path = write(
+        tmp_path,
+        "spring.csv",
+        HEADER + f"{ALEX},Davies-Smith,Alex,{ALEX_BORN},4,4C\n{SAM},Jones,Sam,{ALEX_BORN},4,4B\n",
+    )
+    pupils_import(school=school, path=path, filename="spring.csv", user=attendance_lead, today=timezone.localdate())
+    (event,) = AuditEvent.objects.all()
+    assert (event.pupil.upn, event.user, event.verb) == (ALEX, attendance_lead, "change")
+    assert event.what == "surname Davies → Davies-Smith; class 4B → 4C (pupils import spring.csv)"
+
+
 def test_importing_the_same_file_twice_changes_nothing(tmp_path, school):
     text = (
         FULL_HEADER
