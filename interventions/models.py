@@ -70,10 +70,14 @@ class Stage(models.Model):
         ]
 
     def __str__(self) -> str:
-        # "Stage 2 Concern", but "Expect" rather than "Expect Expect" where the name already says it.
-        if self.name.lower().startswith(self.label.lower()):
-            return self.name
-        return f"{self.label} {self.name}"
+        return stage_title(self.label, self.name)
+
+
+def stage_title(label: str, name: str) -> str:
+    """A stage as people name it: "Stage 2 Concern", but "Expect" rather than "Expect Expect"."""
+    if name.lower().startswith(label.lower()):
+        return name
+    return f"{label} {name}".strip()
 
 
 class Placement(models.Model):

@@ -334,3 +334,19 @@ def test_bottom_percent_ranks_the_school_and_ties_at_the_top_are_not_bottom(scho
     reason = StageChange.objects.get(pupil=weakest).reasons[0]
     pct = format_pct(school_summaries(school=school, start=YEAR_START, end=AS_OF)[weakest.pk].attendance_pct)
     assert reason == f"in the school's bottom 10% for attendance ({pct}% year to date)"
+
+
+def test_simulation_names_each_stage_once(school, pupils):
+    from io import StringIO
+
+    out = StringIO()
+    call_command("simulate_ladder", "dfe", "--school", school.urn, "--as-of", AS_OF.isoformat(), stdout=out)
+    stages = [line.split()[:-1] for line in out.getvalue().splitlines()[1:7]]
+    assert [" ".join(words) for words in stages] == [
+        "Expect",
+        "Monitor",
+        "Listen and understand",
+        "Facilitate support",
+        "Formalise support",
+        "Enforce",
+    ]

@@ -4,6 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from interventions.models import stage_title
 from interventions.services import LadderError, ladder_file_read, ladder_simulate
 
 from ._common import parse_date, school_by_urn
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"{simulation.ladder_name}: {simulation.pupils} pupils as of {day}")
         for stage in simulation.stages:
-            self.stdout.write(f"  {stage['label']:<10} {stage['name']:<50} {stage['count']:>5}")
+            self.stdout.write(f"  {stage_title(stage['label'], stage['name']):<60} {stage['count']:>5}")
         self.stdout.write(f"{len(simulation.moves)} would move, {simulation.proposed} proposal(s):")
         for move in simulation.moves:
             self.stdout.write(
