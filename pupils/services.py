@@ -354,7 +354,7 @@ def _marks_import_staged(
     if report.no_mark:
         report.warn(
             0,
-            "code",
+            "AttendanceMarks" if facts.kind == "ctf" else "code",
             f"{report.no_mark} session(s) have no mark yet ('-', '*', blank, or '#' on a day the school is closed):"
             " not stored",
         )
