@@ -127,7 +127,11 @@ class Command(BaseCommand):
             f"  {'-' * width_user}  {'-' * width_password}  {'-' * 30}",
         ]
         lines += [f"  {x.username:<{width_user}}  {x.password:<{width_password}}  {x.role}" for x in logins]
-        lines += ["", f"To set a new password later: python manage.py changepassword {logins[0].username}", ""]
+        lines += [
+            "",
+            "To set a new password later: Change password in the menu, or python manage.py changepassword USERNAME",
+            "",
+        ]
         self.stdout.write("\n".join(lines))
 
     def _already_loaded(self, url: str) -> None:
