@@ -1037,6 +1037,18 @@ def chart_weeks(*, school: School, since: date) -> ChartWeeks:
     return ChartWeeks(weeks[first:], weeks[:first])
 
 
+def registers_start(*, school: School, calendar: SchoolCalendar, today: date) -> tuple[date, date] | None:
+    """(the Monday of the first week with registers this school year, the year's first school day), when the
+    registers held start a week or more after the year began, so that "this school year" counts only from
+    there (a school that imported only its recent registers). None when they start with the year, or none yet."""
+    year_began = calendar.add_school_days(calendar.academic_year_window(today)[0], 0)
+    weeks = SchoolWeek.objects.filter(school=school, week_start__gte=monday_of(year_began), pupils__gt=0)
+    first = weeks.order_by("week_start").values_list("week_start", flat=True).first()
+    if first is None or first <= monday_of(year_began):
+        return None
+    return first, year_began
+
+
 @dataclass(frozen=True)
 class HeatCell:
     day: date

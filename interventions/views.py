@@ -52,7 +52,8 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
     ladder = _ladder(access)
     pupils = visible_pupils(access)
     today = timezone.localdate()
-    on = school_calendar(access.school).register_day(today)  # on a weekend or in a holiday, the last school day
+    calendar = school_calendar(access.school)
+    on = calendar.register_day(today)  # on a weekend or in a holiday, the last school day
     placements = selectors.placements_for(ladder=ladder, pupils=pupils)
     filtered = PlacementFilter(request.GET or None, queryset=placements, school=access.school, ladder=ladder)
     # Lazy: read only when the cached list below has expired.
@@ -94,6 +95,7 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "on": on,
         "today": today,
         "national_label": settings.NATIONAL_FIGURES_LABEL,
+        "registers_start": selectors.registers_start(school=access.school, calendar=calendar, today=today),
     }
     template = (
         "interventions/dashboard.html#pupil-list"

@@ -16,8 +16,10 @@ from django.utils.html import escape
 
 from interventions import nightly, selectors, services
 from interventions.models import ActionLog, Placement, Proposal, StageChange, Task
+from pupils.calendar import monday_of
 from pupils.models import AuditEvent, Flag, StaffMembership
 from pupils.selectors import school_summaries
+from pupils.services import school_calendar
 from pupils.statistics import pct_as_printed
 from tests.factories import MarkFactory, MembershipFactory, PupilFactory, RegistrationGroupFactory, UserFactory
 from tests.interventions.conftest import before_joining_refusal, fill_register, fill_school_days
@@ -122,6 +124,27 @@ def test_the_chart_leaves_out_first_weeks_with_registers_for_only_a_few_pupils(c
     weeks[0].save()
     shown = selectors.chart_weeks(school=school, since=weeks[0].week_start)
     assert (shown.left_out, shown.note) == ([], "")
+
+
+def test_the_dashboard_says_when_this_years_registers_start_after_the_year_began(
+    client, school, placed, attendance_lead, today
+):
+    from interventions.models import SchoolWeek
+
+    login(client, attendance_lead)
+    calendar = school_calendar(school)
+    began = calendar.add_school_days(calendar.academic_year_window(timezone.localdate())[0], 0)
+    weeks = list(SchoolWeek.objects.filter(school=school, week_start__gte=monday_of(began)).order_by("week_start"))
+    first = weeks[0].week_start
+    assert first > monday_of(began)  # these pupils' registers start some weeks into the year
+    page = client.get(url("dashboard", school)).content.decode()
+    assert (
+        f"This school year's figures, here and in letters, count from the week of {first.day} {first:%b %Y}: the "
+        f"first registers held. The year began on {began.day} {began:%b %Y}."
+    ) in page
+
+    SchoolWeek.objects.create(school=school, week_start=monday_of(began), pupils=6, attendance_pct=100)
+    assert "registers-start" not in client.get(url("dashboard", school)).content.decode()
 
 
 def test_dashboard_htmx_filter_returns_only_the_list(client, school, placed, attendance_lead):
