@@ -15,6 +15,11 @@ def person_name(user: Any) -> str:
     return user.get_full_name() or user.get_username()
 
 
+def person_with_email(user: Any) -> str:
+    """A login's person, by name and e-mail, as far as they are held ("Alice Hart, alice@example.org")."""
+    return ", ".join(part for part in (user.get_full_name(), user.email) if part) or "someone with no name held"
+
+
 def new_password() -> str:
     """A fresh random password, in three groups of four: easy to type from a terminal (about 59 bits)."""
     return "-".join("".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(4)) for _ in range(3))

@@ -34,7 +34,7 @@ from .models import (
     StaffMembership,
     YearGroup,
 )
-from .people import person_name
+from .people import person_name, person_with_email
 
 PRIMARY_YEAR_GROUPS = [("N", "Nursery"), ("R", "Reception")] + [(str(n), f"Year {n}") for n in range(1, 14)]
 
@@ -88,7 +88,6 @@ def school_create(
     return school
 
 
-@transaction.atomic
 @dataclass(frozen=True)
 class StaffAdded:
     """What `staff_add` did: the membership, and the new account's password (None for an existing account)."""
@@ -131,7 +130,7 @@ def staff_add(
     if role == StaffMembership.Role.CLASS_TEACHER and not names:
         errors["classes"].append("a class teacher sees only their own classes: name at least one")
     user_model = get_user_model()
-    user = user_model.objects.filter(username=username).first()
+    user = user_model.objects.filter(username__iexact=username).first()
     created = user is None
     if created:
         user = user_model(username=username, first_name=first_name, last_name=last_name, email=email)
@@ -141,8 +140,19 @@ def staff_add(
         except ValidationError as problem:
             for field_name, messages in problem.message_dict.items():
                 errors[field_name].extend(messages)
+    elif _someone_else(user, first_name=first_name, last_name=last_name, email=email):
+        held = (
+            ", ".join(
+                f"{m.get_role_display().lower()} at {m.school.name}" for m in user.memberships.select_related("school")
+            )
+            or "no roles yet"
+        )
+        errors["username"].append(
+            f"{user.username} is already the login of {person_with_email(user)} ({held}): give another username for someone "
+            "else, or leave out the name and e-mail to give this person the role"
+        )
     elif StaffMembership.objects.filter(user=user, school=school, role=role).exists():
-        errors["role"].append(f"{username} is already {StaffMembership.Role(role).label.lower()} at {school.name}")
+        errors["role"].append(f"{user.username} is already {StaffMembership.Role(role).label.lower()} at {school.name}")
     if errors:
         raise ValidationError(dict(errors))
     user.save()
@@ -151,6 +161,16 @@ def staff_add(
     return StaffAdded(membership, password if created else None)
 
 
+def _someone_else(user: Any, *, first_name: str, last_name: str, email: str) -> bool:
+    """Do the name or e-mail given for a login that exists belong to someone else? (None given: no.)"""
+    name = f"{first_name} {last_name}".strip()
+    return bool(
+        (name and name.casefold() != user.get_full_name().strip().casefold())
+        or (email and email.casefold() != user.email.casefold())
+    )
+
+
+@transaction.atomic
 def calendar_replace(*, school: School, half_terms: Iterable[cal.HalfTermDates]) -> None:
     """Set a school's academic years and half-terms, replacing any years the new ones cover."""
     by_year: dict[int, list[cal.HalfTermDates]] = {}

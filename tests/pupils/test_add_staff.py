@@ -39,9 +39,15 @@ def test_a_new_class_teacher_gets_a_login_that_sees_only_their_classes(school, c
 
 
 def test_an_existing_login_gains_a_role_and_keeps_its_password(school, other_school, classes, attendance_lead):
-    out = run("add_staff", "--school", other_school.urn, "--username", "alice", "--role", "senior_leader")
+    attendance_lead.first_name, attendance_lead.last_name = "Alice", "Hart"
+    attendance_lead.save()
+    out = run("add_staff", "--school", other_school.urn, "--username", "Alice", "--role", "senior_leader")
     assert f"alice is now senior leader at {other_school.name}" in out
     assert "Password" not in out
+    assert (
+        f"An existing login (Alice Hart, {attendance_lead.email}): its password is unchanged. "
+        f"Its other roles: attendance lead at {school.name}."
+    ) in out
     attendance_lead.refresh_from_db()
     assert attendance_lead.check_password("correct horse battery staple")
     roles = set(StaffMembership.objects.filter(user=attendance_lead).values_list("school__urn", "role"))
@@ -78,3 +84,23 @@ def test_a_class_from_another_school_is_not_one_of_this_schools(school, other_sc
 def test_the_same_role_twice_is_refused(school, attendance_lead):
     message = run_rejected("add_staff", "--school", school.urn, "--username", "alice", "--role", "attendance_lead")
     assert message == f"--role: alice is already attendance lead at {school.name}"
+
+
+def test_a_username_taken_by_someone_else_is_refused(school, other_school, attendance_lead):
+    message = run_rejected(
+        "add_staff", "--school", other_school.urn, "--username", "alice", "--role", "office", "--name", "Alice Jones"
+    )
+    assert message == (
+        f"--username: alice is already the login of {attendance_lead.email} "
+        f"(attendance lead at {school.name}): give another username for someone else, or leave out the name "
+        "and e-mail to give this person the role"
+    )
+    assert not StaffMembership.objects.filter(school=other_school).exists()
+
+
+def test_the_service_says_what_it_added(school, classes):
+    from pupils.services import StaffAdded, staff_add
+
+    added = staff_add(school=school, username="rpatel", role="office", password="a long new password")
+    assert isinstance(added, StaffAdded)
+    assert (added.membership.role, added.password) == ("office", "a long new password")

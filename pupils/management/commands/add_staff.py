@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pupils.models import StaffMembership
-from pupils.people import new_password
+from pupils.people import new_password, person_with_email
 from pupils.services import staff_add
 
 from ._importing import school_by_urn
@@ -50,9 +50,19 @@ class Command(BaseCommand):
                 )
             ) from None
         membership = added.membership
+        user = membership.user
         held = ", ".join(sorted(g.name for g in membership.classes.all()))
-        line = f"{username} is now {membership.get_role_display().lower()} at {target.name} (URN {target.urn})"
+        line = f"{user.username} is now {membership.get_role_display().lower()} at {target.name} (URN {target.urn})"
         self.stdout.write(line + (f", for {held}." if held else "."))
+        if not added.password:
+            others = [
+                f"{m.get_role_display().lower()} at {m.school.name}"
+                for m in user.memberships.select_related("school").exclude(pk=membership.pk)
+            ]
+            self.stdout.write(
+                f"An existing login ({person_with_email(user)}): its password is unchanged. "
+                f"Its other roles: {', '.join(others) or 'none'}."
+            )
         if added.password:
             self.stdout.write(
                 f"Password: {added.password} (shown once: give it to them in person; they can change it "
