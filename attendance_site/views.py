@@ -1,6 +1,8 @@
-"""Sign-in (with throttling) and the front door that sends each person to their home page."""
+"""Sign-in and password changes (with throttling), and the front door that sends each person to their home page."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
@@ -13,33 +15,56 @@ from django.views.decorators.http import require_GET
 from pupils.access import school_access, schools_for
 
 
-def _throttle_key(request: HttpRequest) -> str:
-    username = (request.POST.get("username") or "").strip().lower()
-    return f"login-failures:{username}:{request.META.get('REMOTE_ADDR', '')}"
+class FailureThrottle:
+    """For a form view: after LOGIN_FAILURE_LIMIT failures under one key, refuse (429) for a while."""
 
+    request: HttpRequest
 
-class ThrottledLoginView(auth_views.LoginView):
-    """After LOGIN_FAILURE_LIMIT failures for a username from one address, refuse for a while."""
+    def throttle_key(self) -> str:
+        raise NotImplementedError
+
+    def is_failure(self, form: Any) -> bool:
+        return True
 
     def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        key = _throttle_key(request)
-        if cache.get(key, 0) >= settings.LOGIN_FAILURE_LIMIT:
-            form = self.get_form()
-            context = self.get_context_data(
-                form=form, locked_out=True, lockout_minutes=settings.LOGIN_LOCKOUT_SECONDS // 60
+        if cache.get(self.throttle_key(), 0) >= settings.LOGIN_FAILURE_LIMIT:
+            context = self.get_context_data(  # type: ignore[attr-defined]
+                form=self.get_form(),  # type: ignore[attr-defined]
+                locked_out=True,
+                lockout_minutes=settings.LOGIN_LOCKOUT_SECONDS // 60,
             )
-            return self.render_to_response(context, status=429)
-        return super().post(request, *args, **kwargs)
+            return self.render_to_response(context, status=429)  # type: ignore[attr-defined]
+        return super().post(request, *args, **kwargs)  # type: ignore[misc]
 
-    def form_invalid(self, form):  # type: ignore[no-untyped-def]
-        key = _throttle_key(self.request)
-        cache.add(key, 0, settings.LOGIN_LOCKOUT_SECONDS)
-        cache.incr(key)
-        return super().form_invalid(form)
+    def form_invalid(self, form: Any) -> HttpResponse:
+        if self.is_failure(form):
+            key = self.throttle_key()
+            cache.add(key, 0, settings.LOGIN_LOCKOUT_SECONDS)
+            cache.incr(key)
+        return super().form_invalid(form)  # type: ignore[misc]
 
-    def form_valid(self, form):  # type: ignore[no-untyped-def]
-        cache.delete(_throttle_key(self.request))
-        return super().form_valid(form)
+    def form_valid(self, form: Any) -> HttpResponse:
+        cache.delete(self.throttle_key())
+        return super().form_valid(form)  # type: ignore[misc]
+
+
+class ThrottledLoginView(FailureThrottle, auth_views.LoginView):
+    """After LOGIN_FAILURE_LIMIT failures for a username from one address, refuse for a while."""
+
+    def throttle_key(self) -> str:
+        username = (self.request.POST.get("username") or "").strip().lower()
+        return f"login-failures:{username}:{self.request.META.get('REMOTE_ADDR', '')}"
+
+
+class ThrottledPasswordChangeView(FailureThrottle, auth_views.PasswordChangeView):
+    """Changing one's password: a wrong old password counts like a failed sign-in, so a screen left
+    signed in cannot be used to guess it."""
+
+    def throttle_key(self) -> str:
+        return f"password-change-failures:{self.request.user.pk}"
+
+    def is_failure(self, form: Any) -> bool:
+        return "old_password" in form.errors
 
 
 @login_required

@@ -143,3 +143,15 @@ def test_changing_a_password_needs_signing_in(client, db):
     response = client.get(reverse("password_change"))
     assert response.status_code == 302
     assert response.headers["Location"].startswith(reverse("login"))
+
+
+def test_wrong_old_passwords_lock_the_password_change_like_sign_in(client, attendance_lead, settings):
+    client.force_login(attendance_lead)
+    new = {"new_password1": "a fresh long passphrase", "new_password2": "a fresh long passphrase"}
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        assert client.post(reverse("password_change"), {"old_password": "guess", **new}).status_code == 200
+    locked = client.post(reverse("password_change"), {"old_password": PASSWORD, **new})
+    assert locked.status_code == 429
+    assert "Too many wrong passwords." in locked.content.decode()
+    attendance_lead.refresh_from_db()
+    assert attendance_lead.check_password(PASSWORD)
