@@ -142,11 +142,12 @@ def letter_settings_save(
     unknown = set(school_details) - set(selectors.LETTERHEAD_DETAILS)
     if unknown:
         raise TypeError(f"not a school detail: {', '.join(sorted(unknown))}")
+    letterhead = None  # a copy of the school's row: `school` changes only once everything is saved
     if school_details:
+        letterhead = School.objects.select_for_update().get(pk=school.pk)
         for name, value in school_details.items():
-            setattr(school, name, value.strip())
-        school.full_clean(exclude=[f.name for f in School._meta.fields if f.name not in school_details])
-        school.save(update_fields=list(school_details))
+            setattr(letterhead, name, value.strip())
+        letterhead.full_clean(exclude=[f.name for f in School._meta.fields if f.name not in school_details])
     found = LetterSettings.objects.select_for_update().filter(school=school).first()
     settings = found or LetterSettings(school=school)
     settings.addressing, settings.footer = addressing, footer.strip()
@@ -163,8 +164,25 @@ def letter_settings_save(
         settings.logo.save(f"{school.urn}-logo", ContentFile(data), save=False)
     settings.full_clean()
     settings.save()
-    audit_record(school=school, user=user, verb=AuditEvent.Verb.CHANGE, what="letter settings saved")
+    what = "letter settings saved"
+    if letterhead is not None:
+        changed = [name for name in school_details if getattr(letterhead, name) != getattr(school, name)]
+        letterhead.save(update_fields=list(school_details))
+        for name in school_details:
+            setattr(school, name, getattr(letterhead, name))
+        if changed:
+            what = f"letter settings saved; letterhead changed: {', '.join(_LETTERHEAD_WORDS[n] for n in changed)}"
+    audit_record(school=school, user=user, verb=AuditEvent.Verb.CHANGE, what=what)
     return settings
+
+
+_LETTERHEAD_WORDS = {
+    "address": "address",
+    "phone": "phone number",
+    "email": "e-mail",
+    "signatory_name": "who signs",
+    "signatory_role": "their role",
+}
 
 
 # --- queueing ------------------------------------------------------------------------------

@@ -772,3 +772,29 @@ def test_the_queue_warns_before_printing_when_the_letterhead_lacks_what_families
     school.phone, school.signatory_name = "0113 496 0000", "Ms R. Patel"
     school.save()
     assert "letterhead-missing" not in client.get(queue).content.decode()
+
+
+def test_a_refused_logo_saves_none_of_the_letterhead_nor_changes_the_school_in_hand(school, attendance_lead):
+    from django.core.exceptions import ValidationError
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from letters.services import letter_settings_save
+    from pupils.models import AuditEvent
+
+    school.phone = ""
+    school.save()
+    choices = {"addressing": "each", "rag_green_from": 96, "rag_amber_from": 90, "footer": ""}
+    with pytest.raises(ValidationError):
+        letter_settings_save(
+            school=school, user=attendance_lead, **choices, **LETTERHEAD, logo=SimpleUploadedFile("logo.gif", b"GIF89a")
+        )
+    assert school.phone == ""  # what the page then says is missing comes from this object
+    school.refresh_from_db()
+    assert school.phone == ""
+    assert not AuditEvent.objects.filter(what__startswith="letter settings").exists()
+
+    letter_settings_save(school=school, user=attendance_lead, **choices, **LETTERHEAD)
+    assert school.phone == LETTERHEAD["phone"]
+    assert AuditEvent.objects.get(what__startswith="letter settings").what == (
+        "letter settings saved; letterhead changed: address, phone number, e-mail, who signs, their role"
+    )
