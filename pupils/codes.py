@@ -186,8 +186,11 @@ def school_year_age_date(day: date) -> date:
     return date(day.year if day.month >= 9 else day.year - 1, 8, 31)
 
 
-#: Each age on the 31 August before a school year, and the National Curriculum year a child of it is in.
-_YEAR_BY_AGE = {3: "N", 4: "R", **{age: str(age - 4) for age in range(5, 18)}}
+#: The year groups, by code, with the names staff see: nursery to Year 13.
+YEAR_GROUP_NAMES = {"N": "Nursery", "R": "Reception", **{str(year): f"Year {year}" for year in range(1, 14)}}
+#: Each age on the 31 August before a school year, and the year group a child of it is in. Nursery takes
+#: children aged 3 then, and those who join the term after turning 3 (aged 2 then).
+_YEAR_BY_AGE = {2: "N", 3: "N", 4: "R", **{age: str(age - 4) for age in range(5, 18)}}
 
 
 def year_group_by_age(born: date, day: date) -> str | None:
@@ -198,6 +201,15 @@ def year_group_by_age(born: date, day: date) -> str | None:
     nursery to Year 13.
     """
     return _YEAR_BY_AGE.get(age_on(born, school_year_age_date(day)))
+
+
+def year_groups_fitting_age(born: date, day: date) -> set[str]:
+    """The year groups a child born on `born` may be in on `day` by age: their own and, from June to August,
+    the coming year's too (a register exported after the MIS has moved everyone up)."""
+    fitting = {year_group_by_age(born, day)}
+    if day.month in (6, 7, 8):
+        fitting.add(year_group_by_age(born, date(day.year, 9, 1)))
+    return {code for code in fitting if code is not None}
 
 
 def is_compulsory_school_age(born: date, day: date) -> bool:

@@ -37,6 +37,7 @@ from django.core.validators import validate_email
 from .calendar import SchoolCalendar, academic_year_name, academic_year_start, date_problem, parse_date
 from .codes import (
     NOT_COMPULSORY_AGE,
+    YEAR_GROUP_NAMES,
     CodeError,
     compulsory_age_note,
     for_session,
@@ -45,6 +46,7 @@ from .codes import (
     x_mark_warning,
     x_meaning,
     year_group_by_age,
+    year_groups_fitting_age,
 )
 from .upn import upn_problem
 
@@ -523,32 +525,20 @@ def parse_pupils_csv(
 
 
 def _year_group_age_problem(born: date, code: str, today: date) -> str:
-    """Words for a pupil whose year group is not the one their date of birth puts them in, or "".
+    """Words for a pupil whose year group is not one their date of birth puts them in, or "".
 
     A warning, not an error: some children are taught out of their year group
-    (a summer-born child starting Reception a year late). Between June and
-    August the coming year's group fits too: a file exported after the MIS has
-    moved everyone up.
+    (a summer-born child starting Reception a year late).
     """
-    by_age = year_group_by_age(born, today)
-    fits = {by_age}
-    if today.month in (6, 7, 8):
-        fits.add(year_group_by_age(born, date(today.year, 9, 1)))
-    if code not in _YEAR_BY_AGE_CODES or code in fits:
+    if code not in YEAR_GROUP_NAMES or code in year_groups_fitting_age(born, today):
         return ""
-    age_group = _year_group_label(by_age) if by_age else "outside Nursery to Year 13"
+    by_age = year_group_by_age(born, today)
+    age_group = YEAR_GROUP_NAMES[by_age] if by_age else "outside Nursery to Year 13"
     year = academic_year_name(today.year if today.month >= 9 else today.year - 1)
     return (
-        f"born {born:%-d %b %Y}, which is {age_group} by age in {year}, not {_year_group_label(code)}: imported as "
+        f"born {born:%-d %b %Y}, which is {age_group} by age in {year}, not {YEAR_GROUP_NAMES[code]}: imported as "
         "the file says, but check the date of birth (compulsory school age and Year 11 study leave go by it)"
     )
-
-
-_YEAR_BY_AGE_CODES = {"N", "R", *(str(year) for year in range(1, 14))}
-
-
-def _year_group_label(code: str) -> str:
-    return {"N": "Nursery", "R": "Reception"}.get(code, f"Year {code}")
 
 
 def _year_order(code: str) -> tuple[int, str]:

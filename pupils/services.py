@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from . import calendar as cal
 from . import imports, staging
-from .codes import UNEXPLAINED, CodeError, code_table, for_session, normalise_code
+from .codes import UNEXPLAINED, YEAR_GROUP_NAMES, CodeError, code_table, for_session, normalise_code
 from .models import (
     AcademicYear,
     AttendanceCode,
@@ -36,7 +36,7 @@ from .models import (
 )
 from .people import person_name, person_with_email
 
-PRIMARY_YEAR_GROUPS = [("N", "Nursery"), ("R", "Reception")] + [(str(n), f"Year {n}") for n in range(1, 14)]
+PRIMARY_YEAR_GROUPS = list(YEAR_GROUP_NAMES.items())
 
 
 def attendance_codes_sync(*, using: str = "default") -> None:

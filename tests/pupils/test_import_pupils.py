@@ -372,6 +372,8 @@ def year_group_warnings(rows: str, *, today: date) -> list[str]:
         ("2014-08-31", "6", date(2025, 11, 26), True),  # 11 on 31 Aug 2025: Year 7
         ("2021-08-31", "R", date(2025, 11, 26), False),  # 4 on 31 Aug 2025: Reception
         ("2021-08-31", "1", date(2025, 11, 26), True),
+        ("2022-06-01", "N", date(2025, 11, 26), False),  # 3 on 31 Aug 2025: Nursery
+        ("2023-02-01", "N", date(2026, 3, 2), False),  # 2 then: joined Nursery the term after turning 3
         ("2010-03-01", "11", date(2026, 1, 5), False),  # 15 on 31 Aug 2025: Year 11
         ("2008-03-01", "13", date(2026, 1, 5), False),  # 17 on 31 Aug 2025: Year 13
         # In the summer, next year's group fits too: the MIS may have moved everyone up already.
