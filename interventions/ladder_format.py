@@ -16,7 +16,7 @@ from typing import Any
 
 import jsonschema
 
-from pupils.imports import did_you_mean
+from pupils.words import did_you_mean
 
 ROLES = (
     "attendance_lead",

@@ -1022,8 +1022,8 @@ class ChartWeeks:
         few = max(w.pupils for w in self.left_out)
         most = max(w.pupils for w in self.weeks)
         return (
-            f"Weeks before {self.weeks[0].week_start:%-d %b %Y} are not drawn: the app holds registers for at most "
-            f"{few} of the {most} pupils in them, too few to stand for the school."
+            f"Weeks before {self.weeks[0].week_start:%-d %b %Y} are not drawn: they hold registers for at most "
+            f"{few} pupils, against {most} in the weeks drawn, too few to stand for the school."
         )
 
 

@@ -156,14 +156,14 @@ def normalise_code(raw: str, day: date) -> str | None:
         code = table[upper]
         if not code.is_valid_on(day):
             if code.valid_from and day < code.valid_from:
-                raise CodeError(f"code {upper!r} is only in force from {code.valid_from.isoformat()}")
-            raise CodeError(f"code {upper!r} was withdrawn after {code.valid_to.isoformat()}{_use_instead(upper)}")
+                raise CodeError(f"code {upper!r} is only in force from {code.valid_from:%-d %b %Y}")
+            raise CodeError(f"code {upper!r} was withdrawn after {code.valid_to:%-d %b %Y}{_use_instead(upper)}")
         return upper
     aliases = alias_table()
     if upper in aliases:
         target, valid_to = aliases[upper]
         if day > valid_to:
-            raise CodeError(f"code {upper!r} was withdrawn after {valid_to.isoformat()}")
+            raise CodeError(f"code {upper!r} was withdrawn after {valid_to:%-d %b %Y}")
         return target
     raise CodeError(f"unknown attendance code {text!r}")
 

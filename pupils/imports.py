@@ -49,6 +49,7 @@ from .codes import (
     year_groups_fitting_age,
 )
 from .upn import upn_problem
+from .words import did_you_mean
 
 #: Problems kept (in memory, printed, stored on the batch); any more are only counted.
 KEEP = 1000
@@ -262,7 +263,7 @@ def _header(
     for name in required:
         if name not in columns:
             close = difflib.get_close_matches(name, unknown, n=1)
-            misspelt = f": the file has {close[0]!r}, which may be it misspelt" if close else ""
+            misspelt = f": the file has a column {close[0]!r}; if that is {name}, correct its spelling" if close else ""
             report.error(1, name, f"required column is missing{misspelt}")
     if report.errors:
         # Not read, as the header is wrong; counted, so the report does not say the file was empty.
@@ -276,26 +277,6 @@ def _width_problem(fields: list[str], width: int) -> str:
     if len(fields) < width or any(f.strip() for f in fields[width:]):
         return f"the row has {len(fields)} values but the header has {width} columns"
     return ""
-
-
-def did_you_mean(value: object, choices: Iterable[str]) -> str:
-    """' (did you mean 'sen_support'?)' for the choice closest to a mistyped value, or "" if none is close."""
-    close = difflib.get_close_matches(str(value), list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def row_spans(rows: Iterable[int]) -> str:
-    """Row numbers in words, runs joined up: "2 to 5, 9 and 12 to 14"."""
-    spans: list[list[int]] = []
-    for row in sorted(set(rows)):
-        if spans and row == spans[-1][1] + 1:
-            spans[-1][1] = row
-        else:
-            spans.append([row, row])
-    words: list[str] = []
-    for first, last in spans:
-        words += [f"{first} to {last}"] if last > first + 1 else [str(row) for row in range(first, last + 1)]
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 # --- pupils CSV -------------------------------------------------------------

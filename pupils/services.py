@@ -35,6 +35,7 @@ from .models import (
     YearGroup,
 )
 from .people import person_name, person_with_email
+from .words import did_you_mean, row_spans
 
 PRIMARY_YEAR_GROUPS = list(YEAR_GROUP_NAMES.items())
 
@@ -570,8 +571,7 @@ def _pupils_write(
                 report.warn(
                     row.row,
                     "flags",
-                    f"{key!r} is not a known flag{imports.did_you_mean(key, flags)}: created it as one of the "
-                    "school's own",
+                    f"{key!r} is not a known flag{did_you_mean(key, flags)}: created it as one of the school's own",
                 )
         if row.registration_group not in groups and row.registration_group not in new_groups:
             new_groups[row.registration_group] = RegistrationGroup(
@@ -689,7 +689,7 @@ def _pupils_write(
         report.warn(
             0,
             "start_date",
-            f"no start date for {len(no_start)} new pupils (rows {imports.row_spans(no_start)}): each on roll from "
+            f"no start date for {len(no_start)} new pupils (rows {row_spans(no_start)}): each on roll from "
             f"{default_start:%-d %b %Y}, the start of the school year; give start_date for any who joined later",
         )
     if not report.ok:

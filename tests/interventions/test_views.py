@@ -114,8 +114,8 @@ def test_the_chart_leaves_out_first_weeks_with_registers_for_only_a_few_pupils(c
     page = login(client, attendance_lead).get(url("dashboard", school)).content.decode()
     first = weeks[3].week_start
     assert (
-        f"Weeks before {first.day} {first:%b %Y} are not drawn: the app holds registers for at most 2 of the 6 "
-        "pupils in them, too few to stand for the school."
+        f"Weeks before {first.day} {first:%b %Y} are not drawn: they hold registers for at most 2 pupils, against 6 "
+        "in the weeks drawn, too few to stand for the school."
     ) in page
     assert f">{first.day} {first:%b}</text>" in page  # the chart's first label
     assert f">{weeks[2].week_start.day} {weeks[2].week_start:%b}</text>" not in page

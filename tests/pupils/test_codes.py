@@ -39,15 +39,19 @@ def test_codes_in_force_are_stored(raw, day, stored):
 @pytest.mark.parametrize(
     ("raw", "day", "message"),
     [
-        ("J1", date(2024, 8, 18), "code 'J1' is only in force from 2024-08-19"),
+        ("J1", date(2024, 8, 18), "code 'J1' is only in force from 19 Aug 2024"),
         (
             "H",
             date(2024, 8, 19),
-            "code 'H' was withdrawn after 2024-08-18: record C for leave the school agreed in exceptional "
+            "code 'H' was withdrawn after 18 Aug 2024: record C for leave the school agreed in exceptional "
             "circumstances, G for a holiday it did not agree$",
         ),
-        ("J", date(2025, 1, 6), "code 'J' was withdrawn after 2024-08-18: record J1 for leave to attend an interview$"),
-        ("F", date(2020, 1, 6), "code 'F' was withdrawn after 2013-08-31$"),
+        (
+            "J",
+            date(2025, 1, 6),
+            "code 'J' was withdrawn after 18 Aug 2024: record J1 for leave to attend an interview$",
+        ),
+        ("F", date(2020, 1, 6), "code 'F' was withdrawn after 31 Aug 2013$"),
         ("ZZ", date(2025, 11, 26), "unknown attendance code 'ZZ'"),
     ],
 )

@@ -233,7 +233,7 @@ def test_a_code_not_in_force_on_its_date_is_an_error(tmp_path, pupil):
     message = rejected(tmp_path, ctf(pupil_xml(pupil.upn, "2023-11-20", "/,J1")))
     assert (
         f"pupil 1 (UPN {pupil.upn}), mark 2 (2023-11-20 PM), column AttendanceMarks: "
-        "code 'J1' is only in force from 2024-08-19" in message
+        "code 'J1' is only in force from 19 Aug 2024" in message
     )
 
 

@@ -358,8 +358,8 @@ def test_an_unknown_code_is_an_error(tmp_path, pupil):
 
 def test_a_code_not_in_force_on_the_date_is_an_error(tmp_path, pupil):
     message = rejected(tmp_path, HEADER + f"{pupil.upn},2023-11-20,AM,J1\n{pupil.upn},2025-11-24,AM,H\n")
-    assert "row 2, column code: code 'J1' is only in force from 2024-08-19" in message
-    assert "row 3, column code: code 'H' was withdrawn after 2024-08-18" in message
+    assert "row 2, column code: code 'J1' is only in force from 19 Aug 2024" in message
+    assert "row 3, column code: code 'H' was withdrawn after 18 Aug 2024" in message
 
 
 def test_a_bad_date_is_an_error(tmp_path, pupil):

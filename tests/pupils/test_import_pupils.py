@@ -8,8 +8,9 @@ from datetime import date
 import pytest
 from django.utils import timezone
 
-from pupils.imports import ImportReport, parse_pupils_csv, row_spans, year_group_aliases
+from pupils.imports import ImportReport, parse_pupils_csv, year_group_aliases
 from pupils.models import AcademicYear, Contact, Flag, ImportBatch, Pupil, RegistrationGroup
+from pupils.words import row_spans
 from tests.factories import ContactFactory, MarkFactory, PupilFactory, born_in_year, make_upn
 from tests.pupils.importing import database_picture, run, run_rejected, write
 
@@ -539,7 +540,8 @@ def test_a_misspelt_column_is_named_with_the_one_it_may_be(tmp_path, school):
         tmp_path, HEADER.replace("date_of_birth", "date_of_brith") + f"{ALEX},Smith,Alex,{ALEX_BORN},4,4B\n"
     )
     assert (
-        "row 1, column date_of_birth: required column is missing: the file has 'date_of_brith', which may be it misspelt"
+        "row 1, column date_of_birth: required column is missing: the file has a column 'date_of_brith'; if that is "
+        "date_of_birth, correct its spelling"
     ) in message
 
 

@@ -81,7 +81,7 @@ def test_a_retired_sub_code_becomes_what_it_became_on_old_dates(pupil, attendanc
             date(2023, 11, 20),
             "J1",
             "code",
-            "Code J1 cannot be used on Monday 20 November 2023: code 'J1' is only in force from 2024-08-19.",
+            "Code J1 cannot be used on Monday 20 November 2023: code 'J1' is only in force from 19 Aug 2024.",
         ),
         (MONDAY, "zz", "code", "Code ZZ cannot be used on Monday 24 November 2025: unknown attendance code 'ZZ'."),
         (MONDAY, "", "code", "Enter an attendance code: a session cannot be set back to “no mark yet”."),

@@ -172,7 +172,7 @@ def test_a_bad_marks_file_changes_nothing_and_every_problem_is_shown_by_row_and_
     assert "3 problems" in body
     rows = [(p["row"], p["column"]) for p in batch.errors]
     assert rows == [(3, "code"), (4, "upn"), (4, "session")]
-    assert "code &#x27;J1&#x27; is only in force from 2024-08-19" in body
+    assert "code &#x27;J1&#x27; is only in force from 19 Aug 2024" in body
     assert '<td class="text-nowrap">3</td>' in body and "<code>code</code>" in body
     assert "session must be AM or PM, not &#x27;XX&#x27;" in body
 
@@ -537,13 +537,13 @@ def test_other_codes_are_saved_without_a_warning(owen, school, alex):
         (
             date(2023, 11, 20),
             "J1",
-            "Code J1 cannot be used on Monday 20 November 2023: code &#x27;J1&#x27; is only in force from 2024-08-19.",
+            "Code J1 cannot be used on Monday 20 November 2023: code &#x27;J1&#x27; is only in force from 19 Aug 2024.",
         ),
         (MONDAY, "ZZ", "Code ZZ cannot be used on Monday 24 November 2025: unknown attendance code &#x27;ZZ&#x27;."),
         (
             MONDAY,
             "H",
-            "Code H cannot be used on Monday 24 November 2025: code &#x27;H&#x27; was withdrawn after 2024-08-18: "
+            "Code H cannot be used on Monday 24 November 2025: code &#x27;H&#x27; was withdrawn after 18 Aug 2024: "
             "record C for leave the school agreed in exceptional circumstances, G for a holiday it did not agree.",
         ),
         (MONDAY, "-", "Enter an attendance code"),

@@ -27,18 +27,22 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True, help="the school's name")
         parser.add_argument("--calendar", type=Path, metavar="FILE", help="half-terms CSV: name,start,end")
         letterhead = parser.add_argument_group("letterhead", "what every letter prints (the lead can change it later)")
-        letterhead.add_argument("--address", default="", help="address lines separated by ';', postcode last")
-        letterhead.add_argument("--phone", default="", help="the office's phone number")
-        letterhead.add_argument("--email", default="", help="the office's e-mail address")
-        letterhead.add_argument("--signatory-name", default="", help="who signs letters, as printed")
-        letterhead.add_argument("--signatory-role", default="Headteacher", help="their role (default Headteacher)")
+        letterhead.add_argument("--address", help="address lines separated by ';', postcode last")
+        letterhead.add_argument("--phone", help="the office's phone number")
+        letterhead.add_argument("--email", help="the office's e-mail address")
+        letterhead.add_argument("--signatory-name", help="who signs letters, as printed")
+        letterhead.add_argument("--signatory-role", help="their role (Headteacher unless given)")
 
-    def handle(self, *args: object, urn: str, name: str, calendar: Path | None, address: str, **options: Any) -> None:
+    def handle(
+        self, *args: object, urn: str, name: str, calendar: Path | None, address: str | None, **options: Any
+    ) -> None:
         half_terms = None
         if calendar is not None:
             half_terms = self._read_calendar(calendar)
-        details = {name: options[name].strip() for name in ("phone", "email", "signatory_name", "signatory_role")}
-        details["address"] = "\n".join(line.strip() for line in address.split(";") if line.strip())
+        given = ("phone", "email", "signatory_name", "signatory_role")
+        details = {name: options[name].strip() for name in given if options[name] is not None}
+        if address is not None:
+            details["address"] = "\n".join(line.strip() for line in address.split(";") if line.strip())
         try:
             school = school_create(
                 urn=urn.strip(), name=name.strip(), half_terms=half_terms, today=timezone.localdate(), **details
