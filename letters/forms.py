@@ -314,14 +314,23 @@ class SettingsForm(forms.Form):
         help_text="One line per address line, postcode last. Printed under the school's name.",
     )
     phone = forms.CharField(
-        required=False, max_length=40, label="Phone number", help_text="For families to call the office."
+        required=False,
+        max_length=School._meta.get_field("phone").max_length,
+        label="Phone number",
+        help_text="For families to call the office.",
     )
     email = forms.EmailField(required=False, label="E-mail address")
     signatory_name = forms.CharField(
-        required=False, max_length=120, label="Who signs letters", help_text="Their name, as it is printed."
+        required=False,
+        max_length=School._meta.get_field("signatory_name").max_length,
+        label="Who signs letters",
+        help_text="Their name, as it is printed.",
     )
     signatory_role = forms.CharField(
-        required=False, max_length=120, label="Their role", help_text="Printed under the name, like Headteacher."
+        required=False,
+        max_length=School._meta.get_field("signatory_role").max_length,
+        label="Their role",
+        help_text="Printed under the name, like Headteacher.",
     )
     addressing = forms.ChoiceField(
         choices=LetterSettings.Addressing.choices, widget=forms.RadioSelect, label="Who letters go to"

@@ -264,6 +264,19 @@ def test_run_nightly_for_a_school_runs_its_latest_due_night_by_default(oakfield)
     assert selectors.nightly_status(school=oakfield).state == "ok"
 
 
+def test_run_nightly_for_all_schools_runs_each_ones_latest_due_night_by_default(oakfield, other_school, monkeypatch):
+    services.ladder_load(school=other_school, document=SIMPLE_LADDER, activate=True)
+    other_school.time_zone = "Pacific/Kiritimati"  # 14 hours ahead of London
+    other_school.save()
+    now = datetime(2026, 12, 6, 13, 0, tzinfo=UTC)  # 13:00 on Sunday in London, 03:00 on Monday there
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    out = StringIO()
+    call_command("run_nightly", "--all-schools", stdout=out)
+    runs = dict(NightlyRun.objects.values_list("school__urn", "run_on"))
+    assert runs == {oakfield.urn: date(2026, 12, 5), other_school.urn: date(2026, 12, 6)}
+    assert [json.loads(line)["school"] for line in out.getvalue().splitlines()] == [oakfield.urn, other_school.urn]
+
+
 @pytest.mark.parametrize("days_ahead", [0, 1])
 @pytest.mark.parametrize("one_school", [True, False])
 def test_run_nightly_refuses_a_night_whose_day_is_not_over(oakfield, other_school, one_school, days_ahead):

@@ -165,6 +165,35 @@ def test_a_later_ctf_corrects_marks_with_history(tmp_path, pupil):
     assert change.batch == ImportBatch.objects.get(filename="second.xml")
 
 
+def test_a_ctf_replacing_a_mark_corrected_in_the_app_names_the_pupil_and_the_mark(tmp_path, pupil, attendance_lead):
+    from django.utils import timezone
+
+    from pupils.services import mark_correct
+
+    import_ctf(tmp_path, ctf(pupil_xml(pupil.upn, "2025-11-24", "N,N")), name="first.xml")
+    mark_correct(pupil=pupil, date=date(2025, 11, 24), session=1, code="M", reason="GP letter", user=attendance_lead)
+    out = import_ctf(tmp_path, ctf(pupil_xml(pupil.upn, "2025-11-24", "N,N")), name="again.xml")
+    today = timezone.localdate()
+    assert (
+        f"warning: pupil 1 (UPN {pupil.upn}), mark 2 (2025-11-24 PM), column AttendanceMarks: replaces M with N: "
+        f"M was recorded in the app by alice on {today.day} {today:%b %Y}; check which is right"
+    ) in out
+
+
+def test_past_the_kept_warnings_the_rest_are_counted_in_one_line(tmp_path, pupil, attendance_lead, monkeypatch):
+    from pupils import imports
+    from pupils.services import mark_correct
+
+    monkeypatch.setattr(imports, "KEEP", 1)
+    import_ctf(tmp_path, ctf(pupil_xml(pupil.upn, "2025-11-24", "N,N")), name="first.xml")
+    for session in (0, 1):
+        mark_correct(pupil=pupil, date=date(2025, 11, 24), session=session, code="M", reason="GP", user=attendance_lead)
+    out = import_ctf(tmp_path, ctf(pupil_xml(pupil.upn, "2025-11-24", "N,N")), name="again.xml")
+    assert "mark 1 (2025-11-24 AM), column AttendanceMarks: replaces M with N" in out
+    assert "mark 2 (2025-11-24 PM)" not in out
+    assert "1 more marks replaced like these: see each pupil's register history" in out
+
+
 def test_a_csv_and_a_ctf_agree_on_the_same_marks(tmp_path, pupil):
     import_ctf(tmp_path, ctf(pupil_xml(pupil.upn, "2025-11-24", "/,N")))
     out = run(

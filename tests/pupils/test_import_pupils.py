@@ -529,9 +529,11 @@ def test_a_byte_order_mark_does_not_hide_the_first_column(tmp_path, school):
     assert Pupil.objects.filter(upn=ALEX).exists()
 
 
-def test_a_file_separated_by_semicolons_is_refused_with_what_to_do(tmp_path, school):
-    message = rejected(tmp_path, HEADER.replace(",", ";") + f"{ALEX};Smith;Alex;{ALEX_BORN};4;4B\n")
-    assert "row 1: the columns are separated by semicolons, not commas: save the file as CSV" in message
+@pytest.mark.parametrize(("separator", "words"), [(";", "semicolons"), ("\t", "tabs"), ("|", "bars")])
+def test_a_file_separated_by_something_else_is_refused_with_what_to_do(tmp_path, school, separator, words):
+    text = HEADER.replace(",", separator) + separator.join([ALEX, "Smith", "Alex", ALEX_BORN, "4", "4B"]) + "\n"
+    message = rejected(tmp_path, text)
+    assert f"row 1: the columns are separated by {words}, not commas: save the file as CSV" in message
     assert "required column is missing" not in message
 
 
