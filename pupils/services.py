@@ -91,10 +91,12 @@ def school_create(
 
 @dataclass(frozen=True)
 class StaffAdded:
-    """What `staff_add` did: the membership, and the new account's password (None for an existing account)."""
+    """What `staff_add` did: the membership, the new account's password (None for an existing account), and
+    whether anything changed (a second run with the same role and classes changes nothing)."""
 
     membership: StaffMembership
     password: str | None
+    changed: bool = True
 
 
 @transaction.atomic
@@ -113,8 +115,11 @@ def staff_add(
 
     An existing account keeps its password and details: a person can hold
     roles at several schools. Class teachers see only their `classes` (names
-    of this school's registration groups), so they need at least one.
-    Raises ValidationError naming the field at fault; nothing is saved then.
+    of this school's registration groups), so they need at least one; other
+    roles see the whole school and take none. Giving a role held already
+    changes nothing, except a teacher's classes when others are named: safe
+    to run again from a script. Raises ValidationError naming the field at
+    fault; nothing is saved then.
     """
     errors: dict[str, list[str]] = defaultdict(list)
     if role not in StaffMembership.Role.values:
@@ -130,6 +135,9 @@ def staff_add(
         )
     if role == StaffMembership.Role.CLASS_TEACHER and not names:
         errors["classes"].append("a class teacher sees only their own classes: name at least one")
+    if names and role in StaffMembership.Role.values and role != StaffMembership.Role.CLASS_TEACHER:
+        label = StaffMembership.Role(role).label
+        errors["classes"].append(f"only a class teacher is limited to classes: a {label} sees the whole school")
     user_model = get_user_model()
     user = user_model.objects.filter(username__iexact=username).first()
     created = user is None
@@ -152,14 +160,15 @@ def staff_add(
             f"{user.username} is already the login of {person_with_email(user)} ({held}): give another username for someone "
             "else, or leave out the name and e-mail to give this person the role"
         )
-    elif StaffMembership.objects.filter(user=user, school=school, role=role).exists():
-        errors["role"].append(f"{user.username} is already {StaffMembership.Role(role).label.lower()} at {school.name}")
     if errors:
         raise ValidationError(dict(errors))
     user.save()
-    membership = StaffMembership.objects.create(user=user, school=school, role=role)
-    membership.classes.set(groups.values())
-    return StaffAdded(membership, password if created else None)
+    membership, added = StaffMembership.objects.get_or_create(user=user, school=school, role=role)
+    held = set(membership.classes.values_list("pk", flat=True))
+    changed = added or (bool(names) and held != {g.pk for g in groups.values()})
+    if added or names:  # run again with other classes, a teacher's classes become those
+        membership.classes.set(groups.values())
+    return StaffAdded(membership, password if created else None, changed=changed)
 
 
 def _someone_else(user: Any, *, first_name: str, last_name: str, email: str) -> bool:

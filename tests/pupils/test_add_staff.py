@@ -28,7 +28,7 @@ def test_a_new_class_teacher_gets_a_login_that_sees_only_their_classes(school, c
         "--classes", "7A, 7B", "--name", "Rita Patel", "--email", "r.patel@example.org",
     )  # fmt: skip
 
-    assert f"rpatel is now class teacher at {school.name} (URN {school.urn}), for 7A, 7B." in out
+    assert f"rpatel is now Class teacher at {school.name} (URN {school.urn}), for 7A, 7B." in out
     password = re.search(r"Password: (\S+) \(shown once", out).group(1)
     user = get_user_model().objects.get(username="rpatel")
     assert (user.get_full_name(), user.email, user.is_staff) == ("Rita Patel", "r.patel@example.org", False)
@@ -42,7 +42,7 @@ def test_an_existing_login_gains_a_role_and_keeps_its_password(school, other_sch
     attendance_lead.first_name, attendance_lead.last_name = "Alice", "Hart"
     attendance_lead.save()
     out = run("add_staff", "--school", other_school.urn, "--username", "Alice", "--role", "senior_leader")
-    assert f"alice is now senior leader at {other_school.name}" in out
+    assert f"alice is now Senior leader at {other_school.name}" in out
     assert "Password" not in out
     assert (
         f"An existing login (Alice Hart, {attendance_lead.email}): its password is unchanged. "
@@ -81,9 +81,25 @@ def test_a_class_from_another_school_is_not_one_of_this_schools(school, other_sc
     assert message == f"--classes: not a class at {school.name}: 9Z (its classes: 7A, 7B, 8A)"
 
 
-def test_the_same_role_twice_is_refused(school, attendance_lead):
-    message = run_rejected("add_staff", "--school", school.urn, "--username", "alice", "--role", "attendance_lead")
-    assert message == f"--role: alice is already attendance lead at {school.name}"
+def test_giving_a_role_held_already_changes_nothing_so_a_script_can_run_again(school, classes, attendance_lead):
+    out = run("add_staff", "--school", school.urn, "--username", "alice", "--role", "attendance_lead")
+    assert out == f"alice is already Attendance lead at {school.name} (URN {school.urn}). Nothing changed.\n"
+    args = ("add_staff", "--school", school.urn, "--username", "rpatel", "--role", "class_teacher")
+    run(*args, "--classes", "7A")
+    assert "Nothing changed." in run(*args, "--classes", "7A")
+    moved = run(*args, "--classes", "7B,8A")
+    assert f"rpatel is now Class teacher at {school.name} (URN {school.urn}), for 7B, 8A." in moved
+    assert StaffMembership.objects.filter(user__username="rpatel").count() == 1
+
+
+def test_classes_are_refused_for_a_role_that_sees_the_whole_school(school, classes):
+    message = run_rejected(
+        "add_staff", "--school", school.urn, "--username", "z1", "--role", "la_officer", "--classes", "7A"
+    )
+    assert message == (
+        "--classes: only a class teacher is limited to classes: a Trust / LA officer (read only) sees the whole school"
+    )
+    assert not StaffMembership.objects.exists()
 
 
 def test_a_username_taken_by_someone_else_is_refused(school, other_school, attendance_lead):

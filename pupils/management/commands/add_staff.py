@@ -52,9 +52,10 @@ class Command(BaseCommand):
         membership = added.membership
         user = membership.user
         held = ", ".join(sorted(g.name for g in membership.classes.all()))
-        line = f"{user.username} is now {membership.get_role_display().lower()} at {target.name} (URN {target.urn})"
-        self.stdout.write(line + (f", for {held}." if held else "."))
-        if not added.password:
+        place = f"{membership.get_role_display()} at {target.name} (URN {target.urn})"
+        line = f"{user.username} is now {place}" if added.changed else f"{user.username} is already {place}"
+        self.stdout.write(line + (f", for {held}." if held else ".") + ("" if added.changed else " Nothing changed."))
+        if not added.password and added.changed:
             others = [
                 f"{m.get_role_display().lower()} at {m.school.name}"
                 for m in user.memberships.select_related("school").exclude(pk=membership.pk)
