@@ -237,12 +237,28 @@ def ladder_edit(*, ladder: Ladder, document: dict[str, Any]) -> tuple[Ladder, La
 
 
 @transaction.atomic
-def ladder_activate(*, ladder: Ladder) -> None:
-    """Make this the school's active ladder (one per school). Idempotent."""
+@transaction.atomic
+def ladder_activate(*, ladder: Ladder) -> int:
+    """Make this the school's active ladder (one per school). Idempotent.
+
+    Moves proposed on the ladders it replaces can no longer be decided (only
+    the active ladder's are shown), so they are withdrawn, saying why.
+    Their tasks stay: they are work staff may have begun. Returns how many
+    proposals were withdrawn.
+    """
     Ladder.objects.filter(school=ladder.school, is_active=True).exclude(pk=ladder.pk).update(is_active=False)
     if not ladder.is_active:
         ladder.is_active = True
         ladder.save(update_fields=["is_active"])
+    return (
+        Proposal.objects.filter(ladder__school=ladder.school, status=Proposal.Status.PENDING)
+        .exclude(ladder=ladder)
+        .update(
+            status=Proposal.Status.WITHDRAWN,
+            decided_at=timezone.now(),
+            decision_reason=f"The school's ladder is now {ladder.name}",
+        )
+    )
 
 
 def active_ladder(school: School) -> Ladder | None:

@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -202,9 +203,15 @@ def ladder_activate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
     ladder = _school_ladder(access, key)
     if request.method == "POST":
         if not ladder.is_active:
-            services.ladder_activate(ladder=ladder)
+            withdrawn = services.ladder_activate(ladder=ladder)
             _audit(request, access, AuditEvent.Verb.CHANGE, f"activated ladder {ladder.key}")
-            messages.success(request, f"“{ladder.name}” is now the active ladder. Tonight's run places pupils on it.")
+            message = f"“{ladder.name}” is now the active ladder. Tonight's run places pupils on it."
+            if withdrawn:
+                message += (
+                    f" {withdrawn} move{pluralize(withdrawn)} proposed on the ladder it replaces "
+                    f"{pluralize(withdrawn, 'was,were')} withdrawn."
+                )
+            messages.success(request, message)
         else:
             messages.info(request, f"“{ladder.name}” was already the active ladder.")
         return redirect("interventions:ladder", urn=urn)
