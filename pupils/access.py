@@ -31,6 +31,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "queue_letters": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER, Role.DSL, Role.OFFICE}),
     "view_audit": frozenset({Role.ATTENDANCE_LEAD, Role.DSL}),
 }
+#: The permissions that change something: a person with none of them is read only.
+CHANGES = (
+    "log_action",
+    "manage_stages",
+    "edit_flags",
+    "edit_ladder",
+    "manage_registers",
+    "print_letters",
+    "queue_letters",
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,11 @@ class Access:
         if name.startswith("can_") and name[4:] in PERMISSIONS:
             return self.can(name[4:])
         raise AttributeError(name)
+
+    @property
+    def read_only(self) -> bool:
+        """Sees, and changes nothing at this school (a trust or LA officer)."""
+        return not any(self.can(permission) for permission in CHANGES)
 
     @property
     def is_teacher(self) -> bool:

@@ -147,6 +147,24 @@ def test_the_dashboard_says_when_this_years_registers_start_after_the_year_began
     assert "registers-start" not in client.get(url("dashboard", school)).content.decode()
 
 
+def test_an_la_officer_sees_the_dashboard_as_read_only(client, school, placed, staff):
+    from interventions.models import Task
+
+    Task.objects.filter(school=school).update(due_on=timezone.localdate())
+    officer = login(client, staff["lara"]).get(url("dashboard", school)).content.decode()
+    assert '<span class="badge text-bg-secondary fs-6 align-middle" id="read-only">Read only</span>' in officer
+    assert "Tasks and reviews due at the school" in officer and "Your tasks" not in officer
+    assert 'id="others-tasks">Due, by whom: Attendance lead' in officer
+    assert "Decide these and the next ones appear" not in officer
+    ladders = client.get(url("ladder", school)).content.decode()
+    assert "yours to edit" not in ladders and "copy one to make it" not in ladders
+
+    lead = login(client, staff["alice"]).get(url("dashboard", school)).content.decode()
+    assert 'id="read-only"' not in lead
+    assert "Your tasks and reviews due" in lead
+    assert "yours to edit" in client.get(url("ladder", school)).content.decode()
+
+
 def test_dashboard_htmx_filter_returns_only_the_list(client, school, placed, attendance_lead):
     response = login(client, attendance_lead).get(
         url("dashboard", school) + "?stage=pa", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="pupil-list"
