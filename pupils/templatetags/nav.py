@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.urls import reverse
 from django.utils.html import format_html
 
 register = template.Library()
@@ -24,3 +25,15 @@ def nav_item(context: Any, url: str, text: str, also: str = "") -> str:
             '<li class="nav-item"><a class="nav-link active" aria-current="page" href="{}">{}</a></li>', url, text
         )
     return format_html('<li class="nav-item"><a class="nav-link" href="{}">{}</a></li>', url, text)
+
+
+@register.simple_tag(takes_context=True)
+def same_page_at(context: Any, urn: str) -> str:
+    """The page being shown, at the school with this URN: the same list or dashboard there. A page about one
+    record (a pupil, a letter: any part of the path a number) is that school's home instead."""
+    request, access = context["request"], context.get("access")
+    here = f"/school/{access.school.urn}/" if access is not None else ""
+    rest = request.path[len(here) :] if here and request.path.startswith(here) else None
+    if rest is None or any(part.isdigit() for part in rest.split("/")):
+        return reverse("school_home", args=[urn])
+    return f"/school/{urn}/{rest}"

@@ -18,7 +18,7 @@ from interventions import nightly, services
 from interventions.models import ActionLog, Placement, Referral, StageChange
 from pupils.models import AuditEvent, Flag, Pupil, RegistrationGroup, StaffMembership
 from pupils.services import school_calendar
-from tests.factories import PupilFactory, RegistrationGroupFactory
+from tests.factories import MembershipFactory, PupilFactory, RegistrationGroupFactory
 from tests.interventions.conftest import before_joining_refusal, fill_register
 
 Role = StaffMembership.Role
@@ -652,3 +652,22 @@ def test_a_hand_placement_before_the_first_night_does_not_make_the_night_an_esca
     client.force_login(attendance_lead)
     rows = client.get(url("escalations", school)).context["rows"]
     assert not {r.change.pupil for r in rows} & set(pupils[1:])
+
+
+def test_an_officer_at_two_schools_switches_to_the_same_list_at_the_other(client, school, other_school, staff):
+    officer = staff["lara"]
+    MembershipFactory(user=officer, school=other_school, role=StaffMembership.Role.LA_OFFICER)
+    client.force_login(officer)
+    page = client.get(url("referrals", school)).content.decode()
+    assert f'Referrals to services outside school <small class="text-muted fs-6">{school.name}</small></h1>' in page
+    assert (
+        f'<a class="dropdown-item" href="/school/{other_school.urn}/lists/referrals/">{other_school.name}</a>' in page
+    )
+    assert (
+        f'<a class="dropdown-item active" aria-current="page" href="/school/{school.urn}/lists/referrals/">'
+        f"{school.name}</a>"
+    ) in page
+    # A page about one pupil has no counterpart at the other school: its home instead.
+    pupil = PupilFactory(school=school)
+    page = client.get(reverse("interventions:pupil", args=[school.urn, pupil.pk])).content.decode()
+    assert f'href="/school/{other_school.urn}/">{other_school.name}</a>' in page
