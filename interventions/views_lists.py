@@ -29,7 +29,7 @@ from pupils.models import AuditEvent
 from pupils.people import person_name
 from pupils.services import audit_record, school_calendar
 
-from . import selectors_lists, services
+from . import selectors, selectors_lists, services
 from .forms_lists import EscalationFilterForm, ReferralFilterForm, ReferralForm, ReferralUpdateForm
 from .models import Referral, Stage
 
@@ -331,7 +331,8 @@ ABSENCE_COLUMNS = (
 def absence_groups(request: HttpRequest, urn: str) -> HttpResponse:
     access = school_access(request.user, urn)
     access.require("view_lists")
-    start, end = school_calendar(access.school).academic_year_window(timezone.localdate())
+    calendar, today = school_calendar(access.school), timezone.localdate()
+    start, end = calendar.academic_year_window(today)
     national = settings.NATIONAL_PERSISTENT_ABSENCE_PCT
     tables = selectors_lists.absence_by_group(
         school=access.school,
@@ -361,6 +362,7 @@ def absence_groups(request: HttpRequest, urn: str) -> HttpResponse:
         "national_label": settings.NATIONAL_FIGURES_LABEL,
         "small_group": selectors_lists.SMALL_GROUP,
         "tab": "absence",
+        "registers_start": selectors.registers_start(school=access.school, calendar=calendar, today=today),
     }
     return render(request, "interventions/lists_absence.html", context)
 

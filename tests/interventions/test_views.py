@@ -143,6 +143,9 @@ def test_the_dashboard_says_when_this_years_registers_start_after_the_year_began
         f"first registers held. The year began on {began.day} {began:%b %Y}."
     ) in page
 
+    absence = client.get(url("absence_groups", school)).content.decode()  # where an LA officer compares schools
+    assert f"count from the week of {first.day} {first:%b %Y}: the first registers held." in absence
+
     SchoolWeek.objects.create(school=school, week_start=monday_of(began), pupils=6, attendance_pct=100)
     assert "registers-start" not in client.get(url("dashboard", school)).content.decode()
 
