@@ -671,3 +671,11 @@ def test_an_officer_at_two_schools_switches_to_the_same_list_at_the_other(client
     pupil = PupilFactory(school=school)
     page = client.get(reverse("interventions:pupil", args=[school.urn, pupil.pk])).content.decode()
     assert f'href="/school/{other_school.urn}/">{other_school.name}</a>' in page
+
+
+def test_the_switcher_goes_home_at_a_school_where_the_person_holds_other_roles(client, school, other_school, staff):
+    lead = staff["alice"]
+    MembershipFactory(user=lead, school=other_school, role=StaffMembership.Role.OFFICE)  # no lists there
+    client.force_login(lead)
+    page = client.get(url("referrals", school)).content.decode()
+    assert f'<a class="dropdown-item" href="/school/{other_school.urn}/">{other_school.name}</a>' in page
