@@ -31,20 +31,20 @@ def nav_item(context: Any, url: str, text: str, also: str = "") -> str:
 
 @register.simple_tag(takes_context=True)
 def same_page_at(context: Any, urn: str) -> str:
-    """The page being shown, at the school with this URN: the same list or dashboard there, when the person
-    holds the same roles at both (so may see the same pages). Otherwise, and for a page about one record (a
-    pupil, a letter: any part of the path a number), that school's home."""
+    """The page being shown, at the school with this URN: the same list or dashboard there, when the page is
+    the school's as a whole (its URL names nothing but the school) and the person holds the same roles at
+    both, so may see it there too. Otherwise, as for a page about one pupil, ladder or letter, that school's home."""
     request, access = context["request"], context.get("access")
-    here = f"/school/{access.school.urn}/" if access is not None else ""
-    rest = request.path[len(here) :] if here and request.path.startswith(here) else None
+    match = getattr(request, "resolver_match", None)
     roles = _roles_by_urn(request)
     if (
-        rest is None
-        or any(part.isdigit() for part in rest.split("/"))
+        access is None
+        or match is None
+        or set(match.kwargs) != {"urn"}
         or roles.get(urn) != roles.get(access.school.urn)
     ):
         return reverse("school_home", args=[urn])
-    return f"/school/{urn}/{rest}"
+    return reverse(match.view_name, kwargs={"urn": urn})
 
 
 def _roles_by_urn(request: Any) -> dict[str, set[str]]:

@@ -679,3 +679,11 @@ def test_the_switcher_goes_home_at_a_school_where_the_person_holds_other_roles(c
     client.force_login(lead)
     page = client.get(url("referrals", school)).content.decode()
     assert f'<a class="dropdown-item" href="/school/{other_school.urn}/">{other_school.name}</a>' in page
+
+
+def test_the_switcher_goes_home_from_a_page_about_one_ladder(client, school, other_school, staff, ladder):
+    officer = staff["lara"]
+    MembershipFactory(user=officer, school=other_school, role=StaffMembership.Role.LA_OFFICER)
+    client.force_login(officer)
+    page = client.get(reverse("interventions:ladder_detail", args=[school.urn, ladder.key])).content.decode()
+    assert f'<a class="dropdown-item" href="/school/{other_school.urn}/">{other_school.name}</a>' in page
