@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from pupils.access import PERMISSIONS
@@ -237,7 +238,6 @@ def ladder_edit(*, ladder: Ladder, document: dict[str, Any]) -> tuple[Ladder, La
 
 
 @transaction.atomic
-@transaction.atomic
 def ladder_activate(*, ladder: Ladder) -> int:
     """Make this the school's active ladder (one per school). Idempotent.
 
@@ -250,15 +250,16 @@ def ladder_activate(*, ladder: Ladder) -> int:
     if not ladder.is_active:
         ladder.is_active = True
         ladder.save(update_fields=["is_active"])
-    return (
-        Proposal.objects.filter(ladder__school=ladder.school, status=Proposal.Status.PENDING)
-        .exclude(ladder=ladder)
-        .update(
-            status=Proposal.Status.WITHDRAWN,
-            decided_at=timezone.now(),
-            decision_reason=f"The school's ladder is now {ladder.name}",
-        )
+    return replaced_proposals(ladder=ladder).update(
+        status=Proposal.Status.WITHDRAWN,
+        decided_at=timezone.now(),
+        decision_reason=f"The school's ladder is now {ladder.name}",
     )
+
+
+def replaced_proposals(*, ladder: Ladder) -> QuerySet[Proposal]:
+    """The moves awaiting approval on the school's other ladders: those making `ladder` active withdraws."""
+    return Proposal.objects.filter(ladder__school=ladder.school, status=Proposal.Status.PENDING).exclude(ladder=ladder)
 
 
 def active_ladder(school: School) -> Ladder | None:

@@ -215,7 +215,12 @@ def ladder_activate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
         else:
             messages.info(request, f"“{ladder.name}” was already the active ladder.")
         return redirect("interventions:ladder", urn=urn)
-    context = {"access": access, "ladder": ladder, "active": services.active_ladder(access.school)}
+    context = {
+        "access": access,
+        "ladder": ladder,
+        "active": services.active_ladder(access.school),
+        "withdrawing": services.replaced_proposals(ladder=ladder).count(),
+    }
     return render(request, "interventions/ladder_activate.html", context)
 
 

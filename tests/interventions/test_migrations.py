@@ -140,3 +140,33 @@ def test_a_dfe_ladder_as_shipped_has_its_note_on_the_la_trigger_brought_up_to_da
     ladder.refresh_from_db()
     assert ladder.settings["to_confirm"] == notes
     assert UNAUTHORISED.NOTE_BEFORE not in ladder.settings["to_confirm"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_moves_left_pending_on_a_replaced_ladder_are_withdrawn_and_others_kept():
+    from interventions.models import Proposal
+
+    migrate_to(("interventions", "0015_weeks_count_without_study_leave"))
+    try:
+        school, unladdered = SchoolFactory(), SchoolFactory()
+        old, _ = services.ladder_load(school=school, document=SIMPLE_LADDER)
+        new, _ = services.ladder_load(school=school, document={**SIMPLE_LADDER, "key": "new", "name": "New"})
+        idle, _ = services.ladder_load(school=unladdered, document=SIMPLE_LADDER)
+        Ladder = type(old)
+        Ladder.objects.filter(pk=new.pk).update(is_active=True)  # as an activation before 0016 left it
+
+        def propose(ladder, pupil):
+            stages = {s.key: s for s in ladder.stages.all()}
+            return Proposal.objects.create(
+                pupil=pupil, ladder=ladder, from_stage=stages["concern"], to_stage=stages["pa"], proposed_on=TODAY
+            )
+
+        stranded = propose(old, PupilFactory(school=school))
+        live = propose(new, PupilFactory(school=school))
+        elsewhere = propose(idle, PupilFactory(school=unladdered))
+    finally:
+        migrate_to_latest()
+    for proposal in (stranded, live, elsewhere):
+        proposal.refresh_from_db()
+    assert (stranded.status, stranded.decision_reason) == ("withdrawn", "The school's ladder is now New")
+    assert (live.status, elsewhere.status) == ("pending", "pending")

@@ -418,24 +418,31 @@ def test_activating_asks_first_then_switches_and_is_audited(client, school, plac
 def test_activating_another_ladder_withdraws_the_moves_proposed_on_the_old_one(
     client, school, placed, ladder, draft, attendance_lead
 ):
-    stages = {s.key: s for s in ladder.stages.all()}
-    Proposal.objects.create(
-        pupil=next(p for p in placed if not Proposal.objects.filter(pupil=p).exists()),
-        ladder=ladder,
-        from_stage=stages["concern"],
-        to_stage=stages["pa"],
-        proposed_on=date(2025, 11, 25),
-        reasons=["attendance 88% < 90%"],
-    )
-    pending = Proposal.objects.filter(ladder=ladder, status="pending").count()
-    assert pending == 2  # one the night made, and ours
+    def propose(on, pupil):
+        stages = {s.key: s for s in on.stages.all()}
+        return Proposal.objects.create(
+            pupil=pupil,
+            ladder=on,
+            from_stage=stages["concern"],
+            to_stage=stages["pa"],
+            proposed_on=date(2025, 11, 25),
+            reasons=["attendance 88% < 90%"],
+        )
+
+    propose(ladder, next(p for p in placed if not Proposal.objects.filter(pupil=p).exists()))
+    kept = propose(draft, placed[0])  # on the ladder made active: still to decide
+    assert Proposal.objects.filter(ladder=ladder, status="pending").count() == 2  # the night's, and ours
     client.force_login(attendance_lead)
+    asked = client.get(url("ladder_activate", school, "draft")).content.decode()
+    assert "The 2 moves awaiting approval on Simple ladder are withdrawn: they can no longer be decided." in asked
     response = client.post(url("ladder_activate", school, "draft"), follow=True)
     assert "2 moves proposed on the ladder it replaces were withdrawn." in response.content.decode()
-    assert set(Proposal.objects.values_list("status", "decision_reason")) == {
+    assert set(Proposal.objects.filter(ladder=ladder).values_list("status", "decision_reason")) == {
         ("withdrawn", "The school's ladder is now Draft")
     }
     assert services.ladder_activate(ladder=draft) == 0  # again: nothing left to withdraw
+    kept.refresh_from_db()
+    assert kept.status == "pending"
 
 
 def test_export_gives_the_yaml_back_and_is_audited(client, school, ladder, attendance_lead):
