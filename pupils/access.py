@@ -31,16 +31,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "queue_letters": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER, Role.DSL, Role.OFFICE}),
     "view_audit": frozenset({Role.ATTENDANCE_LEAD, Role.DSL}),
 }
-#: The permissions that change something: a person with none of them is read only.
-CHANGES = (
-    "log_action",
-    "manage_stages",
-    "edit_flags",
-    "edit_ladder",
-    "manage_registers",
-    "print_letters",
-    "queue_letters",
-)
+#: The permissions that change something (all but the view_ ones): a person with none of them is read only.
+CHANGES = frozenset(permission for permission in PERMISSIONS if not permission.startswith("view_"))
 
 
 @dataclass(frozen=True)

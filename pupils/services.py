@@ -97,6 +97,7 @@ class StaffAdded:
     membership: StaffMembership
     password: str | None
     changed: bool = True
+    classes_before: tuple[str, ...] = ()  # a teacher's classes before, when they already held the role
 
 
 @transaction.atomic
@@ -136,8 +137,9 @@ def staff_add(
     if role == StaffMembership.Role.CLASS_TEACHER and not names:
         errors["classes"].append("a class teacher sees only their own classes: name at least one")
     if names and role in StaffMembership.Role.values and role != StaffMembership.Role.CLASS_TEACHER:
-        label = StaffMembership.Role(role).label
-        errors["classes"].append(f"only a class teacher is limited to classes: a {label} sees the whole school")
+        errors["classes"].append(
+            f"only a class teacher is limited to classes: {role_words(role, article=True)} sees the whole school"
+        )
     user_model = get_user_model()
     user = user_model.objects.filter(username__iexact=username).first()
     created = user is None
@@ -149,13 +151,17 @@ def staff_add(
         except ValidationError as problem:
             for field_name, messages in problem.message_dict.items():
                 errors[field_name].extend(messages)
-    elif _someone_else(user, first_name=first_name, last_name=last_name, email=email):
-        held = (
-            ", ".join(
-                f"{m.get_role_display().lower()} at {m.school.name}" for m in user.memberships.select_related("school")
-            )
-            or "no roles yet"
+    elif (
+        role in _NOT_TOGETHER
+        and StaffMembership.objects.filter(user=user, school=school, role=_NOT_TOGETHER[role]).exists()
+    ):
+        errors["role"].append(
+            f"{user.username} is {role_words(_NOT_TOGETHER[role], article=True)} at {school.name}, and one login "
+            "cannot be both there: their class teacher's right to log actions would reach every class"
         )
+    elif _someone_else(user, first_name=first_name, last_name=last_name, email=email):
+        held = ", ".join(f"{role_words(m.role)} at {m.school.name}" for m in user.memberships.select_related("school"))
+        held = held or "no roles yet"
         errors["username"].append(
             f"{user.username} is already the login of {person_with_email(user)} ({held}): give another username for someone "
             "else, or leave out the name and e-mail to give this person the role"
@@ -164,11 +170,25 @@ def staff_add(
         raise ValidationError(dict(errors))
     user.save()
     membership, added = StaffMembership.objects.get_or_create(user=user, school=school, role=role)
-    held = set(membership.classes.values_list("pk", flat=True))
-    changed = added or (bool(names) and held != {g.pk for g in groups.values()})
+    before = sorted(membership.classes.values_list("name", flat=True))
+    changed = added or (bool(names) and before != sorted(groups))
     if added or names:  # run again with other classes, a teacher's classes become those
         membership.classes.set(groups.values())
-    return StaffAdded(membership, password if created else None, changed=changed)
+    return StaffAdded(membership, password if created else None, changed=changed, classes_before=tuple(before))
+
+
+#: Roles one login may not hold together at one school: a class teacher's writes would reach every class.
+_NOT_TOGETHER = {
+    StaffMembership.Role.CLASS_TEACHER: StaffMembership.Role.LA_OFFICER,
+    StaffMembership.Role.LA_OFFICER: StaffMembership.Role.CLASS_TEACHER,
+}
+
+
+def role_words(role: str, *, article: bool = False) -> str:
+    """A role as a sentence names it: "class teacher", "trust / LA officer", with "a" or "an" if asked."""
+    label = StaffMembership.Role(role).label.removesuffix(" (read only)")
+    words = label[0].lower() + label[1:]
+    return f"{'an' if words[0] in 'aeiou' else 'a'} {words}" if article else words
 
 
 def _someone_else(user: Any, *, first_name: str, last_name: str, email: str) -> bool:

@@ -28,7 +28,7 @@ def test_a_new_class_teacher_gets_a_login_that_sees_only_their_classes(school, c
         "--classes", "7A, 7B", "--name", "Rita Patel", "--email", "r.patel@example.org",
     )  # fmt: skip
 
-    assert f"rpatel is now Class teacher at {school.name} (URN {school.urn}), for 7A, 7B." in out
+    assert f"rpatel is now class teacher at {school.name} (URN {school.urn}), for 7A, 7B." in out
     password = re.search(r"Password: (\S+) \(shown once", out).group(1)
     user = get_user_model().objects.get(username="rpatel")
     assert (user.get_full_name(), user.email, user.is_staff) == ("Rita Patel", "r.patel@example.org", False)
@@ -42,7 +42,7 @@ def test_an_existing_login_gains_a_role_and_keeps_its_password(school, other_sch
     attendance_lead.first_name, attendance_lead.last_name = "Alice", "Hart"
     attendance_lead.save()
     out = run("add_staff", "--school", other_school.urn, "--username", "Alice", "--role", "senior_leader")
-    assert f"alice is now Senior leader at {other_school.name}" in out
+    assert f"alice is now senior leader at {other_school.name}" in out
     assert "Password" not in out
     assert (
         f"An existing login (Alice Hart, {attendance_lead.email}): its password is unchanged. "
@@ -83,12 +83,15 @@ def test_a_class_from_another_school_is_not_one_of_this_schools(school, other_sc
 
 def test_giving_a_role_held_already_changes_nothing_so_a_script_can_run_again(school, classes, attendance_lead):
     out = run("add_staff", "--school", school.urn, "--username", "alice", "--role", "attendance_lead")
-    assert out == f"alice is already Attendance lead at {school.name} (URN {school.urn}). Nothing changed.\n"
+    assert out == f"alice is already attendance lead at {school.name} (URN {school.urn}). Nothing changed.\n"
     args = ("add_staff", "--school", school.urn, "--username", "rpatel", "--role", "class_teacher")
     run(*args, "--classes", "7A")
     assert "Nothing changed." in run(*args, "--classes", "7A")
     moved = run(*args, "--classes", "7B,8A")
-    assert f"rpatel is now Class teacher at {school.name} (URN {school.urn}), for 7B, 8A." in moved
+    assert f"rpatel is now class teacher at {school.name} (URN {school.urn}), for 7B, 8A." in moved
+    assert "Their classes were 7A; now 7B, 8A." in moved
+    membership = StaffMembership.objects.get(user__username="rpatel")
+    assert sorted(membership.classes.values_list("name", flat=True)) == ["7B", "8A"]
     assert StaffMembership.objects.filter(user__username="rpatel").count() == 1
 
 
@@ -97,7 +100,7 @@ def test_classes_are_refused_for_a_role_that_sees_the_whole_school(school, class
         "add_staff", "--school", school.urn, "--username", "z1", "--role", "la_officer", "--classes", "7A"
     )
     assert message == (
-        "--classes: only a class teacher is limited to classes: a Trust / LA officer (read only) sees the whole school"
+        "--classes: only a class teacher is limited to classes: a trust / LA officer sees the whole school"
     )
     assert not StaffMembership.objects.exists()
 
@@ -120,3 +123,39 @@ def test_the_service_says_what_it_added(school, classes):
     added = staff_add(school=school, username="rpatel", role="office", password="a long new password")
     assert isinstance(added, StaffAdded)
     assert (added.membership.role, added.password) == ("office", "a long new password")
+
+
+def test_one_login_cannot_be_class_teacher_and_la_officer_at_one_school(school, classes):
+    run("add_staff", "--school", school.urn, "--username", "z1", "--role", "la_officer")
+    message = run_rejected(
+        "add_staff", "--school", school.urn, "--username", "z1", "--role", "class_teacher", "--classes", "7A"
+    )
+    assert message == (
+        f"--role: z1 is a trust / LA officer at {school.name}, and one login cannot be both there: their class "
+        "teacher's right to log actions would reach every class"
+    )
+    assert list(StaffMembership.objects.values_list("role", flat=True)) == ["la_officer"]
+
+
+def test_read_only_follows_the_permissions_that_change_anything(school, staff_roles):
+    from pupils.access import CHANGES, PERMISSIONS, school_access
+
+    assert {p for p in PERMISSIONS if not p.startswith("view_")} == CHANGES
+    assert [school_access(user, school.urn).read_only for user in staff_roles] == [
+        role == "la_officer" for role in StaffMembership.Role.values
+    ]
+
+
+@pytest.fixture
+def staff_roles(school):
+    """One login for each role at the school, in the order of StaffMembership.Role."""
+    from tests.factories import MembershipFactory, UserFactory
+
+    group = RegistrationGroupFactory(school=school, name="9A")
+    users = []
+    for role in StaffMembership.Role.values:
+        membership = MembershipFactory(user=UserFactory(username=f"u-{role}"), school=school, role=role)
+        if role == "class_teacher":
+            membership.classes.add(group)
+        users.append(membership.user)
+    return users

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pupils.models import StaffMembership
 from pupils.people import new_password, person_with_email
-from pupils.services import staff_add
+from pupils.services import role_words, staff_add
 
 from ._importing import school_by_urn
 
@@ -52,12 +52,14 @@ class Command(BaseCommand):
         membership = added.membership
         user = membership.user
         held = ", ".join(sorted(g.name for g in membership.classes.all()))
-        place = f"{membership.get_role_display()} at {target.name} (URN {target.urn})"
+        place = f"{role_words(membership.role)} at {target.name} (URN {target.urn})"
         line = f"{user.username} is now {place}" if added.changed else f"{user.username} is already {place}"
         self.stdout.write(line + (f", for {held}." if held else ".") + ("" if added.changed else " Nothing changed."))
+        if added.changed and added.classes_before:
+            self.stdout.write(f"Their classes were {', '.join(added.classes_before)}; now {held}.")
         if not added.password and added.changed:
             others = [
-                f"{m.get_role_display().lower()} at {m.school.name}"
+                f"{role_words(m.role)} at {m.school.name}"
                 for m in user.memberships.select_related("school").exclude(pk=membership.pk)
             ]
             self.stdout.write(
