@@ -127,7 +127,7 @@ def test_the_chart_leaves_out_first_weeks_with_registers_for_only_a_few_pupils(c
 
 
 def test_the_dashboard_says_when_this_years_registers_start_after_the_year_began(
-    client, school, placed, attendance_lead, today
+    client, school, placed, attendance_lead, staff, today
 ):
     from interventions.models import SchoolWeek
 
@@ -140,11 +140,15 @@ def test_the_dashboard_says_when_this_years_registers_start_after_the_year_began
     page = client.get(url("dashboard", school)).content.decode()
     assert (
         f"This school year's figures, here and in letters, count from the week of {first.day} {first:%b %Y}: the "
-        f"first registers held. The year began on {began.day} {began:%b %Y}."
+        f"first registers held. The year began on {began.day} {began:%b %Y}, so they are not yet the whole year's"
     ) in page
 
+    assert "so they are not yet the whole year's: import the earlier registers to make them whole." in page
     absence = client.get(url("absence_groups", school)).content.decode()  # where an LA officer compares schools
     assert f"count from the week of {first.day} {first:%b %Y}: the first registers held." in absence
+    officer = login(client, staff["lara"]).get(url("absence_groups", school)).content.decode()
+    assert "the school can import the earlier registers to make them whole." in officer
+    login(client, attendance_lead)
 
     SchoolWeek.objects.create(school=school, week_start=monday_of(began), pupils=6, attendance_pct=100)
     assert "registers-start" not in client.get(url("dashboard", school)).content.decode()
