@@ -137,7 +137,8 @@ class ReferralUpdateForm(_MarksInvalid, forms.Form):
 
 
 class ReferralForm(forms.Form):
-    to = forms.ChoiceField(choices=Referral.To.choices, label="Referred to")
+    # No service is chosen for you: one click must not record a referral to the first one in the list.
+    to = forms.ChoiceField(choices=[("", "Choose a service…"), *Referral.To.choices], label="Referred to")
     made_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     status = forms.ChoiceField(choices=Referral.Status.choices, initial=Referral.Status.MADE)
     outcome = forms.CharField(

@@ -724,7 +724,18 @@ def pupil_flags_set(*, pupil: Pupil, flags: Any, user: Any) -> tuple[set[str], s
 def referral_record(
     *, pupil: Pupil, user: Any, to: str, made_on: date, status: str = "made", outcome: str = ""
 ) -> Referral:
-    """Record a referral and log it on the pupil's record. Raises ValidationError for bad values."""
+    """Record a referral and log it on the pupil's record. Raises ValidationError for bad values, and for a
+    second referral of the pupil to the same service on the same day (a double click, or two people
+    recording one referral): that one is changed in the referrals list, not recorded again."""
+    Pupil.objects.select_for_update().filter(pk=pupil.pk).first()  # two at once: the second waits, then sees the first
+    earlier = Referral.objects.filter(pupil=pupil, to=to, made_on=made_on).select_related("by").first()
+    if earlier is not None:
+        who = f" by {person_name(earlier.by)}" if earlier.by else ""
+        raise ValidationError(
+            f"A referral to {earlier.get_to_display()} on {made_on:%-d %B %Y} is already recorded{who}"
+            f" ({earlier.get_status_display().lower()}): change it in the referrals list rather than"
+            " recording it again."
+        )
     referral = Referral(
         school=pupil.school, pupil=pupil, to=to, made_on=made_on, status=status, outcome=outcome, by=user
     )

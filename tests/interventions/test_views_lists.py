@@ -687,3 +687,36 @@ def test_the_switcher_goes_home_from_a_page_about_one_ladder(client, school, oth
     client.force_login(officer)
     page = client.get(reverse("interventions:ladder_detail", args=[school.urn, ladder.key])).content.decode()
     assert f'<a class="dropdown-item" href="/school/{other_school.urn}/">{other_school.name}</a>' in page
+
+
+def test_the_referral_form_chooses_no_service_for_you(client, school, pupil, attendance_lead, today):
+    client.force_login(attendance_lead)
+    response = client.post(
+        url("referral_create", school, pupil.pk),
+        {"made_on": today.isoformat(), "status": "made"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    assert "This field is required." in response.content.decode()
+    assert 'value="" selected>Choose a service' in client.get(url("referral_create", school, pupil.pk)).content.decode()
+    assert not Referral.objects.exists()
+
+
+def test_recording_the_same_referral_twice_is_refused_and_names_the_first(
+    client, school, pupil, attendance_lead, today
+):
+    attendance_lead.first_name, attendance_lead.last_name = "Alice", "Hart"
+    attendance_lead.save()
+    client.force_login(attendance_lead)
+    data = {"to": "la_attendance", "made_on": today.isoformat(), "status": "made"}
+    assert client.post(url("referral_create", school, pupil.pk), data).status_code == 302
+    response = client.post(url("referral_create", school, pupil.pk), data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert f"A referral to LA attendance service on {today.day} {today:%B %Y} is already recorded by Alice Hart" in body
+    assert Referral.objects.count() == 1 and ActionLog.objects.filter(kind="referral").count() == 1
+    # Another service the same day, or the same service another day, is a new referral.
+    assert client.post(url("referral_create", school, pupil.pk), {**data, "to": "camhs"}).status_code == 302
+    earlier = {**data, "made_on": (today - timedelta(days=1)).isoformat()}
+    assert client.post(url("referral_create", school, pupil.pk), earlier).status_code == 302
+    assert Referral.objects.count() == 3
