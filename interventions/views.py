@@ -274,7 +274,13 @@ def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     if decision not in ("approve", "decline"):
         error = "Choose approve or decline."
     elif not form.is_valid():
-        error = "Give a reason: it is kept on the pupil's record."
+        reason = form.data.get("reason", "").strip()
+        limit = ReasonForm.base_fields["reason"].max_length
+        error = (
+            f"Keep the reason to {limit} characters: this one has {len(reason)}."
+            if reason
+            else "Give a reason: it is kept on the pupil's record."
+        )
     else:
         try:
             if decision == "approve":
@@ -293,7 +299,12 @@ def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     proposal.refresh_from_db()
     if proposal.status == Proposal.Status.PENDING:  # shown again to decide: with what the absence was
         selectors.with_absence_this_year(school=access.school, proposals=[proposal], today=timezone.localdate())
-    context: dict[str, Any] = {"access": access, "proposal": proposal, "error": error}
+    context: dict[str, Any] = {
+        "access": access,
+        "proposal": proposal,
+        "error": error,
+        "reason": request.POST.get("reason", "") if error else "",  # given back to correct, not lost
+    }
     if request.htmx:
         if not error:
             # The dashboard's stage counts and waiting count change with the decision: sent out of band.

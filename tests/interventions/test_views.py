@@ -702,6 +702,20 @@ def proposal(school, ladder, today):
     return Proposal.objects.get(pupil=pupil)
 
 
+def test_an_over_long_reason_is_refused_for_its_length_and_given_back(client, school, proposal, attendance_lead):
+    login(client, attendance_lead)
+    reason = "Family moved away; " * 30  # 570 characters: past the box's maxlength, as a pasted note can be
+    response = client.post(
+        url("proposal_decide", school, proposal.pk), {"decision": "decline", "reason": reason}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert f"Keep the reason to 500 characters: this one has {len(reason.strip())}." in body
+    assert f'value="{reason}"' in body  # still in the box to shorten
+    proposal.refresh_from_db()
+    assert proposal.status == "pending"
+
+
 def test_approving_in_place_needs_a_reason(client, school, proposal, attendance_lead):
     login(client, attendance_lead)
     response = client.post(
