@@ -137,7 +137,7 @@ class DetailsForm(forms.Form):
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
         label="Personal note",
-        help_text="Printed where the letter says {{ note }} (every shipped letter does, after its main text).",
+        help_text="Printed in the letter after its main text, in every letter the school was given.",
     )
 
     #: A meeting with a family is held in these hours (evening meetings included).

@@ -9,6 +9,7 @@ call one service, then render or redirect.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -94,6 +95,13 @@ def queue(request: HttpRequest, urn: str) -> HttpResponse:
     return render(request, template, context)
 
 
+def _back_to_queue(request: HttpRequest, urn: str) -> HttpResponse:
+    """The print queue as it was filtered when the form was sent (the filters ride along as hidden fields)."""
+    kept = {name: request.POST[name] for name in QueueFilterForm.base_fields if request.POST.get(name)}
+    url = reverse("letters:queue", kwargs={"urn": urn})
+    return redirect(f"{url}?{urlencode(kept)}" if kept else url)
+
+
 def _chosen_ids(request: HttpRequest, access: Access, form: LetterIdsForm) -> list[int]:
     if form.cleaned_data.get("scope") == "all":
         filters = QueueFilterForm(
@@ -111,14 +119,14 @@ def print_letters(request: HttpRequest, urn: str) -> HttpResponse:
     form = LetterIdsForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(form.non_field_errors()) or "Choose the letters to print.")
-        return redirect("letters:queue", urn=urn)
+        return _back_to_queue(request, urn)
     try:
         batch = services.letters_print(
             school=access.school, letter_ids=_chosen_ids(request, access, form), user=request.user
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
-        return redirect("letters:queue", urn=urn)
+        return _back_to_queue(request, urn)
     return redirect("letters:batch", urn=urn, pk=batch.pk)
 
 
@@ -129,7 +137,7 @@ def post_letters(request: HttpRequest, urn: str) -> HttpResponse:
     form = LetterIdsForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(form.non_field_errors()) or "Choose the letters to mark as posted.")
-        return redirect("letters:queue", urn=urn)
+        return _back_to_queue(request, urn)
     ids = form.cleaned_data["letter"]
     try:
         posted = services.letters_mark_posted(school=access.school, letter_ids=ids, user=request.user)
@@ -137,7 +145,7 @@ def post_letters(request: HttpRequest, urn: str) -> HttpResponse:
         messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, f"{posted} letter{'s' if posted != 1 else ''} marked as posted.")
-    return redirect("letters:queue", urn=urn)
+    return _back_to_queue(request, urn)
 
 
 # --- print batches ----------------------------------------------------------------------

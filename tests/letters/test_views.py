@@ -311,6 +311,21 @@ def test_print_with_nothing_ticked_says_so(client, school, letter, office):
     assert not PrintBatch.objects.exists()
 
 
+def test_posting_with_nothing_ticked_says_so_and_keeps_the_queues_filter(client, school, printed, office):
+    batch, letter = printed
+    client.force_login(office)
+    queue = reverse("letters:queue", args=[school.urn])
+
+    response = client.post(
+        reverse("letters:post", args=[school.urn]), {"scope": "selected", "status": "printed", "q": "Smith"}
+    )
+
+    assert response.status_code == 302 and response["Location"] == f"{queue}?status=printed&q=Smith"
+    assert "Tick at least one letter first." in client.get(response["Location"]).content.decode()
+    letter.refresh_from_db()
+    assert letter.status == "printed"
+
+
 def test_marking_posted_twice_logs_once(client, school, printed, office):
     batch, letter = printed
     client.force_login(office)
