@@ -285,7 +285,11 @@ def first_day(request: HttpRequest, urn: str) -> HttpResponse:
     """Pupils marked N (no reason yet) today, with who to ring, and a quick form for the reason given."""
     access = _office_access(request, urn)
     if request.GET.get("on"):
-        on = _date_or_404(request.GET["on"])
+        try:
+            on = date.fromisoformat(request.GET["on"])
+        except ValueError:  # a mistyped address: say so, and show today's calls rather than "not found"
+            messages.error(request, f"{request.GET['on']!r} is not a date (YYYY-MM-DD): showing today's calls.")
+            return redirect("pupils:first_day", urn=urn)
     else:
         on = services.school_calendar(access.school).register_day(timezone.localdate())
     return _first_day_page(request, access, on)

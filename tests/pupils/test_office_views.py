@@ -705,6 +705,13 @@ def test_first_day_calls_on_a_weekend_or_a_day_to_come_say_so_and_wait_no_longer
     assert response.context["earlier"] == now and now  # Alex's N is waiting as long as it is today, no longer
 
 
+def test_first_day_calls_for_a_mistyped_date_say_so_and_show_today(owen, school, absent):
+    response = owen.get(url("first_day", school), {"on": "26/11/2025"})
+    assert response.status_code == 302 and response["Location"] == url("first_day", school)
+    page = owen.get(response["Location"]).content.decode()
+    assert "&#x27;26/11/2025&#x27; is not a date (YYYY-MM-DD): showing today&#x27;s calls." in page
+
+
 def test_office_home_counts_earlier_absences_still_without_a_reason(owen, school, absent, sam, monkeypatch):
     MarkFactory(pupil=sam, date=date(2025, 11, 10), session=1, code="N")
     monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
