@@ -901,10 +901,13 @@ def read_ctf(
     calendar day. `#` on a day that is not a school day is the file's filler
     for weekends and holidays: counted with "no mark", not stored; any other
     mark on such a day, or on a day still to come, is a problem. Every mark
-    counts as a row.
+    counts as a row. A `YearData` from another establishment than the
+    Header's `SourceSchool` (a pupil's earlier school) is left out, with a
+    warning: it is not this school's register.
     """
     pupils = 0
     saw_root = False
+    source: tuple[str, str] | None = None  # the Header's SourceSchool (LEA, Estab): whose registers these are
     container: ET.Element | None = None
     x_marks = _XMarkCheck()
     day_problem, unchecked = _day_checker(calendar, today)
@@ -920,12 +923,16 @@ def read_ctf(
                 elif name == "CTFpupilData":
                     container = element
                 continue
+            if name == "SourceSchool":
+                source = _establishment(element)
+                continue
             if name != "Pupil":
                 continue
             pupils += 1
             yield from _ctf_pupil(
                 element,
                 pupils,
+                source=source,
                 roll=roll,
                 day_problem=day_problem,
                 report=report,
@@ -945,10 +952,17 @@ def read_ctf(
         report.error(0, "", "the file has no CTFpupilData/Pupil elements")
 
 
+def _establishment(element: ET.Element) -> tuple[str, str] | None:
+    """An element's (LEA, Estab), as the DfE numbers a school, or None if it does not give both."""
+    lea, estab = (_child_text(element, name) or "" for name in ("LEA", "Estab"))
+    return (lea, estab) if lea and estab else None
+
+
 def _ctf_pupil(
     element: ET.Element,
     number: int,
     *,
+    source: tuple[str, str] | None,
     roll: Mapping[str, RollEntry],
     day_problem: Callable[[date], str],
     report: ImportReport,
@@ -961,6 +975,20 @@ def _ctf_pupil(
     codes: dict[tuple[str, date], tuple[str | None, str]] = {}
     for attendance in _children(element, "Attendance"):
         for year_data in _children(attendance, "YearData"):
+            where = _establishment(year_data)
+            if source is not None and where is not None and where != source:
+                # The pupil's attendance at an earlier school, which a CTF carries with them: not this
+                # school's register, so not imported as if it were.
+                name = _child_text(year_data, "SchoolName") or "another school"
+                year = _child_text(year_data, "Year") or "?"
+                report.warn(
+                    number,
+                    "YearData",
+                    f"attendance in {year} at {name} (LEA {where[0]}, Estab {where[1]}) is another school's,"
+                    f" not the file's source school's (LEA {source[0]}, Estab {source[1]}): not imported",
+                    upn=upn,
+                )
+                continue
             for sessions in _children(year_data, "AttendSessions"):
                 raw_start = _child_text(sessions, "AttendanceStartDate") or ""
                 raw_marks = _child_text(sessions, "AttendanceMarks", strip=False) or ""  # spaces are marks

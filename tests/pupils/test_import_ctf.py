@@ -315,3 +315,20 @@ def test_a_mark_on_a_weekend_is_named_by_upn_position_and_date(tmp_path, pupil):
         " Saturday 22 November 2025 is a weekend, not a school day" in message
     )
     assert "mark 4" not in message
+
+
+def test_attendance_at_an_earlier_school_is_left_out_with_a_warning(tmp_path, pupil):
+    earlier_school = """
+        <YearData>
+          <Year>2025</Year><LEA>888</LEA><Estab>5678</Estab><SchoolName>Oak Primary</SchoolName>
+          <AttendSessions><AttendanceStartDate>2025-11-21</AttendanceStartDate>
+          <AttendanceMarks>N,N</AttendanceMarks></AttendSessions>
+        </YearData>"""
+    xml = pupil_xml(pupil.upn, "2025-11-24", "/,L").replace("</Attendance>", f"{earlier_school}</Attendance>")
+    out = import_ctf(tmp_path, ctf(xml))
+    assert marks_of(pupil) == [("2025-11-24", "AM", "/"), ("2025-11-24", "PM", "L")]
+    assert (
+        "attendance in 2025 at Oak Primary (LEA 888, Estab 5678) is another school's, not the file's source"
+        " school's (LEA 999, Estab 1234): not imported"
+    ) in out
+    assert "rows=2 inserted=2" in out.strip().splitlines()[-1]
