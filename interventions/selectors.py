@@ -786,6 +786,66 @@ def nights_due(*, now: datetime) -> list[tuple[School, date]]:
     ]
 
 
+@dataclass(frozen=True)
+class NightRow:
+    """One night in a school's run history: how it ended, and the attempt that says so."""
+
+    night_of: date
+    #: ok, running, failed (every attempt failed) or missed (never tried).
+    state: str
+    #: The attempt that succeeded, else the latest one; None for a missed night.
+    run: NightlyRun | None
+    attempts: int
+    #: For a failed or missed night: a later night succeeded, and decided from the same register.
+    caught_up: bool = False
+    #: Of the night's moves, pupils placed on the ladder for the first time (the ladder's first night, newcomers).
+    placed: int = 0
+
+    @property
+    def moved(self) -> int:
+        """Moves from one stage to another, as the dashboard counts them: first placements apart."""
+        return max(self.run.moved - self.placed, 0) if self.run else 0
+
+
+def night_history(*, school: School, now: datetime | None = None, nights: int = 30) -> list[NightRow]:
+    """The school's last `nights` nights, latest first, from its first run: missed nights included.
+
+    A night runs every calendar day (weekends and holidays too: reviews fall
+    due and windows slide), so a day without an attempt is a missed night.
+    Days before the school's first run are not nights it missed.
+    """
+    first = NightlyRun.objects.filter(school=school).order_by("run_on").values_list("run_on", flat=True).first()
+    if first is None:
+        return []
+    latest = NightlyRun.objects.filter(school=school).order_by("-run_on").values_list("run_on", flat=True).first()
+    latest = max(latest, night_due(school=school, now=now or timezone.now()))
+    start = max(first, latest - timedelta(days=nights - 1))
+    attempts: dict[date, list[NightlyRun]] = defaultdict(list)
+    for run in NightlyRun.objects.filter(school=school, run_on__range=(start, latest)).order_by("-started_at"):
+        attempts[run.run_on].append(run)
+    placed = dict(
+        StageChange.objects.filter(pupil__school=school, kind=StageChange.Kind.INITIAL, on__range=(start, latest))
+        .values("on")
+        .annotate(n=Count("id"))
+        .values_list("on", "n")
+    )
+    rows: list[NightRow] = []
+    done_later = False
+    for offset in range((latest - start).days + 1):
+        night = latest - timedelta(days=offset)
+        runs = attempts.get(night, [])
+        done = next((r for r in runs if r.status == NightlyRun.Status.DONE), None)
+        if done is not None:
+            rows.append(NightRow(night, "ok", done, len(runs), placed=placed.get(night, 0)))
+        elif runs and runs[0].status == NightlyRun.Status.RUNNING:
+            rows.append(NightRow(night, "running", runs[0], len(runs)))
+        else:
+            state = "failed" if runs else "missed"
+            rows.append(NightRow(night, state, runs[0] if runs else None, len(runs), caught_up=done_later))
+        done_later = done_later or done is not None
+    return rows
+
+
 # --- pages ------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("pupils/<int:pk>/move/", views.pupil_move, name="pupil_move"),
     path("pupils/<int:pk>/flags/", views.pupil_flags, name="pupil_flags"),
     path("pupils/<int:pk>/referrals/new/", views_lists.referral_create, name="referral_create"),
+    path("nights/", views.nights, name="nights"),
     path("tasks/", views.tasks, name="tasks"),
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
     path("proposals/<int:pk>/decide/", views.proposal_decide, name="proposal_decide"),

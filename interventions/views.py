@@ -35,6 +35,8 @@ from .models import ActionLog, Ladder, Proposal, Task
 
 #: How many proposals and tasks the dashboard shows at once (oldest and most overdue first).
 DASHBOARD_ITEMS = 10
+#: Nights on the run-history page: a month, enough to see a pattern of failures.
+NIGHTS_SHOWN = 30
 
 
 def _ladder(access: Access) -> Ladder:
@@ -446,6 +448,23 @@ def _back_from_quick_log(request: HttpRequest, access: Access, pupil: Pupil) -> 
     else:
         default = reverse("interventions:pupil", args=[access.school.urn, pupil.pk])
     return _next_or(request, default)
+
+
+@login_required
+@require_GET
+def nights(request: HttpRequest, urn: str) -> HttpResponse:
+    """The school's last 30 nights: when each ran, how long it took, what it did, and which failed or never ran."""
+    access = school_access(request.user, urn)
+    access.require("view_dashboard")
+    context = {
+        "access": access,
+        "night": selectors.nightly_status(school=access.school),
+        "rows": selectors.night_history(school=access.school, nights=NIGHTS_SHOWN),
+        "nights_shown": NIGHTS_SHOWN,
+        "max_attempts": settings.NIGHTLY_MAX_ATTEMPTS,
+        "nightly_time": selectors.nightly_local_time(),
+    }
+    return render(request, "interventions/nights.html", context)
 
 
 @login_required

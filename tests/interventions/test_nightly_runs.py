@@ -313,3 +313,57 @@ def test_a_night_that_keeps_failing_is_left_alone_by_the_task(oakfield):
     # A person can still run it by hand.
     call_command("run_nightly", "--school", oakfield.urn, "--as-of", AS_OF.isoformat(), stdout=StringIO())
     assert StageChange.objects.count() == 1
+
+
+def _attempt(school, night: date, status: str, error: str = "") -> NightlyRun:
+    started = timezone.now()
+    finished = None if status == "running" else started + timedelta(seconds=3)
+    return NightlyRun.objects.create(
+        school=school, run_on=night, status=status, started_at=started, finished_at=finished, error=error
+    )
+
+
+def test_the_history_shows_each_night_since_the_first_with_the_ones_that_failed_or_never_ran(oakfield):
+    first = nightly.nightly_run(school=oakfield, as_of=date(2025, 11, 22))
+    # The 23rd never ran; the 24th failed twice, then ran; the 25th failed; the 26th is running now.
+    for status in ("failed", "failed", "done"):
+        _attempt(oakfield, date(2025, 11, 24), status)
+    _attempt(oakfield, date(2025, 11, 25), "failed", error="OperationalError: the database went away")
+    _attempt(oakfield, date(2025, 11, 26), "running")
+
+    rows = selectors.night_history(school=oakfield, now=datetime(2025, 11, 27, 2, 30, tzinfo=UTC))
+
+    assert [(r.night_of.day, r.state, r.attempts, r.caught_up) for r in rows] == [
+        (26, "running", 1, False),
+        (25, "failed", 1, False),  # nothing later has succeeded: its figures are still missing
+        (24, "ok", 3, False),
+        (23, "missed", 0, True),  # the 24th ran from the same register
+        (22, "ok", 1, False),  # and nothing before the school's first night
+    ]
+    assert rows[1].run.error == "OperationalError: the database went away"
+    assert rows[-1].run == first and rows[-1].run.pupils == 1
+    assert (rows[-1].placed, rows[-1].moved) == (1, 0)  # its first night: placed, as the dashboard says, not moved
+    recent = selectors.night_history(school=oakfield, nights=2, now=datetime(2025, 11, 27, 2, 30, tzinfo=UTC))
+    assert [r.night_of.day for r in recent] == [26, 25]
+
+
+def test_a_school_that_never_ran_a_night_has_no_history(oakfield, other_school):
+    assert selectors.night_history(school=other_school) == []
+
+
+def test_the_nightly_runs_page_shows_the_lead_what_failed_and_what_never_ran(client, oakfield, attendance_lead):
+    today = timezone.localdate()
+    _attempt(oakfield, today - timedelta(days=4), "done")
+    _attempt(oakfield, today - timedelta(days=2), "failed", error="OperationalError: the database went away")
+    client.force_login(attendance_lead)
+
+    dashboard = client.get(f"/school/{oakfield.urn}/dashboard/").content.decode()
+    assert f'href="/school/{oakfield.urn}/nights/">Nightly runs</a>' in dashboard
+    page = client.get(f"/school/{oakfield.urn}/nights/").content.decode()
+
+    assert f'<th scope="row" class="fw-normal text-nowrap">{today - timedelta(days=2):%a %-d %b %Y}</th>' in page
+    assert 'Failed</span> <span class="small">1 attempt</span>' in page
+    assert "OperationalError: the database went away" in page
+    assert page.count('data-state="missed"') >= 1  # the 3rd day back never ran
+    assert page.count('data-state="ok"') == 1
+    assert "A later night has run" not in page  # nothing after the failure has succeeded
