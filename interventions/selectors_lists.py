@@ -88,7 +88,16 @@ def escalation_list(
     ).select_related("by")
     for action in logged.order_by("occurred_on", "created_at"):
         actions[action.pupil_id].append(action)
-    return [Escalation(change=c, actions=[a for a in actions[c.pupil_id] if a.occurred_on >= c.on]) for c in rows]
+    return [Escalation(change=c, actions=[a for a in actions[c.pupil_id] if _after(a, c)]) for c in rows]
+
+
+def _after(action: ActionLog, change: StageChange) -> bool:
+    """Was the action taken after the move? A night's move of day D is made after D's register closes, so
+    that day's actions came before it; a person's move counts from the moment they made it."""
+    if action.occurred_on != change.on:
+        return action.occurred_on > change.on
+    night = change.kind in (StageChange.Kind.INITIAL, StageChange.Kind.AUTOMATIC)
+    return not night and action.created_at >= change.created_at
 
 
 @dataclass(frozen=True)

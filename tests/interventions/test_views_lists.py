@@ -212,6 +212,25 @@ def test_escalations_lists_moves_up_with_reasons_kind_who_and_actions_since(clie
     assert event.user == attendance_lead and "escalations" in event.what
 
 
+def test_escalations_count_as_since_only_what_was_done_after_the_move(
+    client, school, moved, ladder, attendance_lead, today
+):
+    # The night of (today - 2) moved moved[1]: that day's actions came before it, so they are not "since".
+    services.action_log(
+        pupil=moved[1], user=attendance_lead, kind="meeting", occurred_on=today - timedelta(days=2), title="Same day"
+    )
+    # moved[0] was moved by hand today: what was logged before it is not since; what came after is.
+    services.action_log(pupil=moved[4], user=attendance_lead, kind="phone_call", occurred_on=today, title="Before")
+    services.pupil_move(
+        pupil=moved[4], stage=ladder.stages.get(key="casework"), user=attendance_lead, reason="Casework agreed"
+    )
+    services.action_log(pupil=moved[4], user=attendance_lead, kind="meeting", occurred_on=today, title="After")
+    client.force_login(attendance_lead)
+    rows = {r.change.pupil: r for r in client.get(url("escalations", school)).context["rows"]}
+    assert [a.title for a in rows[moved[1]].actions] == ["Call"]
+    assert [a.title for a in rows[moved[4]].actions] == ["After"]
+
+
 def test_escalations_say_the_ladders_first_night_placed_everyone_when_it_falls_in_the_period(
     client, school, moved, attendance_lead, today
 ):
