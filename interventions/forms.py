@@ -127,7 +127,7 @@ class ReasonForm(forms.Form):
 
 
 class MoveForm(forms.Form):
-    stage = forms.ModelChoiceField(queryset=Stage.objects.none(), label="Move to stage")
+    stage = forms.ModelChoiceField(queryset=Stage.objects.none(), label="Move to stage", empty_label="Choose a stage…")
     reason = forms.CharField(max_length=500)
 
     def __init__(self, *args: Any, ladder: Ladder, **kwargs: Any) -> None:
@@ -154,17 +154,28 @@ TREND_POINTS = 0.5
 
 class PlacementFilter(django_filters.FilterSet):
     registration_group = django_filters.ModelChoiceFilter(
-        field_name="pupil__registration_group", queryset=RegistrationGroup.objects.none(), label="Class"
+        field_name="pupil__registration_group",
+        queryset=RegistrationGroup.objects.none(),
+        label="Class",
+        empty_label="Any class",
     )
     year_group = django_filters.ModelChoiceFilter(
-        field_name="pupil__year_group", queryset=YearGroup.objects.none(), label="Year"
+        field_name="pupil__year_group", queryset=YearGroup.objects.none(), label="Year", empty_label="Any year"
     )
-    sen = django_filters.ChoiceFilter(field_name="pupil__sen", choices=Pupil.Sen.choices, label="SEN")
+    sen = django_filters.ChoiceFilter(
+        field_name="pupil__sen", choices=Pupil.Sen.choices, label="SEN", empty_label="Any"
+    )
     flag = django_filters.ModelChoiceFilter(
-        field_name="pupil__flags", queryset=Flag.objects.none(), label="Flag", to_field_name="key"
+        field_name="pupil__flags",
+        queryset=Flag.objects.none(),
+        label="Flag",
+        to_field_name="key",
+        empty_label="Any flag",
     )
-    stage = django_filters.ModelChoiceFilter(field_name="stage", queryset=Stage.objects.none(), to_field_name="key")
-    trend = django_filters.ChoiceFilter(choices=TREND_CHOICES, method="filter_trend", label="Trend")
+    stage = django_filters.ModelChoiceFilter(
+        field_name="stage", queryset=Stage.objects.none(), to_field_name="key", empty_label="Any stage"
+    )
+    trend = django_filters.ChoiceFilter(choices=TREND_CHOICES, method="filter_trend", label="Trend", empty_label="Any")
 
     class Meta:
         model = Placement

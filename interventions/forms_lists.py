@@ -51,11 +51,15 @@ def _small(form: forms.Form) -> None:
 class EscalationFilterForm(_MarksInvalid, forms.Form):
     start = forms.DateField(label="From", required=False, widget=_date_input())
     end = forms.DateField(label="To", required=False, widget=_date_input())
-    stage = forms.ModelChoiceField(queryset=Stage.objects.none(), required=False, to_field_name="key", label="Moved to")
-    registration_group = forms.ModelChoiceField(
-        queryset=RegistrationGroup.objects.none(), required=False, label="Class"
+    stage = forms.ModelChoiceField(
+        queryset=Stage.objects.none(), required=False, to_field_name="key", label="Moved to", empty_label="Any stage"
     )
-    year_group = forms.ModelChoiceField(queryset=YearGroup.objects.none(), required=False, label="Year")
+    registration_group = forms.ModelChoiceField(
+        queryset=RegistrationGroup.objects.none(), required=False, label="Class", empty_label="Any class"
+    )
+    year_group = forms.ModelChoiceField(
+        queryset=YearGroup.objects.none(), required=False, label="Year", empty_label="Any year"
+    )
 
     def __init__(self, data: Any = None, *, school: School, stages: Any, today: date, **kwargs: Any) -> None:
         # Always bound, with the default period filled in, so the date boxes show the period on the page.

@@ -102,6 +102,13 @@ def test_dashboard_filter_by_stage_is_in_the_url_and_narrows_the_list(client, sc
     assert f"{at_pa.count()} pupil" in body
 
 
+def test_dashboard_filters_say_what_choosing_nothing_means(client, school, placed, attendance_lead):
+    body = login(client, attendance_lead).get(url("dashboard", school)).content.decode()
+    for words in ("Any class", "Any year", "Any flag", "Any stage"):
+        assert f'<option value="" selected>{words}</option>' in body
+    assert "---------" not in body
+
+
 def test_the_chart_leaves_out_first_weeks_with_registers_for_only_a_few_pupils(client, school, placed, attendance_lead):
     """A school that imported its recent registers, and a few pupils' from further back."""
     from interventions.models import SchoolWeek
