@@ -1135,6 +1135,11 @@ class PupilRecord:
     flags: list[Any]
 
     @property
+    def off_roll_days(self) -> bool:
+        """Does the heatmap show school days the pupil was not on roll (joined or left during the year)?"""
+        return any(cell and cell.css == "mark-off-roll" for _, cells in self.heatmap for cell in cells)
+
+    @property
     def codes_used(self) -> list[tuple[str, str]]:
         """Each code in the heatmap with its meaning, in the code table's order: the key a phone can read."""
         used = {cell.code for _, cells in self.heatmap for cell in cells if cell and cell.code}
@@ -1211,7 +1216,7 @@ def pupil_record(*, pupil: Pupil, ladder: Ladder | None, on: date) -> PupilRecor
         placement=placement,
         year=year,
         half_term=half_term,
-        heatmap=_heatmap(marks, calendar=calendar, start=year_start, end=on),
+        heatmap=_heatmap(marks, calendar=calendar, start=year_start, end=on, pupil=pupil),
         timeline=list(changes.filter(ladder=ladder) if ladder else changes),
         proposals=list(
             Proposal.objects.filter(pupil=pupil, status=Proposal.Status.PENDING).select_related(
@@ -1235,12 +1240,19 @@ _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri")
 
 
 def _heatmap(
-    marks: list[stats.MarkFact], *, calendar: SchoolCalendar, start: date, end: date
+    marks: list[stats.MarkFact], *, calendar: SchoolCalendar, start: date, end: date, pupil: Pupil
 ) -> list[tuple[date, list[HeatCell | None]]]:
-    """One row per school week: ten cells, Monday AM to Friday PM (None on non-school days)."""
+    """One row per school week the pupil was on roll: ten cells, Monday AM to Friday PM (None on non-school days).
+
+    A school day before the pupil joined, or after they left, is "not on roll", not a session still to mark.
+    """
     table = codes.code_table()
     by_slot = {(m.date, m.session): m.code for m in marks}
     rows: list[tuple[date, list[HeatCell | None]]] = []
+    joined, left = pupil.start_on, pupil.leaving_on or date.max
+    start = max(start, monday_of(joined))
+    if pupil.leaving_on is not None:  # to the end of the week they left
+        end = min(end, left + timedelta(days=6 - left.weekday()))
     monday = start - timedelta(days=start.weekday())
     while monday <= end:
         cells: list[HeatCell | None] = []
@@ -1253,6 +1265,10 @@ def _heatmap(
                 code = by_slot.get((day, session))
                 if not school_day and code is None:
                     cells.append(None)
+                    continue
+                if code is None and not joined <= day <= left:
+                    label = f"{_DAY_NAMES[offset]} {day:%-d %b} {'AM' if session == 0 else 'PM'}: not on roll"
+                    cells.append(HeatCell(day, session, "", "mark-off-roll", label))
                     continue
                 meaning = table.get(code or "")
                 css = f"mark-{meaning.category.value}" if meaning else "mark-none"

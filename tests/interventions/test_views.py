@@ -256,6 +256,33 @@ def test_pupil_page_grid_names_each_session_as_people_write_dates(client, school
         assert cell.title.startswith(f"{weekday} {cell.day.day} {cell.day:%b} {session}: "), cell.title
 
 
+def test_pupil_page_grid_shows_days_before_joining_and_after_leaving_as_not_on_roll(school, register):
+    joiner = PupilFactory(school=school, start_on=date(2025, 11, 12))  # a Wednesday
+    register(joiner, date(2025, 11, 12), date(2025, 11, 26), lambda day, session: "/")
+    record = selectors.pupil_record(pupil=joiner, ladder=None, on=date(2025, 11, 26))
+    assert record.heatmap[0][0] == date(2025, 11, 10)  # no weeks before they joined
+    first_week = record.heatmap[0][1]
+    assert [c.title for c in first_week[:4]] == [
+        "Mon 10 Nov AM: not on roll",
+        "Mon 10 Nov PM: not on roll",
+        "Tue 11 Nov AM: not on roll",
+        "Tue 11 Nov PM: not on roll",
+    ]
+    assert first_week[4].code == "/" and record.off_roll_days
+
+    leaver = PupilFactory(school=school, start_on=date(2021, 9, 1), leaving_on=date(2025, 11, 18))  # a Tuesday
+    register(leaver, date(2025, 9, 3), date(2025, 11, 18), lambda day, session: "/")
+    record = selectors.pupil_record(pupil=leaver, ladder=None, on=date(2025, 11, 26))
+    last_monday, last_week = record.heatmap[-1]
+    assert last_monday == date(2025, 11, 17)  # nothing after the week they left
+    assert [c.code for c in last_week[:4]] == ["/"] * 4
+    assert {c.css for c in last_week[4:]} == {"mark-off-roll"}
+
+    stayer = PupilFactory(school=school, start_on=date(2021, 9, 1))
+    register(stayer, date(2025, 9, 3), date(2025, 11, 26), lambda day, session: "/")
+    assert not selectors.pupil_record(pupil=stayer, ladder=None, on=date(2025, 11, 26)).off_roll_days
+
+
 def test_pupil_page_writes_hours_lost_as_the_letters_do(client, school, placed, attendance_lead):
     school.session_minutes = 180  # three hours a session: whole hours, which the raw figure writes as "9.00"
     school.save()
