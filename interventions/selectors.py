@@ -1167,6 +1167,36 @@ def undo_refusal(*, action: ActionLog, user: Any) -> str:
     return ""
 
 
+def task_reopen_refusal(*, task: Task, user: Any) -> str:
+    """Why this person may not take back marking this task done, or "" if they may (`services.task_reopen`).
+
+    Only a task marked done with its Done button (not closed by logging a full action, which stays on the
+    record), only by the person who pressed it, within UNDO_MINUTES.
+    """
+    if task.status != Task.Status.DONE:
+        return "This task is not marked done."
+    if task.completed_by_id != user.pk:
+        return "Only the person who marked this task done can take it back."
+    if task.completed_at is None or timezone.now() - task.completed_at >= timedelta(minutes=UNDO_MINUTES):
+        return (
+            f"This was marked done more than {UNDO_MINUTES} minutes ago, so it stays on the record: "
+            "log an action to correct it."
+        )
+    if task_done_log(task=task) is None:
+        return "This task was closed by logging an action: that action stays on the record."
+    return ""
+
+
+def task_done_log(*, task: Task) -> ActionLog | None:
+    """The entry the Done button put on the pupil's record (`services.task_complete`), or None."""
+    return (
+        ActionLog.objects.filter(task=task, by_id=task.completed_by_id, title=task.title, notes="")
+        .filter(created_at__gte=task.completed_at - timedelta(seconds=5) if task.completed_at else Q())
+        .order_by("-created_at")
+        .first()
+    )
+
+
 def actions_undoable(*, user: Any, pupils: QuerySet[Pupil]) -> list[ActionLog]:
     """This person's one-click logs for these pupils that they may still take back (`undo_refusal`), newest first."""
     since = timezone.now() - timedelta(minutes=UNDO_MINUTES)

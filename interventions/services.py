@@ -24,7 +24,7 @@ from pupils.services import school_calendar
 from .ladder_format import LadderCheck, Problem, validate_ladder, yaml_problem
 from .models import ActionLog, Ladder, Placement, Proposal, Referral, Stage, StageChange, Task
 from .rules import LadderSpec, decide
-from .selectors import current_placements, school_facts, undo_refusal
+from .selectors import current_placements, school_facts, task_done_log, task_reopen_refusal, undo_refusal
 from .signals import letter_templates_requested, stage_entered
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "ladders"
@@ -689,7 +689,7 @@ def task_complete(*, task: Task, user: Any, outcome: str = "") -> bool:
     The conditional update claims the task, so two people pressing "done" together log it once.
     """
     claimed = Task.objects.filter(pk=task.pk, status=Task.Status.OPEN).update(
-        status=Task.Status.DONE, completed_at=timezone.now(), completed_by=user
+        status=Task.Status.DONE, completed_at=timezone.now(), completed_by=user, is_overdue=False
     )
     if not claimed:
         return False
@@ -700,10 +700,28 @@ def task_complete(*, task: Task, user: Any, outcome: str = "") -> bool:
         title=task.title,
         occurred_on=timezone.localdate(),
         by=user,
-        outcome=outcome,
+        outcome=outcome.strip(),
         task=task,
     )
     return True
+
+
+@transaction.atomic
+def task_reopen(*, task: Task, user: Any) -> None:
+    """Take back pressing Done by mistake: the task is open again, and the entry Done logged goes from the record.
+
+    Only by the person who pressed it, within UNDO_MINUTES (`selectors.task_reopen_refusal`, which
+    says why not otherwise, raised as ValidationError).
+    """
+    locked = Task.objects.select_for_update().get(pk=task.pk)
+    if refusal := task_reopen_refusal(task=locked, user=user):
+        raise ValidationError(refusal)
+    log = task_done_log(task=locked)
+    if log is not None:
+        log.delete()
+    locked.status, locked.completed_at, locked.completed_by = Task.Status.OPEN, None, None
+    locked.is_overdue = locked.due_on < timezone.localdate()
+    locked.save(update_fields=["status", "completed_at", "completed_by", "is_overdue"])
 
 
 @transaction.atomic

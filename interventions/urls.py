@@ -19,6 +19,7 @@ urlpatterns = [
     path("nights/", views.nights, name="nights"),
     path("tasks/", views.tasks, name="tasks"),
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
+    path("tasks/<int:pk>/reopen/", views.task_reopen, name="task_reopen"),
     path("proposals/<int:pk>/decide/", views.proposal_decide, name="proposal_decide"),
     # Senior leaders' lists (each exports as CSV with ?format=csv)
     path("lists/escalations/", views_lists.escalations, name="escalations"),

@@ -251,13 +251,56 @@ def task_done(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     task = get_object_or_404(Task.objects.select_related("pupil", "school"), pk=pk, pupil__in=visible_pupils(access))
     if not access.may_do(role=task.role, assigned_to_id=task.assigned_to_id):
         raise Http404("Not found")
-    if services.task_complete(task=task, user=request.user, outcome=request.POST.get("outcome", "")):
+    outcome = request.POST.get("outcome", "").strip()
+    limit = ActionLog._meta.get_field("outcome").max_length
+    if len(outcome) > limit:
+        return _task_row_or_back(
+            request, access, task, error=f"Keep what happened to {limit} characters: this has {len(outcome)}."
+        )
+    if services.task_complete(task=task, user=request.user, outcome=outcome):
         _audit_change(request, access, f"completed task {task.title}", pupil=task.pupil)
     task.refresh_from_db()
+    return _task_row_or_back(request, access, task)
+
+
+@login_required
+@require_POST
+def task_reopen(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    """Take back pressing Done: the person who pressed it, within `selectors.UNDO_MINUTES`."""
+    access = school_access(request.user, urn)
+    access.require("log_action")
+    task = get_object_or_404(Task.objects.select_related("pupil", "school"), pk=pk, pupil__in=visible_pupils(access))
+    if not access.may_do(role=task.role, assigned_to_id=task.assigned_to_id):
+        raise Http404("Not found")
+    try:
+        services.task_reopen(task=task, user=request.user)
+    except ValidationError as exc:
+        return _task_row_or_back(request, access, task, error=" ".join(exc.messages))
+    _audit_change(request, access, f"took back marking task {task.title} done", pupil=task.pupil)
+    task.refresh_from_db()
+    if not request.htmx:
+        messages.success(request, f"{task.title}: open again.")
+    return _task_row_or_back(request, access, task, focus=True)
+
+
+def _task_row_or_back(
+    request: HttpRequest, access: Access, task: Task, *, error: str = "", focus: bool = False
+) -> HttpResponse:
+    """The task's row again (HTMX), or back to the page the person came from, with any error said."""
     if request.htmx:
-        context = {"access": access, "task": task, "compact": request.POST.get("compact") == "1"}
-        return render(request, "interventions/task_row.html", context)
-    return redirect(_next_or(request, reverse("interventions:pupil", args=[urn, task.pupil_id])))
+        context = {
+            "access": access,
+            "task": task,
+            "compact": request.POST.get("compact") == "1",
+            "error": error,
+            "outcome": request.POST.get("outcome", "") if error else "",
+            "focus": focus,
+            "today": timezone.localdate(),
+        }
+        return render(request, "interventions/task_row.html", context, status=422 if error else 200)
+    if error:
+        messages.error(request, error)
+    return redirect(_next_or(request, reverse("interventions:pupil", args=[access.school.urn, task.pupil_id])))
 
 
 @login_required

@@ -61,6 +61,7 @@ POLICY: dict[str, tuple[set[str], str | None, bool]] = {
     "interventions:tasks": (EVERYONE - {A}, None, False),
     # The task is the attendance lead's: only leaders may close it (a teacher closes their own role's).
     "interventions:task_done": (LEADERS, "task", False),
+    "interventions:task_reopen": (LEADERS, "task", False),
     "interventions:proposal_decide": (LEADERS, "proposal", False),
     "interventions:escalations": (DASHBOARD, None, False),
     "interventions:referrals": (DASHBOARD, None, False),

@@ -60,6 +60,12 @@ def may_be_done_by(task: Any, access: Any) -> bool:
     return access.may_do(role=task.role, assigned_to_id=task.assigned_to_id)
 
 
+@register.filter
+def may_be_reopened_by(task: Any, user: Any) -> bool:
+    """Whether this person may take back marking this task done (`selectors.task_reopen_refusal`): the Undo button."""
+    return not selectors.task_reopen_refusal(task=task, user=user)
+
+
 @register.simple_tag
 def tasks_waiting(access: Any) -> int:
     """How many of this person's open tasks are due today or overdue (for the office's and teachers' pages)."""

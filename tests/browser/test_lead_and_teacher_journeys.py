@@ -194,3 +194,26 @@ def test_the_weekly_charts_labels_are_readable_on_a_desktop_and_a_phone(sign_in,
     assert charts.count() == 1  # the one drawn for this width; the other is not displayed
     heights = charts.locator("text").evaluate_all("ts => ts.map(t => t.getBoundingClientRect().height)")
     assert heights and min(heights) >= 9, heights  # 10px text not shrunk to a smudge
+
+
+def test_lead_marks_a_task_done_with_what_happened_and_takes_back_a_wrong_one(sign_in, live_server, morning):
+    from interventions.models import Task
+
+    task = Task.objects.filter(status="open", role="attendance_lead").order_by("due_on", "pk").first()
+    page = sign_in("alice")
+    page.goto(f"{live_server.url}/school/100001/tasks/")
+    row = page.locator(f"#task-{task.pk}")
+    row.get_by_label("What happened (optional)").fill("Wrong pupil")
+    row.get_by_role("button", name="Mark done").click()
+    row.get_by_role("button", name="Undo marking done").click()  # pressed on the wrong row: taken back in place
+    row.get_by_role("button", name="Mark done").wait_for()
+    task.refresh_from_db()
+    assert task.status == "open" and not ActionLog.objects.filter(task=task).exists()
+    screenshot(page, "tasks-undone")
+
+    row.get_by_label("What happened (optional)").fill("Left a voicemail for mum")
+    row.get_by_role("button", name="Mark done").click()
+    row.get_by_role("button", name="Undo marking done").wait_for()
+    task.refresh_from_db()
+    assert task.status == "done"
+    assert ActionLog.objects.get(task=task).outcome == "Left a voicemail for mum"

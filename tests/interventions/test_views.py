@@ -531,6 +531,58 @@ def test_completing_a_task_twice_logs_it_once(client, school, placed, attendance
     assert ActionLog.objects.filter(task=task).count() == 1
 
 
+def test_a_task_done_keeps_what_happened_and_can_be_taken_back_at_once(client, school, placed, attendance_lead):
+    task = Task.objects.filter(status="open", role="attendance_lead").first()
+    login(client, attendance_lead)
+    row = client.post(
+        url("task_done", school, task.pk), {"outcome": "  Mum rang back: Sam is ill  "}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    logged = ActionLog.objects.get(task=task)
+    assert logged.outcome == "Mum rang back: Sam is ill"
+    assert f'aria-label="Undo marking done: {escape(task.title)}, for {escape(task.pupil.full_name)}"' in row
+
+    row = client.post(url("task_reopen", school, task.pk), HTTP_HX_REQUEST="true").content.decode()
+    task.refresh_from_db()
+    assert (task.status, task.completed_by, task.completed_at) == ("open", None, None)
+    assert not ActionLog.objects.filter(pk=logged.pk).exists()  # the record no longer says it was done
+    assert f'aria-label="Mark done: {escape(task.title)}' in row
+    assert AuditEvent.objects.filter(what__startswith="took back marking task", pupil=task.pupil).exists()
+
+
+def test_only_who_pressed_done_may_take_it_back_and_only_for_a_while(client, school, placed, attendance_lead):
+    task = Task.objects.filter(status="open", role="attendance_lead").first()
+    colleague = MembershipFactory(school=school, role=StaffMembership.Role.SENIOR_LEADER).user
+    login(client, attendance_lead).post(url("task_done", school, task.pk), HTTP_HX_REQUEST="true")
+
+    login(client, colleague)
+    response = client.post(url("task_reopen", school, task.pk), HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
+    assert "Only the person who marked this task done can take it back." in response.content.decode()
+
+    Task.objects.filter(pk=task.pk).update(completed_at=timezone.now() - timedelta(minutes=selectors.UNDO_MINUTES))
+    login(client, attendance_lead)
+    response = client.post(url("task_reopen", school, task.pk), HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
+    assert "marked done more than 10 minutes ago, so it stays on the record" in response.content.decode()
+    assert "Undo marking done" not in response.content.decode()
+    task.refresh_from_db()
+    assert task.status == "done" and ActionLog.objects.filter(task=task).count() == 1
+
+
+def test_what_happened_too_long_for_a_task_is_refused_and_given_back(client, school, placed, attendance_lead):
+    task = Task.objects.filter(status="open", role="attendance_lead").first()
+    outcome = "Spoke to dad at length. " * 15  # 360 characters
+    response = login(client, attendance_lead).post(
+        url("task_done", school, task.pk), {"outcome": outcome}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert f"Keep what happened to 300 characters: this has {len(outcome.strip())}." in body
+    assert f'value="{outcome}"' in body
+    task.refresh_from_db()
+    assert task.status == "open" and not ActionLog.objects.filter(task=task).exists()
+
+
 def test_a_class_teacher_closes_their_own_roles_tasks_but_not_the_leads(client, school, placed, class_teacher):
     theirs = Task.objects.filter(status="open", role="class_teacher", pupil__in=placed).first()
     leads = Task.objects.filter(status="open", role="attendance_lead", pupil__in=placed).first()
