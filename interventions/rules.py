@@ -610,12 +610,14 @@ def decide(
         with_margin, _ = indicated_stage(ladder, shifted)
         if with_margin.level < current_level:
             since = placement.improving_since or as_of
-            if as_of - since >= timedelta(weeks=ladder.sustain_weeks):
+            # Weeks in school: a summer with no register is not four weeks of better attendance.
+            weeks = ladder.sustain_weeks
+            if as_of - since >= timedelta(weeks=weeks) and calendar.school_weeks_since(since, as_of) >= weeks:
                 target = _descent_target(ladder, with_margin, current)
                 margin_reasons = _reasons_for(replace(shifted, explain=True), with_margin)
                 why = (
                     f"improvement sustained since {since:%-d %b %Y} "
-                    f"({ladder.sustain_weeks} weeks, margin {_fmt_num(ladder.margin)} points)",
+                    f"({weeks} school week{'s' if weeks != 1 else ''}, margin {_fmt_num(ladder.margin)} points)",
                     *(r for r in margin_reasons if r != "no stage's criteria hold"),
                 )
                 if current.entry == "manual" or target.entry != "automatic":

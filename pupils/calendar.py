@@ -214,6 +214,17 @@ class SchoolCalendar:
             monday -= timedelta(days=7)
         return start, day
 
+    def school_weeks_since(self, since: date, day: date) -> int:
+        """School weeks begun after `since`'s week, up to and including `day`'s: a holiday adds none.
+
+        With no holidays between, this is at least the whole weeks from `since` to `day`.
+        """
+        count, monday = 0, monday_of(since) + timedelta(days=7)
+        while monday <= day:
+            count += self.is_school_week(monday)
+            monday += timedelta(days=7)
+        return count
+
     def is_school_week(self, monday: date) -> bool:
         """Whether the week from `monday` had a school day ("a week with at least one session").
 

@@ -342,6 +342,39 @@ def test_down_only_after_improvement_is_sustained():
     assert four_weeks.reasons[0].startswith("improvement sustained since")
 
 
+def test_the_summer_holiday_is_not_improvement():
+    """No register in August: nothing holds on the new year's empty window, but that is no sign of better
+    attendance. A pupil at PA all last year, and still at 80% when school starts, is never moved down."""
+    at_80 = {m: week(8, authorised=2) for m in school_mondays(date(2025, 7, 18)) + school_mondays(date(2025, 10, 17))}
+    placement, day, moves = CurrentPlacement("pa", date(2025, 3, 3)), date(2025, 7, 19), []
+    while day <= date(2025, 10, 17):  # every night, as the nightly job runs them, holidays included
+        decision = run(BANDS, pupil(at_80), placement, as_of=day)
+        if decision.moved:
+            moves.append((day, decision.stage_key))
+        placement = CurrentPlacement(
+            decision.stage_key, day if decision.moved else placement.since, improving_since=decision.improving_since
+        )
+        day += timedelta(days=1)
+    assert moves == []
+    assert placement.stage_key == "pa" and placement.improving_since is None
+
+
+def test_sustained_improvement_is_counted_in_school_weeks():
+    spec = ladder(
+        {"key": "watch", "name": "Watch", "criteria": {"attendance": {"below": 95}}},
+        {"key": "pa", "name": "PA", "criteria": {"attendance": {"below": 90}}},
+        descent={"sustain_weeks": 4, "margin": 1.0},
+    )
+    improving = pupil(steady(23, 2))
+    # From 15 Oct to 12 Nov is four weeks, but one of them (27-31 Oct) is half-term: three school weeks.
+    assert CALENDAR.school_weeks_since(date(2025, 10, 15), date(2025, 11, 12)) == 3
+    placed = CurrentPlacement("pa", date(2025, 10, 1), improving_since=date(2025, 10, 15))
+    assert run(spec, improving, placed, as_of=date(2025, 11, 12)).stage_key == "pa"
+    moved = run(spec, improving, placed, as_of=date(2025, 11, 17))  # the fourth school week begins
+    assert (moved.stage_key, moved.moved) == ("watch", True)
+    assert moved.reasons[0] == "improvement sustained since 15 Oct 2025 (4 school weeks, margin 1 points)"
+
+
 def test_descent_needs_the_margin_above_the_threshold():
     spec = ladder(
         {"key": "watch", "name": "Watch", "criteria": {"attendance": {"below": 95}}},
