@@ -620,6 +620,14 @@ def test_the_mark_page_shows_its_history(owen, school, alex):
     assert body.index("It was the dentist") < body.index("Mum rang")
 
 
+def test_the_mark_page_says_who_recorded_the_mark_or_only_when(owen, school, alex):
+    mark = MarkFactory(pupil=alex, date=MONDAY, code="/")  # recorded by no one the app knows (a data load)
+    body = owen.get(mark_url(school, alex, MONDAY)).content.decode()
+    assert f"(recorded {mark.changed_at:%-d %b %Y} " in body and "from unknown" not in body
+    owen.post(mark_url(school, alex, MONDAY), {"code": "L", "reason": "Came in at 9:20"})
+    assert "(from owen, " in owen.get(mark_url(school, alex, MONDAY)).content.decode()
+
+
 def test_a_bad_session_or_date_in_the_address_is_404(owen, school, alex):
     assert owen.get(url("register_mark", school, alex.pk, "2025-11-24", "xm")).status_code == 404
     assert owen.get(url("register_mark", school, alex.pk, "24-11-2025", "am")).status_code == 404
