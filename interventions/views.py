@@ -255,7 +255,7 @@ def task_done(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     limit = ActionLog._meta.get_field("outcome").max_length
     if len(outcome) > limit:
         return _task_row_or_back(
-            request, access, task, error=f"Keep what happened to {limit} characters: this has {len(outcome)}."
+            request, access, task, error=f"Keep how it went to {limit} characters: this has {len(outcome)}."
         )
     if services.task_complete(task=task, user=request.user, outcome=outcome):
         _audit_change(request, access, f"completed task {task.title}", pupil=task.pupil)

@@ -67,7 +67,7 @@ def test_lead_approves_a_move_in_place_and_logs_a_call(sign_in, live_server, mor
     page.get_by_text("Logged: Phone the family.").wait_for()
     # Without a reload, the action and its next step are on the page.
     page.locator("#actions-list").get_by_text("Outcome: Spoke to dad: car trouble, back tomorrow").wait_for()
-    page.locator("#tasks-list").get_by_text("Check Sam is back").wait_for()
+    page.locator("#tasks-list li").filter(has_text="Check Sam is back").wait_for()
     action = ActionLog.objects.get(pupil=morning["Bennett"])
     assert (action.title, action.outcome) == ("Phone the family", "Spoke to dad: car trouble, back tomorrow")
 
@@ -203,7 +203,7 @@ def test_lead_marks_a_task_done_with_what_happened_and_takes_back_a_wrong_one(si
     page = sign_in("alice")
     page.goto(f"{live_server.url}/school/100001/tasks/")
     row = page.locator(f"#task-{task.pk}")
-    row.get_by_label("What happened (optional)").fill("Wrong pupil")
+    row.get_by_label("How it went (optional)").fill("Wrong pupil")
     row.get_by_role("button", name="Mark done").click()
     row.get_by_role("button", name="Undo marking done").click()  # pressed on the wrong row: taken back in place
     row.get_by_role("button", name="Mark done").wait_for()
@@ -211,7 +211,7 @@ def test_lead_marks_a_task_done_with_what_happened_and_takes_back_a_wrong_one(si
     assert task.status == "open" and not ActionLog.objects.filter(task=task).exists()
     screenshot(page, "tasks-undone")
 
-    row.get_by_label("What happened (optional)").fill("Left a voicemail for mum")
+    row.get_by_label("How it went (optional)").fill("Left a voicemail for mum")
     row.get_by_role("button", name="Mark done").click()
     row.get_by_role("button", name="Undo marking done").wait_for()
     task.refresh_from_db()

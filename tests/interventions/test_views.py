@@ -577,7 +577,7 @@ def test_what_happened_too_long_for_a_task_is_refused_and_given_back(client, sch
     )
     assert response.status_code == 422
     body = response.content.decode()
-    assert f"Keep what happened to 300 characters: this has {len(outcome.strip())}." in body
+    assert f"Keep how it went to 300 characters: this has {len(outcome.strip())}." in body
     assert f'value="{outcome}"' in body
     task.refresh_from_db()
     assert task.status == "open" and not ActionLog.objects.filter(task=task).exists()
