@@ -293,6 +293,8 @@ class ActionLog(models.Model):
     task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="actions")
     # Logged with one click (My classes), nothing typed: the only kind a person may take back.
     one_click = models.BooleanField(default=False)
+    # Logged by a task's Done button (`services.task_complete`): what its Undo takes back, and nothing else.
+    by_done_button = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -818,7 +818,8 @@ def night_history(*, school: School, now: datetime | None = None, nights: int = 
     if first is None:
         return []
     latest = NightlyRun.objects.filter(school=school).order_by("-run_on").values_list("run_on", flat=True).first()
-    latest = max(latest, night_due(school=school, now=now or timezone.now()))
+    if Ladder.objects.filter(school=school, is_active=True).exists():  # else no night is due, none is missed
+        latest = max(latest, night_due(school=school, now=now or timezone.now()))
     start = max(first, latest - timedelta(days=nights - 1))
     attempts: dict[date, list[NightlyRun]] = defaultdict(list)
     for run in NightlyRun.objects.filter(school=school, run_on__range=(start, latest)).order_by("-started_at"):
@@ -1184,17 +1185,19 @@ def task_reopen_refusal(*, task: Task, user: Any) -> str:
         )
     if task_done_log(task=task) is None:
         return "This task was closed by logging an action: that action stays on the record."
+    if (
+        task.stage_change_id is not None
+        and StageChange.objects.filter(
+            pupil_id=task.pupil_id, ladder_id=task.stage_change.ladder_id, created_at__gt=task.stage_change.created_at
+        ).exists()
+    ):
+        return "The pupil has moved stage since: this task belongs to the stage they left."
     return ""
 
 
 def task_done_log(*, task: Task) -> ActionLog | None:
     """The entry the Done button put on the pupil's record (`services.task_complete`), or None."""
-    return (
-        ActionLog.objects.filter(task=task, by_id=task.completed_by_id, title=task.title, notes="")
-        .filter(created_at__gte=task.completed_at - timedelta(seconds=5) if task.completed_at else Q())
-        .order_by("-created_at")
-        .first()
-    )
+    return ActionLog.objects.filter(task=task, by_done_button=True).order_by("-created_at").first()
 
 
 def actions_undoable(*, user: Any, pupils: QuerySet[Pupil]) -> list[ActionLog]:

@@ -702,6 +702,7 @@ def task_complete(*, task: Task, user: Any, outcome: str = "") -> bool:
         by=user,
         outcome=outcome.strip(),
         task=task,
+        by_done_button=True,
     )
     return True
 

@@ -351,6 +351,13 @@ def test_a_school_that_never_ran_a_night_has_no_history(oakfield, other_school):
     assert selectors.night_history(school=other_school) == []
 
 
+def test_a_school_whose_ladder_was_switched_off_has_missed_no_night_since(oakfield):
+    nightly.nightly_run(school=oakfield, as_of=date(2025, 11, 24))
+    oakfield.ladders.update(is_active=False)
+    rows = selectors.night_history(school=oakfield, now=datetime(2025, 11, 27, 2, 30, tzinfo=UTC))
+    assert [(r.night_of.day, r.state) for r in rows] == [(24, "ok")]
+
+
 def test_the_nightly_runs_page_shows_the_lead_what_failed_and_what_never_ran(client, oakfield, attendance_lead):
     today = timezone.localdate()
     _attempt(oakfield, today - timedelta(days=4), "done")

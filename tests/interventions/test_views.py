@@ -569,6 +569,36 @@ def test_only_who_pressed_done_may_take_it_back_and_only_for_a_while(client, sch
     assert task.status == "done" and ActionLog.objects.filter(task=task).count() == 1
 
 
+def test_a_task_closed_by_logging_an_action_cannot_be_taken_back_from_its_row(
+    client, school, placed, class_teacher, today
+):
+    pupil = Placement.objects.filter(stage__key="concern").first().pupil
+    task = Task.objects.get(pupil=pupil, template_key="call", status="open")
+    login(client, class_teacher).post(
+        url("action_create", school, pupil.pk),
+        {"kind": "stage:call", "occurred_on": today.isoformat(), "outcome": "Dad: car trouble"},
+    )
+    # A Tasks page opened before that still offers Done: pressing it changes nothing, and offers no Undo.
+    row = client.post(url("task_done", school, task.pk), HTTP_HX_REQUEST="true").content.decode()
+    assert "Undo marking done" not in row
+    response = client.post(url("task_reopen", school, task.pk), HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
+    assert "closed by logging an action: that action stays on the record" in response.content.decode()
+    assert ActionLog.objects.get(task=task).outcome == "Dad: car trouble"
+
+
+def test_a_task_done_cannot_be_taken_back_once_the_pupil_has_moved_stage(client, school, placed, attendance_lead):
+    task = Task.objects.filter(status="open", role="attendance_lead", stage_change__isnull=False).first()
+    login(client, attendance_lead).post(url("task_done", school, task.pk), HTTP_HX_REQUEST="true")
+    other = task.stage_change.ladder.stages.exclude(pk=task.stage_change.to_stage_id).first()
+    services.pupil_move(pupil=task.pupil, stage=other, user=attendance_lead, reason="Agreed at panel")
+    response = client.post(url("task_reopen", school, task.pk), HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
+    assert "moved stage since: this task belongs to the stage they left" in response.content.decode()
+    task.refresh_from_db()
+    assert task.status == "done"
+
+
 def test_what_happened_too_long_for_a_task_is_refused_and_given_back(client, school, placed, attendance_lead):
     task = Task.objects.filter(status="open", role="attendance_lead").first()
     outcome = "Spoke to dad at length. " * 15  # 360 characters
