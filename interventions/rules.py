@@ -606,6 +606,10 @@ def decide(
         )
 
     if indicated.level < current_level:
+        if evaluator.totals("year").possible < ladder.min_possible:
+            # Too little of this year's register to judge (August, the first days of September): no criteria
+            # can hold yet, which is not improvement. The clock starts once there is enough.
+            return Decision(current.key, False, (), improving_since=None, indicated_key=indicated.key)
         shifted = Evaluator(facts, calendar, as_of, ladder.min_possible, placement, shift=ladder.margin, explain=False)
         with_margin, _ = indicated_stage(ladder, shifted)
         if with_margin.level < current_level:

@@ -218,10 +218,17 @@ class SchoolCalendar:
         """School weeks begun after `since`'s week, up to and including `day`'s: a holiday adds none.
 
         With no holidays between, this is at least the whole weeks from `since` to `day`.
+        A week in an academic year the calendar holds no term dates for (a new
+        year not yet entered) is judged by the England default calendar, so the
+        count does not stop while the school catches up with its term dates.
         """
         count, monday = 0, monday_of(since) + timedelta(days=7)
         while monday <= day:
-            count += self.is_school_week(monday)
+            if self.knows_year_of(monday + timedelta(days=4)):
+                count += self.is_school_week(monday)
+            else:
+                default = _england_default_calendar(academic_year_start(monday + timedelta(days=4)))
+                count += default.is_school_week(monday)
             monday += timedelta(days=7)
         return count
 

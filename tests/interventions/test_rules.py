@@ -359,6 +359,25 @@ def test_the_summer_holiday_is_not_improvement():
     assert placement.stage_key == "pa" and placement.improving_since is None
 
 
+def test_improvement_in_september_is_counted_from_when_there_is_enough_register_to_judge():
+    """At PA all last year, then at school every day from September: down once four school weeks have
+    passed since the year had `min_possible` (20) sessions, on Monday 8 September, and not before."""
+    weeks = {m: week(8, authorised=2) for m in school_mondays(date(2025, 7, 18))}
+    weeks.update({m: week(10) for m in school_mondays(date(2025, 10, 31))})
+    placement, day, moves = CurrentPlacement("pa", date(2025, 3, 3)), date(2025, 7, 19), []
+    while day <= date(2025, 10, 31):
+        decision = run(BANDS, pupil(weeks), placement, as_of=day)
+        if decision.moved:
+            moves.append((day, decision.stage_key, decision.reasons[0]))
+        placement = CurrentPlacement(
+            decision.stage_key, day if decision.moved else placement.since, improving_since=decision.improving_since
+        )
+        day += timedelta(days=1)
+    assert moves == [
+        (date(2025, 10, 6), "base", "improvement sustained since 8 Sep 2025 (4 school weeks, margin 1 points)")
+    ]
+
+
 def test_sustained_improvement_is_counted_in_school_weeks():
     spec = ladder(
         {"key": "watch", "name": "Watch", "criteria": {"attendance": {"below": 95}}},

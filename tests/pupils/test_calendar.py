@@ -55,6 +55,16 @@ def test_history_from_a_year_the_calendar_does_not_hold_may_be_marked_on_weekday
     assert CALENDAR.register_day_problem(date(2019, 7, 27), today=TODAY).endswith("is a weekend, not a school day")
 
 
+def test_school_weeks_since_skip_holidays_and_go_on_into_a_year_not_yet_entered():
+    last_year_only = calendar_from(england_default_half_terms(2025))
+    # Wednesday 15 October 2025 to Wednesday 12 November: four weeks, one of them half-term.
+    assert last_year_only.school_weeks_since(date(2025, 10, 15), date(2025, 11, 12)) == 3
+    # From the summer term over the holiday into September 2026, whose term dates are not entered yet:
+    # the school weeks of 2026/27 count as the England default has them (from Wednesday 2 September).
+    assert last_year_only.school_weeks_since(date(2026, 7, 13), date(2026, 9, 16)) == 4  # 20 Jul, 31 Aug, 7, 14 Sep
+    assert last_year_only.school_weeks_since(date(2025, 11, 12), date(2025, 11, 12)) == 0
+
+
 def test_school_weeks_before_the_calendars_first_term_are_the_england_default_weeks():
     # A school that gave term dates only from September 2026: the 10 school weeks up to Friday 11
     # September 2026 reach back over the summer holiday into July, as the penalty rule's weeks may.
