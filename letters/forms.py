@@ -137,7 +137,7 @@ class DetailsForm(forms.Form):
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
         label="Personal note",
-        help_text="Printed in the letter after its main text, in every letter the school was given.",
+        help_text="Printed after the letter's main text, where its template leaves room for a note (every letter shipped with the app does).",
     )
 
     #: A meeting with a family is held in these hours (evening meetings included).

@@ -97,7 +97,8 @@ def queue(request: HttpRequest, urn: str) -> HttpResponse:
 
 def _back_to_queue(request: HttpRequest, urn: str) -> HttpResponse:
     """The print queue as it was filtered when the form was sent (the filters ride along as hidden fields)."""
-    kept = {name: request.POST[name] for name in QueueFilterForm.base_fields if request.POST.get(name)}
+    # An empty filter is kept too: "Any status" (status=) is not the bare queue's "waiting to print".
+    kept = {name: request.POST[name] for name in QueueFilterForm.base_fields if name in request.POST}
     url = reverse("letters:queue", kwargs={"urn": urn})
     return redirect(f"{url}?{urlencode(kept)}" if kept else url)
 

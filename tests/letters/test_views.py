@@ -326,6 +326,25 @@ def test_posting_with_nothing_ticked_says_so_and_keeps_the_queues_filter(client,
     assert letter.status == "printed"
 
 
+def test_marking_posted_from_any_status_comes_back_to_any_status(client, school, printed, office):
+    batch, letter = printed
+    client.force_login(office)
+    queue = reverse("letters:queue", args=[school.urn])
+    page = client.get(queue, {"status": "", "q": ""}).content.decode()
+    assert '<input type="hidden" name="status" value="">' in page  # the filter rides along, empty as it is
+    assert '<input type="hidden" name="template" value="">' in page and 'value="None"' not in page
+
+    response = client.post(
+        reverse("letters:post", args=[school.urn]),
+        {"scope": "selected", "letter": [letter.pk], "status": "", "template": "", "group": "", "q": ""},
+    )
+
+    assert response["Location"] == f"{queue}?status=&template=&group=&q="
+    letter.refresh_from_db()
+    assert letter.status == "posted"
+    assert client.get(response["Location"]).context["filters"]["status"] == ""  # still every status
+
+
 def test_marking_posted_twice_logs_once(client, school, printed, office):
     batch, letter = printed
     client.force_login(office)
