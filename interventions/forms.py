@@ -126,6 +126,10 @@ class ReasonForm(forms.Form):
     )
 
 
+class TaskDoneForm(forms.Form):
+    outcome = forms.CharField(max_length=300, required=False, strip=True)
+
+
 class MoveForm(forms.Form):
     stage = forms.ModelChoiceField(queryset=Stage.objects.none(), label="Move to stage", empty_label="Choose a stage…")
     reason = forms.CharField(max_length=500)

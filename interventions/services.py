@@ -745,9 +745,13 @@ def referral_record(
 ) -> Referral:
     """Record a referral and log it on the pupil's record. Raises ValidationError for bad values, and for a
     second referral of the pupil to the same service on the same day (a double click, or two people
-    recording one referral): that one is changed in the referrals list, not recorded again."""
+    recording one referral; for "Other", the same outcome too): that one is changed in the referrals
+    list, not recorded again."""
     Pupil.objects.select_for_update().filter(pk=pupil.pk).first()  # two at once: the second waits, then sees the first
-    earlier = Referral.objects.filter(pupil=pupil, to=to, made_on=made_on).select_related("by").first()
+    same = Referral.objects.filter(pupil=pupil, to=to, made_on=made_on)
+    if to == Referral.To.OTHER:  # "Other" names its service in the outcome: two may differ
+        same = same.filter(outcome=outcome)
+    earlier = same.select_related("by").first()
     if earlier is not None:
         who = f" by {person_name(earlier.by)}" if earlier.by else ""
         raise ValidationError(

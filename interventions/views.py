@@ -30,7 +30,7 @@ from pupils.selectors import register_taken
 from pupils.services import audit_record, school_calendar
 
 from . import charts, selectors, services
-from .forms import ActionForm, FlagsForm, MoveForm, PlacementFilter, ReasonForm
+from .forms import ActionForm, FlagsForm, MoveForm, PlacementFilter, ReasonForm, TaskDoneForm
 from .models import ActionLog, Ladder, Proposal, Task
 
 #: How many proposals and tasks the dashboard shows at once (oldest and most overdue first).
@@ -251,13 +251,10 @@ def task_done(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     task = get_object_or_404(Task.objects.select_related("pupil", "school"), pk=pk, pupil__in=visible_pupils(access))
     if not access.may_do(role=task.role, assigned_to_id=task.assigned_to_id):
         raise Http404("Not found")
-    outcome = request.POST.get("outcome", "").strip()
-    limit = ActionLog._meta.get_field("outcome").max_length
-    if len(outcome) > limit:
-        return _task_row_or_back(
-            request, access, task, error=f"Keep how it went to {limit} characters: this has {len(outcome)}."
-        )
-    if services.task_complete(task=task, user=request.user, outcome=outcome):
+    form = TaskDoneForm(request.POST)
+    if not form.is_valid():
+        return _task_row_or_back(request, access, task, error=_too_long_or(form, "outcome", "how it went"))
+    if services.task_complete(task=task, user=request.user, outcome=form.cleaned_data["outcome"]):
         _audit_change(request, access, f"completed task {task.title}", pupil=task.pupil)
     task.refresh_from_db()
     return _task_row_or_back(request, access, task)
@@ -281,6 +278,14 @@ def task_reopen(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     if not request.htmx:
         messages.success(request, f"{task.title}: open again.")
     return _task_row_or_back(request, access, task, focus=True)
+
+
+def _too_long_or(form: Any, name: str, what: str) -> str:
+    """A text box's error in words: how long it may be when it is too long, else the form's own message."""
+    value, limit = form.data.get(name, "").strip(), form.fields[name].max_length
+    if len(value) > limit:
+        return f"Keep {what} to {limit} characters: this has {len(value)}."
+    return " ".join(form.errors[name])
 
 
 def _task_row_or_back(
@@ -319,11 +324,9 @@ def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     if decision not in ("approve", "decline"):
         error = "Choose approve or decline."
     elif not form.is_valid():
-        reason = form.data.get("reason", "").strip()
-        limit = ReasonForm.base_fields["reason"].max_length
         error = (
-            f"Keep the reason to {limit} characters: this one has {len(reason)}."
-            if reason
+            _too_long_or(form, "reason", "the reason")
+            if form.data.get("reason", "").strip()
             else "Give a reason: it is kept on the pupil's record."
         )
     else:

@@ -599,6 +599,23 @@ def test_a_task_done_cannot_be_taken_back_once_the_pupil_has_moved_stage(client,
     assert task.status == "done"
 
 
+def test_a_null_character_in_how_a_task_went_or_a_reason_is_refused_in_words(
+    client, school, placed, attendance_lead, proposal
+):
+    task = Task.objects.filter(status="open", role="attendance_lead").first()
+    login(client, attendance_lead)
+    response = client.post(url("task_done", school, task.pk), {"outcome": "Rang\x00 mum"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422 and "Null characters are not allowed." in response.content.decode()
+    task.refresh_from_db()
+    assert task.status == "open"
+    response = client.post(
+        url("proposal_decide", school, proposal.pk),
+        {"decision": "approve", "reason": "Agreed\x00"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422 and "Null characters are not allowed." in response.content.decode()
+
+
 def test_what_happened_too_long_for_a_task_is_refused_and_given_back(client, school, placed, attendance_lead):
     task = Task.objects.filter(status="open", role="attendance_lead").first()
     outcome = "Spoke to dad at length. " * 15  # 360 characters
@@ -826,7 +843,7 @@ def test_an_over_long_reason_is_refused_for_its_length_and_given_back(client, sc
     )
     assert response.status_code == 422
     body = response.content.decode()
-    assert f"Keep the reason to 500 characters: this one has {len(reason.strip())}." in body
+    assert f"Keep the reason to 500 characters: this has {len(reason.strip())}." in body
     assert f'value="{reason}"' in body  # still in the box to shorten
     proposal.refresh_from_db()
     assert proposal.status == "pending"

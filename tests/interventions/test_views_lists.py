@@ -739,3 +739,8 @@ def test_recording_the_same_referral_twice_is_refused_and_names_the_first(
     earlier = {**data, "made_on": (today - timedelta(days=1)).isoformat()}
     assert client.post(url("referral_create", school, pupil.pk), earlier).status_code == 302
     assert Referral.objects.count() == 3
+    # Two services under "Other" the same day, each named in its outcome, are two referrals.
+    for service in ("Young carers", "Housing support"):
+        other = {**data, "to": "other", "outcome": service}
+        assert client.post(url("referral_create", school, pupil.pk), other).status_code == 302
+    assert Referral.objects.filter(to="other").count() == 2
