@@ -793,18 +793,17 @@ class NightRow:
     night_of: date
     #: ok, running, failed (every attempt failed) or missed (never tried).
     state: str
-    #: The attempt that succeeded, else the latest one; None for a missed night.
+    #: The attempt that succeeded (the latest, if it was run again), else the latest one; None for a missed night.
     run: NightlyRun | None
+    #: Attempts until it first succeeded, or all of them if it never has.
     attempts: int
     #: For a failed or missed night: a later night succeeded, and decided from the same register.
     caught_up: bool = False
-    #: Of the night's moves, pupils placed on the ladder for the first time (the ladder's first night, newcomers).
+    #: Pupils the night placed on the ladder for the first time (the ladder's first night, newcomers), and
+    #: pupils it moved from one stage to another, as the dashboard counts them: what the night's stage
+    #: changes say, whichever attempt made them (a night run again adds only what the first did not do).
     placed: int = 0
-
-    @property
-    def moved(self) -> int:
-        """Moves from one stage to another, as the dashboard counts them: first placements apart."""
-        return max(self.run.moved - self.placed, 0) if self.run else 0
+    moved: int = 0
 
 
 def night_history(*, school: School, now: datetime | None = None, nights: int = 30) -> list[NightRow]:
@@ -824,12 +823,16 @@ def night_history(*, school: School, now: datetime | None = None, nights: int = 
     attempts: dict[date, list[NightlyRun]] = defaultdict(list)
     for run in NightlyRun.objects.filter(school=school, run_on__range=(start, latest)).order_by("-started_at"):
         attempts[run.run_on].append(run)
-    placed = dict(
-        StageChange.objects.filter(pupil__school=school, kind=StageChange.Kind.INITIAL, on__range=(start, latest))
-        .values("on")
+    night_kinds = (StageChange.Kind.INITIAL, StageChange.Kind.AUTOMATIC)
+    changes = {
+        (on, kind): n
+        for on, kind, n in StageChange.objects.filter(
+            pupil__school=school, kind__in=night_kinds, on__range=(start, latest)
+        )
+        .values("on", "kind")
         .annotate(n=Count("id"))
-        .values_list("on", "n")
-    )
+        .values_list("on", "kind", "n")
+    }
     rows: list[NightRow] = []
     done_later = False
     for offset in range((latest - start).days + 1):
@@ -837,7 +840,10 @@ def night_history(*, school: School, now: datetime | None = None, nights: int = 
         runs = attempts.get(night, [])
         done = next((r for r in runs if r.status == NightlyRun.Status.DONE), None)
         if done is not None:
-            rows.append(NightRow(night, "ok", done, len(runs), placed=placed.get(night, 0)))
+            placed, moved = (changes.get((night, kind), 0) for kind in night_kinds)
+            oldest_first = runs[::-1]
+            tries = next(n for n, r in enumerate(oldest_first, 1) if r.status == NightlyRun.Status.DONE)
+            rows.append(NightRow(night, "ok", done, tries, placed=placed, moved=moved))
         elif runs and runs[0].status == NightlyRun.Status.RUNNING:
             rows.append(NightRow(night, "running", runs[0], len(runs)))
         else:

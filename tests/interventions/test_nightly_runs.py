@@ -343,6 +343,9 @@ def test_the_history_shows_each_night_since_the_first_with_the_ones_that_failed_
     assert rows[1].run.error == "OperationalError: the database went away"
     assert rows[-1].run == first and rows[-1].run.pupils == 1
     assert (rows[-1].placed, rows[-1].moved) == (1, 0)  # its first night: placed, as the dashboard says, not moved
+    nightly.nightly_run(school=oakfield, as_of=date(2025, 11, 22), full=True)  # the same night, run again by hand
+    again = selectors.night_history(school=oakfield, now=datetime(2025, 11, 27, 2, 30, tzinfo=UTC))[-1]
+    assert (again.state, again.attempts, again.placed, again.moved) == ("ok", 1, 1, 0)  # what the night did, once
     recent = selectors.night_history(school=oakfield, nights=2, now=datetime(2025, 11, 27, 2, 30, tzinfo=UTC))
     assert [r.night_of.day for r in recent] == [26, 25]
 
