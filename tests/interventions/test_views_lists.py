@@ -219,7 +219,7 @@ def test_escalations_count_as_since_only_what_was_done_after_the_move(
     services.action_log(
         pupil=moved[1], user=attendance_lead, kind="meeting", occurred_on=today - timedelta(days=2), title="Same day"
     )
-    # moved[0] was moved by hand today: what was logged before it is not since; what came after is.
+    # moved[4] is moved up by hand today: what was logged before it is not since; what came after is.
     services.action_log(pupil=moved[4], user=attendance_lead, kind="phone_call", occurred_on=today, title="Before")
     services.pupil_move(
         pupil=moved[4], stage=ladder.stages.get(key="casework"), user=attendance_lead, reason="Casework agreed"
