@@ -187,6 +187,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 NIGHTLY_LOCAL_TIME = env.str("NIGHTLY_LOCAL_TIME", default="02:00")
 # A night that failed this many times is not started again by the schedule (run_nightly still can).
 NIGHTLY_MAX_ATTEMPTS = env.int("NIGHTLY_MAX_ATTEMPTS", default=3)
+# Who is e-mailed when a school's night has failed that often and the schedule leaves it for a person.
+NIGHTLY_ALERT_EMAILS = env.list("NIGHTLY_ALERT_EMAILS", default=[])
 # Recount every pupil-week from the register at least this often, whatever changed.
 NIGHTLY_FULL_EVERY_DAYS = env.int("NIGHTLY_FULL_EVERY_DAYS", default=7)
 # Tests only: seconds to sleep between pupils, so a test can kill a worker half-way. Never set it elsewhere.

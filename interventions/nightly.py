@@ -30,6 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, DateField, F, Max, Min, Q
 from django.db.models.functions import TruncWeek
@@ -51,6 +52,7 @@ from .selectors import (
     current_placements,
     facts_window_start,
     ladder_spec,
+    night_attempts_exhausted,
     night_facts,
     school_facts,
     school_figures,
@@ -240,13 +242,47 @@ def _take_over_abandoned(*, school: School, as_of: date) -> bool:
 
 
 def _night_failed(run: NightlyRun, exc: BaseException) -> None:
-    """Record the failure on the run, if the database still answers (the error may be that it doesn't)."""
+    """Record the failure on the run, if the database still answers (the error may be that it doesn't).
+
+    A night that has now failed NIGHTLY_MAX_ATTEMPTS times is left by the schedule for a person:
+    NIGHTLY_ALERT_EMAILS are told, so it is seen before the morning's dashboard says so.
+    """
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    logger.error("night %s for %s failed: %s", run.run_on, run.school.urn, error)
     try:
         NightlyRun.objects.filter(pk=run.pk, status=NightlyRun.Status.RUNNING).update(
-            status=NightlyRun.Status.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"[:2000]
+            status=NightlyRun.Status.FAILED, finished_at=timezone.now(), error=error
         )
+        given_up = night_attempts_exhausted(school=run.school, night=run.run_on)
     except Exception:  # the run stays RUNNING; the next attempt takes it over
         logger.exception("could not record the failure of night run %s", run.pk)
+        return
+    if given_up and settings.NIGHTLY_ALERT_EMAILS:
+        _alert_given_up(run, error)
+
+
+def _alert_given_up(run: NightlyRun, error: str) -> None:
+    school, night = run.school, run.run_on
+    subject = (
+        f"Attendance: the night of {night:%a %-d %b %Y} for {school.name} has failed "
+        f"{settings.NIGHTLY_MAX_ATTEMPTS} times and will not be tried again"
+    )
+    body = "\n".join(
+        [
+            f"The nightly run for {school.name} (URN {school.urn}) for {night:%A %-d %B %Y} failed, last with:",
+            "",
+            f"    {error}",
+            "",
+            "Until a night succeeds, its dashboard shows the last good night's figures, and no pupil moves stage.",
+            "When the cause is put right, run it by hand:",
+            "",
+            f"    python manage.py run_nightly --school {school.urn} --as-of {night:%Y-%m-%d}",
+        ]
+    )
+    try:
+        send_mail(subject, body, None, settings.NIGHTLY_ALERT_EMAILS)
+    except Exception:  # the failure is on the run and the dashboard whatever happens to the e-mail
+        logger.exception("could not e-mail the failure of night run %s", run.pk)
 
 
 # --- the night's work ------------------------------------------------------------------

@@ -106,6 +106,35 @@ def test_a_failing_night_records_the_error_keeps_nothing_and_the_next_attempt_su
     assert StageChange.objects.count() == 1
 
 
+def test_a_night_left_for_a_person_is_emailed_to_it_once_the_schedule_gives_up(oakfield, monkeypatch, settings):
+    from django.core import mail
+
+    settings.NIGHTLY_MAX_ATTEMPTS, settings.NIGHTLY_ALERT_EMAILS = 2, ["it@example.org"]
+    monkeypatch.setattr(nightly, "tasks_mark_overdue", lambda **kwargs: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        nightly.nightly_run(school=oakfield, as_of=AS_OF)
+    assert mail.outbox == []  # the schedule tries again within the hour
+    with pytest.raises(ZeroDivisionError):
+        nightly.nightly_run(school=oakfield, as_of=AS_OF)
+    (alert,) = mail.outbox
+    assert alert.to == ["it@example.org"]
+    assert alert.subject == (
+        f"Attendance: the night of Wed 26 Nov 2025 for {oakfield.name} has failed 2 times and will not be tried again"
+    )
+    assert "ZeroDivisionError: division by zero" in alert.body
+    assert f"python manage.py run_nightly --school {oakfield.urn} --as-of 2025-11-26" in alert.body
+
+
+def test_no_one_is_emailed_when_no_one_is_named(oakfield, monkeypatch, settings):
+    from django.core import mail
+
+    settings.NIGHTLY_MAX_ATTEMPTS, settings.NIGHTLY_ALERT_EMAILS = 1, []
+    monkeypatch.setattr(nightly, "tasks_mark_overdue", lambda **kwargs: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        nightly.nightly_run(school=oakfield, as_of=AS_OF)
+    assert mail.outbox == [] and NightlyRun.objects.get().status == "failed"
+
+
 def test_if_not_done_leaves_a_finished_night_alone(oakfield):
     first = nightly.nightly_run(school=oakfield, as_of=AS_OF)
     again = nightly.nightly_run(school=oakfield, as_of=AS_OF, if_not_done=True)
