@@ -46,6 +46,9 @@ COUNT_MEASURES = (
     "consecutive_days_absent",
     "consecutive_days_unauthorised",
 )
+#: Criteria an action's `when` may not use: they are about the ladder and the pupil's place on it.
+ACTION_WHEN_REFUSED = ("manual", "at_stage_for", "bottom_percent")
+
 CRITERION_KINDS = (
     "all",
     "any",
@@ -130,6 +133,7 @@ SCHEMA: dict[str, Any] = {
                 "title": {"type": "string", "minLength": 1, "maxLength": 300},
                 "role": {"enum": list(ROLES)},
                 "due_in_school_days": {"type": "integer", "minimum": 0},
+                "when": {"$ref": "#/$defs/criterion"},
             },
         },
         "criterion": {
@@ -489,6 +493,16 @@ def validate_ladder(document: Any, *, letter_keys: Iterable[str] | None = None) 
                 check.errors.append(
                     Problem(where + "entry", "a stage with the manual criterion must have entry: manual")
                 )
+        for i, action in enumerate(stage.get("actions", [])):
+            for path, kind, _body in _walk(action.get("when"), f"actions[{i}].when"):
+                if kind in ACTION_WHEN_REFUSED:
+                    check.errors.append(
+                        Problem(
+                            where + path,
+                            f"an action's when is about the pupil's register, flags and contacts: {kind} is about"
+                            " the ladder itself, so it cannot say whether the pupil needs the task",
+                        )
+                    )
         action_keys = [a["key"] for a in stage.get("actions", [])]
         for dup in sorted({k for k in action_keys if action_keys.count(k) > 1}):
             check.errors.append(Problem(where + "actions", f"the action key {dup!r} is used twice"))

@@ -183,6 +183,8 @@ class PictureAction:
     title: str
     role: str
     due_in_school_days: int | None
+    #: The action's `when`, in words ("" when every pupil entering the stage gets it).
+    when: str = ""
 
 
 @dataclass
@@ -266,6 +268,7 @@ def ladder_picture(
                     title=a.get("title", a.get("key", "")),
                     role=_action_role(a, task_role),
                     due_in_school_days=a.get("due_in_school_days"),
+                    when=describe_criterion(a["when"], flag_names) if a.get("when") else "",
                 )
                 for a in item.get("actions") or []
             ],

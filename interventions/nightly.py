@@ -44,7 +44,7 @@ from pupils.services import school_calendar
 from pupils.statistics import pct_as_printed
 
 from .models import Ladder, NightlyRun, Placement, Proposal, PupilWeek, SchoolWeek, Stage, StageChange, Task
-from .rules import Decision, LadderSpec, decide
+from .rules import Decision, Evaluator, LadderSpec, decide
 from .screen import pupils_to_decide
 from .selectors import (
     SchoolFacts,
@@ -608,9 +608,26 @@ def _place_pupils(
         changes = stages_enter(ladder=ladder, entries=moves.entries, on=as_of)
         result.moved = len(changes)
         result.tasks_created, result.letters_queued = stages_work_create(
-            changes=changes, calendar=facts.calendar, teachers=class_teachers_by_group(school), user=None
+            changes=changes,
+            calendar=facts.calendar,
+            teachers=class_teachers_by_group(school),
+            user=None,
+            holds=_condition_check(facts=facts, spec=spec, as_of=as_of),
         )
     return result
+
+
+def _condition_check(*, facts: SchoolFacts, spec: LadderSpec, as_of: date) -> Any:
+    """Whether a stage action's `when` holds for the pupil a stage change moved, from the night's facts."""
+
+    def holds(change: StageChange, when: dict[str, Any]) -> bool:
+        pupil_facts = facts.facts.get(change.pupil_id)
+        if pupil_facts is None:  # not on roll tonight: give the task, as a person's move would
+            return True
+        evaluator = Evaluator(pupil_facts, facts.calendar, as_of, spec.min_possible, None, explain=False)
+        return evaluator.check(when)[0]
+
+    return holds
 
 
 @dataclass

@@ -161,6 +161,13 @@ class StageSpec:
     track: str
     entry: str
     criteria: dict[str, Any] | None
+    #: Each stage action's `when`, by action key: the task is given only to a pupil it holds for.
+    conditions: tuple[tuple[str, dict[str, Any]], ...] = ()
+
+    @property
+    def every_criterion(self) -> tuple[dict[str, Any], ...]:
+        """The stage's criteria and its actions' conditions: everything the engine may evaluate for it."""
+        return tuple(c for c in (self.criteria, *(when for _, when in self.conditions)) if c)
 
 
 @dataclass(frozen=True)
@@ -191,6 +198,7 @@ class LadderSpec:
                     track=track,
                     entry=stage.get("entry", "automatic"),
                     criteria=stage.get("criteria"),
+                    conditions=tuple((a["key"], a["when"]) for a in stage.get("actions", []) if a.get("when")),
                 )
             )
         descent = doc.get("descent") or {}

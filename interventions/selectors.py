@@ -94,7 +94,7 @@ class SchoolFacts:
 
 def facts_window_start(*, spec: LadderSpec, calendar: SchoolCalendar, as_of: date) -> date:
     """The first day whose marks the engine can look at on `as_of`: the year's start, or further back for week windows."""
-    weeks_back = max((_weeks_needed(s.criteria) for s in spec.stages), default=0)
+    weeks_back = max((_weeks_needed(c) for s in spec.stages for c in s.every_criterion), default=0)
     year_start = calendar.academic_year_window(as_of)[0]
     return min(year_start, calendar.school_weeks_back(as_of, weeks_back + 1)[0] if weeks_back else year_start)
 
@@ -290,7 +290,7 @@ def window_cuts(*, spec: LadderSpec, calendar: SchoolCalendar, as_of: date) -> l
             return True
         return kind in ("flag", "no_contact", "manual", "count")
 
-    if not all(walk(stage.criteria, [as_of]) for stage in spec.stages):
+    if not all(walk(criterion, [as_of]) for stage in spec.stages for criterion in stage.every_criterion):
         return None
     # The night's own figures and ranks: the year to date, the year TREND_WEEKS ago, the half-term,
     # and this week alone (the weekly chart's newest week, `this_week_figures`).

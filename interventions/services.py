@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -363,13 +363,22 @@ def class_teachers_by_group(school: School) -> dict[int, Any]:
 
 
 def stages_work_create(
-    *, changes: Sequence[StageChange], calendar: SchoolCalendar, teachers: dict[int, Any], user: Any
+    *,
+    changes: Sequence[StageChange],
+    calendar: SchoolCalendar,
+    teachers: dict[int, Any],
+    user: Any,
+    holds: Callable[[StageChange, dict[str, Any]], bool] | None = None,
 ) -> tuple[int, int]:
     """Create each stage change's tasks and review, and queue its letters. Idempotent per stage change.
 
     A fixed number of queries however many changes: one read and one insert
     for the tasks (the unique (stage change, template) key backs this up), and
     one `stage_entered` signal for the letters. Returns (tasks, letters) created.
+
+    `holds(change, when)` says whether an action's `when` holds for the pupil
+    (the night asks its engine); an action whose `when` does not hold gives no
+    task. Without it (a move a person made) every action gives its task.
     """
     if not changes:
         return 0, 0
@@ -387,7 +396,7 @@ def stages_work_create(
             due_on=calendar.add_school_days(change.on, due_days),
         )
         for change in changes
-        for key, kind, title, role, due_days in _stage_tasks(change)
+        for key, kind, title, role, due_days in _stage_tasks(change, holds)
         if (change.pk, key) not in existing
     ]
     Task.objects.bulk_create(tasks)
@@ -411,12 +420,15 @@ def stage_action_role(action: dict[str, Any]) -> str:
     return role if role in PERMISSIONS["log_action"] else StaffMembership.Role.ATTENDANCE_LEAD
 
 
-def _stage_tasks(change: StageChange) -> list[tuple[str, str, str, str, int]]:
+def _stage_tasks(
+    change: StageChange, holds: Callable[[StageChange, dict[str, Any]], bool] | None = None
+) -> list[tuple[str, str, str, str, int]]:
     """(template key, kind, title, role, due in school days) for each task a stage gives on entry."""
     stage = change.to_stage
     wanted = [
         (a["key"], Task.Kind.ACTION, a["title"], stage_action_role(a), a.get("due_in_school_days", 5))
         for a in stage.actions
+        if not a.get("when") or holds is None or holds(change, a["when"])
     ]
     if stage.review_every_weeks:
         title = f"Review {change.pupil.full_name} at {stage.name}"

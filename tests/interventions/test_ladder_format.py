@@ -177,3 +177,18 @@ def test_a_bound_that_must_be_exceeded_says_more_than():
     assert "stage 'monitor', field criteria.bottom_percent: should be more than 0, not 0" in [
         str(p) for p in validate_ladder(document).errors
     ]
+
+
+def test_an_actions_when_is_checked_like_criteria_and_may_not_ask_about_the_ladder():
+    action = {"key": "call", "title": "Call", "when": {"count": {"measure": "unexplained", "at_least": 1}}}
+    stage = {"key": "s1", "name": "One", "criteria": {"attendance": {"below": 95}}, "actions": [action]}
+    assert validate_ladder(doc(stage)).ok
+
+    stage["actions"] = [{**action, "when": {"attendence": {"below": 90}}}]
+    assert any("stage 's1'" in m and "attendence" in m for m in messages(validate_ladder(doc(stage)).errors))
+
+    stage["actions"] = [{**action, "when": {"any": [{"flag": "young_carer"}, {"at_stage_for": {"weeks": 4}}]}}]
+    assert messages(validate_ladder(doc(stage)).errors) == [
+        "stage 's1', field actions[0].when.any[1]: an action's when is about the pupil's register, flags and"
+        " contacts: at_stage_for is about the ladder itself, so it cannot say whether the pupil needs the task"
+    ]

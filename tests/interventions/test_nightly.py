@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import date
 from io import StringIO
@@ -350,3 +351,48 @@ def test_simulation_names_each_stage_once(school, pupils):
         "Formalise support",
         "Enforce",
     ]
+
+
+def test_a_stage_actions_when_gives_its_task_only_to_the_pupils_it_holds_for(school, register, attendance_lead):
+    """The DfE ladder's Monitor stage: entered for attendance alone, or for an absence still unexplained.
+    Only the second needs the office's follow-up call."""
+    from interventions.ladder_words import ladder_picture
+
+    document = copy.deepcopy(SIMPLE_LADDER)
+    concern = document["stages"][1]
+    concern["criteria"] = {"any": [{"attendance": {"below": 95}}, {"count": {"measure": "unexplained", "at_least": 1}}]}
+    concern["actions"].append(
+        {
+            "key": "follow-up",
+            "title": "Follow up the unexplained absence",
+            "role": "office",
+            "when": {"count": {"measure": "unexplained", "at_least": 1, "window": "half_term"}},
+        }
+    )
+    ladder, _ = services.ladder_load(school=school, document=document, activate=True)
+    as_of = date(2025, 11, 26)
+    # 92.5%: at Concern for attendance, every absence explained (I).
+    ill = PupilFactory(school=school, surname="Ill")
+    register(ill, date(2025, 9, 1), as_of, lambda day, s: "I" if (day.toordinal() + s) % 13 == 0 else "/")
+    # Attending well but for one N this half-term, which has no reason yet.
+    unexplained = PupilFactory(school=school, surname="Unexplained")
+    register(unexplained, date(2025, 9, 1), as_of, lambda day, s: "N" if (day, s) == (date(2025, 11, 24), 0) else "/")
+
+    nightly.nightly_run(school=school, as_of=as_of)
+
+    for pupil in (ill, unexplained):
+        assert Placement.objects.get(pupil=pupil).stage.key == "concern"
+    assert sorted(Task.objects.filter(pupil=ill).values_list("template_key", flat=True)) == ["call", "review"]
+    assert sorted(Task.objects.filter(pupil=unexplained).values_list("template_key", flat=True)) == [
+        "call",
+        "follow-up",
+        "review",
+    ]
+    # A person's move gives every task: they decided the pupil needs the stage.
+    services.pupil_move(pupil=ill, stage=ladder.stages.get(key="pa"), user=attendance_lead, reason="Panel")
+    services.pupil_move(pupil=ill, stage=ladder.stages.get(key="concern"), user=attendance_lead, reason="Back")
+    assert Task.objects.filter(pupil=ill, template_key="follow-up").count() == 1
+    # The ladder page says who gets it.
+    picture = ladder_picture(document)
+    stage = next(s for s in picture.falling if s.key == "concern")
+    assert stage.actions[-1].when == "1+ unexplained absence session (N) this half-term"

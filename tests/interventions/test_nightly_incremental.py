@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from interventions import nightly, selectors, selectors_lists, services
 from interventions.models import NightlyRun, Placement, Proposal, PupilWeek, SchoolWeek, StageChange, Task
-from interventions.rules import CurrentPlacement, decide
+from interventions.rules import CurrentPlacement, Evaluator, decide
 from interventions.selectors import this_week_figures
 from letters.models import Letter
 from pupils.calendar import monday_of
@@ -360,6 +360,14 @@ def test_merged_weeks_decide_exactly_as_single_weeks_for_every_shipped_ladder(db
                 want = decide(spec, single.facts[pupil.pk], current, as_of=as_of, calendar=calendar)
                 got = decide(spec, merged.facts[pupil.pk], current, as_of=as_of, calendar=calendar)
                 assert got == want, (ladder_name, as_of, pupil.surname, stage)
+            # And every stage action's `when` (whom a stage's task is for) holds alike.
+            for stage in spec.stages:
+                for key, when in stage.conditions:
+                    want, got = (
+                        Evaluator(f.facts[pupil.pk], calendar, as_of, spec.min_possible, None).check(when)
+                        for f in (single, merged)
+                    )
+                    assert got == want, (ladder_name, as_of, pupil.surname, key)
             assert merged.year_to_date(pupil.pk, spec) == single.year_to_date(pupil.pk, spec)
             assert merged.facts[pupil.pk].attendance_rank_pct == single.facts[pupil.pk].attendance_rank_pct
         figures_merged = selectors.school_figures(
