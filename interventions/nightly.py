@@ -253,19 +253,38 @@ def _night_failed(run: NightlyRun, exc: BaseException) -> None:
         NightlyRun.objects.filter(pk=run.pk, status=NightlyRun.Status.RUNNING).update(
             status=NightlyRun.Status.FAILED, finished_at=timezone.now(), error=error
         )
-        given_up = night_attempts_exhausted(school=run.school, night=run.run_on)
     except Exception:  # the run stays RUNNING; the next attempt takes it over
         logger.exception("could not record the failure of night run %s", run.pk)
         return
-    if given_up and settings.NIGHTLY_ALERT_EMAILS:
-        _alert_given_up(run, error)
+    _alert_if_given_up(run, error)
 
 
-def _alert_given_up(run: NightlyRun, error: str) -> None:
+def _alert_if_given_up(run: NightlyRun, error: str) -> None:
+    """E-mail NIGHTLY_ALERT_EMAILS once, when this failure is the one that makes the schedule give up.
+
+    Only then: later failures (a person running it by hand) are seen by that person.
+    """
+    if not settings.NIGHTLY_ALERT_EMAILS:
+        return
+    try:
+        failures = NightlyRun.objects.filter(
+            school=run.school, run_on=run.run_on, status=NightlyRun.Status.FAILED
+        ).count()
+        given_up = failures == settings.NIGHTLY_MAX_ATTEMPTS and night_attempts_exhausted(
+            school=run.school, night=run.run_on
+        )
+    except Exception:
+        logger.exception("could not count the failures of night run %s", run.pk)
+        return
+    if given_up:
+        _alert_given_up(run, error, failures)
+
+
+def _alert_given_up(run: NightlyRun, error: str, failures: int) -> None:
     school, night = run.school, run.run_on
     subject = (
         f"Attendance: the night of {night:%a %-d %b %Y} for {school.name} has failed "
-        f"{settings.NIGHTLY_MAX_ATTEMPTS} times and will not be tried again"
+        f"{failures} times and will not be tried again"
     )
     body = "\n".join(
         [
@@ -274,7 +293,8 @@ def _alert_given_up(run: NightlyRun, error: str) -> None:
             f"    {error}",
             "",
             "Until a night succeeds, its dashboard shows the last good night's figures, and no pupil moves stage.",
-            "When the cause is put right, run it by hand:",
+            "If a later night has succeeded since, nothing needs doing: it decided from the same register.",
+            "Otherwise, when the cause is put right, run it by hand:",
             "",
             f"    python manage.py run_nightly --school {school.urn} --as-of {night:%Y-%m-%d}",
         ]

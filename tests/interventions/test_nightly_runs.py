@@ -123,6 +123,10 @@ def test_a_night_left_for_a_person_is_emailed_to_it_once_the_schedule_gives_up(o
     )
     assert "ZeroDivisionError: division by zero" in alert.body
     assert f"python manage.py run_nightly --school {oakfield.urn} --as-of 2025-11-26" in alert.body
+    # Someone running it by hand, and failing again, is told by the command itself: no second e-mail.
+    with pytest.raises(ZeroDivisionError):
+        nightly.nightly_run(school=oakfield, as_of=AS_OF)
+    assert len(mail.outbox) == 1
 
 
 def test_no_one_is_emailed_when_no_one_is_named(oakfield, monkeypatch, settings):
@@ -130,6 +134,7 @@ def test_no_one_is_emailed_when_no_one_is_named(oakfield, monkeypatch, settings)
 
     settings.NIGHTLY_MAX_ATTEMPTS, settings.NIGHTLY_ALERT_EMAILS = 1, []
     monkeypatch.setattr(nightly, "tasks_mark_overdue", lambda **kwargs: 1 / 0)
+    monkeypatch.setattr(nightly, "send_mail", lambda *args, **kwargs: pytest.fail("no one to e-mail"))
     with pytest.raises(ZeroDivisionError):
         nightly.nightly_run(school=oakfield, as_of=AS_OF)
     assert mail.outbox == [] and NightlyRun.objects.get().status == "failed"
