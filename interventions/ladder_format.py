@@ -476,7 +476,9 @@ def validate_ladder(document: Any, *, letter_keys: Iterable[str] | None = None) 
                 check.errors.append(Problem(where + "mirrors", f"there is no stage {mirrors!r}"))
         elif stage.get("mirrors"):
             check.errors.append(Problem(where + "mirrors", "only improving stages mirror another stage"))
-        for path, kind, body in _walk(stage.get("criteria"), "criteria"):
+        whens = [(action.get("when"), f"actions[{i}].when") for i, action in enumerate(stage.get("actions", []))]
+        every = [(stage.get("criteria"), "criteria"), *whens]
+        for path, kind, body in (found for criterion, at in every for found in _walk(criterion, at)):
             if kind == "attendance":
                 lower, upper = _lower(body)[0], _upper(body)[0]
                 if lower > upper:
@@ -493,8 +495,16 @@ def validate_ladder(document: Any, *, letter_keys: Iterable[str] | None = None) 
                 check.errors.append(
                     Problem(where + "entry", "a stage with the manual criterion must have entry: manual")
                 )
-        for i, action in enumerate(stage.get("actions", [])):
-            for path, kind, _body in _walk(action.get("when"), f"actions[{i}].when"):
+        if stage["entry"] != "automatic" and any(when for when, _ in whens):
+            check.warnings.append(
+                Problem(
+                    where + "actions",
+                    "a when is checked only when the night moves a pupil onto a stage; pupils come onto this"
+                    f" {stage['entry']} stage by a person's decision, which gives every action's task",
+                )
+            )
+        for when, at in whens:
+            for path, kind, _body in _walk(when, at):
                 if kind in ACTION_WHEN_REFUSED:
                     check.errors.append(
                         Problem(

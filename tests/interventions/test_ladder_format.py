@@ -192,3 +192,19 @@ def test_an_actions_when_is_checked_like_criteria_and_may_not_ask_about_the_ladd
         "stage 's1', field actions[0].when.any[1]: an action's when is about the pupil's register, flags and"
         " contacts: at_stage_for is about the ladder itself, so it cannot say whether the pupil needs the task"
     ]
+
+
+def test_an_actions_when_gets_the_checks_criteria_get_and_a_warning_where_a_person_moves_pupils():
+    empty = {"key": "call", "title": "Call", "when": {"attendance": {"at_least": 95, "below": 90}}}
+    stage = {"key": "s1", "name": "One", "criteria": {"attendance": {"below": 95}}, "actions": [empty]}
+    assert messages(validate_ladder(doc(stage)).errors) == [
+        "stage 's1', field actions[0].when: the band is empty: its lower edge 95% is above 90%"
+    ]
+    follow_up = {"key": "call", "title": "Call", "when": {"count": {"measure": "unexplained", "at_least": 1}}}
+    panel = {"key": "s1", "name": "Panel", "entry": "approval", "criteria": {"attendance": {"below": 80}}}
+    check = validate_ladder(doc({**panel, "actions": [follow_up]}))
+    assert check.ok
+    assert messages(check.warnings) == [
+        "stage 's1', field actions: a when is checked only when the night moves a pupil onto a stage; pupils"
+        " come onto this approval stage by a person's decision, which gives every action's task"
+    ]

@@ -18,8 +18,9 @@ import pytest
 from django.utils import timezone
 
 from interventions import nightly, selectors, selectors_lists, services
+from interventions.ladder_format import validate_ladder
 from interventions.models import NightlyRun, Placement, Proposal, PupilWeek, SchoolWeek, StageChange, Task
-from interventions.rules import CurrentPlacement, Evaluator, decide
+from interventions.rules import CurrentPlacement, Evaluator, LadderSpec, decide
 from interventions.selectors import this_week_figures
 from letters.models import Letter
 from pupils.calendar import monday_of
@@ -503,3 +504,36 @@ def test_a_full_night_finds_a_silent_correction_and_redraws_the_chart_from_its_w
 
 def test_the_rich_ladder_is_valid():
     assert services.ladder_check(school=None, document=RICH_LADDER).ok
+
+
+def test_the_night_reads_back_as_far_as_an_actions_when_looks_and_cuts_its_weeks_where_it_does():
+    """A window only a `when` uses (12 school weeks, from early October back over the summer) must be
+    among the weeks the night reads and the cuts it merges weeks at, or the condition sees wrong totals."""
+    from pupils.calendar import calendar_from, england_default_half_terms
+
+    document = {
+        "key": "w",
+        "name": "W",
+        "stages": [
+            {"key": "base", "name": "Base"},
+            {
+                "key": "watch",
+                "name": "Watch",
+                "criteria": {"attendance": {"below": 95}},
+                "actions": [
+                    {
+                        "key": "call",
+                        "title": "Call",
+                        "when": {"count": {"measure": "unauthorised", "at_least": 4, "window": {"weeks": 12}}},
+                    }
+                ],
+            },
+        ],
+    }
+    spec = LadderSpec.from_document(validate_ladder(document).resolved)
+    calendar = calendar_from(england_default_half_terms(2024) + england_default_half_terms(2025))
+    as_of = date(2025, 10, 1)
+    first, _ = calendar.school_weeks_back(as_of, 12)
+    assert first < date(2025, 9, 1)  # the twelve school weeks reach back into the summer term
+    assert selectors.facts_window_start(spec=spec, calendar=calendar, as_of=as_of) <= first
+    assert first in selectors.window_cuts(spec=spec, calendar=calendar, as_of=as_of)
