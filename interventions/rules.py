@@ -622,6 +622,8 @@ def decide(
         with_margin, _ = indicated_stage(ladder, shifted)
         if with_margin.level < current_level:
             since = placement.improving_since or as_of
+            if since < calendar.academic_year_window(as_of)[0]:
+                since = as_of  # a clock from last school year (or set before this rule): this year's starts now
             # Weeks in school: a summer with no register is not four weeks of better attendance.
             weeks = ladder.sustain_weeks
             if as_of - since >= timedelta(weeks=weeks) and calendar.school_weeks_since(since, as_of) >= weeks:

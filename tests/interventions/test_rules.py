@@ -378,6 +378,19 @@ def test_improvement_in_september_is_counted_from_when_there_is_enough_register_
     ]
 
 
+def test_an_improvement_clock_from_last_school_year_starts_again_this_year():
+    spec = ladder(
+        {"key": "watch", "name": "Watch", "criteria": {"attendance": {"below": 95}}},
+        {"key": "pa", "name": "PA", "criteria": {"attendance": {"below": 90}}},
+        descent={"sustain_weeks": 4, "margin": 1.0},
+    )
+    improving = pupil(steady(23, 2, as_of=date(2025, 9, 26)))
+    # Set in August by an older version (or a night that then stopped running): not four weeks of this year.
+    placed = CurrentPlacement("pa", date(2025, 3, 3), improving_since=date(2025, 7, 28))
+    decision = run(spec, improving, placed, as_of=date(2025, 9, 26))
+    assert (decision.stage_key, decision.moved, decision.improving_since) == ("pa", False, date(2025, 9, 26))
+
+
 def test_sustained_improvement_is_counted_in_school_weeks():
     spec = ladder(
         {"key": "watch", "name": "Watch", "criteria": {"attendance": {"below": 95}}},
