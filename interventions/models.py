@@ -122,6 +122,9 @@ class StageChange(models.Model):
         APPROVED = "approved", "Approved proposal"
         MANUAL = "manual", "Moved by a person"
 
+    #: The kinds the nightly job makes: decided from a day's register once it has closed.
+    BY_THE_NIGHT = (Kind.INITIAL, Kind.AUTOMATIC)
+
     pupil = models.ForeignKey(Pupil, on_delete=models.CASCADE, related_name="stage_changes")
     ladder = models.ForeignKey(Ladder, on_delete=models.CASCADE, related_name="stage_changes")
     from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+")

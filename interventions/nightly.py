@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -637,7 +637,9 @@ def _place_pupils(
     return result
 
 
-def _condition_check(*, facts: SchoolFacts, spec: LadderSpec, as_of: date) -> Any:
+def _condition_check(
+    *, facts: SchoolFacts, spec: LadderSpec, as_of: date
+) -> Callable[[StageChange, dict[str, Any]], bool]:
     """Whether a stage action's `when` holds for the pupil a stage change moved, from the night's facts."""
 
     def holds(change: StageChange, when: dict[str, Any]) -> bool:
@@ -681,9 +683,9 @@ def _decide_pupils(
     # A night re-run on a corrected register may find a pupil it already moved indicated elsewhere:
     # one automatic move a pupil a night, so they stay as tonight's first run left them until the next.
     moved_tonight = set(
-        StageChange.objects.filter(
-            ladder=ladder, on=as_of, kind__in=[StageChange.Kind.INITIAL, StageChange.Kind.AUTOMATIC]
-        ).values_list("pupil_id", flat=True)
+        StageChange.objects.filter(ladder=ladder, on=as_of, kind__in=StageChange.BY_THE_NIGHT).values_list(
+            "pupil_id", flat=True
+        )
     )
     pause = settings.NIGHTLY_TEST_PAUSE_S
     result = NightResult(pupils=len(facts.pupils))

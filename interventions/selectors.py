@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from pupils import codes
@@ -813,21 +813,20 @@ def night_history(*, school: School, now: datetime | None = None, nights: int = 
     due and windows slide), so a day without an attempt is a missed night.
     Days before the school's first run are not nights it missed.
     """
-    first = NightlyRun.objects.filter(school=school).order_by("run_on").values_list("run_on", flat=True).first()
+    bounds = NightlyRun.objects.filter(school=school).aggregate(first=Min("run_on"), latest=Max("run_on"))
+    first, latest = bounds["first"], bounds["latest"]
     if first is None:
         return []
-    latest = NightlyRun.objects.filter(school=school).order_by("-run_on").values_list("run_on", flat=True).first()
     if Ladder.objects.filter(school=school, is_active=True).exists():  # else no night is due, none is missed
         latest = max(latest, night_due(school=school, now=now or timezone.now()))
     start = max(first, latest - timedelta(days=nights - 1))
     attempts: dict[date, list[NightlyRun]] = defaultdict(list)
     for run in NightlyRun.objects.filter(school=school, run_on__range=(start, latest)).order_by("-started_at"):
         attempts[run.run_on].append(run)
-    night_kinds = (StageChange.Kind.INITIAL, StageChange.Kind.AUTOMATIC)
     changes = {
         (on, kind): n
         for on, kind, n in StageChange.objects.filter(
-            pupil__school=school, kind__in=night_kinds, on__range=(start, latest)
+            pupil__school=school, kind__in=StageChange.BY_THE_NIGHT, on__range=(start, latest)
         )
         .values("on", "kind")
         .annotate(n=Count("id"))
@@ -840,9 +839,9 @@ def night_history(*, school: School, now: datetime | None = None, nights: int = 
         runs = attempts.get(night, [])
         done = next((r for r in runs if r.status == NightlyRun.Status.DONE), None)
         if done is not None:
-            placed, moved = (changes.get((night, kind), 0) for kind in night_kinds)
-            oldest_first = runs[::-1]
-            tries = next(n for n, r in enumerate(oldest_first, 1) if r.status == NightlyRun.Status.DONE)
+            placed, moved = (changes.get((night, kind), 0) for kind in StageChange.BY_THE_NIGHT)
+            first_success = min(r.started_at for r in runs if r.status == NightlyRun.Status.DONE)
+            tries = sum(1 for r in runs if r.started_at <= first_success)
             rows.append(NightRow(night, "ok", done, tries, placed=placed, moved=moved))
         elif runs and runs[0].status == NightlyRun.Status.RUNNING:
             rows.append(NightRow(night, "running", runs[0], len(runs)))
@@ -1305,15 +1304,14 @@ def _heatmap(
                 if not school_day and code is None:
                     cells.append(None)
                     continue
+                slot = f"{_DAY_NAMES[offset]} {day:%-d %b} {'AM' if session == 0 else 'PM'}"
                 if code is None and not joined <= day <= left:
-                    label = f"{_DAY_NAMES[offset]} {day:%-d %b} {'AM' if session == 0 else 'PM'}: not on roll"
-                    cells.append(HeatCell(day, session, "", "mark-off-roll", label))
+                    cells.append(HeatCell(day, session, "", "mark-off-roll", f"{slot}: not on roll"))
                     continue
                 meaning = table.get(code or "")
                 css = f"mark-{meaning.category.value}" if meaning else "mark-none"
-                label = f"{_DAY_NAMES[offset]} {day:%-d %b} {'AM' if session == 0 else 'PM'}: "
-                label += f"{code} {meaning.description}" if meaning else "no mark yet"
-                cells.append(HeatCell(day, session, code or "", css, label))
+                words = f"{code} {meaning.description}" if meaning else "no mark yet"
+                cells.append(HeatCell(day, session, code or "", css, f"{slot}: {words}"))
         if any_school_day:
             rows.append((monday, cells))
         monday += timedelta(days=7)

@@ -96,8 +96,7 @@ def _after(action: ActionLog, change: StageChange) -> bool:
     that day's actions came before it; a person's move counts from the moment they made it."""
     if action.occurred_on != change.on:
         return action.occurred_on > change.on
-    night = change.kind in (StageChange.Kind.INITIAL, StageChange.Kind.AUTOMATIC)
-    return not night and action.created_at >= change.created_at
+    return change.kind not in StageChange.BY_THE_NIGHT and action.created_at >= change.created_at
 
 
 @dataclass(frozen=True)

@@ -243,14 +243,20 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-def task_done(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+def _task_for(request: HttpRequest, urn: str, pk: int) -> tuple[Access, Task]:
+    """A task this person may mark done (or take back): in their school, a pupil they see, their role's."""
     access = school_access(request.user, urn)
     access.require("log_action")
     task = get_object_or_404(Task.objects.select_related("pupil", "school"), pk=pk, pupil__in=visible_pupils(access))
     if not access.may_do(role=task.role, assigned_to_id=task.assigned_to_id):
         raise Http404("Not found")
+    return access, task
+
+
+@login_required
+@require_POST
+def task_done(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    access, task = _task_for(request, urn, pk)
     form = TaskDoneForm(request.POST)
     if not form.is_valid():
         return _task_row_or_back(request, access, task, error=_too_long_or(form, "outcome", "how it went"))
@@ -264,11 +270,7 @@ def task_done(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
 @require_POST
 def task_reopen(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     """Take back pressing Done: the person who pressed it, within `selectors.UNDO_MINUTES`."""
-    access = school_access(request.user, urn)
-    access.require("log_action")
-    task = get_object_or_404(Task.objects.select_related("pupil", "school"), pk=pk, pupil__in=visible_pupils(access))
-    if not access.may_do(role=task.role, assigned_to_id=task.assigned_to_id):
-        raise Http404("Not found")
+    access, task = _task_for(request, urn, pk)
     try:
         services.task_reopen(task=task, user=request.user)
     except ValidationError as exc:

@@ -224,11 +224,9 @@ class SchoolCalendar:
         """
         count, monday = 0, monday_of(since) + timedelta(days=7)
         while monday <= day:
-            if self.knows_year_of(monday + timedelta(days=4)):
-                count += self.is_school_week(monday)
-            else:
-                default = _england_default_calendar(academic_year_start(monday + timedelta(days=4)))
-                count += default.is_school_week(monday)
+            friday = monday + timedelta(days=4)
+            known = self if self.knows_year_of(friday) else _england_default_calendar(academic_year_start(friday))
+            count += known.is_school_week(monday)
             monday += timedelta(days=7)
         return count
 

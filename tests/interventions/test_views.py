@@ -614,6 +614,8 @@ def test_a_null_character_in_how_a_task_went_or_a_reason_is_refused_in_words(
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 422 and "Null characters are not allowed." in response.content.decode()
+    proposal.refresh_from_db()
+    assert proposal.status == "pending"
 
 
 def test_what_happened_too_long_for_a_task_is_refused_and_given_back(client, school, placed, attendance_lead):
