@@ -32,7 +32,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, DateField, F, Max, Min, Q
+from django.db.models import Count, DateField, F, Max, Min, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
@@ -217,28 +217,64 @@ class _AlreadyDone(Exception):
 
 
 def _take_over_abandoned(*, school: School, as_of: date) -> bool:
-    """Mark a RUNNING attempt whose worker is gone as failed. True if there was one.
+    """Mark a RUNNING attempt at this night whose worker is gone as failed. True if there was one."""
+    runs = NightlyRun.objects.filter(school=school, run_on=as_of)
+    with transaction.atomic():
+        taken = _mark_abandoned(runs, suffix=" Taken over.")
+    for run in taken:
+        logger.warning("night %s for %s: took over abandoned attempt %s", as_of, school.urn, run.pk)
+    return bool(taken)
+
+
+ABANDONED = "Abandoned: the worker stopped before the night finished; nothing it did was kept."
+
+#: How long a fresh attempt may go unlocked: between committing its claim and locking it for the night.
+ABANDONED_GRACE = timedelta(minutes=1)
+
+
+def abandoned_close(*, school: School | None = None) -> int:
+    """Close the attempts whose worker died without a word (killed, out of memory, a machine lost).
+
+    Such an attempt raised nothing, so nothing recorded its failure: its row
+    would say "running" for ever, and the schedule, counting only failures,
+    would neither try the night again nor tell anyone once it gave up. Each is
+    marked failed like any other failure, and NIGHTLY_ALERT_EMAILS are told if
+    it was the last attempt the schedule makes. The dispatcher calls this every
+    time it runs, and a school's task before deciding whether to try its night.
+    Attempts started less than ABANDONED_GRACE ago are left: one may be between
+    its claim and its lock. Returns how many were closed.
+    """
+    runs = NightlyRun.objects.filter(started_at__lt=timezone.now() - ABANDONED_GRACE)
+    if school is not None:
+        runs = runs.filter(school=school)
+    with transaction.atomic():
+        closed = _mark_abandoned(runs)
+    for run in closed:
+        logger.error("night %s for %s failed: %s", run.run_on, run.school.urn, run.error)
+        _alert_if_given_up(run, run.error)
+    return len(closed)
+
+
+def _mark_abandoned(runs: QuerySet[NightlyRun], *, suffix: str = "") -> list[NightlyRun]:
+    """The RUNNING attempts among `runs` whose worker is gone, marked failed. Call inside a transaction.
 
     On PostgreSQL a live attempt keeps its row locked for the whole night, so a
     row we can lock belongs to a dead one (its transaction was rolled back when
     its connection closed). Elsewhere (SQLite), an attempt counts as dead once
     it is older than the task time limit.
     """
-    with transaction.atomic():
-        running = NightlyRun.objects.filter(school=school, run_on=as_of, status=NightlyRun.Status.RUNNING)
-        if connection.vendor == "postgresql":
-            stale = running.select_for_update(skip_locked=True).first()
-        else:
-            limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-            stale = running.filter(started_at__lt=timezone.now() - limit).first()
-        if stale is None:
-            return False
-        stale.status = NightlyRun.Status.FAILED
-        stale.finished_at = timezone.now()
-        stale.error = "Abandoned: the worker stopped before the night finished; nothing it did was kept. Taken over."
-        stale.save(update_fields=["status", "finished_at", "error"])
-        logger.warning("night %s for %s: took over abandoned attempt %s", as_of, school.urn, stale.pk)
-        return True
+    running = runs.filter(status=NightlyRun.Status.RUNNING).select_related("school").order_by("pk")
+    if connection.vendor == "postgresql":
+        stale = list(running.select_for_update(skip_locked=True, of=("self",)))
+    else:
+        limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+        stale = list(running.filter(started_at__lt=timezone.now() - limit))
+    for run in stale:
+        run.status = NightlyRun.Status.FAILED
+        run.finished_at = timezone.now()
+        run.error = ABANDONED + suffix
+        run.save(update_fields=["status", "finished_at", "error"])
+    return stale
 
 
 def _night_failed(run: NightlyRun, exc: BaseException) -> None:

@@ -34,11 +34,12 @@ def nightly_run_task(school_id: int, as_of: str, full: bool = False) -> dict[str
     """Run one school's night (`nightly.nightly_run`), unless it already succeeded or is running elsewhere."""
     from pupils.models import School
 
-    from .nightly import NightRunning, nightly_run
+    from .nightly import NightRunning, abandoned_close, nightly_run
     from .selectors import night_attempts_exhausted
 
     school = School.objects.get(pk=school_id)
     night = date.fromisoformat(as_of)
+    abandoned_close(school=school)  # a killed attempt before this delivery counts as the failure it was
     if night_attempts_exhausted(school=school, night=night):  # e.g. a message redelivered after each crash
         logger.warning("night %s for %s has failed too often: left for a person (run_nightly)", as_of, school.urn)
         return {"school": school.urn, "night": as_of, "status": "gave up"}
@@ -57,8 +58,10 @@ def nightly_dispatch_task(now: str | None = None) -> int:
     Safe to run as often as we like: a queued night that has meanwhile
     succeeded, or is running, does nothing (`nightly_run_task`).
     """
+    from .nightly import abandoned_close
     from .selectors import nights_due
 
+    abandoned_close()  # a night whose worker was killed is tried again, or given up and reported
     moment = datetime.fromisoformat(now) if now else timezone.now()
     due = nights_due(now=moment)
     for school, night in due:

@@ -140,6 +140,76 @@ def test_no_one_is_emailed_when_no_one_is_named(oakfield, monkeypatch, settings)
     assert mail.outbox == [] and NightlyRun.objects.get().status == "failed"
 
 
+def _killed(school, night: date, settings) -> NightlyRun:
+    """An attempt whose worker was killed: RUNNING, nobody holding its lock, past the time limit (for SQLite)."""
+    started = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    return NightlyRun.objects.create(school=school, run_on=night, started_at=started)
+
+
+def test_a_killed_attempt_is_closed_as_failed_and_the_schedule_tries_the_night_again(oakfield, settings, monkeypatch):
+    sent: list[tuple[int, str]] = []
+    monkeypatch.setattr(
+        tasks.nightly_run_task, "delay_on_commit", lambda school_id, night: sent.append((school_id, night))
+    )
+    killed = _killed(oakfield, AS_OF, settings)
+    assert tasks.nightly_dispatch_task(now="2025-11-27T02:15:00+00:00") == 1
+    killed.refresh_from_db()
+    assert killed.status == "failed" and killed.error.startswith("Abandoned: the worker stopped")
+    assert sent == [(oakfield.pk, "2025-11-26")]
+    assert selectors.nightly_status(school=oakfield, today=AS_OF + timedelta(days=1)).state == "failed"
+
+
+def test_a_night_whose_last_attempt_was_killed_is_reported_once_and_left_for_a_person(oakfield, settings):
+    from django.core import mail
+
+    settings.NIGHTLY_MAX_ATTEMPTS, settings.NIGHTLY_ALERT_EMAILS = 2, ["it@example.org"]
+    NightlyRun.objects.create(school=oakfield, run_on=AS_OF, started_at=timezone.now(), status="failed")
+    _killed(oakfield, AS_OF, settings)
+    # A redelivered task finds the killed attempt, counts it, and gives up rather than try a third time.
+    assert tasks.nightly_run_task.delay(oakfield.pk, AS_OF.isoformat()).get()["status"] == "gave up"
+    assert not StageChange.objects.exists()
+    (alert,) = mail.outbox
+    assert alert.subject.endswith("has failed 2 times and will not be tried again")
+    assert "Abandoned: the worker stopped before the night finished" in alert.body
+    assert list(NightlyRun.objects.values_list("status", flat=True)) == ["failed", "failed"]
+    assert tasks.nightly_dispatch_task(now="2025-11-27T02:30:00+00:00") == 0
+    assert len(mail.outbox) == 1
+
+
+def test_an_attempt_that_has_only_just_started_is_not_taken_for_dead(oakfield):
+    # On PostgreSQL nobody holds its lock yet (it is between its claim and its night); elsewhere it is young.
+    fresh = NightlyRun.objects.create(school=oakfield, run_on=AS_OF, started_at=timezone.now())
+    assert nightly.abandoned_close() == 0
+    fresh.refresh_from_db()
+    assert fresh.status == "running"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_live_attempt_is_not_closed_by_the_dispatcher(postgres_only, oakfield, settings):
+    live = _killed(oakfield, AS_OF, settings)  # old enough, but its worker is alive: it holds the row's lock
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                NightlyRun.objects.select_for_update().get(pk=live.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        assert nightly.abandoned_close() == 0
+    finally:
+        release.set()
+        thread.join()
+    live.refresh_from_db()
+    assert live.status == "running"
+
+
 def test_if_not_done_leaves_a_finished_night_alone(oakfield):
     first = nightly.nightly_run(school=oakfield, as_of=AS_OF)
     again = nightly.nightly_run(school=oakfield, as_of=AS_OF, if_not_done=True)

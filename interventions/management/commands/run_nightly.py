@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from interventions.models import Ladder
-from interventions.nightly import NightResult, NightRunning, nightly_run
+from interventions.nightly import NightResult, NightRunning, abandoned_close, nightly_run
 from interventions.selectors import night_due, nights_due
 from pupils.models import School
 
@@ -46,6 +46,7 @@ class Command(BaseCommand):
         if due:
             if as_of:
                 raise CommandError("--due runs each school's own latest due night: leave out --as-of.")
+            abandoned_close()  # as the schedule does: a killed attempt counts as a failure
             for target, night in nights_due(now=timezone.now()):
                 self._write(target, self._run(target, night, full))
             return
