@@ -22,6 +22,28 @@ from tests.factories import (
 )
 
 
+def pytest_collection_modifyitems(items):
+    """Every transactional test must be serialized too, or the suite fails depending on the order it runs in.
+
+    A transactional test flushes the database when it ends. Without
+    serialized_rollback the flush creates the content types afresh, under new
+    ids, and every serialized test that runs after it on the same process then
+    fails to put the originals back (duplicate key).
+    """
+    unserialized = []
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
+            {"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ()))
+        )
+        if transactional and not (marker and marker.kwargs.get("serialized_rollback")):
+            unserialized.append(item.nodeid)
+    if unserialized:
+        raise pytest.UsageError(
+            "Mark these django_db(transaction=True, serialized_rollback=True): " + ", ".join(unserialized)
+        )
+
+
 @pytest.fixture
 def today():
     return TODAY

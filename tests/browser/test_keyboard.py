@@ -11,7 +11,7 @@ from interventions.models import Proposal
 from tests.browser.conftest import screenshot
 from tests.browser.test_lead_and_teacher_journeys import morning  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 FOCUSED = "document.activeElement.getAttribute('aria-label') || document.activeElement.id || ''"

@@ -13,7 +13,7 @@ from pupils.models import AuditEvent
 from tests.factories import PupilFactory, RegistrationGroupFactory
 from tests.interventions.conftest import SIMPLE_LADDER, fill_school_days
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def absent_every(n: int):

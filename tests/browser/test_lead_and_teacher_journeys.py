@@ -14,7 +14,7 @@ from tests.browser.conftest import screenshot
 from tests.factories import PupilFactory, RegistrationGroupFactory
 from tests.interventions.conftest import SIMPLE_LADDER, fill_register
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def every(n):

@@ -13,7 +13,7 @@ from letters.models import Letter
 from pupils.models import StaffMembership
 from tests.factories import TODAY, ContactFactory, MembershipFactory, PupilFactory, UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from tests.browser.conftest import screenshot
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 #: WCAG 2 relative luminance and contrast, worked out in the page from the colours it computed.
 CONTRAST = """(el) => {

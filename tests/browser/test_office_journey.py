@@ -18,7 +18,7 @@ from pupils.services import school_calendar
 from tests.browser.conftest import screenshot
 from tests.factories import ContactFactory, MarkFactory, MembershipFactory, PupilFactory, UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def shot(page, name):

@@ -15,7 +15,7 @@ from pupils.models import Flag, StaffMembership
 from tests.factories import MembershipFactory, PupilFactory, RegistrationGroupFactory, UserFactory
 from tests.interventions.conftest import SIMPLE_LADDER, fill_register
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
