@@ -127,9 +127,13 @@ def _school_facts_from(
     calendar: SchoolCalendar,
     weekly: Mapping[int, Mapping[date, stats.AttendanceSummary]] | None = None,
     running: Mapping[int, RunningTotals] | None = None,
+    on_roll: tuple[list[Pupil], dict[int, set[str]]] | None = None,
 ) -> SchoolFacts:
-    """Each pupil's facts from their weekly counts, or from their running totals (the night's)."""
-    pupils, pupil_flags = _on_roll_with_flags(school=school, as_of=as_of)
+    """Each pupil's facts from their weekly counts, or from their running totals (the night's).
+
+    `on_roll` is `_on_roll_with_flags`, if already read.
+    """
+    pupils, pupil_flags = on_roll or _on_roll_with_flags(school=school, as_of=as_of)
     runs = _absence_runs(school=school, pupils=pupils, calendar=calendar, as_of=as_of)
     contacts = dict(
         ActionLog.objects.filter(school=school, kind__in=ActionLog.FAMILY_CONTACT, occurred_on__lte=as_of)
@@ -174,38 +178,45 @@ def night_facts(*, school: School, spec: LadderSpec, as_of: date, calendar: Scho
     """
     start = facts_window_start(spec=spec, calendar=calendar, as_of=as_of)
     cuts = window_cuts(spec=spec, calendar=calendar, as_of=as_of)
-    on_roll = list(pupils_on_roll(school=school, on=as_of).values_list("pk", flat=True))
+    pupils, flags = _on_roll_with_flags(school=school, as_of=as_of)
     qn = connection.ops.quote_name
     columns = [qn(PupilWeek._meta.get_field(name).column) for name in PupilWeek.COUNTS]
     if cuts:
-        below = cuts[0] - timedelta(days=7)  # weeks before every window: a bucket no window reaches
-        whens = " ".join("WHEN week_start < %s THEN %s" for _ in cuts)
-        bucket = f"CASE {whens} ELSE %s END"
-        bucket_params: list[Any] = [v for cut, key in zip(cuts, [below, *cuts[:-1]], strict=True) for v in (cut, key)]
-        bucket_params.append(cuts[-1])
+        # Each bucket by its number: keys[n] is its first Monday.
+        keys = [cuts[0] - timedelta(days=7), *cuts]  # first, the weeks before every window: no window reaches it
+        whens = " ".join(f"WHEN week_start < %s THEN {n}" for n in range(len(cuts)))
+        bucket, bucket_params = f"CASE {whens} ELSE {len(cuts)} END", list(cuts)
     else:
         bucket, bucket_params = "week_start", []
     # By pupil id, not through a join to pupils: the (pupil, week) index finds a school's rows
     # without reading the whole local authority's. Plain rows, without the ORM's converters.
-    pupils_sql, pupils_params = _id_list(on_roll)
-    sums = ", ".join(f"SUM({c})" for c in columns)
+    # Added up as they go by the database (a window sum a count), ready for RunningTotals.
+    pupils_sql, pupils_params = _id_list([pupil.pk for pupil in pupils])
+    sums = ", ".join(f"SUM({c}) AS {c}" for c in columns)
+    running_sums = ", ".join(f"CAST(SUM({c}) OVER pupil_so_far AS INTEGER)" for c in columns)
     sql = (
+        f"SELECT pupil_id, bucket, {running_sums} FROM ("
         f"SELECT pupil_id, {bucket} AS bucket, {sums} FROM {qn(PupilWeek._meta.db_table)} "
-        f"WHERE pupil_id {pupils_sql} AND week_start >= %s AND week_start <= %s GROUP BY 1, 2 ORDER BY 1, 2"
+        f"WHERE pupil_id {pupils_sql} AND week_start >= %s AND week_start <= %s GROUP BY 1, 2"
+        ") AS buckets WINDOW pupil_so_far AS (PARTITION BY pupil_id ORDER BY bucket) ORDER BY 1, 2"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*bucket_params, *pupils_params, monday_of(start), monday_of(as_of)])
         rows = cursor.fetchall()
-    buckets: dict[int, list[tuple[date, Sequence[int]]]] = defaultdict(list)
-    for pupil_id, key, *counts in rows:
-        buckets[pupil_id].append((_as_date(key), counts))
+    mondays: dict[int, list[date]] = defaultdict(list)
+    running: dict[int, list[tuple[int, ...]]] = defaultdict(list)
+    for row in rows:
+        pupil_id, key = row[0], row[1]
+        mondays[pupil_id].append(keys[key] if cuts else _as_date(key))
+        running[pupil_id].append(row[2:])
     minutes = school.session_minutes
     return _school_facts_from(
         school=school,
         spec=spec,
         as_of=as_of,
         calendar=RememberingCalendar.of(calendar),
-        running={pupil_id: RunningTotals.of(weeks, minutes) for pupil_id, weeks in buckets.items()},
+        running={pupil_id: RunningTotals(mondays[pupil_id], totals, minutes) for pupil_id, totals in running.items()},
+        on_roll=(pupils, flags),
     )
 
 
