@@ -109,10 +109,6 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# SQLite (the embedded default) has no covering indexes: the mark's index carries its code on
-# PostgreSQL only, for the night's index-only reads (pupils.models.AttendanceMark).
-SILENCED_SYSTEM_CHECKS = ["models.W039"]
-
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

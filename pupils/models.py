@@ -299,12 +299,8 @@ class AttendanceMark(models.Model):
     class Meta:
         ordering = ["pupil", "date", "session"]
         constraints = [
-            # Also the index every per-pupil and per-window query uses. It carries the code, so the
-            # night reads a pupil's marks from the index alone (an index-only scan on PostgreSQL:
-            # its recount of a school's year took 130 ms instead of 160).
-            models.UniqueConstraint(
-                fields=["pupil", "date", "session"], include=["code"], name="mark_one_per_session"
-            ),
+            # Also the index every per-pupil and per-window query uses.
+            models.UniqueConstraint(fields=["pupil", "date", "session"], name="mark_one_per_session"),
         ]
         # No index on date alone: every query by date also names the pupils, and the unique
         # (pupil, date, session) index serves those; each extra index slows imports. Today's
