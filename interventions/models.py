@@ -438,6 +438,9 @@ class NightlyRun(models.Model):
     changes_cutoff = models.DateTimeField(null=True, blank=True)
     phases = models.JSONField(default=dict, blank=True, help_text="Milliseconds the night spent in each of its parts.")
     error = models.TextField(blank=True)
+    # Its failure was the one that made the schedule give up, and NIGHTLY_ALERT_EMAILS were told:
+    # once a night, however its attempts ended and however many more are made by hand.
+    alerted = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started_at"]

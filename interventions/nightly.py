@@ -32,7 +32,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, DateField, F, Max, Min, Q, QuerySet
+from django.db.models import Count, DateField, Exists, F, Max, Min, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
@@ -69,6 +69,10 @@ CLOCK_SKEW = timedelta(minutes=1)
 
 class NightRunning(Exception):
     """Another attempt at this night is running now (or took this one over)."""
+
+
+class NightGivenUp(Exception):
+    """The schedule has made its last attempt at this night: it is left for a person (`run_nightly`)."""
 
 
 @dataclass
@@ -108,7 +112,9 @@ def evaluate_school(*, school: School, ladder: Ladder, as_of: date) -> tuple[Sch
 # --- the run ---------------------------------------------------------------------
 
 
-def nightly_run(*, school: School, as_of: date, full: bool = False, if_not_done: bool = False) -> NightlyRun:
+def nightly_run(
+    *, school: School, as_of: date, full: bool = False, if_not_done: bool = False, scheduled: bool = False
+) -> NightlyRun:
     """Recompute every pupil's stage on the school's active ladder as of `as_of`, and record the run.
 
     Claims the night first (`night_claim`); all of the night's writes, and
@@ -118,13 +124,15 @@ def nightly_run(*, school: School, as_of: date, full: bool = False, if_not_done:
     what changed since the last good run. With `if_not_done`, a night that
     already succeeded is returned as it is (what the scheduled task wants).
 
-    Raises ValidationError if the school has no active ladder, and
-    NightRunning if another attempt at this night is running.
+    Raises ValidationError if the school has no active ladder,
+    NightRunning if another attempt at this night is running, and, for the
+    schedule (`scheduled`), NightGivenUp if the dead attempt it had to take
+    over was the last one the schedule makes.
     """
     ladder = active_ladder(school)
     if ladder is None:
         raise ValidationError(f"{school.name} has no active ladder: load one with load_ladder --activate.")
-    run = night_claim(school=school, as_of=as_of, full=full, if_not_done=if_not_done)
+    run = night_claim(school=school, as_of=as_of, full=full, if_not_done=if_not_done, scheduled=scheduled)
     if run.status == NightlyRun.Status.DONE:
         return run
     try:
@@ -184,12 +192,16 @@ def _counts(run: NightlyRun) -> dict[str, Any]:
     return {name: getattr(run, name) for name in (*COUNTED, "weeks_recounted", "full")}
 
 
-def night_claim(*, school: School, as_of: date, full: bool, if_not_done: bool = False) -> NightlyRun:
+def night_claim(
+    *, school: School, as_of: date, full: bool, if_not_done: bool = False, scheduled: bool = False
+) -> NightlyRun:
     """Start an attempt at a night: a committed RUNNING row, unique per (school, run_on).
 
     If another attempt's row is in the way and its worker died, mark it failed
-    and take the night over. With `if_not_done`, returns the DONE run instead
-    if the night has already succeeded. Raises NightRunning if a live attempt holds it.
+    and take the night over; unless, for the schedule, that failure was its
+    last attempt (NightGivenUp). With `if_not_done`, returns the DONE run
+    instead if the night has already succeeded. Raises NightRunning if a live
+    attempt holds it.
     """
     for attempt in (1, 2):
         try:
@@ -208,6 +220,8 @@ def night_claim(*, school: School, as_of: date, full: bool, if_not_done: bool = 
         except IntegrityError:
             if attempt == 2 or not _take_over_abandoned(school=school, as_of=as_of):
                 raise NightRunning(f"the night of {as_of} for {school.urn} is already running") from None
+            if scheduled and night_attempts_exhausted(school=school, night=as_of):
+                raise NightGivenUp(f"the night of {as_of} for {school.urn} has failed too often") from None
     raise AssertionError("unreachable")
 
 
@@ -222,14 +236,16 @@ def _take_over_abandoned(*, school: School, as_of: date) -> bool:
     with transaction.atomic():
         taken = _mark_abandoned(runs, suffix=" Taken over.")
     for run in taken:
-        logger.warning("night %s for %s: took over abandoned attempt %s", as_of, school.urn, run.pk)
+        logger.error("night %s for %s failed: %s", as_of, school.urn, run.error)
+        _alert_if_given_up(run, run.error)
     return bool(taken)
 
 
 ABANDONED = "Abandoned: the worker stopped before the night finished; nothing it did was kept."
 
-#: How long a fresh attempt may go unlocked: between committing its claim and locking it for the night.
-ABANDONED_GRACE = timedelta(minutes=1)
+#: How long a fresh attempt may go unlocked, between committing its claim and locking it for the night: a
+#: moment, but `started_at` is the claiming machine's clock, which may be CLOCK_SKEW out from the closer's.
+ABANDONED_GRACE = timedelta(minutes=5)
 
 
 def abandoned_close(*, school: School | None = None) -> int:
@@ -269,12 +285,15 @@ def _mark_abandoned(runs: QuerySet[NightlyRun], *, suffix: str = "") -> list[Nig
     else:
         limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
         stale = list(running.filter(started_at__lt=timezone.now() - limit))
+    closed = []
     for run in stale:
-        run.status = NightlyRun.Status.FAILED
-        run.finished_at = timezone.now()
-        run.error = ABANDONED + suffix
-        run.save(update_fields=["status", "finished_at", "error"])
-    return stale
+        run.status, run.finished_at, run.error = NightlyRun.Status.FAILED, timezone.now(), ABANDONED + suffix
+        # Only if still running: on SQLite nothing is locked, and another closer may have been first.
+        if NightlyRun.objects.filter(pk=run.pk, status=NightlyRun.Status.RUNNING).update(
+            status=run.status, finished_at=run.finished_at, error=run.error
+        ):
+            closed.append(run)
+    return closed
 
 
 def _night_failed(run: NightlyRun, exc: BaseException) -> None:
@@ -286,33 +305,36 @@ def _night_failed(run: NightlyRun, exc: BaseException) -> None:
     error = f"{type(exc).__name__}: {exc}"[:2000]
     logger.error("night %s for %s failed: %s", run.run_on, run.school.urn, error)
     try:
-        NightlyRun.objects.filter(pk=run.pk, status=NightlyRun.Status.RUNNING).update(
+        recorded = NightlyRun.objects.filter(pk=run.pk, status=NightlyRun.Status.RUNNING).update(
             status=NightlyRun.Status.FAILED, finished_at=timezone.now(), error=error
         )
     except Exception:  # the run stays RUNNING; the next attempt takes it over
         logger.exception("could not record the failure of night run %s", run.pk)
         return
-    _alert_if_given_up(run, error)
+    if recorded:  # else it was closed as abandoned the moment our rollback unlocked it, and alerted then
+        _alert_if_given_up(run, error)
 
 
 def _alert_if_given_up(run: NightlyRun, error: str) -> None:
-    """E-mail NIGHTLY_ALERT_EMAILS once, when this failure is the one that makes the schedule give up.
+    """E-mail NIGHTLY_ALERT_EMAILS once a night, when a failure leaves the schedule no attempt to make.
 
-    Only then: later failures (a person running it by hand) are seen by that person.
+    Once: the failure that sends it marks itself `alerted`, in one conditional
+    update, so no other attempt at the night sends it again, whether it failed
+    at the same moment or later (a person running it by hand is told by the
+    command itself).
     """
     if not settings.NIGHTLY_ALERT_EMAILS:
         return
     try:
-        failures = NightlyRun.objects.filter(
-            school=run.school, run_on=run.run_on, status=NightlyRun.Status.FAILED
-        ).count()
-        given_up = failures == settings.NIGHTLY_MAX_ATTEMPTS and night_attempts_exhausted(
-            school=run.school, night=run.run_on
-        )
+        if not night_attempts_exhausted(school=run.school, night=run.run_on):
+            return
+        night = NightlyRun.objects.filter(school=run.school, run_on=run.run_on)
+        first = NightlyRun.objects.filter(pk=run.pk).exclude(Exists(night.filter(alerted=True))).update(alerted=True)
+        failures = night.filter(status=NightlyRun.Status.FAILED).count()
     except Exception:
         logger.exception("could not count the failures of night run %s", run.pk)
         return
-    if given_up:
+    if first:
         _alert_given_up(run, error, failures)
 
 

@@ -34,17 +34,21 @@ def nightly_run_task(school_id: int, as_of: str, full: bool = False) -> dict[str
     """Run one school's night (`nightly.nightly_run`), unless it already succeeded or is running elsewhere."""
     from pupils.models import School
 
-    from .nightly import NightRunning, abandoned_close, nightly_run
+    from .nightly import NightGivenUp, NightRunning, abandoned_close, nightly_run
     from .selectors import night_attempts_exhausted
 
     school = School.objects.get(pk=school_id)
     night = date.fromisoformat(as_of)
     abandoned_close(school=school)  # a killed attempt before this delivery counts as the failure it was
+    gave_up = {"school": school.urn, "night": as_of, "status": "gave up"}
     if night_attempts_exhausted(school=school, night=night):  # e.g. a message redelivered after each crash
         logger.warning("night %s for %s has failed too often: left for a person (run_nightly)", as_of, school.urn)
-        return {"school": school.urn, "night": as_of, "status": "gave up"}
+        return gave_up
     try:
-        run = nightly_run(school=school, as_of=night, full=full, if_not_done=True)
+        run = nightly_run(school=school, as_of=night, full=full, if_not_done=True, scheduled=True)
+    except NightGivenUp as exc:  # the killed attempt it found in its way was the last
+        logger.warning("%s: left for a person (run_nightly)", exc)
+        return gave_up
     except NightRunning as exc:
         logger.info("%s", exc)
         return {"school": school.urn, "night": as_of, "status": "running elsewhere"}
