@@ -28,15 +28,23 @@ def pytest_collection_modifyitems(items):
     A transactional test flushes the database when it ends. Without
     serialized_rollback the flush creates the content types afresh, under new
     ids, and every serialized test that runs after it on the same process then
-    fails to put the originals back (duplicate key).
+    fails to put the originals back (duplicate key). Read as pytest-django reads it.
     """
+    from django.test import TestCase, TransactionTestCase
+    from pytest_django.fixtures import validate_django_db
+
     unserialized = []
     for item in items:
-        marker = item.get_closest_marker("django_db")
-        transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
-            {"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ()))
-        )
-        if transactional and not (marker and marker.kwargs.get("serialized_rollback")):
+        cls = getattr(item, "cls", None)
+        if cls is not None and issubclass(cls, TransactionTestCase):
+            transactional, serialized = not issubclass(cls, TestCase), cls.serialized_rollback
+        else:
+            fixtures = set(getattr(item, "fixturenames", ()))
+            marker = item.get_closest_marker("django_db")
+            transaction, reset_sequences, _, serialized, _ = validate_django_db(marker) if marker else (False,) * 5
+            transactional = transaction or reset_sequences or bool({"transactional_db", "live_server"} & fixtures)
+            serialized = serialized or "django_db_serialized_rollback" in fixtures
+        if transactional and not serialized:
             unserialized.append(item.nodeid)
     if unserialized:
         raise pytest.UsageError(

@@ -176,6 +176,36 @@ def test_a_night_whose_last_attempt_was_killed_is_reported_once_and_left_for_a_p
     assert len(mail.outbox) == 1
 
 
+def test_a_killed_last_attempt_found_in_the_schedules_way_is_reported_and_not_tried_again(oakfield, settings):
+    from django.core import mail
+
+    settings.NIGHTLY_MAX_ATTEMPTS, settings.NIGHTLY_ALERT_EMAILS = 2, ["it@example.org"]
+    NightlyRun.objects.create(school=oakfield, run_on=AS_OF, started_at=timezone.now(), status="failed")
+    _killed(oakfield, AS_OF, settings)
+    # The schedule's attempt finds the killed one in its way when it claims the night.
+    with pytest.raises(nightly.NightGivenUp):
+        nightly.nightly_run(school=oakfield, as_of=AS_OF, if_not_done=True, scheduled=True)
+    assert sorted(NightlyRun.objects.values_list("status", flat=True)) == ["failed", "failed"]
+    assert not StageChange.objects.exists()
+    (alert,) = mail.outbox
+    assert "Abandoned: the worker stopped" in alert.body
+    # A person may still run it, and is told by the command: no second e-mail.
+    assert nightly.nightly_run(school=oakfield, as_of=AS_OF).status == "done"
+    assert len(mail.outbox) == 1
+
+
+def test_a_failure_closed_as_abandoned_before_it_was_recorded_is_reported_once(oakfield, settings):
+    from django.core import mail
+
+    settings.NIGHTLY_MAX_ATTEMPTS, settings.NIGHTLY_ALERT_EMAILS = 1, ["it@example.org"]
+    # A night that raised: its rollback unlocked its row, and the dispatcher closed it before it could say why.
+    run = _killed(oakfield, AS_OF, settings)
+    assert nightly.abandoned_close() == 1
+    nightly._night_failed(run, RuntimeError("disk on fire"))
+    run.refresh_from_db()
+    assert run.error.startswith("Abandoned") and len(mail.outbox) == 1
+
+
 def test_an_attempt_that_has_only_just_started_is_not_taken_for_dead(oakfield):
     # On PostgreSQL nobody holds its lock yet (it is between its claim and its night); elsewhere it is young.
     fresh = NightlyRun.objects.create(school=oakfield, run_on=AS_OF, started_at=timezone.now())
