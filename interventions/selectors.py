@@ -815,6 +815,10 @@ class NightRow:
     #: changes say, whichever attempt made them (a night run again adds only what the first did not do).
     placed: int = 0
     moved: int = 0
+    #: For a failed night: it failed NIGHTLY_MAX_ATTEMPTS times, so the schedule will not try it again,
+    #: and whether NIGHTLY_ALERT_EMAILS were told.
+    given_up: bool = False
+    alerted: bool = False
 
 
 def night_history(*, school: School, now: datetime | None = None, nights: int = 30) -> list[NightRow]:
@@ -858,7 +862,18 @@ def night_history(*, school: School, now: datetime | None = None, nights: int = 
             rows.append(NightRow(night, "running", runs[0], len(runs)))
         else:
             state = "failed" if runs else "missed"
-            rows.append(NightRow(night, state, runs[0] if runs else None, len(runs), caught_up=done_later))
+            failures = sum(1 for r in runs if r.status == NightlyRun.Status.FAILED)
+            rows.append(
+                NightRow(
+                    night,
+                    state,
+                    runs[0] if runs else None,
+                    len(runs),
+                    caught_up=done_later,
+                    given_up=failures >= settings.NIGHTLY_MAX_ATTEMPTS,
+                    alerted=any(r.alerted for r in runs),
+                )
+            )
         done_later = done_later or done is not None
     return rows
 

@@ -511,3 +511,17 @@ def test_the_nightly_runs_page_shows_the_lead_what_failed_and_what_never_ran(cli
     assert page.count('data-state="missed"') >= 1  # the 3rd day back never ran
     assert page.count('data-state="ok"') == 1
     assert "A later night has run" not in page  # nothing after the failure has succeeded
+    assert "Not tried again automatically" not in page  # one failure: the schedule tries again
+
+
+def test_the_nightly_runs_page_says_when_a_night_is_left_for_it_staff(client, oakfield, attendance_lead, settings):
+    settings.NIGHTLY_MAX_ATTEMPTS = 2
+    night = timezone.localdate() - timedelta(days=1)
+    _attempt(oakfield, night, "failed", error="OperationalError: the database went away")
+    last = _attempt(oakfield, night, "failed", error=nightly.ABANDONED)
+    client.force_login(attendance_lead)
+    page = client.get(f"/school/{oakfield.urn}/nights/").content.decode()
+    assert "Not tried again automatically: IT staff can run it by hand once the cause is fixed." in page
+    assert "They were e-mailed." not in page
+    NightlyRun.objects.filter(pk=last.pk).update(alerted=True)
+    assert "They were e-mailed." in client.get(f"/school/{oakfield.urn}/nights/").content.decode()
