@@ -232,13 +232,7 @@ class _AlreadyDone(Exception):
 
 def _take_over_abandoned(*, school: School, as_of: date) -> bool:
     """Mark a RUNNING attempt at this night whose worker is gone as failed. True if there was one."""
-    runs = NightlyRun.objects.filter(school=school, run_on=as_of)
-    with transaction.atomic():
-        taken = _mark_abandoned(runs, suffix=" Taken over.")
-    for run in taken:
-        logger.error("night %s for %s failed: %s", as_of, school.urn, run.error)
-        _alert_if_given_up(run, run.error)
-    return bool(taken)
+    return bool(_close_abandoned(NightlyRun.objects.filter(school=school, run_on=as_of), suffix=" Taken over."))
 
 
 ABANDONED = "Abandoned: the worker stopped before the night finished; nothing it did was kept."
@@ -263,12 +257,17 @@ def abandoned_close(*, school: School | None = None) -> int:
     runs = NightlyRun.objects.filter(started_at__lt=timezone.now() - ABANDONED_GRACE)
     if school is not None:
         runs = runs.filter(school=school)
+    return len(_close_abandoned(runs))
+
+
+def _close_abandoned(runs: QuerySet[NightlyRun], *, suffix: str = "") -> list[NightlyRun]:
+    """Mark the dead attempts among `runs` failed (`_mark_abandoned`), then log and, if it gave up, alert each."""
     with transaction.atomic():
-        closed = _mark_abandoned(runs)
+        closed = _mark_abandoned(runs, suffix=suffix)
     for run in closed:
         logger.error("night %s for %s failed: %s", run.run_on, run.school.urn, run.error)
         _alert_if_given_up(run, run.error)
-    return len(closed)
+    return closed
 
 
 def _mark_abandoned(runs: QuerySet[NightlyRun], *, suffix: str = "") -> list[NightlyRun]:
