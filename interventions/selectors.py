@@ -760,17 +760,21 @@ def nightly_status(*, school: School, today: date | None = None, now: datetime |
     return NightStatus("missed", night_of, None)
 
 
+def too_many_failures(failures: int) -> bool:
+    """Has a night that has not succeeded failed often enough for the schedule to leave it for a person?"""
+    return failures >= settings.NIGHTLY_MAX_ATTEMPTS
+
+
 def night_attempts_exhausted(*, school: School, night: date) -> bool:
     """Has this night failed NIGHTLY_MAX_ATTEMPTS times (and not since succeeded)? Then the schedule leaves it."""
     runs = NightlyRun.objects.filter(school=school, run_on=night)
     if runs.filter(status=NightlyRun.Status.DONE).exists():
         return False
-    return runs.filter(status=NightlyRun.Status.FAILED).count() >= settings.NIGHTLY_MAX_ATTEMPTS
+    return too_many_failures(runs.filter(status=NightlyRun.Status.FAILED).count())
 
 
 def nights_due(*, now: datetime) -> list[tuple[School, date]]:
     """Schools with an active ladder whose latest due night has not yet succeeded (nor a later one), nor failed too often."""
-    limit = settings.NIGHTLY_MAX_ATTEMPTS
     schools = School.objects.filter(ladders__is_active=True).order_by("pk")
     wanted = [(school, night_due(school=school, now=now)) for school in schools]
     if not wanted:
@@ -793,7 +797,7 @@ def nights_due(*, now: datetime) -> list[tuple[School, date]]:
     return [
         (school, night)
         for school, night in wanted
-        if latest_done.get(school.pk, date.min) < night and attempts.get((school.pk, night), 0) < limit
+        if latest_done.get(school.pk, date.min) < night and not too_many_failures(attempts.get((school.pk, night), 0))
     ]
 
 
@@ -870,7 +874,7 @@ def night_history(*, school: School, now: datetime | None = None, nights: int = 
                     runs[0] if runs else None,
                     len(runs),
                     caught_up=done_later,
-                    given_up=failures >= settings.NIGHTLY_MAX_ATTEMPTS,
+                    given_up=too_many_failures(failures),
                     alerted=any(r.alerted for r in runs),
                 )
             )
