@@ -127,7 +127,8 @@ class ReasonForm(forms.Form):
 
 
 class TaskDoneForm(forms.Form):
-    outcome = forms.CharField(max_length=300, required=False, strip=True)
+    # As long as the record it becomes (ActionLog.outcome) holds.
+    outcome = forms.CharField(max_length=ActionLog._meta.get_field("outcome").max_length, required=False, strip=True)
 
 
 class MoveForm(forms.Form):

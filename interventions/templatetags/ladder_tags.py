@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from interventions import selectors
-from interventions.forms import TREND_POINTS
+from interventions.forms import TREND_POINTS, TaskDoneForm
 from interventions.ladder_words import text_colour
 from pupils.statistics import hours_text
 
@@ -58,6 +58,12 @@ def trend(change: Decimal | None) -> str:
 def may_be_done_by(task: Any, access: Any) -> bool:
     """Whether this person may mark this task done (`Access.may_do`): it shows the Done button."""
     return access.may_do(role=task.role, assigned_to_id=task.assigned_to_id)
+
+
+@register.simple_tag
+def task_outcome_max() -> int:
+    """How long "how it went" may be when a task is marked done (`forms.TaskDoneForm`): the box's maxlength."""
+    return TaskDoneForm.base_fields["outcome"].max_length
 
 
 @register.filter
