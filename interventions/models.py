@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -259,6 +261,18 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @classmethod
+    def overdue_on(cls, day: date) -> Q:
+        """Overdue on the morning of `day`: still open, and due before it.
+
+        The one definition: the night closing the register of day D flags what is
+        overdue on D + 1, and a task reopened by hand is flagged by the same rule.
+        """
+        return Q(status=cls.Status.OPEN, due_on__lt=day)
+
+    def is_overdue_on(self, day: date) -> bool:
+        return self.status == self.Status.OPEN and self.due_on < day
 
 
 class ActionLog(models.Model):

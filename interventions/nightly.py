@@ -970,7 +970,7 @@ def tasks_mark_overdue(*, school: School, as_of: date) -> int:
     an earlier day). Returns how many open tasks are overdue.
     """
     tasks = Task.objects.filter(school=school)
-    overdue = Q(status=Task.Status.OPEN, due_on__lte=as_of)
+    overdue = Task.overdue_on(as_of + timedelta(days=1))
     tasks.filter(overdue, is_overdue=False).update(is_overdue=True)
     tasks.filter(~overdue, is_overdue=True).update(is_overdue=False)
     return tasks.filter(overdue).count()

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from pupils import codes
@@ -1068,7 +1068,7 @@ def tasks_by_whom(tasks: QuerySet[Task], *, on: date) -> list[TasksOf]:
     rows = list(
         tasks.order_by()
         .values("assigned_to", "role")
-        .annotate(count=Count("pk"), overdue=Count("pk", filter=Q(due_on__lt=on)))
+        .annotate(count=Count("pk"), overdue=Count("pk", filter=Task.overdue_on(on)))
     )
     people = get_user_model().objects.in_bulk({row["assigned_to"] for row in rows if row["assigned_to"]})
     found: dict[str, list[int]] = defaultdict(lambda: [0, 0])

@@ -733,7 +733,7 @@ def task_reopen(*, task: Task, user: Any) -> None:
     if log is not None:
         log.delete()
     locked.status, locked.completed_at, locked.completed_by = Task.Status.OPEN, None, None
-    locked.is_overdue = locked.due_on < timezone.localdate()
+    locked.is_overdue = locked.is_overdue_on(timezone.localdate())
     locked.save(update_fields=["status", "completed_at", "completed_by", "is_overdue"])
 
 

@@ -338,6 +338,21 @@ def test_open_work_past_its_date_is_overdue_and_done_work_is_not(oakfield, atten
     assert not call.is_overdue
 
 
+def test_overdue_means_open_and_due_before_the_morning_in_the_database_and_on_the_object(oakfield):
+    pupil = oakfield.pupils.get()
+    morning = date(2025, 11, 28)
+    made = [
+        Task.objects.create(school=oakfield, pupil=pupil, title=f"{status} {due}", due_on=due, status=status)
+        for status in Task.Status.values
+        for due in (morning - timedelta(days=1), morning, morning + timedelta(days=1))
+    ]
+    in_database = {task.title for task in Task.objects.filter(Task.overdue_on(morning))}
+    assert in_database == {task.title for task in made if task.is_overdue_on(morning)} == {"open 2025-11-27"}
+    # The night closing the 27th's register flags what is overdue on the morning of the 28th.
+    nightly.tasks_mark_overdue(school=oakfield, as_of=morning - timedelta(days=1))
+    assert set(Task.objects.filter(is_overdue=True).values_list("title", flat=True)) == in_database
+
+
 def test_the_next_review_follows_a_done_review_once_its_date_has_come(oakfield, attendance_lead):
     nightly.nightly_run(school=oakfield, as_of=AS_OF)
     review = Task.objects.get(template_key="review")  # every 2 weeks: due 10 December
