@@ -326,6 +326,8 @@ def _first_day_page(
             school=access.school, pupils=visible_pupils(access), before=min(on, register_day)
         ),
         "taken": selectors.register_taken(pupils=visible_pupils(access), on=on),
+        # A day from a school year with no term dates here: older than anything the school keeps.
+        "year_unknown": not calendar.knows_year_of(on),
         "reason_days": selectors.N_REASON_SCHOOL_DAYS,
     }
     return render(request, "pupils/office_today.html", context, status=422 if bound else 200)

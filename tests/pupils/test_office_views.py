@@ -699,6 +699,12 @@ def test_first_day_calls_tell_an_untaken_register_from_a_day_with_no_absences(ow
     assert "Nobody: every absence that day has a reason." in taken
 
 
+def test_first_day_calls_for_a_day_long_before_the_schools_term_dates_say_no_register_is_held(owen, school):
+    page = owen.get(url("first_day", school), {"on": "1900-01-01"}).content.decode()
+    assert "No marks for that day: the school's term dates do not cover its school year" in page
+    assert "has not been taken" not in page
+
+
 def test_first_day_calls_on_a_weekend_or_a_day_to_come_say_so_and_wait_no_longer_than_today(
     owen, school, absent, sam, monkeypatch
 ):
