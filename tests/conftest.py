@@ -28,8 +28,16 @@ def pytest_collection_modifyitems(items):
     A transactional test flushes the database when it ends. Without
     serialized_rollback the flush creates the content types afresh, under new
     ids, and every serialized test that runs after it on the same process then
-    fails to put the originals back (duplicate key). Read as pytest-django reads it.
+    fails to put the originals back (duplicate key).
     """
+    if unserialized := unserialized_transactional(items):
+        raise pytest.UsageError(
+            "Mark these django_db(transaction=True, serialized_rollback=True): " + ", ".join(unserialized)
+        )
+
+
+def unserialized_transactional(items) -> list[str]:
+    """The node ids of the transactional tests among `items` that are not serialized, read as pytest-django reads them."""
     from django.test import TestCase, TransactionTestCase
     from pytest_django.fixtures import validate_django_db
 
@@ -46,10 +54,7 @@ def pytest_collection_modifyitems(items):
             serialized = serialized or "django_db_serialized_rollback" in fixtures
         if transactional and not serialized:
             unserialized.append(item.nodeid)
-    if unserialized:
-        raise pytest.UsageError(
-            "Mark these django_db(transaction=True, serialized_rollback=True): " + ", ".join(unserialized)
-        )
+    return unserialized
 
 
 @pytest.fixture
