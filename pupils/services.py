@@ -866,8 +866,8 @@ def mark_explain(
     """A reason has come for a pupil's N ("no reason yet") marks on `date`: each becomes `code`, via `mark_correct`.
 
     Returns the marks changed, in session order. Raises ValidationError as
-    `mark_correct` does, changing nothing. Idempotent: with no N left that day
-    it changes nothing and returns [].
+    `mark_correct` does, changing nothing, and for a day with no register. Idempotent:
+    with no N left that day it changes nothing and returns [].
     """
     sessions = (
         AttendanceMark.objects.select_for_update()
@@ -875,7 +875,12 @@ def mark_explain(
         .order_by("session")
         .values_list("session", flat=True)
     )
+    found = list(sessions)
+    # No N to correct, on a day with no register (a weekend, a holiday, a day to come, as a stale or
+    # hand-made form may send): say so, rather than that someone has already given the reason.
+    if not found and (problem := school_calendar(pupil.school).register_day_problem(date, today=timezone.localdate())):
+        raise ValidationError({NON_FIELD_ERRORS: f"{problem}."})
     return [
         mark_correct(pupil=pupil, date=date, session=session, code=code, reason=reason, user=user, path=path)
-        for session in list(sessions)
+        for session in found
     ]

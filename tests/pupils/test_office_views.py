@@ -769,6 +769,25 @@ def test_reason_received_in_place_with_htmx(owen, school, absent):
     assert MarkChange.objects.count() == 2
 
 
+@pytest.mark.parametrize(
+    ("on", "problem"),
+    [
+        ("2025-11-29", "Saturday 29 November 2025 is a weekend, not a school day."),
+        ("2099-01-05", "Monday 5 January 2099 is still to come"),
+    ],
+)
+def test_a_reason_sent_for_a_day_with_no_register_is_refused_and_says_why(owen, school, absent, on, problem):
+    response = owen.post(
+        url("first_day_reason", school, absent.pk),
+        {"on": on, "code": "I", "reason": "Mum rang"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert problem in body and "already recorded" not in body
+    assert not MarkChange.objects.exists()
+
+
 def test_reason_received_needs_a_code_and_a_reason(owen, school, absent):
     response = owen.post(
         url("first_day_reason", school, absent.pk), {"on": WEEK, "code": "", "reason": ""}, HTTP_HX_REQUEST="true"
