@@ -21,18 +21,22 @@ from pupils import flags
 from pupils.calendar import SchoolCalendar, monday_of
 from pupils.statistics import ABSENT_COUNTS, COUNTED_CODES, LATE_COUNTS, AttendanceSummary
 
+#: What a count measure counts, as a reason words it: (one, more than one).
 MEASURE_LABELS = {
-    "lates": "lates",
-    "late_before_close": "lates before registers closed (L)",
-    "late_after_close": "lates after registers closed (U)",
-    "unauthorised": "unauthorised absences",
-    "unexplained": "unexplained absences (N)",
-    "illness": "illness sessions",
-    "holiday": "holiday sessions",
-    "authorised": "authorised absences",
-    "absence": "absences",
-    "consecutive_days_absent": "school days absent in a row",
-    "consecutive_days_unauthorised": "school days of unauthorised absence in a row",
+    "lates": ("late", "lates"),
+    "late_before_close": ("late before registers closed (L)", "lates before registers closed (L)"),
+    "late_after_close": ("late after registers closed (U)", "lates after registers closed (U)"),
+    "unauthorised": ("unauthorised absence", "unauthorised absences"),
+    "unexplained": ("unexplained absence (N)", "unexplained absences (N)"),
+    "illness": ("illness session", "illness sessions"),
+    "holiday": ("holiday session", "holiday sessions"),
+    "authorised": ("authorised absence", "authorised absences"),
+    "absence": ("absence", "absences"),
+    "consecutive_days_absent": ("school day absent in a row", "school days absent in a row"),
+    "consecutive_days_unauthorised": (
+        "school day of unauthorised absence in a row",
+        "school days of unauthorised absence in a row",
+    ),
 }
 
 #: The count measures that are a current run of days, not a window's count: the PupilFacts field each reads.
@@ -414,8 +418,8 @@ class Evaluator:
             return False, []
         if not self.explain:
             return True, []
-        name = MEASURE_LABELS[name]
-        return True, [f"{value} {name}{label} ≥ {body['at_least']}"]
+        one, more = MEASURE_LABELS[name]
+        return True, [f"{value} {one if value == 1 else more}{label} ≥ {body['at_least']}"]
 
     def _flag(self, body: str, end: date | None) -> tuple[bool, list[str]]:
         return (True, [flag_words(body)]) if body in self.facts.flags else (False, [])

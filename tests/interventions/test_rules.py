@@ -130,6 +130,19 @@ def test_lates_this_half_term_count_l_and_u():
     assert decision.reasons == ("3 lates this half-term ≥ 3",)
 
 
+def test_a_count_of_one_is_worded_as_one():
+    spec = ladder(
+        {
+            "key": "unexplained",
+            "name": "Unexplained",
+            "criteria": {"count": {"measure": "unexplained", "at_least": 1, "window": "half_term"}},
+        }
+    )
+    weeks = steady(10, 0)
+    weeks[school_mondays()[-1]] = week(9, unauthorised=1, unexplained=1)  # an N is unauthorised too
+    assert run(spec, pupil(weeks)).reasons == ("1 unexplained absence (N) this half-term ≥ 1",)
+
+
 def test_lates_before_this_half_term_do_not_count():
     spec = ladder(
         {
