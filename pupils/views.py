@@ -321,10 +321,14 @@ def _first_day_page(
         "register_day": register_day,
         # A weekend, a holiday or a day to come has no register: say so rather than "not taken yet".
         "day_problem": calendar.register_day_problem(on, today=today),
-        # Days before the one shown, but never waiting in days still to come.
-        "earlier": selectors.unexplained_days(
-            school=access.school, pupils=visible_pupils(access), before=min(on, register_day)
-        ),
+        # This school year's backlog as it stands today, whichever day is shown (that day is in the table).
+        "earlier": [
+            waiting
+            for waiting in selectors.unexplained_days(
+                school=access.school, pupils=visible_pupils(access), before=register_day
+            )
+            if waiting.day != on
+        ],
         "taken": selectors.register_taken(pupils=visible_pupils(access), on=on),
         # A day from a school year with no term dates here: older than anything the school keeps.
         "year_unknown": not calendar.knows_year_of(on),

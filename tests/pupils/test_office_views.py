@@ -670,7 +670,8 @@ def test_first_day_calls_list_pupils_with_no_reason_and_their_phone_numbers(owen
     assert "N" not in offered and offered.count("I") == 1
 
 
-def test_first_day_calls_list_earlier_days_still_waiting_for_a_reason(owen, school, absent, sam):
+def test_first_day_calls_list_earlier_days_still_waiting_for_a_reason(owen, school, absent, sam, monkeypatch):
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
     MarkFactory(pupil=sam, date=date(2025, 11, 10), session=1, code="N")  # two and a half weeks ago
     MarkFactory(pupil=sam, date=date(2025, 11, 26), session=0, code="N")  # the day shown: not an earlier day
     response = owen.get(url("first_day", school), {"on": "2025-11-26"})
@@ -688,6 +689,18 @@ def test_first_day_calls_list_earlier_days_still_waiting_for_a_reason(owen, scho
     owen.post(url("first_day_reason", school, absent.pk), {"on": WEEK, "code": "I", "reason": "Mum rang"})
     later = owen.get(url("first_day", school), {"on": "2025-11-26"}).context["earlier"]
     assert [d.day for d in later] == [date(2025, 11, 10)]
+
+
+def test_looking_at_an_earlier_day_shows_the_backlog_as_it_stands_today(owen, school, absent, sam, monkeypatch):
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
+    MarkFactory(pupil=sam, date=date(2025, 11, 10), session=1, code="N")
+    response = owen.get(url("first_day", school), {"on": "2025-11-03"})
+    waiting = [(d.day, d.school_days_open, d.overdue) for d in response.context["earlier"]]
+    assert waiting == [(MONDAY, 2, False), (date(2025, 11, 10), 12, True)]  # later days too, counted to today
+    on_view = owen.get(url("first_day", school), {"on": "2025-11-10"}).context["earlier"]
+    assert [d.day for d in on_view] == [MONDAY]  # the day shown is in the table, not the backlog
+    far_back = owen.get(url("first_day", school), {"on": "1900-01-01"}).context["earlier"]
+    assert [d.day for d in far_back] == [MONDAY, date(2025, 11, 10)]
 
 
 def test_first_day_calls_tell_an_untaken_register_from_a_day_with_no_absences(owen, school, absent, sam):
