@@ -1,4 +1,5 @@
-"""Answers the pupils app's hooks: a demo school gets the shipped ladders and a first night."""
+"""Answers the pupils app's hooks: a demo school gets the shipped ladders and a first night; a pupil's last N
+explained closes the follow-up asked for it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from pupils.signals import demo_loaded
+from pupils.signals import demo_loaded, marks_explained
 
 from . import nightly, services
 
@@ -23,3 +24,17 @@ def demo_ladders(sender: Any, *, schools: list[Any], today: date, **kwargs: Any)
             document = services.ladder_file_read(name)
             services.ladder_load(school=school, document=document, activate=(name == DEMO_LADDER))
         nightly.nightly_run(school=school, as_of=today - timedelta(days=1))
+
+
+@receiver(marks_explained, dispatch_uid="interventions_follow_ups_done")
+def follow_ups_done(sender: Any, *, pupil: Any, user: Any, words: str, **kwargs: Any) -> str | None:
+    """The office recorded a reason: if it was the pupil's last N, the follow-up it asked for is done."""
+    done = services.follow_ups_close(pupil=pupil, user=user, words=words)
+    if not done:
+        return None
+    titles = " and ".join(f"“{task.title}”" for task in done)
+    return (
+        f"No N is left for {pupil.forename}, so their task {titles} is done."
+        if len(done) == 1
+        else (f"No N is left for {pupil.forename}, so their tasks {titles} are done.")
+    )

@@ -491,6 +491,22 @@ def bottom_percent_holds(facts: PupilFacts, percent: float) -> bool:
     return rank is not None and rank <= percent
 
 
+def only_while_unexplained(criterion: Mapping[str, Any]) -> bool:
+    """Whether `criterion` can hold only while the pupil has an unexplained absence (N) on the register.
+
+    So it is for a count of `unexplained` of at least one, in any window, and for
+    `all` of anything with one such among them, or `any` of nothing else. Once a
+    pupil's every N has its reason, such a criterion holds in no window: a stage
+    action given only while it holds (its `when`) has nothing left to do.
+    """
+    ((kind, body),) = criterion.items()
+    if kind == "all":
+        return any(only_while_unexplained(child) for child in body)
+    if kind == "any":
+        return bool(body) and all(only_while_unexplained(child) for child in body)
+    return kind == "count" and body.get("measure") == "unexplained" and body.get("at_least", 0) >= 1
+
+
 def _describe(criterion: Mapping[str, Any]) -> str:
     ((kind, body),) = criterion.items()
     return f"{kind} {body}"

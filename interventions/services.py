@@ -14,16 +14,18 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from pupils.access import PERMISSIONS
 from pupils.calendar import SchoolCalendar
-from pupils.models import Pupil, School, StaffMembership
+from pupils.codes import UNEXPLAINED
+from pupils.models import AttendanceMark, Pupil, School, StaffMembership
 from pupils.people import person_name
 from pupils.services import school_calendar
 
 from .ladder_format import LadderCheck, Problem, validate_ladder, yaml_problem
 from .models import ActionLog, Ladder, Placement, Proposal, Referral, Stage, StageChange, Task
-from .rules import LadderSpec, decide
+from .rules import LadderSpec, decide, only_while_unexplained
 from .selectors import current_placements, school_facts, task_done_log, task_reopen_refusal, undo_refusal
 from .signals import letter_templates_requested, stage_entered
 
@@ -692,6 +694,33 @@ def action_undo(*, action: ActionLog, user: Any) -> None:
     if refusal := undo_refusal(action=action, user=user):
         raise ValidationError(refusal)
     action.delete()
+
+
+def follow_ups_close(*, pupil: Pupil, user: Any, words: str) -> list[Task]:
+    """Once a pupil has no N left, their open stage actions asked for only while an N waits are done.
+
+    Such an action is one whose `when` holds only while the pupil has an
+    unexplained absence (`rules.only_while_unexplained`): the DfE ladder's
+    first-day follow-up, say. The person who recorded the last reason did it;
+    `words` (what became what) go on the pupil's record as its outcome.
+    Returns the tasks closed. Called by the `marks_explained` receiver.
+    """
+    if AttendanceMark.objects.filter(pupil=pupil, code=UNEXPLAINED).exists():
+        return []
+    tasks = Task.objects.filter(
+        pupil=pupil, kind=Task.Kind.ACTION, status=Task.Status.OPEN, stage_change__isnull=False
+    ).select_related("stage_change__to_stage", "school", "pupil")
+    outcome = Truncator(f"Reason recorded: {words}").chars(ActionLog._meta.get_field("outcome").max_length)
+    done = []
+    for task in tasks:
+        action = next((a for a in task.stage_change.to_stage.actions if a.get("key") == task.template_key), {})
+        if (
+            action.get("when")
+            and only_while_unexplained(action["when"])
+            and task_complete(task=task, user=user, outcome=outcome)
+        ):
+            done.append(task)
+    return done
 
 
 @transaction.atomic

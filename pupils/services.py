@@ -35,6 +35,7 @@ from .models import (
     YearGroup,
 )
 from .people import person_name, person_with_email
+from .signals import marks_explained
 from .words import did_you_mean, row_spans
 
 PRIMARY_YEAR_GROUPS = list(YEAR_GROUP_NAMES.items())
@@ -859,15 +860,22 @@ def mark_correct(
     return mark
 
 
+@dataclass(frozen=True)
+class Explained:
+    """What recording a reason did: the marks changed, and anything else that followed, in words."""
+
+    marks: list[AttendanceMark]
+    also: list[str]
+
+
 @transaction.atomic
-def mark_explain(
-    *, pupil: Pupil, date: date, code: str, reason: str, user: Any, path: str = ""
-) -> list[AttendanceMark]:
+def mark_explain(*, pupil: Pupil, date: date, code: str, reason: str, user: Any, path: str = "") -> Explained:
     """A reason has come for a pupil's N ("no reason yet") marks on `date`: each becomes `code`, via `mark_correct`.
 
-    Returns the marks changed, in session order. Raises ValidationError as
-    `mark_correct` does, changing nothing, and for a day with no register. Idempotent:
-    with no N left that day it changes nothing and returns [].
+    Returns the marks changed, in session order, and what the `marks_explained`
+    signal's receivers did besides. Raises ValidationError as `mark_correct`
+    does, changing nothing, and for a day with no register. Idempotent: with no
+    N left that day it changes nothing and returns no marks.
     """
     sessions = (
         AttendanceMark.objects.select_for_update()
@@ -880,7 +888,13 @@ def mark_explain(
     # hand-made form may send): say so, rather than that someone has already given the reason.
     if not found and (problem := school_calendar(pupil.school).register_day_problem(date, today=timezone.localdate())):
         raise ValidationError({NON_FIELD_ERRORS: f"{problem}."})
-    return [
+    marks = [
         mark_correct(pupil=pupil, date=date, session=session, code=code, reason=reason, user=user, path=path)
         for session in found
     ]
+    if not marks:
+        return Explained(marks, [])
+    sessions_words = " and ".join(AttendanceMark.Session(m.session).label for m in marks)
+    words = f"{sessions_words} on {date:%a %-d %b} now {code}: {reason}"
+    answers = marks_explained.send(sender=AttendanceMark, pupil=pupil, date=date, user=user, marks=marks, words=words)
+    return Explained(marks, [answer for _, answer in answers if answer])

@@ -10,3 +10,9 @@ from django.dispatch import Signal
 #: nightly run). They run in the loading process; one that fails is reported
 #: and does not undo the data.
 demo_loaded = Signal()
+
+#: Sent by `services.mark_explain` in its transaction, once a pupil's N marks on a day have their
+#: reason: with `pupil`, `date`, `user`, `marks` (those changed) and `words` (what became what, as
+#: the office is told). A receiver that does something more because of it (closes a follow-up
+#: task, say) answers with a sentence saying so, which the office is shown too; otherwise None.
+marks_explained = Signal()

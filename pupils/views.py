@@ -348,7 +348,7 @@ def first_day_reason(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     if form.is_valid():
         code = form.cleaned_data["code"]
         try:
-            changed = services.mark_explain(
+            explained = services.mark_explain(
                 pupil=pupil,
                 date=on,
                 code=code,
@@ -359,11 +359,12 @@ def first_day_reason(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            call = selectors.FirstDayCall(pupil=pupil, sessions=[m.session for m in changed], contacts=[])
+            call = selectors.FirstDayCall(pupil=pupil, sessions=[m.session for m in explained.marks], contacts=[])
+            done = " ".join([_explained(call, code), *explained.also])
             if not request.htmx:
-                messages.success(request, _explained(call, code))
+                messages.success(request, done)
                 return redirect(f"{reverse('pupils:first_day', args=[urn])}?on={on}")
-            context = {"access": access, "call": call, "done": _explained(call, code)}
+            context = {"access": access, "call": call, "done": done}
             return render(request, "pupils/office_today.html#call-row", context)
     if not request.htmx:
         return _first_day_page(request, access, on, bound=form)

@@ -146,10 +146,10 @@ def test_explaining_turns_every_n_that_day_into_the_code(pupil, attendance_lead)
     MarkFactory(pupil=pupil, date=MONDAY, session=0, code="N")
     MarkFactory(pupil=pupil, date=MONDAY, session=1, code="N")
     MarkFactory(pupil=pupil, date=MONDAY + timedelta(days=1), session=0, code="N")
-    changed = mark_explain(pupil=pupil, date=MONDAY, code="I", reason="Dad rang", user=attendance_lead)
+    changed = mark_explain(pupil=pupil, date=MONDAY, code="I", reason="Dad rang", user=attendance_lead).marks
     assert [(m.session, m.code) for m in changed] == [(0, "I"), (1, "I")]
     assert pupil.marks.get(date=MONDAY + timedelta(days=1)).code == "N"
-    assert mark_explain(pupil=pupil, date=MONDAY, code="I", reason="again", user=attendance_lead) == []
+    assert mark_explain(pupil=pupil, date=MONDAY, code="I", reason="again", user=attendance_lead).marks == []
     assert MarkChange.objects.count() == 2
 
 

@@ -1,0 +1,108 @@
+"""A follow-up asked for only while an N waits is done when the office records the pupil's last reason."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from interventions import nightly, services
+from interventions.models import ActionLog, Task
+from interventions.rules import only_while_unexplained
+from pupils.models import StaffMembership
+from tests.factories import MembershipFactory, PupilFactory, UserFactory
+
+NIGHT = date(2025, 11, 25)  # a Tuesday
+MONDAY, TUESDAY = date(2025, 11, 24), NIGHT
+UNEXPLAINED = {"count": {"measure": "unexplained", "at_least": 1, "window": "half_term"}}
+
+FOLLOW_UP_LADDER = {
+    "key": "follow-up",
+    "name": "Follow-up ladder",
+    "stages": [
+        {"key": "universal", "name": "Universal", "label": "U"},
+        {
+            "key": "monitor",
+            "name": "Monitor",
+            "label": "M",
+            "criteria": {"any": [{"attendance": {"below": 95}}, UNEXPLAINED]},
+            "actions": [
+                {"key": "first-day", "title": "First-day follow-up", "role": "office", "when": UNEXPLAINED},
+                {"key": "talk", "title": "Talk to the pupil", "role": "class_teacher"},
+            ],
+        },
+    ],
+}
+
+
+@pytest.fixture
+def office(client, school):
+    user = UserFactory(username="owen")
+    MembershipFactory(user=user, school=school, role=StaffMembership.Role.OFFICE)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def alex(school, register, monkeypatch):
+    """At Monitor, with an N on Monday and, in the afternoon, on Tuesday: the night gave both tasks."""
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
+    services.ladder_load(school=school, document=FOLLOW_UP_LADDER, activate=True)
+    alex = PupilFactory(school=school, forename="Alex", surname="Smith")
+    unexplained = {(MONDAY, 0), (MONDAY, 1), (TUESDAY, 1)}
+    register(alex, date(2025, 9, 1), NIGHT, lambda day, session: "N" if (day, session) in unexplained else "/")
+    nightly.nightly_run(school=school, as_of=NIGHT)
+    assert set(Task.objects.filter(pupil=alex).values_list("template_key", flat=True)) == {"first-day", "talk"}
+    return alex
+
+
+def explain(client, school, pupil, day, reason="Mum rang: sickness bug"):
+    response = client.post(
+        reverse("pupils:first_day_reason", args=[school.urn, pupil.pk]),
+        {"on": day.isoformat(), "code": "I", "reason": reason},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_last_reason_recorded_does_the_follow_up_and_says_so(office, school, alex):
+    first = explain(office, school, alex, MONDAY)
+    assert "is done" not in first  # Tuesday's N is still waiting
+    assert Task.objects.get(template_key="first-day").status == Task.Status.OPEN
+
+    last = explain(office, school, alex, TUESDAY)
+    assert "No N is left for Alex, so their task “First-day follow-up” is done." in last
+    follow_up = Task.objects.get(template_key="first-day")
+    assert follow_up.status == Task.Status.DONE and follow_up.completed_by.username == "owen"
+    logged = ActionLog.objects.get(task=follow_up)
+    assert logged.by.username == "owen"
+    assert logged.outcome == "Reason recorded: PM on Tue 25 Nov now I: Mum rang: sickness bug"
+    # An action asked for whatever the register says is still to do.
+    assert Task.objects.get(template_key="talk").status == Task.Status.OPEN
+
+
+def test_an_n_left_on_another_day_keeps_the_follow_up_open(office, school, alex):
+    explain(office, school, alex, TUESDAY)
+    assert Task.objects.get(template_key="first-day").status == Task.Status.OPEN
+    assert not ActionLog.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("when", "only_while"),
+    [
+        (UNEXPLAINED, True),
+        ({"count": {"measure": "unexplained", "at_least": 0}}, False),
+        ({"count": {"measure": "unauthorised", "at_least": 1}}, False),
+        ({"all": [{"attendance": {"below": 90}}, UNEXPLAINED]}, True),
+        ({"all": [{"attendance": {"below": 90}}]}, False),
+        ({"any": [UNEXPLAINED, {"count": {"measure": "unexplained", "at_least": 3, "window": "year"}}]}, True),
+        ({"any": [UNEXPLAINED, {"attendance": {"below": 90}}]}, False),
+        ({"any": []}, False),
+        ({"not": UNEXPLAINED}, False),
+    ],
+)
+def test_which_conditions_hold_only_while_an_n_waits(when, only_while):
+    assert only_while_unexplained(when) is only_while
