@@ -59,12 +59,21 @@ from .selectors import (
     school_week_figures,
     this_week_figures,
 )
-from .services import Entry, active_ladder, class_teachers_by_group, stages_enter, stages_work_create
+from .services import (
+    Entry,
+    active_ladder,
+    class_teachers_by_group,
+    follow_ups_close,
+    stages_enter,
+    stages_work_create,
+)
 
 logger = logging.getLogger(__name__)
 
 #: How far the application's clock may be behind the database's (marks are stamped by the app).
 CLOCK_SKEW = timedelta(minutes=1)
+#: On the pupil's record, for a follow-up the night finds done (`services.follow_ups_close`).
+FOLLOW_UPS_DONE_BY_THE_REGISTER = "No N is left on the register: every absence it asked about has its reason."
 
 
 class NightRunning(Exception):
@@ -407,6 +416,8 @@ def _night(*, school: School, ladder: Ladder, as_of: date, run: NightlyRun) -> N
         result.reviews_created = reviews_create(
             ladder=ladder, calendar=calendar, as_of=as_of, pupil_ids=set(facts.facts)
         )
+        # Reasons that came another way (the register grid, the MIS's register): the follow-up is done.
+        follow_ups_close(tasks=Task.objects.filter(school=school), user=None, outcome=FOLLOW_UPS_DONE_BY_THE_REGISTER)
         result.tasks_overdue = tasks_mark_overdue(school=school, as_of=as_of)
     run.phases = clock.ms
     return result

@@ -11,6 +11,7 @@ from django.dispatch import receiver
 from pupils.signals import demo_loaded, marks_explained
 
 from . import nightly, services
+from .models import Task
 
 #: The ladder a demo school runs: the national framework, as for any new school.
 DEMO_LADDER = "dfe"
@@ -29,7 +30,9 @@ def demo_ladders(sender: Any, *, schools: list[Any], today: date, **kwargs: Any)
 @receiver(marks_explained, dispatch_uid="interventions_follow_ups_done")
 def follow_ups_done(sender: Any, *, pupil: Any, user: Any, words: str, **kwargs: Any) -> str | None:
     """The office recorded a reason: if it was the pupil's last N, the follow-up it asked for is done."""
-    done = services.follow_ups_close(pupil=pupil, user=user, words=words)
+    done = services.follow_ups_close(
+        tasks=Task.objects.filter(pupil=pupil), user=user, outcome=f"Reason recorded: {words}"
+    )
     if not done:
         return None
     titles = " and ".join(f"“{task.title}”" for task in done)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
 import yaml
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import Truncator
 
@@ -696,31 +698,36 @@ def action_undo(*, action: ActionLog, user: Any) -> None:
     action.delete()
 
 
-def follow_ups_close(*, pupil: Pupil, user: Any, words: str) -> list[Task]:
-    """Once a pupil has no N left, their open stage actions asked for only while an N waits are done.
+def follow_ups_close(*, tasks: QuerySet[Task], user: Any, outcome: str) -> list[Task]:
+    """Of these tasks, do the open stage actions asked for only while an N waits, for pupils with no N left.
 
     Such an action is one whose `when` holds only while the pupil has an
     unexplained absence (`rules.only_while_unexplained`): the DfE ladder's
-    first-day follow-up, say. The person who recorded the last reason did it;
-    `words` (what became what) go on the pupil's record as its outcome.
-    Returns the tasks closed. Called by the `marks_explained` receiver.
+    first-day follow-up, say. Once every N on the pupil's register has its
+    reason, whoever recorded it (or the register it came with) did the action:
+    it is marked done by `user` (None: the night) with `outcome` on the pupil's
+    record. Actions asked for whatever the register says stay open. Returns
+    the tasks closed.
     """
-    if AttendanceMark.objects.filter(pupil=pupil, code=UNEXPLAINED).exists():
+    open_actions = tasks.filter(kind=Task.Kind.ACTION, status=Task.Status.OPEN, stage_change__isnull=False)
+    # Which actions of the stages these tasks came from are such: a few stage rows, not a stage a task.
+    stages = Stage.objects.filter(pk__in=open_actions.values("stage_change__to_stage"))
+    such = [
+        Q(stage_change__to_stage=stage, template_key=action["key"])
+        for stage in stages
+        for action in stage.actions
+        if action.get("when") and only_while_unexplained(action["when"])
+    ]
+    if not such:
         return []
-    tasks = Task.objects.filter(
-        pupil=pupil, kind=Task.Kind.ACTION, status=Task.Status.OPEN, stage_change__isnull=False
-    ).select_related("stage_change__to_stage", "school", "pupil")
-    outcome = Truncator(f"Reason recorded: {words}").chars(ActionLog._meta.get_field("outcome").max_length)
-    done = []
-    for task in tasks:
-        action = next((a for a in task.stage_change.to_stage.actions if a.get("key") == task.template_key), {})
-        if (
-            action.get("when")
-            and only_while_unexplained(action["when"])
-            and task_complete(task=task, user=user, outcome=outcome)
-        ):
-            done.append(task)
-    return done
+    candidates = list(open_actions.filter(reduce(operator.or_, such)).select_related("school", "pupil"))
+    waiting = set(
+        AttendanceMark.objects.filter(pupil_id__in={t.pupil_id for t in candidates}, code=UNEXPLAINED)
+        .values_list("pupil_id", flat=True)
+        .distinct()
+    )
+    outcome = Truncator(outcome).chars(ActionLog._meta.get_field("outcome").max_length)
+    return [t for t in candidates if t.pupil_id not in waiting and task_complete(task=t, user=user, outcome=outcome)]
 
 
 @transaction.atomic

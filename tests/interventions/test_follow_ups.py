@@ -12,6 +12,7 @@ from interventions import nightly, services
 from interventions.models import ActionLog, Task
 from interventions.rules import only_while_unexplained
 from pupils.models import StaffMembership
+from pupils.services import mark_correct
 from tests.factories import MembershipFactory, PupilFactory, UserFactory
 
 NIGHT = date(2025, 11, 25)  # a Tuesday
@@ -106,3 +107,17 @@ def test_an_n_left_on_another_day_keeps_the_follow_up_open(office, school, alex)
 )
 def test_which_conditions_hold_only_while_an_n_waits(when, only_while):
     assert only_while_unexplained(when) is only_while
+
+
+def test_reasons_that_came_another_way_leave_the_night_to_do_the_follow_up(school, alex, attendance_lead):
+    nightly.nightly_run(school=school, as_of=NIGHT, full=True)  # both N still waiting: nothing done
+    assert Task.objects.get(template_key="first-day").status == Task.Status.OPEN
+    # The office corrected the register grid, or the MIS's register came in with the reasons.
+    for day, session in ((MONDAY, 0), (MONDAY, 1), (TUESDAY, 1)):
+        mark_correct(pupil=alex, date=day, session=session, code="I", reason="from the MIS", user=attendance_lead)
+
+    nightly.nightly_run(school=school, as_of=date(2025, 11, 26))
+    follow_up = Task.objects.get(template_key="first-day")
+    assert follow_up.status == Task.Status.DONE and follow_up.completed_by is None
+    assert ActionLog.objects.get(task=follow_up).outcome == nightly.FOLLOW_UPS_DONE_BY_THE_REGISTER
+    assert Task.objects.get(template_key="talk").status == Task.Status.OPEN
