@@ -1235,6 +1235,18 @@ def task_done_log(*, task: Task) -> ActionLog | None:
     return ActionLog.objects.filter(task=task, by_done_button=True).order_by("-created_at").first()
 
 
+def tasks_reopenable(*, user: Any, school: School) -> list[Task]:
+    """This person's tasks at this school that they marked done and may still take back
+    (`task_reopen_refusal`), newest first: so Undo outlasts the page it was pressed on."""
+    since = timezone.now() - timedelta(minutes=UNDO_MINUTES)
+    done = Task.objects.filter(school=school, completed_by=user, status=Task.Status.DONE, completed_at__gt=since)
+    return [
+        task
+        for task in done.select_related("pupil", "stage_change").order_by("-completed_at")
+        if not task_reopen_refusal(task=task, user=user)
+    ]
+
+
 def actions_undoable(*, user: Any, pupils: QuerySet[Pupil]) -> list[ActionLog]:
     """This person's one-click logs for these pupils that they may still take back (`undo_refusal`), newest first."""
     since = timezone.now() - timedelta(minutes=UNDO_MINUTES)

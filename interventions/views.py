@@ -278,7 +278,7 @@ def task_reopen(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     _audit_change(request, access, f"took back marking task {task.title} done", pupil=task.pupil)
     task.refresh_from_db()
     if not request.htmx:
-        messages.success(request, f"{task.title}: open again.")
+        messages.success(request, f"{task.title}, for {task.pupil.full_name}: open again.")
     return _task_row_or_back(request, access, task, focus=True)
 
 
@@ -535,6 +535,7 @@ def tasks(request: HttpRequest, urn: str) -> HttpResponse:
         "total": sum(count for _, _, count in sections),
         "folded": any(group.folded for _, groups, _ in sections for group in groups),
         "roles": roles,
+        "reopenable": selectors.tasks_reopenable(user=request.user, school=access.school),
     }
     return render(request, "interventions/tasks.html", context)
 

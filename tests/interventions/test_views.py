@@ -571,6 +571,32 @@ def test_only_who_pressed_done_may_take_it_back_and_only_for_a_while(client, sch
     assert task.status == "done" and ActionLog.objects.filter(task=task).count() == 1
 
 
+def test_undo_outlasts_the_page_done_was_pressed_on(client, school, placed, attendance_lead):
+    task = Task.objects.filter(status="open", role="attendance_lead").first()
+    login(client, attendance_lead).post(url("task_done", school, task.pk), HTTP_HX_REQUEST="true")
+    page = client.get(url("tasks", school)).content.decode()
+    start = page.index("Marked done in the last few minutes")
+    just_done = page[start : page.index("</section>", start)]
+    assert f'aria-label="Undo marking done: {escape(task.title)}, for {escape(task.pupil.full_name)}"' in just_done
+
+    response = client.post(url("task_reopen", school, task.pk), {"next": url("tasks", school)})
+    assert response.status_code == 302 and response["Location"] == url("tasks", school)  # back to the list
+    said = client.get(url("tasks", school)).content.decode()
+    assert f"{escape(task.title)}, for {escape(task.pupil.full_name)}: open again." in said
+    task.refresh_from_db()
+    assert task.status == "open" and "Marked done in the last few minutes" not in said
+
+    # Not once the time has passed, nor for someone else.
+    client.post(url("task_done", school, task.pk), HTTP_HX_REQUEST="true")
+    Task.objects.filter(pk=task.pk).update(completed_at=timezone.now() - timedelta(minutes=selectors.UNDO_MINUTES))
+    assert "Marked done in the last few minutes" not in client.get(url("tasks", school)).content.decode()
+    Task.objects.filter(pk=task.pk).update(completed_at=timezone.now())
+    colleague = MembershipFactory(school=school, role=StaffMembership.Role.ATTENDANCE_LEAD).user
+    assert (
+        "Marked done in the last few minutes" not in login(client, colleague).get(url("tasks", school)).content.decode()
+    )
+
+
 def test_a_task_closed_by_logging_an_action_cannot_be_taken_back_from_its_row(
     client, school, placed, class_teacher, today
 ):
