@@ -271,6 +271,7 @@ def task_done(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
 def task_reopen(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     """Take back pressing Done: the person who pressed it, within `selectors.UNDO_MINUTES`."""
     access, task = _task_for(request, urn, pk)
+    logged = selectors.task_done_log(task=task)
     try:
         services.task_reopen(task=task, user=request.user)
     except ValidationError as exc:
@@ -279,7 +280,8 @@ def task_reopen(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     task.refresh_from_db()
     if not request.htmx:
         messages.success(request, f"{task.title}, for {task.pupil.full_name}: open again.")
-    return _task_row_or_back(request, access, task, focus=True)
+    # What they had typed comes back with the box: pressed by mistake, it is wanted again.
+    return _task_row_or_back(request, access, task, focus=True, outcome=logged.outcome if logged else "")
 
 
 def _too_long_or(form: Any, name: str, what: str) -> str:
@@ -291,7 +293,7 @@ def _too_long_or(form: Any, name: str, what: str) -> str:
 
 
 def _task_row_or_back(
-    request: HttpRequest, access: Access, task: Task, *, error: str = "", focus: bool = False
+    request: HttpRequest, access: Access, task: Task, *, error: str = "", focus: bool = False, outcome: str = ""
 ) -> HttpResponse:
     """The task's row again (HTMX), or back to the page the person came from, with any error said."""
     if request.htmx:
@@ -300,7 +302,7 @@ def _task_row_or_back(
             "task": task,
             "compact": request.POST.get("compact") == "1",
             "error": error,
-            "outcome": request.POST.get("outcome", "") if error else "",
+            "outcome": request.POST.get("outcome", "") if error else outcome,
             "focus": focus,
             "today": timezone.localdate(),
         }

@@ -546,6 +546,7 @@ def test_a_task_done_keeps_what_happened_and_can_be_taken_back_at_once(client, s
     assert (task.status, task.completed_by, task.completed_at) == ("open", None, None)
     assert not ActionLog.objects.filter(pk=logged.pk).exists()  # the record no longer says it was done
     assert f'aria-label="Mark done: {escape(task.title)}' in row
+    assert 'value="Mum rang back: Sam is ill"' in row  # what was typed comes back with the box
     # The box takes no more than the record keeps.
     assert f'maxlength="{ActionLog._meta.get_field("outcome").max_length}"' in row
     assert AuditEvent.objects.filter(what__startswith="took back marking task", pupil=task.pupil).exists()
