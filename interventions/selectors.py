@@ -1020,7 +1020,7 @@ def tasks_for(access: Access, *, on: date) -> tuple[list[TaskGroup], list[TaskGr
     )
     parts: tuple[dict[str, list[Task]], ...] = ({}, {}, {})
     for task in tasks:
-        part = parts[0] if task.due_on < on else parts[1] if task.due_on == on else parts[2]
+        part = parts[0] if task.is_overdue_on(on) else parts[1] if task.due_on == on else parts[2]
         if task.kind == Task.Kind.REVIEW and task.stage_change is not None:
             heading = f"Review at {task.stage_change.to_stage.name}"
         else:

@@ -91,7 +91,7 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "proposal_count": proposals.count(),
         "tasks": tasks[:DASHBOARD_ITEMS],
         "task_count": tasks.count(),
-        "overdue_count": tasks.filter(due_on__lt=today).count(),
+        "overdue_count": tasks.filter(Task.overdue_on(today)).count(),
         "others_tasks": selectors.tasks_by_whom(due if access.read_only else due.exclude(access.owned()), on=today),
         "absences": selectors.first_day_absences(pupils=pupils, on=on),
         "taken": register_taken(pupils=pupils, on=on),

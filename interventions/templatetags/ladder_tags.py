@@ -60,6 +60,12 @@ def may_be_done_by(task: Any, access: Any) -> bool:
     return access.may_do(role=task.role, assigned_to_id=task.assigned_to_id)
 
 
+@register.filter
+def overdue_on(task: Any, day: Any) -> bool:
+    """`Task.is_overdue_on`, for a template: {% if task|overdue_on:today %}."""
+    return task.is_overdue_on(day)
+
+
 @register.simple_tag
 def task_outcome_max() -> int:
     """How long "how it went" may be when a task is marked done (`forms.TaskDoneForm`): the box's maxlength."""
