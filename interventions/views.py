@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from pupils.access import Access, pupil_for, school_access, visible_pupils
 from pupils.models import AuditEvent, Pupil, StaffMembership
-from pupils.selectors import register_taken
+from pupils.selectors import register_taken, unexplained_days
 from pupils.services import audit_record, school_calendar
 
 from . import charts, selectors, services
@@ -95,6 +95,8 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "others_tasks": selectors.tasks_by_whom(due if access.read_only else due.exclude(access.owned()), on=today),
         "absences": selectors.first_day_absences(pupils=pupils, on=on),
         "taken": register_taken(pupils=pupils, on=on),
+        # The office's backlog: earlier days this school year with an N still waiting for its reason.
+        "waiting": unexplained_days(school=access.school, pupils=pupils, before=on),
         "on": on,
         "today": today,
         "national_label": settings.NATIONAL_FIGURES_LABEL,

@@ -839,6 +839,26 @@ def test_the_dashboard_says_when_todays_register_has_no_marks_yet(client, school
     assert "No marks on Friday 28 November yet: the register has not been taken or imported." in page
 
 
+def test_the_dashboard_tells_the_lead_of_earlier_days_still_waiting_for_a_reason(
+    client, school, placed, attendance_lead, monkeypatch
+):
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
+    page = login(client, attendance_lead).get(url("dashboard", school)).content.decode()
+    assert 'id="earlier-waiting"' not in page
+    MarkFactory(pupil=placed[0], date=date(2025, 11, 10), session=1, code="N")
+    MarkFactory(pupil=placed[1], date=date(2025, 11, 24), session=0, code="N")
+    page = client.get(url("dashboard", school)).content.decode()
+    assert (
+        "Earlier days still waiting for a reason: 2 days, the oldest Mon 10 Nov "
+        '<span class="badge text-bg-danger">12 school days waiting</span>.' in page
+    )
+    assert f'<a href="/school/{school.urn}/office/today/#earlier-heading">' in page
+    # A senior leader sees the backlog, and is not sent to the office's page, which is not theirs.
+    leader = MembershipFactory(school=school, role=StaffMembership.Role.SENIOR_LEADER).user
+    page = login(client, leader).get(url("dashboard", school)).content.decode()
+    assert "Earlier days still waiting for a reason: 2 days" in page and "/office/today/" not in page
+
+
 def test_a_task_done_goes_back_only_to_a_page_of_this_site(client, school, tasks_for_everyone):
     task = Task.objects.get(title__startswith="Ring home")
     login(client, tasks_for_everyone)
