@@ -48,6 +48,9 @@ COUNT_MEASURES = (
 )
 #: Criteria an action's `when` may not use: they are about the ladder and the pupil's place on it.
 ACTION_WHEN_REFUSED = ("manual", "at_stage_for", "bottom_percent")
+#: What an action's `logged_as` may name: the kinds of logged action (`ActionLog.Kind`) that are one act
+#: with one person, so that logging one does the task (a conversation with the pupil, a call home).
+LOGGED_AS = ("phone_call", "pupil_conversation", "parent_conversation", "meeting", "home_visit")
 
 CRITERION_KINDS = (
     "all",
@@ -134,6 +137,7 @@ SCHEMA: dict[str, Any] = {
                 "role": {"enum": list(ROLES)},
                 "due_in_school_days": {"type": "integer", "minimum": 0},
                 "when": {"$ref": "#/$defs/criterion"},
+                "logged_as": {"enum": list(LOGGED_AS)},
             },
         },
         "criterion": {
@@ -290,8 +294,12 @@ def _field_name(error: jsonschema.ValidationError) -> str:
     names = [p for p in path if isinstance(p, str)]
     if not names:
         return "value"
-    name = names[-1].replace("_", " ")
+    name = FIELD_WORDS.get(names[-1], names[-1].replace("_", " "))
     return name[:-1] if isinstance(path[-1], int) and name.endswith("s") else name  # roles[0]: a role
+
+
+#: Field names that read badly with their underscores replaced.
+FIELD_WORDS = {"logged_as": "kind of logged action"}
 
 
 def _schema_errors(document: Any) -> list[Problem]:

@@ -178,6 +178,16 @@ def humanise(key: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+#: What logging each kind of action is, for "done by logging ..." (`logged_as`).
+LOGGED_AS_WORDS = {
+    "phone_call": "a phone call",
+    "pupil_conversation": "a conversation with the pupil",
+    "parent_conversation": "a conversation with the parent or carer",
+    "meeting": "a meeting",
+    "home_visit": "a home visit",
+}
+
+
 @dataclass
 class PictureAction:
     title: str
@@ -185,6 +195,8 @@ class PictureAction:
     due_in_school_days: int | None
     #: The action's `when`, in words ("" when every pupil entering the stage gets it).
     when: str = ""
+    #: The action's `logged_as`, in words ("a conversation with the pupil"; "" when it has none).
+    logged_as: str = ""
 
 
 @dataclass
@@ -269,6 +281,7 @@ def ladder_picture(
                     role=_action_role(a, task_role),
                     due_in_school_days=a.get("due_in_school_days"),
                     when=describe_criterion(a["when"], flag_names) if a.get("when") else "",
+                    logged_as=LOGGED_AS_WORDS.get(a.get("logged_as", ""), ""),
                 )
                 for a in item.get("actions") or []
             ],

@@ -1041,6 +1041,19 @@ def open_stage_action_task(*, pupil: Pupil, stage: Stage, key: str) -> Task | No
     ).first()
 
 
+def open_task_logged_as(*, pupil: Pupil, kind: str, access: Access) -> Task | None:
+    """The pupil's open stage task that logging an action of `kind` does (its action's `logged_as`),
+    if it is this person's to do (`Access.may_do`): the one due soonest."""
+    tasks = Task.objects.filter(
+        pupil=pupil, kind=Task.Kind.ACTION, status=Task.Status.OPEN, stage_change__isnull=False
+    ).select_related("stage_change__to_stage")
+    for task in tasks.order_by("due_on", "pk"):
+        action = next((a for a in task.stage_change.to_stage.actions if a.get("key") == task.template_key), {})
+        if action.get("logged_as") == kind and access.may_do(role=task.role, assigned_to_id=task.assigned_to_id):
+            return task
+    return None
+
+
 def tasks_waiting_count(access: Access, *, on: date) -> int:
     """How many of this person's open tasks are due on or before `on`."""
     return _open_tasks_of(access).filter(due_on__lte=on).count()

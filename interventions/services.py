@@ -689,12 +689,20 @@ def action_log(
 def action_undo(*, action: ActionLog, user: Any) -> None:
     """Take back an action logged with one click by mistake: it goes from the pupil's record.
 
-    Only a one-click log (My classes: nothing typed, no task, referral or letter
-    with it), only by the person who logged it, within UNDO_MINUTES. Raises
-    ValidationError saying why otherwise (`selectors.undo_refusal`).
+    Only a one-click log (My classes: nothing typed, no referral or letter with
+    it), only by the person who logged it, within UNDO_MINUTES; a task it did
+    is open again. Raises ValidationError saying why otherwise
+    (`selectors.undo_refusal`).
     """
     if refusal := undo_refusal(action=action, user=user):
         raise ValidationError(refusal)
+    # The task the log did (its action's `logged_as`) is to do again.
+    if action.task_id is not None:
+        task = Task.objects.get(pk=action.task_id)
+        if task.status == Task.Status.DONE and task.completed_by_id == user.pk:
+            task.status, task.completed_at, task.completed_by = Task.Status.OPEN, None, None
+            task.is_overdue = task.is_overdue_on(timezone.localdate())
+            task.save(update_fields=["status", "completed_at", "completed_by", "is_overdue"])
     action.delete()
 
 

@@ -196,12 +196,12 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         closes = (
             selectors.open_stage_action_task(pupil=pupil, stage=form.stage, key=stage_action_key)
             if stage_action_key
-            else None
+            else selectors.open_task_logged_as(pupil=pupil, kind=kind, access=access)
         )
         if closes is not None and not access.may_do(role=closes.role, assigned_to_id=closes.assigned_to_id):
             closes = None  # assigned to someone else: the action is logged, their task stays open for them
         try:
-            services.action_log(
+            action = services.action_log(
                 pupil=pupil,
                 user=request.user,
                 kind=kind,
@@ -217,6 +217,10 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
             form.add_error(None, exc)
         else:
             _audit_change(request, access, f"logged {title} for {pupil.upn}", pupil=pupil)
+            # A task done by the kind of action (its `logged_as`) is worth saying; one chosen by name is not.
+            saved = (
+                f"{title}; their task “{action.task.title}” is done" if action.task and not stage_action_key else title
+            )
             if request.htmx:
                 return render(
                     request,
@@ -225,7 +229,7 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                         "access": access,
                         "pupil": pupil,
                         "form": ActionForm(stage=form.stage, joined=pupil.start_on, access=access),
-                        "saved": title,
+                        "saved": saved,
                         # The pupil page's lists, refreshed out of band beside the form.
                         "record": {
                             "actions": selectors.pupil_actions(pupil=pupil),
@@ -237,7 +241,7 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                         "today": timezone.localdate(),
                     },
                 )
-            messages.success(request, f"Logged: {title}.")
+            messages.success(request, f"Logged: {saved}.")
             return redirect("interventions:pupil", urn=urn, pk=pupil.pk)
     status = 422 if request.method == "POST" else 200
     return render(
@@ -447,12 +451,14 @@ def quick_log(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     access = school_access(request.user, urn)
     access.require("log_action")
     pupil = pupil_for(access, pk)
+    kind = ActionLog.Kind.PUPIL_CONVERSATION
     action = services.action_log(
         pupil=pupil,
         user=request.user,
-        kind=ActionLog.Kind.PUPIL_CONVERSATION,
+        kind=kind,
         title="Conversation with pupil",
         occurred_on=timezone.localdate(),
+        closes=selectors.open_task_logged_as(pupil=pupil, kind=kind, access=access),
         one_click=True,
     )
     _audit_change(request, access, f"logged a conversation with {pupil.upn}", pupil=pupil)
@@ -460,7 +466,8 @@ def quick_log(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         return render(
             request, "interventions/quick_log_done.html", {"access": access, "pupil": pupil, "action": action}
         )
-    messages.success(request, f"Logged a conversation with {pupil.full_name}.")
+    done = f" Their task “{action.task.title}” is done." if action.task else ""
+    messages.success(request, f"Logged a conversation with {pupil.full_name}.{done}")
     return redirect(_back_from_quick_log(request, access, pupil))
 
 

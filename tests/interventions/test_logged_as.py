@@ -1,0 +1,119 @@
+"""An action's `logged_as`: logging that kind of action for the pupil does their open task for it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from interventions import nightly, services
+from interventions.ladder_format import LOGGED_AS, validate_ladder
+from interventions.ladder_words import LOGGED_AS_WORDS, ladder_picture
+from interventions.models import ActionLog, Task
+from pupils.models import RegistrationGroup
+from tests.factories import PupilFactory
+from tests.interventions.conftest import fill_register
+
+LADDER = {
+    "key": "logged-as",
+    "name": "Logged-as ladder",
+    "stages": [
+        {"key": "universal", "name": "Universal", "label": "U"},
+        {
+            "key": "concern",
+            "name": "Concern",
+            "label": "C",
+            "criteria": {"attendance": {"below": 95}},
+            "actions": [
+                {
+                    "key": "talk",
+                    "title": "Talk to the pupil",
+                    "role": "class_teacher",
+                    "logged_as": "pupil_conversation",
+                },
+                {"key": "ring", "title": "Ring home", "role": "office", "logged_as": "phone_call"},
+                {"key": "plan", "title": "Write a support plan", "role": "class_teacher"},
+            ],
+        },
+    ],
+}
+
+
+@pytest.fixture
+def pupil(school, class_teacher, today):
+    """In the teacher's class 4B, at Concern since last night, with its three tasks."""
+    services.ladder_load(school=school, document=LADDER, activate=True)
+    pupil = PupilFactory(school=school, registration_group=RegistrationGroup.objects.get(name="4B"), forename="Sam")
+    fill_register(pupil, today - timedelta(days=70), today - timedelta(days=1), lambda d, s: "O" if s else "/")
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=1))
+    assert Task.objects.filter(pupil=pupil, status="open").count() == 3
+    return pupil
+
+
+def url(name, school, *args):
+    return reverse(f"interventions:{name}", args=[school.urn, *args])
+
+
+def status(key):
+    return Task.objects.get(template_key=key).status
+
+
+def test_one_click_does_the_teachers_task_and_undo_opens_it_again(client, school, pupil, class_teacher):
+    client.force_login(class_teacher)
+    reply = client.post(url("quick_log", school, pupil.pk), HTTP_HX_REQUEST="true").content.decode()
+    assert "task “Talk to the pupil” done" in reply
+    logged = ActionLog.objects.get(pupil=pupil)
+    assert logged.task.template_key == "talk" and status("talk") == "done"
+    assert (status("ring"), status("plan")) == ("open", "open")  # other kinds, and no logged_as
+
+    client.post(url("action_undo", school, pupil.pk, logged.pk), HTTP_HX_REQUEST="true")
+    talk = Task.objects.get(template_key="talk")
+    assert (talk.status, talk.completed_by, talk.completed_at) == ("open", None, None)
+    assert not ActionLog.objects.exists()
+
+
+def test_the_full_form_does_it_too_and_says_so(client, school, pupil, class_teacher, today):
+    client.force_login(class_teacher)
+    response = client.post(
+        url("action_create", school, pupil.pk),
+        {"kind": "pupil_conversation", "occurred_on": today.isoformat(), "outcome": "Worried about maths"},
+        follow=True,
+    )
+    assert "Logged: Conversation with pupil; their task “Talk to the pupil” is done." in response.content.decode()
+    assert (
+        status("talk") == "done" and ActionLog.objects.get(task__template_key="talk").outcome == "Worried about maths"
+    )
+
+
+def test_a_task_that_is_not_the_loggers_stays_open_for_its_owner(client, school, pupil, class_teacher, attendance_lead):
+    client.force_login(class_teacher)
+    client.post(url("action_create", school, pupil.pk), {"kind": "phone_call", "occurred_on": pupil.start_on})
+    assert status("ring") == "open"  # the office's call: the teacher's own call home does not close it
+    client.force_login(attendance_lead)  # who may do anyone's work
+    client.post(url("action_create", school, pupil.pk), {"kind": "phone_call", "occurred_on": pupil.start_on})
+    assert status("ring") == "done"
+
+
+def test_logged_as_names_a_kind_of_logged_action():
+    stage = {**LADDER["stages"][1], "actions": [{"key": "talk", "title": "Talk", "logged_as": "chat"}]}
+    check = validate_ladder({**LADDER, "stages": [LADDER["stages"][0], stage]})
+    assert not check.ok
+    assert [(problem.where, problem.message) for problem in check.errors] == [
+        (
+            "stage 'concern', field actions[0].logged_as",
+            "'chat' is not a kind of logged action this knows; choose one of: phone_call, pupil_conversation,"
+            " parent_conversation, meeting, home_visit",
+        )
+    ]
+    assert set(LOGGED_AS) <= set(ActionLog.Kind.values)  # every kind it may name is one a person can log
+
+
+def test_the_ladder_page_says_what_logging_does_a_task():
+    concern = next(stage for stage in ladder_picture(LADDER).stages if stage.key == "concern")
+    assert [(a.title, a.logged_as) for a in concern.actions] == [
+        ("Talk to the pupil", "a conversation with the pupil"),
+        ("Ring home", "a phone call"),
+        ("Write a support plan", ""),
+    ]
+    assert set(LOGGED_AS_WORDS) == set(LOGGED_AS)
