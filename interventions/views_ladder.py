@@ -7,6 +7,7 @@ Shipped ladders (interventions/ladders/*.yaml) can be seen and copied, never edi
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -23,7 +24,7 @@ from pupils.access import Access, school_access, visible_pupils
 from pupils.models import AuditEvent, Flag
 from pupils.services import audit_record, school_calendar
 
-from . import selectors_ladder, services
+from . import selectors, selectors_ladder, services
 from .forms_ladder import LadderYamlForm
 from .ladder_words import ladder_picture
 from .models import Ladder
@@ -172,12 +173,18 @@ MOVES_SHOWN = 300
 @login_required
 @require_GET
 def ladder_simulate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
-    """What this ladder would do with today's data. Changes nothing."""
+    """What this ladder would have done last night, on the register the night read. Changes nothing.
+
+    The same day the placements ("now") and the dashboard come from: a simulation as of today would
+    slide every week's window into a week whose register is not yet taken, and disagree with them.
+    """
     access = school_access(request.user, urn)
     access.require("view_dashboard")
     ladder = _school_ladder(access, key)
     today = timezone.localdate()
-    simulation = services.ladder_simulate(school=access.school, document=services.ladder_document(ladder), as_of=today)
+    night = selectors.last_good_run(school=access.school)
+    as_of = night.run_on if night else today - timedelta(days=1)
+    simulation = services.ladder_simulate(school=access.school, document=services.ladder_document(ladder), as_of=as_of)
     page = selectors_ladder.simulation_page(
         school=access.school, ladder=ladder, pupils=visible_pupils(access), simulation=simulation
     )
@@ -189,7 +196,8 @@ def ladder_simulate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
         "moves": page.moves[:MOVES_SHOWN],
         "more_moves": max(len(page.moves) - MOVES_SHOWN, 0),
         "today": today,
-        "register_day": school_calendar(access.school).register_day(today),  # the last school day counted
+        "register_day": school_calendar(access.school).register_day(as_of),  # the last school day counted
+        "night": night,
     }
     return render(request, "interventions/ladder_simulate.html", context)
 

@@ -14,7 +14,7 @@ from django.utils.html import escape
 
 from interventions import nightly, services
 from interventions.ladder_words import text_colour
-from interventions.models import ActionLog, Ladder, Placement, Proposal, StageChange, Task
+from interventions.models import ActionLog, Ladder, NightlyRun, Placement, Proposal, StageChange, Task
 from letters.models import Letter, LetterTemplate
 from pupils.models import AuditEvent, StaffMembership
 from pupils.services import school_calendar
@@ -220,7 +220,7 @@ def test_ladder_page_queries_do_not_grow_with_pupils(client, school, ladder, att
     paths = (url("ladder", school), url("ladder_detail", school, "simple"), url("ladder_simulate", school, "simple"))
     expected = [queries_for(client, path) for path in paths]
     make_pupils(school, 30, today, "5C")
-    nightly.nightly_run(school=school, as_of=today)
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=1), full=True)  # the same night, more pupils
     assert [queries_for(client, path) for path in paths] == expected
 
 
@@ -375,9 +375,22 @@ def test_simulating_shows_counts_and_moves_and_changes_nothing(client, school, p
     }
     assert {m["pk"] for m in page.moves} == {p.pk for p in placed[1:]}  # the first pupil stays at the base stage
     assert escape(placed[3].surname) in response.content.decode()
-    last = school_calendar(school).register_day(timezone.localdate())  # on a weekend, Friday
-    assert f"with the register up to {last:%a} {last.day} {last:%b %Y}." in response.content.decode()
+    # As last night read it: the day the placements and the dashboard come from.
+    last = school_calendar(school).register_day(NightlyRun.objects.get().run_on)
+    assert f"with the register up to {last:%a} {last.day} {last:%b %Y}, as last night's run read it." in (
+        response.content.decode()
+    )
     assert everything_counted() == before
+
+
+def test_simulating_the_active_ladder_agrees_with_last_nights_run(client, school, placed, attendance_lead):
+    # Today is long after the night (a new week, its register not taken): the simulation still reads the
+    # register as the night did, so it finds what the dashboard shows.
+    client.force_login(attendance_lead)
+    response = client.get(url("ladder_simulate", school, "simple"))
+    simulation, page = response.context["simulation"], response.context["page"]
+    assert page.moves == [] and all(row["delta"] == 0 for row in page.stages)
+    assert simulation.proposed == Proposal.objects.filter(status=Proposal.Status.PENDING).count()
 
 
 def test_simulated_stage_chips_have_text_that_reads_on_their_colour(client, school, placed, draft, attendance_lead):
