@@ -6,6 +6,7 @@ batches only from the person's school, and only for pupils they may see.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -301,6 +302,27 @@ def recipient_of(letter: Letter) -> rules.Recipient:
     return rules.recipient_for(carers_of(letter.pupil), addressing=letter.addressing, contact_id=letter.contact_id)
 
 
+def _registers_up_to(pupils: Sequence[Pupil], *, days: Iterable[date]) -> dict[date, date]:
+    """For each day, the last day on or before it with a register mark for any of these pupils: what a
+    letter's "up to" may truthfully say. The day itself if none is found in the four weeks before it. One query."""
+    days = sorted(set(days))
+    if not days:
+        return {}
+    marked = sorted(
+        AttendanceMark.objects.filter(
+            pupil_id__in=[pupil.pk for pupil in pupils], date__lte=days[-1], date__gt=days[0] - timedelta(weeks=4)
+        )
+        .order_by()
+        .values_list("date", flat=True)
+        .distinct()
+    )
+    found = {}
+    for day in days:
+        at = bisect.bisect_right(marked, day)
+        found[day] = marked[at - 1] if at and marked[at - 1] > day - timedelta(weeks=4) else day
+    return found
+
+
 def letter_facts(
     letters: Sequence[Letter], *, school: School, settings: LetterSettings, dated: date
 ) -> list[merge.LetterFacts]:
@@ -324,6 +346,7 @@ def letter_facts(
     summaries = attendance_summaries(
         school=school, pupils=pupils, windows=[w for ws in windows_of.values() for w in ws.values()]
     )
+    counted_to = _registers_up_to(pupils, days={calendar.register_day(letter.queued_on) for letter in letters})
     placements = {
         p.pupil_id: p
         for p in Placement.objects.filter(
@@ -342,9 +365,9 @@ def letter_facts(
             merge.LetterFacts(
                 reference=letter.reference,
                 dated=dated,
-                as_of=calendar.register_day(
-                    letter.queued_on
-                ),  # the last school day counted: Saturday's night says Friday
+                # The last day counted: Saturday's night says Friday, and so does Monday morning's
+                # approval, before Monday's register is taken.
+                as_of=counted_to[calendar.register_day(letter.queued_on)],
                 school=school_fact,
                 recipient=recipient_of(letter),
                 pupil=merge.PupilFacts(

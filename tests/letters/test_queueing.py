@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from interventions import services as interventions_services
 from interventions.models import StageChange
-from letters import selectors, services
+from letters import merge, selectors, services
 from letters.models import Letter, LetterSettings, PrintBatch
-from pupils.models import AuditEvent
+from pupils.models import AttendanceMark, AuditEvent
 from pupils.services import school_calendar
 from tests.factories import ContactFactory, PupilFactory
 from tests.interventions.conftest import SIMPLE_LADDER, fill_register
@@ -163,12 +163,26 @@ def test_the_letter_quotes_the_stage_it_was_queued_for(school, ladder, family, o
 
 def test_a_letter_queued_by_a_saturday_night_counts_up_to_friday_and_says_so(school, family):
     saturday = date(2025, 11, 29)
+    fill_register(family, date(2025, 11, 27), date(2025, 11, 28), lambda day, session: "/")  # to Friday
     services.letter_queue(school=school, pupil=family, key="first_reminder", on=saturday)
     letter = selectors.letters_for_render(Letter.objects.all())[0]
 
     (facts,) = selectors.letter_facts([letter], school=school, settings=LetterSettings(school=school), dated=saturday)
 
     assert facts.as_of == facts.period.end == date(2025, 11, 28)
+
+
+def test_a_letter_queued_before_the_days_register_is_taken_says_the_last_day_it_counts(school, family):
+    # A move approved on Wednesday 26th before the morning register: the letter's figures, and its
+    # "up to", are Tuesday's, the last day with marks, not a day no register yet covers.
+    AttendanceMark.objects.filter(pupil=family, date=AS_OF).delete()
+    services.letter_queue(school=school, pupil=family, key="first_reminder", on=AS_OF)
+    letter = selectors.letters_for_render(Letter.objects.all())[0]
+
+    (facts,) = selectors.letter_facts([letter], school=school, settings=LetterSettings(school=school), dated=AS_OF)
+
+    assert facts.as_of == date(2025, 11, 25)
+    assert merge.merge_context(facts)["attendance"]["as_of"] == "25 November 2025"
 
 
 def test_a_letter_for_each_carer_when_the_school_chooses(school, ladder, family):
