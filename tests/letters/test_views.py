@@ -229,6 +229,7 @@ def test_print_selected_goes_to_the_batch_and_its_pdf_downloads(client, school, 
     assert response["Location"] == reverse("letters:batch", args=[school.urn, batch.pk])
     page = client.get(response["Location"]).content.decode()
     assert "Download PDF" in page and "Mark all 1 as posted" in page
+    assert "Show the letters" not in page  # they are on this page already: no link back to it
     download = client.get(reverse("letters:batch_pdf", args=[school.urn, batch.pk]))
     assert download["Content-Type"] == "application/pdf"
     assert download["Content-Disposition"].startswith("attachment;")
@@ -372,6 +373,7 @@ def test_batch_progress_polls_while_printing_and_reloads_when_done(client, schoo
     finished = client.get(path, HTTP_HX_REQUEST="true")
     assert "every 1s" not in finished.content.decode()
     assert finished["HX-Refresh"] == "true"
+    assert "Show the letters" in finished.content.decode()  # should the reload not come
 
 
 def test_a_big_print_from_the_page_runs_in_the_background(
