@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -88,7 +89,9 @@ def queue(request: HttpRequest, urn: str) -> HttpResponse:
         "counts": selectors.queue_counts(access=access),
         "query": query.urlencode(),
         "filters": form.filters(),
-        "recent_batches": PrintBatch.objects.filter(school=access.school).select_related("created_by")[:5],
+        "recent_batches": PrintBatch.objects.filter(school=access.school)
+        .select_related("created_by")
+        .annotate(posted=Count("letters", filter=Q(letters__status=Letter.Status.POSTED)))[:5],
         "letterhead_missing": selectors.letterhead_missing(school=access.school),
     }
     template = "letters/letter_queue.html#queue-table" if request.htmx else "letters/letter_queue.html"

@@ -360,6 +360,18 @@ def test_marking_posted_twice_logs_once(client, school, printed, office):
     assert ActionLog.objects.filter(pupil=letter.pupil, kind="letter").count() == 1
 
 
+def test_the_posted_tab_offers_nothing_to_print_or_post_and_a_posted_run_says_so(client, school, printed, office):
+    batch, letter = printed
+    client.force_login(office)
+    queue = reverse("letters:queue", args=[school.urn])
+    assert "Mark selected as posted" in client.get(queue, {"status": "printed"}).content.decode()
+    client.post(reverse("letters:batch_post", args=[school.urn, batch.pk]))
+
+    posted = client.get(queue, {"status": "posted"}).content.decode()
+    assert "Print selected" not in posted and "Mark selected as posted" not in posted
+    assert f"Batch {batch.pk}</a>: 1 letter, all posted," in posted
+
+
 def test_batch_progress_polls_while_printing_and_reloads_when_done(client, school, office):
     batch = PrintBatch.objects.create(school=school, status="running", total=80, done=20, phase="Laying out letters")
     client.force_login(office)
