@@ -119,6 +119,8 @@ def escalations(request: HttpRequest, urn: str) -> HttpResponse:
         "start": start,
         "end": end,
         "first_night": selectors_lists.first_night_between(ladder=ladder, **filters) if ladder else None,
+        # Moves a person has still to approve: nobody has moved yet, but the list should not look quiet.
+        "waiting": selectors.pending_proposals(ladder=ladder, pupils=filters["pupils"]).count() if ladder else 0,
         "csv_query": _query_without(request, "format"),
         "tab": "escalations",
     }

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from interventions import nightly, services
-from interventions.models import ActionLog, Placement, Referral, StageChange
+from interventions.models import ActionLog, Placement, Proposal, Referral, StageChange
 from pupils.models import AuditEvent, Flag, Pupil, RegistrationGroup, StaffMembership
 from pupils.services import school_calendar
 from tests.factories import MembershipFactory, PupilFactory, RegistrationGroupFactory
@@ -210,6 +210,19 @@ def test_escalations_lists_moves_up_with_reasons_kind_who_and_actions_since(clie
     assert f'href="{url("pupil", school, moved[3].pk)}"' not in body  # moved down: not listed
     event = AuditEvent.objects.get(verb="view")
     assert event.user == attendance_lead and "escalations" in event.what
+
+
+def test_escalations_say_how_many_moves_wait_for_approval(client, school, moved, ladder, attendance_lead):
+    client.force_login(attendance_lead)
+    assert 'id="waiting-approval"' not in client.get(url("escalations", school)).content.decode()
+    stages = {s.key: s for s in ladder.stages.all()}
+    for pupil in moved[4:6]:
+        Proposal.objects.create(
+            pupil=pupil, ladder=ladder, from_stage=stages["concern"], to_stage=stages["panel"], proposed_on=date.today()
+        )
+    body = client.get(url("escalations", school)).content.decode()
+    assert "2 moves are waiting for a person's approval, not listed here until approved" in body
+    assert f'href="{reverse("interventions:dashboard", args=[school.urn])}#proposals-heading"' in body
 
 
 def test_escalations_count_as_since_only_what_was_done_after_the_move(
