@@ -144,7 +144,10 @@ def test_a_dfe_ladder_as_shipped_has_its_note_on_the_la_trigger_brought_up_to_da
         stage.criteria = UNAUTHORISED.CHANGED[0][2]
         stage.save()
         notes = ladder.settings["to_confirm"]
-        ladder.settings["to_confirm"] = [UNAUTHORISED.NOTE_BEFORE if n == UNAUTHORISED.NOTE_NOW else n for n in notes]
+        # The note as the file says it now: 0014 wrote NOTE_NOW, which 0019 put in plainer words.
+        now = {before: after for _, before, after in CATCH_UP.NOTES}[UNAUTHORISED.NOTE_NOW]
+        assert now in notes
+        ladder.settings["to_confirm"] = [UNAUTHORISED.NOTE_BEFORE if n == now else n for n in notes]
         ladder.save()
     finally:
         migrate_to_latest()
@@ -181,3 +184,50 @@ def test_moves_left_pending_on_a_replaced_ladder_are_withdrawn_and_others_kept()
         proposal.refresh_from_db()
     assert (stranded.status, stranded.decision_reason) == ("withdrawn", "The school's ladder is now New")
     assert (live.status, elsewhere.status) == ("pending", "pending")
+
+
+CATCH_UP = importlib.import_module("interventions.migrations.0019_shipped_ladders_catch_up")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_shipped_ladders_loaded_before_catch_up_with_the_files_where_the_school_left_them_as_shipped():
+    migrate_to(("interventions", "0018_nightly_run_alerted"))
+    try:
+        school, edited_school = SchoolFactory(), SchoolFactory()
+        ladders = {}
+        for at, key in ((school, "dfe"), (school, "generic"), (edited_school, "dfe")):
+            ladder, _ = services.ladder_load(school=at, document=services.ladder_file_read(key), activate=False)
+            # As loaded before: the notes and description then, no logged_as, no when on the follow-up.
+            then = {after: before for k, before, after in CATCH_UP.NOTES if k == key}
+            ladder.settings["to_confirm"] = [then.get(note, note) for note in ladder.settings["to_confirm"]]
+            for k, before, _ in CATCH_UP.DESCRIPTIONS:
+                if k == key:
+                    ladder.description = before
+            ladder.save()
+            for stage in ladder.stages.all():
+                stage.actions = [{f: v for f, v in a.items() if f not in ("logged_as", "when")} for a in stage.actions]
+                stage.save()
+            ladders[at.pk, key] = ladder
+        # The other school rewrote a note and its follow-up action: theirs stay as they made them.
+        edited = ladders[edited_school.pk, "dfe"]
+        edited.settings["to_confirm"][0] = "Our own note"
+        edited.save()
+        monitor = edited.stages.get(key="monitor")
+        monitor.actions[0]["when"] = {"flag": "young_carer"}
+        monitor.save()
+    finally:
+        migrate_to_latest()
+
+    for (school_id, key), ladder in ladders.items():
+        ladder.refresh_from_db()
+        fresh, _ = services.ladder_load(school=SchoolFactory(), document=services.ladder_file_read(key), activate=False)
+        assert ladder.description == fresh.description
+        if school_id == school.pk:
+            assert ladder.settings["to_confirm"] == fresh.settings["to_confirm"]
+            assert {s.key: s.actions for s in ladder.stages.all()} == {s.key: s.actions for s in fresh.stages.all()}
+    edited.refresh_from_db()
+    assert edited.settings["to_confirm"][0] == "Our own note"
+    assert edited.settings["to_confirm"][1:] == fresh.settings["to_confirm"][1:]
+    monitor = edited.stages.get(key="monitor")
+    assert monitor.actions[0]["when"] == {"flag": "young_carer"}
+    assert monitor.actions[1]["logged_as"] == "pupil_conversation"
