@@ -31,7 +31,10 @@ def upn_problem(upn: str) -> str | None:
         return f"UPN {upn!r} ends in {last!r}, which is never used in UPNs"
     expected = upn_check_letter(upn[1:])
     if upn[0] != expected:
-        return f"UPN {upn!r} has check letter {upn[0]!r} but its digits give {expected!r}"
+        return (
+            f"UPN {upn!r} looks mistyped: its first letter, {upn[0]!r}, is a check on the digits after it,"
+            f" which give {expected!r} (copy the UPN from the MIS again)"
+        )
     return None
 
 

@@ -348,7 +348,7 @@ def test_another_schools_pupil_is_not_on_this_schools_roll(tmp_path, pupil, othe
 def test_a_upn_with_a_wrong_check_letter_is_an_error(tmp_path, pupil):
     wrong = ("A" if pupil.upn[0] != "A" else "B") + pupil.upn[1:]
     message = rejected(tmp_path, HEADER + f"{wrong},2025-11-24,AM,/\n")
-    assert f"row 2, column upn: UPN '{wrong}' has check letter" in message
+    assert f"row 2, column upn: UPN '{wrong}' looks mistyped: its first letter" in message
 
 
 def test_an_unknown_code_is_an_error(tmp_path, pupil):

@@ -411,7 +411,7 @@ def test_a_missing_required_column_is_an_error(tmp_path, school):
 def test_a_upn_with_a_wrong_check_letter_is_an_error(tmp_path, school):
     wrong = ("A" if ALEX[0] != "A" else "B") + ALEX[1:]
     message = rejected(tmp_path, HEADER + f"{SAM},Jones,Sam,2016-11-01,4,4B\n{wrong},Smith,Alex,2016-10-01,4,4B\n")
-    assert f"row 3, column upn: UPN '{wrong}' has check letter" in message
+    assert f"row 3, column upn: UPN '{wrong}' looks mistyped: its first letter" in message
     assert "1 problem(s)" in message
 
 

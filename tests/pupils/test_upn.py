@@ -17,7 +17,7 @@ def test_check_letter_by_hand():
 @pytest.mark.parametrize(
     ("upn", "fragment"),
     [
-        ("A801200005001", "check letter 'A' but its digits give 'B'"),
+        ("A801200005001", "its first letter, 'A', is a check on the digits after it, which give 'B'"),
         ("B80120000500", "must be 13 characters"),
         ("B80120000500I", "never used"),
         ("B8012000050X1", "must be a letter, 11 digits"),
