@@ -417,7 +417,9 @@ def _night(*, school: School, ladder: Ladder, as_of: date, run: NightlyRun) -> N
             ladder=ladder, calendar=calendar, as_of=as_of, pupil_ids=set(facts.facts)
         )
         # Reasons that came another way (the register grid, the MIS's register): the follow-up is done.
-        follow_ups_close(tasks=Task.objects.filter(school=school), user=None, outcome=FOLLOW_UPS_DONE_BY_THE_REGISTER)
+        follow_ups_close(
+            school=school, tasks=Task.objects.filter(school=school), user=None, outcome=FOLLOW_UPS_DONE_BY_THE_REGISTER
+        )
         result.tasks_overdue = tasks_mark_overdue(school=school, as_of=as_of)
     run.phases = clock.ms
     return result

@@ -31,7 +31,7 @@ def demo_ladders(sender: Any, *, schools: list[Any], today: date, **kwargs: Any)
 def follow_ups_done(sender: Any, *, pupil: Any, user: Any, words: str, **kwargs: Any) -> str | None:
     """The office recorded a reason: if it was the pupil's last N, the follow-up it asked for is done."""
     done = services.follow_ups_close(
-        tasks=Task.objects.filter(pupil=pupil), user=user, outcome=f"Reason recorded: {words}"
+        school=pupil.school, tasks=Task.objects.filter(pupil=pupil), user=user, outcome=f"Reason recorded: {words}"
     )
     if not done:
         return None

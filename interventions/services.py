@@ -706,7 +706,7 @@ def action_undo(*, action: ActionLog, user: Any) -> None:
     action.delete()
 
 
-def follow_ups_close(*, tasks: QuerySet[Task], user: Any, outcome: str) -> list[Task]:
+def follow_ups_close(*, school: School, tasks: QuerySet[Task], user: Any, outcome: str) -> list[Task]:
     """Of these tasks, do the open stage actions asked for only while an N waits, for pupils with no N left.
 
     Such an action is one whose `when` holds only while the pupil has an
@@ -718,8 +718,9 @@ def follow_ups_close(*, tasks: QuerySet[Task], user: Any, outcome: str) -> list[
     the tasks closed.
     """
     open_actions = tasks.filter(kind=Task.Kind.ACTION, status=Task.Status.OPEN, stage_change__isnull=False)
-    # Which actions of the stages these tasks came from are such: a few stage rows, not a stage a task.
-    stages = Stage.objects.filter(pk__in=open_actions.values("stage_change__to_stage"))
+    # Which actions of the school's stages are such: a few dozen small rows, not a join through every
+    # stage change of the local authority (which the planner reads whole).
+    stages = Stage.objects.filter(ladder__school=school).only("pk", "actions")
     such = [
         Q(stage_change__to_stage=stage, template_key=action["key"])
         for stage in stages
@@ -728,14 +729,19 @@ def follow_ups_close(*, tasks: QuerySet[Task], user: Any, outcome: str) -> list[
     ]
     if not such:
         return []
-    candidates = list(open_actions.filter(reduce(operator.or_, such)).select_related("school", "pupil"))
+    candidates = list(open_actions.filter(reduce(operator.or_, such)).values_list("pk", "pupil_id"))
     waiting = set(
-        AttendanceMark.objects.filter(pupil_id__in={t.pupil_id for t in candidates}, code=UNEXPLAINED)
+        AttendanceMark.objects.filter(pupil_id__in={pupil_id for _, pupil_id in candidates}, code=UNEXPLAINED)
+        .order_by()
         .values_list("pupil_id", flat=True)
         .distinct()
     )
+    done = [pk for pk, pupil_id in candidates if pupil_id not in waiting]
+    if not done:
+        return []
     outcome = Truncator(outcome).chars(ActionLog._meta.get_field("outcome").max_length)
-    return [t for t in candidates if t.pupil_id not in waiting and task_complete(task=t, user=user, outcome=outcome)]
+    tasks_done = Task.objects.filter(pk__in=done).select_related("school", "pupil").order_by("pk")
+    return [task for task in tasks_done if task_complete(task=task, user=user, outcome=outcome)]
 
 
 @transaction.atomic
