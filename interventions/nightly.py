@@ -73,7 +73,7 @@ logger = logging.getLogger(__name__)
 #: How far the application's clock may be behind the database's (marks are stamped by the app).
 CLOCK_SKEW = timedelta(minutes=1)
 #: On the pupil's record, for a follow-up the night finds done (`services.follow_ups_close`).
-FOLLOW_UPS_DONE_BY_THE_REGISTER = "No N is left on the register: every absence it asked about has its reason."
+FOLLOW_UPS_DONE_BY_THE_REGISTER = "No N is left on the register: no absence is waiting for its reason."
 
 
 class NightRunning(Exception):

@@ -13,6 +13,7 @@ what was shipped: anything the school has edited is left as they made it.
 - The DfE first-day follow-up is given only to a pupil with an absence still
   unexplained (its `when`), as the file has said since 6 Dec 2026.
 """
+
 from __future__ import annotations
 
 from django.db import migrations
@@ -272,19 +273,70 @@ DESCRIPTIONS = [
     )
 ]
 
-#: (ladder key, stage key, action key, what to add to the action where it is missing).
+#: (ladder key, stage key, the action exactly as shipped before, field to add, its value): an action a school
+#: has changed in any way (its title, its role, its timing) is theirs, and is left alone.
 ACTIONS = (
     (
         "dfe",
         "monitor",
-        "first-day-follow-up",
+        {
+            "key": "first-day-follow-up",
+            "title": "First-day follow-up: contact the family about any unexplained absence and record the reason",
+            "role": "office",
+            "due_in_school_days": 1,
+        },
         "when",
         {"count": {"measure": "unexplained", "at_least": 1, "window": "half_term"}},
     ),
-    ("dfe", "monitor", "talk-to-pupil", "logged_as", "pupil_conversation"),
-    ("firs", "beginning-to-cause-concern", "speak-to-child", "logged_as", "pupil_conversation"),
-    ("firs", "beginning-to-cause-concern", "speak-to-parent", "logged_as", "parent_conversation"),
-    ("generic", "stage-1", "parent-conversation", "logged_as", "parent_conversation"),
+    (
+        "dfe",
+        "monitor",
+        {
+            "key": "talk-to-pupil",
+            "title": "Talk to the pupil about how school is going and anything making it hard to attend",
+            "role": "class_teacher",
+            "due_in_school_days": 5,
+        },
+        "logged_as",
+        "pupil_conversation",
+    ),
+    (
+        "firs",
+        "beginning-to-cause-concern",
+        {
+            "key": "speak-to-child",
+            "title": "Speak to child about reasons",
+            "role": "class_teacher",
+            "due_in_school_days": 5,
+        },
+        "logged_as",
+        "pupil_conversation",
+    ),
+    (
+        "firs",
+        "beginning-to-cause-concern",
+        {
+            "key": "speak-to-parent",
+            "title": "Speak to parent about reasons & concerns",
+            "role": "class_teacher",
+            "due_in_school_days": 5,
+        },
+        "logged_as",
+        "parent_conversation",
+    ),
+    (
+        "generic",
+        "stage-1",
+        {
+            "key": "parent-conversation",
+            "title": "Conversation with parents (class teacher, tutor or family support worker) to consider what might help "
+            "improve attendance; offer help to support the child back into school",
+            "role": "class_teacher",
+            "due_in_school_days": 10,
+        },
+        "logged_as",
+        "parent_conversation",
+    ),
 )
 
 
@@ -301,14 +353,11 @@ def catch_up(apps, schema_editor):
             if key == ladder.key and ladder.description == before:
                 ladder.description = after
                 ladder.save(update_fields=["description"])
-    for ladder_key, stage_key, action_key, field, value in ACTIONS:
+    for ladder_key, stage_key, before, field, value in ACTIONS:
         for stage in Stage.objects.filter(ladder__key=ladder_key, key=stage_key):
-            changed = False
-            for action in stage.actions:
-                if action.get("key") == action_key and field not in action:
-                    action[field] = value
-                    changed = True
-            if changed:
+            actions = [{**action, field: value} if action == before else action for action in stage.actions]
+            if actions != stage.actions:
+                stage.actions = actions
                 stage.save(update_fields=["actions"])
 
 
