@@ -1041,11 +1041,16 @@ def open_stage_action_task(*, pupil: Pupil, stage: Stage, key: str) -> Task | No
     ).first()
 
 
-def open_task_logged_as(*, pupil: Pupil, kind: str, access: Access) -> Task | None:
-    """The pupil's open stage task that logging an action of `kind` does (its action's `logged_as`),
-    if it is this person's to do (`Access.may_do`): the one due soonest."""
+def open_task_logged_as(*, pupil: Pupil, kind: str, access: Access, occurred_on: date) -> Task | None:
+    """The pupil's open stage task that logging an action of `kind` on `occurred_on` does (its action's
+    `logged_as`), if it is this person's to do (`Access.may_do`): the one due soonest. Not a task given
+    after that day: a call from September written up now does not do last night's."""
     tasks = Task.objects.filter(
-        pupil=pupil, kind=Task.Kind.ACTION, status=Task.Status.OPEN, stage_change__isnull=False
+        pupil=pupil,
+        kind=Task.Kind.ACTION,
+        status=Task.Status.OPEN,
+        stage_change__isnull=False,
+        created_at__date__lte=occurred_on,
     ).select_related("stage_change__to_stage")
     for task in tasks.order_by("due_on", "pk"):
         action = next((a for a in task.stage_change.to_stage.actions if a.get("key") == task.template_key), {})

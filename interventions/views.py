@@ -196,7 +196,9 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         closes = (
             selectors.open_stage_action_task(pupil=pupil, stage=form.stage, key=stage_action_key)
             if stage_action_key
-            else selectors.open_task_logged_as(pupil=pupil, kind=kind, access=access)
+            else selectors.open_task_logged_as(
+                pupil=pupil, kind=kind, access=access, occurred_on=form.cleaned_data["occurred_on"]
+            )
         )
         if closes is not None and not access.may_do(role=closes.role, assigned_to_id=closes.assigned_to_id):
             closes = None  # assigned to someone else: the action is logged, their task stays open for them
@@ -451,14 +453,14 @@ def quick_log(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     access = school_access(request.user, urn)
     access.require("log_action")
     pupil = pupil_for(access, pk)
-    kind = ActionLog.Kind.PUPIL_CONVERSATION
+    kind, today = ActionLog.Kind.PUPIL_CONVERSATION, timezone.localdate()
     action = services.action_log(
         pupil=pupil,
         user=request.user,
         kind=kind,
         title="Conversation with pupil",
-        occurred_on=timezone.localdate(),
-        closes=selectors.open_task_logged_as(pupil=pupil, kind=kind, access=access),
+        occurred_on=today,
+        closes=selectors.open_task_logged_as(pupil=pupil, kind=kind, access=access, occurred_on=today),
         one_click=True,
     )
     _audit_change(request, access, f"logged a conversation with {pupil.upn}", pupil=pupil)

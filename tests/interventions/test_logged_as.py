@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from interventions import nightly, services
 from interventions.ladder_format import LOGGED_AS, validate_ladder
@@ -73,11 +74,11 @@ def test_one_click_does_the_teachers_task_and_undo_opens_it_again(client, school
     assert not ActionLog.objects.exists()
 
 
-def test_the_full_form_does_it_too_and_says_so(client, school, pupil, class_teacher, today):
+def test_the_full_form_does_it_too_and_says_so(client, school, pupil, class_teacher):
     client.force_login(class_teacher)
     response = client.post(
         url("action_create", school, pupil.pk),
-        {"kind": "pupil_conversation", "occurred_on": today.isoformat(), "outcome": "Worried about maths"},
+        {"kind": "pupil_conversation", "occurred_on": timezone.localdate(), "outcome": "Worried about maths"},
         follow=True,
     )
     assert "Logged: Conversation with pupil; their task “Talk to the pupil” is done." in response.content.decode()
@@ -87,12 +88,20 @@ def test_the_full_form_does_it_too_and_says_so(client, school, pupil, class_teac
 
 
 def test_a_task_that_is_not_the_loggers_stays_open_for_its_owner(client, school, pupil, class_teacher, attendance_lead):
+    today = timezone.localdate()
     client.force_login(class_teacher)
-    client.post(url("action_create", school, pupil.pk), {"kind": "phone_call", "occurred_on": pupil.start_on})
+    client.post(url("action_create", school, pupil.pk), {"kind": "phone_call", "occurred_on": today})
     assert status("ring") == "open"  # the office's call: the teacher's own call home does not close it
     client.force_login(attendance_lead)  # who may do anyone's work
-    client.post(url("action_create", school, pupil.pk), {"kind": "phone_call", "occurred_on": pupil.start_on})
+    client.post(url("action_create", school, pupil.pk), {"kind": "phone_call", "occurred_on": today})
     assert status("ring") == "done"
+
+
+def test_an_action_written_up_from_before_the_task_was_given_does_not_do_it(client, school, pupil, class_teacher):
+    client.force_login(class_teacher)
+    before = Task.objects.get(template_key="talk").created_at.date() - timedelta(days=1)
+    client.post(url("action_create", school, pupil.pk), {"kind": "pupil_conversation", "occurred_on": before})
+    assert ActionLog.objects.get(pupil=pupil).task is None and status("talk") == "open"
 
 
 def test_logged_as_names_a_kind_of_logged_action():
