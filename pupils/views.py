@@ -322,19 +322,23 @@ def _first_day_page(
         # A weekend, a holiday or a day to come has no register: say so rather than "not taken yet".
         "day_problem": calendar.register_day_problem(on, today=today),
         # This school year's backlog as it stands today, whichever day is shown (that day is in the table).
-        "earlier": [
-            waiting
-            for waiting in selectors.unexplained_days(
-                school=access.school, pupils=visible_pupils(access), before=register_day
-            )
-            if waiting.day != on
-        ],
+        "earlier": _backlog(access, on=on, register_day=register_day),
         "taken": selectors.register_taken(pupils=visible_pupils(access), on=on),
         # A day from a school year with no term dates here: older than anything the school keeps.
         "year_unknown": not calendar.knows_year_of(on),
         "reason_days": selectors.N_REASON_SCHOOL_DAYS,
     }
     return render(request, "pupils/office_today.html", context, status=422 if bound else 200)
+
+
+def _backlog(access: Access, *, on: date, register_day: date) -> list[selectors.UnexplainedDay]:
+    """The days with an N still waiting, latest first, as they stand today: today's own too when an
+    earlier day is on view (today's are in the table only when today is shown). Not the day shown."""
+    pupils = visible_pupils(access)
+    days = selectors.unexplained_days(school=access.school, pupils=pupils, before=register_day)
+    if on != register_day and (today := selectors.unexplained_count(pupils=pupils, on=register_day)):
+        days.insert(0, selectors.UnexplainedDay(register_day, today, 0))
+    return [waiting for waiting in days if waiting.day != on]
 
 
 @login_required

@@ -701,6 +701,10 @@ def test_looking_at_an_earlier_day_shows_the_backlog_as_it_stands_today(owen, sc
     assert [d.day for d in on_view] == [MONDAY]  # the day shown is in the table, not the backlog
     far_back = owen.get(url("first_day", school), {"on": "1900-01-01"}).context["earlier"]
     assert [d.day for d in far_back] == [MONDAY, date(2025, 11, 10)]
+    MarkFactory(pupil=sam, date=date(2025, 11, 26), session=0, code="N")  # today's, still waiting too
+    with_today = owen.get(url("first_day", school), {"on": "2025-11-03"}).context["earlier"]
+    assert [(d.day, d.school_days_open) for d in with_today][0] == (date(2025, 11, 26), 0)
+    assert date(2025, 11, 26) not in [d.day for d in owen.get(url("first_day", school)).context["earlier"]]
 
 
 def test_first_day_calls_tell_an_untaken_register_from_a_day_with_no_absences(owen, school, absent, sam):
