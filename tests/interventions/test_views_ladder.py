@@ -383,14 +383,25 @@ def test_simulating_shows_counts_and_moves_and_changes_nothing(client, school, p
     assert everything_counted() == before
 
 
-def test_simulating_the_active_ladder_agrees_with_last_nights_run(client, school, placed, attendance_lead):
-    # Today is long after the night (a new week, its register not taken): the simulation still reads the
-    # register as the night did, so it finds what the dashboard shows.
+def test_simulating_the_active_ladder_agrees_with_last_nights_run(client, school, ladder, attendance_lead):
+    # Full attendance up to the night two weeks ago, absent every day since: the register after the
+    # night would move the pupil up, but the simulation reads it as the night did, as the dashboard shows.
+    today = timezone.localdate()
+    night = today - timedelta(days=14)
+    pupil = PupilFactory(school=school, registration_group=RegistrationGroupFactory(school=school, name="4B"))
+    fill_register(
+        pupil, today - timedelta(days=70), today - timedelta(days=1), lambda day, _: "/" if day <= night else "O"
+    )
+    nightly.nightly_run(school=school, as_of=night)
+    assert Placement.objects.get(pupil=pupil).stage.key == "universal"
     client.force_login(attendance_lead)
     response = client.get(url("ladder_simulate", school, "simple"))
     simulation, page = response.context["simulation"], response.context["page"]
     assert page.moves == [] and all(row["delta"] == 0 for row in page.stages)
-    assert simulation.proposed == Proposal.objects.filter(status=Proposal.Status.PENDING).count()
+    assert simulation.proposed == Proposal.objects.filter(status=Proposal.Status.PENDING).count() == 0
+    # As of today the same ladder would move them: what the page would have said before.
+    later = services.ladder_simulate(school=school, document=services.ladder_document(ladder), as_of=today)
+    assert [(move["from"], move["to"]) for move in later.moves] == [("universal", "pa")]
 
 
 def test_simulated_stage_chips_have_text_that_reads_on_their_colour(client, school, placed, draft, attendance_lead):
