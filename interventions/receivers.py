@@ -3,15 +3,19 @@ explained closes the follow-up asked for it."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from typing import Any
 
+from django.db import transaction
 from django.dispatch import receiver
 
 from pupils.signals import demo_loaded, marks_explained
 
 from . import nightly, services
 from .models import Task
+
+logger = logging.getLogger(__name__)
 
 #: The ladder a demo school runs: the national framework, as for any new school.
 DEMO_LADDER = "dfe"
@@ -30,9 +34,17 @@ def demo_ladders(sender: Any, *, schools: list[Any], today: date, **kwargs: Any)
 @receiver(marks_explained, dispatch_uid="interventions_follow_ups_done")
 def follow_ups_done(sender: Any, *, pupil: Any, user: Any, words: str, **kwargs: Any) -> str | None:
     """The office recorded a reason: if it was the pupil's last N, the follow-up it asked for is done."""
-    done = services.follow_ups_close(
-        school=pupil.school, tasks=Task.objects.filter(pupil=pupil), user=user, outcome=f"Reason recorded: {words}"
-    )
+    try:
+        with transaction.atomic():  # a savepoint: whatever goes wrong here, the reason itself is kept
+            done = services.follow_ups_close(
+                school=pupil.school,
+                tasks=Task.objects.filter(pupil=pupil),
+                user=user,
+                outcome=f"Reason recorded: {words}",
+            )
+    except Exception:
+        logger.exception("Could not close the follow-ups of pupil %s: the night will", pupil.pk)
+        return None
     if not done:
         return None
     titles = " and ".join(f"“{task.title}”" for task in done)

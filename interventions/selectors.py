@@ -1238,14 +1238,19 @@ def task_reopen_refusal(*, task: Task, user: Any) -> str:
         )
     if task_done_log(task=task) is None:
         return "This task was closed by logging an action: that action stays on the record."
-    if (
+    if task_stage_left(task=task):
+        return "The pupil has moved stage since: this task belongs to the stage they left."
+    return ""
+
+
+def task_stage_left(*, task: Task) -> bool:
+    """Has the pupil moved stage since the stage change that gave this task? (Its work is then the old stage's.)"""
+    return (
         task.stage_change_id is not None
         and StageChange.objects.filter(
             pupil_id=task.pupil_id, ladder_id=task.stage_change.ladder_id, created_at__gt=task.stage_change.created_at
         ).exists()
-    ):
-        return "The pupil has moved stage since: this task belongs to the stage they left."
-    return ""
+    )
 
 
 def task_done_log(*, task: Task) -> ActionLog | None:

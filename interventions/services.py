@@ -28,7 +28,14 @@ from pupils.services import school_calendar
 from .ladder_format import LadderCheck, Problem, validate_ladder, yaml_problem
 from .models import ActionLog, Ladder, Placement, Proposal, Referral, Stage, StageChange, Task
 from .rules import LadderSpec, decide, only_while_unexplained
-from .selectors import current_placements, school_facts, task_done_log, task_reopen_refusal, undo_refusal
+from .selectors import (
+    current_placements,
+    school_facts,
+    task_done_log,
+    task_reopen_refusal,
+    task_stage_left,
+    undo_refusal,
+)
 from .signals import letter_templates_requested, stage_entered
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "ladders"
@@ -686,6 +693,7 @@ def action_log(
     return action
 
 
+@transaction.atomic
 def action_undo(*, action: ActionLog, user: Any) -> None:
     """Take back an action logged with one click by mistake: it goes from the pupil's record.
 
@@ -696,10 +704,10 @@ def action_undo(*, action: ActionLog, user: Any) -> None:
     """
     if refusal := undo_refusal(action=action, user=user):
         raise ValidationError(refusal)
-    # The task the log did (its action's `logged_as`) is to do again.
+    # The task the log did (its action's `logged_as`) is to do again, unless the pupil has left its stage.
     if action.task_id is not None:
-        task = Task.objects.get(pk=action.task_id)
-        if task.status == Task.Status.DONE and task.completed_by_id == user.pk:
+        task = Task.objects.select_for_update(of=("self",)).select_related("stage_change").get(pk=action.task_id)
+        if task.status == Task.Status.DONE and task.completed_by_id == user.pk and not task_stage_left(task=task):
             task.status, task.completed_at, task.completed_by = Task.Status.OPEN, None, None
             task.is_overdue = task.is_overdue_on(timezone.localdate())
             task.save(update_fields=["status", "completed_at", "completed_by", "is_overdue"])
@@ -741,11 +749,12 @@ def follow_ups_close(*, school: School, tasks: QuerySet[Task], user: Any, outcom
         return []
     outcome = Truncator(outcome).chars(ActionLog._meta.get_field("outcome").max_length)
     tasks_done = Task.objects.filter(pk__in=done).select_related("school", "pupil").order_by("pk")
-    return [task for task in tasks_done if task_complete(task=task, user=user, outcome=outcome)]
+    # Not by the Done button: nobody pressed it, so there is nothing for an Undo to take back.
+    return [task for task in tasks_done if task_complete(task=task, user=user, outcome=outcome, by_done_button=False)]
 
 
 @transaction.atomic
-def task_complete(*, task: Task, user: Any, outcome: str = "") -> bool:
+def task_complete(*, task: Task, user: Any, outcome: str = "", by_done_button: bool = True) -> bool:
     """Mark a task done and log it on the pupil's record. Idempotent: returns False if it was already done.
 
     The conditional update claims the task, so two people pressing "done" together log it once.
@@ -764,7 +773,7 @@ def task_complete(*, task: Task, user: Any, outcome: str = "") -> bool:
         by=user,
         outcome=outcome.strip(),
         task=task,
-        by_done_button=True,
+        by_done_button=by_done_button,
     )
     return True
 

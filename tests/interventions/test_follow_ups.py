@@ -121,3 +121,27 @@ def test_reasons_that_came_another_way_leave_the_night_to_do_the_follow_up(schoo
     assert follow_up.status == Task.Status.DONE and follow_up.completed_by is None
     assert ActionLog.objects.get(task=follow_up).outcome == nightly.FOLLOW_UPS_DONE_BY_THE_REGISTER
     assert Task.objects.get(template_key="talk").status == Task.Status.OPEN
+
+
+def test_if_closing_the_follow_up_fails_the_reason_is_still_kept(office, school, alex, monkeypatch, caplog):
+    def broken(**kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(services, "follow_ups_close", broken)
+    explain(office, school, alex, MONDAY)
+    page = explain(office, school, alex, TUESDAY)
+    assert "now I" in page and "is done" not in page
+    assert not alex.marks.filter(code="N").exists()  # the reasons stand
+    assert Task.objects.get(template_key="first-day").status == Task.Status.OPEN  # the night will close it
+    assert "Could not close the follow-ups" in caplog.text
+
+
+def test_a_follow_up_done_by_recording_the_reason_offers_no_undo(office, school, alex):
+    explain(office, school, alex, MONDAY)
+    explain(office, school, alex, TUESDAY)
+    follow_up = Task.objects.get(template_key="first-day")
+    assert follow_up.status == Task.Status.DONE
+    page = office.get(reverse("interventions:tasks", args=[school.urn])).content.decode()
+    assert "Marked done in the last few minutes" not in page
+    refused = office.post(reverse("interventions:task_reopen", args=[school.urn, follow_up.pk]), HTTP_HX_REQUEST="true")
+    assert refused.status_code == 422 and Task.objects.get(pk=follow_up.pk).status == Task.Status.DONE

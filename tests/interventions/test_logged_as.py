@@ -126,3 +126,20 @@ def test_the_ladder_page_says_what_logging_does_a_task():
         ("Write a support plan", ""),
     ]
     assert set(LOGGED_AS_WORDS) == set(LOGGED_AS)
+
+
+def test_undoing_the_one_click_log_after_the_pupil_moved_stage_leaves_the_old_stages_task_done(
+    client, school, pupil, class_teacher, attendance_lead
+):
+    client.force_login(class_teacher)
+    client.post(url("quick_log", school, pupil.pk), HTTP_HX_REQUEST="true")
+    logged = ActionLog.objects.get(pupil=pupil)
+    services.pupil_move(
+        pupil=pupil,
+        stage=Task.objects.get(template_key="talk").stage_change.ladder.stages.get(key="universal"),
+        user=attendance_lead,
+        reason="Doing well",
+    )
+    client.post(url("action_undo", school, pupil.pk, logged.pk), HTTP_HX_REQUEST="true")
+    assert not ActionLog.objects.filter(pk=logged.pk).exists()
+    assert status("talk") == "done"  # it belongs to the stage they left
