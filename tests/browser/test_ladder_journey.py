@@ -72,7 +72,7 @@ def test_lead_copies_edits_simulates_and_activates_a_ladder(live_server, sign_in
     assert page.get_by_text("Saved “Simple ladder (copy)”").is_visible()
     assert page.get_by_text("attendance below 96% year to date").first.is_visible()
 
-    page.get_by_role("link", name="Simulate with today's data").click()
+    page.get_by_role("link", name="Simulate on last night's register").click()
     page.wait_for_load_state("networkidle")
     assert page.get_by_text("Nothing has been changed").is_visible()
     now = Placement.objects.filter(ladder__key="simple", stage__key="concern").count()
