@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
@@ -268,6 +270,11 @@ class AttendanceMark(models.Model):
     class Session(models.IntegerChoices):
         AM = 0, "AM"
         PM = 1, "PM"
+
+        @classmethod
+        def in_words(cls, sessions: Iterable[int]) -> str:
+            """Sessions in words: "AM", "AM and PM"."""
+            return " and ".join(cls(session).label for session in sessions)
 
     pupil = models.ForeignKey(Pupil, on_delete=models.CASCADE, related_name="marks", db_index=False)
     date = models.DateField()

@@ -269,7 +269,7 @@ class FirstDayCall:
 
     @property
     def session_names(self) -> str:
-        return " and ".join(AttendanceMark.Session(s).label for s in self.sessions)
+        return AttendanceMark.Session.in_words(self.sessions)
 
 
 def first_day_calls(*, pupils: QuerySet[Pupil], on: date) -> list[FirstDayCall]:

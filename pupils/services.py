@@ -894,7 +894,6 @@ def mark_explain(*, pupil: Pupil, date: date, code: str, reason: str, user: Any,
     ]
     if not marks:
         return Explained(marks, [])
-    sessions_words = " and ".join(AttendanceMark.Session(m.session).label for m in marks)
-    words = f"{sessions_words} on {date:%a %-d %b} now {code}: {reason}"
+    words = f"{AttendanceMark.Session.in_words(m.session for m in marks)} on {date:%a %-d %b} now {code}: {reason}"
     answers = marks_explained.send(sender=AttendanceMark, pupil=pupil, date=date, user=user, marks=marks, words=words)
     return Explained(marks, [answer for _, answer in answers if answer])
