@@ -708,10 +708,15 @@ def action_undo(*, action: ActionLog, user: Any) -> None:
     if action.task_id is not None:
         task = Task.objects.select_for_update(of=("self",)).select_related("stage_change").get(pk=action.task_id)
         if task.status == Task.Status.DONE and task.completed_by_id == user.pk and not task_stage_left(task=task):
-            task.status, task.completed_at, task.completed_by = Task.Status.OPEN, None, None
-            task.is_overdue = task.is_overdue_on(timezone.localdate())
-            task.save(update_fields=["status", "completed_at", "completed_by", "is_overdue"])
+            _task_open_again(task)
     action.delete()
+
+
+def _task_open_again(task: Task) -> None:
+    """Undo's end: the task is open, done by nobody, and overdue if its date has passed."""
+    task.status, task.completed_at, task.completed_by = Task.Status.OPEN, None, None
+    task.is_overdue = task.is_overdue_on(timezone.localdate())
+    task.save(update_fields=["status", "completed_at", "completed_by", "is_overdue"])
 
 
 def follow_ups_close(*, school: School, tasks: QuerySet[Task], user: Any, outcome: str) -> list[Task]:
@@ -791,9 +796,7 @@ def task_reopen(*, task: Task, user: Any) -> None:
     log = task_done_log(task=locked)
     if log is not None:
         log.delete()
-    locked.status, locked.completed_at, locked.completed_by = Task.Status.OPEN, None, None
-    locked.is_overdue = locked.is_overdue_on(timezone.localdate())
-    locked.save(update_fields=["status", "completed_at", "completed_by", "is_overdue"])
+    _task_open_again(locked)
 
 
 @transaction.atomic
