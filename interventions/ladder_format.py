@@ -48,9 +48,15 @@ COUNT_MEASURES = (
 )
 #: Criteria an action's `when` may not use: they are about the ladder and the pupil's place on it.
 ACTION_WHEN_REFUSED = ("manual", "at_stage_for", "bottom_percent")
-#: What an action's `logged_as` may name: the kinds of logged action (`ActionLog.Kind`) that are one act
-#: with one person, so that logging one does the task (a conversation with the pupil, a call home).
-LOGGED_AS = ("phone_call", "pupil_conversation", "parent_conversation", "meeting", "home_visit")
+#: What an action's `logged_as` may name, and what logging it is in words ("done by logging ..."): the kinds
+#: of logged action (`ActionLog.Kind`) that are one act with one person, so that logging one does the task.
+LOGGED_AS = {
+    "phone_call": "a phone call",
+    "pupil_conversation": "a conversation with the pupil",
+    "parent_conversation": "a conversation with the parent or carer",
+    "meeting": "a meeting",
+    "home_visit": "a home visit",
+}
 
 CRITERION_KINDS = (
     "all",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from .ladder_format import LOGGED_AS as LOGGED_AS_WORDS
 from .rules import RUN_MEASURES, flag_words
 
 ROLE_NAMES = {
@@ -176,16 +177,6 @@ def humanise(key: str) -> str:
     words = [ACRONYMS.get(w, w) for w in key.replace("-", "_").split("_") if w]
     text = " ".join(words)
     return text[:1].upper() + text[1:]
-
-
-#: What logging each kind of action is, for "done by logging ..." (`logged_as`).
-LOGGED_AS_WORDS = {
-    "phone_call": "a phone call",
-    "pupil_conversation": "a conversation with the pupil",
-    "parent_conversation": "a conversation with the parent or carer",
-    "meeting": "a meeting",
-    "home_visit": "a home visit",
-}
 
 
 @dataclass
