@@ -48,8 +48,5 @@ def follow_ups_done(sender: Any, *, pupil: Any, user: Any, words: str, **kwargs:
     if not done:
         return None
     titles = " and ".join(f"“{task.title}”" for task in done)
-    return (
-        f"No N is left for {pupil.forename}, so their task {titles} is done."
-        if len(done) == 1
-        else (f"No N is left for {pupil.forename}, so their tasks {titles} are done.")
-    )
+    task_is = "task" if len(done) == 1 else "tasks"
+    return f"No N is left for {pupil.forename}, so their {task_is} {titles} {'is' if len(done) == 1 else 'are'} done."
