@@ -839,6 +839,16 @@ def test_the_dashboard_says_when_todays_register_has_no_marks_yet(client, school
     assert "No marks on Friday 28 November yet: the register has not been taken or imported." in page
 
 
+def test_a_stage_card_says_a_name_the_chip_already_says_only_once(client, school, placed, ladder, attendance_lead):
+    ladder.stages.filter(key="concern").update(label="Concern")  # its name: the chip says it all
+    page = login(client, attendance_lead).get(url("dashboard", school)).content.decode()
+    cards = page[page.index('id="stage-counts"') : page.index("</section>", page.index('id="stage-counts"'))]
+    concern = cards[cards.index("?stage=concern") : cards.index("</a>", cards.index("?stage=concern"))]
+    assert concern.count(">Concern<") == 1
+    pa = cards[cards.index("?stage=pa") : cards.index("</a>", cards.index("?stage=pa"))]
+    assert ">PA<" in pa and ">Persistent absence<" in pa  # a short label keeps its name beside it
+
+
 def test_the_dashboard_tells_the_lead_of_earlier_days_still_waiting_for_a_reason(
     client, school, placed, attendance_lead, monkeypatch
 ):

@@ -138,6 +138,11 @@ def test_a_good_marks_file_is_imported_and_its_counts_shown(owen, school, alex, 
     assert "Imported." in body
     assert "4 rows in the file: 3 new marks, 0 changed" in body
     assert "1 session(s) have no mark yet" in body  # the warning, listed
+    # Its row numbers are the spreadsheet's, header included: said beside the count that leaves it out.
+    assert (
+        '4 <span class="text-body-secondary">(after the header: problems give the row as a spreadsheet numbers it'
+        in body
+    )
     assert (batch.status, batch.created_by.username, batch.filename) == ("done", "owen", "marks.csv")
     assert sorted(AttendanceMark.objects.values_list("code", flat=True)) == ["/", "I", "\\"]
 
