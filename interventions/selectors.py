@@ -1117,6 +1117,17 @@ def last_good_run(*, school: School) -> NightlyRun | None:
     return NightlyRun.objects.filter(school=school, status=NightlyRun.Status.DONE).order_by("-finished_at").first()
 
 
+def simulation_day(*, school: School, night: NightlyRun | None = None) -> date:
+    """The day a ladder simulation reads the register as of: the last good night's (`night`, if given).
+
+    The placements ("now") and the dashboard come from that night. A simulation as of today would
+    slide every week's window into a week whose register is not yet taken, and disagree with them.
+    With no good night yet, yesterday.
+    """
+    night = night or last_good_run(school=school)
+    return night.run_on if night else timezone.localdate() - timedelta(days=1)
+
+
 def school_weeks(*, school: School, since: date) -> list[SchoolWeek]:
     return list(SchoolWeek.objects.filter(school=school, week_start__gte=since).order_by("week_start"))
 

@@ -7,7 +7,6 @@ Shipped ladders (interventions/ladders/*.yaml) can be seen and copied, never edi
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -173,17 +172,13 @@ MOVES_SHOWN = 300
 @login_required
 @require_GET
 def ladder_simulate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
-    """What this ladder would have done last night, on the register the night read. Changes nothing.
-
-    The same day the placements ("now") and the dashboard come from: a simulation as of today would
-    slide every week's window into a week whose register is not yet taken, and disagree with them.
-    """
+    """What this ladder would have done last night, on the register the night read. Changes nothing."""
     access = school_access(request.user, urn)
     access.require("view_dashboard")
     ladder = _school_ladder(access, key)
     today = timezone.localdate()
     night = selectors.last_good_run(school=access.school)
-    as_of = night.run_on if night else today - timedelta(days=1)
+    as_of = selectors.simulation_day(school=access.school, night=night)
     simulation = services.ladder_simulate(school=access.school, document=services.ladder_document(ladder), as_of=as_of)
     page = selectors_ladder.simulation_page(
         school=access.school, ladder=ladder, pupils=visible_pupils(access), simulation=simulation

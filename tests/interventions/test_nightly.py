@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import date
+from datetime import date, timedelta
 from io import StringIO
 
 import pytest
@@ -351,6 +351,21 @@ def test_simulation_names_each_stage_once(school, pupils):
         "Formalise support",
         "Enforce",
     ]
+
+
+def test_simulation_reads_the_register_as_the_last_good_night_did_unless_told_a_day(school, pupils):
+    """As the ladder page does: the placements it compares with come from that night."""
+    from io import StringIO
+
+    services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
+    nightly.nightly_run(school=school, as_of=AS_OF)
+    out = StringIO()
+    call_command("simulate_ladder", "dfe", "--school", school.urn, stdout=out)
+    assert out.getvalue().splitlines()[0].endswith(f"pupils as of {AS_OF}")
+    earlier = AS_OF - timedelta(days=7)
+    out = StringIO()
+    call_command("simulate_ladder", "dfe", "--school", school.urn, "--as-of", earlier.isoformat(), stdout=out)
+    assert out.getvalue().splitlines()[0].endswith(f"pupils as of {earlier}")
 
 
 def test_a_stage_actions_when_gives_its_task_only_to_the_pupils_it_holds_for(school, register, attendance_lead):

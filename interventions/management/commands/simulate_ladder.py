@@ -5,6 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from interventions.models import stage_title
+from interventions.selectors import simulation_day
 from interventions.services import LadderError, ladder_file_read, ladder_simulate
 
 from ._common import parse_date, school_by_urn
@@ -16,14 +17,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("ladder", help="a shipped ladder name or a file path")
         parser.add_argument("--school", required=True, help="URN")
-        parser.add_argument("--as-of", dest="as_of", help="date (YYYY-MM-DD); default today")
+        parser.add_argument(
+            "--as-of",
+            dest="as_of",
+            help="date (YYYY-MM-DD); default the day of the last good night, as on the ladder page",
+        )
         parser.add_argument(
             "--json", action="store_true", dest="as_json", help="print one JSON document instead of a table"
         )
 
     def handle(self, *args, ladder, school, as_of=None, as_json=False, **options):
         target = school_by_urn(school)
-        day = parse_date(as_of, "--as-of")
+        day = parse_date(as_of, "--as-of") if as_of else simulation_day(school=target)
         try:
             simulation = ladder_simulate(school=target, document=ladder_file_read(ladder), as_of=day)
         except LadderError as exc:
