@@ -16,6 +16,17 @@ class Line:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """A point marked with words beside it."""
+
+    x: float
+    y: float
+    text: str
+    text_y: float
+    anchor: str  # SVG text-anchor
+
+
+@dataclass(frozen=True)
 class Chart:
     width: int
     height: int
@@ -24,6 +35,7 @@ class Chart:
     y_ticks: tuple[tuple[float, str], ...]
     x_labels: tuple[tuple[float, str, str], ...]  # (x, text, SVG text-anchor)
     note: str = ""  # a line under the chart: what it leaves out, and why
+    lowest: Mark | None = None  # the first line's lowest week
 
 
 #: Room an x-axis label ("23 Nov" at 10px) needs beside a right-aligned one, in chart units.
@@ -42,7 +54,12 @@ def weekly_chart(
     width: int = 640,
     height: int = 220,
 ) -> Chart:
-    """Lines of weekly percentages on one 0-100 (or y_min-y_max) axis, with horizontal reference lines."""
+    """Lines of weekly percentages on one 0-100 (or y_min-y_max) axis, with horizontal reference lines.
+
+    The x axis labels as many weeks as fit, always the latest. The first
+    line's lowest week is marked with its value and its own label, as the
+    axis may not name it.
+    """
     left, right, top, bottom = 36, 8, 8, 24
     plot_w, plot_h = width - left - right, height - top - bottom
     n = max(len(labels) - 1, 1)
@@ -68,6 +85,10 @@ def weekly_chart(
     # ...right-aligned, so it ends at the edge: the labels before it that it would overlap give way.
     while len(shown) > 1 and x(last) - x(shown[-2]) < LABEL_ROOM:
         del shown[-2]
+    low, lowest = _lowest(series[0][1]) if series else None, None
+    if low is not None:
+        value = series[0][1][low]
+        lowest = _marked(x(low), y(float(value)), value, labels[low], width=width, plot_bottom=height - bottom)
     return Chart(
         width=width,
         height=height,
@@ -76,7 +97,25 @@ def weekly_chart(
         y_ticks=tuple((y(v), f"{v:g}%") for v in _ticks(y_min, y_max)),
         # The last label ends at the plot's right edge rather than centring on it and being cut off.
         x_labels=tuple((x(i), labels[i], "end" if i == last and i > 0 else "middle") for i in shown),
+        lowest=lowest,
     )
+
+
+def _marked(x: float, y: float, value: Decimal, label: str, *, width: int, plot_bottom: float) -> Mark:
+    """The lowest value's mark ("lowest 88.1%, 3 Nov"): under the point, or over it near the axis; inside the chart."""
+    room = 2 * LABEL_ROOM  # about the width of the words at 10px
+    anchor = "end" if x + room / 2 > width else "start" if x - room / 2 < 0 else "middle"
+    text_y = y + 14 if y + 14 < plot_bottom else y - 8
+    return Mark(x, y, f"lowest {value:.1f}%, {label}", text_y, anchor)
+
+
+def _lowest(values: Sequence[Decimal | None]) -> int | None:
+    """The index of the lowest value (the latest of equals), or None if there is none or all are equal."""
+    known = [(v, i) for i, v in enumerate(values) if v is not None]
+    if len({v for v, _ in known}) < 2:
+        return None
+    low = min(v for v, _ in known)
+    return max(i for v, i in known if v == low)
 
 
 def _ticks(low: float, high: float) -> list[float]:
