@@ -18,6 +18,8 @@ import jsonschema
 
 from pupils.words import did_you_mean
 
+from .rules import MEASURE_LABELS
+
 ROLES = (
     "attendance_lead",
     "class_teacher",
@@ -33,19 +35,7 @@ ROLES = (
 ENTRIES = ("automatic", "approval", "manual")
 TRACKS = ("falling", "improving")
 WINDOW_NAMES = ("year", "term", "half_term")
-COUNT_MEASURES = (
-    "lates",
-    "late_before_close",
-    "late_after_close",
-    "unauthorised",
-    "unexplained",
-    "illness",
-    "holiday",
-    "authorised",
-    "absence",
-    "consecutive_days_absent",
-    "consecutive_days_unauthorised",
-)
+COUNT_MEASURES = tuple(MEASURE_LABELS)
 #: Criteria an action's `when` may not use: they are about the ladder and the pupil's place on it.
 ACTION_WHEN_REFUSED = ("manual", "at_stage_for", "bottom_percent")
 #: What an action's `logged_as` may name, and what logging it is in words ("done by logging ..."): the kinds

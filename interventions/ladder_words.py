@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from .ladder_format import LOGGED_AS as LOGGED_AS_WORDS
-from .rules import RUN_MEASURES, flag_words
+from .rules import MEASURE_LABELS, RUN_MEASURES, flag_words
 
 ROLE_NAMES = {
     "attendance_lead": "attendance lead",
@@ -34,24 +34,6 @@ ENTRY_NAMES = {
     "automatic": "Automatic",
     "approval": "Needs approval",
     "manual": "Manual only",
-}
-
-# measure -> (one, many): "1 late", "3+ lates".
-MEASURES = {
-    "lates": ("late", "lates"),
-    "late_before_close": ("late before registers close (L)", "lates before registers close (L)"),
-    "late_after_close": ("late after registers close (U)", "lates after registers close (U)"),
-    "unauthorised": ("unauthorised absence session", "unauthorised absence sessions"),
-    "unexplained": ("unexplained absence session (N)", "unexplained absence sessions (N)"),
-    "illness": ("illness session", "illness sessions"),
-    "holiday": ("holiday session", "holiday sessions"),
-    "authorised": ("authorised absence session", "authorised absence sessions"),
-    "absence": ("absence session", "absence sessions"),
-    "consecutive_days_absent": ("day absent in a row", "days absent in a row"),
-    "consecutive_days_unauthorised": (
-        "day of unauthorised absence in a row",
-        "days of unauthorised absence in a row",
-    ),
 }
 
 WINDOWS = {"year": "year to date", "term": "this term", "half_term": "this half-term"}
@@ -92,7 +74,7 @@ def _attendance(body: Mapping[str, Any]) -> str:
 
 
 def _count(body: Mapping[str, Any]) -> str:
-    one, many = MEASURES.get(body["measure"], (body["measure"].replace("_", " "),) * 2)
+    one, many = MEASURE_LABELS.get(body["measure"], (body["measure"].replace("_", " "),) * 2)
     at_least = int(body["at_least"])
     if "below" in body:
         top = int(body["below"]) - 1

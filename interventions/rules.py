@@ -21,17 +21,18 @@ from pupils import flags
 from pupils.calendar import SchoolCalendar, monday_of
 from pupils.statistics import ABSENT_COUNTS, COUNTED_CODES, LATE_COUNTS, AttendanceSummary
 
-#: What a count measure counts, as a reason words it: (one, more than one).
+#: Every count measure a ladder may use, and what it counts in words: (one, more than one). The
+#: reasons the engine gives and the ladder page's account of a criterion both word a count by it.
 MEASURE_LABELS = {
     "lates": ("late", "lates"),
     "late_before_close": ("late before registers closed (L)", "lates before registers closed (L)"),
     "late_after_close": ("late after registers closed (U)", "lates after registers closed (U)"),
-    "unauthorised": ("unauthorised absence", "unauthorised absences"),
-    "unexplained": ("unexplained absence (N)", "unexplained absences (N)"),
+    "unauthorised": ("unauthorised absence session", "unauthorised absence sessions"),
+    "unexplained": ("unexplained absence session (N)", "unexplained absence sessions (N)"),
     "illness": ("illness session", "illness sessions"),
     "holiday": ("holiday session", "holiday sessions"),
-    "authorised": ("authorised absence", "authorised absences"),
-    "absence": ("absence", "absences"),
+    "authorised": ("authorised absence session", "authorised absence sessions"),
+    "absence": ("absence session", "absence sessions"),
     "consecutive_days_absent": ("school day absent in a row", "school days absent in a row"),
     "consecutive_days_unauthorised": (
         "school day of unauthorised absence in a row",

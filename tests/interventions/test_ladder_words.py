@@ -31,7 +31,7 @@ from interventions.ladder_words import describe_criterion, humanise, ladder_pict
         ),
         (
             {"count": {"measure": "consecutive_days_absent", "at_least": 10}},
-            "10+ days absent in a row (the current run)",
+            "10+ school days absent in a row (the current run)",
         ),
         ({"flag": "young_carer"}, "flagged “Young carer”"),
         ({"flag": "our_own"}, "flagged “our own”"),

@@ -140,7 +140,7 @@ def test_a_count_of_one_is_worded_as_one():
     )
     weeks = steady(10, 0)
     weeks[school_mondays()[-1]] = week(9, unauthorised=1, unexplained=1)  # an N is unauthorised too
-    assert run(spec, pupil(weeks)).reasons == ("1 unexplained absence (N) this half-term ≥ 1",)
+    assert run(spec, pupil(weeks)).reasons == ("1 unexplained absence session (N) this half-term ≥ 1",)
 
 
 def test_lates_before_this_half_term_do_not_count():
@@ -169,7 +169,7 @@ def test_penalty_rule_counts_unauthorised_across_the_half_term_holiday():
     # 4 unauthorised in the week before October half-term, 6 in the last week: the holiday week is not a school week.
     weeks[date(2025, 10, 20)] = week(6, unauthorised=4)
     weeks[mondays[-1]] = week(4, unauthorised=6)
-    assert run(spec, pupil(weeks)).reasons == ("10 unauthorised absences in the last 10 school weeks ≥ 10",)
+    assert run(spec, pupil(weeks)).reasons == ("10 unauthorised absence sessions in the last 10 school weeks ≥ 10",)
     # The same 10, but the first 4 eleven school weeks back: outside the rolling window.
     weeks[date(2025, 10, 20)] = week(10)
     weeks[mondays[1]] = week(6, unauthorised=4)
