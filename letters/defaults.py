@@ -39,7 +39,7 @@ _CONTACT = (
     "{% if school.email %}, e-mail {{ school.email }}{% endif %}, or speak to any of us at the gate."
 )
 
-FIRST_REMINDER = f"""Dear {{{{ carer.name }}}},
+FIRST_REMINDER = f"""Dear {{{{ carer.salutation }}}},
 
 We are writing to let you know how {{{{ pupil.forename }}}}'s attendance is going this school year, and to ask whether there is anything we can do to help.
 
@@ -51,7 +51,7 @@ If something is making it hard for {{{{ pupil.forename }}}} to come to school, p
 {_NOTE}
 {_SIGN_OFF}"""
 
-SECOND_WARNING = f"""Dear {{{{ carer.name }}}},
+SECOND_WARNING = f"""Dear {{{{ carer.salutation }}}},
 
 {{% if earlier.count %}}We wrote to you on {{{{ earlier.last_date }}}} about {{{{ pupil.forename }}}}'s attendance. We are still concerned{{% else %}}We are writing because we are concerned about {{{{ pupil.forename }}}}'s attendance{{% endif %}}, and we would like to work with you to help {{{{ pupil.forename }}}} be in school more often.
 
@@ -68,7 +68,7 @@ We would like to talk with you about what might help. {{% if meeting.date %}}We 
 {_NOTE}
 {_SIGN_OFF}"""
 
-FORMAL_WARNING = f"""Dear {{{{ carer.name }}}},
+FORMAL_WARNING = f"""Dear {{{{ carer.salutation }}}},
 
 {{% if earlier.count %}}We have written to you before about {{{{ pupil.forename }}}}'s attendance, and we know this may be a difficult time. Attendance has not improved, so we{{% else %}}We are writing about {{{{ pupil.forename }}}}'s attendance, and we know this may be a difficult time. We are concerned, so we{{% endif %}} are inviting you to a meeting with us to agree together what will help.
 
@@ -82,7 +82,7 @@ You are welcome to bring someone with you. {_CONTACT}
 {_NOTE}
 {_SIGN_OFF}"""
 
-ATTENDANCE_CONTRACT = f"""Dear {{{{ carer.name }}}},
+ATTENDANCE_CONTRACT = f"""Dear {{{{ carer.salutation }}}},
 
 Thank you for working with us on {{{{ pupil.forename }}}}'s attendance. Attendance this school year is {{{{ attendance.year_pct }}}}: {{{{ pupil.forename }}}} has missed {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}}, or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning.
 
@@ -94,7 +94,7 @@ If it is not possible to agree a contract, or it is not kept, the local authorit
 {_NOTE}
 {_SIGN_OFF}"""
 
-LA_REFERRAL_NOTICE = f"""Dear {{{{ carer.name }}}},
+LA_REFERRAL_NOTICE = f"""Dear {{{{ carer.salutation }}}},
 
 We are writing to let you know that we are referring {{{{ pupil.forename }}}}'s attendance to the local authority's attendance support team. We know this letter may be worrying. Its purpose is to bring in more help for you and {{{{ pupil.forename }}}}.
 
@@ -106,7 +106,7 @@ Someone from the local authority will contact you. They will want to understand 
 {_NOTE}
 {_SIGN_OFF}"""
 
-CONGRATULATIONS = f"""Dear {{{{ carer.name }}}},
+CONGRATULATIONS = f"""Dear {{{{ carer.salutation }}}},
 
 We wanted to write to say well done to {{{{ pupil.forename }}}}, and thank you for your support at home.
 
@@ -116,7 +116,7 @@ Please keep it up, and let us know if there is anything we can do to help.
 {_NOTE}
 {_SIGN_OFF}"""
 
-TERMLY_REPORT = f"""Dear {{{{ carer.name }}}},
+TERMLY_REPORT = f"""Dear {{{{ carer.salutation }}}},
 
 This is {{{{ pupil.forename }}}}'s attendance report for {{{{ period.name }}}}, from {{{{ period.start }}}} to {{{{ period.end }}}}. We send one to every family each term.
 
@@ -170,7 +170,7 @@ DEFAULT_TEMPLATES: dict[str, DefaultTemplate] = {
 }
 
 #: The body a school-made template starts with.
-NEW_TEMPLATE_BODY = f"""Dear {{{{ carer.name }}}},
+NEW_TEMPLATE_BODY = f"""Dear {{{{ carer.salutation }}}},
 
 {{{{ pupil.forename }}}}'s attendance this school year is {{{{ attendance.year_pct }}}}.
 

@@ -63,6 +63,12 @@ FIELD_GROUPS: tuple[FieldGroup, ...] = (
                 "Everyone the letter is addressed to, joined with 'and' ('Parent/Carer' if no one is recorded)",
                 "Sarah Smith and David Smith",
             ),
+            _f(
+                "carer.salutation",
+                "How the letter greets them, after 'Dear': each one's salutation as the MIS gives it "
+                "(Mrs Smith), or else their name, joined with 'and'",
+                "Mrs Smith and Mr Smith",
+            ),
             _f("carer.address", "Their address on one line", "12 Elm Grove, Oakfield, WS2 5EG"),
         ),
     ),
@@ -278,7 +284,11 @@ def merge_context(facts: LetterFacts) -> dict[str, Any]:
             "signatory_name": facts.school.signatory_name,
             "signatory_role": facts.school.signatory_role,
         },
-        "carer": {"name": facts.recipient.name, "address": ", ".join(facts.recipient.address_lines)},
+        "carer": {
+            "name": facts.recipient.name,
+            "salutation": facts.recipient.greeting,
+            "address": ", ".join(facts.recipient.address_lines),
+        },
         "pupil": {
             "forename": facts.pupil.forename,
             "surname": facts.pupil.surname,
@@ -351,7 +361,12 @@ def sample_facts(*, school: SchoolFacts, today: date, green_from: Decimal, amber
         dated=today,
         as_of=today,
         school=school,
-        recipient=rules.Recipient(0, ("Sarah Sample", "David Sample"), ("12 Elm Grove", "Oakfield", "WS2 5EG")),
+        recipient=rules.Recipient(
+            0,
+            ("Sarah Sample", "David Sample"),
+            ("12 Elm Grove", "Oakfield", "WS2 5EG"),
+            salutations=("Mrs Sample", "Mr Sample"),
+        ),
         pupil=PupilFacts("Sam", "Sample", "4B", "Year 4"),
         year=year,
         term=term,

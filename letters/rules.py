@@ -56,6 +56,7 @@ class Carer:
     address_lines: tuple[str, ...]
     receives_letters: bool = True
     priority: int = 1
+    salutation: str = ""  # "Mrs Barker"; blank: greeted by name
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,17 @@ class Recipient:
     contact_ids: tuple[int, ...] = ()
     #: Given by hand in school (a certificate to the pupil): it needs no address.
     by_hand: bool = False
+    #: How the letter greets each of `names` ("Mrs Barker"); empty: each by name.
+    salutations: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
         return join_names(self.names) if self.names else "Parent/Carer"
+
+    @property
+    def greeting(self) -> str:
+        """Who "Dear ..." names: "Mrs Barker and Mr Barker", or their names where the MIS gives no salutation."""
+        return join_names(self.salutations) if self.salutations else self.name
 
     @property
     def lacks_address(self) -> bool:
@@ -115,12 +123,18 @@ def recipients(carers: Sequence[Carer], *, addressing: str) -> list[Recipient]:
 
 
 def _to(carer: Carer) -> Recipient:
-    return Recipient(carer.id, (carer.name,), carer.address_lines, (carer.id,))
+    return _group([carer])
 
 
 def _group(carers: Sequence[Carer]) -> Recipient:
     first = carers[0]
-    return Recipient(first.id, tuple(c.name for c in carers), first.address_lines, tuple(c.id for c in carers))
+    return Recipient(
+        first.id,
+        tuple(c.name for c in carers),
+        first.address_lines,
+        tuple(c.id for c in carers),
+        salutations=tuple(c.salutation or c.name for c in carers),
+    )
 
 
 def recipient_for(carers: Sequence[Carer], *, addressing: str, contact_id: int | None) -> Recipient:

@@ -287,7 +287,8 @@ def school_facts(school: School) -> merge.SchoolFacts:
 def carers_of(pupil: Pupil) -> list[rules.Carer]:
     """The pupil's carers as plain data (uses prefetched contacts when there are some)."""
     return [
-        rules.Carer(c.pk, c.name, tuple(c.address_lines), c.receives_letters, c.priority) for c in pupil.contacts.all()
+        rules.Carer(c.pk, c.name, tuple(c.address_lines), c.receives_letters, c.priority, c.salutation)
+        for c in pupil.contacts.all()
     ]
 
 

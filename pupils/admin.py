@@ -266,7 +266,7 @@ class FlagAdmin(SchoolOwnedAdmin):
 
 class ContactInline(admin.TabularInline):
     model = Contact
-    fields = ("name", "relationship", "address", "email", "phone", "receives_letters", "priority")
+    fields = ("name", "salutation", "relationship", "address", "email", "phone", "receives_letters", "priority")
     extra = 0
     formfield_overrides = {
         # One row per contact stays readable with a short address box.

@@ -141,6 +141,7 @@ _POSTCODE_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"  # the letters a real inward code may
 class ContactPlan:
     name: str
     relationship: str
+    salutation: str
     address: str
     email: str
     phone: str
@@ -346,6 +347,12 @@ def _phone(rng: random.Random) -> str:
     return f"07700 {900000 + rng.randrange(1000)}"  # Ofcom's range for drama: never a real phone
 
 
+def _salutation(relationship: str, surname: str) -> str:
+    """As an MIS holds it for most parents; blank (greeted by name) for the rest, as some schools leave it."""
+    title = {"Mother": "Mrs", "Father": "Mr", "Grandmother": "Mrs"}.get(relationship)
+    return f"{title} {surname}" if title else ""
+
+
 def _family_contacts(rng: random.Random, surname: str, identity: SchoolIdentity, area: int) -> tuple[ContactPlan, ...]:
     home = f"{rng.randint(1, 140)} {rng.choice(STREETS)}\n{identity.town}\n{_postcode(rng, area)}"
     roll = rng.random()
@@ -361,6 +368,7 @@ def _family_contacts(rng: random.Random, surname: str, identity: SchoolIdentity,
     first = ContactPlan(
         name=f"{forename} {own_surname}",
         relationship=relationship,
+        salutation=_salutation(relationship, own_surname),
         address=home,
         email=_email(forename, own_surname, rng) if rng.random() < 0.9 else "",
         phone=_phone(rng),
@@ -376,6 +384,7 @@ def _family_contacts(rng: random.Random, surname: str, identity: SchoolIdentity,
     second = ContactPlan(
         name=f"{other_forename} {other_surname}",
         relationship=other_relationship,
+        salutation=_salutation(other_relationship, other_surname),
         # A parent living elsewhere gets their own copy of letters; one household gets one copy.
         address=(
             f"{rng.randint(1, 140)} {rng.choice(STREETS)}\n{identity.town}\n{_postcode(rng, area)}"
@@ -816,6 +825,7 @@ def _school_build(number: int, *, pupils: int, today: date, seed: int) -> _Built
             Contact(
                 pupil_id=row.pk,
                 name=c.name,
+                salutation=c.salutation,
                 relationship=c.relationship,
                 address=c.address,
                 email=c.email,

@@ -286,6 +286,7 @@ PUPIL_OPTIONAL = (
     "sen",
     "flags",
     "contact_name",
+    "contact_salutation",
     "contact_address",
     "contact_email",
     "contact_phone",
@@ -301,13 +302,20 @@ class ContactRow:
     """The first contact's details the file gives. None: that column is not in the file (leave the value alone)."""
 
     name: str | None
+    salutation: str | None  # "Mrs Barker": how letters greet them
     address: str | None  # one line per address line
     email: str | None
     phone: str | None
 
     def given(self) -> dict[str, str]:
         """The details the file has a column for, by Contact field name."""
-        values = {"name": self.name, "address": self.address, "email": self.email, "phone": self.phone}
+        values = {
+            "name": self.name,
+            "salutation": self.salutation,
+            "address": self.address,
+            "email": self.email,
+            "phone": self.phone,
+        }
         return {name: value for name, value in values.items() if value is not None}
 
 
@@ -537,11 +545,12 @@ def _contact(fields: list[str], columns: Mapping[str, int], line: int, report: I
         return value if name in columns else None
 
     name = _text(fields, columns, "contact_name", line, report, limit=160)
+    salutation = _text(fields, columns, "contact_salutation", line, report, limit=80)
     raw_address = fields[columns["contact_address"]] if "contact_address" in columns else ""
     address = "\n".join(part.strip() for part in raw_address.split(";") if part.strip())
     email = _text(fields, columns, "contact_email", line, report, limit=254)
     phone = _text(fields, columns, "contact_phone", line, report, limit=40)
-    if not (name or address or email or phone):
+    if not (name or salutation or address or email or phone):
         return None
     if not name and "contact_name" in columns:
         report.error(line, "contact_name", "a contact needs a name when other contact details are given")
@@ -552,6 +561,7 @@ def _contact(fields: list[str], columns: Mapping[str, int], line: int, report: I
             report.error(line, "contact_email", f"{email!r} is not an e-mail address")
     return ContactRow(
         name=column("contact_name", name),
+        salutation=column("contact_salutation", salutation),
         address=column("contact_address", address),
         email=column("contact_email", email),
         phone=column("contact_phone", phone),

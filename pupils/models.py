@@ -186,6 +186,11 @@ class Contact(models.Model):
 
     pupil = models.ForeignKey(Pupil, on_delete=models.CASCADE, related_name="contacts")
     name = models.CharField(max_length=160)
+    salutation = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text='How letters greet them, as the MIS has it: "Mrs Barker". Blank: by their name.',
+    )
     relationship = models.CharField(max_length=40, blank=True, default="Parent/carer")
     address = models.TextField(blank=True, help_text="One line per address line.")
     email = models.EmailField(blank=True)
@@ -198,6 +203,11 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def greeting(self) -> str:
+        """Who "Dear ..." names: their salutation, or their name."""
+        return self.salutation or self.name
 
     @property
     def address_lines(self) -> list[str]:

@@ -460,6 +460,7 @@ _PUPIL_COLUMNS = {
     "start_on": "start_date",
     "leaving_on": "leaving_date",
     "name": "contact_name",
+    "salutation": "contact_salutation",
     "address": "contact_address",
     "email": "contact_email",
     "phone": "contact_phone",
@@ -749,7 +750,7 @@ def _pupils_write(
     for upn, contact in contacts_new:
         contact.pupil = by_upn[upn]
     Contact.objects.bulk_create([contact for _, contact in contacts_new])
-    Contact.objects.bulk_update(contacts_changed, ["name", "address", "email", "phone", "priority"])
+    Contact.objects.bulk_update(contacts_changed, ["name", "salutation", "address", "email", "phone", "priority"])
 
     for row, column, pupil in dates_moved:
         outside = (

@@ -13,6 +13,7 @@ from tests.migrating import migrate_to, migrate_to_latest
 
 REWORD = importlib.import_module("letters.migrations.0003_letters_say_we_wrote_only_when_we_did")
 AGREE = importlib.import_module("letters.migrations.0005_letters_agree_with_their_numbers")
+GREET = importlib.import_module("letters.migrations.0008_letters_greet_by_salutation")
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +61,9 @@ def test_unedited_letters_learn_to_say_one_session_was():
     finally:
         migrate_to(("letters", "0005_letters_agree_with_their_numbers"))
     for key, _, new in AGREE.REWORDED:
-        assert LetterTemplate.objects.get(school=school, key=key).body == new == DEFAULT_TEMPLATES[key].body
+        assert LetterTemplate.objects.get(school=school, key=key).body == new
+        # As shipped now, but for the greeting, changed since (0008).
+        assert new == DEFAULT_TEMPLATES[key].body.replace(GREET.NEW, GREET.OLD, 1)
     edited.refresh_from_db()
     assert edited.body.endswith("Ours.") and "sessions_missed }} sessions" in edited.body
 
@@ -78,3 +81,34 @@ def test_the_concern_letter_under_its_shipped_name_takes_the_new_name_and_a_scho
     own.refresh_from_db()
     assert (shipped.name, own.name) == ("Letter of concern about attendance", "Our second letter")
     assert DEFAULT_TEMPLATES["second_warning"].name == rename.NEW
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_letters_that_greet_by_name_greet_by_salutation_and_others_stay_as_written():
+    migrate_to(("letters", "0007_letters_keep_who_they_were_sent_to"))
+    try:
+        school = SchoolFactory()
+        shipped = LetterTemplate.objects.create(
+            school=school,
+            key="first_reminder",
+            name="First",
+            body=DEFAULT_TEMPLATES["first_reminder"].body.replace(GREET.NEW, GREET.OLD, 1),
+        )
+        edited = LetterTemplate.objects.create(
+            school=school, key="second_warning", name="Ours", body="Dear {{ carer.name }},\n\nOur own words."
+        )
+        own = LetterTemplate.objects.create(
+            school=school, key="formal_warning", name="Formal", body="Dear Parent/Carer of {{ pupil.forename }},\n\nHi."
+        )
+        later = LetterTemplate.objects.create(
+            school=school, key="congratulations", name="Well done", body="Hello.\n\nDear {{ carer.name }},"
+        )
+    finally:
+        migrate_to(("letters", "0008_letters_greet_by_salutation"))
+    for template in (shipped, edited, own, later):
+        template.refresh_from_db()
+    assert shipped.body == DEFAULT_TEMPLATES["first_reminder"].body
+    assert edited.body == "Dear {{ carer.salutation }},\n\nOur own words."
+    assert own.body.startswith("Dear Parent/Carer of") and later.body.endswith("Dear {{ carer.name }},")
+    assert list(LetterTemplateRevision.objects.filter(template=edited).values_list("body", flat=True)) == [edited.body]
+    assert not LetterTemplateRevision.objects.filter(template__in=[own, later]).exists()

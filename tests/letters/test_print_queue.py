@@ -323,3 +323,21 @@ def test_a_long_unbroken_note_wraps_inside_the_page(school, family, office, tmp_
     text = pdf_text(batch.pdf.read(), tmp_path)
     assert url not in text  # not on one line running off the paper...
     assert url in "".join(line.strip() for line in text.splitlines())  # ...but all there, wrapped
+
+
+def test_letters_greet_each_carer_by_the_salutation_the_mis_gives_or_else_by_name(school, office, tmp_path):
+    from tests.factories import ContactFactory
+
+    home = "12 Elm Grove\nOakfield\nWS2 5EG"
+    alex = PupilFactory(school=school, forename="Alex", surname="Smith")
+    ContactFactory(pupil=alex, name="Sarah Smith", salutation="Mrs Smith", address=home, priority=1)
+    ContactFactory(pupil=alex, name="David Smith", address=home, priority=2)
+    sam = PupilFactory(school=school, forename="Sam", surname="Jones")
+    ContactFactory(pupil=sam, name="Jo Jones", salutation="Dr Jones", address="3 Mill Lane\nOakfield", priority=1)
+    letters = queue_letters(school, [alex, sam])
+
+    batch = services.letters_print(school=school, letter_ids=[x.pk for x in letters], user=office)
+
+    text = pdf_text(batch.pdf.read(), tmp_path)
+    assert "Dear Mrs Smith and David Smith," in text and "Dear Dr Jones," in text
+    assert "Sarah Smith and David Smith" in text  # the address block names them in full

@@ -233,6 +233,28 @@ def test_contact_columns_update_the_first_contact(tmp_path, school):
     assert Contact.objects.get(pk=second.pk).name == "Chris Smith"
 
 
+def test_contact_salutation_is_how_letters_greet_them_and_a_blank_one_greets_by_name(tmp_path, school):
+    alex = PupilFactory(school=school, upn=ALEX)
+    jo = ContactFactory(pupil=alex, name="Jo Smith", priority=1)
+    header = "upn,surname,forename,date_of_birth,year_group,registration_group,contact_name,contact_salutation\n"
+    import_pupils(tmp_path, header + f"{ALEX},{alex.surname},{alex.forename},2016-10-01,4,4B,Jo Smith,Mrs Smith\n")
+    jo.refresh_from_db()
+    assert (jo.salutation, jo.greeting) == ("Mrs Smith", "Mrs Smith")
+    # A file without the column leaves it; a blank one clears it.
+    import_pupils(tmp_path, HEADER + f"{ALEX},{alex.surname},{alex.forename},2016-10-01,4,4B\n")
+    jo.refresh_from_db()
+    assert jo.salutation == "Mrs Smith"
+    import_pupils(tmp_path, header + f"{ALEX},{alex.surname},{alex.forename},2016-10-01,4,4B,Jo Smith,\n")
+    jo.refresh_from_db()
+    assert (jo.salutation, jo.greeting) == ("", "Jo Smith")
+
+
+def test_a_salutation_too_long_is_an_error_naming_the_row(tmp_path, school):
+    header = "upn,surname,forename,date_of_birth,year_group,registration_group,contact_name,contact_salutation\n"
+    message = rejected(tmp_path, header + f"{ALEX},Smith,Alex,2016-10-01,4,4B,Jo Smith,{'Mrs ' * 21}\n")
+    assert "row 2, column contact_salutation: is 83 characters long; the most allowed is 80" in message
+
+
 def test_contact_columns_missing_from_the_file_leave_those_details_alone(tmp_path, school):
     alex = PupilFactory(school=school, upn=ALEX)
     first = ContactFactory(

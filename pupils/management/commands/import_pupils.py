@@ -16,7 +16,7 @@ from ._importing import print_report, print_warnings, school_by_urn
 class Command(BaseCommand):
     help = (
         "Import pupils from CSV (upn,surname,forename,date_of_birth,year_group,registration_group and optional "
-        "sen,flags,contact_name,contact_address,contact_email,contact_phone,start_date,leaving_date). "
+        "sen,flags,contact_name,contact_salutation,contact_address,contact_email,contact_phone,start_date,leaving_date). "
         "A file with any problem changes nothing; every problem is listed."
     )
 
