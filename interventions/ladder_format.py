@@ -18,7 +18,7 @@ import jsonschema
 
 from pupils.words import did_you_mean
 
-from .rules import MEASURE_LABELS
+from .rules import MEASURE_LABELS, stage_letters
 
 ROLES = (
     "attendance_lead",
@@ -117,11 +117,17 @@ SCHEMA: dict[str, Any] = {
                 "entry": {"enum": list(ENTRIES)},
                 "criteria": {"oneOf": [{"type": "null"}, {"$ref": "#/$defs/criterion"}]},
                 "actions": {"type": "array", "items": {"$ref": "#/$defs/action"}},
-                "letters": {"type": "array", "items": _slug},
+                "letters": {"type": "array", "items": {"oneOf": [_slug, {"$ref": "#/$defs/letter"}]}},
                 "review_every_weeks": {"type": ["integer", "null"], "minimum": 1},
                 "monitoring": {"type": "string"},
                 "notes": {"type": "string"},
             },
+        },
+        "letter": {
+            "type": "object",
+            "required": ["letter"],
+            "additionalProperties": False,
+            "properties": {"letter": _slug, "when": {"$ref": "#/$defs/criterion"}},
         },
         "action": {
             "type": "object",
@@ -481,6 +487,7 @@ def validate_ladder(document: Any, *, letter_keys: Iterable[str] | None = None) 
         elif stage.get("mirrors"):
             check.errors.append(Problem(where + "mirrors", "only improving stages mirror another stage"))
         whens = [(action.get("when"), f"actions[{i}].when") for i, action in enumerate(stage.get("actions", []))]
+        whens += [(when, f"letters[{i}].when") for i, (_, when) in enumerate(stage_letters(stage))]
         every = [(stage.get("criteria"), "criteria"), *whens]
         for path, kind, body in (found for criterion, at in every for found in _walk(criterion, at)):
             if kind == "attendance":
@@ -500,11 +507,13 @@ def validate_ladder(document: Any, *, letter_keys: Iterable[str] | None = None) 
                     Problem(where + "entry", "a stage with the manual criterion must have entry: manual")
                 )
         if stage["entry"] != "automatic" and any(when for when, _ in whens):
+            first = next(at for when, at in whens if when)
             check.warnings.append(
                 Problem(
-                    where + "actions",
+                    where + first.partition("[")[0],
                     "a when is checked only when the night moves a pupil onto a stage; pupils come onto this"
-                    f" {stage['entry']} stage by a person's decision, which gives every action's task",
+                    f" {stage['entry']} stage by a person's decision, which gives every action's task"
+                    + (" and queues every letter" if first.startswith("letters") else ""),
                 )
             )
         for when, at in whens:
@@ -513,15 +522,16 @@ def validate_ladder(document: Any, *, letter_keys: Iterable[str] | None = None) 
                     check.errors.append(
                         Problem(
                             where + path,
-                            f"an action's when is about the pupil's register, flags and contacts: {kind} is about"
-                            " the ladder itself, so it cannot say whether the pupil needs the task",
+                            f"{'a letter' if at.startswith('letters') else 'an action'}'s when is about the pupil's"
+                            f" register, flags and contacts: {kind} is about the ladder itself, so it cannot say"
+                            f" whether the pupil needs the {'letter' if at.startswith('letters') else 'task'}",
                         )
                     )
         action_keys = [a["key"] for a in stage.get("actions", [])]
         for dup in sorted({k for k in action_keys if action_keys.count(k) > 1}):
             check.errors.append(Problem(where + "actions", f"the action key {dup!r} is used twice"))
         if known_letters is not None:
-            for i, letter in enumerate(stage.get("letters", [])):
+            for i, (letter, _) in enumerate(stage_letters(stage)):
                 if letter not in known_letters:
                     check.errors.append(
                         Problem(

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from .ladder_format import LOGGED_AS as LOGGED_AS_WORDS
-from .rules import MEASURE_LABELS, RUN_MEASURES, flag_words
+from .rules import MEASURE_LABELS, RUN_MEASURES, flag_words, stage_letters
 
 ROLE_NAMES = {
     "attendance_lead": "attendance lead",
@@ -258,7 +258,11 @@ def ladder_picture(
                 )
                 for a in item.get("actions") or []
             ],
-            letters=[(letter_names or {}).get(k) or humanise(k) for k in item.get("letters") or []],
+            letters=[
+                (letter_names or {}).get(k)
+                or humanise(k) + (f" (only if: {describe_criterion(when, flag_names)})" if when else "")
+                for k, when in stage_letters(item)
+            ],
             review_every_weeks=item.get("review_every_weeks"),
             monitoring=item.get("monitoring") or "",
             count=None if counts is None else counts.get(item["key"], 0),

@@ -166,7 +166,8 @@ class StageSpec:
     track: str
     entry: str
     criteria: dict[str, Any] | None
-    #: Each stage action's `when`, by action key: the task is given only to a pupil it holds for.
+    #: Each stage action's and letter's `when`, by action key or "letter:" and the letter's key: the task is
+    #: given, and the letter queued, only for a pupil it holds for.
     conditions: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     @property
@@ -203,7 +204,10 @@ class LadderSpec:
                     track=track,
                     entry=stage.get("entry", "automatic"),
                     criteria=stage.get("criteria"),
-                    conditions=tuple((a["key"], a["when"]) for a in stage.get("actions", []) if a.get("when")),
+                    conditions=(
+                        *((a["key"], a["when"]) for a in stage.get("actions", []) if a.get("when")),
+                        *((f"letter:{key}", when) for key, when in stage_letters(stage) if when),
+                    ),
                 )
             )
         descent = doc.get("descent") or {}
@@ -490,6 +494,18 @@ def bottom_percent_holds(facts: PupilFacts, percent: float) -> bool:
     """In the school's bottom `percent`% for year-to-date attendance (by the rank the facts carry)."""
     rank = facts.attendance_rank_pct
     return rank is not None and rank <= percent
+
+
+def stage_letters(stage: Mapping[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
+    """A stage's letters as (template key, when): each is a key, or {letter: key, when: criterion}.
+
+    A letter with a `when` is queued only for a pupil the night moves onto the
+    stage while it holds (as an action's task); a person's move queues it always.
+    """
+    return [
+        (item, None) if isinstance(item, str) else (item["letter"], item.get("when"))
+        for item in stage.get("letters") or []
+    ]
 
 
 def only_while_unexplained(criterion: Mapping[str, Any]) -> bool:

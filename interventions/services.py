@@ -27,7 +27,7 @@ from pupils.services import school_calendar
 
 from .ladder_format import LadderCheck, Problem, validate_ladder, yaml_problem
 from .models import ActionLog, Ladder, Placement, Proposal, Referral, Stage, StageChange, Task
-from .rules import LadderSpec, decide, only_while_unexplained
+from .rules import LadderSpec, decide, only_while_unexplained, stage_letters
 from .selectors import (
     current_placements,
     school_facts,
@@ -413,7 +413,7 @@ def stages_work_create(
     Task.objects.bulk_create(tasks)
     letters = 0
     for on in sorted({change.on for change in changes}):
-        entries = [(change, list(change.to_stage.letters)) for change in changes if change.on == on]
+        entries = [(change, _stage_letters(change, holds)) for change in changes if change.on == on]
         letters += sum(
             int(answer or 0) for _, answer in stage_entered.send(sender=StageChange, entries=entries, on=on, user=user)
         )
@@ -445,6 +445,15 @@ def _stage_tasks(
         title = f"Review {change.pupil.full_name} at {stage.name}"
         wanted.append(("review", Task.Kind.REVIEW, title, "attendance_lead", stage.review_every_weeks * 5))
     return wanted
+
+
+def _stage_letters(change: StageChange, holds: Callable[[StageChange, dict[str, Any]], bool] | None) -> list[str]:
+    """The template keys of the letters a stage queues on entry: those whose `when` holds, as `_stage_tasks`."""
+    return [
+        key
+        for key, when in stage_letters({"letters": change.to_stage.letters})
+        if not when or holds is None or holds(change, when)
+    ]
 
 
 def stage_work_create(

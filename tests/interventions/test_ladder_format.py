@@ -194,6 +194,43 @@ def test_an_actions_when_is_checked_like_criteria_and_may_not_ask_about_the_ladd
     ]
 
 
+def test_a_letters_when_is_checked_like_an_actions_and_its_template_must_exist():
+    stage = {"key": "s1", "name": "One", "criteria": {"attendance": {"below": 95}}}
+    reminder = {"letter": "first_reminder", "when": {"attendance": {"below": 95}}}
+    assert validate_ladder(doc({**stage, "letters": [reminder, "second_warning"]}), letter_keys=KNOWN).ok
+    check = validate_ladder(
+        doc(
+            {
+                **stage,
+                "letters": [
+                    {"letter": "nope", "when": {"attendance": {"below": 95}}},
+                    {"letter": "first_reminder", "when": {"bottom_percent": 10}},
+                    {"letter": "second_warning", "when": {"attendance": {"at_least": 95, "below": 90}}},
+                ],
+            }
+        ),
+        letter_keys=KNOWN,
+    )
+    assert messages(check.errors) == [
+        "stage 's1', field letters[2].when: the band is empty: its lower edge 95% is above 90%",
+        "stage 's1', field letters[1].when: a letter's when is about the pupil's register, flags and contacts:"
+        " bottom_percent is about the ladder itself, so it cannot say whether the pupil needs the letter",
+        "stage 's1', field letters[0]: there is no letter template 'nope'; known: first_reminder, second_warning",
+    ]
+    misspelt = validate_ladder(doc({**stage, "letters": [{"letter": "first_reminder", "if": {"flag": "fsm"}}]}))
+    assert messages(misspelt.errors) == [
+        "stage 's1', field letters[0]: unknown field(s) are not allowed ('if' was unexpected)"
+    ]
+    panel = {**stage, "entry": "approval", "letters": [reminder]}
+    assert messages(validate_ladder(doc(panel)).warnings) == [
+        "stage 's1', field letters: a when is checked only when the night moves a pupil onto a stage; pupils come"
+        " onto this approval stage by a person's decision, which gives every action's task and queues every letter"
+    ]
+
+
+KNOWN = {"first_reminder", "second_warning"}
+
+
 def test_an_actions_when_gets_the_checks_criteria_get_and_a_warning_where_a_person_moves_pupils():
     empty = {"key": "call", "title": "Call", "when": {"attendance": {"at_least": 95, "below": 90}}}
     stage = {"key": "s1", "name": "One", "criteria": {"attendance": {"below": 95}}, "actions": [empty]}

@@ -232,3 +232,27 @@ def test_shipped_ladders_loaded_before_catch_up_with_the_files_where_the_school_
     monitor = edited.stages.get(key="monitor")
     assert monitor.actions[0]["when"] == {"flag": "young_carer"}
     assert "logged_as" not in monitor.actions[1]  # a teacher's chat with the pupil does not do their meeting
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_dfe_first_reminder_goes_only_to_pupils_there_for_attendance_unless_the_school_changed_its_letters():
+    migrate_to(("interventions", "0019_shipped_ladders_catch_up"))
+    try:
+        monitors = []
+        for letters in (["first_reminder"], ["first_reminder", "second_warning"]):
+            ladder, _ = services.ladder_load(
+                school=SchoolFactory(), document=services.ladder_file_read("dfe"), activate=False
+            )
+            monitor = ladder.stages.get(key="monitor")
+            monitor.letters = letters  # as loaded before, and as a school changed it
+            monitor.save()
+            monitors.append(monitor)
+    finally:
+        migrate_to(("interventions", "0020_dfe_first_reminder_only_for_attendance"))
+    shipped, theirs = monitors
+    shipped.refresh_from_db()
+    theirs.refresh_from_db()
+    fresh, _ = services.ladder_load(school=SchoolFactory(), document=services.ladder_file_read("dfe"), activate=False)
+    assert shipped.letters == fresh.stages.get(key="monitor").letters
+    assert shipped.letters == [{"letter": "first_reminder", "when": {"attendance": {"below": 95}}}]
+    assert theirs.letters == ["first_reminder", "second_warning"]

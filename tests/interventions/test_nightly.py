@@ -368,6 +368,35 @@ def test_simulation_reads_the_register_as_the_last_good_night_did_unless_told_a_
     assert out.getvalue().splitlines()[0].endswith(f"pupils as of {earlier}")
 
 
+def test_a_stage_letters_when_queues_it_only_for_the_pupils_it_holds_for(school, register, attendance_lead):
+    """The DfE ladder's first reminder, about attendance, is not for a pupil at Monitor only for an unexplained N."""
+    from interventions.ladder_words import ladder_picture
+
+    document = copy.deepcopy(SIMPLE_LADDER)
+    concern = document["stages"][1]
+    concern["criteria"] = {"any": [{"attendance": {"below": 95}}, {"count": {"measure": "unexplained", "at_least": 1}}]}
+    concern["letters"] = [{"letter": "first_reminder", "when": {"attendance": {"below": 95}}}]
+    ladder, _ = services.ladder_load(school=school, document=document, activate=True)
+    as_of = date(2025, 11, 26)
+    ill = PupilFactory(school=school, surname="Ill")  # 92.5%, every absence explained
+    register(ill, date(2025, 9, 1), as_of, lambda day, s: "I" if (day.toordinal() + s) % 13 == 0 else "/")
+    unexplained = PupilFactory(school=school, surname="Unexplained")  # all present but one N
+    register(unexplained, date(2025, 9, 1), as_of, lambda day, s: "N" if (day, s) == (date(2025, 11, 24), 0) else "/")
+
+    run = nightly.nightly_run(school=school, as_of=as_of)
+
+    assert [p.stage.key for p in Placement.objects.filter(pupil__in=[ill, unexplained])] == ["concern", "concern"]
+    assert list(Letter.objects.values_list("pupil__surname", "template__key")) == [("Ill", "first_reminder")]
+    assert run.letters_queued == 1
+    # A person's move queues it: they decided the pupil needs the stage.
+    services.pupil_move(pupil=unexplained, stage=ladder.stages.get(key="pa"), user=attendance_lead, reason="Panel")
+    services.pupil_move(pupil=unexplained, stage=ladder.stages.get(key="concern"), user=attendance_lead, reason="Back")
+    assert Letter.objects.filter(pupil=unexplained, template__key="first_reminder").exists()
+    # The ladder page says who gets it.
+    stage = next(s for s in ladder_picture(document).falling if s.key == "concern")
+    assert stage.letters == ["First reminder (only if: attendance below 95% year to date)"]
+
+
 def test_a_stage_actions_when_gives_its_task_only_to_the_pupils_it_holds_for(school, register, attendance_lead):
     """The DfE ladder's Monitor stage: entered for attendance alone, or for an absence still unexplained.
     Only the second needs the office's follow-up call."""
