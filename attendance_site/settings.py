@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "attendance_site.middleware.SignInAgainMiddleware",
     "attendance_site.middleware.ContentSecurityPolicyMiddleware",
 ]
 

@@ -155,3 +155,52 @@ def test_wrong_old_passwords_lock_the_password_change_like_sign_in(client, atten
     assert "Too many wrong passwords." in locked.content.decode()
     attendance_lead.refresh_from_db()
     assert attendance_lead.check_password(PASSWORD)
+
+
+# --- a button pressed after the idle sign-out ------------------------------------------------------
+
+
+def test_a_button_pressed_signed_out_sends_the_page_to_sign_in_and_back_to_the_page_it_was_on(client, school):
+    page = "http://testserver/school/100001/classes/?group=4B"
+    response = client.post("/school/100001/tasks/1/done/", headers={"HX-Request": "true", "HX-Current-URL": page})
+    assert response.status_code == 200 and not response.content
+    assert response["HX-Redirect"] == "/accounts/login/?next=/school/100001/classes/%3Fgroup%3D4B"
+    sign_in = client.get(response["HX-Redirect"])
+    assert "You were signed out" in sign_in.content.decode()
+
+
+def test_a_plain_form_posted_signed_out_comes_back_to_its_page_and_never_to_another_site(client, school):
+    response = client.post(
+        "/school/100001/pupils/1/actions/new/", headers={"Referer": "http://testserver/school/100001/pupils/1/"}
+    )
+    assert (response.status_code, response["Location"]) == (302, "/accounts/login/?next=/school/100001/pupils/1/")
+    elsewhere = client.post("/school/100001/pupils/1/actions/new/", headers={"Referer": "https://evil.example/phish"})
+    assert elsewhere["Location"] == "/accounts/login/?next=/"
+
+
+def test_a_page_opened_signed_out_keeps_its_own_address_to_come_back_to(client, school):
+    response = client.get("/school/100001/classes/")
+    assert response["Location"] == "/accounts/login/?next=/school/100001/classes/"
+    assert "You were signed out" not in client.get(response["Location"]).content.decode()
+
+
+def test_a_page_that_is_not_yours_or_not_there_says_so_in_words_with_the_way_home(client, school, class_teacher):
+    from tests.factories import PupilFactory, RegistrationGroupFactory
+
+    client.force_login(class_teacher)
+    someone_elses = PupilFactory(school=school, registration_group=RegistrationGroupFactory(school=school, name="6A"))
+    response = client.get(f"/school/100001/pupils/{someone_elses.pk}/")
+    page = response.content.decode()
+    assert response.status_code == 404
+    assert "This page is not here" in page and "not in your classes" in page
+    assert "Go to your home page" in page
+    assert client.get("/no/such/page/").status_code == 404
+
+
+def test_a_server_error_page_stands_alone_and_says_what_to_do(rf):
+    from django.views.defaults import server_error
+
+    response = server_error(rf.get("/"))  # rendered with no context: nothing it shows may need one
+    page = response.content.decode()
+    assert response.status_code == 500
+    assert "Something went wrong" in page and "may not have been saved" in page and "attendance lead" in page

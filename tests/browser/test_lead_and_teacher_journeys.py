@@ -217,3 +217,32 @@ def test_lead_marks_a_task_done_with_what_happened_and_takes_back_a_wrong_one(si
     task.refresh_from_db()
     assert task.status == "done"
     assert ActionLog.objects.get(task=task).outcome == "Left a voicemail for mum"
+
+
+def test_a_button_pressed_after_signing_out_signs_in_again_on_a_whole_page_and_comes_back(
+    sign_in, live_server, morning
+):
+    page = sign_in("bob")
+    classes = page.url
+    page.context.clear_cookies(name="sessionid")  # as the idle sign-out leaves a page open on the iPad
+    page.get_by_role("button", name="Log a conversation with Sam Clarke").click()
+    page.get_by_role("heading", name="Sign in").wait_for()
+    assert page.get_by_text("You were signed out").is_visible()
+    assert page.locator("nav").count() == 1  # the sign-in page itself, not one squeezed into the row
+    assert not ActionLog.objects.exists()
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Password").fill("correct horse battery staple")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Log a conversation with Sam Clarke").wait_for()
+    assert page.url == classes
+
+
+def test_a_button_on_a_page_gone_stale_says_so_and_saves_nothing(sign_in, live_server, morning):
+    page = sign_in("bob")
+    # Signing in again in another window gives a new security token; this page still has the old one.
+    page.context.add_cookies([{"name": "csrftoken", "value": "x" * 32, "url": live_server.url}])
+    page.get_by_role("button", name="Log a conversation with Sam Clarke").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "This page is out of date" in alert.inner_text() and "nothing was saved" in alert.inner_text()
+    assert not ActionLog.objects.exists()
