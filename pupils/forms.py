@@ -47,7 +47,8 @@ def codes_in_force(
     leading = [valid.pop(code) for code in first if code in valid]
     groups = [("Most often", leading)] if leading else []
     groups += [(label, [c for c in valid.values() if c.category == category]) for category, label in _GROUPS]
-    return [(label, [(c.code, f"{c.code}: {c.description}") for c in codes]) for label, codes in groups]
+    # A group left empty (Present, once present marks are left out) would show as a bare heading.
+    return [(label, [(c.code, f"{c.code}: {c.description}") for c in codes]) for label, codes in groups if codes]
 
 
 class ImportForm(forms.Form):

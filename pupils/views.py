@@ -14,6 +14,7 @@ from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -306,7 +307,7 @@ def _first_day_page(
         school=access.school,
         user=request.user,
         verb=AuditEvent.Verb.VIEW,
-        what=f"first-day calls for {on:%-d %b %Y} (contacts of {len(calls)} pupils)",
+        what=f"first-day calls for {on:%-d %b %Y} (contacts of {len(calls)} pupil{pluralize(len(calls))})",
         path=request.get_full_path(),
     )
     rows = [

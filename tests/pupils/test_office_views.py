@@ -113,12 +113,15 @@ def test_office_lands_on_the_office_page_from_the_front_door(owen, school):
     assert "Import a file" in body and "Recent imports" in body
 
 
-def test_office_page_lists_recent_imports_with_their_status(owen, school, alex):
+def test_office_page_lists_recent_imports_with_their_status(owen, school, alex, staff):
+    staff["owen"].first_name, staff["owen"].last_name = "Owen", "Price"
+    staff["owen"].save()
     upload(owen, school, MARKS_HEADER + f"{alex.upn},2025-11-24,AM,/\n", name="good.csv")
     upload(owen, school, MARKS_HEADER + f"{alex.upn},2025-11-24,AM,ZZ\n", name="bad.csv")
     body = owen.get(url("office", school)).content.decode()
     assert "good.csv" in body and "bad.csv" in body
     assert "Imported" in body and "Rejected" in body
+    assert body.count('<td class="small">Owen Price</td>') == 2  # by the name people know, not the login
 
 
 # --- uploading files ---------------------------------------------------------------------------
@@ -673,6 +676,11 @@ def test_first_day_calls_list_pupils_with_no_reason_and_their_phone_numbers(owen
     )
     offered = [code for _, options in groups for code, _ in options]
     assert "N" not in offered and offered.count("I") == 1
+    # Present marks are not reasons, so their group is not offered as an empty heading.
+    assert all(options for _, options in groups) and "Present" not in [label for label, _ in groups]
+    assert '<optgroup label="Present">' not in body
+    # The record of who looked at the families' phone numbers counts them in words.
+    assert AuditEvent.objects.get(verb="view").what == "first-day calls for 24 Nov 2025 (contacts of 1 pupil)"
 
 
 def test_first_day_calls_list_earlier_days_still_waiting_for_a_reason(owen, school, absent, sam, monkeypatch):
