@@ -119,8 +119,9 @@ class ReasonReceivedForm(forms.Form):
     reason = forms.CharField(label="Reason given", max_length=200)
 
     def __init__(self, *args: Any, on: date, pupil: Pupil, **kwargs: Any) -> None:
-        # Each pupil's row has its own form: ids must differ, names stay the same.
-        kwargs.setdefault("auto_id", f"id_%s_{pupil.pk}")
+        # Each pupil's row has its own form (a row a day on the list of every one waiting): ids must differ,
+        # names stay the same.
+        kwargs.setdefault("auto_id", f"id_%s_{pupil.pk}_{on:%Y%m%d}")
         kwargs.setdefault("initial", {"on": on})
         super().__init__(*args, **kwargs)
         self.pupil = pupil

@@ -261,11 +261,18 @@ def mark_with_history(*, pupil: Pupil, day: date, session: int) -> AttendanceMar
 
 @dataclass(frozen=True)
 class FirstDayCall:
-    """A pupil absent with no reason yet (N) on the day, and who to ring."""
+    """A pupil absent with no reason yet (N) on `day`, and who to ring."""
 
     pupil: Pupil
+    day: date
     sessions: list[int]  # the sessions marked N
     contacts: list[Contact]  # in priority order
+    school_days_open: int = 0  # school days it has waited since, not counting the day itself
+
+    @property
+    def overdue(self) -> bool:
+        """Guidance expects an N to be replaced within about five school days."""
+        return self.school_days_open > N_REASON_SCHOOL_DAYS
 
     @property
     def session_names(self) -> str:
@@ -285,9 +292,60 @@ def first_day_calls(*, pupils: QuerySet[Pupil], on: date) -> list[FirstDayCall]:
         .order_by("registration_group__name", "surname", "forename", "pk")
     )
     return [
-        FirstDayCall(pupil=p, sessions=[m.session for m in p.unexplained], contacts=list(p.contacts.all()))
+        FirstDayCall(pupil=p, day=on, sessions=[m.session for m in p.unexplained], contacts=list(p.contacts.all()))
         for p in found
     ]
+
+
+#: The most absences the list of every one still waiting shows at once, oldest first.
+WAITING_SHOWN = 200
+
+
+@dataclass(frozen=True)
+class Waiting:
+    calls: list[FirstDayCall]  # oldest first, then by class and name
+    total: int  # pupil-days waiting, of which `calls` are the first WAITING_SHOWN
+
+
+def waiting_calls(*, school: School, pupils: QuerySet[Pupil], up_to: date) -> Waiting:
+    """Every pupil-day this school year up to `up_to` still marked N, oldest first, with who to ring.
+
+    One list for the office to work through, rather than a page a day. Four queries.
+    """
+    calendar = school_calendar(school)
+    start, _ = calendar.academic_year_window(up_to)
+    sessions: dict[tuple[date, int], list[int]] = {}
+    for pupil_id, day, session in (
+        AttendanceMark.objects.filter(pupil__in=pupils, code=codes.UNEXPLAINED, date__gte=start, date__lte=up_to)
+        .order_by("date", "session")
+        .values_list("pupil_id", "date", "session")
+    ):
+        sessions.setdefault((day, pupil_id), []).append(session)
+    by_id = {
+        p.pk: p
+        for p in Pupil.objects.filter(pk__in={pupil_id for _, pupil_id in sessions})
+        .select_related("registration_group")
+        .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by("priority", "name", "pk")))
+    }
+    school_days = list(calendar.school_days(start, up_to))
+    after = {day: len(school_days) - i - 1 for i, day in enumerate(school_days)}
+
+    def order(key: tuple[date, int]) -> tuple[Any, ...]:
+        day, pupil = key[0], by_id[key[1]]
+        return day, pupil.registration_group.name, pupil.surname, pupil.forename, pupil.pk
+
+    keys = sorted(sessions, key=order)
+    calls = [
+        FirstDayCall(
+            pupil=by_id[pupil_id],
+            day=day,
+            sessions=sessions[day, pupil_id],
+            contacts=list(by_id[pupil_id].contacts.all()),
+            school_days_open=after.get(day, 0),
+        )
+        for day, pupil_id in keys[:WAITING_SHOWN]
+    ]
+    return Waiting(calls, len(keys))
 
 
 #: How many school days an N may wait for its reason before the office's list says it is late.

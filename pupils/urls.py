@@ -15,4 +15,5 @@ urlpatterns = [
     path("office/register/<int:pk>/<str:day>/<str:session>/", views.register_mark, name="register_mark"),
     path("office/today/", views.first_day, name="first_day"),
     path("office/today/<int:pk>/", views.first_day_reason, name="first_day_reason"),
+    path("office/waiting/", views.first_day_waiting, name="first_day_waiting"),
 ]

@@ -343,6 +343,31 @@ def _backlog(access: Access, *, on: date, register_day: date) -> list[selectors.
 
 
 @login_required
+@require_GET
+def first_day_waiting(request: HttpRequest, urn: str) -> HttpResponse:
+    """Every absence this school year still without a reason, oldest first, on one page to work through."""
+    access = _office_access(request, urn)
+    register_day = services.school_calendar(access.school).register_day(timezone.localdate())
+    waiting = selectors.waiting_calls(school=access.school, pupils=visible_pupils(access), up_to=register_day)
+    pupils = len({call.pupil.pk for call in waiting.calls})
+    services.audit_record(
+        school=access.school,
+        user=request.user,
+        verb=AuditEvent.Verb.VIEW,
+        what=f"absences still without a reason (contacts of {pupils} pupil{pluralize(pupils)})",
+        path=request.get_full_path(),
+    )
+    context = {
+        "access": access,
+        "waiting": waiting,
+        "rows": [(call, ReasonReceivedForm(on=call.day, pupil=call.pupil)) for call in waiting.calls],
+        "register_day": register_day,
+        "reason_days": selectors.N_REASON_SCHOOL_DAYS,
+    }
+    return render(request, "pupils/office_waiting.html", context)
+
+
+@login_required
 @require_POST
 def first_day_reason(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     """A parent gave a reason: the pupil's N marks that day become the chosen code, with the reason kept."""
@@ -364,20 +389,24 @@ def first_day_reason(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            call = selectors.FirstDayCall(pupil=pupil, sessions=[m.session for m in explained.marks], contacts=[])
+            call = selectors.FirstDayCall(
+                pupil=pupil, day=on, sessions=[m.session for m in explained.marks], contacts=[]
+            )
             done = " ".join([_explained(call, code), *explained.also])
             if not request.htmx:
                 messages.success(request, done)
+                if request.POST.get("back") == "waiting":
+                    return redirect("pupils:first_day_waiting", urn=urn)
                 return redirect(f"{reverse('pupils:first_day', args=[urn])}?on={on}")
             context = {"access": access, "call": call, "done": done}
             return render(request, "pupils/office_today.html#call-row", context)
     if not request.htmx:
         return _first_day_page(request, access, on, bound=form)
     found = selectors.first_day_calls(pupils=visible_pupils(access).filter(pk=pupil.pk), on=on)
-    call = found[0] if found else selectors.FirstDayCall(pupil=pupil, sessions=[], contacts=[])
-    return render(
-        request, "pupils/office_today.html#call-row", {"access": access, "call": call, "form": form}, status=422
-    )
+    call = found[0] if found else selectors.FirstDayCall(pupil=pupil, day=on, sessions=[], contacts=[])
+    back = "waiting" if request.POST.get("back") == "waiting" else ""
+    context = {"access": access, "call": call, "form": form, "back": back}
+    return render(request, "pupils/office_today.html#call-row", context, status=422)
 
 
 def _explained(call: selectors.FirstDayCall, code: str) -> str:

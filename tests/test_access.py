@@ -47,6 +47,7 @@ POLICY: dict[str, tuple[set[str], str | None, bool]] = {
     "pupils:register_mark": (REGISTERS, "mark", False),
     "pupils:first_day": (REGISTERS, None, False),
     "pupils:first_day_reason": (REGISTERS, "pupil", False),
+    "pupils:first_day_waiting": (REGISTERS, None, False),
     "interventions:dashboard": (DASHBOARD, None, False),
     "interventions:classes": (DASHBOARD | {T}, None, False),
     "interventions:pupil": (EVERYONE, "pupil", True),

@@ -117,6 +117,34 @@ def test_office_rings_a_family_and_records_the_reason(live_server, page, sign_in
     assert AttendanceMark.objects.get(pupil=clarke, date=today).code == "M"
 
 
+def test_office_works_through_every_absence_still_waiting_on_one_list(live_server, page, sign_in, school, office):
+    calendar = school_calendar(school)
+    today = calendar.register_day(timezone.localdate())
+    days = list(calendar.school_days(today - timedelta(days=21), today))
+    older, recent = days[0], days[-2]
+    clarke, brown = office["Clarke"], office["Brown"]
+    MarkFactory(pupil=clarke, date=older, session=0, code="N")
+    MarkFactory(pupil=clarke, date=recent, session=1, code="N")
+    MarkFactory(pupil=brown, date=recent, session=0, code="N")
+
+    page = sign_in("owen")
+    page.goto(f"{live_server.url}/school/{school.urn}/office/today/")
+    page.get_by_role("link", name="Still no reason").click()
+    page.get_by_role("heading", name="Every absence still without a reason").wait_for()
+    groups = page.locator("tbody th[scope=rowgroup]").all_inner_texts()
+    assert [g.split(" ")[0] for g in groups] == [f"{older:%A}", f"{recent:%A}"]
+    assert "school days waiting" in groups[0]
+    shot(page, "waiting")
+
+    when = f"{older:%A} {older.day} {older:%B}"
+    page.get_by_label("New code for Mia Clarke").first.select_option("I")
+    page.get_by_label("Reason given for Mia Clarke").first.fill("Gran rang back: she had a fever")
+    page.get_by_role("button", name=f"Reason received for Mia Clarke on {when}").click()
+    page.get_by_text("Mia Clarke: AM now I").wait_for()
+    assert AttendanceMark.objects.get(pupil=clarke, date=older).code == "I"
+    assert AttendanceMark.objects.get(pupil=clarke, date=recent).code == "N"  # her other day still waits
+
+
 def test_on_a_phone_first_day_calls_fit_the_screen_and_a_reason_can_be_recorded(
     live_server, page, sign_in, school, office
 ):

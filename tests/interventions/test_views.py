@@ -862,7 +862,7 @@ def test_the_dashboard_tells_the_lead_of_earlier_days_still_waiting_for_a_reason
         "Earlier days still waiting for a reason: 2 days, the oldest Mon 10 Nov "
         '<span class="badge text-bg-danger">12 school days waiting</span>.' in page
     )
-    assert f'<a href="/school/{school.urn}/office/today/#earlier-heading">' in page
+    assert f'<a href="/school/{school.urn}/office/waiting/">Every one still waiting, oldest first</a>' in page
     # A senior leader sees the backlog, and is not sent to the office's page, which is not theirs.
     leader = MembershipFactory(school=school, role=StaffMembership.Role.SENIOR_LEADER).user
     page = login(client, leader).get(url("dashboard", school)).content.decode()

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from pupils import uploads
+from pupils import selectors, uploads
 from pupils.models import AttendanceMark, AuditEvent, ImportBatch, MarkChange, Pupil, StaffMembership
 from tests.factories import (
     ContactFactory,
@@ -704,6 +704,63 @@ def test_first_day_calls_list_earlier_days_still_waiting_for_a_reason(owen, scho
     assert [d.day for d in later] == [date(2025, 11, 10)]
 
 
+def test_every_absence_still_waiting_is_on_one_list_oldest_first_to_work_through(
+    owen, school, absent, sam, monkeypatch
+):
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
+    MarkFactory(pupil=sam, date=date(2025, 11, 10), session=1, code="N")
+    MarkFactory(pupil=sam, date=date(2025, 11, 26), session=0, code="N")  # today's, too
+    MarkFactory(pupil=sam, date=date(2025, 11, 12), session=0, code="I")  # explained: not waiting
+    response = owen.get(url("first_day_waiting", school))
+    calls = [
+        (c.pupil.surname, c.day, c.sessions, c.school_days_open, c.overdue) for c in response.context["waiting"].calls
+    ]
+    assert calls == [
+        ("Jones", date(2025, 11, 10), [1], 12, True),
+        ("Smith", MONDAY, [0, 1], 2, False),  # the Birchwood pupil's N that day is not ours
+        ("Jones", date(2025, 11, 26), [0], 0, False),
+    ]
+    body = response.content.decode()
+    assert 'Monday 10 November <span class="badge text-bg-danger">12 school days waiting</span>' in body
+    assert 'Monday 24 November <span class="text-body-secondary fw-normal small">2 school days ago</span>' in body
+    table = body.split("<tbody")[1]
+    assert table.index("Monday 10 November") < table.index("Monday 24 November") < table.index("Wednesday 26 November")
+    assert 'href="tel:01234567890"' in body and "Elsewhere" not in body
+    assert AuditEvent.objects.get(verb="view").what == "absences still without a reason (contacts of 2 pupils)"
+
+    # A reason recorded from the list, without JavaScript, comes back to the list, one fewer.
+    response = owen.post(
+        url("first_day_reason", school, sam.pk),
+        {"on": "2025-11-10", "code": "M", "reason": "Dentist", "back": "waiting"},
+    )
+    assert response.url == url("first_day_waiting", school)
+    assert [c.day for c in owen.get(response.url).context["waiting"].calls] == [MONDAY, date(2025, 11, 26)]
+    # In place, the row says what was done.
+    row = owen.post(
+        url("first_day_reason", school, absent.pk),
+        {"on": WEEK, "code": "I", "reason": "Mum rang", "back": "waiting"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert row.lstrip().startswith(f'<tr id="call-{absent.pk}-20251124"') and "AM and PM now I" in row
+
+
+def test_the_list_of_every_absence_waiting_shows_the_oldest_and_says_how_many_more(
+    owen, school, absent, sam, monkeypatch
+):
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
+    monkeypatch.setattr(selectors, "WAITING_SHOWN", 1)
+    MarkFactory(pupil=sam, date=date(2025, 11, 10), session=1, code="N")
+    response = owen.get(url("first_day_waiting", school))
+    assert [c.day for c in response.context["waiting"].calls] == [date(2025, 11, 10)]
+    assert "Showing the oldest 1 of 2" in response.content.decode()
+    sam.marks.filter(code="N").update(code="I")
+    absent.marks.update(code="I")
+    assert (
+        "None: every absence this school year up to 26 November has its reason."
+        in owen.get(url("first_day_waiting", school)).content.decode()
+    )
+
+
 def test_looking_at_an_earlier_day_shows_the_backlog_as_it_stands_today(owen, school, absent, sam, monkeypatch):
     monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
     MarkFactory(pupil=sam, date=date(2025, 11, 10), session=1, code="N")
@@ -777,7 +834,7 @@ def test_reason_received_corrects_every_n_that_day_and_keeps_the_reason(owen, sc
 @pytest.mark.parametrize("code", ["/", "\\", "L", "#", "Z", "X"])
 def test_a_reason_received_cannot_mark_the_pupil_present_or_the_school_closed(owen, school, absent, code):
     page = owen.get(url("first_day", school) + f"?on={WEEK}").content.decode()
-    picker = page.split(f'id="id_code_{absent.pk}"')[1].split("</select>")[0]
+    picker = page.split(f'id="id_code_{absent.pk}_20251124"')[1].split("</select>")[0]
     assert f'value="{escape(code)}"' not in picker and 'value="I"' in picker
     response = owen.post(url("first_day_reason", school, absent.pk), {"on": WEEK, "code": code, "reason": "Mum rang"})
     assert response.status_code == 422 and "Select a valid choice." in response.content.decode()
@@ -791,7 +848,7 @@ def test_reason_received_in_place_with_htmx(owen, school, absent):
         HTTP_HX_REQUEST="true",
     )
     body = response.content.decode()
-    assert body.lstrip().startswith(f'<tr id="call-{absent.pk}"') and "now M" in body
+    assert body.lstrip().startswith(f'<tr id="call-{absent.pk}-20251124"') and "now M" in body
     again = owen.post(
         url("first_day_reason", school, absent.pk), {"on": WEEK, "code": "M", "reason": "again"}, HTTP_HX_REQUEST="true"
     )
