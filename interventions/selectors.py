@@ -6,7 +6,7 @@ import bisect
 import itertools
 import operator
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -50,6 +50,7 @@ from .rules import (
     PupilFacts,
     RunningTotals,
     measure,
+    only_while_unexplained,
 )
 
 #: The running totals of a pupil with no stored weeks.
@@ -1028,6 +1029,35 @@ def tasks_for(access: Access, *, on: date) -> tuple[list[TaskGroup], list[TaskGr
         part.setdefault(heading, []).append(task)  # dicts keep order: the group due first comes first
     overdue, today, later = ([TaskGroup(heading, group) for heading, group in part.items()] for part in parts)
     return overdue, today, later
+
+
+def follow_ups_note_waiting(tasks: Iterable[Task]) -> None:
+    """Give each follow-up task among these the days its pupil still has an N (`task.unexplained_days`).
+
+    A follow-up is a stage action asked for only while an N waits (its `when`,
+    `rules.only_while_unexplained`), such as the DfE first-day follow-up: its row
+    says which days still wait, as marking it done does not record the reason.
+    Other tasks get an empty list. One query for the marks.
+    """
+    tasks = list(tasks)
+    follow_ups = [task for task in tasks if _is_follow_up(task)]
+    days: dict[int, list[date]] = defaultdict(list)
+    for pupil_id, day in (
+        AttendanceMark.objects.filter(pupil_id__in={t.pupil_id for t in follow_ups}, code=codes.UNEXPLAINED)
+        .order_by("date")
+        .values_list("pupil_id", "date")
+        .distinct()
+    ):
+        days[pupil_id].append(day)
+    for task in tasks:
+        task.unexplained_days = days.get(task.pupil_id, []) if task in follow_ups else []
+
+
+def _is_follow_up(task: Task) -> bool:
+    if task.kind != Task.Kind.ACTION or task.stage_change is None:
+        return False
+    action = next((a for a in task.stage_change.to_stage.actions if a.get("key") == task.template_key), {})
+    return bool(action.get("when")) and only_while_unexplained(action["when"])
 
 
 def open_stage_action_task(*, pupil: Pupil, stage: Stage, key: str) -> Task | None:

@@ -271,7 +271,15 @@ def task_done(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     if services.task_complete(task=task, user=request.user, outcome=form.cleaned_data["outcome"]):
         _audit_change(request, access, f"completed task {task.title}", pupil=task.pupil)
     task.refresh_from_db()
+    selectors.follow_ups_note_waiting([task])  # done, but an N may still wait for its reason: the row says so
+    if task.unexplained_days and not request.htmx:
+        messages.warning(request, _still_waiting(task))
     return _task_row_or_back(request, access, task)
+
+
+def _still_waiting(task: Task) -> str:
+    days = ", ".join(f"{day:%a %-d %b}" for day in task.unexplained_days)
+    return f"{task.pupil.full_name} still has no reason recorded for {days}: it stays on the office's list."
 
 
 @login_required
@@ -536,6 +544,9 @@ def tasks(request: HttpRequest, urn: str) -> HttpResponse:
     access.require("log_action")
     today = timezone.localdate()
     overdue, due_today, later = selectors.tasks_for(access, on=today)
+    selectors.follow_ups_note_waiting(
+        task for groups in (overdue, due_today, later) for g in groups for task in g.tasks
+    )
     sections = [
         (heading, groups, sum(len(group.tasks) for group in groups))
         for heading, groups in (("Overdue", overdue), ("Due today", due_today), ("Coming up", later))

@@ -145,3 +145,34 @@ def test_a_follow_up_done_by_recording_the_reason_offers_no_undo(office, school,
     assert "Marked done in the last few minutes" not in page
     refused = office.post(reverse("interventions:task_reopen", args=[school.urn, follow_up.pk]), HTTP_HX_REQUEST="true")
     assert refused.status_code == 422 and Task.objects.get(pk=follow_up.pk).status == Task.Status.DONE
+
+
+def test_my_tasks_says_which_days_a_follow_up_still_waits_for_and_done_by_hand_says_they_still_do(office, school, alex):
+    page = office.get(reverse("interventions:tasks", args=[school.urn])).content.decode()
+    link = f'<a href="/school/{school.urn}/office/today/?on=2025-11-24">record it on the first-day calls</a>'
+    assert f"No reason yet for Mon 24 Nov, Tue 25 Nov: {link}." in page
+    assert page.count("data-waiting") == 1  # the follow-up's row, not another task's
+
+    # Pressed Done after a voicemail: the task is done, but the absences are still waiting, and it says so.
+    follow_up = Task.objects.get(template_key="first-day")
+    row = office.post(
+        reverse("interventions:task_done", args=[school.urn, follow_up.pk]),
+        {"outcome": "Left a voicemail for mum"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "Done, but still no reason recorded for Mon 24 Nov, Tue 25 Nov" in row
+    follow_up.refresh_from_db()
+    assert follow_up.status == Task.Status.DONE
+    assert set(alex.marks.filter(code="N").values_list("date", flat=True)) == {MONDAY, TUESDAY}
+
+
+def test_without_javascript_done_by_hand_says_the_absences_still_wait(office, school, alex):
+    follow_up = Task.objects.get(template_key="first-day")
+    tasks = reverse("interventions:tasks", args=[school.urn])
+    response = office.post(
+        reverse("interventions:task_done", args=[school.urn, follow_up.pk]), {"next": tasks}, follow=True
+    )
+    assert (
+        "Alex Smith still has no reason recorded for Mon 24 Nov, Tue 25 Nov: it stays on the office&#x27;s list."
+        in (response.content.decode())
+    )
