@@ -586,18 +586,22 @@ def classes(request: HttpRequest, urn: str) -> HttpResponse:
         # Outside the cached class tables: whose logs may still be taken back is this person's alone.
         "undoable": selectors.actions_undoable(user=request.user, pupils=pupils) if access.can_log_action else [],
         "last_run": selectors.last_good_run(school=access.school),
+        # A to Z, as the register; or most concern first (the stage furthest up, then the lowest attendance).
+        "order": "concern" if request.GET.get("order") == "concern" else "name",
     }
     if ladder is not None:
         context["version"] = selectors.placements_version(ladder=ladder)
         # Only evaluated when the cached tables have expired: the template reads them lazily.
         placements = selectors.placements_for(ladder=ladder, pupils=pupils)
-        context["groups"] = SimpleLazyObject(lambda: _by_class(placements))
+        context["groups"] = SimpleLazyObject(lambda: _by_class(placements, by_concern=context["order"] == "concern"))
+        context["stages"] = SimpleLazyObject(lambda: list(ladder.stages.order_by("position")))
     return render(request, "interventions/classes.html", context)
 
 
-def _by_class(placements: Any) -> dict[Any, list[Any]]:
+def _by_class(placements: Any, *, by_concern: bool = False) -> dict[Any, list[Any]]:
     groups: dict[Any, list[Any]] = {}
-    ordered = placements.order_by("pupil__registration_group__name", "pupil__surname", "pupil__forename")
+    within = ("-stage__position", "attendance_pct") if by_concern else ()
+    ordered = placements.order_by("pupil__registration_group__name", *within, "pupil__surname", "pupil__forename")
     for placement in ordered.select_related("pupil__registration_group"):
         groups.setdefault(placement.pupil.registration_group, []).append(placement)
     return groups

@@ -36,6 +36,15 @@ def chip(colour: str, label: str, name: str = "") -> str:
 
 
 @register.simple_tag
+def trend_key() -> str:
+    """What the trend arrows mean, in words, for a key under a table."""
+    return (
+        "Trend: how attendance this year has moved over the last 4 school weeks, in percentage points: ▲ up, "
+        f"▼ down, ▬ steady (moved less than {TREND_POINTS:g} of a point), – not enough data yet."
+    )
+
+
+@register.simple_tag
 def trend(change: Decimal | None) -> str:
     """An arrow for year-to-date attendance over the last 4 school weeks."""
     if change is None:

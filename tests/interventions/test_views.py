@@ -1089,6 +1089,35 @@ def test_my_classes_says_its_figures_are_last_nights(client, school, placed, cla
     assert f"Attendance, trend and lates are from the night of {night:%A} {night.day} {night:%B};" in body
 
 
+def test_my_classes_puts_most_concern_first_when_asked_and_says_why_each_is_at_their_stage(
+    client, school, placed, class_teacher, today
+):
+    login(client, class_teacher)
+    placements = {p.pupil_id: p for p in Placement.objects.select_related("stage", "pupil")}
+    by_name = client.get(url("classes", school))
+    by_concern = client.get(url("classes", school), {"order": "concern"})
+
+    def rows(response):
+        return [p.pupil_id for group in response.context["groups"].values() for p in group]
+
+    names = [placements[pk].pupil for pk in rows(by_name)]
+    assert [(p.surname, p.forename) for p in names] == sorted((p.surname, p.forename) for p in names)
+    concern = [placements[pk] for pk in rows(by_concern)]
+    assert [(-p.stage.position, p.attendance_pct) for p in concern] == sorted(
+        (-p.stage.position, p.attendance_pct) for p in concern
+    )
+    assert concern[0].stage.position > concern[-1].stage.position  # the placed pupils are not all at one stage
+    body = by_concern.content.decode()
+    assert '<strong aria-current="true">most concern first</strong>' in body and '<a href="?">A to Z</a>' in body
+    # Under each name above the first stage, the first reason for their stage; none at the first stage.
+    for placement in concern:
+        why = f'<div class="small text-body-secondary" data-why>{escape(placement.reasons[0])}</div>'
+        assert (why in body) is (placement.stage.position > 0), placement.reasons
+    # The chips' names and the arrows, in words a tap on an iPad cannot get from a tooltip.
+    assert "Stages, from where everyone starts:" in body and "Persistent absence" in body
+    assert "▬ steady (moved less than 0.5 of a point)" in body
+
+
 def test_a_one_click_log_can_still_be_taken_back_after_the_page_is_reloaded(
     client, school, placed, class_teacher, attendance_lead
 ):
