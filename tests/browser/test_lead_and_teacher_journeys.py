@@ -246,3 +246,20 @@ def test_a_button_on_a_page_gone_stale_says_so_and_saves_nothing(sign_in, live_s
     alert.wait_for()
     assert "This page is out of date" in alert.inner_text() and "nothing was saved" in alert.inner_text()
     assert not ActionLog.objects.exists()
+
+
+def test_on_a_touch_screen_undo_is_a_finger_sized_target(live_server, browser, morning):
+    context = browser.new_context(viewport={"width": 768, "height": 1024}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.get_by_label("Username").fill("bob")
+        page.get_by_label("Password").fill("correct horse battery staple")
+        page.get_by_role("button", name="Sign in").click()
+        assert page.evaluate("matchMedia('(pointer: coarse)').matches")
+        page.get_by_role("button", name="Log a conversation with Sam Clarke").tap()
+        undo = page.get_by_role("button", name="Undo the conversation logged with Sam Clarke").first
+        box = undo.bounding_box()
+        assert box["height"] >= 44 and box["width"] >= 44
+    finally:
+        context.close()
