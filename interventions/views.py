@@ -322,7 +322,10 @@ def _task_row_or_back(
             "focus": focus,
             "today": timezone.localdate(),
         }
-        return render(request, "interventions/task_row.html", context, status=422 if error else 200)
+        response = render(request, "interventions/task_row.html", context, status=422 if error else 200)
+        if not error:  # My tasks fetches its counts and its undo box again
+            response["HX-Trigger"] = "tasks-changed"
+        return response
     if error:
         messages.error(request, error)
     return redirect(_next_or(request, reverse("interventions:pupil", args=[access.school.urn, task.pupil_id])))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from interventions import nightly, services
 from interventions.models import ActionLog, Placement, Proposal
@@ -211,12 +213,19 @@ def test_lead_marks_a_task_done_with_what_happened_and_takes_back_a_wrong_one(si
     assert task.status == "open" and not ActionLog.objects.filter(task=task).exists()
     screenshot(page, "tasks-undone")
 
+    summary = page.locator("#tasks-summary")
+    page.wait_for_load_state("networkidle")  # the counts fetched again after the Undo
+    before = int(summary.inner_text().split()[0])
     row.get_by_label("How it went (optional)").fill("Left a voicemail for mum")
     row.get_by_role("button", name="Mark done").click()
     row.get_by_role("button", name="Undo marking done").wait_for()
     task.refresh_from_db()
     assert task.status == "done"
     assert ActionLog.objects.get(task=task).outcome == "Left a voicemail for mum"
+    # The counts at the top follow, and the task joins those that can be taken back, without a reload.
+    expect(summary).to_have_text(re.compile(rf"^{before - 1} open task|^Nothing to do"))
+    expect(page.locator("#just-done")).to_contain_text(task.title)
+    assert page.evaluate("document.activeElement.textContent").strip() == "Undo"  # focus stays on the row's Undo
 
 
 def test_a_button_pressed_after_signing_out_signs_in_again_on_a_whole_page_and_comes_back(
