@@ -1094,6 +1094,11 @@ def tasks_waiting_count(access: Access, *, on: date) -> int:
     return _open_tasks_of(access).filter(due_on__lte=on).count()
 
 
+def tasks_coming_up_count(access: Access, *, on: date) -> int:
+    """How many of this person's open tasks are due after `on`."""
+    return _open_tasks_of(access).filter(due_on__gt=on).count()
+
+
 def _open_tasks_of(access: Access) -> QuerySet[Task]:
     """Open tasks that are this person's own (`Access.owns`), for pupils they can see."""
     return Task.objects.filter(

@@ -93,6 +93,12 @@ def tasks_waiting(access: Any) -> int:
     return selectors.tasks_waiting_count(access, on=timezone.localdate())
 
 
+@register.simple_tag
+def tasks_coming_up(access: Any) -> int:
+    """How many of this person's open tasks are due after today: "none due today" is not "nothing to do"."""
+    return selectors.tasks_coming_up_count(access, on=timezone.localdate())
+
+
 @register.filter
 def hours(value: Decimal) -> str:
     """Hours of lost learning as the letters print them: 45.5, 9.75, 39."""

@@ -803,7 +803,15 @@ def test_the_office_and_teachers_pages_count_the_tasks_waiting_and_link_to_them(
     assert ">1</div>" in office_page and "task of yours due today or overdue" in office_page
 
     classes_page = login(client, class_teacher).get(url("classes", school)).content.decode()
-    assert "1</span> task of yours due today or overdue" in classes_page
+    assert "1</span> task of yours due today or overdue, 1 coming up</a>" in classes_page
+
+    # "None due today" is not "nothing to do": what is coming up is counted too.
+    Task.objects.filter(title="Talk to Ours about mornings").update(due_on=timezone.localdate() + timedelta(days=3))
+    classes_page = client.get(url("classes", school)).content.decode()
+    assert "My tasks: none due today, 2 coming up</a>" in classes_page
+    Task.objects.filter(role="office").update(due_on=timezone.localdate() + timedelta(days=3))
+    office_page = login(client, tasks_for_everyone).get(reverse("pupils:office", args=[school.urn])).content.decode()
+    assert ">0</div>" in office_page and "and 1 coming up" in office_page
 
 
 def test_the_leads_dashboard_lists_their_own_tasks_and_counts_everyone_elses(
