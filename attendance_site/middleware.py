@@ -55,8 +55,8 @@ class SignInAgainMiddleware:
         if response.status_code != 302 or not (htmx or request.method != "GET"):
             return response
         login = resolve_url(settings.LOGIN_URL)
-        if urlsplit(response["Location"]).path != login:
-            return response
+        if urlsplit(response["Location"]).path != login or request.path == resolve_url("logout"):
+            return response  # signing out on purpose goes to the sign-in page as it is, with nothing to come back to
         messages.info(request, SIGNED_OUT)
         to_login = redirect_to_login(_page(request), login)
         return HttpResponseClientRedirect(to_login["Location"]) if htmx else to_login

@@ -204,3 +204,13 @@ def test_a_server_error_page_stands_alone_and_says_what_to_do(rf):
     page = response.content.decode()
     assert response.status_code == 500
     assert "Something went wrong" in page and "may not have been saved" in page and "attendance lead" in page
+
+
+def test_signing_out_on_purpose_goes_to_a_plain_sign_in_page_with_nothing_to_come_back_to(client, attendance_lead):
+    """On a shared office computer the next person must not land on the last person's page."""
+    client.force_login(attendance_lead)
+    response = client.post(
+        reverse("logout"), headers={"Referer": "http://testserver/school/100001/pupils/1/", "HX-Request": "true"}
+    )
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+    assert "You were signed out" not in client.get(response["Location"]).content.decode()
