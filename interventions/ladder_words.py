@@ -259,8 +259,8 @@ def ladder_picture(
                 for a in item.get("actions") or []
             ],
             letters=[
-                (letter_names or {}).get(k)
-                or humanise(k) + (f" (only if: {describe_criterion(when, flag_names)})" if when else "")
+                ((letter_names or {}).get(k) or humanise(k))
+                + (f" (only if: {describe_criterion(when, flag_names)})" if when else "")
                 for k, when in stage_letters(item)
             ],
             review_every_weeks=item.get("review_every_weeks"),

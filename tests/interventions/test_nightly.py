@@ -393,8 +393,9 @@ def test_a_stage_letters_when_queues_it_only_for_the_pupils_it_holds_for(school,
     services.pupil_move(pupil=unexplained, stage=ladder.stages.get(key="concern"), user=attendance_lead, reason="Back")
     assert Letter.objects.filter(pupil=unexplained, template__key="first_reminder").exists()
     # The ladder page says who gets it.
-    stage = next(s for s in ladder_picture(document).falling if s.key == "concern")
-    assert stage.letters == ["First reminder (only if: attendance below 95% year to date)"]
+    names = services.letter_names(school)  # as the ladder page names them
+    stage = next(s for s in ladder_picture(document, letter_names=names).falling if s.key == "concern")
+    assert stage.letters == [f"{names['first_reminder']} (only if: attendance below 95% year to date)"]
 
 
 def test_a_stage_actions_when_gives_its_task_only_to_the_pupils_it_holds_for(school, register, attendance_lead):
