@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
@@ -282,6 +283,21 @@ def school_facts(school: School) -> merge.SchoolFacts:
         signatory_name=school.signatory_name,
         signatory_role=school.signatory_role,
     )
+
+
+#: How long the person who marked letters posted may take it back: a click on the wrong batch, say.
+UNPOST_MINUTES = 10
+
+
+def unpostable(letters: QuerySet[Letter], *, user: Any) -> QuerySet[Letter]:
+    """Of these letters, those this person marked posted in the last UNPOST_MINUTES: theirs to take back."""
+    since = timezone.now() - timedelta(minutes=UNPOST_MINUTES)
+    return letters.filter(status=Letter.Status.POSTED, posted_by=user, posted_at__gte=since)
+
+
+def batch_unpostable(*, batch: PrintBatch, user: Any) -> QuerySet[Letter]:
+    """The batch's letters this person may take back marking posted (`unpostable`)."""
+    return unpostable(batch.letters.all(), user=user)
 
 
 def carers_of(pupil: Pupil) -> list[rules.Carer]:

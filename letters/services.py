@@ -794,3 +794,40 @@ def letters_mark_posted(*, school: School, letter_ids: Collection[int], user: An
     )
     audit_record(school=school, user=user, verb=AuditEvent.Verb.CHANGE, what=f"marked {posted} letters posted")
     return posted
+
+
+@transaction.atomic
+def letters_unpost(*, school: School, letter_ids: Collection[int], user: Any) -> int:
+    """Take back marking these letters posted: the person who did it, within `selectors.UNPOST_MINUTES`.
+
+    They are printed again, waiting to be posted, and the record of posting each
+    on the pupil's history goes. Returns how many. Raises ValidationError,
+    changing nothing, if any of them was not posted by this person in time.
+    """
+    posted = Letter.objects.select_for_update(of=("self",)).filter(
+        school=school, pk__in=letter_ids, status=Letter.Status.POSTED
+    )
+    letters = list(posted.select_related("pupil").order_by("pk"))
+    if len(selectors.unpostable(posted, user=user)) != len(letters):
+        raise ValidationError(
+            f"Only the person who marked letters posted can take it back, and only for "
+            f"{selectors.UNPOST_MINUTES} minutes: nothing was changed."
+        )
+    if not letters:
+        return 0
+    for letter in letters:
+        ActionLog.objects.filter(
+            pupil=letter.pupil,
+            kind=ActionLog.Kind.LETTER,
+            by=user,
+            outcome="Posted",
+            notes__contains=f"Reference {letter.reference},",
+            created_at__gte=letter.posted_at,
+        ).delete()
+    Letter.objects.filter(pk__in=[letter.pk for letter in letters]).update(
+        status=Letter.Status.PRINTED, posted_at=None, posted_by=None
+    )
+    audit_record(
+        school=school, user=user, verb=AuditEvent.Verb.CHANGE, what=f"took back marking {len(letters)} letters posted"
+    )
+    return len(letters)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("letters/batches/<int:pk>/", views.batch_detail, name="batch"),
     path("letters/batches/<int:pk>/pdf/", views.batch_pdf, name="batch_pdf"),
     path("letters/batches/<int:pk>/post/", views.batch_post, name="batch_post"),
+    path("letters/batches/<int:pk>/unpost/", views.batch_unpost, name="batch_unpost"),
     path("letters/<int:pk>/", views.letter_detail, name="letter"),
     path("letters/<int:pk>/pdf/", views.letter_pdf, name="letter_pdf"),
     path("letters/<int:pk>/details/", views.letter_details, name="letter_details"),

@@ -170,6 +170,11 @@ def batch_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     context["rows"] = [(letter, selectors.recipient_of(letter)) for letter in letters]
     context["printed_ids"] = [letter.pk for letter, _ in context["rows"] if letter.status == Letter.Status.PRINTED]
     context["no_address"] = [letter for letter, to in context["rows"] if to.lacks_address]
+    context["unpostable"] = selectors.batch_unpostable(batch=batch, user=request.user).count()
+    context["unpost_minutes"] = selectors.UNPOST_MINUTES
+    posted = [letter for letter, _ in context["rows"] if letter.status == Letter.Status.POSTED]
+    context["posted"] = posted
+    context["last_posted"] = max(posted, key=lambda letter: letter.posted_at, default=None)
     return render(request, "letters/batch_detail.html", context)
 
 
@@ -194,6 +199,32 @@ def batch_post(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     ids = list(batch.letters.filter(status=Letter.Status.PRINTED).values_list("pk", flat=True))
     posted = services.letters_mark_posted(school=access.school, letter_ids=ids, user=request.user)
     messages.success(request, f"{posted} letter{'s' if posted != 1 else ''} marked as posted.")
+    return redirect("letters:batch", urn=urn, pk=pk)
+
+
+@login_required
+@require_POST
+def batch_unpost(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    """Take back marking the batch's letters posted (`services.letters_unpost`): pressed by mistake."""
+    access = _access(request, urn, "print_letters")
+    batch = selectors.print_batch_for(access, pk)
+    ids = list(selectors.batch_unpostable(batch=batch, user=request.user).values_list("pk", flat=True))
+    if not ids:
+        messages.error(
+            request,
+            f"Nothing to take back: you have marked none of these letters posted in the last "
+            f"{selectors.UNPOST_MINUTES} minutes, so they stay as they are.",
+        )
+        return redirect("letters:batch", urn=urn, pk=pk)
+    try:
+        taken_back = services.letters_unpost(school=access.school, letter_ids=ids, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            f"{taken_back} letter{'s' if taken_back != 1 else ''} no longer marked posted: printed, waiting to post.",
+        )
     return redirect("letters:batch", urn=urn, pk=pk)
 
 

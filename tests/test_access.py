@@ -48,6 +48,7 @@ POLICY: dict[str, tuple[set[str], str | None, bool]] = {
     "pupils:first_day": (REGISTERS, None, False),
     "pupils:first_day_reason": (REGISTERS, "pupil", False),
     "pupils:first_day_waiting": (REGISTERS, None, False),
+    "pupils:blank_csv": (REGISTERS, None, False),
     "interventions:dashboard": (DASHBOARD, None, False),
     "interventions:classes": (DASHBOARD | {T}, None, False),
     "interventions:pupil": (EVERYONE, "pupil", True),
@@ -81,6 +82,7 @@ POLICY: dict[str, tuple[set[str], str | None, bool]] = {
     "letters:batch": (LETTER_PRINTING, "batch", False),
     "letters:batch_pdf": (LETTER_PRINTING, "batch", False),
     "letters:batch_post": (LETTER_PRINTING, "batch", False),
+    "letters:batch_unpost": (LETTER_PRINTING, "batch", False),
     "letters:letter": (LETTER_QUEUEING, "letter", False),
     "letters:letter_pdf": (LETTER_QUEUEING, "letter", False),
     "letters:letter_details": (LETTER_QUEUEING, "letter", False),
@@ -185,6 +187,8 @@ def people(school, other_school):
 def kwargs_for(name: str, world: World, *, pupil=None) -> dict:
     _, kind, _ = POLICY[name]
     kwargs = {"urn": world.school.urn}
+    if name == "pupils:blank_csv":
+        kwargs["kind"] = "marks"
     if kind is not None:
         ids = dict(world.ids[kind])
         if pupil is not None and kind == "pupil":

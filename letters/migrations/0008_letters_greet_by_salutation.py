@@ -2,9 +2,11 @@
 
 Every template whose first line is the shipped greeting, "Dear {{ carer.name }},", gets
 "Dear {{ carer.salutation }}," instead, with a revision recording the change, whether or
-not the school has edited the rest. Nothing a letter says changes until salutations are
-imported (`contact_salutation`): until then a contact's salutation is their name. A
-template that greets in any other way is left as the school wrote it.
+not the school has edited the rest: unlike the earlier rewordings (0003, 0005), which
+leave an edited letter alone, because only the greeting line changes, it is still the
+shipped line, and nothing a letter says changes until salutations are imported
+(`contact_salutation`): until then a contact's salutation is their name. A template that
+greets in any other way is left as the school wrote it.
 """
 
 from django.db import migrations
@@ -21,7 +23,7 @@ def greet(apps, schema_editor, old=OLD, new=NEW):
         if first.strip() != old:
             continue
         template.body = new + newline + rest
-        template.save(update_fields=["body"])
+        template.save(update_fields=["body", "updated_at"])
         LetterTemplateRevision.objects.create(
             template=template, name=template.name, subject=template.subject, body=template.body, layout=template.layout
         )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -370,6 +371,68 @@ def test_the_posted_tab_offers_nothing_to_print_or_post_and_a_posted_run_says_so
     posted = client.get(queue, {"status": "posted"}).content.decode()
     assert "Print selected" not in posted and "Mark selected as posted" not in posted
     assert f"Batch {batch.pk}</a>: 1 letter, all posted," in posted
+
+
+def test_marking_a_batch_posted_by_mistake_can_be_taken_back_by_whoever_did_it_for_ten_minutes(
+    client, school, printed, office, attendance_lead
+):
+    batch, letter = printed
+    page = reverse("letters:batch", args=[school.urn, batch.pk])
+    unpost = reverse("letters:batch_unpost", args=[school.urn, batch.pk])
+    client.force_login(office)
+    client.post(reverse("letters:batch_post", args=[school.urn, batch.pk]))
+    after = client.get(page).content.decode()
+    assert "You marked 1 letter posted in the last few minutes." in after and f'action="{unpost}"' in after
+    assert "All 1 posted, the last on" in after and "Print the PDF, put each letter" not in after
+
+    # Someone else cannot; nothing changes.
+    client.force_login(attendance_lead)
+    assert f'action="{unpost}"' not in client.get(page).content.decode()
+    client.post(unpost)
+    letter.refresh_from_db()
+    assert letter.status == "posted"
+
+    # An earlier letter to the same family, posted before: its record stays whatever is taken back.
+    earlier = ActionLog.objects.create(
+        school=school,
+        pupil=letter.pupil,
+        kind="letter",
+        title="Letter posted: First reminder",
+        occurred_on=timezone.localdate(),
+        by=office,
+        outcome="Posted",
+        notes="To Sarah Smith. Reference L000001, printed 1 Dec 2025.",
+    )
+    client.force_login(office)
+    response = client.post(unpost, follow=True)
+    assert "1 letter no longer marked posted: printed, waiting to post." in response.content.decode()
+    letter.refresh_from_db()
+    assert (letter.status, letter.posted_at, letter.posted_by) == ("printed", None, None)
+    # The posting's record went; the earlier letter's stayed.
+    assert list(ActionLog.objects.filter(pupil=letter.pupil, kind="letter")) == [earlier]
+    again = client.post(unpost, follow=True).content.decode()
+    assert "Nothing to take back: you have marked none of these letters posted in the last 10 minutes" in again
+    assert "Mark all 1 as posted" in response.content.decode()
+
+    # Posted again, and left more than ten minutes: it stays posted.
+    client.post(reverse("letters:batch_post", args=[school.urn, batch.pk]))
+    Letter.objects.filter(pk=letter.pk).update(posted_at=timezone.now() - timedelta(minutes=11))
+    assert f'action="{unpost}"' not in client.get(page).content.decode()
+    client.post(unpost)
+    letter.refresh_from_db()
+    assert letter.status == "posted" and ActionLog.objects.filter(pupil=letter.pupil, kind="letter").count() == 2
+
+
+def test_taking_back_posting_refuses_letters_someone_else_posted_and_changes_nothing(school, printed, office):
+    from letters import services
+    from tests.factories import UserFactory
+
+    batch, letter = printed
+    services.letters_mark_posted(school=school, letter_ids=[letter.pk], user=office)
+    with pytest.raises(ValidationError, match="Only the person who marked letters posted can take it back"):
+        services.letters_unpost(school=school, letter_ids=[letter.pk], user=UserFactory())
+    letter.refresh_from_db()
+    assert letter.status == "posted"
 
 
 def test_batch_progress_polls_while_printing_and_reloads_when_done(client, school, office):
