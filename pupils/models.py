@@ -205,11 +205,6 @@ class Contact(models.Model):
         return self.name
 
     @property
-    def greeting(self) -> str:
-        """Who "Dear ..." names: their salutation, or their name."""
-        return self.salutation or self.name
-
-    @property
     def address_lines(self) -> list[str]:
         return [line.strip() for line in self.address.splitlines() if line.strip()]
 

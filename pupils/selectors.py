@@ -39,9 +39,12 @@ def pupils_on_roll(*, school: School, on: date) -> QuerySet[Pupil]:
 
 def pupils_on_roll_between(*, school: School, start: date, end: date) -> QuerySet[Pupil]:
     """Pupils on the school's roll on at least one day of [start, end]."""
-    return Pupil.objects.filter(school=school, start_on__lte=end).filter(
-        Q(leaving_on__isnull=True) | Q(leaving_on__gte=start)
-    )
+    return Pupil.objects.filter(on_roll_between(start, end), school=school)
+
+
+def on_roll_between(start: date, end: date) -> Q:
+    """A pupil on roll on at least one day of [start, end]: joined by its end, not left before its start."""
+    return Q(start_on__lte=end) & (Q(leaving_on__isnull=True) | Q(leaving_on__gte=start))
 
 
 def on_study_leave(*, start: date, end: date, mark: str = "", pupil: str = "") -> Q:
@@ -271,8 +274,7 @@ class FirstDayCall:
 
     @property
     def overdue(self) -> bool:
-        """Guidance expects an N to be replaced within about five school days."""
-        return self.school_days_open > N_REASON_SCHOOL_DAYS
+        return reason_overdue(self.school_days_open)
 
     @property
     def session_names(self) -> str:
@@ -327,8 +329,7 @@ def waiting_calls(*, school: School, pupils: QuerySet[Pupil], up_to: date) -> Wa
         .select_related("registration_group")
         .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by("priority", "name", "pk")))
     }
-    school_days = list(calendar.school_days(start, up_to))
-    after = {day: len(school_days) - i - 1 for i, day in enumerate(school_days)}
+    waited = {day: days_waited(calendar, day, up_to=up_to) for day, _ in sessions}
 
     def order(key: tuple[date, int]) -> tuple[Any, ...]:
         day, pupil = key[0], by_id[key[1]]
@@ -341,7 +342,7 @@ def waiting_calls(*, school: School, pupils: QuerySet[Pupil], up_to: date) -> Wa
             day=day,
             sessions=sessions[day, pupil_id],
             contacts=list(by_id[pupil_id].contacts.all()),
-            school_days_open=after.get(day, 0),
+            school_days_open=waited[day],
         )
         for day, pupil_id in keys[:WAITING_SHOWN]
     ]
@@ -350,6 +351,16 @@ def waiting_calls(*, school: School, pupils: QuerySet[Pupil], up_to: date) -> Wa
 
 #: How many school days an N may wait for its reason before the office's list says it is late.
 N_REASON_SCHOOL_DAYS = 5
+
+
+def reason_overdue(school_days_open: int) -> bool:
+    """Guidance expects an N to be replaced within about five school days."""
+    return school_days_open > N_REASON_SCHOOL_DAYS
+
+
+def days_waited(calendar: Any, day: date, *, up_to: date) -> int:
+    """How many school days an N from `day` has waited by `up_to`: not counting `day`, counting `up_to`."""
+    return sum(1 for _ in calendar.school_days(day + timedelta(days=1), up_to))
 
 
 @dataclass(frozen=True)
@@ -362,8 +373,7 @@ class UnexplainedDay:
 
     @property
     def overdue(self) -> bool:
-        """Guidance expects an N to be replaced within about five school days."""
-        return self.school_days_open > N_REASON_SCHOOL_DAYS
+        return reason_overdue(self.school_days_open)
 
 
 def unexplained_days(*, school: School, pupils: QuerySet[Pupil], before: date) -> list[UnexplainedDay]:
@@ -377,15 +387,32 @@ def unexplained_days(*, school: School, pupils: QuerySet[Pupil], before: date) -
         .order_by("-date")
         .values_list("date", "pupils")
     )
-    return [
-        UnexplainedDay(day, count, sum(1 for _ in calendar.school_days(day + timedelta(days=1), before)))
-        for day, count in rows
-    ]
+    return [UnexplainedDay(day, count, days_waited(calendar, day, up_to=before)) for day, count in rows]
 
 
 def register_taken(*, pupils: QuerySet[Pupil], on: date) -> bool:
     """Whether any of these pupils has a mark on `on`: an empty list of absences means nothing until then."""
     return AttendanceMark.objects.filter(pupil__in=pupils, date=on).exists()
+
+
+@dataclass(frozen=True)
+class RegisterProgress:
+    """How far the register for a day has come: pupils with a mark, of those on roll that day."""
+
+    marked: int
+    on_roll: int
+
+    @property
+    def partly_taken(self) -> bool:
+        """Some marks are in but not everyone's: an empty list of absences may only mean "not yet"."""
+        return 0 < self.marked < self.on_roll
+
+
+def register_progress(*, pupils: QuerySet[Pupil], on: date) -> RegisterProgress:
+    """Of these pupils on roll on `on`, how many have a mark that day. Two counts."""
+    on_roll = pupils.filter(on_roll_between(on, on))
+    marked = on_roll.filter(Exists(AttendanceMark.objects.filter(pupil=OuterRef("pk"), date=on)))
+    return RegisterProgress(marked.count(), on_roll.count())
 
 
 def unexplained_count(*, pupils: QuerySet[Pupil], on: date) -> int:

@@ -9,6 +9,7 @@ app_name = "pupils"
 urlpatterns = [
     path("audit/", views.audit, name="audit"),
     path("office/", views.office, name="office"),
+    path("office/blank-<str:kind>.csv", views.blank_csv, name="blank_csv"),
     path("office/uploads/<str:token>/", views.upload, name="upload"),
     path("office/imports/<int:pk>/", views.import_detail, name="import"),
     path("office/register/", views.register, name="register"),

@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from . import selectors, services, uploads
+from . import imports, selectors, services, uploads
 from .access import Access, pupil_for, school_access, visible_pupils
 from .calendar import monday_of
 from .codes import code_table, x_mark_warning
@@ -94,6 +94,7 @@ def _office(request: HttpRequest, access: Access) -> HttpResponse:
         "groups": selectors.registration_group_list(school=access.school),
         "unexplained": selectors.unexplained_count(pupils=visible_pupils(access), on=on),
         "taken": selectors.register_taken(pupils=visible_pupils(access), on=on),
+        "progress": selectors.register_progress(pupils=visible_pupils(access), on=on),
         "unexplained_earlier": sum(
             d.pupils for d in selectors.unexplained_days(school=access.school, pupils=visible_pupils(access), before=on)
         ),
@@ -325,6 +326,7 @@ def _first_day_page(
         # This school year's backlog as it stands today, whichever day is shown (that day is in the table).
         "earlier": _backlog(access, on=on, register_day=register_day),
         "taken": selectors.register_taken(pupils=visible_pupils(access), on=on),
+        "progress": selectors.register_progress(pupils=visible_pupils(access), on=on),
         # A day from a school year with no term dates here: older than anything the school keeps.
         "year_unknown": not calendar.knows_year_of(on),
         "reason_days": selectors.N_REASON_SCHOOL_DAYS,
@@ -340,6 +342,25 @@ def _backlog(access: Access, *, on: date, register_day: date) -> list[selectors.
     if on != register_day and (today := selectors.unexplained_count(pupils=pupils, on=register_day)):
         days.insert(0, selectors.UnexplainedDay(register_day, today, 0))
     return [waiting for waiting in days if waiting.day != on]
+
+
+#: The files the office can start from: every column an import reads, required ones first.
+BLANK_CSV_COLUMNS = {
+    "marks": (*imports.MARK_REQUIRED, *imports.MARK_OPTIONAL),
+    "pupils": (*imports.PUPIL_REQUIRED, *imports.PUPIL_OPTIONAL),
+}
+
+
+@login_required
+@require_GET
+def blank_csv(request: HttpRequest, urn: str, kind: str) -> HttpResponse:
+    """A CSV with only the header row an import reads: the columns, spelt as it wants them, to fill in."""
+    access = _office_access(request, urn)
+    if kind not in BLANK_CSV_COLUMNS:
+        raise Http404("Not found")
+    response = HttpResponse(",".join(BLANK_CSV_COLUMNS[kind]) + "\r\n", content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{kind}-{access.school.urn}.csv"'
+    return response
 
 
 @login_required

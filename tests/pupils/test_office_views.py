@@ -113,6 +113,23 @@ def test_office_lands_on_the_office_page_from_the_front_door(owen, school):
     assert "Import a file" in body and "Recent imports" in body
 
 
+def test_blank_files_to_start_from_have_every_column_an_import_reads_and_import_cleanly(owen, school, alex):
+    page = owen.get(url("office", school)).content.decode()
+    marks_url = reverse("pupils:blank_csv", args=[school.urn, "marks"])
+    assert f'<a href="{marks_url}" download>a blank marks CSV</a>' in page
+    marks = owen.get(marks_url)
+    assert marks["Content-Type"] == "text/csv; charset=utf-8"
+    assert marks["Content-Disposition"] == f'attachment; filename="marks-{school.urn}.csv"'
+    assert marks.content.decode() == "upn,date,session,code,minutes_late,comment\r\n"
+    header = owen.get(reverse("pupils:blank_csv", args=[school.urn, "pupils"])).content.decode().strip()
+    assert header.startswith("upn,surname,forename,date_of_birth,year_group,registration_group,sen,flags,")
+    assert "contact_salutation" in header.split(",")
+    # Filled in, the blank file imports.
+    response = upload(owen, school, marks.content.decode() + f"{alex.upn},2025-11-24,AM,/,,\n", name="filled.csv")
+    assert AttendanceMark.objects.filter(pupil=alex).count() == 1, response.content.decode()[:500]
+    assert owen.get(reverse("pupils:blank_csv", args=[school.urn, "secrets"])).status_code == 404
+
+
 def test_office_page_lists_recent_imports_with_their_status(owen, school, alex, staff):
     staff["owen"].first_name, staff["owen"].last_name = "Owen", "Price"
     staff["owen"].save()
@@ -784,6 +801,19 @@ def test_first_day_calls_tell_an_untaken_register_from_a_day_with_no_absences(ow
     MarkFactory(pupil=sam, date=date(2025, 11, 25), session=0, code="/")
     taken = owen.get(url("first_day", school), {"on": "2025-11-25"}).content.decode()
     assert "Nobody: every absence that day has a reason." in taken
+    # Only Sam's mark is in: nobody absent may only mean "not yet".
+    assert "The register is not all in yet: 1 of 2 pupils have a mark that day, so more absences may follow." in taken
+    MarkFactory(pupil=absent, date=date(2025, 11, 25), session=0, code="/")
+    assert "data-progress" not in owen.get(url("first_day", school), {"on": "2025-11-25"}).content.decode()
+
+
+def test_the_office_home_says_how_much_of_todays_register_is_in(owen, school, absent, sam, monkeypatch):
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 25))
+    MarkFactory(pupil=absent, date=date(2025, 11, 25), session=0, code="N")
+    home = owen.get(url("office", school)).content.decode()
+    assert "so far: 1 of 2 pupils have a mark" in home
+    MarkFactory(pupil=sam, date=date(2025, 11, 25), session=0, code="/")
+    assert "data-progress" not in owen.get(url("office", school)).content.decode()
 
 
 def test_first_day_calls_for_a_day_long_before_the_schools_term_dates_say_no_register_is_held(owen, school):
