@@ -76,7 +76,8 @@ class ActionForm(forms.Form):
                 )
             )
         common = [(k, label) for k, label in ActionLog.Kind.choices if k != ActionLog.Kind.STAGE_ACTION]
-        choices.append(("Common actions", common))
+        # A heading only to tell them from the stage's own: alone, it would head a list of one group.
+        choices += [("Common actions", common)] if self.stage_actions else common
         self.fields["kind"].choices = choices
         self.fields["kind"].error_messages["required"] = "Choose what happened."
         self.fields["occurred_on"].initial = timezone.localdate()

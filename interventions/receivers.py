@@ -49,4 +49,4 @@ def follow_ups_done(sender: Any, *, pupil: Any, user: Any, words: str, **kwargs:
         return None
     titles = " and ".join(f"“{task.title}”" for task in done)
     task_is = "task" if len(done) == 1 else "tasks"
-    return f"No N is left for {pupil.forename}, so their {task_is} {titles} {'is' if len(done) == 1 else 'are'} done."
+    return f"No N is left for {pupil.forename}, so the follow-up {task_is} {titles} {'is' if len(done) == 1 else 'are'} done."

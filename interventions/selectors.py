@@ -1261,8 +1261,8 @@ def undo_refusal(*, action: ActionLog, user: Any) -> str:
         return "Only the person who logged this can take it back."
     if timezone.now() - action.created_at >= timedelta(minutes=UNDO_MINUTES):
         return (
-            f"This was logged more than {UNDO_MINUTES} minutes ago, so it stays on the record: "
-            "log another action to correct it."
+            f"The conversation with {action.pupil.full_name} was logged more than {UNDO_MINUTES} minutes ago, so it "
+            "stays on the record: log another action to correct it."
         )
     return ""
 

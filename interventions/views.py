@@ -317,6 +317,7 @@ def _task_row_or_back(
             "access": access,
             "task": task,
             "compact": request.POST.get("compact") == "1",
+            "on_pupil": request.POST.get("on_pupil") == "1",  # the pupil's own page: their name is the heading
             "error": error,
             "outcome": request.POST.get("outcome", "") if error else outcome,
             "focus": focus,

@@ -24,3 +24,13 @@ document.addEventListener("htmx:afterSettle", function (event) {
   if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
   target.focus({ preventScroll: true });
 });
+
+/* Escape closes the menu opened from the toggler on a narrow screen, and focus goes back to the toggler. */
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "Escape") return;
+  var menu = document.getElementById("nav");
+  if (!menu || !menu.classList.contains("show") || !window.bootstrap) return;
+  window.bootstrap.Collapse.getOrCreateInstance(menu, { toggle: false }).hide();
+  var toggler = document.querySelector('[data-bs-target="#nav"]');
+  if (toggler) toggler.focus();
+});

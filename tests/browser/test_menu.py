@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
 
@@ -43,3 +46,21 @@ def test_the_menu_reads_says_where_you_are_and_shows_keyboard_focus(live_server,
     outline = focused.evaluate("el => [getComputedStyle(el).outlineStyle, getComputedStyle(el).outlineColor]")
     assert outline == ["solid", "rgb(255, 255, 255)"]
     screenshot(page, "menu-focus")
+
+
+def test_on_a_narrow_screen_escape_closes_the_menu_and_goes_back_to_its_button(
+    live_server, sign_in, attendance_lead, school
+):
+    page = sign_in(attendance_lead.username)
+    page.set_viewport_size({"width": 768, "height": 1024})
+    page.goto(live_server.url + reverse("interventions:referrals", args=[school.urn]))
+    toggler = page.get_by_role("button", name="Toggle navigation")
+    toggler.focus()
+    page.keyboard.press("Enter")
+    menu = page.locator("#nav")
+    expect(menu).to_have_class(re.compile(r"\bshow\b"))  # opened, its slide finished
+    page.keyboard.press("Tab")
+    page.keyboard.press("Escape")
+    menu.get_by_role("link", name="Lists").wait_for(state="hidden")
+    assert toggler.evaluate("el => el === document.activeElement")
+    assert toggler.get_attribute("aria-expanded") == "false"

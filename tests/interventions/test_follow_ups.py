@@ -75,7 +75,7 @@ def test_the_last_reason_recorded_does_the_follow_up_and_says_so(office, school,
     assert Task.objects.get(template_key="first-day").status == Task.Status.OPEN
 
     last = explain(office, school, alex, TUESDAY)
-    assert "No N is left for Alex, so their task “First-day follow-up” is done." in last
+    assert "No N is left for Alex, so the follow-up task “First-day follow-up” is done." in last
     follow_up = Task.objects.get(template_key="first-day")
     assert follow_up.status == Task.Status.DONE and follow_up.completed_by.username == "owen"
     logged = ActionLog.objects.get(task=follow_up)

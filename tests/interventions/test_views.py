@@ -342,6 +342,38 @@ def test_pupil_page_queries_do_not_grow_with_the_record(client, school, ladder, 
 # --- logging actions ----------------------------------------------------------------------
 
 
+def test_the_log_form_heads_its_choices_only_when_a_stage_offers_actions_of_its_own(
+    client, school, placed, class_teacher
+):
+    login(client, class_teacher)
+    by_stage = {p.stage.key: p.pupil for p in Placement.objects.select_related("stage", "pupil")}
+    at_concern = client.get(url("pupil", school, by_stage["concern"].pk)).content.decode()
+    assert '<optgroup label="Actions at Concern">' in at_concern and '<optgroup label="Common actions">' in at_concern
+    at_first = client.get(url("pupil", school, by_stage["universal"].pk)).content.decode()
+    assert "<optgroup" not in at_first.split('name="kind"')[1].split("</select>")[0]
+    assert '<option value="phone_call">' in at_first
+    assert "What is logged here stays on the pupil's record." in at_first
+
+
+def test_the_pupils_own_page_does_not_name_them_again_on_each_task(client, school, placed, attendance_lead):
+    task = Task.objects.filter(status="open", role="attendance_lead").select_related("pupil").first()
+    login(client, attendance_lead)
+    page = client.get(url("pupil", school, task.pupil_id)).content.decode()
+    tasks = page[page.index('id="tasks-list"') :]
+    tasks = tasks[: tasks.index("</ul>")]
+    pupil_link = f'<a href="{url("pupil", school, task.pupil_id)}">'
+    assert task.title in tasks and pupil_link not in tasks
+    row = client.post(url("task_done", school, task.pk), {"on_pupil": "1"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "Done" in row and pupil_link not in row
+    # Elsewhere (the lead's dashboard) the row says whose task it is.
+    other = Task.objects.filter(status="open", role="attendance_lead").exclude(pupil=task.pupil).first()
+    if other is not None:
+        assert (
+            f'<a href="{url("pupil", school, other.pupil_id)}">'
+            in client.get(url("dashboard", school)).content.decode()
+        )
+
+
 def test_logging_an_action_with_a_next_step_creates_a_task(client, school, placed, class_teacher, today):
     pupil = placed[0]
     response = login(client, class_teacher).post(
@@ -1066,7 +1098,11 @@ def test_a_one_click_log_can_be_taken_back_by_whoever_logged_it_for_ten_minutes(
     # After ten minutes it stays on the record.
     ActionLog.objects.filter(pk=action.pk).update(created_at=timezone.now() - timedelta(minutes=11))
     late = login(client, class_teacher).post(undo, HTTP_HX_REQUEST="true")
-    assert late.status_code == 422 and "more than 10 minutes ago" in late.content.decode()
+    assert (
+        late.status_code == 422
+        and f"The conversation with {escape(pupil.full_name)} was logged more than 10 minutes ago"
+        in (late.content.decode())
+    )
     assert ActionLog.objects.filter(pk=action.pk).exists()
 
     ActionLog.objects.filter(pk=action.pk).update(created_at=timezone.now())
