@@ -228,6 +228,32 @@ def inspect_file(path: Path) -> FileFacts:
 _NOT_COMMAS = {";": "semicolons", "\t": "tabs", "|": "bars"}
 
 
+#: Names MIS exports and spreadsheets give columns, and the column each means here.
+_SAME_AS = {
+    "mark": "code",
+    "attendance mark": "code",
+    "attendance code": "code",
+    "am/pm": "session",
+    "am_pm": "session",
+    "pupil upn": "upn",
+    "unique pupil number": "upn",
+    "dob": "date_of_birth",
+    "date of birth": "date_of_birth",
+    "birth date": "date_of_birth",
+    "first name": "forename",
+    "legal forename": "forename",
+    "last name": "surname",
+    "legal surname": "surname",
+    "year": "year_group",
+    "nc year": "year_group",
+    "reg group": "registration_group",
+    "reg": "registration_group",
+    "form": "registration_group",
+    "class": "registration_group",
+    "tutor group": "registration_group",
+}
+
+
 def _header(
     reader: Iterator[list[str]], report: ImportReport, required: tuple[str, ...], optional: tuple[str, ...]
 ) -> tuple[dict[str, int], int] | None:
@@ -263,8 +289,14 @@ def _header(
     for name in required:
         if name not in columns:
             close = difflib.get_close_matches(name, unknown, n=1)
-            misspelt = f": the file has a column {close[0]!r}; if that is {name}, correct its spelling" if close else ""
-            report.error(1, name, f"required column is missing{misspelt}")
+            same = [other for other in unknown if _SAME_AS.get(other) == name][:1]
+            if close:
+                hint = f": the file has a column {close[0]!r}; if that is {name}, correct its spelling"
+            elif same:
+                hint = f": the file has a column {same[0]!r}; if that is the {name}, name the column {name}"
+            else:
+                hint = ""
+            report.error(1, name, f"required column is missing{hint}")
     if report.errors:
         # Not read, as the header is wrong; counted, so the report does not say the file was empty.
         report.rows = sum(1 for fields in reader if any(field.strip() for field in fields))

@@ -444,6 +444,18 @@ def test_a_missing_required_column_is_an_error(tmp_path, pupil):
     assert ImportBatch.objects.latest("id").rows == 2  # the rows are there, though not read
 
 
+def test_a_column_under_the_name_an_mis_gives_it_says_which_column_it_should_be(tmp_path, pupil):
+    message = rejected(tmp_path, f"upn,date,AM/PM,Mark\n{pupil.upn},2025-11-24,AM,/\n")
+    assert (
+        "row 1, column session: required column is missing: the file has a column 'am/pm'; if that is the "
+        "session, name the column session" in message
+    )
+    assert (
+        "row 1, column code: required column is missing: the file has a column 'mark'; if that is the code, "
+        "name the column code" in message
+    )
+
+
 def test_an_empty_file_is_an_error(tmp_path, school):
     message = rejected(tmp_path, "")
     assert "file: the file is empty" in message
