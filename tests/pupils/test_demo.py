@@ -82,6 +82,15 @@ def test_loads_oakfield_with_fourteen_classes_and_its_pupils(db):
     )
 
 
+def test_the_summary_says_how_many_have_left_so_the_dashboards_count_adds_up(db):
+    out = load_small()
+
+    left = Pupil.objects.filter(leaving_on__lt=DEMO_TODAY).count()
+    assert left >= 1  # the demo always has a leaver or two
+    assert f"42 pupils in 14 classes ({left} of them have left, so {42 - left} are on roll today)," in out
+    assert Contact.objects.exclude(salutation="").exists()  # most parents are greeted as the MIS would
+
+
 def test_every_pupil_has_a_valid_upn_and_an_age_that_fits_their_year_group(db):
     load_small()
 

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from pupils import demo
-from pupils.models import School
+from pupils.models import Pupil, School
 
 
 def _date(text: str) -> date:
@@ -104,9 +104,12 @@ class Command(BaseCommand):
             if result.first_day and result.last_day
             else f"none yet: the academic year has no school day before {_day(today)}"
         )
+        # The dashboard counts those on roll today: say why it may show fewer than were loaded.
+        left = Pupil.objects.filter(school__in=result.schools, leaving_on__lt=today).count()
+        roll = f" ({left:,} of them have left, so {result.pupils - left:,} are on roll today)" if left else ""
         self.stdout.write(
             self.style.SUCCESS(
-                f"Loaded {names}: {result.pupils:,} pupils in {minimum * schools:,} classes, "
+                f"Loaded {names}: {result.pupils:,} pupils in {minimum * schools:,} classes{roll}, "
                 f"{result.marks:,} register marks {span} ({seconds:.1f} s)."
             )
         )
