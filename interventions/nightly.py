@@ -44,7 +44,7 @@ from pupils.services import school_calendar
 from pupils.statistics import pct_as_printed
 
 from .models import Ladder, NightlyRun, Placement, Proposal, PupilWeek, SchoolWeek, Stage, StageChange, Task
-from .rules import Decision, Evaluator, LadderSpec, decide
+from .rules import Decision, Evaluator, LadderSpec, decide, stage_letters
 from .screen import pupils_to_decide
 from .selectors import (
     SchoolFacts,
@@ -697,14 +697,60 @@ def _place_pupils(
         # Every mover at once: a fixed number of queries for the school's moves, tasks and letters.
         changes = stages_enter(ladder=ladder, entries=moves.entries, on=as_of)
         result.moved = len(changes)
+        teachers = class_teachers_by_group(school)
+        holds = _condition_check(facts=facts, spec=spec, as_of=as_of)
         result.tasks_created, result.letters_queued = stages_work_create(
-            changes=changes,
-            calendar=facts.calendar,
-            teachers=class_teachers_by_group(school),
-            user=None,
-            holds=_condition_check(facts=facts, spec=spec, as_of=as_of),
+            changes=changes, calendar=facts.calendar, teachers=teachers, user=None, holds=holds
         )
+        tasks, letters = conditional_work_catch_up(ladder=ladder, facts=facts, holds=holds, teachers=teachers)
+        result.tasks_created += tasks
+        result.letters_queued += letters
     return result
+
+
+def conditional_work_catch_up(
+    *,
+    ladder: Ladder,
+    facts: SchoolFacts,
+    holds: Callable[[StageChange, dict[str, Any]], bool],
+    teachers: dict[int, Any],
+) -> tuple[int, int]:
+    """Give pupils at a stage the work it gives only while a `when` holds, the first night it holds.
+
+    On entry, a stage's action or letter with a `when` is given only if it
+    holds then (`_condition_check`). A pupil who stays at the stage and comes
+    to need it later (at Monitor for one unexplained absence, whose attendance
+    then slips; there for attendance, with an N later) gets it the first night
+    it holds, due from that night. Once per stage entry: the unique (stage
+    change, key) of tasks and letters means a task done, or a letter
+    cancelled, is not given again while the pupil stays there. Only pupils on
+    roll tonight, at a stage with such work, from the stage change that put
+    them there. Returns (tasks, letters) given.
+    """
+    conditional = [
+        stage.pk
+        for stage in ladder.stages.only("pk", "actions", "letters")
+        if any(a.get("when") for a in stage.actions)
+        or any(when for _, when in stage_letters({"letters": stage.letters}))
+    ]
+    if not conditional:
+        return 0, 0
+    at_stage = dict(
+        Placement.objects.filter(ladder=ladder, stage_id__in=conditional, pupil_id__in=list(facts.facts)).values_list(
+            "pupil_id", "stage_id"
+        )
+    )
+    latest: dict[int, StageChange] = {}
+    for change in (
+        StageChange.objects.filter(ladder=ladder, pupil_id__in=list(at_stage))
+        .select_related("to_stage", "pupil__school")
+        .order_by("pupil_id", "-on", "-pk")
+    ):
+        latest.setdefault(change.pupil_id, change)
+    changes = [change for pupil_id, change in latest.items() if change.to_stage_id == at_stage[pupil_id]]
+    return stages_work_create(
+        changes=changes, calendar=facts.calendar, teachers=teachers, user=None, holds=holds, given_on=facts.as_of
+    )
 
 
 def _condition_check(

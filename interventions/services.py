@@ -380,6 +380,7 @@ def stages_work_create(
     teachers: dict[int, Any],
     user: Any,
     holds: Callable[[StageChange, dict[str, Any]], bool] | None = None,
+    given_on: date | None = None,
 ) -> tuple[int, int]:
     """Create each stage change's tasks and review, and queue its letters. Idempotent per stage change.
 
@@ -387,9 +388,13 @@ def stages_work_create(
     for the tasks (the unique (stage change, template) key backs this up), and
     one `stage_entered` signal for the letters. Returns (tasks, letters) created.
 
-    `holds(change, when)` says whether an action's `when` holds for the pupil
-    (the night asks its engine); an action whose `when` does not hold gives no
-    task. Without it (a move a person made) every action gives its task.
+    `holds(change, when)` says whether an action's or letter's `when` holds for
+    the pupil (the night asks its engine); one whose `when` does not hold gives
+    nothing. Without it (a move a person made) every action and letter is given.
+
+    With `given_on`, only the stage's work that has a `when` is given (the
+    night's catch-up for pupils who stayed at their stage: `conditional_work_catch_up`),
+    due from that day rather than from the stage change's.
     """
     if not changes:
         return 0, 0
@@ -404,16 +409,20 @@ def stages_work_create(
             title=title,
             role=role,
             assigned_to=teachers.get(change.pupil.registration_group_id) if role == "class_teacher" else None,
-            due_on=calendar.add_school_days(change.on, due_days),
+            due_on=calendar.add_school_days(given_on or change.on, due_days),
         )
         for change in changes
-        for key, kind, title, role, due_days in _stage_tasks(change, holds)
+        for key, kind, title, role, due_days in _stage_tasks(change, holds, only_conditional=given_on is not None)
         if (change.pk, key) not in existing
     ]
     Task.objects.bulk_create(tasks)
     letters = 0
-    for on in sorted({change.on for change in changes}):
-        entries = [(change, _stage_letters(change, holds)) for change in changes if change.on == on]
+    for on in sorted({given_on or change.on for change in changes}):
+        entries = [
+            (change, _stage_letters(change, holds, only_conditional=given_on is not None))
+            for change in changes
+            if (given_on or change.on) == on
+        ]
         letters += sum(
             int(answer or 0) for _, answer in stage_entered.send(sender=StageChange, entries=entries, on=on, user=user)
         )
@@ -432,27 +441,39 @@ def stage_action_role(action: dict[str, Any]) -> str:
 
 
 def _stage_tasks(
-    change: StageChange, holds: Callable[[StageChange, dict[str, Any]], bool] | None = None
+    change: StageChange,
+    holds: Callable[[StageChange, dict[str, Any]], bool] | None = None,
+    *,
+    only_conditional: bool = False,
 ) -> list[tuple[str, str, str, str, int]]:
-    """(template key, kind, title, role, due in school days) for each task a stage gives on entry."""
+    """(template key, kind, title, role, due in school days) for each task a stage gives on entry.
+
+    `only_conditional`: only its actions with a `when` (that holds), and no review.
+    """
     stage = change.to_stage
     wanted = [
         (a["key"], Task.Kind.ACTION, a["title"], stage_action_role(a), a.get("due_in_school_days", 5))
         for a in stage.actions
-        if not a.get("when") or holds is None or holds(change, a["when"])
+        if (not a.get("when") and not only_conditional)
+        or (a.get("when") and (holds is None or holds(change, a["when"])))
     ]
-    if stage.review_every_weeks:
+    if stage.review_every_weeks and not only_conditional:
         title = f"Review {change.pupil.full_name} at {stage.name}"
         wanted.append(("review", Task.Kind.REVIEW, title, "attendance_lead", stage.review_every_weeks * 5))
     return wanted
 
 
-def _stage_letters(change: StageChange, holds: Callable[[StageChange, dict[str, Any]], bool] | None) -> list[str]:
+def _stage_letters(
+    change: StageChange,
+    holds: Callable[[StageChange, dict[str, Any]], bool] | None,
+    *,
+    only_conditional: bool = False,
+) -> list[str]:
     """The template keys of the letters a stage queues on entry: those whose `when` holds, as `_stage_tasks`."""
     return [
         key
         for key, when in stage_letters({"letters": change.to_stage.letters})
-        if not when or holds is None or holds(change, when)
+        if (not when and not only_conditional) or (when and (holds is None or holds(change, when)))
     ]
 
 

@@ -19,6 +19,7 @@ from interventions.models import NightlyRun, Placement, Proposal, StageChange, T
 from letters.models import Letter
 from pupils.models import AttendanceMark
 from pupils.selectors import school_summaries
+from pupils.services import school_calendar
 from pupils.statistics import format_pct
 from tests.factories import ContactFactory, PupilFactory
 from tests.interventions.conftest import SIMPLE_LADDER
@@ -396,6 +397,50 @@ def test_a_stage_letters_when_queues_it_only_for_the_pupils_it_holds_for(school,
     names = services.letter_names(school)  # as the ladder page names them
     stage = next(s for s in ladder_picture(document, letter_names=names).falling if s.key == "concern")
     assert stage.letters == [f"{names['first_reminder']} (only if: attendance below 95% year to date)"]
+
+
+def test_work_a_stage_gives_only_while_its_when_holds_comes_the_first_night_it_holds_for_a_pupil_who_stayed(
+    school, register
+):
+    """At Concern for an unexplained absence, then attendance slips: the attendance letter follows that night.
+    At Concern for attendance, then an N: the follow-up call follows. Once each, due from that night."""
+    document = copy.deepcopy(SIMPLE_LADDER)
+    concern = document["stages"][1]
+    unexplained = {"count": {"measure": "unexplained", "at_least": 1, "window": "half_term"}}
+    concern["criteria"] = {"any": [{"attendance": {"below": 95}}, unexplained]}
+    concern["letters"] = [{"letter": "first_reminder", "when": {"attendance": {"below": 95}}}]
+    concern["actions"].append({"key": "follow-up", "title": "Follow up", "role": "office", "when": unexplained})
+    services.ladder_load(school=school, document=document, activate=True)
+    first_night, second_night = date(2025, 11, 21), date(2025, 11, 28)
+    slipping = PupilFactory(school=school, surname="Slipping")
+    register(
+        slipping, date(2025, 9, 1), first_night, lambda day, s: "N" if (day, s) == (date(2025, 11, 20), 0) else "/"
+    )
+    ill = PupilFactory(school=school, surname="Ill")  # about 92%, every absence explained
+    register(ill, date(2025, 9, 1), first_night, lambda day, s: "I" if (day.toordinal() + s) % 13 == 0 else "/")
+
+    nightly.nightly_run(school=school, as_of=first_night)
+    assert [p.stage.key for p in Placement.objects.filter(pupil__in=[slipping, ill])] == ["concern", "concern"]
+    assert not Letter.objects.filter(pupil=slipping).exists()
+    assert not Task.objects.filter(pupil=ill, template_key="follow-up").exists()
+    Task.objects.filter(pupil=slipping, template_key="call").delete()  # work with no when is not given again
+
+    register(slipping, date(2025, 11, 24), second_night, lambda day, s: "I")  # a week off sick: below 95%
+    register(ill, date(2025, 11, 24), second_night, lambda day, s: "N" if (day, s) == (second_night, 0) else "/")
+    run = nightly.nightly_run(school=school, as_of=second_night)
+
+    assert [p.stage.key for p in Placement.objects.filter(pupil__in=[slipping, ill])] == ["concern", "concern"]
+    letter = Letter.objects.get(pupil=slipping)
+    assert (letter.template.key, letter.queued_on) == ("first_reminder", second_night)
+    follow_up = Task.objects.get(pupil=ill, template_key="follow-up")
+    assert follow_up.due_on == school_calendar(school).add_school_days(second_night, 5)  # from tonight, not entry
+    assert not Task.objects.filter(pupil=slipping, template_key="call").exists()
+    assert (run.tasks_created, run.letters_queued) == (1, 1)
+    # The night again, and the next: nothing twice.
+    nightly.nightly_run(school=school, as_of=second_night, full=True)
+    nightly.nightly_run(school=school, as_of=date(2025, 12, 1))
+    assert Letter.objects.filter(pupil=slipping).count() == 1
+    assert Task.objects.filter(pupil=ill, template_key="follow-up").count() == 1
 
 
 def test_a_stage_actions_when_gives_its_task_only_to_the_pupils_it_holds_for(school, register, attendance_lead):
