@@ -727,9 +727,10 @@ def conditional_work_catch_up(
     roll tonight, at a stage with such work, from the stage change that put
     them there. Returns (tasks, letters) given.
     """
+    stages = {stage.pk: stage for stage in ladder.stages.all()}
     conditional = [
-        stage.pk
-        for stage in ladder.stages.only("pk", "actions", "letters")
+        pk
+        for pk, stage in stages.items()
         if any(a.get("when") for a in stage.actions)
         or any(when for _, when in stage_letters({"letters": stage.letters}))
     ]
@@ -740,14 +741,21 @@ def conditional_work_catch_up(
             "pupil_id", "stage_id"
         )
     )
+    # The stages, the pupils and the school are tonight's rows already: each stage change's own row only.
+    pupils = {pupil.pk: pupil for pupil in facts.pupils}
     latest: dict[int, StageChange] = {}
-    for change in (
-        StageChange.objects.filter(ladder=ladder, pupil_id__in=list(at_stage))
-        .select_related("to_stage", "pupil__school")
-        .order_by("pupil_id", "-on", "-pk")
+    for change in StageChange.objects.filter(ladder=ladder, pupil_id__in=list(at_stage)).order_by(
+        "pupil_id", "-on", "-pk"
     ):
         latest.setdefault(change.pupil_id, change)
-    changes = [change for pupil_id, change in latest.items() if change.to_stage_id == at_stage[pupil_id]]
+    changes = []
+    for pupil_id, change in latest.items():
+        if change.to_stage_id != at_stage[pupil_id]:
+            continue
+        change.to_stage, change.pupil = stages[change.to_stage_id], pupils[pupil_id]
+        change.from_stage = stages.get(change.from_stage_id) if change.from_stage_id else None
+        change.pupil.school = ladder.school
+        changes.append(change)
     return stages_work_create(
         changes=changes, calendar=facts.calendar, teachers=teachers, user=None, holds=holds, given_on=facts.as_of
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import reduce
@@ -36,7 +37,7 @@ from .selectors import (
     task_stage_left,
     undo_refusal,
 )
-from .signals import letter_templates_requested, stage_entered
+from .signals import letter_templates_requested, stage_entered, stage_letters_given
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "ladders"
 SHIPPED = ("kirkby", "generic", "mickley", "sherrier", "firs", "dfe")
@@ -398,7 +399,9 @@ def stages_work_create(
     """
     if not changes:
         return 0, 0
-    existing = set(Task.objects.filter(stage_change__in=changes).values_list("stage_change_id", "template_key"))
+    existing: dict[int, set[str]] = defaultdict(set)
+    for change_id, key in Task.objects.filter(stage_change__in=changes).values_list("stage_change_id", "template_key"):
+        existing[change_id].add(key)
     tasks = [
         Task(
             stage_change=change,
@@ -412,17 +415,26 @@ def stages_work_create(
             due_on=calendar.add_school_days(given_on or change.on, due_days),
         )
         for change in changes
-        for key, kind, title, role, due_days in _stage_tasks(change, holds, only_conditional=given_on is not None)
-        if (change.pk, key) not in existing
+        for key, kind, title, role, due_days in _stage_tasks(
+            change, holds, only_conditional=given_on is not None, given=existing.get(change.pk, ())
+        )
     ]
     Task.objects.bulk_create(tasks)
     letters = 0
+    given: set[tuple[int, str]] = set()
+    if given_on is not None:  # asked again each night: the letters already queued need no `when` asked
+        for _, answer in stage_letters_given.send(sender=StageChange, changes=changes):
+            given |= answer or set()
     for on in sorted({given_on or change.on for change in changes}):
         entries = [
-            (change, _stage_letters(change, holds, only_conditional=given_on is not None))
+            (change, _stage_letters(change, holds, only_conditional=given_on is not None, given=given))
             for change in changes
             if (given_on or change.on) == on
         ]
+        if given_on is not None:  # a catch-up moves nobody: only the pupils with a letter to queue matter
+            entries = [(change, keys) for change, keys in entries if keys]
+        if not entries:
+            continue
         letters += sum(
             int(answer or 0) for _, answer in stage_entered.send(sender=StageChange, entries=entries, on=on, user=user)
         )
@@ -445,19 +457,24 @@ def _stage_tasks(
     holds: Callable[[StageChange, dict[str, Any]], bool] | None = None,
     *,
     only_conditional: bool = False,
+    given: Collection[str] = (),
 ) -> list[tuple[str, str, str, str, int]]:
     """(template key, kind, title, role, due in school days) for each task a stage gives on entry.
 
-    `only_conditional`: only its actions with a `when` (that holds), and no review.
+    `only_conditional`: only its actions with a `when` (that holds), and no review. Keys in `given` (tasks
+    the change has given already) are left out without asking their `when`.
     """
     stage = change.to_stage
     wanted = [
         (a["key"], Task.Kind.ACTION, a["title"], stage_action_role(a), a.get("due_in_school_days", 5))
         for a in stage.actions
-        if (not a.get("when") and not only_conditional)
-        or (a.get("when") and (holds is None or holds(change, a["when"])))
+        if a["key"] not in given
+        and (
+            (not a.get("when") and not only_conditional)
+            or (a.get("when") and (holds is None or holds(change, a["when"])))
+        )
     ]
-    if stage.review_every_weeks and not only_conditional:
+    if stage.review_every_weeks and not only_conditional and "review" not in given:
         title = f"Review {change.pupil.full_name} at {stage.name}"
         wanted.append(("review", Task.Kind.REVIEW, title, "attendance_lead", stage.review_every_weeks * 5))
     return wanted
@@ -468,12 +485,17 @@ def _stage_letters(
     holds: Callable[[StageChange, dict[str, Any]], bool] | None,
     *,
     only_conditional: bool = False,
+    given: Collection[tuple[int, str]] = (),
 ) -> list[str]:
-    """The template keys of the letters a stage queues on entry: those whose `when` holds, as `_stage_tasks`."""
+    """The template keys of the letters a stage queues on entry: those whose `when` holds, as `_stage_tasks`.
+
+    (stage change, key) pairs in `given` (letters queued already) are left out without asking their `when`.
+    """
     return [
         key
         for key, when in stage_letters({"letters": change.to_stage.letters})
-        if (not when and not only_conditional) or (when and (holds is None or holds(change, when)))
+        if (change.pk, key) not in given
+        and ((not when and not only_conditional) or (when and (holds is None or holds(change, when))))
     ]
 
 

@@ -1,4 +1,4 @@
-"""Answers the interventions app's hooks: queue a stage's letters, name the known templates."""
+"""Answers the interventions app's hooks: queue a stage's letters, say which it queued, name the templates."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from interventions.signals import letter_templates_requested, stage_entered
+from interventions.signals import letter_templates_requested, stage_entered, stage_letters_given
 
-from . import services
+from . import selectors, services
 
 
 @receiver(stage_entered, dispatch_uid="letters_queue_on_stage_entry")
@@ -19,3 +19,8 @@ def queue_stage_letters(sender: Any, *, entries: list[Any], on: Any, user: Any =
 @receiver(letter_templates_requested, dispatch_uid="letters_known_templates")
 def known_letter_templates(sender: Any, *, school: Any = None, **kwargs: Any) -> dict[str, str]:
     return services.letter_template_names(school=school)
+
+
+@receiver(stage_letters_given, dispatch_uid="letters_given_for_stage_changes")
+def stage_letters_given_for(sender: Any, *, changes: list[Any], **kwargs: Any) -> set[tuple[int, str]]:
+    return selectors.stage_letters_given(changes=changes)

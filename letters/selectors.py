@@ -68,6 +68,16 @@ class TemplateText:
     def is_default(self) -> bool:
         return self.key in DEFAULT_TEMPLATES
 
+    @property
+    def is_edited(self) -> bool:
+        """Does the school's wording differ from what was shipped? (A copy is saved when a letter is first
+        queued, word for word: that is not an edit.) A letter made here has nothing shipped to differ from."""
+        default = DEFAULT_TEMPLATES.get(self.key)
+        if self.saved is None or default is None:
+            return False
+        shipped = (default.name, default.subject, default.body, default.layout)
+        return (self.name, self.subject, self.body, self.layout) != shipped
+
     @classmethod
     def of(cls, template: LetterTemplate) -> TemplateText:
         return cls(
@@ -109,6 +119,20 @@ def template_text_list(*, school: School) -> list[TemplateText]:
 
 
 # --- letters and batches ---------------------------------------------------------------
+
+
+def stage_letters_given(*, changes: Sequence[Any]) -> set[tuple[int, str]]:
+    """(stage change, template key) of every letter these stage changes queued, whatever became of it."""
+    return set(Letter.objects.filter(stage_change__in=changes).values_list("stage_change_id", "template__key"))
+
+
+def letters_waiting(*, pupil: Pupil, key: str) -> list[Letter]:
+    """The pupil's letters from this template still waiting to print, oldest first."""
+    return list(
+        Letter.objects.filter(pupil=pupil, template__key=key, status=Letter.Status.QUEUED)
+        .select_related("template")
+        .order_by("queued_on", "pk")
+    )
 
 
 #: The order letters print in, so the office can match the queue and batch pages to the pile of paper.
