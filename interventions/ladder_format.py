@@ -238,6 +238,8 @@ def _where_from_path(document: dict[str, Any], path: Iterable[Any]) -> str:
 def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     """For "not valid under any of the given schemas", the most specific cause."""
     causes = [c for c in (error.context or []) if c.validator != "type"]
+    # Only type errors: the one inside the value (below: '94%') says more than "should be text" about it.
+    causes = causes or [c for c in (error.context or []) if len(c.absolute_path) > len(error.absolute_path)]
     if not causes:
         return error
     return _deepest(max(causes, key=lambda c: len(list(c.absolute_path))))
@@ -276,6 +278,8 @@ def _explain(error: jsonschema.ValidationError) -> str:
         return error.message.replace("is a required property", "is missing: add it")
     if error.validator == "type":
         wanted = error.validator_value if isinstance(error.validator_value, str) else error.validator_value[0]
+        if wanted in ("number", "integer") and isinstance(value, str) and value.strip().endswith("%"):
+            return f"write {value.strip().rstrip('%').strip()} without the % sign: it is a percentage already"
         return f"should be {_TYPE_WORDS.get(wanted, wanted)}, not {value!r}"
     if error.validator == "minimum":
         return f"should be at least {error.validator_value}, not {value!r}"

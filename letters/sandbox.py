@@ -185,7 +185,7 @@ def _unknown(name: str, fields: frozenset[str]) -> str:
     close = difflib.get_close_matches(name, sorted(fields), n=1, cutoff=0.6)
     if close:
         message += f" Did you mean '{{{{ {close[0]} }}}}'?"
-    return message + " The fields you can use are listed beside the editor."
+    return message + ' The fields you can use are listed with the editor, under "Merge fields".'
 
 
 def _friendly(message: str, token: Any) -> str:

@@ -340,7 +340,15 @@ def compose(request: HttpRequest, urn: str, pupil_pk: int) -> HttpResponse:
         untrue = selectors.wording_problem(
             school=access.school, pupil=pupil, key=form.cleaned_data["template"], on=as_of
         )
-        if "queue" in request.POST and not untrue:
+        # The same letter already waiting to print: a second goes only when asked for by name.
+        dedupe = f"compose:{form.cleaned_data['token']}"
+        waiting = selectors.letters_waiting(pupil=pupil, key=form.cleaned_data["template"])
+        # This form's own letter is already queued (a second click): answered with that letter, as before.
+        resent = any(w.dedupe_key.startswith(f"{dedupe}:") for w in waiting)
+        context["waiting"] = waiting = [w for w in waiting if not w.dedupe_key.startswith(f"{dedupe}:")]
+        twice = bool(waiting) and not resent and request.POST.get("queue") != "again"
+        context["not_again"] = "queue" in request.POST and twice
+        if "queue" in request.POST and not untrue and not twice:
             queued = services.letter_queue(
                 school=access.school,
                 pupil=pupil,
@@ -348,9 +356,19 @@ def compose(request: HttpRequest, urn: str, pupil_pk: int) -> HttpResponse:
                 on=as_of,
                 user=request.user,
                 details=form.details(),
-                dedupe=f"compose:{form.cleaned_data['token']}",
+                dedupe=dedupe,
             )
             count = len(queued.letters)
+            if queued.created:
+                references = ", ".join(letter.reference for letter in queued.letters)
+                audit_record(
+                    school=access.school,
+                    user=request.user,
+                    verb=AuditEvent.Verb.CHANGE,
+                    what=f"queued {queued.letters[0].template.name} for pupil {pupil.upn} ({references})",
+                    pupil=pupil,
+                    path=request.path,
+                )
             messages.success(request, f"{count} letter{'s' if count != 1 else ''} added to the print queue.")
             url = reverse("letters:letter", kwargs={"urn": urn, "pk": queued.letters[0].pk})
             if request.htmx:  # leave the form for the letter's own page, as a full page load
@@ -362,7 +380,7 @@ def compose(request: HttpRequest, urn: str, pupil_pk: int) -> HttpResponse:
         context["sheet"], context["recipients"] = services.letter_draft_html(
             school=access.school, pupil=pupil, text=form.text(), details=form.details(), on=as_of
         )
-        if "queue" in request.POST:  # refused: the letter would say something untrue of the pupil
+        if "queue" in request.POST and untrue:  # refused: the letter would say something untrue of the pupil
             form.add_error("template", untrue)
     status = 422 if request.method == "POST" and not form.is_valid() else 200
     template = "letters/letter_compose.html#letter-preview" if request.htmx else "letters/letter_compose.html"

@@ -82,3 +82,19 @@ def test_taking_a_letter_out_of_the_queue_asks_first(live_server, page, sign_in,
     assert (
         asked == [f"Take {letter.reference} out of the queue? It will not be printed, and it cannot be put back."] * 2
     )
+
+
+def test_a_letter_already_waiting_is_not_queued_again_unless_asked_for(live_server, page, sign_in, school, queued):
+    pupil = queued[0].pupil
+    sign_in("olga")
+    page.goto(f"{live_server.url}/school/{school.urn}/letters/compose/{pupil.pk}/")
+    page.get_by_label("Letter").select_option("first_reminder")
+    page.get_by_role("button", name="Add to the print queue").click()
+    warning = page.locator("#already-waiting")
+    warning.get_by_text("It was not added again.").wait_for()
+    assert queued[0].reference in warning.inner_text()
+    assert Letter.objects.filter(pupil=pupil).count() == 1
+
+    warning.get_by_role("button", name="Add another anyway").click()
+    page.wait_for_url("**/letters/*/")
+    assert Letter.objects.filter(pupil=pupil, template__key="first_reminder").count() == 2

@@ -228,6 +228,20 @@ def test_a_letters_when_is_checked_like_an_actions_and_its_template_must_exist()
     ]
 
 
+def test_a_threshold_written_with_a_percent_sign_is_told_to_drop_it_wherever_it_is():
+    """ "94%" is what a lead types; the schema's own words would dump the whole letter or criteria."""
+    stage = {
+        "key": "s1",
+        "name": "One",
+        "criteria": {"attendance": {"below": "94%"}},
+        "letters": [{"letter": "first_reminder", "when": {"attendance": {"below": "94 %"}}}],
+    }
+    assert messages(validate_ladder(doc(stage)).errors) == [
+        "stage 's1', field criteria.attendance.below: write 94 without the % sign: it is a percentage already",
+        "stage 's1', field letters[0].when.attendance.below: write 94 without the % sign: it is a percentage already",
+    ]
+
+
 KNOWN = {"first_reminder", "second_warning"}
 
 

@@ -1260,6 +1260,14 @@ def test_last_nights_badge_counts_moves_as_the_moved_overnight_panel_does(client
     body = client.get(url("dashboard", school)).content.decode()
     assert f"done, {len(placed)} pupils, {len(placed)} placed on the ladder for the first time, 0 moved" in body
     assert "Nobody moved last night." in body
+    # What the first Monday's work is: the tasks given and the letters to check before printing.
+    from interventions.models import NightlyRun
+
+    run = NightlyRun.objects.get()
+    assert run.tasks_created and run.letters_queued
+    tasks, letters = run.tasks_created, run.letters_queued
+    assert f"; {tasks} task{'s' * (tasks != 1)} given, {letters} letter{'s' * (letters != 1)} queued</span>" in body
+    assert f'<a href="/school/{school.urn}/letters/">letters waiting to print</a>' in body
 
 
 def test_dashboard_says_when_last_night_failed_or_never_ran(client, school, ladder, attendance_lead):

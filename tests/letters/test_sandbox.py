@@ -26,7 +26,7 @@ def test_unknown_field_is_reported_with_its_line_and_a_suggestion():
 
     assert problems(source) == [
         "Line 3: '{{ pupil.forname }}' is not a merge field. Did you mean '{{ pupil.forename }}'? "
-        "The fields you can use are listed beside the editor."
+        'The fields you can use are listed with the editor, under "Merge fields".'
     ]
 
 

@@ -14,7 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from interventions.models import ActionLog
+from letters.defaults import DEFAULT_TEMPLATES
 from letters.models import Letter, LetterTemplate, PrintBatch
+from pupils.models import AuditEvent
 from tests.factories import PupilFactory, RegistrationGroupFactory
 from tests.letters.conftest import pdf_text, queue_letters
 
@@ -595,6 +597,32 @@ def test_compose_previews_with_htmx_then_queues_once(client, school, family, att
     )
 
 
+def test_compose_says_when_the_same_letter_is_already_waiting_and_adds_another_only_when_asked(
+    client, school, family, attendance_lead, letter
+):
+    client.force_login(attendance_lead)
+    path = reverse("letters:compose", args=[school.urn, family.pk])
+    form = {"template": "first_reminder", "token": "xyz789"}
+
+    preview = client.post(path, {**form, "preview": "1"}, HTTP_HX_REQUEST="true").content.decode()
+    assert f"is already waiting to print: {letter.reference}, queued" in preview and "not added again" not in preview
+    refused = client.post(path, {**form, "queue": "1"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "It was not added again." in refused and 'name="queue" value="again"' in refused
+    assert Letter.objects.filter(pupil=family).count() == 1
+
+    response = client.post(path, {**form, "queue": "again"})
+    assert response.status_code == 302
+    assert Letter.objects.filter(pupil=family, template__key="first_reminder", status="queued").count() == 2
+    second = Letter.objects.filter(pupil=family).latest("pk")
+    assert AuditEvent.objects.filter(
+        verb="change", pupil=family, what__contains=f"queued First reminder for pupil {family.upn} ({second.reference})"
+    ).exists()
+    # A second click on the same form is the same letter, as before: not a third, and no warning.
+    again = client.post(path, {**form, "queue": "1"}, HTTP_HX_REQUEST="true")
+    assert again["HX-Redirect"] == response["Location"]
+    assert Letter.objects.filter(pupil=family).count() == 2
+
+
 def test_a_stored_time_is_not_rechecked_but_moving_the_meeting_past_the_review_is(
     client, school, family, office, in_term
 ):
@@ -779,6 +807,37 @@ def test_template_edit_saves_and_documents_the_merge_fields(client, school, atte
 
     assert response.status_code == 302
     assert LetterTemplate.objects.get(key="first_reminder").body == "Dear {{ carer.name }}"
+
+
+def test_a_template_is_edited_only_when_its_wording_differs_from_what_was_shipped(
+    client, school, letter, attendance_lead
+):
+    """Queuing a letter saves the school's copy of its template word for word: that is not an edit."""
+    client.force_login(attendance_lead)
+    attendance_lead.first_name, attendance_lead.last_name = "Alice", "Hart"
+    attendance_lead.save()
+    templates = reverse("letters:templates", args=[school.urn])
+    assert LetterTemplate.objects.filter(key="first_reminder").exists()
+
+    def wording(page, name):
+        row = page[page.index(f">{name}</a>") :]
+        return row[: row.index("</tr>")]
+
+    name = DEFAULT_TEMPLATES["first_reminder"].name
+    assert "As shipped" in wording(client.get(templates).content.decode(), name)
+    shipped = DEFAULT_TEMPLATES["first_reminder"]
+    client.post(
+        reverse("letters:template_edit", args=[school.urn, "first_reminder"]),
+        {
+            "name": shipped.name,
+            "subject": shipped.subject,
+            "body": shipped.body + "\nOur own words.",
+            "layout": "letter",
+            "is_active": "on",
+        },
+    )
+    row = wording(client.get(templates).content.decode(), name)
+    assert "Edited " in row and "by Alice Hart" in row
 
 
 def test_template_preview_with_htmx_saves_nothing(client, school, attendance_lead):
