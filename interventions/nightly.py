@@ -702,7 +702,9 @@ def _place_pupils(
         result.tasks_created, result.letters_queued = stages_work_create(
             changes=changes, calendar=facts.calendar, teachers=teachers, user=None, holds=holds
         )
-        tasks, letters = conditional_work_catch_up(ladder=ladder, facts=facts, holds=holds, teachers=teachers)
+        tasks, letters = conditional_work_catch_up(
+            school=school, ladder=ladder, facts=facts, holds=holds, teachers=teachers
+        )
         result.tasks_created += tasks
         result.letters_queued += letters
     return result
@@ -710,6 +712,7 @@ def _place_pupils(
 
 def conditional_work_catch_up(
     *,
+    school: School,
     ladder: Ladder,
     facts: SchoolFacts,
     holds: Callable[[StageChange, dict[str, Any]], bool],
@@ -754,7 +757,7 @@ def conditional_work_catch_up(
             continue
         change.to_stage, change.pupil = stages[change.to_stage_id], pupils[pupil_id]
         change.from_stage = stages.get(change.from_stage_id) if change.from_stage_id else None
-        change.pupil.school = ladder.school
+        change.pupil.school = school
         changes.append(change)
     return stages_work_create(
         changes=changes, calendar=facts.calendar, teachers=teachers, user=None, holds=holds, given_on=facts.as_of
