@@ -126,13 +126,24 @@ def stage_letters_given(*, changes: Sequence[Any]) -> set[tuple[int, str]]:
     return set(Letter.objects.filter(stage_change__in=changes).values_list("stage_change_id", "template__key"))
 
 
-def letters_waiting(*, pupil: Pupil, key: str) -> list[Letter]:
-    """The pupil's letters from this template still waiting to print, oldest first."""
-    return list(
+@dataclass(frozen=True)
+class AlreadyWaiting:
+    """The pupil's other letters from a template still waiting to print, and whether this form's is one."""
+
+    others: list[Letter]  # oldest first
+    resent: bool  # the form's own letter is queued already: a second click, answered with that letter
+
+
+def letters_waiting(*, pupil: Pupil, key: str, dedupe: str) -> AlreadyWaiting:
+    """The pupil's letters from this template still waiting to print, told apart from the one a form
+    queued under `dedupe` (`services.letter_queue`): a second copy goes only when asked for by name."""
+    waiting = (
         Letter.objects.filter(pupil=pupil, template__key=key, status=Letter.Status.QUEUED)
         .select_related("template")
         .order_by("queued_on", "pk")
     )
+    mine = [letter.dedupe_key.startswith(f"{dedupe}:") for letter in waiting]
+    return AlreadyWaiting([letter for letter, own in zip(waiting, mine, strict=True) if not own], any(mine))
 
 
 #: The order letters print in, so the office can match the queue and batch pages to the pile of paper.

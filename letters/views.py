@@ -340,13 +340,10 @@ def compose(request: HttpRequest, urn: str, pupil_pk: int) -> HttpResponse:
         untrue = selectors.wording_problem(
             school=access.school, pupil=pupil, key=form.cleaned_data["template"], on=as_of
         )
-        # The same letter already waiting to print: a second goes only when asked for by name.
         dedupe = f"compose:{form.cleaned_data['token']}"
-        waiting = selectors.letters_waiting(pupil=pupil, key=form.cleaned_data["template"])
-        # This form's own letter is already queued (a second click): answered with that letter, as before.
-        resent = any(w.dedupe_key.startswith(f"{dedupe}:") for w in waiting)
-        context["waiting"] = waiting = [w for w in waiting if not w.dedupe_key.startswith(f"{dedupe}:")]
-        twice = bool(waiting) and not resent and request.POST.get("queue") != "again"
+        already = selectors.letters_waiting(pupil=pupil, key=form.cleaned_data["template"], dedupe=dedupe)
+        context["waiting"] = already.others
+        twice = bool(already.others) and not already.resent and request.POST.get("queue") != "again"
         context["not_again"] = "queue" in request.POST and twice
         if "queue" in request.POST and not untrue and not twice:
             queued = services.letter_queue(
