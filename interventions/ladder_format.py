@@ -9,12 +9,14 @@ described) and the resolved document the engine runs on. See
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import jsonschema
+import yaml
 
 from pupils.words import did_you_mean
 
@@ -207,11 +209,80 @@ DEFAULT_DESCENT = {"sustain_weeks": 4, "margin": 1.0}
 
 @dataclass(frozen=True)
 class Problem:
-    where: str  # "stage 'stage-2', field criteria.any[0].attendance.at_most"
+    where: str  # as the checks write it: "stage 'stage-2', field criteria.any[0].attendance.at_most"
     message: str
+    line: int | None = None  # in the ladder's text, when it is known (`problems_located`)
+
+    @property
+    def place(self) -> str:
+        """Where, as someone editing the file reads it: lines and list items counted from 1.
+
+        "line 14, stage 'stage-2', criteria › any › item 1 › attendance › at_most"
+        """
+        found = _WHERE.match(self.where)
+        place = self.where
+        if found:
+            steps = [f"item {int(index) + 1}" if index else name for name, index in _STEP.findall(found["path"] or "")]
+            place = ", ".join([found["head"], " › ".join(steps)]) if steps else found["head"]
+        return f"line {self.line}, {place}" if self.line else place
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+        return f"{self.place}: {self.message}"
+
+
+#: A check's `where`: the stage (or the ladder), then the field's path, "(stage)" or "(top level)" for none.
+_WHERE = re.compile(r"^(?P<head>stage (?:'[^']*'|#\d+)|ladder), field (?:\((?:stage|top level)\)|(?P<path>.*))$")
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def problems_located(problems: Iterable[Problem], text: str) -> list[Problem]:
+    """The problems with the line of the ladder's text each one is about (the nearest line written, for a
+    field that is missing). The text must be the YAML (or JSON) the problems were found in."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return list(problems)
+    return [Problem(p.where, p.message, _line_of(root, p.where)) for p in problems]
+
+
+def _line_of(root: yaml.Node | None, where: str) -> int | None:
+    found = _WHERE.match(where) or re.match(r"^(?P<head>stage (?:'[^']*'|#\d+))$", where)
+    if root is None or not found:
+        return None
+    node, line = root, None
+    head = found["head"]
+    if head.startswith("stage"):
+        stages = _child(root, "stages")
+        if not isinstance(stages, yaml.SequenceNode):
+            return None
+        wanted = head.removeprefix("stage ")
+        for number, item in enumerate(stages.value, start=1):
+            key = _child(item, "key")
+            if (wanted.startswith("#") and wanted == f"#{number}") or (
+                isinstance(key, yaml.ScalarNode) and repr(key.value) == wanted
+            ):
+                node, line = item, item.start_mark.line + 1
+                break
+        else:
+            return None
+    for name, index in _STEP.findall(found.groupdict().get("path") or ""):
+        if index and isinstance(node, yaml.SequenceNode) and int(index) < len(node.value):
+            node = node.value[int(index)]
+            line = node.start_mark.line + 1
+        elif name and isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if k.value == name), None)
+            if pair is None:
+                break
+            line, node = pair[0].start_mark.line + 1, pair[1]
+        else:
+            break
+    return line
+
+
+def _child(node: yaml.Node, name: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        return next((v for k, v in node.value if k.value == name), None)
+    return None
 
 
 @dataclass
@@ -385,6 +456,8 @@ def _resolve_bands(document: dict[str, Any], check: LadderCheck) -> None:
     A gap goes to the more concerning stage (the band below it is widened up to
     the next band's lower edge); an overlap is left as written, because the
     highest stage whose criteria hold wins, which is the more concerning one.
+    Bands nested inside a band open below ("below 90%", then "below 80%") are
+    how ladders are usually written, and are not reported.
     """
     stages = document["stages"]
     banded = []
@@ -411,7 +484,9 @@ def _resolve_bands(document: dict[str, Any], check: LadderCheck) -> None:
             widened = {k: v for k, v in lo_band.items() if k not in ("at_most", "below")}
             widened["below" if lower_inclusive else "at_most"] = float(lower_edge)
             _set_path(document, lo_index, lo_path, widened)
-        elif upper_edge > lower_edge or (upper_edge == lower_edge and upper_inclusive and lower_inclusive):
+        elif (upper_edge > lower_edge or (upper_edge == lower_edge and upper_inclusive and lower_inclusive)) and (
+            lower_edge.is_finite()  # "below 90" above "below 80" is nesting, the usual way to write bands: no warning
+        ):
             check.warnings.append(
                 Problem(
                     f"stage {lo_key!r}, field {lo_path}",

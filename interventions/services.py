@@ -55,8 +55,8 @@ class LadderError(Exception):
 # --- ladders as files -------------------------------------------------------
 
 
-def ladder_file_read(name_or_path: str) -> dict[str, Any]:
-    """Read a shipped ladder by name, or a YAML/JSON file. Raises LadderError if unreadable."""
+def ladder_file_text(name_or_path: str) -> str:
+    """The text of a shipped ladder by name, or of a YAML/JSON file. Raises LadderError if unreadable."""
     shipped = name_or_path.strip().lower()  # "DfE" is the dfe ladder
     path = SHIPPED_DIR / f"{shipped}.yaml" if shipped in SHIPPED else Path(name_or_path)
     if not path.exists():
@@ -64,12 +64,19 @@ def ladder_file_read(name_or_path: str) -> dict[str, Any]:
             [Problem("file", f"{name_or_path!r} is neither a shipped ladder ({', '.join(SHIPPED)}) nor a file")]
         )
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise LadderError([Problem(f"file {path.name}", f"not valid YAML or JSON, at {yaml_problem(exc)}")]) from exc
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise LadderError([Problem(f"file {path.name}", f"not text in UTF-8: {exc}")]) from exc
-    return document
+
+
+def ladder_file_read(name_or_path: str) -> dict[str, Any]:
+    """Read a shipped ladder by name, or a YAML/JSON file. Raises LadderError if unreadable."""
+    text = ladder_file_text(name_or_path)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        name = Path(name_or_path).name
+        raise LadderError([Problem(f"file {name}", f"not valid YAML or JSON, at {yaml_problem(exc)}")]) from exc
 
 
 def letter_names(school: School | None) -> dict[str, str]:

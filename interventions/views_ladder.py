@@ -25,6 +25,7 @@ from pupils.services import audit_record, school_calendar
 
 from . import selectors, selectors_ladder, services
 from .forms_ladder import LadderYamlForm
+from .ladder_format import problems_located
 from .ladder_words import ladder_picture
 from .models import Ladder
 
@@ -152,12 +153,14 @@ def ladder_edit(request: HttpRequest, urn: str, key: str) -> HttpResponse:
         try:
             ladder, check = services.ladder_edit(ladder=ladder, document=form.cleaned_data["document"])
         except services.LadderError as exc:
-            problems = exc.problems
+            text = form.cleaned_data["text"]
+            problems = problems_located(exc.problems, text)
             warnings = services.ladder_check(school=access.school, document=form.cleaned_data["document"]).warnings
+            warnings = problems_located(warnings, text)
         else:
             _audit(request, access, AuditEvent.Verb.CHANGE, f"edited ladder {ladder.key}")
             messages.success(request, f"Saved “{ladder.name}”.")
-            for warning in check.warnings:
+            for warning in problems_located(check.warnings, form.cleaned_data["text"]):
                 messages.warning(request, f"Warning: {warning}")
             return redirect("interventions:ladder_detail", urn=urn, key=ladder.key)
     context = {"access": access, "ladder": ladder, "form": form, "problems": problems, "warnings": warnings}

@@ -62,7 +62,7 @@ def test_lead_copies_edits_simulates_and_activates_a_ladder(live_server, sign_in
     page.wait_for_load_state("networkidle")
     errors = page.locator("#ladder-errors")
     assert errors.get_by_text("Nothing was saved").is_visible()
-    assert "stage 'concern', field criteria" in errors.inner_text() and "belw" in errors.inner_text()
+    assert "stage 'concern', criteria" in errors.inner_text() and "belw" in errors.inner_text()
     assert "belw" in yaml_box.input_value()  # the text is kept, to fix
 
     # The fix: concern now starts below 96%, which catches Birch (95.2%) too.

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from interventions import services
-from interventions.ladder_format import validate_ladder, yaml_problem
+from interventions.ladder_format import problems_located, validate_ladder, yaml_problem
 
 
 def doc(*stages, **top):
@@ -21,8 +21,7 @@ def test_unknown_criterion_is_an_error_naming_the_stage_and_field():
     check = validate_ladder(doc({"key": "s1", "name": "One", "criteria": {"attendence": {"below": 90}}}))
     assert not check.ok and check.resolved is None
     assert any(
-        m.startswith("stage 's1', field criteria") and "unknown criterion 'attendence'" in m
-        for m in messages(check.errors)
+        m.startswith("stage 's1', criteria") and "unknown criterion 'attendence'" in m for m in messages(check.errors)
     )
 
 
@@ -34,7 +33,7 @@ def test_unknown_field_in_a_criterion_is_an_error():
 def test_automatic_stage_without_criteria_can_never_be_reached():
     check = validate_ladder(doc({"key": "s1", "name": "One"}))
     assert messages(check.errors) == [
-        "stage 's1', field criteria: an automatic stage needs criteria, or it can never be reached "
+        "stage 's1', criteria: an automatic stage needs criteria, or it can never be reached "
         "(use entry: manual for a stage only a person moves pupils to)"
     ]
 
@@ -55,7 +54,7 @@ def test_letter_template_that_does_not_exist_is_an_error():
         letter_keys={"first_reminder"},
     )
     assert messages(check.errors) == [
-        "stage 's1', field letters[1]: there is no letter template 'nope'; known: first_reminder"
+        "stage 's1', letters › item 2: there is no letter template 'nope'; known: first_reminder"
     ]
 
 
@@ -67,12 +66,12 @@ def test_improving_stage_mirroring_another_improving_stage_is_a_cycle_error():
             {"key": "i2", "name": "I2", "track": "improving", "mirrors": "i1"},
         )
     )
-    assert any(m.startswith("stage 'i1', field mirrors") and "cycle" in m for m in messages(check.errors))
+    assert any(m.startswith("stage 'i1', mirrors") and "cycle" in m for m in messages(check.errors))
 
 
 def test_duplicate_stage_keys_are_an_error():
     check = validate_ladder(doc({"key": "base", "name": "Again", "entry": "manual"}))
-    assert "stage 'base', field key: the key 'base' is used by 2 stages" in messages(check.errors)
+    assert "stage 'base', key: the key 'base' is used by 2 stages" in messages(check.errors)
 
 
 def test_seed_gap_is_a_warning_and_goes_to_the_more_concerning_stage():
@@ -110,7 +109,7 @@ def test_a_document_of_the_wrong_shape_is_rejected_not_crashed(bad):
 def test_an_attendance_threshold_must_be_a_percentage(bound, value):
     check = validate_ladder(doc({"key": "s1", "name": "One", "criteria": {"any": [{"attendance": {bound: value}}]}}))
     assert messages(check.errors) == [
-        f"stage 's1', field criteria.any[0].attendance.{bound}: "
+        f"stage 's1', criteria › any › item 1 › attendance › {bound}: "
         f"{value} is not a percentage: attendance thresholds run from 0 to 100"
     ]
 
@@ -121,17 +120,63 @@ def test_the_ends_of_the_scale_are_thresholds_too(bound, value):
     assert validate_ladder(doc({"key": "s1", "name": "One", "criteria": {"attendance": {bound: value}}})).ok
 
 
-def test_a_band_open_at_the_bottom_is_described_from_0_percent_not_minus_infinity():
+def test_a_band_nested_in_a_band_open_at_the_bottom_is_how_ladders_are_written_and_not_warned_about():
     check = validate_ladder(
         doc(
             {"key": "s2", "name": "Two", "criteria": {"any": [{"attendance": {"at_most": 90}}, {"flag": "x"}]}},
             {"key": "s3", "name": "Three", "criteria": {"attendance": {"below": 80}}},
         )
     )
+    assert check.ok and check.warnings == []
+
+
+def test_bands_that_share_an_edge_are_warned_about_and_the_more_concerning_stage_wins():
+    check = validate_ladder(
+        doc(
+            {"key": "s2", "name": "Two", "criteria": {"attendance": {"at_least": 90, "below": 95}}},
+            {"key": "s3", "name": "Three", "criteria": {"attendance": {"at_most": 90}}},
+        )
+    )
     assert check.ok
     assert messages(check.warnings) == [
-        "stage 's3', field criteria.attendance: overlap between 's3' (up to 80%) and 's2' (from 0%): "
+        "stage 's3', criteria › attendance: overlap between 's3' (up to 90%) and 's2' (from 90%): "
         "attendance in the overlap is placed at the more concerning stage 's3'"
+    ]
+
+
+def test_a_problem_names_its_line_and_counts_list_items_from_one():
+    text = """key: t
+name: T
+stages:
+  - key: base
+    name: Base
+  - key: s1
+    name: One
+    criteria: {flag: fsm}
+    actions:
+      - key: call
+        title: Call home
+      - key: meet
+        title: Meet the family
+        when:
+          any:
+            - flag: fsm
+            - at_stage_for: {weeks: 2}
+"""
+    check = validate_ladder(yaml.safe_load(text))
+    (problem,) = problems_located(check.errors, text)
+    assert problem.line == 17  # the at_stage_for line
+    assert str(problem).startswith(
+        "line 17, stage 's1', actions › item 2 › when › any › item 2: an action's when is about the pupil's register"
+    )
+
+
+def test_a_missing_field_is_placed_at_the_nearest_line_written():
+    text = "key: t\nname: T\nstages:\n  - key: base\n    name: Base\n  - key: s1\n    name: One\n"
+    check = validate_ladder(yaml.safe_load(text))
+    assert [str(p) for p in problems_located(check.errors, text)] == [
+        "line 6, stage 's1', criteria: an automatic stage needs criteria, or it can never be reached "
+        "(use entry: manual for a stage only a person moves pupils to)"
     ]
 
 
@@ -144,17 +189,15 @@ def test_mistakes_are_explained_in_words_an_attendance_lead_can_act_on():
     stages[3]["key"] = "Listen Now"
     del stages[4]["name"]
     errors = [str(p) for p in validate_ladder(document).errors]
-    assert (
-        "stage 'monitor', field colour: 'greenish' is not a colour: write # and six hex digits, like #8bc34a" in errors
-    )
+    assert "stage 'monitor', colour: 'greenish' is not a colour: write # and six hex digits, like #8bc34a" in errors
     assert any(
-        e.startswith("stage 'listen-and-understand', field criteria.count.measure: 'unexplaned' is not a measure")
+        e.startswith("stage 'listen-and-understand', criteria › count › measure: 'unexplaned' is not a measure")
         and "(did you mean 'unexplained'?)" in e
         for e in errors
     )
     assert any("'teacher' is not a role this knows (did you mean 'class_teacher'?)" in e for e in errors)
     assert any("'Listen Now' is not a short name: use lower-case letters, digits, - and _" in e for e in errors)
-    assert "stage 'formalise-support', field (stage): 'name' is missing: add it" in errors
+    assert "stage 'formalise-support': 'name' is missing: add it" in errors
 
 
 @pytest.mark.parametrize(
@@ -174,7 +217,7 @@ def test_a_yaml_slip_is_named_with_its_line_and_what_to_do(text, words):
 def test_a_bound_that_must_be_exceeded_says_more_than():
     document = services.ladder_file_read("dfe")
     document["stages"][1]["criteria"] = {"bottom_percent": 0}
-    assert "stage 'monitor', field criteria.bottom_percent: should be more than 0, not 0" in [
+    assert "stage 'monitor', criteria › bottom_percent: should be more than 0, not 0" in [
         str(p) for p in validate_ladder(document).errors
     ]
 
@@ -189,7 +232,7 @@ def test_an_actions_when_is_checked_like_criteria_and_may_not_ask_about_the_ladd
 
     stage["actions"] = [{**action, "when": {"any": [{"flag": "young_carer"}, {"at_stage_for": {"weeks": 4}}]}}]
     assert messages(validate_ladder(doc(stage)).errors) == [
-        "stage 's1', field actions[0].when.any[1]: an action's when is about the pupil's register, flags and"
+        "stage 's1', actions › item 1 › when › any › item 2: an action's when is about the pupil's register, flags and"
         " contacts: at_stage_for is about the ladder itself, so it cannot say whether the pupil needs the task"
     ]
 
@@ -212,18 +255,18 @@ def test_a_letters_when_is_checked_like_an_actions_and_its_template_must_exist()
         letter_keys=KNOWN,
     )
     assert messages(check.errors) == [
-        "stage 's1', field letters[2].when: the band is empty: its lower edge 95% is above 90%",
-        "stage 's1', field letters[1].when: a letter's when is about the pupil's register, flags and contacts:"
+        "stage 's1', letters › item 3 › when: the band is empty: its lower edge 95% is above 90%",
+        "stage 's1', letters › item 2 › when: a letter's when is about the pupil's register, flags and contacts:"
         " bottom_percent is about the ladder itself, so it cannot say whether the pupil needs the letter",
-        "stage 's1', field letters[0]: there is no letter template 'nope'; known: first_reminder, second_warning",
+        "stage 's1', letters › item 1: there is no letter template 'nope'; known: first_reminder, second_warning",
     ]
     misspelt = validate_ladder(doc({**stage, "letters": [{"letter": "first_reminder", "if": {"flag": "fsm"}}]}))
     assert messages(misspelt.errors) == [
-        "stage 's1', field letters[0]: unknown field(s) are not allowed ('if' was unexpected)"
+        "stage 's1', letters › item 1: unknown field(s) are not allowed ('if' was unexpected)"
     ]
     panel = {**stage, "entry": "approval", "letters": [reminder]}
     assert messages(validate_ladder(doc(panel)).warnings) == [
-        "stage 's1', field letters: a when is checked only when the night moves a pupil onto a stage; pupils come"
+        "stage 's1', letters: a when is checked only when the night moves a pupil onto a stage; pupils come"
         " onto this approval stage by a person's decision, which gives every action's task and queues every letter"
     ]
 
@@ -237,8 +280,8 @@ def test_a_threshold_written_with_a_percent_sign_is_told_to_drop_it_wherever_it_
         "letters": [{"letter": "first_reminder", "when": {"attendance": {"below": "94 %"}}}],
     }
     assert messages(validate_ladder(doc(stage)).errors) == [
-        "stage 's1', field criteria.attendance.below: write 94 without the % sign: it is a percentage already",
-        "stage 's1', field letters[0].when.attendance.below: write 94 without the % sign: it is a percentage already",
+        "stage 's1', criteria › attendance › below: write 94 without the % sign: it is a percentage already",
+        "stage 's1', letters › item 1 › when › attendance › below: write 94 without the % sign: it is a percentage already",
     ]
 
 
@@ -249,13 +292,13 @@ def test_an_actions_when_gets_the_checks_criteria_get_and_a_warning_where_a_pers
     empty = {"key": "call", "title": "Call", "when": {"attendance": {"at_least": 95, "below": 90}}}
     stage = {"key": "s1", "name": "One", "criteria": {"attendance": {"below": 95}}, "actions": [empty]}
     assert messages(validate_ladder(doc(stage)).errors) == [
-        "stage 's1', field actions[0].when: the band is empty: its lower edge 95% is above 90%"
+        "stage 's1', actions › item 1 › when: the band is empty: its lower edge 95% is above 90%"
     ]
     follow_up = {"key": "call", "title": "Call", "when": {"count": {"measure": "unexplained", "at_least": 1}}}
     panel = {"key": "s1", "name": "Panel", "entry": "approval", "criteria": {"attendance": {"below": 80}}}
     check = validate_ladder(doc({**panel, "actions": [follow_up]}))
     assert check.ok
     assert messages(check.warnings) == [
-        "stage 's1', field actions: a when is checked only when the night moves a pupil onto a stage; pupils"
+        "stage 's1', actions: a when is checked only when the night moves a pupil onto a stage; pupils"
         " come onto this approval stage by a person's decision, which gives every action's task"
     ]

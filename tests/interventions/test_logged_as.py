@@ -108,9 +108,9 @@ def test_logged_as_names_a_kind_of_logged_action():
     stage = {**LADDER["stages"][1], "actions": [{"key": "talk", "title": "Talk", "logged_as": "chat"}]}
     check = validate_ladder({**LADDER, "stages": [LADDER["stages"][0], stage]})
     assert not check.ok
-    assert [(problem.where, problem.message) for problem in check.errors] == [
+    assert [(problem.place, problem.message) for problem in check.errors] == [
         (
-            "stage 'concern', field actions[0].logged_as",
+            "stage 'concern', actions › item 1 › logged_as",
             "'chat' is not a kind of logged action this knows; choose one of: phone_call, pupil_conversation,"
             " parent_conversation, meeting, home_visit",
         )

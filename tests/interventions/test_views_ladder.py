@@ -304,7 +304,7 @@ def test_a_bad_edit_names_stage_and_field_and_changes_nothing(client, school, dr
     assert response.status_code == 422
     body = response.content.decode()
     assert "Nothing was saved" in body
-    assert "stage &#x27;pa&#x27;, field criteria" in body and "attendence" in body
+    assert "stage &#x27;pa&#x27;, criteria" in body and "attendence" in body
     assert "Renamed" in body  # the text stays as typed, to fix
     draft.refresh_from_db()
     assert draft.name == "Draft" and services.ladder_document(draft) == before
@@ -318,13 +318,20 @@ def test_a_threshold_outside_0_to_100_is_refused_on_the_active_ladder(client, sc
         doc["stages"][2]["criteria"] = {"attendance": {"below": -5}}
 
     client.force_login(attendance_lead)
-    response = client.post(url("ladder_edit", school, "simple"), {"text": edited(ladder, change)})
+    text = edited(ladder, change)
+    response = client.post(url("ladder_edit", school, "simple"), {"text": text})
     assert response.status_code == 422
     body = response.content.decode()
+    lines = text.splitlines()
+    at_150, at_minus_5 = (next(n for n, line in enumerate(lines, 1) if value in line) for value in (": 150", ": -5"))
     assert (
-        "<strong>stage &#x27;concern&#x27;, field criteria.attendance.at_most</strong>: 150 is not a percentage" in body
+        f"<strong>line {at_150}, stage &#x27;concern&#x27;, criteria › attendance › at_most</strong>: "
+        "150 is not a percentage" in body
     )
-    assert "<strong>stage &#x27;pa&#x27;, field criteria.attendance.below</strong>: -5 is not a percentage" in body
+    assert (
+        f"<strong>line {at_minus_5}, stage &#x27;pa&#x27;, criteria › attendance › below</strong>: "
+        "-5 is not a percentage" in body
+    )
     ladder.refresh_from_db()
     assert services.ladder_document(ladder) == before
     assert not AuditEvent.objects.filter(what="edited ladder simple").exists()

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from interventions.services import LadderError, ladder_check, ladder_file_read, ladder_load
+from interventions.ladder_format import problems_located
+from interventions.services import LadderError, ladder_check, ladder_file_read, ladder_file_text, ladder_load
 
 from ._common import school_by_urn
 
@@ -20,6 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, ladder, school=None, activate=False, **options):
         if activate and not school:
             raise CommandError("--activate needs --school URN.")
+        document = None
         try:
             document = ladder_file_read(ladder)
             target = school_by_urn(school) if school else None
@@ -30,10 +32,10 @@ class Command(BaseCommand):
             else:
                 loaded, check = ladder_load(school=target, document=document, activate=activate)
         except LadderError as exc:
-            for problem in exc.problems:
+            for problem in problems_located(exc.problems, ladder_file_text(ladder)) if document else exc.problems:
                 self.stderr.write(f"error: {problem}")
             raise CommandError(f"{ladder}: {len(exc.problems)} error(s); nothing was changed.") from None
-        for problem in check.warnings:
+        for problem in problems_located(check.warnings, ladder_file_text(ladder)):
             self.stderr.write(f"warning: {problem}")
         if target is None:
             self.stdout.write(f"{ladder}: valid ({len(document['stages'])} stages, {len(check.warnings)} warning(s)).")
