@@ -403,7 +403,7 @@ def test_marking_a_batch_posted_by_mistake_can_be_taken_back_by_whoever_did_it_f
         occurred_on=timezone.localdate(),
         by=office,
         outcome="Posted",
-        notes="To Sarah Smith. Reference L000001, printed 1 Dec 2025.",
+        notes="To Sarah Smith. Reference L999999, printed 1 Dec 2025.",  # not this letter: another reference
     )
     client.force_login(office)
     response = client.post(unpost, follow=True)
