@@ -51,6 +51,27 @@ If something is making it hard for {{{{ pupil.forename }}}} to come to school, p
 {_NOTE}
 {_SIGN_OFF}"""
 
+#: The letter of concern's line on why sessions were missed: no "and 0 were not" (letters migration 0009).
+AUTHORISED_LINE = (
+    "{% if not attendance.sessions_missed %}{% elif not attendance.unauthorised %}"
+    "- {% if attendance.sessions_missed == 1 %}it was{% else %}all of them were{% endif %}"
+    " authorised (for example illness)\n"
+    "{% elif not attendance.authorised %}"
+    "- {% if attendance.sessions_missed == 1 %}it was not{% else %}none of them were{% endif %} authorised\n"
+    "{% else %}"
+    '- {{ attendance.authorised }} of these sessions {{ attendance.authorised|pluralize:"was,were" }}'
+    " authorised (for example illness) and {{ attendance.unauthorised }}"
+    ' {{ attendance.unauthorised|pluralize:"was,were" }} not\n{% endif %}'
+)
+
+#: Why it matters, said as strongly as the figures are: below 50% is severe absence (migration 0009).
+WHY_IT_MATTERS_LINE = (
+    "{% if attendance.severe %}{{ pupil.forename }} has missed half of the school year or more. A child who misses"
+    " this much school finds it very hard to keep up with learning and with friends, and we are very worried."
+    "{% else %}When attendance falls below 90%, a child is missing about half a day of school every week, and it"
+    " becomes harder to keep up.{% endif %}"
+)
+
 SECOND_WARNING = f"""Dear {{{{ carer.salutation }}}},
 
 {{% if earlier.count %}}We wrote to you on {{{{ earlier.last_date }}}} about {{{{ pupil.forename }}}}'s attendance. We are still concerned{{% else %}}We are writing because we are concerned about {{{{ pupil.forename }}}}'s attendance{{% endif %}}, and we would like to work with you to help {{{{ pupil.forename }}}} be in school more often.
@@ -59,10 +80,9 @@ This school year, up to {{{{ attendance.as_of }}}}:
 - attendance is {{{{ attendance.year_pct }}}} (this half-term: {{{{ attendance.half_term_pct }}}})
 - {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}}: {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}}, about {{{{ attendance.weeks_missed }}}} week{{{{ attendance.weeks_missed|pluralize }}}}
 - that is {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning
-- {{{{ attendance.authorised }}}} of these sessions {{{{ attendance.authorised|pluralize:"was,were" }}}} authorised (for example illness) and {{{{ attendance.unauthorised }}}} {{{{ attendance.unauthorised|pluralize:"was,were" }}}} not
-{{% if attendance.lates %}}- {{{{ pupil.forename }}}} arrived late {{{{ attendance.lates }}}} time{{{{ attendance.lates|pluralize }}}}
+{AUTHORISED_LINE}{{% if attendance.lates %}}- {{{{ pupil.forename }}}} arrived late {{{{ attendance.lates }}}} time{{{{ attendance.lates|pluralize }}}}
 {{% endif %}}
-When attendance falls below 90%, a child is missing about half a day of school every week, and it becomes harder to keep up.
+{WHY_IT_MATTERS_LINE}
 
 We would like to talk with you about what might help. {{% if meeting.date %}}We have set aside time on {{{{ meeting.date }}}}{{% if meeting.time %}} at {{{{ meeting.time }}}}{{% endif %}}{{% if meeting.place %}} in {{{{ meeting.place }}}}{{% endif %}}. If that time does not suit you, please let us know and we will find another.{{% else %}}Please get in touch so that we can find a time that suits you.{{% endif %}} {_CONTACT}
 {_NOTE}

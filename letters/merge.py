@@ -102,6 +102,16 @@ FIELD_GROUPS: tuple[FieldGroup, ...] = (
             _f("attendance.hours_lost", "Hours of lost learning", "68.25"),
             _f("attendance.days_missed", "School days missed", "10.5"),
             _f("attendance.weeks_missed", "School weeks missed (five days a week)", "2.1"),
+            _f(
+                "attendance.persistent",
+                "“yes” if absence is 10% or more (persistent absence), otherwise blank: for {% if %}",
+                "yes",
+            ),
+            _f(
+                "attendance.severe",
+                "“yes” if absence is 50% or more (severe absence), otherwise blank: for {% if %}",
+                "yes",
+            ),
         ),
     ),
     FieldGroup(
@@ -303,6 +313,8 @@ def merge_context(facts: LetterFacts) -> dict[str, Any]:
             "half_term_pct": rules.pct_text(facts.half_term.attendance_pct),
             **_counts(year),
             "weeks_missed": number_text(rules.weeks_missed(year.absent)),
+            "persistent": "yes" if year.persistent else "",
+            "severe": "yes" if year.severe else "",
         },
         "period": {
             "name": period.name,

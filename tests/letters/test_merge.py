@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from letters import merge
 from letters.defaults import DEFAULT_TEMPLATES
 from letters.sandbox import fields_used
+from pupils.statistics import AttendanceSummary
 
 SCHOOL = merge.SchoolFacts("Oakfield Primary School", ("1 School Lane", "Oakfield"), "01632 960000")
 
@@ -43,6 +46,18 @@ def test_figures_are_worded_as_letters_print_them():
     assert (attendance["sessions_possible"], attendance["sessions_missed"]) == (240, 21)
     assert (attendance["days_missed"], attendance["weeks_missed"], attendance["hours_lost"]) == ("10.5", "2.1", "68.25")
     assert attendance["as_of"] == "26 November 2025"
+    assert (attendance["persistent"], attendance["severe"]) == ("", "")  # 21 of 240 missed: 8.75%
+
+
+@pytest.mark.parametrize(
+    ("present", "absent", "persistent", "severe"),
+    [(91, 9, "", ""), (90, 10, "yes", ""), (51, 49, "yes", ""), (50, 50, "yes", "yes"), (21, 79, "yes", "yes")],
+)
+def test_a_letter_can_say_whether_absence_is_persistent_or_severe(present, absent, persistent, severe):
+    year = AttendanceSummary(present=present, authorised=absent, session_minutes=195)
+    attendance = merge.merge_context(sample(year=year))["attendance"]
+
+    assert (attendance["persistent"], attendance["severe"]) == (persistent, severe)
 
 
 def test_staff_details_are_worded_for_a_letter():

@@ -14,6 +14,14 @@ from tests.migrating import migrate_to, migrate_to_latest
 REWORD = importlib.import_module("letters.migrations.0003_letters_say_we_wrote_only_when_we_did")
 AGREE = importlib.import_module("letters.migrations.0005_letters_agree_with_their_numbers")
 GREET = importlib.import_module("letters.migrations.0008_letters_greet_by_salutation")
+CONCERN = importlib.import_module("letters.migrations.0009_concern_letter_says_what_its_figures_mean")
+
+
+def shipped_before_0009(key: str) -> str:
+    body = DEFAULT_TEMPLATES[key].body
+    for old, new in CONCERN.REWORDED:
+        body = body.replace(new, old)
+    return body
 
 
 @pytest.fixture(autouse=True)
@@ -62,8 +70,8 @@ def test_unedited_letters_learn_to_say_one_session_was():
         migrate_to(("letters", "0005_letters_agree_with_their_numbers"))
     for key, _, new in AGREE.REWORDED:
         assert LetterTemplate.objects.get(school=school, key=key).body == new
-        # As shipped now, but for the greeting, changed since (0008).
-        assert new == DEFAULT_TEMPLATES[key].body.replace(GREET.NEW, GREET.OLD, 1)
+        # As shipped now, but for the greeting and the letter of concern's two lines, changed since (0008, 0009).
+        assert new == shipped_before_0009(key).replace(GREET.NEW, GREET.OLD, 1)
     edited.refresh_from_db()
     assert edited.body.endswith("Ours.") and "sessions_missed }} sessions" in edited.body
 
@@ -92,7 +100,7 @@ def test_letters_that_greet_by_name_greet_by_salutation_and_others_stay_as_writt
             school=school,
             key="first_reminder",
             name="First",
-            body=DEFAULT_TEMPLATES["first_reminder"].body.replace(GREET.NEW, GREET.OLD, 1),
+            body=shipped_before_0009("first_reminder").replace(GREET.NEW, GREET.OLD, 1),
         )
         edited = LetterTemplate.objects.create(
             school=school, key="second_warning", name="Ours", body="Dear {{ carer.name }},\n\nOur own words."
@@ -112,3 +120,33 @@ def test_letters_that_greet_by_name_greet_by_salutation_and_others_stay_as_writt
     assert own.body.startswith("Dear Parent/Carer of") and later.body.endswith("Dear {{ carer.name }},")
     assert list(LetterTemplateRevision.objects.filter(template=edited).values_list("body", flat=True)) == [edited.body]
     assert not LetterTemplateRevision.objects.filter(template__in=[own, later]).exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_letter_of_concerns_two_lines_are_reworded_wherever_they_stand_as_shipped():
+    migrate_to(("letters", "0008_letters_greet_by_salutation"))
+    try:
+        school = SchoolFactory()
+        shipped = LetterTemplate.objects.create(
+            school=school, key="second_warning", name="Concern", body=shipped_before_0009("second_warning")
+        )
+        old_line = CONCERN.REWORDED[0][0]
+        edited = LetterTemplate.objects.create(
+            school=SchoolFactory(), key="second_warning", name="Ours", body="Our own opening.\n" + old_line + "Bye."
+        )
+        own = LetterTemplate.objects.create(
+            school=school, key="formal_warning", name="Formal", body="- 3 sessions were authorised and 0 were not\n"
+        )
+    finally:
+        migrate_to(("letters", "0009_concern_letter_says_what_its_figures_mean"))
+    for template in (shipped, edited, own):
+        template.refresh_from_db()
+    assert shipped.body == DEFAULT_TEMPLATES["second_warning"].body
+    assert edited.body == "Our own opening.\n" + CONCERN.REWORDED[0][1] + "Bye."
+    assert own.body == "- 3 sessions were authorised and 0 were not\n"
+    assert LetterTemplateRevision.objects.filter(template__in=[shipped, edited]).count() == 2
+    assert not LetterTemplateRevision.objects.filter(template=own).exists()
+
+    migrate_to(("letters", "0008_letters_greet_by_salutation"))
+    shipped.refresh_from_db()
+    assert shipped.body == shipped_before_0009("second_warning")

@@ -189,34 +189,58 @@ def test_letters_date_is_the_day_they_print(demo_school, demo_pupil, tmp_path):
     assert rules.date_text(date.today()) in text
 
 
+def concern_letter(*, missed, authorised, unauthorised, severe=""):
+    """The letter of concern's text for these year figures (only the lines that use them matter here)."""
+    from letters import sandbox
+
+    days, weeks, hours = (number_text(value) for value in (missed / 2, missed / 10, missed * 3))
+    attendance = {
+        "sessions_missed": missed,
+        "days_missed": days,
+        "weeks_missed": weeks,
+        "hours_lost": hours,
+        "authorised": authorised,
+        "unauthorised": unauthorised,
+        "severe": severe,
+    }
+    text = sandbox.render(
+        DEFAULT_TEMPLATES["second_warning"].body, {"attendance": attendance, "pupil": {"forename": "Sam"}}
+    )
+    return words(text)
+
+
+def test_the_letter_of_concern_agrees_with_its_numbers():
+    one = concern_letter(missed=1, authorised=1, unauthorised=0)
+    many = concern_letter(missed=3, authorised=2, unauthorised=1)
+
+    assert "has missed 1 session: 0.5 school days, about 0.1 weeks - that is 3 hours of lost learning" in one
+    assert "has missed 3 sessions: 1.5 school days, about 0.3 weeks - that is 9 hours of lost learning" in many
+    assert "- it was authorised (for example illness)" in one
+    assert "2 of these sessions were authorised (for example illness) and 1 was not" in many
+    assert "1 of these sessions was authorised (for example illness) and 2 were not" in concern_letter(
+        missed=3, authorised=1, unauthorised=2
+    )
+
+
 @pytest.mark.parametrize(
-    ("one", "many"),
+    ("authorised", "unauthorised", "says"),
     [
-        (
-            "has missed 1 session: 0.5 school days, about 0.1 weeks",
-            "has missed 3 sessions: 1.5 school days, about 0.3 weeks",
-        ),
-        ("that is 3 hours of lost learning", "that is 9 hours of lost learning"),
-        (
-            "1 of these sessions was authorised (for example illness) and 1 was not",
-            "3 of these sessions were authorised (for example illness) and 0 were not",
-        ),
+        (14, 0, "- all of them were authorised (for example illness)"),
+        (0, 14, "- none of them were authorised"),
+        (0, 1, "- it was not authorised"),
     ],
 )
-def test_the_second_letter_agrees_with_its_numbers(one, many):
-    from letters import sandbox
-    from letters.defaults import DEFAULT_TEMPLATES
+def test_the_letter_of_concern_never_says_none_were_not(authorised, unauthorised, says):
+    text = concern_letter(missed=authorised + unauthorised, authorised=authorised, unauthorised=unauthorised)
 
-    def text(missed, days, weeks, hours, authorised, unauthorised):
-        attendance = {
-            "sessions_missed": missed,
-            "days_missed": days,
-            "weeks_missed": weeks,
-            "hours_lost": hours,
-            "authorised": authorised,
-            "unauthorised": unauthorised,
-        }
-        return sandbox.render(DEFAULT_TEMPLATES["second_warning"].body, {"attendance": attendance, "pupil": {}})
+    assert says in text
+    assert " 0 were not" not in text and "0 of these" not in text
 
-    assert one in text("1", "0.5", "0.1", "3", "1", "1")
-    assert many in text("3", "1.5", "0.3", "9", "3", "0")
+
+def test_the_letter_of_concern_says_how_serious_severe_absence_is():
+    severe = concern_letter(missed=158, authorised=120, unauthorised=38, severe="yes")
+    persistent = concern_letter(missed=30, authorised=20, unauthorised=10)
+
+    assert "Sam has missed half of the school year or more" in severe and "below 90%" not in severe
+    assert "When attendance falls below 90%, a child is missing about half a day" in persistent
+    assert "half of the school year" not in persistent
