@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import functools
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -505,6 +505,27 @@ def stage_letters(stage: Mapping[str, Any]) -> list[tuple[str, dict[str, Any] | 
     return [
         (item, None) if isinstance(item, str) else (item["letter"], item.get("when"))
         for item in stage.get("letters") or []
+    ]
+
+
+def given_on_entry(
+    items: Sequence[tuple[str, dict[str, Any] | None]],
+    holds: Callable[[dict[str, Any]], bool] | None,
+    *,
+    only_conditional: bool = False,
+    given: Collection[str] = (),
+) -> list[str]:
+    """Which of a stage's actions or letters, as (key, when), a pupil entering the stage is given.
+
+    One without a `when` always (but not when `only_conditional`: the night's catch-up for pupils who
+    stayed gives only conditional work); one with a `when` only if it holds for the pupil (`holds`
+    None: a person's move, which gives everything). Keys in `given` are left out without asking.
+    The night, a person's move and the ladder simulation all decide by this.
+    """
+    return [
+        key
+        for key, when in items
+        if key not in given and ((not when and not only_conditional) or (when and (holds is None or holds(when))))
     ]
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import reduce
 from pathlib import Path
@@ -28,7 +29,7 @@ from pupils.services import school_calendar
 
 from .ladder_format import LadderCheck, Problem, validate_ladder, yaml_problem
 from .models import ActionLog, Ladder, Placement, Proposal, Referral, Stage, StageChange, Task
-from .rules import LadderSpec, decide, only_while_unexplained, stage_letters
+from .rules import Evaluator, LadderSpec, decide, given_on_entry, only_while_unexplained, stage_letters
 from .selectors import (
     current_placements,
     school_facts,
@@ -428,13 +429,14 @@ def stages_work_create(
     ]
     Task.objects.bulk_create(tasks)
     letters = 0
-    given: set[tuple[int, str]] = set()
+    given: dict[int, set[str]] = defaultdict(set)
     if given_on is not None:  # asked again each night: the letters already queued need no `when` asked
         for _, answer in stage_letters_given.send(sender=StageChange, changes=changes):
-            given |= answer or set()
+            for change_id, key in answer or ():
+                given[change_id].add(key)
     for on in sorted({given_on or change.on for change in changes}):
         entries = [
-            (change, _stage_letters(change, holds, only_conditional=given_on is not None, given=given))
+            (change, _stage_letters(change, holds, only_conditional=given_on is not None, given=given[change.pk]))
             for change in changes
             if (given_on or change.on) == on
         ]
@@ -472,14 +474,16 @@ def _stage_tasks(
     the change has given already) are left out without asking their `when`.
     """
     stage = change.to_stage
+    actions = {a["key"]: a for a in stage.actions}
+    keys = given_on_entry(
+        [(key, a.get("when")) for key, a in actions.items()],
+        None if holds is None else functools.partial(holds, change),
+        only_conditional=only_conditional,
+        given=given,
+    )
     wanted = [
-        (a["key"], Task.Kind.ACTION, a["title"], stage_action_role(a), a.get("due_in_school_days", 5))
-        for a in stage.actions
-        if a["key"] not in given
-        and (
-            (not a.get("when") and not only_conditional)
-            or (a.get("when") and (holds is None or holds(change, a["when"])))
-        )
+        (key, Task.Kind.ACTION, a["title"], stage_action_role(a), a.get("due_in_school_days", 5))
+        for key, a in ((key, actions[key]) for key in keys)
     ]
     if stage.review_every_weeks and not only_conditional and "review" not in given:
         title = f"Review {change.pupil.full_name} at {stage.name}"
@@ -492,18 +496,18 @@ def _stage_letters(
     holds: Callable[[StageChange, dict[str, Any]], bool] | None,
     *,
     only_conditional: bool = False,
-    given: Collection[tuple[int, str]] = (),
+    given: Collection[str] = (),
 ) -> list[str]:
     """The template keys of the letters a stage queues on entry: those whose `when` holds, as `_stage_tasks`.
 
-    (stage change, key) pairs in `given` (letters queued already) are left out without asking their `when`.
+    Keys in `given` (the change's letters queued already) are left out without asking their `when`.
     """
-    return [
-        key
-        for key, when in stage_letters({"letters": change.to_stage.letters})
-        if (change.pk, key) not in given
-        and ((not when and not only_conditional) or (when and (holds is None or holds(change, when))))
-    ]
+    return given_on_entry(
+        stage_letters({"letters": change.to_stage.letters}),
+        None if holds is None else functools.partial(holds, change),
+        only_conditional=only_conditional,
+        given=given,
+    )
 
 
 def stage_work_create(
@@ -641,6 +645,18 @@ class Simulation:
     stages: list[dict[str, Any]]
     moves: list[dict[str, Any]]
     proposed: int
+    #: The work the moves would give, as the night gives it: [{"title", "count"}] by task title (reviews
+    #: included) and [{"key", "count"}] by letter template, each counting pupils, most first.
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    letters: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def task_count(self) -> int:
+        return sum(row["count"] for row in self.tasks)
+
+    @property
+    def letter_count(self) -> int:
+        return sum(row["count"] for row in self.letters)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -649,6 +665,8 @@ class Simulation:
             "stages": self.stages,
             "moves": self.moves,
             "proposed": self.proposed,
+            "tasks": self.tasks,
+            "letters": self.letters,
         }
 
 
@@ -670,11 +688,26 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
     counts = dict.fromkeys((s.key for s in spec.stages), 0)
     moves: list[dict[str, Any]] = []
     proposed = 0
+    stage_docs = {stage["key"]: stage for stage in doc["stages"]}
+    tasks: Counter[str] = Counter()
+    letters: Counter[str] = Counter()
     for pupil in facts.pupils:
         current = placements.get(pupil.pk, (None, None))[1]
         decision = decide(spec, facts.facts[pupil.pk], current, as_of=as_of, calendar=facts.calendar)
         counts[decision.stage_key] += 1
         proposed += decision.proposal is not None
+        if decision.moved:  # the night's move: the stage's work, as `stages_work_create` gives it
+            stage = stage_docs[decision.stage_key]
+            evaluator = Evaluator(facts.facts[pupil.pk], facts.calendar, as_of, spec.min_possible, None, explain=False)
+
+            def holds(when: dict[str, Any], evaluator: Evaluator = evaluator) -> bool:
+                return evaluator.check(when)[0]
+
+            titles = {action["key"]: action["title"] for action in stage.get("actions", [])}
+            tasks.update(titles[key] for key in given_on_entry([(k, a.get("when")) for k, a in _keyed(stage)], holds))
+            if stage.get("review_every_weeks"):
+                tasks[f"Review at {stage['name']}"] += 1
+            letters.update(given_on_entry(stage_letters(stage), holds))
         was = current.stage_key if current else None
         if decision.moved and not (was is None and decision.stage_key == spec.base.key):
             moves.append(
@@ -690,7 +723,19 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
         {"key": s["key"], "label": s.get("label", s["key"]), "name": s["name"], "count": counts[s["key"]]}
         for s in doc["stages"]
     ]
-    return Simulation(doc["name"], len(facts.pupils), stages, moves, proposed)
+    return Simulation(
+        doc["name"],
+        len(facts.pupils),
+        stages,
+        moves,
+        proposed,
+        tasks=[{"title": title, "count": n} for title, n in tasks.most_common()],
+        letters=[{"key": key, "count": n} for key, n in letters.most_common()],
+    )
+
+
+def _keyed(stage: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(action["key"], action) for action in stage.get("actions", [])]
 
 
 # --- logging what staff do ------------------------------------------------------

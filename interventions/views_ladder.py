@@ -183,6 +183,7 @@ def ladder_simulate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
     night = selectors.last_good_run(school=access.school)
     as_of = selectors.simulation_day(school=access.school, night=night)
     simulation = services.ladder_simulate(school=access.school, document=services.ladder_document(ladder), as_of=as_of)
+    names = services.letter_names(access.school)
     page = selectors_ladder.simulation_page(
         school=access.school, ladder=ladder, pupils=visible_pupils(access), simulation=simulation
     )
@@ -196,6 +197,7 @@ def ladder_simulate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
         "today": today,
         "register_day": school_calendar(access.school).register_day(as_of),  # the last school day counted
         "night": night,
+        "letters": [{"name": names.get(row["key"], row["key"]), "count": row["count"]} for row in simulation.letters],
     }
     return render(request, "interventions/ladder_simulate.html", context)
 

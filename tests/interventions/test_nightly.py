@@ -486,3 +486,26 @@ def test_a_stage_actions_when_gives_its_task_only_to_the_pupils_it_holds_for(sch
     picture = ladder_picture(document)
     stage = next(s for s in picture.falling if s.key == "concern")
     assert stage.actions[-1].when == "1+ unexplained absence session (N) this half-term"
+
+
+@pytest.mark.parametrize("document", ["simple", "dfe", "kirkby"])
+def test_simulation_counts_the_tasks_and_letters_the_night_then_gives(school, pupils, register, document):
+    """Checked against the night itself: activate the ladder, run it, count what it made."""
+    unexplained = PupilFactory(school=school, surname="Unexplained")
+    register(unexplained, YEAR_START, AS_OF, absent_every(40, code="N"))  # 97.5%, with unexplained absences
+    doc = SIMPLE_LADDER if document == "simple" else services.ladder_file_read(document)
+
+    simulation = services.ladder_simulate(school=school, document=doc, as_of=AS_OF)
+    services.ladder_load(school=school, document=doc, activate=True)
+    nightly.nightly_run(school=school, as_of=AS_OF)
+
+    made = Task.objects.filter(stage_change__isnull=False)
+    assert simulation.task_count == made.count() > 0
+    reviews = made.filter(kind=Task.Kind.REVIEW).count()
+    assert sum(row["count"] for row in simulation.tasks if row["title"].startswith("Review at ")) == reviews
+    queued = Letter.objects.filter(stage_change__isnull=False).values_list("pupil", "template__key").distinct()
+    by_key: dict[str, int] = {}
+    for _, key in queued:
+        by_key[key] = by_key.get(key, 0) + 1
+    assert {row["key"]: row["count"] for row in simulation.letters} == by_key
+    assert not StageChange.objects.filter(on__lt=AS_OF).exists()  # the simulation itself wrote nothing

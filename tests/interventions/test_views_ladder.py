@@ -489,3 +489,27 @@ def test_export_gives_the_yaml_back_and_is_audited(client, school, ladder, atten
 def test_the_yaml_to_edit_loads_back_to_the_same_ladder(school, name):
     loaded, _ = services.ladder_load(school=school, document=services.ladder_file_read(name))
     assert yaml.safe_load(services.ladder_export(loaded)) == services.ladder_document(loaded)
+
+
+def test_the_simulation_page_says_what_work_the_moves_would_give(client, school, placed, attendance_lead):
+    """A stricter copy of the active ladder: the pupils it would move up, and the tasks and letters that makes."""
+
+    def stricter(doc):
+        doc["key"], doc["name"] = "strict", "Strict"
+        doc["stages"][1]["criteria"] = {"attendance": {"at_most": 100}}  # everyone: "concern" at least
+
+    services.ladder_load(school=school, document=yaml.safe_load(edited(placed_ladder(school), stricter)))
+    client.force_login(attendance_lead)
+    response = client.get(url("ladder_simulate", school, "strict"))
+    simulation = response.context["simulation"]
+    body = " ".join(response.content.decode().split())
+    moved_to_concern = sum(move["to"] == "concern" for move in simulation.moves)
+    assert moved_to_concern > 0
+    assert f'<span class="fw-semibold">{moved_to_concern}</span> × Phone the family' in body
+    assert f'<span class="fw-semibold">{moved_to_concern}</span> × Review at Concern' in body
+    assert f'<span class="fw-semibold">{moved_to_concern}</span> × First reminder' in body
+    assert f"{simulation.task_count} tasks</h3>" in body and f"{simulation.letter_count} letters</h3>" in body
+
+
+def placed_ladder(school):
+    return Ladder.objects.get(school=school, is_active=True)

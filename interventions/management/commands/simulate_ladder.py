@@ -41,6 +41,13 @@ class Command(BaseCommand):
         self.stdout.write(f"{simulation.ladder_name}: {simulation.pupils} pupils as of {day}")
         for stage in simulation.stages:
             self.stdout.write(f"  {stage_title(stage['label'], stage['name']):<60} {stage['count']:>5}")
+        self.stdout.write(
+            f"{simulation.task_count} task(s) and {simulation.letter_count} letter(s) (once a family) would be given:"
+        )
+        for row in simulation.tasks:
+            self.stdout.write(f"  {row['count']:>5} x {row['title']}")
+        for row in simulation.letters:
+            self.stdout.write(f"  {row['count']:>5} x letter {row['key']}")
         self.stdout.write(f"{len(simulation.moves)} would move, {simulation.proposed} proposal(s):")
         for move in simulation.moves:
             self.stdout.write(
