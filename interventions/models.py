@@ -109,6 +109,9 @@ class Placement(models.Model):
     computed_on = models.DateField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    #: Last night's figures: written by the night, read by the dashboards.
+    FIGURES = ("attendance_pct", "attendance_change", "lates_half_term", "persistent", "severe", "computed_on")
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["pupil", "ladder"], name="placement_one_per_ladder")]
         indexes = [models.Index(fields=["ladder", "stage"], name="placement_ladder_stage")]
@@ -123,9 +126,12 @@ class StageChange(models.Model):
         AUTOMATIC = "automatic", "Automatic"
         APPROVED = "approved", "Approved proposal"
         MANUAL = "manual", "Moved by a person"
+        KEPT = "kept", "Kept from the last ladder"
 
     #: The kinds the nightly job makes: decided from a day's register once it has closed.
     BY_THE_NIGHT = (Kind.INITIAL, Kind.AUTOMATIC)
+    #: The kinds that put a pupil on a ladder without moving them: not escalations, not overnight moves.
+    PLACED_NOT_MOVED = (Kind.INITIAL, Kind.KEPT)
 
     pupil = models.ForeignKey(Pupil, on_delete=models.CASCADE, related_name="stage_changes")
     ladder = models.ForeignKey(Ladder, on_delete=models.CASCADE, related_name="stage_changes")
@@ -143,6 +149,9 @@ class StageChange(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    #: For a KEPT change: the change on the ladder this one replaced that put the pupil at the stage. The
+    #: work that change gave (tasks, letters, reviews) counts as this one's: none of it is given twice.
+    kept_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         ordering = ["pupil", "-on", "-created_at"]

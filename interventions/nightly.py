@@ -51,6 +51,7 @@ from .selectors import (
     chart_pupils,
     current_placements,
     facts_window_start,
+    kept_lineage,
     ladder_spec,
     night_attempts_exhausted,
     night_facts,
@@ -855,7 +856,7 @@ def _decide_pupils(
     return result, moves
 
 
-FIGURE_FIELDS = ("attendance_pct", "attendance_change", "lates_half_term", "persistent", "severe", "computed_on")
+FIGURE_FIELDS = Placement.FIGURES
 
 
 def _save_figures(
@@ -986,13 +987,20 @@ def reviews_create(*, ladder: Ladder, calendar: SchoolCalendar, as_of: date, pup
     overdue instead. Returns how many reviews were created.
     """
     latest = StageChange.objects.filter(ladder=ladder).values("pupil_id").annotate(last=Max("id"))
+    # A pupil kept at their stage when this ladder replaced another carries on that stage's reviews.
+    kept = StageChange.objects.filter(pk__in=latest.values("last"), kind=StageChange.Kind.KEPT)
+    owner = {
+        ancestor: change_id
+        for change_id, chain in kept_lineage(list(kept.values_list("pk", flat=True))).items()
+        for ancestor in chain[1:]
+    }
     reviews: dict[int, list[tuple[int, str, date]]] = defaultdict(list)
     for change_id, key, status, due_on in Task.objects.filter(
-        stage_change_id__in=latest.values("last"),
-        stage_change__to_stage__review_every_weeks__isnull=False,
+        Q(stage_change_id__in=latest.values("last"), stage_change__to_stage__review_every_weeks__isnull=False)
+        | Q(stage_change_id__in=list(owner)),
         kind=Task.Kind.REVIEW,
     ).values_list("stage_change_id", "template_key", "status", "due_on"):
-        reviews[change_id].append((_review_number(key), status, due_on))
+        reviews[owner.get(change_id, change_id)].append((_review_number(key), status, due_on))
     # Only the stage entries whose latest review is done and has come due need anything tonight.
     ready = [
         change_id for change_id, done in reviews.items() if max(done)[1] == Task.Status.DONE and max(done)[2] <= as_of

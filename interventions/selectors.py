@@ -6,7 +6,7 @@ import bisect
 import itertools
 import operator
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -927,12 +927,29 @@ def stage_counts(*, ladder: Ladder, placements: QuerySet[Placement]) -> list[tup
     return [(stage, counts.get(stage.pk, 0)) for stage in ladder.stages.all()]
 
 
+def kept_lineage(change_ids: Collection[int]) -> dict[int, list[int]]:
+    """Each stage change with the changes it was kept from (`StageChange.kept_from`), itself first.
+
+    The work those gave counts as its own. One query per ladder the pupils were kept across (usually one).
+    """
+    lineage = {change_id: [change_id] for change_id in change_ids}
+    asking = {change_id: change_id for change_id in change_ids}  # the change to ask about -> whose lineage
+    while asking:
+        found = StageChange.objects.filter(pk__in=list(asking), kept_from__isnull=False).values_list(
+            "pk", "kept_from_id"
+        )
+        asking = {kept_from: asking[pk] for pk, kept_from in found}
+        for kept_from, change_id in asking.items():
+            lineage[change_id].append(kept_from)
+    return lineage
+
+
 def overnight_moves(*, ladder: Ladder, pupils: QuerySet[Pupil], on: date | None) -> QuerySet[StageChange]:
     if on is None:
         return StageChange.objects.none()
     return (
         StageChange.objects.filter(ladder=ladder, pupil__in=pupils, on=on)
-        .exclude(kind=StageChange.Kind.INITIAL)
+        .exclude(kind__in=StageChange.PLACED_NOT_MOVED)
         .select_related("pupil", "from_stage", "to_stage", "decided_by")
         .order_by("-to_stage__position")
     )
@@ -1289,13 +1306,32 @@ def task_reopen_refusal(*, task: Task, user: Any) -> str:
     return ""
 
 
+def _timeline(changes: QuerySet[StageChange], ladder: Ladder | None) -> list[StageChange]:
+    """The pupil's stage changes on `ladder`, newest first; with, where the ladder kept them at the stage
+    of the one it replaced, that ladder's changes before it (and so on back)."""
+    if ladder is None:
+        return list(changes)
+    timeline = list(changes.filter(ladder=ladder))
+    while timeline and timeline[-1].kind == StageChange.Kind.KEPT and timeline[-1].kept_from_id:
+        kept = timeline[-1]
+        earlier = list(changes.filter(ladder=kept.kept_from.ladder_id, created_at__lt=kept.created_at))
+        if not earlier:
+            break
+        timeline += earlier
+    return timeline
+
+
 def task_stage_left(*, task: Task) -> bool:
-    """Has the pupil moved stage since the stage change that gave this task? (Its work is then the old stage's.)"""
+    """Has the pupil moved stage since the stage change that gave this task? (Its work is then the old stage's.)
+
+    A move on any ladder counts, as a new ladder's first placement does, but not being kept at the same
+    stage when a ladder replaced the task's one.
+    """
     return (
         task.stage_change_id is not None
-        and StageChange.objects.filter(
-            pupil_id=task.pupil_id, ladder_id=task.stage_change.ladder_id, created_at__gt=task.stage_change.created_at
-        ).exists()
+        and StageChange.objects.filter(pupil_id=task.pupil_id, created_at__gt=task.stage_change.created_at)
+        .exclude(kind=StageChange.Kind.KEPT)
+        .exists()
     )
 
 
@@ -1360,13 +1396,15 @@ def pupil_record(*, pupil: Pupil, ladder: Ladder | None, on: date) -> PupilRecor
         if ladder is not None
         else None
     )
-    changes = StageChange.objects.filter(pupil=pupil).select_related("from_stage", "to_stage", "decided_by", "ladder")
+    changes = StageChange.objects.filter(pupil=pupil).select_related(
+        "from_stage", "to_stage", "decided_by", "ladder", "kept_from"
+    )
     return PupilRecord(
         placement=placement,
         year=year,
         half_term=half_term,
         heatmap=_heatmap(marks, calendar=calendar, start=year_start, end=on, pupil=pupil),
-        timeline=list(changes.filter(ladder=ladder) if ladder else changes),
+        timeline=_timeline(changes, ladder),
         proposals=list(
             Proposal.objects.filter(pupil=pupil, status=Proposal.Status.PENDING).select_related(
                 "to_stage", "from_stage"

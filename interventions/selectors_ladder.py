@@ -84,7 +84,8 @@ def simulation_page(
         for move in simulation.moves
         if move["upn"] in pks
     ]
-    moves.sort(key=lambda m: (-m["position"], m["name"]))
+    # The most concerning stage first, and within it the lowest attendance first.
+    moves.sort(key=lambda m: (-m["position"], float(m["attendance"]) if m["attendance"] else 101.0, m["name"]))
     return SimulationPage(
         stages=rows,
         moves=moves,

@@ -69,8 +69,10 @@ def escalation_list(
     first_night = _first_night(ladder)
     if first_night is None:
         return []
-    changes = StageChange.objects.filter(ladder=ladder, pupil__in=pupils, on__gte=start, on__lte=end).filter(
-        Q(from_stage__isnull=False) | Q(on__gt=first_night)
+    changes = (
+        StageChange.objects.filter(ladder=ladder, pupil__in=pupils, on__gte=start, on__lte=end)
+        .filter(Q(from_stage__isnull=False) | Q(on__gt=first_night))
+        .exclude(kind=StageChange.Kind.KEPT)  # kept where they stood when the ladder replaced another
     )
     changes = _moved_to(changes, stage=stage, registration_group=registration_group, year_group=year_group)
     rows = [
@@ -132,8 +134,10 @@ def first_night_between(
 
 
 def _first_night(ladder: Ladder) -> date | None:
-    """The day of the ladder's first night: its first placements (not a hand move someone made before it)."""
-    return StageChange.objects.filter(ladder=ladder, kind=StageChange.Kind.INITIAL).aggregate(on=Min("on"))["on"]
+    """The day the ladder first placed pupils: its first night, or the day it kept the pupils of the ladder it
+    replaced (not a hand move someone made before either)."""
+    placed = StageChange.objects.filter(ladder=ladder, kind__in=StageChange.PLACED_NOT_MOVED)
+    return placed.aggregate(on=Min("on"))["on"]
 
 
 def _moved_to(

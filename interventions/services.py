@@ -26,12 +26,14 @@ from pupils.codes import UNEXPLAINED
 from pupils.models import AttendanceMark, Pupil, School, StaffMembership
 from pupils.people import person_name
 from pupils.services import school_calendar
+from pupils.statistics import format_pct
 
 from .ladder_format import LadderCheck, Problem, validate_ladder, yaml_problem
 from .models import ActionLog, Ladder, Placement, Proposal, Referral, Stage, StageChange, Task
 from .rules import Evaluator, LadderSpec, decide, given_on_entry, only_while_unexplained, stage_letters
 from .selectors import (
     current_placements,
+    kept_lineage,
     school_facts,
     task_done_log,
     task_reopen_refusal,
@@ -258,23 +260,169 @@ def ladder_edit(*, ladder: Ladder, document: dict[str, Any]) -> tuple[Ladder, La
 
 
 @transaction.atomic
-def ladder_activate(*, ladder: Ladder) -> int:
+@dataclass(frozen=True)
+class Activation:
+    """What making a ladder active did: pupils kept at their stage, moves awaiting approval kept, and withdrawn."""
+
+    kept: int = 0
+    proposals_kept: int = 0
+    withdrawn: int = 0
+
+
+@transaction.atomic
+def ladder_activate(*, ladder: Ladder, user: Any = None, on: date | None = None) -> Activation:
     """Make this the school's active ladder (one per school). Idempotent.
 
-    Moves proposed on the ladders it replaces can no longer be decided (only
-    the active ladder's are shown), so they are withdrawn, saying why.
-    Their tasks stay: they are work staff may have begun. Returns how many
-    proposals were withdrawn.
+    A pupil at a stage of the ladder it replaces whose key this ladder also has
+    stays at that stage (`stages_keep`), as of the same day, with nothing given
+    again: a school that edits a copy of its ladder and activates it does not
+    send every family the same letter twice. The night places everyone else
+    from scratch, with their stage's work. A move awaiting approval is kept
+    where both its stages are kept; the rest can no longer be decided (only the
+    active ladder's are shown), so they are withdrawn, saying why. Tasks stay:
+    they are work staff may have begun.
     """
+    on = on or timezone.localdate()
+    replaced = Ladder.objects.filter(school=ladder.school, is_active=True).exclude(pk=ladder.pk).first()
     Ladder.objects.filter(school=ladder.school, is_active=True).exclude(pk=ladder.pk).update(is_active=False)
     if not ladder.is_active:
         ladder.is_active = True
         ladder.save(update_fields=["is_active"])
-    return replaced_proposals(ladder=ladder).update(
+    kept = stages_keep(replaced=replaced, ladder=ladder, on=on, user=user) if replaced else 0
+    proposals_kept = _proposals_keep(replaced=replaced, ladder=ladder) if replaced else 0
+    withdrawn = replaced_proposals(ladder=ladder).update(
         status=Proposal.Status.WITHDRAWN,
         decided_at=timezone.now(),
         decision_reason=f"The school's ladder is now {ladder.name}",
     )
+    return Activation(kept=kept, proposals_kept=proposals_kept, withdrawn=withdrawn)
+
+
+@dataclass(frozen=True)
+class ActivationPreview:
+    """What `ladder_activate` would do, for the page that asks to confirm it."""
+
+    replaced: Ladder | None
+    kept: int  # pupils who would stay at the stage with the same key
+    placed_tonight: int  # pupils of the replaced ladder at a stage this one lacks: placed afresh tonight
+    proposals_kept: int
+    withdrawn: int
+
+
+def activation_preview(*, ladder: Ladder) -> ActivationPreview:
+    """What making `ladder` active would keep, leave to tonight's run, and withdraw. Changes nothing."""
+    replaced = active_ladder(ladder.school)
+    if replaced is None or replaced == ladder:
+        return ActivationPreview(replaced, 0, 0, 0, replaced_proposals(ladder=ladder).count() if not replaced else 0)
+    keys = set(ladder.stages.values_list("key", flat=True))
+    standing = dict(
+        Placement.objects.filter(ladder=replaced, pupil__school=ladder.school)
+        .exclude(pupil_id__in=Placement.objects.filter(ladder=ladder).values("pupil_id"))
+        .values_list("pupil_id", "stage__key")
+    )
+    kept = {pupil_id: key for pupil_id, key in standing.items() if key in keys}
+    kept.update(Placement.objects.filter(ladder=ladder).values_list("pupil_id", "stage__key"))
+    pending = replaced_proposals(ladder=ladder).values_list("pupil_id", "ladder_id", "from_stage__key", "to_stage__key")
+    proposals_kept = sum(
+        1
+        for pupil_id, on, start, end in pending
+        if on == replaced.pk and end in keys and start in keys and kept.get(pupil_id) == start
+    )
+    return ActivationPreview(
+        replaced=replaced,
+        kept=sum(1 for key in standing.values() if key in keys),
+        placed_tonight=sum(1 for key in standing.values() if key not in keys),
+        proposals_kept=proposals_kept,
+        withdrawn=len(pending) - proposals_kept,
+    )
+
+
+def stages_keep(*, replaced: Ladder, ladder: Ladder, on: date, user: Any = None) -> int:
+    """Place the pupils of `replaced` on `ladder` at the stage with the same key, where it has one.
+
+    Each keeps the day they came to the stage, its reasons, and last night's
+    figures, so the dashboard is right at once; a KEPT stage change records it,
+    linked to the change that put them there (`kept_from`), whose tasks,
+    letters and reviews count as given here. Pupils already on `ladder` (it was
+    active before) are left where it has them. Returns how many were kept.
+    """
+    stages = {stage.key: stage for stage in ladder.stages.all()}
+    already = Placement.objects.filter(ladder=ladder).values("pupil_id")
+    old = list(
+        Placement.objects.filter(ladder=replaced, pupil__school=ladder.school)
+        .exclude(pupil_id__in=already)
+        .select_related("stage")
+    )
+    old = [placement for placement in old if placement.stage.key in stages]
+    if not old:
+        return 0
+    came: dict[int, int] = {}  # pupil -> the change that put them at their stage on the replaced ladder
+    standing = {p.pupil_id: p.stage_id for p in old}
+    for pupil_id, change_id, to_stage_id in (
+        StageChange.objects.filter(ladder=replaced, pupil_id__in=list(standing))
+        .order_by("pupil_id", "-on", "-created_at", "-pk")
+        .values_list("pupil_id", "pk", "to_stage_id")
+    ):
+        if pupil_id not in came and to_stage_id == standing[pupil_id]:
+            came[pupil_id] = change_id
+        came.setdefault(pupil_id, 0)  # their latest change is not to where they stand: nothing to link
+    StageChange.objects.bulk_create(
+        StageChange(
+            pupil_id=placement.pupil_id,
+            ladder=ladder,
+            to_stage=stages[placement.stage.key],
+            on=on,
+            kind=StageChange.Kind.KEPT,
+            reasons=placement.reasons,
+            note=f"Kept at the same stage when {ladder.name} replaced {replaced.name}",
+            decided_by=user if getattr(user, "is_authenticated", False) else None,
+            kept_from_id=came.get(placement.pupil_id) or None,
+        )
+        for placement in old
+    )
+    Placement.objects.bulk_create(
+        Placement(
+            pupil_id=placement.pupil_id,
+            ladder=ladder,
+            stage=stages[placement.stage.key],
+            **{
+                name: getattr(placement, name)
+                for name in ("since", "reasons", "improving_since", "entry_attendance_pct", *Placement.FIGURES)
+            },
+        )
+        for placement in old
+    )
+    return len(old)
+
+
+def _proposals_keep(*, replaced: Ladder, ladder: Ladder) -> int:
+    """Move `replaced`'s pending proposals to `ladder` where it has both stages and the pupil stands on the first."""
+    stages = {stage.key: stage for stage in ladder.stages.all()}
+    standing = dict(Placement.objects.filter(ladder=ladder).values_list("pupil_id", "stage__key"))
+    kept = []
+    for proposal in Proposal.objects.filter(ladder=replaced, status=Proposal.Status.PENDING).select_related(
+        "from_stage", "to_stage"
+    ):
+        start = proposal.from_stage.key if proposal.from_stage else None
+        if proposal.to_stage.key in stages and start in stages and standing.get(proposal.pupil_id) == start:
+            kept.append(proposal)
+    Proposal.objects.filter(pk__in=[p.pk for p in kept]).update(
+        status=Proposal.Status.WITHDRAWN,
+        decided_at=timezone.now(),
+        decision_reason=f"Kept on {ladder.name}, to decide there",
+    )
+    Proposal.objects.bulk_create(
+        Proposal(
+            pupil_id=proposal.pupil_id,
+            ladder=ladder,
+            from_stage=stages[proposal.from_stage.key],
+            to_stage=stages[proposal.to_stage.key],
+            proposed_on=proposal.proposed_on,
+            reasons=proposal.reasons,
+        )
+        for proposal in kept
+    )
+    return len(kept)
 
 
 def replaced_proposals(*, ladder: Ladder) -> QuerySet[Proposal]:
@@ -407,9 +555,14 @@ def stages_work_create(
     """
     if not changes:
         return 0, 0
+    # What a catch-up has given counts what the changes a pupil was kept from gave (`kept_lineage`).
+    lineage = kept_lineage([c.pk for c in changes]) if given_on is not None else {c.pk: [c.pk] for c in changes}
+    owner = {ancestor: change_id for change_id, chain in lineage.items() for ancestor in chain}
     existing: dict[int, set[str]] = defaultdict(set)
-    for change_id, key in Task.objects.filter(stage_change__in=changes).values_list("stage_change_id", "template_key"):
-        existing[change_id].add(key)
+    for change_id, key in Task.objects.filter(stage_change__in=list(owner)).values_list(
+        "stage_change_id", "template_key"
+    ):
+        existing[owner[change_id]].add(key)
     tasks = [
         Task(
             stage_change=change,
@@ -431,9 +584,9 @@ def stages_work_create(
     letters = 0
     given: dict[int, set[str]] = defaultdict(set)
     if given_on is not None:  # asked again each night: the letters already queued need no `when` asked
-        for _, answer in stage_letters_given.send(sender=StageChange, changes=changes):
+        for _, answer in stage_letters_given.send(sender=StageChange, changes=list(owner)):
             for change_id, key in answer or ():
-                given[change_id].add(key)
+                given[owner[change_id]].add(key)
     for on in sorted({given_on or change.on for change in changes}):
         entries = [
             (change, _stage_letters(change, holds, only_conditional=given_on is not None, given=given[change.pk]))
@@ -685,6 +838,12 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
     facts = school_facts(school=school, spec=spec, as_of=as_of)
     existing = Ladder.objects.filter(school=school, key=doc["key"]).first()
     placements = current_placements(ladder=existing) if existing else {}
+    active = active_ladder(school)
+    if active is not None and (existing is None or existing.pk != active.pk):
+        # As activating it would: pupils at a stage of the active ladder this one also has stay there.
+        keys = {stage.key for stage in spec.stages}
+        kept = {k: v for k, v in current_placements(ladder=active).items() if v[1].stage_key in keys}
+        placements = {**kept, **placements}
     counts = dict.fromkeys((s.key for s in spec.stages), 0)
     moves: list[dict[str, Any]] = []
     proposed = 0
@@ -717,6 +876,7 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
                     "from": was,
                     "to": decision.stage_key,
                     "reasons": "; ".join(decision.reasons),
+                    "attendance": format_pct(facts.year_to_date(pupil.pk, spec)),
                 }
             )
     stages = [

@@ -211,13 +211,24 @@ def ladder_activate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
     ladder = _school_ladder(access, key)
     if request.method == "POST":
         if not ladder.is_active:
-            withdrawn = services.ladder_activate(ladder=ladder)
+            done = services.ladder_activate(ladder=ladder, user=request.user)
             _audit(request, access, AuditEvent.Verb.CHANGE, f"activated ladder {ladder.key}")
-            message = f"“{ladder.name}” is now the active ladder. Tonight's run places pupils on it."
-            if withdrawn:
+            message = f"“{ladder.name}” is now the active ladder."
+            if done.kept:
                 message += (
-                    f" {withdrawn} move{pluralize(withdrawn)} proposed on the ladder it replaces "
-                    f"{pluralize(withdrawn, 'was,were')} withdrawn."
+                    f" {done.kept} pupil{pluralize(done.kept)} kept {pluralize(done.kept, 'its,their')} stage,"
+                    " with nothing sent or given again."
+                )
+            message += " Tonight's run places everyone else and moves whoever the ladder says should move."
+            if done.proposals_kept:
+                message += (
+                    f" {done.proposals_kept} move{pluralize(done.proposals_kept)} awaiting approval"
+                    f" {pluralize(done.proposals_kept, 'waits,wait')} on this ladder."
+                )
+            if done.withdrawn:
+                message += (
+                    f" {done.withdrawn} move{pluralize(done.withdrawn)} proposed on the ladder it replaces "
+                    f"{pluralize(done.withdrawn, 'was,were')} withdrawn."
                 )
             messages.success(request, message)
         else:
@@ -227,7 +238,7 @@ def ladder_activate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
         "access": access,
         "ladder": ladder,
         "active": services.active_ladder(access.school),
-        "withdrawing": services.replaced_proposals(ladder=ladder).count(),
+        "preview": services.activation_preview(ladder=ladder),
     }
     return render(request, "interventions/ladder_activate.html", context)
 

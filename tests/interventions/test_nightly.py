@@ -509,3 +509,39 @@ def test_simulation_counts_the_tasks_and_letters_the_night_then_gives(school, pu
         by_key[key] = by_key.get(key, 0) + 1
     assert {row["key"]: row["count"] for row in simulation.letters} == by_key
     assert not StageChange.objects.filter(on__lt=AS_OF).exists()  # the simulation itself wrote nothing
+
+
+def test_a_pupil_kept_at_their_stage_by_a_new_ladder_is_not_given_its_work_again_and_its_reviews_go_on(
+    school, pupils, attendance_lead
+):
+    """Conditional work (given the first night its `when` holds) and the stage's reviews carry across."""
+    doc = copy.deepcopy(SIMPLE_LADDER)
+    concern = doc["stages"][1]
+    concern["actions"].append({"key": "why", "title": "Ask why", "when": {"attendance": {"below": 95}}})
+    concern["letters"] = [{"letter": "first_reminder", "when": {"attendance": {"below": 95}}}]
+    old, _ = services.ladder_load(school=school, document=doc, activate=True)
+    nightly.nightly_run(school=school, as_of=AS_OF - timedelta(days=14))
+    pupil = pupils["concern"]
+    assert stage_of(pupil, old) == "concern"
+    given = sorted(Task.objects.filter(pupil=pupil).values_list("template_key", flat=True))
+    assert given == ["call", "review", "why"]
+    assert Letter.objects.filter(pupil=pupil).count() == 1
+    # The first review is done; the next is due two school weeks after it.
+    Task.objects.filter(pupil=pupil, template_key="review").update(status="done", due_on=AS_OF - timedelta(days=7))
+
+    new, _ = services.ladder_load(school=school, document={**doc, "key": "new", "name": "New"})
+    assert services.ladder_activate(ladder=new, on=AS_OF - timedelta(days=7)).kept == 4
+    nightly.nightly_run(school=school, as_of=AS_OF)
+    nightly.nightly_run(school=school, as_of=AS_OF)
+
+    assert stage_of(pupil, new) == "concern"
+    kept = StageChange.objects.get(ladder=new, pupil=pupil)
+    assert kept.kind == "kept" and kept.kept_from == StageChange.objects.get(ladder=old, pupil=pupil)
+    assert sorted(Task.objects.filter(pupil=pupil).values_list("template_key", flat=True)) == [
+        "call",
+        "review",
+        "review-2",
+        "why",
+    ]
+    assert Task.objects.get(pupil=pupil, template_key="review-2").stage_change == kept
+    assert Letter.objects.filter(pupil=pupil).count() == 1

@@ -380,8 +380,8 @@ def test_simulating_shows_counts_and_moves_and_changes_nothing(client, school, p
     assert {k: row["now"] for k, row in stages.items()} == {
         k: Placement.objects.filter(stage__key=k).count() for k in stages
     }
-    assert {m["pk"] for m in page.moves} == {p.pk for p in placed[1:]}  # the first pupil stays at the base stage
-    assert escape(placed[3].surname) in response.content.decode()
+    # The same stages and thresholds: every pupil would keep their stage, as activating it keeps them.
+    assert page.moves == [] and "Nobody would move." in response.content.decode()
     # As last night read it: the day the placements and the dashboard come from.
     last = school_calendar(school).register_day(NightlyRun.objects.get().run_on)
     assert f"with the register up to {last:%a} {last.day} {last:%b %Y}, as last night's run read it." in (
@@ -446,34 +446,80 @@ def test_activating_asks_first_then_switches_and_is_audited(client, school, plac
     assert AuditEvent.objects.filter(verb="change", what="activated ladder draft").count() == 1
 
 
-def test_activating_another_ladder_withdraws_the_moves_proposed_on_the_old_one(
-    client, school, placed, ladder, draft, attendance_lead
-):
-    def propose(on, pupil):
-        stages = {s.key: s for s in on.stages.all()}
-        return Proposal.objects.create(
-            pupil=pupil,
-            ladder=on,
-            from_stage=stages["concern"],
-            to_stage=stages["pa"],
-            proposed_on=date(2025, 11, 25),
-            reasons=["attendance 88% < 90%"],
-        )
+def propose(on, pupil, start="concern", end="pa"):
+    stages = {s.key: s for s in on.stages.all()}
+    return Proposal.objects.create(
+        pupil=pupil,
+        ladder=on,
+        from_stage=stages[start],
+        to_stage=stages[end],
+        proposed_on=date(2025, 11, 25),
+        reasons=["attendance 88% < 90%"],
+    )
 
+
+def test_activating_a_ladder_without_the_old_ones_stages_withdraws_the_moves_proposed_on_it(
+    client, school, placed, ladder, attendance_lead
+):
+    renamed = {**SIMPLE_LADDER, "key": "other", "name": "Other"}
+    renamed["stages"] = [{**stage, "key": f"other-{stage['key']}"} for stage in SIMPLE_LADDER["stages"]]
+    other, _ = services.ladder_load(school=school, document=renamed)
     propose(ladder, next(p for p in placed if not Proposal.objects.filter(pupil=p).exists()))
-    kept = propose(draft, placed[0])  # on the ladder made active: still to decide
+    kept = propose(other, placed[0], "other-concern", "other-pa")  # on the ladder made active: still to decide
     assert Proposal.objects.filter(ladder=ladder, status="pending").count() == 2  # the night's, and ours
     client.force_login(attendance_lead)
-    asked = client.get(url("ladder_activate", school, "draft")).content.decode()
+    asked = client.get(url("ladder_activate", school, "other")).content.decode()
     assert "The 2 moves awaiting approval on Simple ladder are withdrawn: they can no longer be decided." in asked
-    response = client.post(url("ladder_activate", school, "draft"), follow=True)
+    assert "keep" not in asked.partition("<ul>")[2].partition("</ul>")[0]  # no stage in common: nobody kept
+    response = client.post(url("ladder_activate", school, "other"), follow=True)
     assert "2 moves proposed on the ladder it replaces were withdrawn." in response.content.decode()
     assert set(Proposal.objects.filter(ladder=ladder).values_list("status", "decision_reason")) == {
-        ("withdrawn", "The school's ladder is now Draft")
+        ("withdrawn", "The school's ladder is now Other")
     }
-    assert services.ladder_activate(ladder=draft) == 0  # again: nothing left to withdraw
+    assert not Placement.objects.filter(ladder=other).exists()  # tonight's run places everyone afresh
+    assert services.ladder_activate(ladder=other).withdrawn == 0  # again: nothing left to withdraw
     kept.refresh_from_db()
     assert kept.status == "pending"
+
+
+def test_activating_an_edited_copy_keeps_every_pupil_at_their_stage_and_gives_nothing_twice(
+    client, school, placed, ladder, attendance_lead, today
+):
+    """An attendance lead copies the active ladder, changes one threshold, and activates the copy."""
+    copy, _ = services.ladder_copy(school=school, document=services.ladder_document(ladder))
+    waiting = next(p for p in Proposal.objects.filter(ladder=ladder, status="pending"))
+    before = {p.pupil_id: (p.stage.key, p.since, p.attendance_pct) for p in Placement.objects.filter(ladder=ladder)}
+    tasks, letters = Task.objects.count(), Letter.objects.count()
+    client.force_login(attendance_lead)
+
+    asked = " ".join(client.get(url("ladder_activate", school, copy.key)).content.decode().split())
+    assert f"{len(before)} pupils keep their stage</strong>" in asked
+    assert "The 1 move awaiting approval between stages this ladder also has waits for a decision on this one." in asked
+    response = client.post(url("ladder_activate", school, copy.key), follow=True)
+    said = response.content.decode()
+    assert f"{len(before)} pupils kept their stage, with nothing sent or given again." in said
+    assert "1 move awaiting approval waits on this ladder." in said
+
+    # Where they stood, since when, and last night's figures: the dashboard is right at once.
+    after = {p.pupil_id: (p.stage.key, p.since, p.attendance_pct) for p in Placement.objects.filter(ladder=copy)}
+    assert after == before
+    moved = Proposal.objects.get(ladder=copy, status="pending")
+    assert (moved.pupil_id, moved.from_stage.key, moved.to_stage.key) == (
+        waiting.pupil_id,
+        waiting.from_stage.key,
+        waiting.to_stage.key,
+    )
+    dashboard = client.get(reverse("interventions:dashboard", args=[school.urn])).content.decode()
+    assert "awaiting approval" in dashboard.lower()
+
+    # Tonight's run, and the night after: no task given and no letter queued again.
+    nightly.nightly_run(school=school, as_of=today)
+    nightly.nightly_run(school=school, as_of=today + timedelta(days=1))
+    assert (Task.objects.count(), Letter.objects.count()) == (tasks, letters)
+    assert set(StageChange.objects.filter(ladder=copy).values_list("kind", flat=True)) == {"kept"}
+    # Kept is not a move: no escalation, nothing "moved overnight".
+    escalations = client.get(reverse("interventions:escalations", args=[school.urn])).content.decode()
+    assert "Kept from the last ladder" not in escalations
 
 
 def test_export_gives_the_yaml_back_and_is_audited(client, school, ladder, attendance_lead):
@@ -508,8 +554,27 @@ def test_the_simulation_page_says_what_work_the_moves_would_give(client, school,
     assert f'<span class="fw-semibold">{moved_to_concern}</span> × Phone the family' in body
     assert f'<span class="fw-semibold">{moved_to_concern}</span> × Review at Concern' in body
     assert f'<span class="fw-semibold">{moved_to_concern}</span> × First reminder' in body
-    assert f"{simulation.task_count} tasks</h3>" in body and f"{simulation.letter_count} letters</h3>" in body
+    tasks, letters = simulation.task_count, simulation.letter_count
+    assert f"{tasks} task{'s' if tasks != 1 else ''}</h3>" in body
+    assert f"{letters} letter{'s' if letters != 1 else ''}</h3>" in body
+    # Only the pupil who moves: the others keep the stages they stand at.
+    assert [move["from"] for move in simulation.moves] == ["universal"] * moved_to_concern
 
 
 def placed_ladder(school):
     return Ladder.objects.get(school=school, is_active=True)
+
+
+def test_a_pupil_kept_at_their_stage_shows_how_they_came_to_it_on_the_ladder_replaced(
+    client, school, placed, ladder, attendance_lead
+):
+    copy, _ = services.ladder_copy(school=school, document=services.ladder_document(ladder))
+    services.ladder_activate(ladder=copy, user=attendance_lead)
+    pupil = next(p for p in placed if Placement.objects.get(pupil=p, ladder=copy).stage.key == "pa")
+    client.force_login(attendance_lead)
+    page = " ".join(client.get(reverse("interventions:pupil", args=[school.urn, pupil.pk])).content.decode().split())
+    timeline = page.partition("Stage history")[2].partition("</ol>")[0]
+    kept_at = timeline.index(f"Kept at the same stage when {copy.name} replaced {ladder.name}.")
+    came = StageChange.objects.get(ladder=ladder, pupil=pupil)
+    assert timeline.index(escape("; ".join(came.reasons))) > kept_at  # the older change, below the newer
+    assert "Kept from the last ladder by" in timeline
