@@ -61,15 +61,15 @@ AUTHORISED_LINE = (
     "{% else %}"
     '- {{ attendance.authorised }} of these sessions {{ attendance.authorised|pluralize:"was,were" }}'
     " authorised (for example illness) and {{ attendance.unauthorised }}"
-    ' {{ attendance.unauthorised|pluralize:"was,were" }} not\n{% endif %}'
+    ' {{ attendance.unauthorised|pluralize:"was,were" }} not authorised\n{% endif %}'
 )
 
 #: Why it matters, said as strongly as the figures are: below 50% is severe absence (migration 0009).
 WHY_IT_MATTERS_LINE = (
-    "{% if attendance.severe %}{{ pupil.forename }} has missed half of the school year or more. A child who misses"
-    " this much school finds it very hard to keep up with learning and with friends, and we are very worried."
-    "{% else %}When attendance falls below 90%, a child is missing about half a day of school every week, and it"
-    " becomes harder to keep up.{% endif %}"
+    "{% if attendance.severe %}{{ pupil.forename }} has been in school for only {{ attendance.year_pct }} of this"
+    " school year. A child who misses this much school finds it very hard to keep up with learning and with"
+    " friends, and we are very worried.{% else %}When attendance falls below 90%, a child misses half a day of"
+    " school or more every week, and it becomes harder to keep up.{% endif %}"
 )
 
 SECOND_WARNING = f"""Dear {{{{ carer.salutation }}}},

@@ -1,39 +1,33 @@
-"""The letter of concern says "all of them were authorised", not "14 ... and 0 were not", and says how
-serious severe absence is, where it said only what falling below 90% means (to a family at 21%).
+"""The letter of concern says "all of them were authorised", not "14 ... and 0 were not"; says how little
+a pupil in severe absence has been in school ("only 21.0%"), where it said only what falling below 90%
+means; and that below 90% a child misses half a day "or more" every week (at 64% it is nearly two).
 
 Each of the two shipped lines is replaced wherever a school's template still has it word for word,
 with a revision recording the change. As with the greeting (0008), this reaches edited letters
-too: only those lines change, and they print as before except in the cases they read wrongly in.
-A template without the shipped lines is left as the school wrote it.
+too: only those two lines change. A template without them is left as the school wrote it.
 """
 
 from django.db import migrations
 
 #: (the shipped text, what replaces it): fixed here, whatever the shipped defaults say later.
-REWORDED = (
-    (
-        '- {{ attendance.authorised }} of these sessions {{ attendance.authorised|pluralize:"was,were" }} '
-        "authorised (for example illness) and {{ attendance.unauthorised }} {{ "
-        'attendance.unauthorised|pluralize:"was,were" }} not\n',
-        "{% if not attendance.sessions_missed %}{% elif not attendance.unauthorised %}- {% if "
-        "attendance.sessions_missed == 1 %}it was{% else %}all of them were{% endif %} authorised (for example "
-        "illness)\n"
-        "{% elif not attendance.authorised %}- {% if attendance.sessions_missed == 1 %}it was not{% else %}none of "
-        "them were{% endif %} authorised\n"
-        '{% else %}- {{ attendance.authorised }} of these sessions {{ attendance.authorised|pluralize:"was,were" '
-        "}} authorised (for example illness) and {{ attendance.unauthorised }} {{ "
-        'attendance.unauthorised|pluralize:"was,were" }} not\n'
-        "{% endif %}",
-    ),
-    (
-        "When attendance falls below 90%, a child is missing about half a day of school every week, and it becomes "
-        "harder to keep up.",
-        "{% if attendance.severe %}{{ pupil.forename }} has missed half of the school year or more. A child who "
-        "misses this much school finds it very hard to keep up with learning and with friends, and we are very "
-        "worried.{% else %}When attendance falls below 90%, a child is missing about half a day of school every "
-        "week, and it becomes harder to keep up.{% endif %}",
-    ),
-)
+REWORDED = (('- {{ attendance.authorised }} of these sessions {{ attendance.authorised|pluralize:"was,were" }} '
+  'authorised (for example illness) and {{ attendance.unauthorised }} {{ '
+  'attendance.unauthorised|pluralize:"was,were" }} not\n',
+  '{% if not attendance.sessions_missed %}{% elif not attendance.unauthorised %}- {% if '
+  'attendance.sessions_missed == 1 %}it was{% else %}all of them were{% endif %} authorised (for example '
+  'illness)\n'
+  '{% elif not attendance.authorised %}- {% if attendance.sessions_missed == 1 %}it was not{% else %}none of '
+  'them were{% endif %} authorised\n'
+  '{% else %}- {{ attendance.authorised }} of these sessions {{ attendance.authorised|pluralize:"was,were" '
+  '}} authorised (for example illness) and {{ attendance.unauthorised }} {{ '
+  'attendance.unauthorised|pluralize:"was,were" }} not authorised\n'
+  '{% endif %}'),
+ ('When attendance falls below 90%, a child is missing about half a day of school every week, and it becomes '
+  'harder to keep up.',
+  '{% if attendance.severe %}{{ pupil.forename }} has been in school for only {{ attendance.year_pct }} of '
+  'this school year. A child who misses this much school finds it very hard to keep up with learning and '
+  'with friends, and we are very worried.{% else %}When attendance falls below 90%, a child misses half a '
+  'day of school or more every week, and it becomes harder to keep up.{% endif %}'))
 
 
 def reword(apps, schema_editor, pairs=REWORDED, forward=True):

@@ -189,7 +189,7 @@ def test_letters_date_is_the_day_they_print(demo_school, demo_pupil, tmp_path):
     assert rules.date_text(date.today()) in text
 
 
-def concern_letter(*, missed, authorised, unauthorised, severe=""):
+def concern_letter(*, missed, authorised, unauthorised, severe="", year_pct="80.0%"):
     """The letter of concern's text for these year figures (only the lines that use them matter here)."""
     from letters import sandbox
 
@@ -202,6 +202,7 @@ def concern_letter(*, missed, authorised, unauthorised, severe=""):
         "authorised": authorised,
         "unauthorised": unauthorised,
         "severe": severe,
+        "year_pct": year_pct,
     }
     text = sandbox.render(
         DEFAULT_TEMPLATES["second_warning"].body, {"attendance": attendance, "pupil": {"forename": "Sam"}}
@@ -216,8 +217,8 @@ def test_the_letter_of_concern_agrees_with_its_numbers():
     assert "has missed 1 session: 0.5 school days, about 0.1 weeks - that is 3 hours of lost learning" in one
     assert "has missed 3 sessions: 1.5 school days, about 0.3 weeks - that is 9 hours of lost learning" in many
     assert "- it was authorised (for example illness)" in one
-    assert "2 of these sessions were authorised (for example illness) and 1 was not" in many
-    assert "1 of these sessions was authorised (for example illness) and 2 were not" in concern_letter(
+    assert "2 of these sessions were authorised (for example illness) and 1 was not authorised" in many
+    assert "1 of these sessions was authorised (for example illness) and 2 were not authorised" in concern_letter(
         missed=3, authorised=1, unauthorised=2
     )
 
@@ -238,9 +239,10 @@ def test_the_letter_of_concern_never_says_none_were_not(authorised, unauthorised
 
 
 def test_the_letter_of_concern_says_how_serious_severe_absence_is():
-    severe = concern_letter(missed=158, authorised=120, unauthorised=38, severe="yes")
-    persistent = concern_letter(missed=30, authorised=20, unauthorised=10)
+    severe = concern_letter(missed=158, authorised=120, unauthorised=38, severe="yes", year_pct="21.0%")
+    persistent = concern_letter(missed=30, authorised=20, unauthorised=10, year_pct="64.5%")
 
-    assert "Sam has missed half of the school year or more" in severe and "below 90%" not in severe
-    assert "When attendance falls below 90%, a child is missing about half a day" in persistent
-    assert "half of the school year" not in persistent
+    assert "Sam has been in school for only 21.0% of this school year." in severe
+    assert "very worried" in severe and "below 90%" not in severe
+    assert "When attendance falls below 90%, a child misses half a day of school or more every week" in persistent
+    assert "only 64.5%" not in persistent
