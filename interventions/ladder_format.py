@@ -9,8 +9,9 @@ described) and the resolved document the engine runs on. See
 from __future__ import annotations
 
 import copy
+import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -224,7 +225,7 @@ class Problem:
         if found:
             steps = [f"item {int(index) + 1}" if index else name for name, index in _STEP.findall(found["path"] or "")]
             place = ", ".join([found["head"], " › ".join(steps)]) if steps else found["head"]
-        return f"line {self.line}, {place}" if self.line else place
+        return ", ".join(part for part in (f"line {self.line}" if self.line else "", place) if part)
 
     def __str__(self) -> str:
         return f"{self.place}: {self.message}"
@@ -351,6 +352,8 @@ def _explain(error: jsonschema.ValidationError) -> str:
         wanted = error.validator_value if isinstance(error.validator_value, str) else error.validator_value[0]
         if wanted in ("number", "integer") and isinstance(value, str) and value.strip().endswith("%"):
             return f"write {value.strip().rstrip('%').strip()} without the % sign: it is a percentage already"
+        if value is None:  # "name:" with nothing after it
+            return f"is empty: write {_TYPE_WORDS.get(wanted, wanted)} after the colon"
         return f"should be {_TYPE_WORDS.get(wanted, wanted)}, not {value!r}"
     if error.validator == "minimum":
         return f"should be at least {error.validator_value}, not {value!r}"
@@ -507,10 +510,25 @@ def _resolve_bands(document: dict[str, Any], check: LadderCheck) -> None:
             )
 
 
-def validate_ladder(document: Any, *, letter_keys: Iterable[str] | None = None) -> LadderCheck:
+def _no_such_letter(letter: str, known: Collection[str], titles: Mapping[str, str]) -> str:
+    """ "there is no letter template 'x'", with the one meant if its key or its name is close, and every key
+    with its name (staff know a letter by its name: "Letter of concern about attendance" is second_warning)."""
+    by_name = {re.sub(r"[^a-z0-9]+", "_", titles[key].lower()).strip("_"): key for key in known if key in titles}
+    close = difflib.get_close_matches(letter, [*known, *by_name], n=1, cutoff=0.5)
+    meant = by_name.get(close[0], close[0]) if close else None
+    listed = ", ".join(f"{key} ({titles[key]})" if key in titles else key for key in sorted(known))
+    return (
+        f"there is no letter template {letter!r}"
+        + (f" (did you mean {meant!r}?)" if meant else "")
+        + f"; known: {listed}"
+    )
+
+
+def validate_ladder(document: Any, *, letter_keys: Iterable[str] | Mapping[str, str] | None = None) -> LadderCheck:
     """Check a ladder document. Never raises on bad input: every problem is in the result.
 
-    `letter_keys`: the letter templates that exist for the school; None skips that check.
+    `letter_keys`: the letter templates that exist for the school (a mapping gives each key's name, to
+    name in the message); None skips that check.
     """
     check = LadderCheck(errors=_schema_errors(document))
     if check.errors:
@@ -521,6 +539,7 @@ def validate_ladder(document: Any, *, letter_keys: Iterable[str] | None = None) 
     stages = doc["stages"]
     keys = [s["key"] for s in stages]
     falling = {s["key"] for s in stages if s.get("track", "falling") == "falling"}
+    letter_titles = dict(letter_keys) if isinstance(letter_keys, Mapping) else {}
     known_letters = set(letter_keys) if letter_keys is not None else None
 
     for index, stage in enumerate(stages):
@@ -613,10 +632,7 @@ def validate_ladder(document: Any, *, letter_keys: Iterable[str] | None = None) 
             for i, (letter, _) in enumerate(stage_letters(stage)):
                 if letter not in known_letters:
                     check.errors.append(
-                        Problem(
-                            where + f"letters[{i}]",
-                            f"there is no letter template {letter!r}; known: {', '.join(sorted(known_letters))}",
-                        )
+                        Problem(where + f"letters[{i}]", _no_such_letter(letter, known_letters, letter_titles))
                     )
     if not check.errors:
         _resolve_bands(doc, check)
@@ -627,7 +643,10 @@ def validate_ladder(document: Any, *, letter_keys: Iterable[str] | None = None) 
 
 #: YAML's own words for the usual slips, and what they mean to someone editing a ladder.
 _YAML_SLIPS = (
-    ("expected <block end>", "a line's indentation does not line up with the lines above it"),
+    (
+        "expected <block end>",
+        "a line's indentation does not line up with the lines above it (this line or the one before)",
+    ),
     (
         "mapping values are not allowed here",
         "a colon where YAML did not expect one: put quotes round text with a colon in it",
@@ -641,10 +660,16 @@ _YAML_SLIPS = (
 
 def yaml_problem(exc: Exception) -> str:
     """Why a ladder file is not YAML, where, in words: "line 12, column 5: a line's indentation ..."."""
+    line, column, meaning = yaml_slip(exc)
+    return f"line {line}, column {column}: {meaning}" if line else meaning
+
+
+def yaml_slip(exc: Exception) -> tuple[int | None, int | None, str]:
+    """(line, column, what is wrong in words) for a YAML error; line and column count from 1."""
     mark = getattr(exc, "problem_mark", None)
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
     problem = getattr(exc, "problem", None) or str(exc)
     for words, meaning in _YAML_SLIPS:
         if problem.startswith(words):
-            return f"{where}{meaning} (YAML says: {problem})"
-    return f"{where}{problem}"
+            problem = f"{meaning} (YAML says: {problem})"
+            break
+    return (mark.line + 1, mark.column + 1, problem) if mark else (None, None, problem)

@@ -92,7 +92,7 @@ def letter_names(school: School | None) -> dict[str, str]:
 
 def ladder_check(*, school: School | None, document: Any) -> LadderCheck:
     """Validate a ladder document for a school (letter templates included)."""
-    return validate_ladder(document, letter_keys=set(letter_names(school)))
+    return validate_ladder(document, letter_keys=letter_names(school))
 
 
 def ladder_document(ladder: Ladder) -> dict[str, Any]:

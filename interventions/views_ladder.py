@@ -25,7 +25,7 @@ from pupils.services import audit_record, school_calendar
 
 from . import selectors, selectors_ladder, services
 from .forms_ladder import LadderYamlForm
-from .ladder_format import problems_located
+from .ladder_format import Problem, problems_located
 from .ladder_words import ladder_picture
 from .models import Ladder
 
@@ -163,6 +163,8 @@ def ladder_edit(request: HttpRequest, urn: str, key: str) -> HttpResponse:
             for warning in problems_located(check.warnings, form.cleaned_data["text"]):
                 messages.warning(request, f"Warning: {warning}")
             return redirect("interventions:ladder_detail", urn=urn, key=ladder.key)
+    if request.method == "POST" and not form.is_valid():
+        problems = form.problems or [Problem("", error) for error in form.errors.get("text", [])]
     context = {"access": access, "ladder": ladder, "form": form, "problems": problems, "warnings": warnings}
     status = 422 if request.method == "POST" else 200
     return render(request, "interventions/ladder_edit.html", context, status=status)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from interventions import nightly, services
 from interventions.models import Ladder, Placement
 from pupils.models import AuditEvent
+from tests.browser.conftest import screenshot
 from tests.factories import PupilFactory, RegistrationGroupFactory
 from tests.interventions.conftest import SIMPLE_LADDER, fill_school_days
 
@@ -64,6 +65,11 @@ def test_lead_copies_edits_simulates_and_activates_a_ladder(live_server, sign_in
     assert errors.get_by_text("Nothing was saved").is_visible()
     assert "stage 'concern', criteria" in errors.inner_text() and "belw" in errors.inner_text()
     assert "belw" in yaml_box.input_value()  # the text is kept, to fix
+    # The problem's place is a link: it selects the line in the box, which has no line numbers of its own.
+    errors.locator("a.go-to-line").first.click()
+    selected = yaml_box.evaluate("box => box.value.slice(box.selectionStart, box.selectionEnd)")
+    assert "belw: 96" in selected and "\n" not in selected
+    screenshot(page, "ladder-error-line-selected")
 
     # The fix: concern now starts below 96%, which catches Birch (95.2%) too.
     yaml_box.fill(yaml_box.input_value().replace("belw: 96", "below: 96"))
@@ -83,6 +89,8 @@ def test_lead_copies_edits_simulates_and_activates_a_ladder(live_server, sign_in
     page.get_by_role("link", name="Activate…").click()
     page.wait_for_load_state("networkidle")
     assert page.get_by_text("It replaces Simple ladder").is_visible()
+    placed = Placement.objects.filter(ladder__key="simple").count()
+    assert page.get_by_text(f"{placed} pupils keep their stage").is_visible()
     page.get_by_role("button", name="Yes, make it the active ladder").click()
     page.wait_for_load_state("networkidle")
     assert page.get_by_text("is now the active ladder").is_visible()

@@ -302,3 +302,15 @@ def test_an_actions_when_gets_the_checks_criteria_get_and_a_warning_where_a_pers
         "stage 's1', actions: a when is checked only when the night moves a pupil onto a stage; pupils"
         " come onto this approval stage by a person's decision, which gives every action's task"
     ]
+
+
+def test_a_letter_named_as_staff_know_it_is_matched_to_its_key_and_every_key_says_its_name():
+    names = {"first_reminder": "First reminder", "second_warning": "Letter of concern about attendance"}
+    check = validate_ladder(
+        doc({"key": "s1", "name": "One", "criteria": {"flag": "fsm"}, "letters": ["letter_of_concern"]}),
+        letter_keys=names,
+    )
+    assert messages(check.errors) == [
+        "stage 's1', letters › item 1: there is no letter template 'letter_of_concern' (did you mean "
+        "'second_warning'?); known: first_reminder (First reminder), second_warning (Letter of concern about attendance)"
+    ]

@@ -325,12 +325,12 @@ def test_a_threshold_outside_0_to_100_is_refused_on_the_active_ladder(client, sc
     lines = text.splitlines()
     at_150, at_minus_5 = (next(n for n, line in enumerate(lines, 1) if value in line) for value in (": 150", ": -5"))
     assert (
-        f"<strong>line {at_150}, stage &#x27;concern&#x27;, criteria › attendance › at_most</strong>: "
-        "150 is not a percentage" in body
+        f'data-line="{at_150}" title="Select line {at_150} in the editor">line {at_150}, stage &#x27;concern&#x27;,'
+        " criteria › attendance › at_most</a>: 150 is not a percentage" in body
     )
     assert (
-        f"<strong>line {at_minus_5}, stage &#x27;pa&#x27;, criteria › attendance › below</strong>: "
-        "-5 is not a percentage" in body
+        f'data-line="{at_minus_5}" title="Select line {at_minus_5} in the editor">line {at_minus_5}, stage'
+        " &#x27;pa&#x27;, criteria › attendance › below</a>: -5 is not a percentage" in body
     )
     ladder.refresh_from_db()
     assert services.ladder_document(ladder) == before
@@ -341,7 +341,19 @@ def test_yaml_that_does_not_parse_says_where(client, school, draft, attendance_l
     client.force_login(attendance_lead)
     response = client.post(url("ladder_edit", school, "draft"), {"text": "key: draft\nstages: [\n  - oops: {"})
     assert response.status_code == 422
-    assert "This is not valid YAML, at line 3" in response.content.decode()
+    body = " ".join(response.content.decode().split())
+    assert "This is not valid YAML, at line 3" in body  # under the box
+    # And at the top, with the others, where it is seen: the line is a link that selects it in the box.
+    banner = body.partition('id="ladder-errors"')[2].partition("</div>")[0]
+    assert "Nothing was saved: 1 problem to fix" in banner
+    assert 'class="go-to-line fw-semibold" data-line="3"' in banner and "this is not valid YAML" in banner
+
+
+def test_a_field_left_empty_says_it_is_empty(client, school, draft, attendance_lead):
+    client.force_login(attendance_lead)
+    text = edited(draft, lambda doc: doc["stages"][1].update(name=None))
+    response = client.post(url("ladder_edit", school, "draft"), {"text": text})
+    assert "name</a>: is empty: write text after the colon" in " ".join(response.content.decode().split())
 
 
 def test_the_key_cannot_change_in_an_edit(client, school, draft, attendance_lead):
