@@ -31,6 +31,7 @@ class SimulationPage:
     compared_with: Ladder | None  # the ladder "now" is read from
     comparable: bool  # the two share stage keys, so counts can sit side by side
     current: list[dict[str, Any]] = field(default_factory=list)  # the other ladder's counts, when not comparable
+    proposals: list[dict[str, Any]] = field(default_factory=list)  # laid out as moves
 
 
 def _rows(stages: list[Stage], counts: dict[str, int]) -> list[dict[str, Any]]:
@@ -72,23 +73,29 @@ def simulation_page(
             }
         )
     pks = dict(pupils.values_list("upn", "pk"))
-    moves = [
-        {
-            **move,
-            "pk": pks[move["upn"]],
-            "from_label": by_key[move["from"]].label if move["from"] in by_key else "",
-            "to_label": by_key[move["to"]].label if move["to"] in by_key else move["to"],
-            "to_colour": by_key[move["to"]].colour if move["to"] in by_key else "#6c757d",
-            "position": by_key[move["to"]].position if move["to"] in by_key else 0,
-        }
-        for move in simulation.moves
-        if move["upn"] in pks
-    ]
-    # The most concerning stage first, and within it the lowest attendance first.
-    moves.sort(key=lambda m: (-m["position"], float(m["attendance"]) if m["attendance"] else 101.0, m["name"]))
+
+    def laid_out(moves: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The moves of the pupils shown, with their stages' labels; the most concerning stage first, and
+        within it the lowest attendance."""
+        rows = [
+            {
+                **move,
+                "pk": pks[move["upn"]],
+                "from_label": by_key[move["from"]].label if move["from"] in by_key else "",
+                "to_label": by_key[move["to"]].label if move["to"] in by_key else move["to"],
+                "to_colour": by_key[move["to"]].colour if move["to"] in by_key else "#6c757d",
+                "position": by_key[move["to"]].position if move["to"] in by_key else 0,
+            }
+            for move in moves
+            if move["upn"] in pks
+        ]
+        rows.sort(key=lambda m: (-m["position"], float(m["attendance"]) if m["attendance"] else 101.0, m["name"]))
+        return rows
+
     return SimulationPage(
         stages=rows,
-        moves=moves,
+        moves=laid_out(simulation.moves),
+        proposals=laid_out(simulation.proposals),
         compared_with=compared_with,
         comparable=comparable,
         current=[] if comparable else current,

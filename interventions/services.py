@@ -798,6 +798,8 @@ class Simulation:
     stages: list[dict[str, Any]]
     moves: list[dict[str, Any]]
     proposed: int
+    #: The moves that would be proposed for a person to approve, as `moves` (from: where the night leaves them).
+    proposals: list[dict[str, Any]] = field(default_factory=list)
     #: The work the moves would give, as the night gives it: [{"title", "count"}] by task title (reviews
     #: included) and [{"key", "count"}] by letter template, each counting pupils, most first.
     tasks: list[dict[str, Any]] = field(default_factory=list)
@@ -818,6 +820,7 @@ class Simulation:
             "stages": self.stages,
             "moves": self.moves,
             "proposed": self.proposed,
+            "proposals": self.proposals,
             "tasks": self.tasks,
             "letters": self.letters,
         }
@@ -846,6 +849,7 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
         placements = {**kept, **placements}
     counts = dict.fromkeys((s.key for s in spec.stages), 0)
     moves: list[dict[str, Any]] = []
+    proposals: list[dict[str, Any]] = []
     proposed = 0
     stage_docs = {stage["key"]: stage for stage in doc["stages"]}
     tasks: Counter[str] = Counter()
@@ -879,6 +883,17 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
                     "attendance": format_pct(facts.year_to_date(pupil.pk, spec)),
                 }
             )
+        if decision.proposal is not None:
+            proposals.append(
+                {
+                    "upn": pupil.upn,
+                    "name": pupil.full_name,
+                    "from": decision.stage_key,
+                    "to": decision.proposal,
+                    "reasons": "; ".join(decision.proposal_reasons),
+                    "attendance": format_pct(facts.year_to_date(pupil.pk, spec)),
+                }
+            )
     stages = [
         {"key": s["key"], "label": s.get("label", s["key"]), "name": s["name"], "count": counts[s["key"]]}
         for s in doc["stages"]
@@ -889,6 +904,7 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
         stages,
         moves,
         proposed,
+        proposals=proposals,
         tasks=[{"title": title, "count": n} for title, n in tasks.most_common()],
         letters=[{"key": key, "count": n} for key, n in letters.most_common()],
     )

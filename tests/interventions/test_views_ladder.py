@@ -590,3 +590,16 @@ def test_a_pupil_kept_at_their_stage_shows_how_they_came_to_it_on_the_ladder_rep
     came = StageChange.objects.get(ladder=ladder, pupil=pupil)
     assert timeline.index(escape("; ".join(came.reasons))) > kept_at  # the older change, below the newer
     assert "Kept from the last ladder by" in timeline
+
+
+def test_the_simulation_lists_the_moves_it_would_propose(client, school, placed, ladder, attendance_lead):
+    pending = Proposal.objects.get(ladder=ladder, status="pending")
+    client.force_login(attendance_lead)
+    response = client.get(url("ladder_simulate", school, "simple"))
+    page = response.context["page"]
+    assert [(p["pk"], p["from"], p["to"]) for p in page.proposals] == [
+        (pending.pupil_id, pending.from_stage.key, pending.to_stage.key)
+    ]
+    body = " ".join(response.content.decode().split())
+    assert 'Would be proposed for approval <span class="badge text-bg-warning">1</span>' in body
+    assert escape(pending.pupil.full_name) in body.partition("Would be proposed for approval")[2]
