@@ -237,6 +237,12 @@ def test_print_selected_goes_to_the_batch_and_its_pdf_downloads(client, school, 
     assert download["Content-Type"] == "application/pdf"
     assert download["Content-Disposition"].startswith("attachment;")
     assert download.content == batch.pdf.read()
+    # A jammed printer: the page says the same PDF can be printed again, and the letters wait to post.
+    assert "if the printer jams or pages go missing, download it again" in page
+    again = client.get(reverse("letters:batch_pdf", args=[school.urn, batch.pk]))
+    assert again.content == download.content
+    letters[0].refresh_from_db()
+    assert letters[0].status == "printed"
 
 
 def test_the_batch_page_warns_which_letters_have_no_postal_address(client, school, family, office):
