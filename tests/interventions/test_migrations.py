@@ -22,6 +22,14 @@ REBAND_TARGET = ("interventions", "0010_dfe_bands_without_floors")
 UNAUTHORISED = importlib.import_module("interventions.migrations.0014_dfe_irregular_attendance_is_unauthorised")
 
 
+@pytest.fixture(autouse=True)
+def _latest_schema_after():
+    """Each test stops part-way through the migrations: put the schema back for the tests that follow
+    (a test that stopped at what was once the latest would leave out every migration since)."""
+    yield
+    migrate_to_latest()
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize(
     "before",
