@@ -988,12 +988,14 @@ def reviews_create(*, ladder: Ladder, calendar: SchoolCalendar, as_of: date, pup
     """
     latest = StageChange.objects.filter(ladder=ladder).values("pupil_id").annotate(last=Max("id"))
     # A pupil kept at their stage when this ladder replaced another carries on that stage's reviews.
-    kept = StageChange.objects.filter(pk__in=latest.values("last"), kind=StageChange.Kind.KEPT)
-    owner = {
-        ancestor: change_id
-        for change_id, chain in kept_lineage(list(kept.values_list("pk", flat=True))).items()
-        for ancestor in chain[1:]
-    }
+    owner: dict[int, int] = {}
+    if StageChange.objects.filter(ladder=ladder, kind=StageChange.Kind.KEPT).exists():  # most ladders: never
+        kept = StageChange.objects.filter(pk__in=latest.values("last"), kind=StageChange.Kind.KEPT)
+        owner = {
+            ancestor: change_id
+            for change_id, chain in kept_lineage(list(kept.values_list("pk", flat=True))).items()
+            for ancestor in chain[1:]
+        }
     reviews: dict[int, list[tuple[int, str, date]]] = defaultdict(list)
     for change_id, key, status, due_on in Task.objects.filter(
         Q(stage_change_id__in=latest.values("last"), stage_change__to_stage__review_every_weeks__isnull=False)
