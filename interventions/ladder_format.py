@@ -668,6 +668,17 @@ def yaml_slip(exc: Exception) -> tuple[int | None, int | None, str]:
     """(line, column, what is wrong in words) for a YAML error; line and column count from 1."""
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
+    opened = getattr(exc, "context_mark", None)
+    if opened is not None and mark is not None and "flow" in (getattr(exc, "context", "") or ""):
+        # A { or [ left open: YAML notices on a later line; the line to fix is where it opened.
+        bracket = "{" if "mapping" in exc.context else "["
+        closing = "}" if bracket == "{" else "]"
+        return (
+            opened.line + 1,
+            opened.column + 1,
+            f"the {bracket} on this line is not closed with {closing} (YAML noticed on line {mark.line + 1}:"
+            f" {problem})",
+        )
     for words, meaning in _YAML_SLIPS:
         if problem.startswith(words):
             problem = f"{meaning} (YAML says: {problem})"

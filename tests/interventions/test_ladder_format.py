@@ -206,6 +206,12 @@ def test_mistakes_are_explained_in_words_an_attendance_lead_can_act_on():
         ("key: a\nname: b: c\n", "line 2, column 8: a colon where YAML did not expect one"),
         ("key: a\n\tname: b\n", "line 2, column 1: a tab: indent with spaces only"),
         ("key: a\nstages:\n  - key: b\n   name: c\n", "a line's indentation does not line up with the lines above it"),
+        # A { left open on line 5: YAML notices on line 6, but line 5 is the one to fix.
+        (
+            "key: a\nstages:\n  - key: b\n    criteria:\n      attendance: {below: 95\n    name: B\n",
+            "line 5, column 19: the { on this line is not closed with } (YAML noticed on line 6:",
+        ),
+        ("key: a\nstages: [x, y\nname: b\n", "line 2, column 9: the [ on this line is not closed with ]"),
     ],
 )
 def test_a_yaml_slip_is_named_with_its_line_and_what_to_do(text, words):
