@@ -9,7 +9,7 @@ from django.db.models import Count, QuerySet
 
 from pupils.models import Pupil, School
 
-from .models import Ladder, Placement, Stage
+from .models import Ladder, Placement, Proposal, Stage
 from .services import Simulation, active_ladder
 
 
@@ -31,7 +31,12 @@ class SimulationPage:
     compared_with: Ladder | None  # the ladder "now" is read from
     comparable: bool  # the two share stage keys, so counts can sit side by side
     current: list[dict[str, Any]] = field(default_factory=list)  # the other ladder's counts, when not comparable
-    proposals: list[dict[str, Any]] = field(default_factory=list)  # laid out as moves
+    proposals: list[dict[str, Any]] = field(default_factory=list)  # laid out as moves; "waiting": already proposed
+    staying: list[dict[str, Any]] = field(default_factory=list)  # laid out as moves
+
+    @property
+    def proposals_waiting(self) -> int:
+        return sum(1 for proposal in self.proposals if proposal.get("waiting"))
 
 
 def _rows(stages: list[Stage], counts: dict[str, int]) -> list[dict[str, Any]]:
@@ -85,6 +90,7 @@ def simulation_page(
                 "to_label": by_key[move["to"]].label if move["to"] in by_key else move["to"],
                 "to_colour": by_key[move["to"]].colour if move["to"] in by_key else "#6c757d",
                 "position": by_key[move["to"]].position if move["to"] in by_key else 0,
+                "indicated_label": by_key[move["indicated"]].label if move.get("indicated") in by_key else "",
             }
             for move in moves
             if move["upn"] in pks
@@ -92,10 +98,21 @@ def simulation_page(
         rows.sort(key=lambda m: (-m["position"], float(m["attendance"]) if m["attendance"] else 101.0, m["name"]))
         return rows
 
+    proposals = laid_out(simulation.proposals)
+    # The same move awaiting approval now, on the ladder "now" is read from (kept by key on activation).
+    if compared_with is not None:
+        waiting = set(
+            Proposal.objects.filter(ladder=compared_with, status=Proposal.Status.PENDING).values_list(
+                "pupil_id", "to_stage__key"
+            )
+        )
+        for proposal in proposals:
+            proposal["waiting"] = (proposal["pk"], proposal["to"]) in waiting
     return SimulationPage(
         stages=rows,
         moves=laid_out(simulation.moves),
-        proposals=laid_out(simulation.proposals),
+        proposals=proposals,
+        staying=laid_out(simulation.staying),
         compared_with=compared_with,
         comparable=comparable,
         current=[] if comparable else current,

@@ -800,6 +800,11 @@ class Simulation:
     proposed: int
     #: The moves that would be proposed for a person to approve, as `moves` (from: where the night leaves them).
     proposals: list[dict[str, Any]] = field(default_factory=list)
+    #: Pupils whose stage's criteria no longer hold but who stay, as `moves` with the stage `indicated`
+    #: and `improving_since`: they come down only after `margin` points clear for `sustain_weeks` weeks.
+    staying: list[dict[str, Any]] = field(default_factory=list)
+    sustain_weeks: int = 4
+    margin: Any = 1
     #: The work the moves would give, as the night gives it: [{"title", "count"}] by task title (reviews
     #: included) and [{"key", "count"}] by letter template, each counting pupils, most first.
     tasks: list[dict[str, Any]] = field(default_factory=list)
@@ -821,6 +826,10 @@ class Simulation:
             "moves": self.moves,
             "proposed": self.proposed,
             "proposals": self.proposals,
+            "staying": [
+                {**row, "improving_since": row["improving_since"] and row["improving_since"].isoformat()}
+                for row in self.staying
+            ],
             "tasks": self.tasks,
             "letters": self.letters,
         }
@@ -850,6 +859,7 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
     counts = dict.fromkeys((s.key for s in spec.stages), 0)
     moves: list[dict[str, Any]] = []
     proposals: list[dict[str, Any]] = []
+    staying: list[dict[str, Any]] = []
     proposed = 0
     stage_docs = {stage["key"]: stage for stage in doc["stages"]}
     tasks: Counter[str] = Counter()
@@ -883,6 +893,23 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
                     "attendance": format_pct(facts.year_to_date(pupil.pk, spec)),
                 }
             )
+        if (
+            current is not None
+            and not decision.moved
+            and decision.proposal is None
+            and spec.stage(decision.indicated_key).level < spec.stage(current.stage_key).level
+        ):
+            staying.append(
+                {
+                    "upn": pupil.upn,
+                    "name": pupil.full_name,
+                    "from": current.stage_key,
+                    "to": current.stage_key,
+                    "indicated": decision.indicated_key,
+                    "improving_since": decision.improving_since,
+                    "attendance": format_pct(facts.year_to_date(pupil.pk, spec)),
+                }
+            )
         if decision.proposal is not None:
             proposals.append(
                 {
@@ -905,6 +932,9 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
         moves,
         proposed,
         proposals=proposals,
+        staying=staying,
+        sustain_weeks=spec.sustain_weeks,
+        margin=spec.margin,
         tasks=[{"title": title, "count": n} for title, n in tasks.most_common()],
         letters=[{"key": key, "count": n} for key, n in letters.most_common()],
     )

@@ -603,3 +603,26 @@ def test_the_simulation_lists_the_moves_it_would_propose(client, school, placed,
     body = " ".join(response.content.decode().split())
     assert 'Would be proposed for approval <span class="badge text-bg-warning">1</span>' in body
     assert escape(pending.pupil.full_name) in body.partition("Would be proposed for approval")[2]
+
+
+def test_a_lowered_threshold_lists_who_no_longer_meets_it_but_stays_and_says_why(
+    client, school, placed, ladder, attendance_lead
+):
+    def lowered(doc):
+        doc["key"], doc["name"] = "lowered", "Lowered"
+        doc["stages"][1]["criteria"] = {"attendance": {"below": 90.5}}  # "concern" now only below 90.5%
+
+    services.ladder_load(school=school, document=yaml.safe_load(edited(ladder, lowered)))
+    at_concern = {p.pupil_id for p in Placement.objects.filter(ladder=ladder, stage__key="concern")}
+    assert at_concern
+    client.force_login(attendance_lead)
+    response = client.get(url("ladder_simulate", school, "lowered"))
+    page = response.context["page"]
+    assert {row["pk"] for row in page.staying} == at_concern and page.moves == []
+    assert {row["indicated"] for row in page.staying} == {"universal"}
+    body = " ".join(response.content.decode().split())
+    assert "No longer meet their stage's criteria, but stay for now" in body
+    assert "once their attendance has been 1.0 point clear of the line for 4 school weeks running" in body
+    # The one move the night has proposed already is marked so: nothing new to decide.
+    assert [row["waiting"] for row in page.proposals] == [True]
+    assert "All 1 are already awaiting approval</strong>: nothing new." in body
