@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import copy
 import itertools
 import operator
 from collections import defaultdict
@@ -748,7 +749,7 @@ def nightly_status(*, school: School, today: date | None = None, now: datetime |
         ):
             night_of = yesterday
     runs = list(NightlyRun.objects.filter(school=school, run_on=night_of).order_by("-started_at")[:20])
-    done = next((r for r in runs if r.status == NightlyRun.Status.DONE), None)
+    done = _night_made(runs)
     if done is not None:
         return NightStatus("ok", night_of, done)
     if not Ladder.objects.filter(school=school, is_active=True).exists():
@@ -759,6 +760,26 @@ def nightly_status(*, school: School, today: date | None = None, now: datetime |
         retry = not night_attempts_exhausted(school=school, night=night_of)
         return NightStatus("failed", night_of, runs[0], will_retry=retry)
     return NightStatus("missed", night_of, None)
+
+
+#: What a night made: a run again adds only what the runs before it did not, so the night's own count is
+#: every successful attempt's added up (the last one alone says 0 after a re-run).
+_MADE = ("moved", "proposed", "tasks_created", "letters_queued", "reviews_created")
+
+
+def _night_made(runs: Sequence[NightlyRun]) -> NightlyRun | None:
+    """The night's latest successful attempt, as a copy carrying what all its successful attempts made
+    (`_MADE`, added up); None if none succeeded. The copy is for showing: never saved."""
+    done = [run for run in runs if run.status == NightlyRun.Status.DONE]
+    if not done:
+        return None
+    latest = max(done, key=lambda run: run.started_at)
+    if len(done) == 1:
+        return latest
+    shown = copy.copy(latest)
+    for name in _MADE:
+        setattr(shown, name, sum(getattr(run, name) for run in done))
+    return shown
 
 
 def too_many_failures(failures: int) -> bool:
@@ -809,7 +830,8 @@ class NightRow:
     night_of: date
     #: ok, running, failed (every attempt failed) or missed (never tried).
     state: str
-    #: The attempt that succeeded (the latest, if it was run again), else the latest one; None for a missed night.
+    #: The attempt that succeeded (the latest, if it was run again, carrying what every successful attempt made:
+    #: `_night_made`), else the latest one; None for a missed night.
     run: NightlyRun | None
     #: Attempts until it first succeeded, or all of them if it never has.
     attempts: int
@@ -857,7 +879,7 @@ def night_history(*, school: School, now: datetime | None = None, nights: int = 
     for offset in range((latest - start).days + 1):
         night = latest - timedelta(days=offset)
         runs = attempts.get(night, [])
-        done = next((r for r in runs if r.status == NightlyRun.Status.DONE), None)
+        done = _night_made(runs)
         if done is not None:
             placed, moved = (changes.get((night, kind), 0) for kind in StageChange.BY_THE_NIGHT)
             first_success = min(r.started_at for r in runs if r.status == NightlyRun.Status.DONE)

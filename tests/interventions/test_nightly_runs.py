@@ -495,6 +495,12 @@ def test_the_history_shows_each_night_since_the_first_with_the_ones_that_failed_
     nightly.nightly_run(school=oakfield, as_of=date(2025, 11, 22), full=True)  # the same night, run again by hand
     again = selectors.night_history(school=oakfield, now=datetime(2025, 11, 27, 2, 30, tzinfo=UTC))[-1]
     assert (again.state, again.attempts, again.placed, again.moved) == ("ok", 1, 1, 0)  # what the night did, once
+    # The tasks and letters it gave too: the run again gave none, which is not what the night made.
+    assert (again.run.tasks_created, again.run.letters_queued) == (first.tasks_created, first.letters_queued)
+    assert first.tasks_created > 0
+    status = selectors.nightly_status(school=oakfield, today=date(2025, 11, 23))
+    assert (status.run.tasks_created, status.run.letters_queued) == (first.tasks_created, first.letters_queued)
+    assert NightlyRun.objects.filter(run_on=date(2025, 11, 22), tasks_created=0).exists()  # as recorded
     recent = selectors.night_history(school=oakfield, nights=2, now=datetime(2025, 11, 27, 2, 30, tzinfo=UTC))
     assert [r.night_of.day for r in recent] == [26, 25]
 
