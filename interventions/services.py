@@ -267,6 +267,8 @@ class Activation:
     kept: int = 0
     proposals_kept: int = 0
     withdrawn: int = 0
+    #: Pupils of the replaced ladder not kept (at a stage this one lacks): tonight's run places them.
+    left_to_place: int = 0
 
 
 @transaction.atomic
@@ -295,7 +297,12 @@ def ladder_activate(*, ladder: Ladder, user: Any = None, on: date | None = None)
         decided_at=timezone.now(),
         decision_reason=f"The school's ladder is now {ladder.name}",
     )
-    return Activation(kept=kept, proposals_kept=proposals_kept, withdrawn=withdrawn)
+    left = 0
+    if replaced is not None:
+        placed = Placement.objects.filter(ladder=ladder).values("pupil_id")
+        left = Placement.objects.filter(ladder=replaced, pupil__school=ladder.school).exclude(pupil_id__in=placed)
+        left = left.count()
+    return Activation(kept=kept, proposals_kept=proposals_kept, withdrawn=withdrawn, left_to_place=left)
 
 
 @dataclass(frozen=True)

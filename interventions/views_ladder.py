@@ -221,7 +221,10 @@ def ladder_activate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
                     f" {done.kept} pupil{pluralize(done.kept)} kept {pluralize(done.kept, 'its,their')} stage,"
                     " with nothing sent or given again."
                 )
-            message += " Tonight's run places everyone else and moves whoever the ladder says should move."
+            if done.left_to_place or not done.kept:
+                message += " Tonight's run places everyone else and moves whoever the ladder says should move."
+            else:
+                message += " Tonight's run moves whoever this ladder says should move."
             if done.proposals_kept:
                 message += (
                     f" {done.proposals_kept} move{pluralize(done.proposals_kept)} awaiting approval"

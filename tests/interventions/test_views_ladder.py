@@ -510,6 +510,7 @@ def test_activating_an_edited_copy_keeps_every_pupil_at_their_stage_and_gives_no
     response = client.post(url("ladder_activate", school, copy.key), follow=True)
     said = response.content.decode()
     assert f"{len(before)} pupils kept their stage, with nothing sent or given again." in said
+    assert "Tonight&#x27;s run moves whoever this ladder says should move." in said  # nobody is left to place
     assert "1 move awaiting approval waits on this ladder." in said
 
     # Where they stood, since when, and last night's figures: the dashboard is right at once.
