@@ -810,6 +810,8 @@ class Simulation:
     #: Pupils whose stage's criteria no longer hold but who stay, as `moves` with the stage `indicated`
     #: and `improving_since`: they come down only after `margin` points clear for `sustain_weeks` weeks.
     staying: list[dict[str, Any]] = field(default_factory=list)
+    #: (tasks, letters) that approving every proposal would give: a person's move gives all a stage's work.
+    approval_work: tuple[int, int] = (0, 0)
     sustain_weeks: int = 4
     margin: Any = 1
     #: The work the moves would give, as the night gives it: [{"title", "count"}] by task title (reviews
@@ -867,7 +869,7 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
     moves: list[dict[str, Any]] = []
     proposals: list[dict[str, Any]] = []
     staying: list[dict[str, Any]] = []
-    proposed = 0
+    proposed = approval_tasks = approval_letters = 0
     stage_docs = {stage["key"]: stage for stage in doc["stages"]}
     tasks: Counter[str] = Counter()
     letters: Counter[str] = Counter()
@@ -877,17 +879,18 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
         counts[decision.stage_key] += 1
         proposed += decision.proposal is not None
         if decision.moved:  # the night's move: the stage's work, as `stages_work_create` gives it
-            stage = stage_docs[decision.stage_key]
             evaluator = Evaluator(facts.facts[pupil.pk], facts.calendar, as_of, spec.min_possible, None, explain=False)
 
             def holds(when: dict[str, Any], evaluator: Evaluator = evaluator) -> bool:
                 return evaluator.check(when)[0]
 
-            titles = {action["key"]: action["title"] for action in stage.get("actions", [])}
-            tasks.update(titles[key] for key in given_on_entry([(k, a.get("when")) for k, a in _keyed(stage)], holds))
-            if stage.get("review_every_weeks"):
-                tasks[f"Review at {stage['name']}"] += 1
-            letters.update(given_on_entry(stage_letters(stage), holds))
+            given, queued = _entry_work(stage_docs[decision.stage_key], holds)
+            tasks.update(given)
+            letters.update(queued)
+        if decision.proposal is not None:  # a person's approval gives the stage's work whatever its `when`s
+            given, queued = _entry_work(stage_docs[decision.proposal], None)
+            approval_tasks += len(given)
+            approval_letters += len(queued)
         was = current.stage_key if current else None
         if decision.moved and not (was is None and decision.stage_key == spec.base.key):
             moves.append(
@@ -940,6 +943,7 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
         proposed,
         proposals=proposals,
         staying=staying,
+        approval_work=(approval_tasks, approval_letters),
         sustain_weeks=spec.sustain_weeks,
         margin=spec.margin,
         tasks=[{"title": title, "count": n} for title, n in tasks.most_common()],
@@ -947,8 +951,13 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
     )
 
 
-def _keyed(stage: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return [(action["key"], action) for action in stage.get("actions", [])]
+def _entry_work(stage: dict[str, Any], holds: Callable[[dict[str, Any]], bool] | None) -> tuple[list[str], list[str]]:
+    """The titles of the tasks (its review's included) and the letter keys a stage gives a pupil entering it."""
+    actions = {action["key"]: action for action in stage.get("actions", [])}
+    titles = [actions[key]["title"] for key in given_on_entry([(k, a.get("when")) for k, a in actions.items()], holds)]
+    if stage.get("review_every_weeks"):
+        titles.append(f"Review at {stage['name']}")
+    return titles, given_on_entry(stage_letters(stage), holds)
 
 
 # --- logging what staff do ------------------------------------------------------

@@ -604,6 +604,13 @@ def test_the_simulation_lists_the_moves_it_would_propose(client, school, placed,
     body = " ".join(response.content.decode().split())
     assert 'Would be proposed for approval <span class="badge text-bg-warning">1</span>' in body
     assert escape(pending.pupil.full_name) in body.partition("Would be proposed for approval")[2]
+    # What approving it would give, checked against approving it.
+    tasks, letters = response.context["simulation"].approval_work
+    before = (Task.objects.count(), Letter.objects.count())
+    services.proposal_approve(proposal=pending, user=attendance_lead, reason="agreed at the panel")
+    assert (Task.objects.count() - before[0], Letter.objects.count() - before[1]) == (tasks, letters)
+    assert tasks + letters > 0
+    assert f"Approving it would give {tasks} task{'s' if tasks != 1 else ''} and {letters} letter" in body
 
 
 def test_a_lowered_threshold_lists_who_no_longer_meets_it_but_stays_and_says_why(
