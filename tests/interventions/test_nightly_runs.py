@@ -533,6 +533,14 @@ def test_the_nightly_runs_page_shows_the_lead_what_failed_and_what_never_ran(cli
     assert page.count('data-state="ok"') == 1
     assert "A later night has run" not in page  # nothing after the failure has succeeded
     assert "Not tried again automatically" not in page  # one failure: the schedule tries again
+    assert '<tr class="table-danger" data-state="failed">' in page
+
+    # Once a later night has run from the same register, the failed and the missed nights are grey, not red.
+    _attempt(oakfield, today - timedelta(days=1), "done")
+    page = client.get(f"/school/{oakfield.urn}/nights/").content.decode()
+    assert "A later night has run" in page and "table-danger" not in page
+    assert '<span class="badge text-bg-secondary">Failed</span>' in page
+    assert '<span class="badge text-bg-secondary">Did not run</span>' in page
 
 
 def test_the_nightly_runs_page_says_when_a_night_is_left_for_it_staff(client, oakfield, attendance_lead, settings):
