@@ -1319,3 +1319,17 @@ def test_a_filter_the_dashboard_cannot_apply_is_named_not_silently_dropped(clien
     assert "The list below is not filtered by stage." in page
     fine = client.get(url("dashboard", school) + "?stage=pa").content.decode()
     assert "not filtered by" not in fine
+
+
+def test_the_dashboard_says_how_many_of_your_tasks_are_coming_up(
+    client, school, ladder, attendance_lead, tasks_for_everyone, today
+):
+    pupil = Task.objects.first().pupil
+    page = login(client, attendance_lead).get(url("dashboard", school)).content.decode()
+    assert 'id="tasks-coming-up"' not in page  # nothing of hers after today
+    _task(pupil, "Review the plan", today + timedelta(days=3), role="attendance_lead")
+    _task(pupil, "Meet the family", today + timedelta(days=5), role="attendance_lead")
+    _task(pupil, "Ring home", today + timedelta(days=5), role="office")  # someone else's
+    page = client.get(url("dashboard", school)).content.decode()
+    coming = page[page.index('id="tasks-coming-up"') : page.index("</p>", page.index('id="tasks-coming-up"'))]
+    assert "And 2 more of yours coming up" in coming and url("tasks", school) in coming
