@@ -39,11 +39,17 @@ _CONTACT = (
     "{% if school.email %}, e-mail {{ school.email }}{% endif %}, or speak to any of us at the gate."
 )
 
+#: The first reminder's figures say where they start for a pupil who joined during the year (migration 0009).
+JOINED_LINE_START = (
+    "Up to {{ attendance.as_of }}{% if attendance.joined %}, since {{ pupil.forename }} joined us on"
+    " {{ attendance.joined }}{% endif %},"
+)
+
 FIRST_REMINDER = f"""Dear {{{{ carer.salutation }}}},
 
 We are writing to let you know how {{{{ pupil.forename }}}}'s attendance is going this school year, and to ask whether there is anything we can do to help.
 
-Up to {{{{ attendance.as_of }}}}, {{{{ pupil.forename }}}} has been in school for {{{{ attendance.year_pct }}}} of the time. {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}} (a session is a morning or an afternoon). That is {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}}, or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning.
+{JOINED_LINE_START} {{{{ pupil.forename }}}} has been in school for {{{{ attendance.year_pct }}}} of the time. {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}} (a session is a morning or an afternoon). That is {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}}, or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning.
 
 We know there can be many reasons why a child misses school, and that illness cannot always be avoided. Every day in school helps {{{{ pupil.forename }}}} keep up with learning and with friends.
 

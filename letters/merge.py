@@ -86,6 +86,11 @@ FIELD_GROUPS: tuple[FieldGroup, ...] = (
         "Attendance this school year, up to the letter's date",
         (
             _f("attendance.as_of", "The last day counted", "26 November 2025"),
+            _f(
+                "attendance.joined",
+                "The day the pupil joined, if after the school year began (the figures count from it); otherwise blank",
+                "6 October 2025",
+            ),
             _f("attendance.year_pct", "Attendance this school year", "91.3%"),
             _f("attendance.term_pct", "Attendance this term", "90.0%"),
             _f("attendance.half_term_pct", "Attendance this half-term", "88.9%"),
@@ -235,6 +240,8 @@ class LetterFacts:
     details: Mapping[str, str] = field(default_factory=dict)
     #: The days earlier letters about attendance were printed this school year (see `earlier.count`).
     earlier_letters: tuple[date, ...] = ()
+    #: The day the pupil joined the school, if after the school year began: the year's figures start there.
+    joined: date | None = None
     rag_green_from: Decimal = Decimal("96")
     rag_amber_from: Decimal = Decimal("90")
 
@@ -308,6 +315,7 @@ def merge_context(facts: LetterFacts) -> dict[str, Any]:
         },
         "attendance": {
             "as_of": rules.date_text(facts.as_of),
+            "joined": rules.date_text(facts.joined) if facts.joined else "",
             "year_pct": rules.pct_text(year.attendance_pct),
             "term_pct": rules.pct_text(facts.term.attendance_pct),
             "half_term_pct": rules.pct_text(facts.half_term.attendance_pct),

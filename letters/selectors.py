@@ -437,11 +437,19 @@ def letter_facts(
                 stage=_stage_facts(letter, placements.get(letter.pupil_id)),
                 details={k: str(v) for k, v in (letter.details or {}).items() if v not in (None, "")},
                 earlier_letters=_earlier_letters(letter, printed.get(letter.pupil_id, ()), windows["year"][0]),
+                joined=_joined(pupil, year_start=windows["year"][0]),
                 rag_green_from=settings.rag_green_from,
                 rag_amber_from=settings.rag_amber_from,
             )
         )
     return facts
+
+
+def _joined(pupil: Pupil, *, year_start: date) -> date | None:
+    """The day the pupil came on roll, if it was after the school year's first week: their year's figures
+    start there, and a letter says so. Within the first week (the year's first day may be an INSET day,
+    and a school may record pupils from the first day they came), the figures are the year's."""
+    return pupil.start_on if pupil.start_on > year_start + timedelta(days=7) else None
 
 
 def _printed_letters(pupils: Sequence[Pupil]) -> dict[int, list[tuple[int, int | None, date]]]:

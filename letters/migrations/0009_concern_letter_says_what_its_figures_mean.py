@@ -1,10 +1,11 @@
 """The letter of concern says "all of them were authorised", not "14 ... and 0 were not"; says how little
 a pupil in severe absence has been in school ("only 21.0%"), where it said only what falling below 90%
 means; and that below 90% a child misses half a day "or more" every week (at 64% it is nearly two).
+The first reminder says its figures run from the day a pupil joined, for one who joined during the year.
 
-Each of the two shipped lines is replaced wherever a school's template still has it word for word,
+Each of the shipped lines is replaced wherever a school's template still has it word for word,
 with a revision recording the change. As with the greeting (0008), this reaches edited letters
-too: only those two lines change. A template without them is left as the school wrote it.
+too: only those lines change. A template without them is left as the school wrote it.
 """
 
 from django.db import migrations
@@ -27,7 +28,10 @@ REWORDED = (('- {{ attendance.authorised }} of these sessions {{ attendance.auth
   '{% if attendance.severe %}{{ pupil.forename }} has been in school for only {{ attendance.year_pct }} of '
   'this school year. A child who misses this much school finds it very hard to keep up with learning and '
   'with friends, and we are very worried.{% else %}When attendance falls below 90%, a child misses half a '
-  'day of school or more every week, and it becomes harder to keep up.{% endif %}'))
+  'day of school or more every week, and it becomes harder to keep up.{% endif %}'),
+ ('Up to {{ attendance.as_of }}, {{ pupil.forename }} has been in school for',
+  'Up to {{ attendance.as_of }}{% if attendance.joined %}, since {{ pupil.forename }} joined us on {{ '
+  'attendance.joined }}{% endif %}, {{ pupil.forename }} has been in school for'))
 
 
 def reword(apps, schema_editor, pairs=REWORDED, forward=True):

@@ -115,7 +115,7 @@ def test_letters_that_greet_by_name_greet_by_salutation_and_others_stay_as_writt
         migrate_to(("letters", "0008_letters_greet_by_salutation"))
     for template in (shipped, edited, own, later):
         template.refresh_from_db()
-    assert shipped.body == DEFAULT_TEMPLATES["first_reminder"].body
+    assert shipped.body == shipped_before_0009("first_reminder")  # as shipped then: 0009 rewords a line of it
     assert edited.body == "Dear {{ carer.salutation }},\n\nOur own words."
     assert own.body.startswith("Dear Parent/Carer of") and later.body.endswith("Dear {{ carer.name }},")
     assert list(LetterTemplateRevision.objects.filter(template=edited).values_list("body", flat=True)) == [edited.body]
@@ -130,6 +130,9 @@ def test_the_letter_of_concerns_two_lines_are_reworded_wherever_they_stand_as_sh
         shipped = LetterTemplate.objects.create(
             school=school, key="second_warning", name="Concern", body=shipped_before_0009("second_warning")
         )
+        first = LetterTemplate.objects.create(
+            school=school, key="first_reminder", name="First", body=shipped_before_0009("first_reminder")
+        )
         old_line = CONCERN.REWORDED[0][0]
         edited = LetterTemplate.objects.create(
             school=SchoolFactory(), key="second_warning", name="Ours", body="Our own opening.\n" + old_line + "Bye."
@@ -142,9 +145,11 @@ def test_the_letter_of_concerns_two_lines_are_reworded_wherever_they_stand_as_sh
     for template in (shipped, edited, own):
         template.refresh_from_db()
     assert shipped.body == DEFAULT_TEMPLATES["second_warning"].body
+    first.refresh_from_db()
+    assert first.body == DEFAULT_TEMPLATES["first_reminder"].body and "attendance.joined" in first.body
     assert edited.body == "Our own opening.\n" + CONCERN.REWORDED[0][1] + "Bye."
     assert own.body == "- 3 sessions were authorised and 0 were not\n"
-    assert LetterTemplateRevision.objects.filter(template__in=[shipped, edited]).count() == 2
+    assert LetterTemplateRevision.objects.filter(template__in=[shipped, edited, first]).count() == 3
     assert not LetterTemplateRevision.objects.filter(template=own).exists()
 
     migrate_to(("letters", "0008_letters_greet_by_salutation"))

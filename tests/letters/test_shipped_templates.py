@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -246,3 +246,34 @@ def test_the_letter_of_concern_says_how_serious_severe_absence_is():
     assert "very worried" in severe and "below 90%" not in severe
     assert "When attendance falls below 90%, a child misses half a day of school or more every week" in persistent
     assert "only 64.5%" not in persistent
+
+
+def test_the_first_reminder_says_its_figures_start_when_a_pupil_joined_during_the_year():
+    from letters import sandbox
+
+    def text(joined):
+        attendance = {"as_of": "4 December 2026", "joined": joined, "year_pct": "94.7%", "sessions_missed": 4}
+        body = DEFAULT_TEMPLATES["first_reminder"].body
+        return words(sandbox.render(body, {"attendance": attendance, "pupil": {"forename": "Adam"}}))
+
+    assert "Up to 4 December 2026, since Adam joined us on 6 October 2026, Adam has been in school for 94.7%" in (
+        text("6 October 2026")
+    )
+    assert "Up to 4 December 2026, Adam has been in school for 94.7% of the time." in text("")
+
+
+def test_a_pupil_who_joined_after_the_first_week_has_their_joining_day_on_the_letter(school, family):
+    from letters.selectors import letter_facts, letter_settings_get
+
+    year_start = school_calendar(school).academic_year_window(TODAY)[0]
+    (letter,) = services.letter_queue(school=school, pupil=family, key="first_reminder", on=TODAY).letters
+    for start_on, joined in (
+        (year_start, None),
+        (year_start + timedelta(days=7), None),  # the first week: the year's figures
+        (year_start + timedelta(days=35), year_start + timedelta(days=35)),
+    ):
+        Pupil.objects.filter(pk=family.pk).update(start_on=start_on)
+        letter.pupil.refresh_from_db()
+        settings = letter_settings_get(school=school)
+        (facts,) = letter_facts([letter], school=school, settings=settings, dated=TODAY)
+        assert facts.joined == joined
