@@ -6,135 +6,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("interventions", "0001_initial"),
-        ("pupils", "0001_initial"),
+        ('interventions', '0001_initial'),
+        ('pupils', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="LetterTemplate",
+            name='LetterTemplate',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("key", models.SlugField(max_length=60)),
-                ("name", models.CharField(max_length=200)),
-                ("subject", models.CharField(blank=True, max_length=200)),
-                ("body", models.TextField(help_text="Letter text with merge fields such as {{ pupil.forename }}.")),
-                ("is_active", models.BooleanField(default=True)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "school",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="letter_templates", to="pupils.school"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('key', models.SlugField(max_length=60)),
+                ('name', models.CharField(max_length=200)),
+                ('subject', models.CharField(blank=True, max_length=200)),
+                ('body', models.TextField(help_text='Letter text with merge fields such as {{ pupil.forename }}.')),
+                ('is_active', models.BooleanField(default=True)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('school', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='letter_templates', to='pupils.school')),
             ],
             options={
-                "ordering": ["school", "name"],
+                'ordering': ['school', 'name'],
             },
         ),
         migrations.CreateModel(
-            name="Letter",
+            name='Letter',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("queued", "Waiting to print"),
-                            ("printed", "Printed"),
-                            ("posted", "Posted"),
-                            ("cancelled", "Cancelled"),
-                        ],
-                        default="queued",
-                        max_length=10,
-                    ),
-                ),
-                ("queued_on", models.DateField()),
-                ("printed_at", models.DateTimeField(blank=True, null=True)),
-                ("posted_at", models.DateTimeField(blank=True, null=True)),
-                ("pdf", models.FileField(blank=True, upload_to="letters/%Y/%m/")),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "contact",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="pupils.contact",
-                    ),
-                ),
-                (
-                    "posted_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "pupil",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="letters", to="pupils.pupil"
-                    ),
-                ),
-                (
-                    "queued_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "school",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="letters", to="pupils.school"
-                    ),
-                ),
-                (
-                    "stage_change",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="letters",
-                        to="interventions.stagechange",
-                    ),
-                ),
-                (
-                    "template",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="letters", to="letters.lettertemplate"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('status', models.CharField(choices=[('queued', 'Waiting to print'), ('printed', 'Printed'), ('posted', 'Posted'), ('cancelled', 'Cancelled')], default='queued', max_length=10)),
+                ('queued_on', models.DateField()),
+                ('printed_at', models.DateTimeField(blank=True, null=True)),
+                ('posted_at', models.DateTimeField(blank=True, null=True)),
+                ('pdf', models.FileField(blank=True, upload_to='letters/%Y/%m/')),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='pupils.contact')),
+                ('posted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('pupil', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='letters', to='pupils.pupil')),
+                ('queued_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('school', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='letters', to='pupils.school')),
+                ('stage_change', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='letters', to='interventions.stagechange')),
+                ('template', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='letters', to='letters.lettertemplate')),
             ],
             options={
-                "ordering": ["-created_at"],
+                'ordering': ['-created_at'],
             },
         ),
         migrations.AddConstraint(
-            model_name="lettertemplate",
-            constraint=models.UniqueConstraint(fields=("school", "key"), name="letter_template_unique_key"),
+            model_name='lettertemplate',
+            constraint=models.UniqueConstraint(fields=('school', 'key'), name='letter_template_unique_key'),
         ),
         migrations.AddIndex(
-            model_name="letter",
-            index=models.Index(fields=["school", "status"], name="letter_school_status"),
+            model_name='letter',
+            index=models.Index(fields=['school', 'status'], name='letter_school_status'),
         ),
         migrations.AddConstraint(
-            model_name="letter",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("stage_change__isnull", False)),
-                fields=("stage_change", "template"),
-                name="letter_once_per_stage_change",
-            ),
+            model_name='letter',
+            constraint=models.UniqueConstraint(condition=models.Q(('stage_change__isnull', False)), fields=('stage_change', 'template'), name='letter_once_per_stage_change'),
         ),
     ]

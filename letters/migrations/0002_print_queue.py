@@ -10,346 +10,189 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("interventions", "0005_nightly_schema"),
-        ("letters", "0001_initial"),
-        ("pupils", "0002_audit_event"),
+        ('interventions', '0005_nightly_schema'),
+        ('letters', '0001_initial'),
+        ('pupils', '0002_audit_event'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="LetterSettings",
+            name='LetterSettings',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "logo",
-                    models.FileField(
-                        blank=True,
-                        help_text="PNG or JPEG, at most 500 KB. Printed at the top right of every letter.",
-                        upload_to="letters/logos/",
-                    ),
-                ),
-                (
-                    "addressing",
-                    models.CharField(
-                        choices=[
-                            ("household", "One letter per home, addressed to every carer there who receives post"),
-                            ("each", "A letter for each carer who receives post"),
-                            (
-                                "joint",
-                                "One letter, addressed to every carer who receives post, sent to the first carer's address",
-                            ),
-                        ],
-                        default="household",
-                        max_length=10,
-                    ),
-                ),
-                (
-                    "rag_green_from",
-                    models.DecimalField(
-                        decimal_places=2,
-                        default=Decimal("96"),
-                        help_text="Attendance at or above this is green.",
-                        max_digits=5,
-                        validators=[
-                            django.core.validators.MinValueValidator(0),
-                            django.core.validators.MaxValueValidator(100),
-                        ],
-                        verbose_name="green from (%)",
-                    ),
-                ),
-                (
-                    "rag_amber_from",
-                    models.DecimalField(
-                        decimal_places=2,
-                        default=Decimal("90"),
-                        help_text="Attendance at or above this (and below green) is amber; below it is red.",
-                        max_digits=5,
-                        validators=[
-                            django.core.validators.MinValueValidator(0),
-                            django.core.validators.MaxValueValidator(100),
-                        ],
-                        verbose_name="amber from (%)",
-                    ),
-                ),
-                (
-                    "footer",
-                    models.CharField(
-                        blank=True,
-                        default="If you would like this letter in large print, in another language or read to you, please ask the school office.",
-                        max_length=300,
-                    ),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('logo', models.FileField(blank=True, help_text='PNG or JPEG, at most 500 KB. Printed at the top right of every letter.', upload_to='letters/logos/')),
+                ('addressing', models.CharField(choices=[('household', 'One letter per home, addressed to every carer there who receives post'), ('each', 'A letter for each carer who receives post'), ('joint', "One letter, addressed to every carer who receives post, sent to the first carer's address")], default='household', max_length=10)),
+                ('rag_green_from', models.DecimalField(decimal_places=2, default=Decimal('96'), help_text='Attendance at or above this is green.', max_digits=5, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)], verbose_name='green from (%)')),
+                ('rag_amber_from', models.DecimalField(decimal_places=2, default=Decimal('90'), help_text='Attendance at or above this (and below green) is amber; below it is red.', max_digits=5, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)], verbose_name='amber from (%)')),
+                ('footer', models.CharField(blank=True, default='If you would like this letter in large print, in another language or read to you, please ask the school office.', max_length=300)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
             ],
             options={
-                "verbose_name_plural": "letter settings",
+                'verbose_name_plural': 'letter settings',
             },
         ),
         migrations.CreateModel(
-            name="LetterTemplateRevision",
+            name='LetterTemplateRevision',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("name", models.CharField(max_length=200)),
-                ("subject", models.CharField(blank=True, max_length=200)),
-                ("body", models.TextField()),
-                (
-                    "layout",
-                    models.CharField(
-                        choices=[
-                            ("letter", "Letter"),
-                            ("report", "Letter with a table of figures and a red/amber/green colour"),
-                            ("certificate", "Certificate (no address, for giving in school)"),
-                        ],
-                        max_length=12,
-                    ),
-                ),
-                ("saved_at", models.DateTimeField(auto_now_add=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=200)),
+                ('subject', models.CharField(blank=True, max_length=200)),
+                ('body', models.TextField()),
+                ('layout', models.CharField(choices=[('letter', 'Letter'), ('report', 'Letter with a table of figures and a red/amber/green colour'), ('certificate', 'Certificate (no address, for giving in school)')], max_length=12)),
+                ('saved_at', models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                "ordering": ["template", "-saved_at"],
+                'ordering': ['template', '-saved_at'],
             },
         ),
         migrations.CreateModel(
-            name="PrintBatch",
+            name='PrintBatch',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Waiting to start"),
-                            ("running", "Printing"),
-                            ("done", "Printed"),
-                            ("failed", "Failed"),
-                        ],
-                        default="pending",
-                        max_length=10,
-                    ),
-                ),
-                ("total", models.PositiveIntegerField(default=0)),
-                (
-                    "done",
-                    models.PositiveIntegerField(default=0, help_text="Letters laid out so far, for the progress bar."),
-                ),
-                ("phase", models.CharField(blank=True, max_length=80)),
-                ("pages", models.PositiveIntegerField(default=0)),
-                ("pdf", models.FileField(blank=True, upload_to="letters/batches/")),
-                ("pdf_sha256", models.CharField(blank=True, max_length=64)),
-                ("error", models.TextField(blank=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("started_at", models.DateTimeField(blank=True, null=True)),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('status', models.CharField(choices=[('pending', 'Waiting to start'), ('running', 'Printing'), ('done', 'Printed'), ('failed', 'Failed')], default='pending', max_length=10)),
+                ('total', models.PositiveIntegerField(default=0)),
+                ('done', models.PositiveIntegerField(default=0, help_text='Letters laid out so far, for the progress bar.')),
+                ('phase', models.CharField(blank=True, max_length=80)),
+                ('pages', models.PositiveIntegerField(default=0)),
+                ('pdf', models.FileField(blank=True, upload_to='letters/batches/')),
+                ('pdf_sha256', models.CharField(blank=True, max_length=64)),
+                ('error', models.TextField(blank=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('started_at', models.DateTimeField(blank=True, null=True)),
+                ('finished_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "verbose_name_plural": "print batches",
-                "ordering": ["-created_at"],
+                'verbose_name_plural': 'print batches',
+                'ordering': ['-created_at'],
             },
         ),
         migrations.RemoveConstraint(
-            model_name="letter",
-            name="letter_once_per_stage_change",
+            model_name='letter',
+            name='letter_once_per_stage_change',
         ),
         migrations.AddField(
-            model_name="letter",
-            name="addressing",
-            field=models.CharField(
-                choices=[
-                    ("household", "One letter per home, addressed to every carer there who receives post"),
-                    ("each", "A letter for each carer who receives post"),
-                    (
-                        "joint",
-                        "One letter, addressed to every carer who receives post, sent to the first carer's address",
-                    ),
-                ],
-                default="household",
-                max_length=10,
-            ),
+            model_name='letter',
+            name='addressing',
+            field=models.CharField(choices=[('household', 'One letter per home, addressed to every carer there who receives post'), ('each', 'A letter for each carer who receives post'), ('joint', "One letter, addressed to every carer who receives post, sent to the first carer's address")], default='household', max_length=10),
         ),
         migrations.AddField(
-            model_name="letter",
-            name="cancelled_at",
+            model_name='letter',
+            name='cancelled_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="letter",
-            name="cancelled_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='letter',
+            name='cancelled_by',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="letter",
-            name="dedupe_key",
+            model_name='letter',
+            name='dedupe_key',
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name="letter",
-            name="details",
+            model_name='letter',
+            name='details',
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name="letter",
-            name="pages",
+            model_name='letter',
+            name='pages',
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name="letter",
-            name="pdf_sha256",
+            model_name='letter',
+            name='pdf_sha256',
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
-            model_name="letter",
-            name="period_end",
+            model_name='letter',
+            name='period_end',
             field=models.DateField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="letter",
-            name="period_name",
+            model_name='letter',
+            name='period_name',
             field=models.CharField(blank=True, max_length=80),
         ),
         migrations.AddField(
-            model_name="letter",
-            name="period_start",
+            model_name='letter',
+            name='period_start',
             field=models.DateField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="letter",
-            name="printed_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='letter',
+            name='printed_by',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="lettertemplate",
-            name="layout",
-            field=models.CharField(
-                choices=[
-                    ("letter", "Letter"),
-                    ("report", "Letter with a table of figures and a red/amber/green colour"),
-                    ("certificate", "Certificate (no address, for giving in school)"),
-                ],
-                default="letter",
-                max_length=12,
-            ),
+            model_name='lettertemplate',
+            name='layout',
+            field=models.CharField(choices=[('letter', 'Letter'), ('report', 'Letter with a table of figures and a red/amber/green colour'), ('certificate', 'Certificate (no address, for giving in school)')], default='letter', max_length=12),
         ),
         migrations.AddField(
-            model_name="lettertemplate",
-            name="updated_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='lettertemplate',
+            name='updated_by',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AlterField(
-            model_name="letter",
-            name="queued_on",
+            model_name='letter',
+            name='queued_on',
             field=models.DateField(help_text="The letter's figures count the register up to this day."),
         ),
         migrations.AlterField(
-            model_name="lettertemplate",
-            name="is_active",
-            field=models.BooleanField(default=True, help_text="Offered when composing letters and bulk letters."),
+            model_name='lettertemplate',
+            name='is_active',
+            field=models.BooleanField(default=True, help_text='Offered when composing letters and bulk letters.'),
         ),
         migrations.AddField(
-            model_name="lettersettings",
-            name="school",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.CASCADE, related_name="letter_settings", to="pupils.school"
-            ),
+            model_name='lettersettings',
+            name='school',
+            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='letter_settings', to='pupils.school'),
         ),
         migrations.AddField(
-            model_name="lettersettings",
-            name="updated_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='lettersettings',
+            name='updated_by',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="lettertemplaterevision",
-            name="saved_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='lettertemplaterevision',
+            name='saved_by',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="lettertemplaterevision",
-            name="template",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE, related_name="revisions", to="letters.lettertemplate"
-            ),
+            model_name='lettertemplaterevision',
+            name='template',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='letters.lettertemplate'),
         ),
         migrations.AddField(
-            model_name="printbatch",
-            name="created_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='printbatch',
+            name='created_by',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="printbatch",
-            name="school",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE, related_name="print_batches", to="pupils.school"
-            ),
+            model_name='printbatch',
+            name='school',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='print_batches', to='pupils.school'),
         ),
         migrations.AddField(
-            model_name="letter",
-            name="print_batch",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="letters",
-                to="letters.printbatch",
-            ),
+            model_name='letter',
+            name='print_batch',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='letters', to='letters.printbatch'),
         ),
         migrations.AddConstraint(
-            model_name="letter",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("dedupe_key", ""), _negated=True),
-                fields=("school", "dedupe_key"),
-                name="letter_once_per_dedupe_key",
-            ),
+            model_name='letter',
+            constraint=models.UniqueConstraint(condition=models.Q(('dedupe_key', ''), _negated=True), fields=('school', 'dedupe_key'), name='letter_once_per_dedupe_key'),
         ),
         migrations.AddConstraint(
-            model_name="letter",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("period_start__isnull", True), ("period_end__gte", models.F("period_start")), _connector="OR"
-                ),
-                name="letter_period_ends_after_start",
-            ),
+            model_name='letter',
+            constraint=models.CheckConstraint(condition=models.Q(('period_start__isnull', True), ('period_end__gte', models.F('period_start')), _connector='OR'), name='letter_period_ends_after_start'),
         ),
         migrations.AddConstraint(
-            model_name="lettersettings",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("rag_amber_from__lte", models.F("rag_green_from"))),
-                name="letter_settings_amber_below_green",
-            ),
+            model_name='lettersettings',
+            constraint=models.CheckConstraint(condition=models.Q(('rag_amber_from__lte', models.F('rag_green_from'))), name='letter_settings_amber_below_green'),
         ),
     ]

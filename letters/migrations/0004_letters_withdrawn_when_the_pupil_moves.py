@@ -5,21 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("interventions", "0010_dfe_bands_without_floors"),
-        ("letters", "0003_letters_say_we_wrote_only_when_we_did"),
+        ('interventions', '0010_dfe_bands_without_floors'),
+        ('letters', '0003_letters_say_we_wrote_only_when_we_did'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="letter",
-            name="superseded_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="superseded_letters",
-                to="interventions.stagechange",
-            ),
+            model_name='letter',
+            name='superseded_by',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='superseded_letters', to='interventions.stagechange'),
         ),
     ]

@@ -8,369 +8,355 @@ left as the school wrote it.
 from django.db import migrations
 
 #: (key, the old shipped body, the new one): fixed here, whatever the shipped defaults say later.
-REWORDED = (
-    (
-        "first_reminder",
-        "Dear {{ carer.name }},\n"
-        "\n"
-        "We are writing to let you know how {{ pupil.forename }}'s attendance is going this school year, and to "
-        "ask whether there is anything we can do to help.\n"
-        "\n"
-        "Up to {{ attendance.as_of }}, {{ pupil.forename }} has been in school for {{ attendance.year_pct }} of "
-        "the time. {{ pupil.forename }} has missed {{ attendance.sessions_missed }} sessions (a session is a "
-        "morning or an afternoon). That is {{ attendance.days_missed }} school days, or {{ attendance.hours_lost "
-        "}} hours of lost learning.\n"
-        "\n"
-        "We know there can be many reasons why a child misses school, and that illness cannot always be avoided. "
-        "Every day in school helps {{ pupil.forename }} keep up with learning and with friends.\n"
-        "\n"
-        "If something is making it hard for {{ pupil.forename }} to come to school, please tell us. You can call "
-        "the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% if school.email %}, e-mail {{ "
-        "school.email }}{% endif %}, or speak to any of us at the gate. We are here to help.\n"
-        "{% if note %}\n"
-        "{{ note }}\n"
-        "{% endif %}\n"
-        "Yours sincerely,\n"
-        "\n"
-        "\n"
-        "{{ school.signatory_name }}\n"
-        "{{ school.signatory_role }}",
-        "Dear {{ carer.name }},\n"
-        "\n"
-        "We are writing to let you know how {{ pupil.forename }}'s attendance is going this school year, and to "
-        "ask whether there is anything we can do to help.\n"
-        "\n"
-        "Up to {{ attendance.as_of }}, {{ pupil.forename }} has been in school for {{ attendance.year_pct }} of "
-        "the time. {{ pupil.forename }} has missed {{ attendance.sessions_missed }} session{{ "
-        "attendance.sessions_missed|pluralize }} (a session is a morning or an afternoon). That is {{ "
-        "attendance.days_missed }} school day{{ attendance.days_missed|pluralize }}, or {{ attendance.hours_lost "
-        "}} hour{{ attendance.hours_lost|pluralize }} of lost learning.\n"
-        "\n"
-        "We know there can be many reasons why a child misses school, and that illness cannot always be avoided. "
-        "Every day in school helps {{ pupil.forename }} keep up with learning and with friends.\n"
-        "\n"
-        "If something is making it hard for {{ pupil.forename }} to come to school, please tell us. You can call "
-        "the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% if school.email %}, e-mail {{ "
-        "school.email }}{% endif %}, or speak to any of us at the gate. We are here to help.\n"
-        "{% if note %}\n"
-        "{{ note }}\n"
-        "{% endif %}\n"
-        "Yours sincerely,\n"
-        "\n"
-        "\n"
-        "{{ school.signatory_name }}\n"
-        "{{ school.signatory_role }}",
-    ),
-    (
-        "second_warning",
-        "Dear {{ carer.name }},\n"
-        "\n"
-        "{% if earlier.count %}We wrote to you on {{ earlier.last_date }} about {{ pupil.forename }}'s attendance. "
-        "We are still concerned{% else %}We are writing because we are concerned about {{ pupil.forename }}'s "
-        "attendance{% endif %}, and we would like to work with you to help {{ pupil.forename }} be in school more "
-        "often.\n"
-        "\n"
-        "This school year, up to {{ attendance.as_of }}:\n"
-        "- attendance is {{ attendance.year_pct }} (this half-term: {{ attendance.half_term_pct }})\n"
-        "- {{ pupil.forename }} has missed {{ attendance.sessions_missed }} sessions: {{ attendance.days_missed }} "
-        "school days, about {{ attendance.weeks_missed }} weeks\n"
-        "- that is {{ attendance.hours_lost }} hours of lost learning\n"
-        "- {{ attendance.authorised }} of these sessions were authorised (for example illness) and {{ "
-        "attendance.unauthorised }} were not\n"
-        "{% if attendance.lates %}- {{ pupil.forename }} arrived late {{ attendance.lates }} time{{ "
-        "attendance.lates|pluralize }}\n"
-        "{% endif %}\n"
-        "When attendance falls below 90%, a child is missing about half a day of school every week, and it becomes "
-        "harder to keep up.\n"
-        "\n"
-        "We would like to talk with you about what might help. {% if meeting.date %}We have set aside time on {{ "
-        "meeting.date }}{% if meeting.time %} at {{ meeting.time }}{% endif %}{% if meeting.place %} in {{ "
-        "meeting.place }}{% endif %}. If that time does not suit you, please let us know and we will find "
-        "another.{% else %}Please get in touch so that we can find a time that suits you.{% endif %} You can call "
-        "the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% if school.email %}, e-mail {{ "
-        "school.email }}{% endif %}, or speak to any of us at the gate.\n"
-        "{% if note %}\n"
-        "{{ note }}\n"
-        "{% endif %}\n"
-        "Yours sincerely,\n"
-        "\n"
-        "\n"
-        "{{ school.signatory_name }}\n"
-        "{{ school.signatory_role }}",
-        "Dear {{ carer.name }},\n"
-        "\n"
-        "{% if earlier.count %}We wrote to you on {{ earlier.last_date }} about {{ pupil.forename }}'s attendance. "
-        "We are still concerned{% else %}We are writing because we are concerned about {{ pupil.forename }}'s "
-        "attendance{% endif %}, and we would like to work with you to help {{ pupil.forename }} be in school more "
-        "often.\n"
-        "\n"
-        "This school year, up to {{ attendance.as_of }}:\n"
-        "- attendance is {{ attendance.year_pct }} (this half-term: {{ attendance.half_term_pct }})\n"
-        "- {{ pupil.forename }} has missed {{ attendance.sessions_missed }} session{{ "
-        "attendance.sessions_missed|pluralize }}: {{ attendance.days_missed }} school day{{ "
-        "attendance.days_missed|pluralize }}, about {{ attendance.weeks_missed }} week{{ "
-        "attendance.weeks_missed|pluralize }}\n"
-        "- that is {{ attendance.hours_lost }} hour{{ attendance.hours_lost|pluralize }} of lost learning\n"
-        '- {{ attendance.authorised }} of these sessions {{ attendance.authorised|pluralize:"was,were" }} '
-        "authorised (for example illness) and {{ attendance.unauthorised }} {{ "
-        'attendance.unauthorised|pluralize:"was,were" }} not\n'
-        "{% if attendance.lates %}- {{ pupil.forename }} arrived late {{ attendance.lates }} time{{ "
-        "attendance.lates|pluralize }}\n"
-        "{% endif %}\n"
-        "When attendance falls below 90%, a child is missing about half a day of school every week, and it becomes "
-        "harder to keep up.\n"
-        "\n"
-        "We would like to talk with you about what might help. {% if meeting.date %}We have set aside time on {{ "
-        "meeting.date }}{% if meeting.time %} at {{ meeting.time }}{% endif %}{% if meeting.place %} in {{ "
-        "meeting.place }}{% endif %}. If that time does not suit you, please let us know and we will find "
-        "another.{% else %}Please get in touch so that we can find a time that suits you.{% endif %} You can call "
-        "the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% if school.email %}, e-mail {{ "
-        "school.email }}{% endif %}, or speak to any of us at the gate.\n"
-        "{% if note %}\n"
-        "{{ note }}\n"
-        "{% endif %}\n"
-        "Yours sincerely,\n"
-        "\n"
-        "\n"
-        "{{ school.signatory_name }}\n"
-        "{{ school.signatory_role }}",
-    ),
-    (
-        "formal_warning",
-        "Dear {{ carer.name }},\n"
-        "\n"
-        "{% if earlier.count %}We have written to you before about {{ pupil.forename }}'s attendance, and we know "
-        "this may be a difficult time. Attendance has not improved, so we{% else %}We are writing about {{ "
-        "pupil.forename }}'s attendance, and we know this may be a difficult time. We are concerned, so we{% endif "
-        "%} are inviting you to a meeting with us to agree together what will help.\n"
-        "\n"
-        "{% if meeting.date %}The meeting is on {{ meeting.date }}{% if meeting.time %} at {{ meeting.time }}{% "
-        "endif %}{% if meeting.place %} in {{ meeting.place }}{% endif %}. If you cannot come at that time, please "
-        "tell us straight away and we will arrange another.{% else %}Please contact us within the next week so "
-        "that we can arrange a time that suits you.{% endif %}\n"
-        "\n"
-        "Up to {{ attendance.as_of }}, {{ pupil.forename }}'s attendance this school year is {{ "
-        "attendance.year_pct }}. {{ pupil.forename }} has missed {{ attendance.sessions_missed }} sessions, which "
-        "is {{ attendance.days_missed }} school days or {{ attendance.hours_lost }} hours of lost learning. {{ "
-        "attendance.unauthorised }} of these sessions were not authorised.\n"
-        "\n"
-        "At the meeting we will listen to you and to {{ pupil.forename }}, talk about anything that is getting in "
-        "the way, and agree a plan with support from school and, where it helps, from other services. If {{ "
-        "pupil.forename }} has been unwell, please bring any medical letters or appointment cards you have.\n"
-        "\n"
-        "You are welcome to bring someone with you. You can call the school office{% if school.phone %} on {{ "
-        "school.phone }}{% endif %}{% if school.email %}, e-mail {{ school.email }}{% endif %}, or speak to any of "
-        "us at the gate.\n"
-        "{% if note %}\n"
-        "{{ note }}\n"
-        "{% endif %}\n"
-        "Yours sincerely,\n"
-        "\n"
-        "\n"
-        "{{ school.signatory_name }}\n"
-        "{{ school.signatory_role }}",
-        "Dear {{ carer.name }},\n"
-        "\n"
-        "{% if earlier.count %}We have written to you before about {{ pupil.forename }}'s attendance, and we know "
-        "this may be a difficult time. Attendance has not improved, so we{% else %}We are writing about {{ "
-        "pupil.forename }}'s attendance, and we know this may be a difficult time. We are concerned, so we{% endif "
-        "%} are inviting you to a meeting with us to agree together what will help.\n"
-        "\n"
-        "{% if meeting.date %}The meeting is on {{ meeting.date }}{% if meeting.time %} at {{ meeting.time }}{% "
-        "endif %}{% if meeting.place %} in {{ meeting.place }}{% endif %}. If you cannot come at that time, please "
-        "tell us straight away and we will arrange another.{% else %}Please contact us within the next week so "
-        "that we can arrange a time that suits you.{% endif %}\n"
-        "\n"
-        "Up to {{ attendance.as_of }}, {{ pupil.forename }}'s attendance this school year is {{ "
-        "attendance.year_pct }}. {{ pupil.forename }} has missed {{ attendance.sessions_missed }} session{{ "
-        "attendance.sessions_missed|pluralize }}, which is {{ attendance.days_missed }} school day{{ "
-        "attendance.days_missed|pluralize }} or {{ attendance.hours_lost }} hour{{ attendance.hours_lost|pluralize "
-        "}} of lost learning. {{ attendance.unauthorised }} of these sessions {{ "
-        'attendance.unauthorised|pluralize:"was,were" }} not authorised.\n'
-        "\n"
-        "At the meeting we will listen to you and to {{ pupil.forename }}, talk about anything that is getting in "
-        "the way, and agree a plan with support from school and, where it helps, from other services. If {{ "
-        "pupil.forename }} has been unwell, please bring any medical letters or appointment cards you have.\n"
-        "\n"
-        "You are welcome to bring someone with you. You can call the school office{% if school.phone %} on {{ "
-        "school.phone }}{% endif %}{% if school.email %}, e-mail {{ school.email }}{% endif %}, or speak to any of "
-        "us at the gate.\n"
-        "{% if note %}\n"
-        "{{ note }}\n"
-        "{% endif %}\n"
-        "Yours sincerely,\n"
-        "\n"
-        "\n"
-        "{{ school.signatory_name }}\n"
-        "{{ school.signatory_role }}",
-    ),
-    (
-        "attendance_contract",
-        "Dear {{ carer.name }},\n"
-        "\n"
-        "Thank you for working with us on {{ pupil.forename }}'s attendance. Attendance this school year is {{ "
-        "attendance.year_pct }}: {{ pupil.forename }} has missed {{ attendance.days_missed }} school days, or {{ "
-        "attendance.hours_lost }} hours of lost learning.\n"
-        "\n"
-        "We would now like to agree an attendance contract with you. This is a written agreement between you and "
-        "the school. It sets out what you will do, what the school will do, and the support that will be offered "
-        "to help {{ pupil.forename }} attend every day. It is voluntary and is not a punishment.\n"
-        "\n"
-        "{% if meeting.date %}We would like to agree the contract with you on {{ meeting.date }}{% if meeting.time "
-        "%} at {{ meeting.time }}{% endif %}{% if meeting.place %} in {{ meeting.place }}{% endif %}.{% else "
-        "%}Please contact us so that we can meet and agree the contract together.{% endif %}{% if review.date %} "
-        "We will look at how things are going together on {{ review.date }}.{% endif %}\n"
-        "\n"
-        "If it is not possible to agree a contract, or it is not kept, the local authority may consider other "
-        "steps. We very much hope that will not be needed, and we will support you as much as we can. You can call "
-        "the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% if school.email %}, e-mail {{ "
-        "school.email }}{% endif %}, or speak to any of us at the gate.\n"
-        "{% if note %}\n"
-        "{{ note }}\n"
-        "{% endif %}\n"
-        "Yours sincerely,\n"
-        "\n"
-        "\n"
-        "{{ school.signatory_name }}\n"
-        "{{ school.signatory_role }}",
-        "Dear {{ carer.name }},\n"
-        "\n"
-        "Thank you for working with us on {{ pupil.forename }}'s attendance. Attendance this school year is {{ "
-        "attendance.year_pct }}: {{ pupil.forename }} has missed {{ attendance.days_missed }} school day{{ "
-        "attendance.days_missed|pluralize }}, or {{ attendance.hours_lost }} hour{{ "
-        "attendance.hours_lost|pluralize }} of lost learning.\n"
-        "\n"
-        "We would now like to agree an attendance contract with you. This is a written agreement between you and "
-        "the school. It sets out what you will do, what the school will do, and the support that will be offered "
-        "to help {{ pupil.forename }} attend every day. It is voluntary and is not a punishment.\n"
-        "\n"
-        "{% if meeting.date %}We would like to agree the contract with you on {{ meeting.date }}{% if meeting.time "
-        "%} at {{ meeting.time }}{% endif %}{% if meeting.place %} in {{ meeting.place }}{% endif %}.{% else "
-        "%}Please contact us so that we can meet and agree the contract together.{% endif %}{% if review.date %} "
-        "We will look at how things are going together on {{ review.date }}.{% endif %}\n"
-        "\n"
-        "If it is not possible to agree a contract, or it is not kept, the local authority may consider other "
-        "steps. We very much hope that will not be needed, and we will support you as much as we can. You can call "
-        "the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% if school.email %}, e-mail {{ "
-        "school.email }}{% endif %}, or speak to any of us at the gate.\n"
-        "{% if note %}\n"
-        "{{ note }}\n"
-        "{% endif %}\n"
-        "Yours sincerely,\n"
-        "\n"
-        "\n"
-        "{{ school.signatory_name }}\n"
-        "{{ school.signatory_role }}",
-    ),
-    (
-        "la_referral_notice",
-        "Dear {{ carer.name }},\n"
-        "\n"
-        "We are writing to let you know that we are referring {{ pupil.forename }}'s attendance to the local "
-        "authority's attendance support team. We know this letter may be worrying. Its purpose is to bring in more "
-        "help for you and {{ pupil.forename }}.\n"
-        "\n"
-        "Up to {{ attendance.as_of }}, {{ pupil.forename }}'s attendance this school year is {{ "
-        "attendance.year_pct }}. {{ pupil.forename }} has missed {{ attendance.sessions_missed }} sessions: {{ "
-        "attendance.days_missed }} school days, or {{ attendance.hours_lost }} hours of lost learning. {{ "
-        "attendance.unauthorised }} of these sessions were not authorised.\n"
-        "\n"
-        "Someone from the local authority will contact you. They will want to understand what is making it hard "
-        "for {{ pupil.forename }} to come to school and to agree support with you. The law expects every child of "
-        "school age to receive a full-time education, and where support does not lead to better attendance, the "
-        "local authority can use formal measures. We will keep working with you to avoid that.\n"
-        "\n"
-        "{% if meeting.date %}We would like to meet you on {{ meeting.date }}{% if meeting.time %} at {{ "
-        "meeting.time }}{% endif %}{% if meeting.place %} in {{ meeting.place }}{% endif %} to explain what "
-        "happens next.{% else %}Please contact us if you would like to talk about this letter.{% endif %} You can "
-        "call the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% if school.email %}, e-mail "
-        "{{ school.email }}{% endif %}, or speak to any of us at the gate.\n"
-        "{% if note %}\n"
-        "{{ note }}\n"
-        "{% endif %}\n"
-        "Yours sincerely,\n"
-        "\n"
-        "\n"
-        "{{ school.signatory_name }}\n"
-        "{{ school.signatory_role }}",
-        "Dear {{ carer.name }},\n"
-        "\n"
-        "We are writing to let you know that we are referring {{ pupil.forename }}'s attendance to the local "
-        "authority's attendance support team. We know this letter may be worrying. Its purpose is to bring in more "
-        "help for you and {{ pupil.forename }}.\n"
-        "\n"
-        "Up to {{ attendance.as_of }}, {{ pupil.forename }}'s attendance this school year is {{ "
-        "attendance.year_pct }}. {{ pupil.forename }} has missed {{ attendance.sessions_missed }} session{{ "
-        "attendance.sessions_missed|pluralize }}: {{ attendance.days_missed }} school day{{ "
-        "attendance.days_missed|pluralize }}, or {{ attendance.hours_lost }} hour{{ "
-        "attendance.hours_lost|pluralize }} of lost learning. {{ attendance.unauthorised }} of these sessions {{ "
-        'attendance.unauthorised|pluralize:"was,were" }} not authorised.\n'
-        "\n"
-        "Someone from the local authority will contact you. They will want to understand what is making it hard "
-        "for {{ pupil.forename }} to come to school and to agree support with you. The law expects every child of "
-        "school age to receive a full-time education, and where support does not lead to better attendance, the "
-        "local authority can use formal measures. We will keep working with you to avoid that.\n"
-        "\n"
-        "{% if meeting.date %}We would like to meet you on {{ meeting.date }}{% if meeting.time %} at {{ "
-        "meeting.time }}{% endif %}{% if meeting.place %} in {{ meeting.place }}{% endif %} to explain what "
-        "happens next.{% else %}Please contact us if you would like to talk about this letter.{% endif %} You can "
-        "call the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% if school.email %}, e-mail "
-        "{{ school.email }}{% endif %}, or speak to any of us at the gate.\n"
-        "{% if note %}\n"
-        "{{ note }}\n"
-        "{% endif %}\n"
-        "Yours sincerely,\n"
-        "\n"
-        "\n"
-        "{{ school.signatory_name }}\n"
-        "{{ school.signatory_role }}",
-    ),
-    (
-        "termly_report",
-        "Dear {{ carer.name }},\n"
-        "\n"
-        "This is {{ pupil.forename }}'s attendance report for {{ period.name }}, from {{ period.start }} to {{ "
-        "period.end }}. We send one to every family each term.\n"
-        "\n"
-        "{{ pupil.forename }}'s attendance was {{ period.pct }}, which is {{ period.rag }}. {{ period.rag_meaning "
-        "}} {{ pupil.forename }} missed {{ period.sessions_missed }} session{{ period.sessions_missed|pluralize }} "
-        "({{ period.days_missed }} school day{{ period.days_missed|pluralize }}, or {{ period.hours_lost }} hours "
-        "of learning).\n"
-        "\n"
-        "If you have any questions, or if something is making it hard for {{ pupil.forename }} to come to school, "
-        "please talk to us. You can call the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% "
-        "if school.email %}, e-mail {{ school.email }}{% endif %}, or speak to any of us at the gate.\n"
-        "{% if note %}\n"
-        "{{ note }}\n"
-        "{% endif %}\n"
-        "Yours sincerely,\n"
-        "\n"
-        "\n"
-        "{{ school.signatory_name }}\n"
-        "{{ school.signatory_role }}",
-        "Dear {{ carer.name }},\n"
-        "\n"
-        "This is {{ pupil.forename }}'s attendance report for {{ period.name }}, from {{ period.start }} to {{ "
-        "period.end }}. We send one to every family each term.\n"
-        "\n"
-        "{{ pupil.forename }}'s attendance was {{ period.pct }}, which is {{ period.rag }}. {{ period.rag_meaning "
-        "}} {{ pupil.forename }} missed {{ period.sessions_missed }} session{{ period.sessions_missed|pluralize }} "
-        "({{ period.days_missed }} school day{{ period.days_missed|pluralize }}, or {{ period.hours_lost }} hour{{ "
-        "period.hours_lost|pluralize }} of learning).\n"
-        "\n"
-        "If you have any questions, or if something is making it hard for {{ pupil.forename }} to come to school, "
-        "please talk to us. You can call the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% "
-        "if school.email %}, e-mail {{ school.email }}{% endif %}, or speak to any of us at the gate.\n"
-        "{% if note %}\n"
-        "{{ note }}\n"
-        "{% endif %}\n"
-        "Yours sincerely,\n"
-        "\n"
-        "\n"
-        "{{ school.signatory_name }}\n"
-        "{{ school.signatory_role }}",
-    ),
-)
+REWORDED = (('first_reminder',
+  'Dear {{ carer.name }},\n'
+  '\n'
+  "We are writing to let you know how {{ pupil.forename }}'s attendance is going this school year, and to "
+  'ask whether there is anything we can do to help.\n'
+  '\n'
+  'Up to {{ attendance.as_of }}, {{ pupil.forename }} has been in school for {{ attendance.year_pct }} of '
+  'the time. {{ pupil.forename }} has missed {{ attendance.sessions_missed }} sessions (a session is a '
+  'morning or an afternoon). That is {{ attendance.days_missed }} school days, or {{ attendance.hours_lost '
+  '}} hours of lost learning.\n'
+  '\n'
+  'We know there can be many reasons why a child misses school, and that illness cannot always be avoided. '
+  'Every day in school helps {{ pupil.forename }} keep up with learning and with friends.\n'
+  '\n'
+  'If something is making it hard for {{ pupil.forename }} to come to school, please tell us. You can call '
+  'the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% if school.email %}, e-mail {{ '
+  'school.email }}{% endif %}, or speak to any of us at the gate. We are here to help.\n'
+  '{% if note %}\n'
+  '{{ note }}\n'
+  '{% endif %}\n'
+  'Yours sincerely,\n'
+  '\n'
+  '\n'
+  '{{ school.signatory_name }}\n'
+  '{{ school.signatory_role }}',
+  'Dear {{ carer.name }},\n'
+  '\n'
+  "We are writing to let you know how {{ pupil.forename }}'s attendance is going this school year, and to "
+  'ask whether there is anything we can do to help.\n'
+  '\n'
+  'Up to {{ attendance.as_of }}, {{ pupil.forename }} has been in school for {{ attendance.year_pct }} of '
+  'the time. {{ pupil.forename }} has missed {{ attendance.sessions_missed }} session{{ '
+  'attendance.sessions_missed|pluralize }} (a session is a morning or an afternoon). That is {{ '
+  'attendance.days_missed }} school day{{ attendance.days_missed|pluralize }}, or {{ attendance.hours_lost '
+  '}} hour{{ attendance.hours_lost|pluralize }} of lost learning.\n'
+  '\n'
+  'We know there can be many reasons why a child misses school, and that illness cannot always be avoided. '
+  'Every day in school helps {{ pupil.forename }} keep up with learning and with friends.\n'
+  '\n'
+  'If something is making it hard for {{ pupil.forename }} to come to school, please tell us. You can call '
+  'the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% if school.email %}, e-mail {{ '
+  'school.email }}{% endif %}, or speak to any of us at the gate. We are here to help.\n'
+  '{% if note %}\n'
+  '{{ note }}\n'
+  '{% endif %}\n'
+  'Yours sincerely,\n'
+  '\n'
+  '\n'
+  '{{ school.signatory_name }}\n'
+  '{{ school.signatory_role }}'),
+ ('second_warning',
+  'Dear {{ carer.name }},\n'
+  '\n'
+  "{% if earlier.count %}We wrote to you on {{ earlier.last_date }} about {{ pupil.forename }}'s attendance. "
+  "We are still concerned{% else %}We are writing because we are concerned about {{ pupil.forename }}'s "
+  'attendance{% endif %}, and we would like to work with you to help {{ pupil.forename }} be in school more '
+  'often.\n'
+  '\n'
+  'This school year, up to {{ attendance.as_of }}:\n'
+  '- attendance is {{ attendance.year_pct }} (this half-term: {{ attendance.half_term_pct }})\n'
+  '- {{ pupil.forename }} has missed {{ attendance.sessions_missed }} sessions: {{ attendance.days_missed }} '
+  'school days, about {{ attendance.weeks_missed }} weeks\n'
+  '- that is {{ attendance.hours_lost }} hours of lost learning\n'
+  '- {{ attendance.authorised }} of these sessions were authorised (for example illness) and {{ '
+  'attendance.unauthorised }} were not\n'
+  '{% if attendance.lates %}- {{ pupil.forename }} arrived late {{ attendance.lates }} time{{ '
+  'attendance.lates|pluralize }}\n'
+  '{% endif %}\n'
+  'When attendance falls below 90%, a child is missing about half a day of school every week, and it becomes '
+  'harder to keep up.\n'
+  '\n'
+  'We would like to talk with you about what might help. {% if meeting.date %}We have set aside time on {{ '
+  'meeting.date }}{% if meeting.time %} at {{ meeting.time }}{% endif %}{% if meeting.place %} in {{ '
+  'meeting.place }}{% endif %}. If that time does not suit you, please let us know and we will find '
+  'another.{% else %}Please get in touch so that we can find a time that suits you.{% endif %} You can call '
+  'the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% if school.email %}, e-mail {{ '
+  'school.email }}{% endif %}, or speak to any of us at the gate.\n'
+  '{% if note %}\n'
+  '{{ note }}\n'
+  '{% endif %}\n'
+  'Yours sincerely,\n'
+  '\n'
+  '\n'
+  '{{ school.signatory_name }}\n'
+  '{{ school.signatory_role }}',
+  'Dear {{ carer.name }},\n'
+  '\n'
+  "{% if earlier.count %}We wrote to you on {{ earlier.last_date }} about {{ pupil.forename }}'s attendance. "
+  "We are still concerned{% else %}We are writing because we are concerned about {{ pupil.forename }}'s "
+  'attendance{% endif %}, and we would like to work with you to help {{ pupil.forename }} be in school more '
+  'often.\n'
+  '\n'
+  'This school year, up to {{ attendance.as_of }}:\n'
+  '- attendance is {{ attendance.year_pct }} (this half-term: {{ attendance.half_term_pct }})\n'
+  '- {{ pupil.forename }} has missed {{ attendance.sessions_missed }} session{{ '
+  'attendance.sessions_missed|pluralize }}: {{ attendance.days_missed }} school day{{ '
+  'attendance.days_missed|pluralize }}, about {{ attendance.weeks_missed }} week{{ '
+  'attendance.weeks_missed|pluralize }}\n'
+  '- that is {{ attendance.hours_lost }} hour{{ attendance.hours_lost|pluralize }} of lost learning\n'
+  '- {{ attendance.authorised }} of these sessions {{ attendance.authorised|pluralize:"was,were" }} '
+  'authorised (for example illness) and {{ attendance.unauthorised }} {{ '
+  'attendance.unauthorised|pluralize:"was,were" }} not\n'
+  '{% if attendance.lates %}- {{ pupil.forename }} arrived late {{ attendance.lates }} time{{ '
+  'attendance.lates|pluralize }}\n'
+  '{% endif %}\n'
+  'When attendance falls below 90%, a child is missing about half a day of school every week, and it becomes '
+  'harder to keep up.\n'
+  '\n'
+  'We would like to talk with you about what might help. {% if meeting.date %}We have set aside time on {{ '
+  'meeting.date }}{% if meeting.time %} at {{ meeting.time }}{% endif %}{% if meeting.place %} in {{ '
+  'meeting.place }}{% endif %}. If that time does not suit you, please let us know and we will find '
+  'another.{% else %}Please get in touch so that we can find a time that suits you.{% endif %} You can call '
+  'the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% if school.email %}, e-mail {{ '
+  'school.email }}{% endif %}, or speak to any of us at the gate.\n'
+  '{% if note %}\n'
+  '{{ note }}\n'
+  '{% endif %}\n'
+  'Yours sincerely,\n'
+  '\n'
+  '\n'
+  '{{ school.signatory_name }}\n'
+  '{{ school.signatory_role }}'),
+ ('formal_warning',
+  'Dear {{ carer.name }},\n'
+  '\n'
+  "{% if earlier.count %}We have written to you before about {{ pupil.forename }}'s attendance, and we know "
+  'this may be a difficult time. Attendance has not improved, so we{% else %}We are writing about {{ '
+  "pupil.forename }}'s attendance, and we know this may be a difficult time. We are concerned, so we{% endif "
+  '%} are inviting you to a meeting with us to agree together what will help.\n'
+  '\n'
+  '{% if meeting.date %}The meeting is on {{ meeting.date }}{% if meeting.time %} at {{ meeting.time }}{% '
+  'endif %}{% if meeting.place %} in {{ meeting.place }}{% endif %}. If you cannot come at that time, please '
+  'tell us straight away and we will arrange another.{% else %}Please contact us within the next week so '
+  'that we can arrange a time that suits you.{% endif %}\n'
+  '\n'
+  "Up to {{ attendance.as_of }}, {{ pupil.forename }}'s attendance this school year is {{ "
+  'attendance.year_pct }}. {{ pupil.forename }} has missed {{ attendance.sessions_missed }} sessions, which '
+  'is {{ attendance.days_missed }} school days or {{ attendance.hours_lost }} hours of lost learning. {{ '
+  'attendance.unauthorised }} of these sessions were not authorised.\n'
+  '\n'
+  'At the meeting we will listen to you and to {{ pupil.forename }}, talk about anything that is getting in '
+  'the way, and agree a plan with support from school and, where it helps, from other services. If {{ '
+  'pupil.forename }} has been unwell, please bring any medical letters or appointment cards you have.\n'
+  '\n'
+  'You are welcome to bring someone with you. You can call the school office{% if school.phone %} on {{ '
+  'school.phone }}{% endif %}{% if school.email %}, e-mail {{ school.email }}{% endif %}, or speak to any of '
+  'us at the gate.\n'
+  '{% if note %}\n'
+  '{{ note }}\n'
+  '{% endif %}\n'
+  'Yours sincerely,\n'
+  '\n'
+  '\n'
+  '{{ school.signatory_name }}\n'
+  '{{ school.signatory_role }}',
+  'Dear {{ carer.name }},\n'
+  '\n'
+  "{% if earlier.count %}We have written to you before about {{ pupil.forename }}'s attendance, and we know "
+  'this may be a difficult time. Attendance has not improved, so we{% else %}We are writing about {{ '
+  "pupil.forename }}'s attendance, and we know this may be a difficult time. We are concerned, so we{% endif "
+  '%} are inviting you to a meeting with us to agree together what will help.\n'
+  '\n'
+  '{% if meeting.date %}The meeting is on {{ meeting.date }}{% if meeting.time %} at {{ meeting.time }}{% '
+  'endif %}{% if meeting.place %} in {{ meeting.place }}{% endif %}. If you cannot come at that time, please '
+  'tell us straight away and we will arrange another.{% else %}Please contact us within the next week so '
+  'that we can arrange a time that suits you.{% endif %}\n'
+  '\n'
+  "Up to {{ attendance.as_of }}, {{ pupil.forename }}'s attendance this school year is {{ "
+  'attendance.year_pct }}. {{ pupil.forename }} has missed {{ attendance.sessions_missed }} session{{ '
+  'attendance.sessions_missed|pluralize }}, which is {{ attendance.days_missed }} school day{{ '
+  'attendance.days_missed|pluralize }} or {{ attendance.hours_lost }} hour{{ attendance.hours_lost|pluralize '
+  '}} of lost learning. {{ attendance.unauthorised }} of these sessions {{ '
+  'attendance.unauthorised|pluralize:"was,were" }} not authorised.\n'
+  '\n'
+  'At the meeting we will listen to you and to {{ pupil.forename }}, talk about anything that is getting in '
+  'the way, and agree a plan with support from school and, where it helps, from other services. If {{ '
+  'pupil.forename }} has been unwell, please bring any medical letters or appointment cards you have.\n'
+  '\n'
+  'You are welcome to bring someone with you. You can call the school office{% if school.phone %} on {{ '
+  'school.phone }}{% endif %}{% if school.email %}, e-mail {{ school.email }}{% endif %}, or speak to any of '
+  'us at the gate.\n'
+  '{% if note %}\n'
+  '{{ note }}\n'
+  '{% endif %}\n'
+  'Yours sincerely,\n'
+  '\n'
+  '\n'
+  '{{ school.signatory_name }}\n'
+  '{{ school.signatory_role }}'),
+ ('attendance_contract',
+  'Dear {{ carer.name }},\n'
+  '\n'
+  "Thank you for working with us on {{ pupil.forename }}'s attendance. Attendance this school year is {{ "
+  'attendance.year_pct }}: {{ pupil.forename }} has missed {{ attendance.days_missed }} school days, or {{ '
+  'attendance.hours_lost }} hours of lost learning.\n'
+  '\n'
+  'We would now like to agree an attendance contract with you. This is a written agreement between you and '
+  'the school. It sets out what you will do, what the school will do, and the support that will be offered '
+  'to help {{ pupil.forename }} attend every day. It is voluntary and is not a punishment.\n'
+  '\n'
+  '{% if meeting.date %}We would like to agree the contract with you on {{ meeting.date }}{% if meeting.time '
+  '%} at {{ meeting.time }}{% endif %}{% if meeting.place %} in {{ meeting.place }}{% endif %}.{% else '
+  '%}Please contact us so that we can meet and agree the contract together.{% endif %}{% if review.date %} '
+  'We will look at how things are going together on {{ review.date }}.{% endif %}\n'
+  '\n'
+  'If it is not possible to agree a contract, or it is not kept, the local authority may consider other '
+  'steps. We very much hope that will not be needed, and we will support you as much as we can. You can call '
+  'the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% if school.email %}, e-mail {{ '
+  'school.email }}{% endif %}, or speak to any of us at the gate.\n'
+  '{% if note %}\n'
+  '{{ note }}\n'
+  '{% endif %}\n'
+  'Yours sincerely,\n'
+  '\n'
+  '\n'
+  '{{ school.signatory_name }}\n'
+  '{{ school.signatory_role }}',
+  'Dear {{ carer.name }},\n'
+  '\n'
+  "Thank you for working with us on {{ pupil.forename }}'s attendance. Attendance this school year is {{ "
+  'attendance.year_pct }}: {{ pupil.forename }} has missed {{ attendance.days_missed }} school day{{ '
+  'attendance.days_missed|pluralize }}, or {{ attendance.hours_lost }} hour{{ '
+  'attendance.hours_lost|pluralize }} of lost learning.\n'
+  '\n'
+  'We would now like to agree an attendance contract with you. This is a written agreement between you and '
+  'the school. It sets out what you will do, what the school will do, and the support that will be offered '
+  'to help {{ pupil.forename }} attend every day. It is voluntary and is not a punishment.\n'
+  '\n'
+  '{% if meeting.date %}We would like to agree the contract with you on {{ meeting.date }}{% if meeting.time '
+  '%} at {{ meeting.time }}{% endif %}{% if meeting.place %} in {{ meeting.place }}{% endif %}.{% else '
+  '%}Please contact us so that we can meet and agree the contract together.{% endif %}{% if review.date %} '
+  'We will look at how things are going together on {{ review.date }}.{% endif %}\n'
+  '\n'
+  'If it is not possible to agree a contract, or it is not kept, the local authority may consider other '
+  'steps. We very much hope that will not be needed, and we will support you as much as we can. You can call '
+  'the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% if school.email %}, e-mail {{ '
+  'school.email }}{% endif %}, or speak to any of us at the gate.\n'
+  '{% if note %}\n'
+  '{{ note }}\n'
+  '{% endif %}\n'
+  'Yours sincerely,\n'
+  '\n'
+  '\n'
+  '{{ school.signatory_name }}\n'
+  '{{ school.signatory_role }}'),
+ ('la_referral_notice',
+  'Dear {{ carer.name }},\n'
+  '\n'
+  "We are writing to let you know that we are referring {{ pupil.forename }}'s attendance to the local "
+  "authority's attendance support team. We know this letter may be worrying. Its purpose is to bring in more "
+  'help for you and {{ pupil.forename }}.\n'
+  '\n'
+  "Up to {{ attendance.as_of }}, {{ pupil.forename }}'s attendance this school year is {{ "
+  'attendance.year_pct }}. {{ pupil.forename }} has missed {{ attendance.sessions_missed }} sessions: {{ '
+  'attendance.days_missed }} school days, or {{ attendance.hours_lost }} hours of lost learning. {{ '
+  'attendance.unauthorised }} of these sessions were not authorised.\n'
+  '\n'
+  'Someone from the local authority will contact you. They will want to understand what is making it hard '
+  'for {{ pupil.forename }} to come to school and to agree support with you. The law expects every child of '
+  'school age to receive a full-time education, and where support does not lead to better attendance, the '
+  'local authority can use formal measures. We will keep working with you to avoid that.\n'
+  '\n'
+  '{% if meeting.date %}We would like to meet you on {{ meeting.date }}{% if meeting.time %} at {{ '
+  'meeting.time }}{% endif %}{% if meeting.place %} in {{ meeting.place }}{% endif %} to explain what '
+  'happens next.{% else %}Please contact us if you would like to talk about this letter.{% endif %} You can '
+  'call the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% if school.email %}, e-mail '
+  '{{ school.email }}{% endif %}, or speak to any of us at the gate.\n'
+  '{% if note %}\n'
+  '{{ note }}\n'
+  '{% endif %}\n'
+  'Yours sincerely,\n'
+  '\n'
+  '\n'
+  '{{ school.signatory_name }}\n'
+  '{{ school.signatory_role }}',
+  'Dear {{ carer.name }},\n'
+  '\n'
+  "We are writing to let you know that we are referring {{ pupil.forename }}'s attendance to the local "
+  "authority's attendance support team. We know this letter may be worrying. Its purpose is to bring in more "
+  'help for you and {{ pupil.forename }}.\n'
+  '\n'
+  "Up to {{ attendance.as_of }}, {{ pupil.forename }}'s attendance this school year is {{ "
+  'attendance.year_pct }}. {{ pupil.forename }} has missed {{ attendance.sessions_missed }} session{{ '
+  'attendance.sessions_missed|pluralize }}: {{ attendance.days_missed }} school day{{ '
+  'attendance.days_missed|pluralize }}, or {{ attendance.hours_lost }} hour{{ '
+  'attendance.hours_lost|pluralize }} of lost learning. {{ attendance.unauthorised }} of these sessions {{ '
+  'attendance.unauthorised|pluralize:"was,were" }} not authorised.\n'
+  '\n'
+  'Someone from the local authority will contact you. They will want to understand what is making it hard '
+  'for {{ pupil.forename }} to come to school and to agree support with you. The law expects every child of '
+  'school age to receive a full-time education, and where support does not lead to better attendance, the '
+  'local authority can use formal measures. We will keep working with you to avoid that.\n'
+  '\n'
+  '{% if meeting.date %}We would like to meet you on {{ meeting.date }}{% if meeting.time %} at {{ '
+  'meeting.time }}{% endif %}{% if meeting.place %} in {{ meeting.place }}{% endif %} to explain what '
+  'happens next.{% else %}Please contact us if you would like to talk about this letter.{% endif %} You can '
+  'call the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% if school.email %}, e-mail '
+  '{{ school.email }}{% endif %}, or speak to any of us at the gate.\n'
+  '{% if note %}\n'
+  '{{ note }}\n'
+  '{% endif %}\n'
+  'Yours sincerely,\n'
+  '\n'
+  '\n'
+  '{{ school.signatory_name }}\n'
+  '{{ school.signatory_role }}'),
+ ('termly_report',
+  'Dear {{ carer.name }},\n'
+  '\n'
+  "This is {{ pupil.forename }}'s attendance report for {{ period.name }}, from {{ period.start }} to {{ "
+  'period.end }}. We send one to every family each term.\n'
+  '\n'
+  "{{ pupil.forename }}'s attendance was {{ period.pct }}, which is {{ period.rag }}. {{ period.rag_meaning "
+  '}} {{ pupil.forename }} missed {{ period.sessions_missed }} session{{ period.sessions_missed|pluralize }} '
+  '({{ period.days_missed }} school day{{ period.days_missed|pluralize }}, or {{ period.hours_lost }} hours '
+  'of learning).\n'
+  '\n'
+  'If you have any questions, or if something is making it hard for {{ pupil.forename }} to come to school, '
+  'please talk to us. You can call the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% '
+  'if school.email %}, e-mail {{ school.email }}{% endif %}, or speak to any of us at the gate.\n'
+  '{% if note %}\n'
+  '{{ note }}\n'
+  '{% endif %}\n'
+  'Yours sincerely,\n'
+  '\n'
+  '\n'
+  '{{ school.signatory_name }}\n'
+  '{{ school.signatory_role }}',
+  'Dear {{ carer.name }},\n'
+  '\n'
+  "This is {{ pupil.forename }}'s attendance report for {{ period.name }}, from {{ period.start }} to {{ "
+  'period.end }}. We send one to every family each term.\n'
+  '\n'
+  "{{ pupil.forename }}'s attendance was {{ period.pct }}, which is {{ period.rag }}. {{ period.rag_meaning "
+  '}} {{ pupil.forename }} missed {{ period.sessions_missed }} session{{ period.sessions_missed|pluralize }} '
+  '({{ period.days_missed }} school day{{ period.days_missed|pluralize }}, or {{ period.hours_lost }} hour{{ '
+  'period.hours_lost|pluralize }} of learning).\n'
+  '\n'
+  'If you have any questions, or if something is making it hard for {{ pupil.forename }} to come to school, '
+  'please talk to us. You can call the school office{% if school.phone %} on {{ school.phone }}{% endif %}{% '
+  'if school.email %}, e-mail {{ school.email }}{% endif %}, or speak to any of us at the gate.\n'
+  '{% if note %}\n'
+  '{{ note }}\n'
+  '{% endif %}\n'
+  'Yours sincerely,\n'
+  '\n'
+  '\n'
+  '{{ school.signatory_name }}\n'
+  '{{ school.signatory_role }}'))
 
 
 def reword(apps, schema_editor):

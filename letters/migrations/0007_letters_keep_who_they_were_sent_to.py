@@ -4,21 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("letters", "0006_concern_letter_named_for_what_it_says"),
+        ('letters', '0006_concern_letter_named_for_what_it_says'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="letter",
-            name="sent_to_address",
-            field=models.TextField(blank=True, help_text="The address it printed with, one line per line."),
+            model_name='letter',
+            name='sent_to_address',
+            field=models.TextField(blank=True, help_text='The address it printed with, one line per line.'),
         ),
         migrations.AddField(
-            model_name="letter",
-            name="sent_to_name",
-            field=models.CharField(
-                blank=True, help_text="Who the letter was addressed to when it printed, as printed.", max_length=500
-            ),
+            model_name='letter',
+            name='sent_to_name',
+            field=models.CharField(blank=True, help_text='Who the letter was addressed to when it printed, as printed.', max_length=500),
         ),
     ]
