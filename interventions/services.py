@@ -259,120 +259,118 @@ def ladder_edit(*, ladder: Ladder, document: dict[str, Any]) -> tuple[Ladder, La
     return ladder_load(school=ladder.school, document={**document, "key": ladder.key})
 
 
-@transaction.atomic
 @dataclass(frozen=True)
-class Activation:
-    """What making a ladder active did: pupils kept at their stage, moves awaiting approval kept, and withdrawn."""
+class ActivationPlan:
+    """What making a ladder active keeps, leaves to the night, and withdraws (`activation_plan`).
 
-    kept: int = 0
-    proposals_kept: int = 0
-    withdrawn: int = 0
-    #: Pupils of the replaced ladder not kept (at a stage this one lacks): tonight's run places them.
+    The page that asks to confirm shows it; `ladder_activate` carries it out and returns it.
+    """
+
+    replaced: Ladder | None
+    #: The replaced ladder's placements at a stage whose key this ladder has: kept there.
+    keep: list[Placement] = field(default_factory=list)
+    #: The replaced ladder's pupils at a stage this ladder lacks: tonight's run places them.
     left_to_place: int = 0
+    #: Moves awaiting approval between two stages this ladder has, from where the pupil will stand.
+    keep_proposals: list[Proposal] = field(default_factory=list)
+    #: The other moves awaiting approval on the ladders it replaces: no one could decide them.
+    withdrawn: int = 0
+
+    @property
+    def kept(self) -> int:
+        return len(self.keep)
+
+    @property
+    def proposals_kept(self) -> int:
+        return len(self.keep_proposals)
 
 
-@transaction.atomic
-def ladder_activate(*, ladder: Ladder, user: Any = None, on: date | None = None) -> Activation:
-    """Make this the school's active ladder (one per school). Idempotent.
+def activation_plan(*, ladder: Ladder) -> ActivationPlan:
+    """What making `ladder` active would do. Reads only.
 
     A pupil at a stage of the ladder it replaces whose key this ladder also has
-    stays at that stage (`stages_keep`), as of the same day, with nothing given
-    again: a school that edits a copy of its ladder and activates it does not
-    send every family the same letter twice. The night places everyone else
-    from scratch, with their stage's work. A move awaiting approval is kept
-    where both its stages are kept; the rest can no longer be decided (only the
-    active ladder's are shown), so they are withdrawn, saying why. Tasks stay:
-    they are work staff may have begun.
+    stays at that stage; pupils already on `ladder` (it was active before) stay
+    where it has them. A move awaiting approval is kept where both its stages
+    are this ladder's and the pupil will stand at the first.
     """
-    on = on or timezone.localdate()
+    pending = replaced_proposals(ladder=ladder)
     replaced = Ladder.objects.filter(school=ladder.school, is_active=True).exclude(pk=ladder.pk).first()
+    if replaced is None:
+        return ActivationPlan(None, withdrawn=pending.count())
+    keys = {stage.key for stage in ladder.stages.all()}
+    standing = dict(Placement.objects.filter(ladder=ladder).values_list("pupil_id", "stage__key"))
+    theirs = list(
+        Placement.objects.filter(ladder=replaced, pupil__school=ladder.school)
+        .exclude(pupil_id__in=list(standing))
+        .select_related("stage")
+    )
+    keep = [placement for placement in theirs if placement.stage.key in keys]
+    standing.update((placement.pupil_id, placement.stage.key) for placement in keep)
+    proposals = list(pending.select_related("from_stage", "to_stage"))
+    keep_proposals = [
+        proposal
+        for proposal in proposals
+        if proposal.ladder_id == replaced.pk
+        and proposal.from_stage is not None
+        and {proposal.from_stage.key, proposal.to_stage.key} <= keys
+        and standing.get(proposal.pupil_id) == proposal.from_stage.key
+    ]
+    return ActivationPlan(
+        replaced,
+        keep=keep,
+        left_to_place=len(theirs) - len(keep),
+        keep_proposals=keep_proposals,
+        withdrawn=len(proposals) - len(keep_proposals),
+    )
+
+
+@transaction.atomic
+def ladder_activate(*, ladder: Ladder, user: Any = None, on: date | None = None) -> ActivationPlan:
+    """Make this the school's active ladder (one per school), as `activation_plan` says. Idempotent.
+
+    Pupils kept at a stage with the same key keep it as of the same day, with
+    nothing given again (`_stages_keep`): a school that edits a copy of its
+    ladder and activates it does not send every family the same letter twice.
+    The night places everyone else from scratch, with their stage's work.
+    Moves awaiting approval that no one could decide any more are withdrawn,
+    saying why. Tasks stay: they are work staff may have begun. Returns what it did.
+    """
+    plan = activation_plan(ladder=ladder)
     Ladder.objects.filter(school=ladder.school, is_active=True).exclude(pk=ladder.pk).update(is_active=False)
     if not ladder.is_active:
         ladder.is_active = True
         ladder.save(update_fields=["is_active"])
-    kept = stages_keep(replaced=replaced, ladder=ladder, on=on, user=user) if replaced else 0
-    proposals_kept = _proposals_keep(replaced=replaced, ladder=ladder) if replaced else 0
-    withdrawn = replaced_proposals(ladder=ladder).update(
+    if plan.replaced is not None:
+        _stages_keep(plan, ladder=ladder, on=on or timezone.localdate(), user=user)
+        _proposals_keep(plan, ladder=ladder)
+    replaced_proposals(ladder=ladder).update(
         status=Proposal.Status.WITHDRAWN,
         decided_at=timezone.now(),
         decision_reason=f"The school's ladder is now {ladder.name}",
     )
-    left = 0
-    if replaced is not None:
-        placed = Placement.objects.filter(ladder=ladder).values("pupil_id")
-        left = Placement.objects.filter(ladder=replaced, pupil__school=ladder.school).exclude(pupil_id__in=placed)
-        left = left.count()
-    return Activation(kept=kept, proposals_kept=proposals_kept, withdrawn=withdrawn, left_to_place=left)
+    return plan
 
 
-@dataclass(frozen=True)
-class ActivationPreview:
-    """What `ladder_activate` would do, for the page that asks to confirm it."""
-
-    replaced: Ladder | None
-    kept: int  # pupils who would stay at the stage with the same key
-    placed_tonight: int  # pupils of the replaced ladder at a stage this one lacks: placed afresh tonight
-    proposals_kept: int
-    withdrawn: int
-
-
-def activation_preview(*, ladder: Ladder) -> ActivationPreview:
-    """What making `ladder` active would keep, leave to tonight's run, and withdraw. Changes nothing."""
-    replaced = active_ladder(ladder.school)
-    if replaced is None or replaced == ladder:
-        return ActivationPreview(replaced, 0, 0, 0, replaced_proposals(ladder=ladder).count() if not replaced else 0)
-    keys = set(ladder.stages.values_list("key", flat=True))
-    standing = dict(
-        Placement.objects.filter(ladder=replaced, pupil__school=ladder.school)
-        .exclude(pupil_id__in=Placement.objects.filter(ladder=ladder).values("pupil_id"))
-        .values_list("pupil_id", "stage__key")
-    )
-    kept = {pupil_id: key for pupil_id, key in standing.items() if key in keys}
-    kept.update(Placement.objects.filter(ladder=ladder).values_list("pupil_id", "stage__key"))
-    pending = replaced_proposals(ladder=ladder).values_list("pupil_id", "ladder_id", "from_stage__key", "to_stage__key")
-    proposals_kept = sum(
-        1
-        for pupil_id, on, start, end in pending
-        if on == replaced.pk and end in keys and start in keys and kept.get(pupil_id) == start
-    )
-    return ActivationPreview(
-        replaced=replaced,
-        kept=sum(1 for key in standing.values() if key in keys),
-        placed_tonight=sum(1 for key in standing.values() if key not in keys),
-        proposals_kept=proposals_kept,
-        withdrawn=len(pending) - proposals_kept,
-    )
-
-
-def stages_keep(*, replaced: Ladder, ladder: Ladder, on: date, user: Any = None) -> int:
-    """Place the pupils of `replaced` on `ladder` at the stage with the same key, where it has one.
+def _stages_keep(plan: ActivationPlan, *, ladder: Ladder, on: date, user: Any) -> None:
+    """Place the plan's kept pupils on `ladder` at the stage with the same key.
 
     Each keeps the day they came to the stage, its reasons, and last night's
     figures, so the dashboard is right at once; a KEPT stage change records it,
     linked to the change that put them there (`kept_from`), whose tasks,
-    letters and reviews count as given here. Pupils already on `ladder` (it was
-    active before) are left where it has them. Returns how many were kept.
+    letters and reviews count as given here.
     """
+    if not plan.keep:
+        return
     stages = {stage.key: stage for stage in ladder.stages.all()}
-    already = Placement.objects.filter(ladder=ladder).values("pupil_id")
-    old = list(
-        Placement.objects.filter(ladder=replaced, pupil__school=ladder.school)
-        .exclude(pupil_id__in=already)
-        .select_related("stage")
-    )
-    old = [placement for placement in old if placement.stage.key in stages]
-    if not old:
-        return 0
-    came: dict[int, int] = {}  # pupil -> the change that put them at their stage on the replaced ladder
-    standing = {p.pupil_id: p.stage_id for p in old}
+    standing = {placement.pupil_id: placement.stage_id for placement in plan.keep}
+    came: dict[int, int | None] = {}  # pupil -> the change that put them at their stage on the replaced ladder
     for pupil_id, change_id, to_stage_id in (
-        StageChange.objects.filter(ladder=replaced, pupil_id__in=list(standing))
+        StageChange.objects.filter(ladder=plan.replaced, pupil_id__in=list(standing))
         .order_by("pupil_id", "-on", "-created_at", "-pk")
         .values_list("pupil_id", "pk", "to_stage_id")
     ):
-        if pupil_id not in came and to_stage_id == standing[pupil_id]:
-            came[pupil_id] = change_id
-        came.setdefault(pupil_id, 0)  # their latest change is not to where they stand: nothing to link
+        # Their latest change only; if it is not to where they stand, there is nothing to link.
+        came.setdefault(pupil_id, change_id if to_stage_id == standing[pupil_id] else None)
     StageChange.objects.bulk_create(
         StageChange(
             pupil_id=placement.pupil_id,
@@ -381,11 +379,11 @@ def stages_keep(*, replaced: Ladder, ladder: Ladder, on: date, user: Any = None)
             on=on,
             kind=StageChange.Kind.KEPT,
             reasons=placement.reasons,
-            note=f"Kept at the same stage when {ladder.name} replaced {replaced.name}",
+            note=f"Kept at the same stage when {ladder.name} replaced {plan.replaced.name}",
             decided_by=user if getattr(user, "is_authenticated", False) else None,
-            kept_from_id=came.get(placement.pupil_id) or None,
+            kept_from_id=came.get(placement.pupil_id),
         )
-        for placement in old
+        for placement in plan.keep
     )
     Placement.objects.bulk_create(
         Placement(
@@ -397,23 +395,16 @@ def stages_keep(*, replaced: Ladder, ladder: Ladder, on: date, user: Any = None)
                 for name in ("since", "reasons", "improving_since", "entry_attendance_pct", *Placement.FIGURES)
             },
         )
-        for placement in old
+        for placement in plan.keep
     )
-    return len(old)
 
 
-def _proposals_keep(*, replaced: Ladder, ladder: Ladder) -> int:
-    """Move `replaced`'s pending proposals to `ladder` where it has both stages and the pupil stands on the first."""
+def _proposals_keep(plan: ActivationPlan, *, ladder: Ladder) -> None:
+    """Move the plan's kept proposals to `ladder`: withdrawn on the replaced ladder, saying where they went."""
+    if not plan.keep_proposals:
+        return
     stages = {stage.key: stage for stage in ladder.stages.all()}
-    standing = dict(Placement.objects.filter(ladder=ladder).values_list("pupil_id", "stage__key"))
-    kept = []
-    for proposal in Proposal.objects.filter(ladder=replaced, status=Proposal.Status.PENDING).select_related(
-        "from_stage", "to_stage"
-    ):
-        start = proposal.from_stage.key if proposal.from_stage else None
-        if proposal.to_stage.key in stages and start in stages and standing.get(proposal.pupil_id) == start:
-            kept.append(proposal)
-    Proposal.objects.filter(pk__in=[p.pk for p in kept]).update(
+    Proposal.objects.filter(pk__in=[p.pk for p in plan.keep_proposals]).update(
         status=Proposal.Status.WITHDRAWN,
         decided_at=timezone.now(),
         decision_reason=f"Kept on {ladder.name}, to decide there",
@@ -427,9 +418,8 @@ def _proposals_keep(*, replaced: Ladder, ladder: Ladder) -> int:
             proposed_on=proposal.proposed_on,
             reasons=proposal.reasons,
         )
-        for proposal in kept
+        for proposal in plan.keep_proposals
     )
-    return len(kept)
 
 
 def replaced_proposals(*, ladder: Ladder) -> QuerySet[Proposal]:
@@ -634,18 +624,17 @@ def _stage_tasks(
     the change has given already) are left out without asking their `when`.
     """
     stage = change.to_stage
-    actions = {a["key"]: a for a in stage.actions}
-    keys = given_on_entry(
-        [(key, a.get("when")) for key, a in actions.items()],
-        None if holds is None else functools.partial(holds, change),
+    actions, review = _entry_actions(
+        stage.actions,
+        review=bool(stage.review_every_weeks),
+        holds=None if holds is None else functools.partial(holds, change),
         only_conditional=only_conditional,
         given=given,
     )
     wanted = [
-        (key, Task.Kind.ACTION, a["title"], stage_action_role(a), a.get("due_in_school_days", 5))
-        for key, a in ((key, actions[key]) for key in keys)
+        (a["key"], Task.Kind.ACTION, a["title"], stage_action_role(a), a.get("due_in_school_days", 5)) for a in actions
     ]
-    if stage.review_every_weeks and not only_conditional and "review" not in given:
+    if review:
         title = f"Review {change.pupil.full_name} at {stage.name}"
         wanted.append(("review", Task.Kind.REVIEW, title, "attendance_lead", stage.review_every_weeks * 5))
     return wanted
@@ -804,7 +793,6 @@ class Simulation:
     pupils: int
     stages: list[dict[str, Any]]
     moves: list[dict[str, Any]]
-    proposed: int
     #: The moves that would be proposed for a person to approve, as `moves` (from: where the night leaves them).
     proposals: list[dict[str, Any]] = field(default_factory=list)
     #: Pupils whose stage's criteria no longer hold but who stay, as `moves` with the stage `indicated`
@@ -818,6 +806,10 @@ class Simulation:
     #: included) and [{"key", "count"}] by letter template, each counting pupils, most first.
     tasks: list[dict[str, Any]] = field(default_factory=list)
     letters: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def proposed(self) -> int:
+        return len(self.proposals)
 
     @property
     def task_count(self) -> int:
@@ -869,7 +861,7 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
     moves: list[dict[str, Any]] = []
     proposals: list[dict[str, Any]] = []
     staying: list[dict[str, Any]] = []
-    proposed = approval_tasks = approval_letters = 0
+    approval_tasks = approval_letters = 0
     stage_docs = {stage["key"]: stage for stage in doc["stages"]}
     tasks: Counter[str] = Counter()
     letters: Counter[str] = Counter()
@@ -877,7 +869,9 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
         current = placements.get(pupil.pk, (None, None))[1]
         decision = decide(spec, facts.facts[pupil.pk], current, as_of=as_of, calendar=facts.calendar)
         counts[decision.stage_key] += 1
-        proposed += decision.proposal is not None
+        was = current.stage_key if current else None
+        row = functools.partial(_simulated_row, pupil, facts=facts, spec=spec)
+
         if decision.moved:  # the night's move: the stage's work, as `stages_work_create` gives it
             evaluator = Evaluator(facts.facts[pupil.pk], facts.calendar, as_of, spec.min_possible, None, explain=False)
 
@@ -887,49 +881,24 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
             given, queued = _entry_work(stage_docs[decision.stage_key], holds)
             tasks.update(given)
             letters.update(queued)
+            if not (was is None and decision.stage_key == spec.base.key):
+                moves.append(row(**{"from": was, "to": decision.stage_key, "reasons": "; ".join(decision.reasons)}))
         if decision.proposal is not None:  # a person's approval gives the stage's work whatever its `when`s
             given, queued = _entry_work(stage_docs[decision.proposal], None)
             approval_tasks += len(given)
             approval_letters += len(queued)
-        was = current.stage_key if current else None
-        if decision.moved and not (was is None and decision.stage_key == spec.base.key):
-            moves.append(
-                {
-                    "upn": pupil.upn,
-                    "name": pupil.full_name,
-                    "from": was,
-                    "to": decision.stage_key,
-                    "reasons": "; ".join(decision.reasons),
-                    "attendance": format_pct(facts.year_to_date(pupil.pk, spec)),
-                }
-            )
-        if (
-            current is not None
-            and not decision.moved
-            and decision.proposal is None
-            and spec.stage(decision.indicated_key).level < spec.stage(current.stage_key).level
+            reasons = "; ".join(decision.proposal_reasons)
+            proposals.append(row(**{"from": decision.stage_key, "to": decision.proposal, "reasons": reasons}))
+        elif (
+            was is not None and not decision.moved and spec.stage(decision.indicated_key).level < spec.stage(was).level
         ):
+            # Their stage's criteria no longer hold, but they come down only once clear by the margin for long enough.
             staying.append(
-                {
-                    "upn": pupil.upn,
-                    "name": pupil.full_name,
-                    "from": current.stage_key,
-                    "to": current.stage_key,
-                    "indicated": decision.indicated_key,
-                    "improving_since": decision.improving_since,
-                    "attendance": format_pct(facts.year_to_date(pupil.pk, spec)),
-                }
-            )
-        if decision.proposal is not None:
-            proposals.append(
-                {
-                    "upn": pupil.upn,
-                    "name": pupil.full_name,
-                    "from": decision.stage_key,
-                    "to": decision.proposal,
-                    "reasons": "; ".join(decision.proposal_reasons),
-                    "attendance": format_pct(facts.year_to_date(pupil.pk, spec)),
-                }
+                row(
+                    **{"from": was, "to": was},
+                    indicated=decision.indicated_key,
+                    improving_since=decision.improving_since,
+                )
             )
     stages = [
         {"key": s["key"], "label": s.get("label", s["key"]), "name": s["name"], "count": counts[s["key"]]}
@@ -940,7 +909,6 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
         len(facts.pupils),
         stages,
         moves,
-        proposed,
         proposals=proposals,
         staying=staying,
         approval_work=(approval_tasks, approval_letters),
@@ -951,13 +919,41 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
     )
 
 
+def _simulated_row(pupil: Pupil, /, *, facts: Any, spec: LadderSpec, **fields: Any) -> dict[str, Any]:
+    """One pupil's line in a simulation's `moves`, `proposals` or `staying`: who, their attendance, and `fields`."""
+    attendance = format_pct(facts.year_to_date(pupil.pk, spec))
+    return {"upn": pupil.upn, "name": pupil.full_name, "attendance": attendance, **fields}
+
+
 def _entry_work(stage: dict[str, Any], holds: Callable[[dict[str, Any]], bool] | None) -> tuple[list[str], list[str]]:
     """The titles of the tasks (its review's included) and the letter keys a stage gives a pupil entering it."""
-    actions = {action["key"]: action for action in stage.get("actions", [])}
-    titles = [actions[key]["title"] for key in given_on_entry([(k, a.get("when")) for k, a in actions.items()], holds)]
-    if stage.get("review_every_weeks"):
-        titles.append(f"Review at {stage['name']}")
+    actions, review = _entry_actions(
+        stage.get("actions", []), review=bool(stage.get("review_every_weeks")), holds=holds
+    )
+    titles = [action["title"] for action in actions] + ([f"Review at {stage['name']}"] if review else [])
     return titles, given_on_entry(stage_letters(stage), holds)
+
+
+def _entry_actions(
+    actions: Sequence[dict[str, Any]],
+    *,
+    review: bool,
+    holds: Callable[[dict[str, Any]], bool] | None,
+    only_conditional: bool = False,
+    given: Collection[str] = (),
+) -> tuple[list[dict[str, Any]], bool]:
+    """The stage actions that become tasks for a pupil entering the stage, and whether its review does.
+
+    As `rules.given_on_entry`; a catch-up (`only_conditional`) gives no review, and one `given` is not given again.
+    """
+    by_key = {action["key"]: action for action in actions}
+    keys = given_on_entry(
+        [(key, action.get("when")) for key, action in by_key.items()],
+        holds,
+        only_conditional=only_conditional,
+        given=given,
+    )
+    return [by_key[key] for key in keys], review and not only_conditional and "review" not in given
 
 
 # --- logging what staff do ------------------------------------------------------

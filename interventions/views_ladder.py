@@ -243,7 +243,7 @@ def ladder_activate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
         "access": access,
         "ladder": ladder,
         "active": services.active_ladder(access.school),
-        "preview": services.activation_preview(ladder=ladder),
+        "preview": services.activation_plan(ladder=ladder),
     }
     return render(request, "interventions/ladder_activate.html", context)
 
