@@ -856,9 +856,6 @@ def _decide_pupils(
     return result, moves
 
 
-FIGURE_FIELDS = Placement.FIGURES
-
-
 def _save_figures(
     *,
     school: School,
@@ -878,7 +875,7 @@ def _save_figures(
     else:
         weeks = school_week_figures(school=school, pupil_ids=sorted(counted), as_of=as_of, since=chart_from)
     figures = school_figures(facts=facts, spec=spec, weeks=weeks)
-    current = Placement.objects.filter(ladder=ladder).values_list("pk", "pupil_id", *FIGURE_FIELDS)
+    current = Placement.objects.filter(ladder=ladder).values_list("pk", "pupil_id", *Placement.FIGURES)
     changed = []
     for pk, pupil_id, *old in current:
         f = figures.pupils.get(pupil_id)
@@ -913,22 +910,22 @@ def _save_figures(
 
 
 def _placements_set(rows: list[tuple[Any, ...]]) -> None:
-    """Write (pk, *FIGURE_FIELDS) to placements: one UPDATE ... FROM unnest(...) on PostgreSQL."""
+    """Write (pk, *Placement.FIGURES) to placements: one UPDATE ... FROM unnest(...) on PostgreSQL."""
     if not rows:
         return
     if connection.vendor != "postgresql":
         objs = []
         for pk, *values in rows:
             obj = Placement(pk=pk)
-            for name, value in zip(FIGURE_FIELDS, values, strict=True):
+            for name, value in zip(Placement.FIGURES, values, strict=True):
                 setattr(obj, name, value)
             objs.append(obj)
-        Placement.objects.bulk_update(objs, FIGURE_FIELDS, batch_size=100)
+        Placement.objects.bulk_update(objs, Placement.FIGURES, batch_size=100)
         return
     table = Placement._meta.db_table
     casts = ("bigint", "numeric", "numeric", "integer", "boolean", "boolean", "date")
-    sets = ", ".join(f"{name} = v.{name}" for name in FIGURE_FIELDS)
-    names = ", ".join(("id", *FIGURE_FIELDS))
+    sets = ", ".join(f"{name} = v.{name}" for name in Placement.FIGURES)
+    names = ", ".join(("id", *Placement.FIGURES))
     arrays = ", ".join(f"%s::{cast}[]" for cast in casts)
     # One array a column, however many rows: a short statement, quick to send and to plan.
     with connection.cursor() as cursor:

@@ -630,7 +630,10 @@ def test_a_lowered_threshold_lists_who_no_longer_meets_it_but_stays_and_says_why
     assert {row["indicated"] for row in page.staying} == {"universal"}
     body = " ".join(response.content.decode().split())
     assert "No longer meet their stage's criteria, but stay for now" in body
-    assert "once their attendance has been 1.0 point clear of the line for 4 school weeks running" in body
+    assert (
+        "Pupils come down a stage after 4 school weeks running at the lower stage (holidays don't count), with"
+        " attendance at least 1.0 percentage point clear of their current stage's threshold" in body
+    )
     # The one move the night has proposed already is marked so: nothing new to decide.
     assert [row["waiting"] for row in page.proposals] == [True]
     assert "All 1 are already awaiting approval</strong>: nothing new." in body
