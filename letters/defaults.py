@@ -39,7 +39,7 @@ _CONTACT = (
     "{% if school.email %}, e-mail {{ school.email }}{% endif %}, or speak to any of us at the gate."
 )
 
-#: The first reminder's figures say where they start for a pupil who joined during the year (migration 0009).
+#: A letter's year figures say where they start for a pupil who joined during the year (migrations 0009, 0010).
 JOINED_LINE_START = (
     "Up to {{ attendance.as_of }}{% if attendance.joined %}, since {{ pupil.forename }} joined us on"
     " {{ attendance.joined }}{% endif %},"
@@ -82,7 +82,7 @@ SECOND_WARNING = f"""Dear {{{{ carer.salutation }}}},
 
 {{% if earlier.count %}}We wrote to you on {{{{ earlier.last_date }}}} about {{{{ pupil.forename }}}}'s attendance. We are still concerned{{% else %}}We are writing because we are concerned about {{{{ pupil.forename }}}}'s attendance{{% endif %}}, and we would like to work with you to help {{{{ pupil.forename }}}} be in school more often.
 
-This school year, up to {{{{ attendance.as_of }}}}:
+This school year, up to {{{{ attendance.as_of }}}}{{% if attendance.joined %}} (since {{{{ pupil.forename }}}} joined us on {{{{ attendance.joined }}}}){{% endif %}}:
 - attendance is {{{{ attendance.year_pct }}}} (this half-term: {{{{ attendance.half_term_pct }}}})
 - {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}}: {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}}, about {{{{ attendance.weeks_missed }}}} week{{{{ attendance.weeks_missed|pluralize }}}}
 - that is {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning
@@ -100,7 +100,7 @@ FORMAL_WARNING = f"""Dear {{{{ carer.salutation }}}},
 
 {{% if meeting.date %}}The meeting is on {{{{ meeting.date }}}}{{% if meeting.time %}} at {{{{ meeting.time }}}}{{% endif %}}{{% if meeting.place %}} in {{{{ meeting.place }}}}{{% endif %}}. If you cannot come at that time, please tell us straight away and we will arrange another.{{% else %}}Please contact us within the next week so that we can arrange a time that suits you.{{% endif %}}
 
-Up to {{{{ attendance.as_of }}}}, {{{{ pupil.forename }}}}'s attendance this school year is {{{{ attendance.year_pct }}}}. {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}}, which is {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}} or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning. {{{{ attendance.unauthorised }}}} of these sessions {{{{ attendance.unauthorised|pluralize:"was,were" }}}} not authorised.
+{JOINED_LINE_START} {{{{ pupil.forename }}}}'s attendance this school year is {{{{ attendance.year_pct }}}}. {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}}, which is {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}} or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning. {{{{ attendance.unauthorised }}}} of these sessions {{{{ attendance.unauthorised|pluralize:"was,were" }}}} not authorised.
 
 At the meeting we will listen to you and to {{{{ pupil.forename }}}}, talk about anything that is getting in the way, and agree a plan with support from school and, where it helps, from other services. If {{{{ pupil.forename }}}} has been unwell, please bring any medical letters or appointment cards you have.
 
@@ -110,7 +110,7 @@ You are welcome to bring someone with you. {_CONTACT}
 
 ATTENDANCE_CONTRACT = f"""Dear {{{{ carer.salutation }}}},
 
-Thank you for working with us on {{{{ pupil.forename }}}}'s attendance. Attendance this school year is {{{{ attendance.year_pct }}}}: {{{{ pupil.forename }}}} has missed {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}}, or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning.
+Thank you for working with us on {{{{ pupil.forename }}}}'s attendance. Attendance this school year{{% if attendance.joined %}}, since {{{{ pupil.forename }}}} joined us on {{{{ attendance.joined }}}},{{% endif %}} is {{{{ attendance.year_pct }}}}: {{{{ pupil.forename }}}} has missed {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}}, or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning.
 
 We would now like to agree an attendance contract with you. This is a written agreement between you and the school. It sets out what you will do, what the school will do, and the support that will be offered to help {{{{ pupil.forename }}}} attend every day. It is voluntary and is not a punishment.
 
@@ -124,7 +124,7 @@ LA_REFERRAL_NOTICE = f"""Dear {{{{ carer.salutation }}}},
 
 We are writing to let you know that we are referring {{{{ pupil.forename }}}}'s attendance to the local authority's attendance support team. We know this letter may be worrying. Its purpose is to bring in more help for you and {{{{ pupil.forename }}}}.
 
-Up to {{{{ attendance.as_of }}}}, {{{{ pupil.forename }}}}'s attendance this school year is {{{{ attendance.year_pct }}}}. {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}}: {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}}, or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning. {{{{ attendance.unauthorised }}}} of these sessions {{{{ attendance.unauthorised|pluralize:"was,were" }}}} not authorised.
+{JOINED_LINE_START} {{{{ pupil.forename }}}}'s attendance this school year is {{{{ attendance.year_pct }}}}. {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}}: {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}}, or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning. {{{{ attendance.unauthorised }}}} of these sessions {{{{ attendance.unauthorised|pluralize:"was,were" }}}} not authorised.
 
 Someone from the local authority will contact you. They will want to understand what is making it hard for {{{{ pupil.forename }}}} to come to school and to agree support with you. The law expects every child of school age to receive a full-time education, and where support does not lead to better attendance, the local authority can use formal measures. We will keep working with you to avoid that.
 

@@ -15,10 +15,18 @@ REWORD = importlib.import_module("letters.migrations.0003_letters_say_we_wrote_o
 AGREE = importlib.import_module("letters.migrations.0005_letters_agree_with_their_numbers")
 GREET = importlib.import_module("letters.migrations.0008_letters_greet_by_salutation")
 CONCERN = importlib.import_module("letters.migrations.0009_concern_letter_says_what_its_figures_mean")
+JOINED = importlib.import_module("letters.migrations.0010_letters_say_when_a_pupil_joined")
+
+
+def shipped_before_0010(key: str) -> str:
+    body = DEFAULT_TEMPLATES[key].body
+    for old, new in JOINED.REWORDED:
+        body = body.replace(new, old)
+    return body
 
 
 def shipped_before_0009(key: str) -> str:
-    body = DEFAULT_TEMPLATES[key].body
+    body = shipped_before_0010(key)
     for old, new in CONCERN.REWORDED:
         body = body.replace(new, old)
     return body
@@ -144,7 +152,7 @@ def test_the_letter_of_concerns_two_lines_are_reworded_wherever_they_stand_as_sh
         migrate_to(("letters", "0009_concern_letter_says_what_its_figures_mean"))
     for template in (shipped, edited, own):
         template.refresh_from_db()
-    assert shipped.body == DEFAULT_TEMPLATES["second_warning"].body
+    assert shipped.body == shipped_before_0010("second_warning")
     first.refresh_from_db()
     assert first.body == DEFAULT_TEMPLATES["first_reminder"].body and "attendance.joined" in first.body
     assert edited.body == "Our own opening.\n" + CONCERN.REWORDED[0][1] + "Bye."
@@ -155,3 +163,39 @@ def test_the_letter_of_concerns_two_lines_are_reworded_wherever_they_stand_as_sh
     migrate_to(("letters", "0008_letters_greet_by_salutation"))
     shipped.refresh_from_db()
     assert shipped.body == shipped_before_0009("second_warning")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_letters_with_the_years_figures_learn_to_say_when_a_pupil_joined():
+    migrate_to(("letters", "0009_concern_letter_says_what_its_figures_mean"))
+    keys = ("second_warning", "formal_warning", "attendance_contract", "la_referral_notice")
+    try:
+        school = SchoolFactory()
+        shipped = {
+            key: LetterTemplate.objects.create(school=school, key=key, name=key, body=shipped_before_0010(key))
+            for key in keys
+        }
+        old_line = JOINED.REWORDED[1][0]
+        edited = LetterTemplate.objects.create(
+            school=SchoolFactory(), key="formal_warning", name="Ours", body=f"Our own opening.\n{old_line} low."
+        )
+        own = LetterTemplate.objects.create(
+            school=school, key="first_reminder", name="Ours", body="Up to today, attendance this school year is low."
+        )
+    finally:
+        migrate_to(("letters", "0010_letters_say_when_a_pupil_joined"))
+    for template in (*shipped.values(), edited, own):
+        template.refresh_from_db()
+    assert {key: template.body for key, template in shipped.items()} == {
+        key: DEFAULT_TEMPLATES[key].body for key in keys
+    }
+    assert all("attendance.joined" in template.body for template in shipped.values())
+    assert edited.body == f"Our own opening.\n{JOINED.REWORDED[1][1]} low."
+    assert own.body == "Up to today, attendance this school year is low."
+    assert LetterTemplateRevision.objects.filter(template__in=[*shipped.values(), edited]).count() == 5
+    assert not LetterTemplateRevision.objects.filter(template=own).exists()
+
+    migrate_to(("letters", "0009_concern_letter_says_what_its_figures_mean"))
+    for key, template in shipped.items():
+        template.refresh_from_db()
+        assert template.body == shipped_before_0010(key)

@@ -262,6 +262,43 @@ def test_the_first_reminder_says_its_figures_start_when_a_pupil_joined_during_th
     assert "Up to 4 December 2026, Adam has been in school for 94.7% of the time." in text("")
 
 
+@pytest.mark.parametrize(
+    ("key", "joined_says", "from_the_start_says"),
+    [
+        (
+            "second_warning",
+            "This school year, up to 4 December 2026 (since Adam joined us on 6 October 2026): - attendance is 94.7%",
+            "This school year, up to 4 December 2026: - attendance is 94.7%",
+        ),
+        (
+            "formal_warning",
+            "Up to 4 December 2026, since Adam joined us on 6 October 2026, Adam's attendance this school year is 94.7%.",
+            "Up to 4 December 2026, Adam's attendance this school year is 94.7%.",
+        ),
+        (
+            "la_referral_notice",
+            "Up to 4 December 2026, since Adam joined us on 6 October 2026, Adam's attendance this school year is 94.7%.",
+            "Up to 4 December 2026, Adam's attendance this school year is 94.7%.",
+        ),
+        (
+            "attendance_contract",
+            "Attendance this school year, since Adam joined us on 6 October 2026, is 94.7%:",
+            "Attendance this school year is 94.7%:",
+        ),
+    ],
+)
+def test_every_letter_with_the_years_figures_says_they_start_when_a_pupil_joined(key, joined_says, from_the_start_says):
+    from letters import sandbox
+
+    def text(joined):
+        attendance = {"as_of": "4 December 2026", "joined": joined, "year_pct": "94.7%", "sessions_missed": 4}
+        body = DEFAULT_TEMPLATES[key].body
+        return words(sandbox.render(body, {"attendance": attendance, "pupil": {"forename": "Adam"}}))
+
+    assert joined_says in text("6 October 2026")
+    assert from_the_start_says in text("") and "joined" not in text("")
+
+
 def test_a_pupil_who_joined_after_the_first_week_has_their_joining_day_on_the_letter(school, family):
     from letters.selectors import letter_facts, letter_settings_get
 

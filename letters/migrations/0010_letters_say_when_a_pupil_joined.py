@@ -1,0 +1,55 @@
+"""The other letters with a year's figures say, like the first reminder (0009), that for a pupil who
+joined during the year they run from the day the pupil joined: the letter of concern, the formal
+warning, the attendance contract and the notice of referral to the local authority.
+
+Each shipped line is replaced wherever a school's template still has it word for word, with a
+revision recording the change; a template without it is left as the school wrote it.
+"""
+
+from django.db import migrations
+
+#: (the shipped text, what replaces it): fixed here, whatever the shipped defaults say later.
+REWORDED = (
+    (
+        "This school year, up to {{ attendance.as_of }}:",
+        "This school year, up to {{ attendance.as_of }}{% if attendance.joined %} (since {{ pupil.forename }}"
+        " joined us on {{ attendance.joined }}){% endif %}:",
+    ),
+    (
+        "Up to {{ attendance.as_of }}, {{ pupil.forename }}'s attendance this school year is",
+        "Up to {{ attendance.as_of }}{% if attendance.joined %}, since {{ pupil.forename }} joined us on"
+        " {{ attendance.joined }}{% endif %}, {{ pupil.forename }}'s attendance this school year is",
+    ),
+    (
+        "Attendance this school year is {{ attendance.year_pct }}:",
+        "Attendance this school year{% if attendance.joined %}, since {{ pupil.forename }} joined us on"
+        " {{ attendance.joined }},{% endif %} is {{ attendance.year_pct }}:",
+    ),
+)
+
+
+def reword(apps, schema_editor, pairs=REWORDED, forward=True):
+    LetterTemplate = apps.get_model("letters", "LetterTemplate")
+    LetterTemplateRevision = apps.get_model("letters", "LetterTemplateRevision")
+    for template in LetterTemplate.objects.all():
+        body = template.body
+        for old, new in pairs:
+            if not forward or new not in body:  # never reword twice
+                body = body.replace(old, new)
+        if body == template.body:
+            continue
+        template.body = body
+        template.save(update_fields=["body", "updated_at"])
+        LetterTemplateRevision.objects.create(
+            template=template, name=template.name, subject=template.subject, body=template.body, layout=template.layout
+        )
+
+
+def reword_back(apps, schema_editor):
+    reword(apps, schema_editor, pairs=[(new, old) for old, new in REWORDED], forward=False)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("letters", "0009_concern_letter_says_what_its_figures_mean")]
+
+    operations = [migrations.RunPython(reword, reword_back)]
