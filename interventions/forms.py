@@ -10,6 +10,7 @@ from typing import Any
 import django_filters
 from crispy_forms.helper import FormHelper
 from django import forms
+from django.db.models import Q
 from django.utils import timezone
 
 from pupils.access import Access
@@ -159,6 +160,7 @@ TREND_POINTS = 0.5
 
 
 class PlacementFilter(django_filters.FilterSet):
+    name = django_filters.CharFilter(method="filter_name", label="Name or UPN", max_length=100)
     registration_group = django_filters.ModelChoiceFilter(
         field_name="pupil__registration_group",
         queryset=RegistrationGroup.objects.none(),
@@ -195,6 +197,17 @@ class PlacementFilter(django_filters.FilterSet):
         self.filters["stage"].queryset = ladder.stages.all()
         for field in self.form.fields.values():
             field.widget.attrs["class"] = "form-select form-select-sm"
+        name = self.form.fields["name"].widget
+        name.input_type = "search"
+        name.attrs.update({"class": "form-control form-control-sm", "placeholder": "e.g. Adams", "autocomplete": "off"})
+
+    def filter_name(self, queryset: Any, name: str, value: str) -> Any:
+        """Every word is part of the forename or the surname, or is the UPN: "lucy ad" finds Lucy Adams."""
+        for word in value.split():
+            queryset = queryset.filter(
+                Q(pupil__forename__icontains=word) | Q(pupil__surname__icontains=word) | Q(pupil__upn__iexact=word)
+            )
+        return queryset
 
     def filter_trend(self, queryset: Any, name: str, value: str) -> Any:
         if value == "improving":

@@ -157,6 +157,18 @@ def _filled(address: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(address).query)
 
 
+def test_typing_part_of_a_name_narrows_the_dashboards_list_as_the_lead_types(sign_in, live_server, morning):
+    page = sign_in("alice")
+    pupils = page.locator("#pupil-list tbody")
+    expect(pupils).to_contain_text("Ashworth, Sam")
+    page.get_by_label("Name or UPN").press_sequentially("sam benn", delay=30)
+
+    expect(page.get_by_text("1 pupil matches these filters.")).to_be_visible()
+    expect(pupils).to_contain_text("Bennett, Sam")
+    expect(pupils).not_to_contain_text("Ashworth")
+    assert parse_qs(urlsplit(page.url).query)["name"] == ["sam benn"], "the search is in the address, to go back to"
+
+
 def test_filtering_the_dashboard_twice_keeps_one_of_each_filter_in_the_address(sign_in, live_server, morning):
     page = sign_in("alice")
     page.get_by_label("Stage", exact=True).select_option(label="Concern")

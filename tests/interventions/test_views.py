@@ -102,6 +102,29 @@ def test_dashboard_filter_by_stage_is_in_the_url_and_narrows_the_list(client, sc
     assert f"{at_pa.count()} pupil" in body
 
 
+def test_dashboard_finds_a_pupil_by_part_of_their_name_or_their_upn(client, school, placed, attendance_lead):
+    """A parent rings: the lead types what they heard, not the class or the stage."""
+    bennett, obrien = (Placement.objects.get(pupil__surname=name).pupil for name in ("Bennett", "O'Brien"))
+    login(client, attendance_lead)
+
+    def listed(query):
+        body = client.get(url("dashboard", school), {"name": query}).content.decode()
+        return {
+            p.pupil.surname
+            for p in Placement.objects.select_related("pupil")
+            if f">{escape(p.pupil.surname)}, " in body
+        }
+
+    assert listed("benn") == {"Bennett"}
+    assert listed(f"{bennett.forename.lower()} BENNETT") == {"Bennett"}
+    assert listed("o'bri") == {"O'Brien"}
+    assert listed(obrien.upn) == {"O'Brien"}
+    assert listed(f"{bennett.forename} O'Brien") == ({"O'Brien"} if bennett.forename == obrien.forename else set())
+    assert len(listed("")) == len(placed)
+    body = client.get(url("dashboard", school), {"name": "Nobody-by-this-name"}).content.decode()
+    assert "No pupils match." in body and "0 pupils match these filters" in body
+
+
 def test_dashboard_filters_say_what_choosing_nothing_means(client, school, placed, attendance_lead):
     body = login(client, attendance_lead).get(url("dashboard", school)).content.decode()
     for words in ("Any class", "Any year", "Any flag", "Any stage"):
