@@ -134,8 +134,20 @@ class TaskDoneForm(forms.Form):
 
 
 class MoveForm(forms.Form):
-    stage = forms.ModelChoiceField(queryset=Stage.objects.none(), label="Move to stage", empty_label="Choose a stage…")
-    reason = forms.CharField(max_length=500)
+    stage = forms.ModelChoiceField(
+        queryset=Stage.objects.none(),
+        label="Move to stage",
+        empty_label="Choose a stage…",
+        error_messages={
+            "required": "Choose the stage to move to.",
+            "invalid_choice": "Choose one of this ladder's stages.",
+        },
+    )
+    reason = forms.CharField(
+        max_length=500,
+        label="Reason (kept on the pupil's record)",
+        error_messages={"required": "Give a reason: it is kept on the pupil's record."},
+    )
 
     def __init__(self, *args: Any, ladder: Ladder, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -23,6 +23,7 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from pupils.access import Access, pupil_for, school_access, visible_pupils
 from pupils.models import AuditEvent, Pupil, StaffMembership
@@ -399,12 +400,21 @@ def _audit_change(request: HttpRequest, access: Access, what: str, *, pupil: Any
 
 
 def _pupil_form(
-    request: HttpRequest, access: Access, pupil: Any, form: Any, *, title: str, action: str
+    request: HttpRequest, access: Access, pupil: Any, form: Any, *, title: str, action: str, status: int = 200
 ) -> HttpResponse:
-    """A form the pupil page loads only when opened: the partial for HTMX, a page of its own without JS."""
+    """A form the pupil page loads only when opened: the partial for HTMX, a page of its own without JS.
+
+    Sent back with what was chosen and the errors beside their fields when it does not save (422).
+    """
     context = {"access": access, "pupil": pupil, "form": form, "title": title, "action": action}
     template = "interventions/pupil_form.html#form-body" if request.htmx else "interventions/pupil_form.html"
-    return render(request, template, context)
+    return render(request, template, context, status=status)
+
+
+def _back_to_pupil(request: HttpRequest, urn: str, pupil: Any) -> HttpResponse:
+    """Saved: the whole pupil page again, as it now stands, with what happened said at the top."""
+    url = reverse("interventions:pupil", args=[urn, pupil.pk])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 @login_required
@@ -414,8 +424,8 @@ def pupil_move(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     access.require("manage_stages")
     pupil = pupil_for(access, pk)
     ladder = _ladder(access)
+    action = reverse("interventions:pupil_move", args=[urn, pupil.pk])
     if request.method == "GET":
-        action = reverse("interventions:pupil_move", args=[urn, pupil.pk])
         return _pupil_form(request, access, pupil, MoveForm(ladder=ladder), title="Move to a stage", action=action)
     form = MoveForm(request.POST, ladder=ladder)
     if form.is_valid():
@@ -424,16 +434,15 @@ def pupil_move(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                 pupil=pupil, stage=form.cleaned_data["stage"], user=request.user, reason=form.cleaned_data["reason"]
             )
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            form.add_error(None, exc)
         else:
             if change:
                 _audit_change(request, access, f"moved {pupil.upn} to {change.to_stage.name}", pupil=pupil)
                 messages.success(request, f"{pupil.full_name} moved to {change.to_stage.name}.")
             else:
                 messages.info(request, f"{pupil.full_name} is already at that stage.")
-    else:
-        messages.error(request, "To move a pupil, choose a stage and give a reason.")
-    return redirect("interventions:pupil", urn=urn, pk=pupil.pk)
+            return _back_to_pupil(request, urn, pupil)
+    return _pupil_form(request, access, pupil, form, title="Move to a stage", action=action, status=422)
 
 
 @login_required
@@ -442,20 +451,19 @@ def pupil_flags(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     access = school_access(request.user, urn)
     access.require("edit_flags")
     pupil = pupil_for(access, pk)
+    action = reverse("interventions:pupil_flags", args=[urn, pupil.pk])
     if request.method == "GET":
         form = FlagsForm(school=access.school, initial={"flags": list(pupil.flags.all())})
-        action = reverse("interventions:pupil_flags", args=[urn, pupil.pk])
         return _pupil_form(request, access, pupil, form, title="Flags", action=action)
     form = FlagsForm(request.POST, school=access.school)
-    if form.is_valid():
-        added, removed = services.pupil_flags_set(pupil=pupil, flags=form.cleaned_data["flags"], user=request.user)
-        if added or removed:
-            what = f"flags for {pupil.upn}: +{','.join(sorted(added)) or '-'} -{','.join(sorted(removed)) or '-'}"
-            _audit_change(request, access, what, pupil=pupil)
-        messages.success(request, "Flags saved.")
-    else:
-        messages.error(request, "Those flags could not be saved.")
-    return redirect("interventions:pupil", urn=urn, pk=pupil.pk)
+    if not form.is_valid():
+        return _pupil_form(request, access, pupil, form, title="Flags", action=action, status=422)
+    added, removed = services.pupil_flags_set(pupil=pupil, flags=form.cleaned_data["flags"], user=request.user)
+    if added or removed:
+        what = f"flags for {pupil.upn}: +{','.join(sorted(added)) or '-'} -{','.join(sorted(removed)) or '-'}"
+        _audit_change(request, access, what, pupil=pupil)
+    messages.success(request, "Flags saved.")
+    return _back_to_pupil(request, urn, pupil)
 
 
 @login_required

@@ -1060,17 +1060,49 @@ def test_people_are_named_as_people_know_them_on_the_pupil_page(
     assert "alice" not in page.replace("Alice", "") and "· bob" not in page
 
 
-def test_moving_without_a_reason_changes_nothing(client, school, placed, attendance_lead, ladder):
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "in place"])
+def test_moving_without_a_reason_changes_nothing_and_keeps_the_stage_chosen(
+    client, school, placed, attendance_lead, ladder, htmx
+):
     pupil = placed[0]
     before = Placement.objects.get(pupil=pupil).stage
+    casework = ladder.stages.get(key="casework")
+    headers = {"HX-Request": "true"} if htmx else {}
     response = login(client, attendance_lead).post(
-        url("pupil_move", school, pupil.pk), {"stage": ladder.stages.get(key="casework").pk, "reason": ""}, follow=True
+        url("pupil_move", school, pupil.pk), {"stage": casework.pk, "reason": "   "}, headers=headers
     )
-    assert (
-        '<div class="alert alert-danger" role="alert">To move a pupil, choose a stage and give a reason.</div>'
-        in response.content.decode()
-    )
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert "Give a reason: it is kept on the pupil&#x27;s record." in body
+    assert f'<option value="{casework.pk}" selected>' in body
+    assert ("<html" in body) is not htmx  # in place, only the form comes back
     assert Placement.objects.get(pupil=pupil).stage == before
+    assert not StageChange.objects.filter(pupil=pupil, kind="manual").exists()
+
+
+def test_moving_without_a_stage_says_to_choose_one(client, school, placed, attendance_lead):
+    response = login(client, attendance_lead).post(
+        url("pupil_move", school, placed[0].pk), {"stage": "", "reason": "Agreed at panel"}
+    )
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert "Choose the stage to move to." in body and 'value="Agreed at panel"' in body
+
+
+def test_a_move_made_in_place_takes_the_browser_to_the_pupil_page_saying_so(
+    client, school, placed, attendance_lead, ladder
+):
+    pupil = placed[0]
+    casework = ladder.stages.get(key="casework")
+    response = login(client, attendance_lead).post(
+        url("pupil_move", school, pupil.pk),
+        {"stage": casework.pk, "reason": "Agreed at panel"},
+        headers={"HX-Request": "true"},
+    )
+    assert response["HX-Redirect"] == url("pupil", school, pupil.pk)
+    assert Placement.objects.get(pupil=pupil).stage == casework
+    page = client.get(url("pupil", school, pupil.pk)).content.decode()
+    assert f"{escape(pupil.full_name)} moved to {casework.name}." in page
 
 
 def test_editing_flags_is_audited(client, school, placed, attendance_lead):
