@@ -18,7 +18,7 @@ GREEN, AMBER, RED = "green", "amber", "red"
 
 RAG_LABELS = {GREEN: "Green", AMBER: "Amber", RED: "Red"}
 RAG_MEANINGS = {
-    GREEN: "Attendance is good. Thank you for helping your child come to school every day.",
+    GREEN: "Attendance is good. Thank you for helping your child come to school.",
     AMBER: "Attendance is a little lower than we would like. Every day counts, and we are happy to help.",
     RED: "Attendance is low, and your child is missing a lot of learning. Please talk to us: we want to help.",
 }

@@ -413,6 +413,9 @@ def letter_facts(
         figures = {name: summaries[window][letter.pupil_id] for name, window in windows.items()}
         pupil = letter.pupil
         period_start, period_end = windows["period"]
+        # A pupil's own period: "every single day from 2 September" is untrue of one who joined in October.
+        period_start = max(period_start, pupil.start_on)
+        period_end = min(period_end, pupil.leaving_on or period_end)
         facts.append(
             merge.LetterFacts(
                 reference=letter.reference,

@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import prefetch_related_objects
+from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 
 from interventions.models import ActionLog, StageChange
@@ -401,24 +401,27 @@ def letters_bulk_queue(
     user: Any = None,
     full_attendance_only: bool = False,
 ) -> Queued:
-    """Queue a letter for every pupil on roll in [start, end]: termly reports, or certificates.
+    """Queue a letter for every pupil still on roll at the end of [start, end] with a register taken in it:
+    termly reports, or certificates. Not for a pupil who left during the period (their family is no longer
+    ours to report to), nor for one with no possible session in it (there is nothing to say).
 
     With `full_attendance_only`, only pupils who attended every possible
-    session of the period (and had at least one) get one: the 100%
-    certificates. Idempotent: asking again for the same template and period
-    queues only what is missing. Raises ValidationError if the period ends
-    before it starts.
+    session of the period get one: the 100% certificates. Idempotent: asking
+    again for the same template and period queues only what is missing.
+    Raises ValidationError if the period ends before it starts.
     """
     if end < start:
         raise ValidationError("The period must end on or after the day it starts.")
     pupils = list(
         pupils_on_roll_between(school=school, start=start, end=end)
+        .filter(Q(leaving_on__isnull=True) | Q(leaving_on__gte=end))
         .select_related("registration_group")
         .prefetch_related("contacts")
         .order_by("registration_group__name", "surname", "forename")
     )
+    figures = selectors.attendance_summaries(school=school, pupils=pupils, windows=[(start, end)])[(start, end)]
+    pupils = [p for p in pupils if figures[p.pk].possible]
     if full_attendance_only:
-        figures = selectors.attendance_summaries(school=school, pupils=pupils, windows=[(start, end)])[(start, end)]
         pupils = [p for p in pupils if rules.full_attendance(figures[p.pk])]
     template = letter_template_get_or_create(school=school, key=key)
     addressing = selectors.letter_settings_get(school=school).addressing

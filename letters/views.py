@@ -399,7 +399,7 @@ def _bulk_note(form: BulkForm, queued: services.Queued) -> str:
         if form.is_certificate:
             notes.append(f"No pupil on roll attended every possible session from {span} (with at least one marked).")
         else:
-            notes.append(f"No pupil was on roll from {span}.")
+            notes.append(f"No pupil on roll at the end of {span} has a register taken in it.")
     return "".join(f" {note}" for note in notes)
 
 

@@ -221,9 +221,13 @@ def test_a_pupil_of_another_school_cannot_be_written_to(school, other_school):
         services.letter_queue(school=school, pupil=PupilFactory(school=other_school), key="first_reminder", on=AS_OF)
 
 
-def test_termly_reports_go_to_every_pupil_on_roll_once(school, family):
+def test_termly_reports_go_once_to_every_pupil_on_roll_at_the_end_with_a_register_in_the_term(school, family):
     left = PupilFactory(school=school, surname="Gone", leaving_on=date(2025, 7, 18), start_on=date(2021, 9, 1))
     later = PupilFactory(school=school, surname="Later", start_on=date(2025, 10, 1))
+    fill_register(later, date(2025, 10, 1), AS_OF, lambda day, session: "/\\"[session])
+    moved_away = PupilFactory(school=school, surname="Moved", start_on=date(2021, 9, 1), leaving_on=date(2025, 10, 10))
+    fill_register(moved_away, date(2025, 9, 1), date(2025, 10, 10), lambda day, session: "/\\"[session])
+    PupilFactory(school=school, surname="Unmarked", start_on=date(2025, 11, 26))  # nothing to report yet
     args = {
         "school": school,
         "key": "termly_report",
@@ -238,8 +242,33 @@ def test_termly_reports_go_to_every_pupil_on_roll_once(school, family):
 
     assert (first.created, again.created) == (2, 0)
     assert {x.pupil for x in again.letters} == {family, later}
-    assert left not in {x.pupil for x in first.letters}
+    assert not {left, moved_away} & {x.pupil for x in first.letters}
     assert Letter.objects.count() == 2
+
+
+def test_a_report_or_certificate_gives_a_joiners_own_first_day_and_a_leavers_last(school, family):
+    later = PupilFactory(school=school, surname="Later", start_on=date(2025, 10, 1))
+    fill_register(later, date(2025, 10, 1), AS_OF, lambda day, session: "/\\"[session])
+    (letter,) = services.letters_bulk_queue(
+        school=school,
+        key="certificate_100",
+        start=date(2025, 9, 1),
+        end=AS_OF,
+        period_name="Autumn",
+        on=AS_OF,
+        full_attendance_only=True,
+    ).letters
+    later.leaving_on = date(2025, 11, 21)  # left after it was queued: the letter says when they were last here
+    later.save()
+    loaded = selectors.letters_for_render(Letter.objects.filter(pk=letter.pk))
+
+    (facts,) = selectors.letter_facts(loaded, school=school, settings=LetterSettings(school=school), dated=AS_OF)
+
+    assert (facts.period.start, facts.period.end) == (date(2025, 10, 1), date(2025, 11, 21))
+    on_roll = AttendanceMark.objects.filter(pupil=later, date__lte=later.leaving_on)
+    assert facts.period.summary.possible == on_roll.count() > 0
+    assert facts.period.summary.absent == 0
+    assert merge.merge_context(facts)["period"]["start"] == "1 October 2025"
 
 
 def test_termly_report_colours_follow_the_schools_thresholds(school, family, office):

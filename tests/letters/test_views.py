@@ -719,7 +719,10 @@ def post_bulk(client, school, form):
 
 
 def test_bulk_termly_reports_for_a_chosen_term(client, school, family, office):
-    PupilFactory(school=school)
+    from tests.interventions.conftest import fill_register
+
+    fill_register(PupilFactory(school=school), date(2025, 9, 1), date(2025, 10, 24), lambda d, s: "/\\"[s])
+    PupilFactory(school=school, surname="Unmarked")  # no register in the term: no report
     client.force_login(office)
     page = client.get(reverse("letters:bulk", args=[school.urn])).content.decode()
     assert "Autumn term 2025/26" in page
