@@ -276,3 +276,50 @@ def test_the_dfe_first_reminder_goes_only_to_pupils_there_for_attendance_unless_
     assert shipped.letters == fresh.stages.get(key="monitor").letters
     assert shipped.letters == [{"letter": "first_reminder", "when": {"attendance": {"below": 95}}}]
     assert theirs.letters == ["first_reminder", "second_warning"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_dfe_ladder_as_shipped_stops_proposing_enforcement_for_severe_absence_alone():
+    enforce_for = importlib.import_module(
+        "interventions.migrations.0022_dfe_enforce_is_for_the_penalty_rule_not_illness"
+    )
+    migrate_to(("interventions", "0021_stage_kept_when_a_ladder_replaces_another"))
+    try:
+        shipped, theirs = (
+            services.ladder_load(school=SchoolFactory(), document=services.ladder_file_read("dfe"), activate=False)[0]
+            for _ in range(2)
+        )
+        for ladder in (shipped, theirs):  # as loaded before
+            then = {now: before for before, now in enforce_for.NOTES}
+            ladder.settings["to_confirm"] = [then.get(note, note) for note in ladder.settings["to_confirm"]]
+            ladder.save()
+            enforce = ladder.stages.get(key="enforce")
+            enforce.criteria, enforce.description = enforce_for.CRITERIA[0], enforce_for.DESCRIPTIONS[0] + "\n"
+            enforce.save()
+            listen = ladder.stages.get(key="listen-and-understand")
+            listen.actions[0] = enforce_for.LA_CHECK
+            listen.save()
+        # The other school set its own line at 40% and asked for the LA checks for everyone at Listen, as titled.
+        enforce = theirs.stages.get(key="enforce")
+        enforce.criteria["all"][1]["any"][1] = {"attendance": {"at_most": 40}}
+        enforce.save()
+        listen = theirs.stages.get(key="listen-and-understand")
+        listen.actions[0] = {**enforce_for.LA_CHECK, "title": "Check the LA duties"}
+        listen.save()
+    finally:
+        migrate_to(("interventions", "0022_dfe_enforce_is_for_the_penalty_rule_not_illness"))
+
+    fresh, _ = services.ladder_load(school=SchoolFactory(), document=services.ladder_file_read("dfe"), activate=False)
+    shipped.refresh_from_db()
+    assert {s.key: (s.criteria, s.description, s.actions) for s in shipped.stages.all()} == {
+        s.key: (s.criteria, s.description, s.actions) for s in fresh.stages.all()
+    }
+    assert shipped.settings["to_confirm"] == fresh.settings["to_confirm"]
+    assert not any("attendance" in str(c) for c in shipped.stages.get(key="enforce").criteria["all"])
+    enforce, listen = theirs.stages.get(key="enforce"), theirs.stages.get(key="listen-and-understand")
+    assert enforce.criteria["all"][1]["any"][1] == {"attendance": {"at_most": 40}}
+    assert listen.actions[0] == {**enforce_for.LA_CHECK, "title": "Check the LA duties"}
+
+    migrate_to(("interventions", "0021_stage_kept_when_a_ladder_replaces_another"))
+    back = shipped.stages.get(key="enforce")
+    assert (back.criteria, back.description.strip()) == (enforce_for.CRITERIA[0], enforce_for.DESCRIPTIONS[0])

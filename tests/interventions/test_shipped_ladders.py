@@ -187,3 +187,36 @@ def test_a_stage_is_named_once_when_its_name_starts_with_its_label(school):
     assert dfe_names[:3] == ["Expect", "Monitor", "Listen and understand"]
     first = kirkby.stages.first()
     assert str(first) == f"{first.label} {first.name}" != first.name
+
+
+def test_dfe_proposes_support_not_enforcement_for_a_child_missing_school_through_illness(school):
+    """Severe absence alone is not a case for penalty notices: the unauthorised absence is what Enforce is for."""
+    from interventions.models import Task
+
+    ladder, _ = services.ladder_load(school=school, document=services.ladder_file_read("dfe"), activate=True)
+    days = list(school_calendar(school).school_days(date(2025, 9, 2), date(2025, 11, 25)))
+    away = {d for d in days if days.index(d) % 5 in (0, 1, 2)}  # three days in five: about 40% attendance
+
+    def register(code):
+        return lambda d, s: (code if d in away else "/\\"[s]) if d != days[-6] else "O"  # and one morning truanting
+
+    ill, truant, steady = (
+        PupilFactory(school=school, surname=name, date_of_birth=date(2018, 3, 1)) for name in ("Ill", "Off", "Steady")
+    )
+    fill_register(ill, days[0], days[-1], register("I"))
+    fill_register(truant, days[0], days[-1], register("O"))
+    fill_register(steady, days[0], days[-1], lambda d, s: "C" if days.index(d) % 9 == 0 else "/\\"[s])  # about 89%
+    nightly.nightly_run(school=school, as_of=days[-1])
+
+    def proposed(pupil):
+        return Proposal.objects.get(pupil=pupil, ladder=ladder, status="pending").to_stage.key
+
+    assert school_summaries(school=school, start=days[0], end=days[-1])[ill.pk].severe
+    assert proposed(ill) == "facilitate-support"
+    assert proposed(truant) == "enforce"
+    placed = {p.pupil_id: p.stage.key for p in Placement.objects.filter(ladder=ladder).select_related("stage")}
+    assert placed[ill.pk] == placed[truant.pk] == placed[steady.pk] == "listen-and-understand"
+
+    # The LA checks are asked for only where a duty may apply: 15 days ill (Off is never away 10 days in a row).
+    checking = set(Task.objects.filter(template_key="la-notifications").values_list("pupil__surname", flat=True))
+    assert checking == {"Ill"}
