@@ -232,6 +232,11 @@ def school_calendar(school: School) -> cal.SchoolCalendar:
     return cal.calendar_from(cal.HalfTermDates(start, end, name) for start, end, name in rows)
 
 
+def _class_key(name: str) -> str:
+    """A class's name as people read it: "4a", "4A" and "4 A" are one class (spaces and case aside)."""
+    return "".join(name.split()).casefold()
+
+
 def registration_group_get_or_create(*, school: School, name: str, year_group: YearGroup | None) -> RegistrationGroup:
     group, _ = RegistrationGroup.objects.get_or_create(school=school, name=name, defaults={"year_group": year_group})
     return group
@@ -588,7 +593,8 @@ def _pupils_write(
     contacts_of: dict[int, list[Contact]] = defaultdict(list)  # first contact first
     for contact in Contact.objects.filter(pupil__school=school).order_by("pupil_id", "priority", "id"):
         contacts_of[contact.pupil_id].append(contact)
-    groups = {g.name: g for g in RegistrationGroup.objects.filter(school=school)}
+    # Classes by their name as people read it: "4a" or "4 A " in a file is the school's 4A, not a new class.
+    groups = {_class_key(g.name): g for g in RegistrationGroup.objects.filter(school=school)}
     flags = {f.key: f for f in Flag.objects.filter(school=school)}
     default_start: date | None = None
 
@@ -604,13 +610,16 @@ def _pupils_write(
                     "flags",
                     f"{key!r} is not a known flag{did_you_mean(key, flags)}: created it as one of the school's own",
                 )
-        if row.registration_group not in groups and row.registration_group not in new_groups:
-            new_groups[row.registration_group] = RegistrationGroup(
+        key = _class_key(row.registration_group)
+        if key not in groups and key not in new_groups:
+            new_groups[key] = RegistrationGroup(
                 school=school, name=row.registration_group, year_group=year_groups[row.year_group]
             )
             report.notes.append(f"Created registration group {row.registration_group} (row {row.row}).")
+        elif (known := groups.get(key) or new_groups[key]).name != row.registration_group:
+            report.notes.append(f"Row {row.row}: class {row.registration_group!r} taken as {known.name}.")
     flags.update((f.key, f) for f in Flag.objects.bulk_create(new_flags.values()))
-    groups.update((g.name, g) for g in RegistrationGroup.objects.bulk_create(new_groups.values()))
+    groups.update((_class_key(g.name), g) for g in RegistrationGroup.objects.bulk_create(new_groups.values()))
 
     now = timezone.now()
     to_create: list[tuple[imports.PupilRow, Pupil]] = []
@@ -644,7 +653,7 @@ def _pupils_write(
             "forename": row.forename,
             "date_of_birth": row.date_of_birth,
             "year_group_id": year_groups[row.year_group].id,
-            "registration_group_id": groups[row.registration_group].id,
+            "registration_group_id": groups[_class_key(row.registration_group)].id,
             "sen": row.sen if row.sen is not None else (pupil.sen if pupil else Pupil.Sen.NONE),
             "start_on": start_on,
             "leaving_on": leaving_on,

@@ -88,6 +88,27 @@ def test_registration_groups_are_created_as_needed(tmp_path, school):
     assert "Created registration group Oak (row 2)." in out
 
 
+def test_a_class_written_in_another_case_or_spacing_is_the_schools_class_not_a_new_one(tmp_path, school):
+    """A file saying "4b" for the school's 4B once made a class 4b and took the pupil out of their teacher's list."""
+    import_pupils(tmp_path, HEADER + f"{ALEX},Smith,Alex,{ALEX_BORN},4,4B\n")
+    out = import_pupils(
+        tmp_path,
+        HEADER + f"{ALEX},Smith,Alex,{ALEX_BORN},4,4b\n{SAM},Jones,Sam,{ALEX_BORN},4, 4 B \n",
+        name="again.csv",
+    )
+
+    assert list(RegistrationGroup.objects.filter(school=school).values_list("name", flat=True)) == ["4B"]
+    assert {p.registration_group.name for p in Pupil.objects.filter(upn__in=[ALEX, SAM])} == {"4B"}
+    assert "Row 2: class '4b' taken as 4B." in out
+    assert "Created registration group" not in out
+
+
+def test_two_spellings_of_a_new_class_in_one_file_make_one_class(tmp_path, school):
+    import_pupils(tmp_path, HEADER + f"{ALEX},Smith,Alex,2016-10-01,4,Oak 1\n{SAM},Jones,Sam,2016-11-01,4,OAK1\n")
+    assert list(RegistrationGroup.objects.filter(school=school).values_list("name", flat=True)) == ["Oak 1"]
+    assert Pupil.objects.filter(registration_group__name="Oak 1").count() == 2
+
+
 def test_unknown_flags_become_the_schools_own_and_the_report_says_so(tmp_path, school):
     out = import_pupils(
         tmp_path,
