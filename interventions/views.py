@@ -377,7 +377,14 @@ def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         "proposal": proposal,
         "error": error,
         "reason": request.POST.get("reason", "") if error else "",  # given back to correct, not lost
+        "on_pupil": bool(request.POST.get("on_pupil")),
     }
+    if context["on_pupil"] and not error:
+        # Decided on the pupil page: the whole page changes (the stage, its history, the tasks), so it comes again.
+        name, stage = proposal.pupil.full_name, proposal.to_stage.name
+        approved = proposal.status == Proposal.Status.APPROVED
+        messages.success(request, f"{name} moved to {stage}." if approved else f"Move of {name} to {stage} declined.")
+        return _back_to_pupil(request, urn, proposal.pupil)
     if request.htmx:
         if not error:
             # The dashboard's stage counts and waiting count change with the decision: sent out of band.
@@ -389,6 +396,8 @@ def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         return render(request, "interventions/proposal_decided.html", context, status=422 if error else 200)
     if error:
         messages.error(request, error)
+    if context["on_pupil"]:
+        return redirect("interventions:pupil", urn=urn, pk=proposal.pupil_id)
     return redirect(_next_or(request, reverse("interventions:dashboard", args=[urn])))
 
 

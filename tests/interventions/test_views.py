@@ -1023,6 +1023,45 @@ def test_declining_records_the_reason(client, school, proposal, attendance_lead)
     assert AuditEvent.objects.filter(what__endswith=f"to {proposal.to_stage.name}: Medical evidence").exists()
 
 
+def test_a_move_is_decided_on_the_pupils_own_page(client, school, proposal, attendance_lead, class_teacher):
+    """The lead reading a pupil's record decides there, not by finding them among the dashboard's ten."""
+    pupil_page = url("pupil", school, proposal.pupil_id)
+    page = login(client, attendance_lead).get(pupil_page).content.decode()
+    form = page[page.index(f'id="proposal-{proposal.pk}"') :]
+    assert f'hx-post="{url("proposal_decide", school, proposal.pk)}"' in form[: form.index("</form>")]
+    assert 'name="on_pupil" value="1"' in form[: form.index("</form>")]
+
+    refused = client.post(
+        url("proposal_decide", school, proposal.pk),
+        {"decision": "approve", "reason": " ", "on_pupil": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert refused.status_code == 422 and "Give a reason" in refused.content.decode()
+    assert 'name="on_pupil" value="1"' in refused.content.decode()  # still the pupil page's form
+
+    response = client.post(
+        url("proposal_decide", school, proposal.pk),
+        {"decision": "approve", "reason": "Agreed at panel", "on_pupil": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response["HX-Redirect"] == pupil_page
+    assert Placement.objects.get(pupil=proposal.pupil).stage == proposal.to_stage
+    page = client.get(pupil_page).content.decode()
+    assert f"{escape(proposal.pupil.full_name)} moved to {proposal.to_stage.name}." in page
+    assert f'id="proposal-{proposal.pk}"' not in page
+
+    # Someone who cannot decide sees the proposal, with no buttons.
+    other = Proposal.objects.create(
+        ladder=proposal.ladder,
+        pupil=proposal.pupil,
+        to_stage=proposal.from_stage or proposal.to_stage,
+        proposed_on=proposal.proposed_on,
+        reasons=["for the test"],
+    )
+    page = login(client, class_teacher).get(pupil_page).content.decode()
+    assert "Proposed move to" in page and f'id="proposal-{other.pk}"' not in page
+
+
 def test_class_teacher_cannot_decide_proposals(client, school, proposal, class_teacher):
     response = login(client, class_teacher).post(
         url("proposal_decide", school, proposal.pk), {"decision": "approve", "reason": "x"}
