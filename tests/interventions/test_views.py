@@ -1071,6 +1071,16 @@ def test_class_teacher_cannot_decide_proposals(client, school, proposal, class_t
     assert proposal.status == "pending"
 
 
+def test_a_teacher_on_a_phone_can_call_or_email_a_parent_from_the_pupil_page(client, school, placed, class_teacher):
+    from tests.factories import ContactFactory
+
+    pupil = placed[0]
+    ContactFactory(pupil=pupil, name="Jo Smith", phone="01234 567890", email="jo@example.org")
+    page = login(client, class_teacher).get(url("pupil", school, pupil.pk)).content.decode()
+    assert 'href="tel:01234567890" aria-label="Call Jo Smith on 01234 567890">01234 567890</a>' in page
+    assert '<a href="mailto:jo@example.org">jo@example.org</a>' in page
+
+
 def test_manual_move_with_reason(client, school, placed, attendance_lead, ladder):
     pupil = placed[0]
     casework = ladder.stages.get(key="casework")
