@@ -78,6 +78,17 @@ WHY_IT_MATTERS_LINE = (
     " school or more every week, and it becomes harder to keep up.{% endif %}"
 )
 
+#: How often a pupil was late, as people say it: "once", not "1 time" (letters migration 0010).
+LATE_TIMES = "{% if attendance.lates == 1 %}once{% else %}{{ attendance.lates }} times{% endif %}"
+
+#: How many missed sessions were not authorised: never "0 of these sessions were not authorised" (migration 0010).
+UNAUTHORISED_SENTENCE = (
+    "{% if not attendance.sessions_missed %}{% elif not attendance.unauthorised %}"
+    "{% if attendance.sessions_missed == 1 %}It was{% else %}All of them were{% endif %} authorised."
+    '{% else %}{{ attendance.unauthorised }} of these sessions {{ attendance.unauthorised|pluralize:"was,were" }}'
+    " not authorised.{% endif %}"
+)
+
 SECOND_WARNING = f"""Dear {{{{ carer.salutation }}}},
 
 {{% if earlier.count %}}We wrote to you on {{{{ earlier.last_date }}}} about {{{{ pupil.forename }}}}'s attendance. We are still concerned{{% else %}}We are writing because we are concerned about {{{{ pupil.forename }}}}'s attendance{{% endif %}}, and we would like to work with you to help {{{{ pupil.forename }}}} be in school more often.
@@ -86,7 +97,7 @@ This school year, up to {{{{ attendance.as_of }}}}{{% if attendance.joined %}} (
 - attendance is {{{{ attendance.year_pct }}}} (this half-term: {{{{ attendance.half_term_pct }}}})
 - {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}}: {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}}, about {{{{ attendance.weeks_missed }}}} week{{{{ attendance.weeks_missed|pluralize }}}}
 - that is {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning
-{AUTHORISED_LINE}{{% if attendance.lates %}}- {{{{ pupil.forename }}}} arrived late {{{{ attendance.lates }}}} time{{{{ attendance.lates|pluralize }}}}
+{AUTHORISED_LINE}{{% if attendance.lates %}}- {{{{ pupil.forename }}}} arrived late {LATE_TIMES}
 {{% endif %}}
 {WHY_IT_MATTERS_LINE}
 
@@ -100,7 +111,7 @@ FORMAL_WARNING = f"""Dear {{{{ carer.salutation }}}},
 
 {{% if meeting.date %}}The meeting is on {{{{ meeting.date }}}}{{% if meeting.time %}} at {{{{ meeting.time }}}}{{% endif %}}{{% if meeting.place %}} in {{{{ meeting.place }}}}{{% endif %}}. If you cannot come at that time, please tell us straight away and we will arrange another.{{% else %}}Please contact us within the next week so that we can arrange a time that suits you.{{% endif %}}
 
-{JOINED_LINE_START} {{{{ pupil.forename }}}}'s attendance this school year is {{{{ attendance.year_pct }}}}. {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}}, which is {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}} or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning. {{{{ attendance.unauthorised }}}} of these sessions {{{{ attendance.unauthorised|pluralize:"was,were" }}}} not authorised.
+{JOINED_LINE_START} {{{{ pupil.forename }}}}'s attendance this school year is {{{{ attendance.year_pct }}}}. {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}}, which is {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}} or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning. {UNAUTHORISED_SENTENCE}
 
 At the meeting we will listen to you and to {{{{ pupil.forename }}}}, talk about anything that is getting in the way, and agree a plan with support from school and, where it helps, from other services. If {{{{ pupil.forename }}}} has been unwell, please bring any medical letters or appointment cards you have.
 
@@ -124,7 +135,7 @@ LA_REFERRAL_NOTICE = f"""Dear {{{{ carer.salutation }}}},
 
 We are writing to let you know that we are referring {{{{ pupil.forename }}}}'s attendance to the local authority's attendance support team. We know this letter may be worrying. Its purpose is to bring in more help for you and {{{{ pupil.forename }}}}.
 
-{JOINED_LINE_START} {{{{ pupil.forename }}}}'s attendance this school year is {{{{ attendance.year_pct }}}}. {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}}: {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}}, or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning. {{{{ attendance.unauthorised }}}} of these sessions {{{{ attendance.unauthorised|pluralize:"was,were" }}}} not authorised.
+{JOINED_LINE_START} {{{{ pupil.forename }}}}'s attendance this school year is {{{{ attendance.year_pct }}}}. {{{{ pupil.forename }}}} has missed {{{{ attendance.sessions_missed }}}} session{{{{ attendance.sessions_missed|pluralize }}}}: {{{{ attendance.days_missed }}}} school day{{{{ attendance.days_missed|pluralize }}}}, or {{{{ attendance.hours_lost }}}} hour{{{{ attendance.hours_lost|pluralize }}}} of lost learning. {UNAUTHORISED_SENTENCE}
 
 Someone from the local authority will contact you. They will want to understand what is making it hard for {{{{ pupil.forename }}}} to come to school and to agree support with you. The law expects every child of school age to receive a full-time education, and where support does not lead to better attendance, the local authority can use formal measures. We will keep working with you to avoid that.
 

@@ -1,6 +1,8 @@
 """The other letters with a year's figures say, like the first reminder (0009), that for a pupil who
 joined during the year they run from the day the pupil joined: the letter of concern, the formal
-warning, the attendance contract and the notice of referral to the local authority.
+warning, the attendance contract and the notice of referral to the local authority. The letter of
+concern says a pupil was late "once", not "1 time"; the formal warning and the notice of referral
+say "all of them were authorised", not "0 of these sessions were not authorised".
 
 Each shipped line is replaced wherever a school's template still has it word for word, with a
 revision recording the change; a template without it is left as the school wrote it.
@@ -25,6 +27,18 @@ REWORDED = (
         "Attendance this school year{% if attendance.joined %}, since {{ pupil.forename }} joined us on"
         " {{ attendance.joined }},{% endif %} is {{ attendance.year_pct }}:",
     ),
+    (
+        "arrived late {{ attendance.lates }} time{{ attendance.lates|pluralize }}",
+        "arrived late {% if attendance.lates == 1 %}once{% else %}{{ attendance.lates }} times{% endif %}",
+    ),
+    (
+        '{{ attendance.unauthorised }} of these sessions {{ attendance.unauthorised|pluralize:"was,were" }} not '
+        "authorised.",
+        "{% if not attendance.sessions_missed %}{% elif not attendance.unauthorised %}{% if "
+        "attendance.sessions_missed == 1 %}It was{% else %}All of them were{% endif %} authorised.{% else %}{{ "
+        'attendance.unauthorised }} of these sessions {{ attendance.unauthorised|pluralize:"was,were" }} not '
+        "authorised.{% endif %}",
+    ),
 )
 
 
@@ -34,7 +48,7 @@ def reword(apps, schema_editor, pairs=REWORDED, forward=True):
     for template in LetterTemplate.objects.all():
         body = template.body
         for old, new in pairs:
-            if not forward or new not in body:  # never reword twice
+            if not forward or new not in body:  # never reword twice (a new text may hold its old one)
                 body = body.replace(old, new)
         if body == template.body:
             continue

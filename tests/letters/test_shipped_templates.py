@@ -299,6 +299,40 @@ def test_every_letter_with_the_years_figures_says_they_start_when_a_pupil_joined
     assert from_the_start_says in text("") and "joined" not in text("")
 
 
+def test_the_letter_of_concern_says_late_once_not_one_time():
+    from letters import sandbox
+
+    def text(lates):
+        attendance = {"lates": lates, "sessions_missed": 2, "authorised": 2, "unauthorised": 0}
+        body = DEFAULT_TEMPLATES["second_warning"].body
+        return words(sandbox.render(body, {"attendance": attendance, "pupil": {"forename": "Yusuf"}}))
+
+    assert "- Yusuf arrived late once " in text(1) and "1 time" not in text(1)
+    assert "- Yusuf arrived late 4 times " in text(4)
+    assert "arrived late" not in text(0)
+
+
+@pytest.mark.parametrize("key", ["formal_warning", "la_referral_notice"])
+@pytest.mark.parametrize(
+    ("missed", "unauthorised", "says"),
+    [
+        (14, 0, "All of them were authorised."),
+        (1, 0, "It was authorised."),
+        (14, 1, "1 of these sessions was not authorised."),
+        (14, 3, "3 of these sessions were not authorised."),
+    ],
+)
+def test_formal_letters_never_say_none_were_not_authorised(key, missed, unauthorised, says):
+    from letters import sandbox
+
+    attendance = {"sessions_missed": missed, "unauthorised": unauthorised, "authorised": missed - unauthorised}
+    body = DEFAULT_TEMPLATES[key].body
+    text = words(sandbox.render(body, {"attendance": attendance, "pupil": {"forename": "Adam"}}))
+
+    assert says in text
+    assert "0 of these" not in text
+
+
 def test_a_pupil_who_joined_after_the_first_week_has_their_joining_day_on_the_letter(school, family):
     from letters.selectors import letter_facts, letter_settings_get
 
