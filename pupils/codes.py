@@ -116,6 +116,10 @@ class CodeError(ValueError):
     """A mark's code is unknown, or not in force on the mark's date."""
 
 
+class UnknownCode(CodeError):
+    """Not an attendance code at all, on any date."""
+
+
 #: Present at registration: "/" in the morning, "\\" in the afternoon (DfE).
 PRESENT_BY_SESSION = ("/", "\\")
 
@@ -165,7 +169,7 @@ def normalise_code(raw: str, day: date) -> str | None:
         if day > valid_to:
             raise CodeError(f"code {upper!r} was withdrawn after {valid_to:%-d %b %Y}")
         return target
-    raise CodeError(f"unknown attendance code {text!r}")
+    raise UnknownCode(f"unknown attendance code {text!r}")
 
 
 # --- compulsory school age (what X says a pupil is not) ------------------------

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from . import calendar as cal
 from . import imports, staging
-from .codes import UNEXPLAINED, YEAR_GROUP_NAMES, CodeError, code_table, for_session, normalise_code
+from .codes import UNEXPLAINED, YEAR_GROUP_NAMES, CodeError, UnknownCode, code_table, for_session, normalise_code
 from .models import (
     AcademicYear,
     AttendanceCode,
@@ -790,7 +790,8 @@ def mark_correct(
 
     The code must be one in force on `date` (`codes.normalise_code` decides;
     retired sub-codes become what they became), the date inside the pupil's
-    time on roll, and a reason is required. A changed mark keeps its old code,
+    time on roll, and a reason is required to change a mark (not to fill a
+    session with none: that is a first entry, not an amendment). A changed mark keeps its old code,
     minutes late and comment in MarkChange, becomes the user's rather than an
     import's, and gets `changed_at = now` (the nightly incremental run relies
     on it). A session with no mark yet gets one: audited, with no history as
@@ -811,6 +812,11 @@ def mark_correct(
     try:
         new_code = normalise_code(raw, date)
         new_code = new_code and for_session(new_code, session)
+    except UnknownCode:
+        problems["code"] = (
+            f"{raw} is not an attendance code: choose one from the list, for example / or \\ (present), "
+            "L (late), I (illness), M (medical appointment), O (unauthorised) or N (no reason yet)."
+        )
     except CodeError as e:
         problems["code"] = f"Code {raw} cannot be used on {day}: {e}."
     else:
@@ -823,7 +829,8 @@ def mark_correct(
         if pupil.leaving_on:
             roll += f" to {cal.long_date(pupil.leaving_on)}"
         problems[NON_FIELD_ERRORS] = f"{pupil.full_name} was not on roll on {day} ({roll})."
-    if not reason:
+    marked = AttendanceMark.objects.filter(pupil=pupil, date=date, session=session).exists()
+    if not reason and marked:
         problems["reason"] = "Give a reason: it is kept with the mark's history."
     elif len(reason) > 200:
         problems["reason"] = f"Keep the reason to 200 characters (it has {len(reason)})."
@@ -834,6 +841,8 @@ def mark_correct(
     mark = AttendanceMark.objects.select_for_update().filter(pupil=pupil, date=date, session=session).first()
     if mark is not None and mark.code == new_code:
         return mark
+    if mark is not None and not reason:  # marked by someone else since the check above: now it is a change
+        raise ValidationError({"reason": "Someone has just marked this session: give a reason to change it."})
     now = timezone.now()
     if mark is None:
         old_code = ""
@@ -863,7 +872,7 @@ def mark_correct(
         school=pupil.school,
         user=user,
         verb=AuditEvent.Verb.CHANGE,
-        what=f"mark {pupil.upn} {when}: {old_code or 'no mark'} → {new_code} ({reason})",
+        what=f"mark {pupil.upn} {when}: {old_code or 'no mark'} → {new_code}" + (f" ({reason})" if reason else ""),
         pupil=pupil,
         path=path,
     )

@@ -78,7 +78,7 @@ def test_office_imports_marks_then_corrects_one_in_the_register(live_server, pag
     editor.get_by_label("Code").fill("ZZ")
     editor.get_by_label("Reason").fill("Dad rang at 9:10: ear infection")
     editor.get_by_role("button", name="Save").click()
-    editor.get_by_text("unknown attendance code 'ZZ'").wait_for()  # refused in place, nothing changed
+    editor.get_by_text("ZZ is not an attendance code: choose one from the list").wait_for()  # refused in place
     shot(page, "register_refused")
     assert AttendanceMark.objects.get(pupil=brown, date=first, session=0).code == "N"
 

@@ -83,7 +83,13 @@ def test_a_retired_sub_code_becomes_what_it_became_on_old_dates(pupil, attendanc
             "code",
             "Code J1 cannot be used on Monday 20 November 2023: code 'J1' is only in force from 19 Aug 2024.",
         ),
-        (MONDAY, "zz", "code", "Code ZZ cannot be used on Monday 24 November 2025: unknown attendance code 'ZZ'."),
+        (
+            MONDAY,
+            "zz",
+            "code",
+            "ZZ is not an attendance code: choose one from the list, for example / or \\ (present), L (late), "
+            "I (illness), M (medical appointment), O (unauthorised) or N (no reason yet).",
+        ),
         (MONDAY, "", "code", "Enter an attendance code: a session cannot be set back to “no mark yet”."),
         (date(2025, 11, 22), "/", "__all__", "Saturday 22 November 2025 is a weekend, not a school day."),
         (
@@ -133,13 +139,24 @@ def test_refuses_dates_after_the_pupil_left(pupil, attendance_lead):
         correct(pupil, attendance_lead)
 
 
-def test_a_reason_is_required_and_kept_short(pupil, attendance_lead):
+def test_a_reason_is_required_to_change_a_mark_and_kept_short(pupil, attendance_lead):
+    MarkFactory(pupil=pupil, date=MONDAY, code="N")
     with pytest.raises(ValidationError) as refused:
         correct(pupil, attendance_lead, reason="   ")
     assert refused.value.message_dict == {"reason": ["Give a reason: it is kept with the mark's history."]}
     with pytest.raises(ValidationError, match="Keep the reason to 200 characters"):
         correct(pupil, attendance_lead, reason="x" * 201)
-    assert not AttendanceMark.objects.exists()
+    assert AttendanceMark.objects.get().code == "N" and not MarkChange.objects.exists()
+
+
+def test_a_session_with_no_mark_yet_is_filled_without_a_reason(pupil, attendance_lead):
+    """A first entry is not an amendment: the register's law asks a reason only of a change."""
+    mark = correct(pupil, attendance_lead, code="/", reason="")
+    assert (mark.code, mark.recorded_by) == ("/", attendance_lead)
+    assert not MarkChange.objects.exists()
+    assert AuditEvent.objects.filter(what=f"mark {pupil.upn} 2025-11-24 AM: no mark → /").exists()
+    with pytest.raises(ValidationError, match="Give a reason"):
+        correct(pupil, attendance_lead, code="I", reason="")  # now it is there, changing it needs one
 
 
 def test_explaining_turns_every_n_that_day_into_the_code(pupil, attendance_lead):
