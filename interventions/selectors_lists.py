@@ -1,4 +1,5 @@
-"""Reads for the senior leaders' lists: escalations, referrals, absence by pupil group. Never write.
+"""Reads for the senior leaders' lists: escalations, referrals, absence by pupil group, the penalty-notice
+threshold. Never write.
 
 Each list is a fixed number of queries whatever the number of pupils.
 """
@@ -11,16 +12,16 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.template.defaultfilters import pluralize
 
-from pupils.codes import COMPULSORY_AGES, age_on, is_compulsory_school_age, school_year_age_date
+from pupils.codes import COMPULSORY_AGES, PENALTY_CODES, age_on, is_compulsory_school_age, school_year_age_date
 from pupils.flags import SEN_STATUS_FLAGS, held
 from pupils.models import Flag, Pupil, RegistrationGroup, School, YearGroup
 from pupils.people import person_name
 from pupils.selectors import pupils_on_roll_between, school_summaries
 
-from .models import ActionLog, Ladder, Referral, Stage, StageChange
+from .models import ActionLog, Ladder, Placement, Referral, Stage, StageChange
 
 # --- escalations ------------------------------------------------------------------
 
@@ -305,3 +306,55 @@ def absence_by_group(
         GroupTable("By SEN status", list(by_sen.values())),
         GroupTable("By pupil group (flags)", list(by_flag.values())),
     ]
+
+
+# --- the penalty-notice threshold --------------------------------------------------
+
+#: A penalty notice must be considered at this many sessions of unauthorised absence (G, N, O, U) ...
+PENALTY_SESSIONS = 10
+#: ... within this many school weeks, rolling (attendance-rules.md 3a).
+PENALTY_WEEKS = 10
+
+
+@dataclass(frozen=True)
+class PenaltyRow:
+    pupil: Pupil
+    sessions: int  # G, N, O and U sessions in the window
+    last_referral: Referral | None  # the latest penalty-notice referral recorded, if any
+    stage: Stage | None = None  # where the pupil stands on the school's active ladder: what support has been tried
+
+
+def penalty_threshold_list(*, pupils: QuerySet[Pupil], start: date, end: date, today: date) -> list[PenaltyRow]:
+    """Pupils of compulsory school age on roll today with PENALTY_SESSIONS or more sessions of unauthorised
+    absence from `start` to `end` (the last PENALTY_WEEKS school weeks), most sessions first.
+
+    Counts only sessions while each pupil was on roll, as `statistics.unauthorised_in_school_weeks` does
+    for one pupil. Four queries, however many pupils.
+    """
+    on_roll_today = pupils.filter(Q(leaving_on__isnull=True) | Q(leaving_on__gte=today), start_on__lte=today)
+    counts = (
+        # One filter(): the conditions on marks must hold of the same mark (separate calls would join twice).
+        on_roll_today.filter(
+            Q(leaving_on__isnull=True) | Q(marks__date__lte=F("leaving_on")),
+            marks__date__range=(start, end),
+            marks__code__in=PENALTY_CODES,
+            marks__date__gte=F("start_on"),
+        )
+        .annotate(sessions=Count("marks"))
+        .filter(sessions__gte=PENALTY_SESSIONS)
+        .select_related("registration_group")
+        .order_by("-sessions", "surname", "forename")
+    )
+    found = [pupil for pupil in counts if is_compulsory_school_age(pupil.date_of_birth, end)]
+    referrals: dict[int, Referral] = {}
+    for referral in Referral.objects.filter(pupil__in=[p.pk for p in found], to=Referral.To.PENALTY_NOTICE).order_by(
+        "made_on", "pk"
+    ):
+        referrals[referral.pupil_id] = referral  # the latest last
+    stages = {
+        placement.pupil_id: placement.stage
+        for placement in Placement.objects.filter(
+            pupil__in=[p.pk for p in found], ladder__is_active=True
+        ).select_related("stage")
+    }
+    return [PenaltyRow(pupil, pupil.sessions, referrals.get(pupil.pk), stages.get(pupil.pk)) for pupil in found]

@@ -26,6 +26,7 @@ urlpatterns = [
     path("lists/referrals/", views_lists.referrals, name="referrals"),
     path("lists/referrals/<int:pk>/", views_lists.referral_update, name="referral_update"),
     path("lists/absence/", views_lists.absence_groups, name="absence_groups"),
+    path("lists/penalty-notices/", views_lists.penalty_threshold, name="penalty_threshold"),
     # Ladders
     path("ladder/", views_ladder.ladder_active, name="ladder"),
     path("ladders/<slug:key>/", views_ladder.ladder_detail, name="ladder_detail"),

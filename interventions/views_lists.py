@@ -369,6 +369,28 @@ def absence_groups(request: HttpRequest, urn: str) -> HttpResponse:
     return render(request, "interventions/lists_absence.html", context)
 
 
+@login_required
+@require_GET
+def penalty_threshold(request: HttpRequest, urn: str) -> HttpResponse:
+    """Pupils at the penalty-notice threshold: 10 unauthorised sessions in a rolling 10 school weeks."""
+    access = school_access(request.user, urn)
+    access.require("view_lists")
+    calendar, today = school_calendar(access.school), timezone.localdate()
+    start, end = calendar.school_weeks_back(today, selectors_lists.PENALTY_WEEKS)
+    context = {
+        "access": access,
+        "rows": selectors_lists.penalty_threshold_list(
+            pupils=visible_pupils(access), start=start, end=min(end, today), today=today
+        ),
+        "start": start,
+        "end": min(end, today),
+        "sessions": selectors_lists.PENALTY_SESSIONS,
+        "weeks": selectors_lists.PENALTY_WEEKS,
+        "tab": "penalty",
+    }
+    return render(request, "interventions/lists_penalty.html", context)
+
+
 SMALL_GROUP_NOTE = f"* fewer than {selectors_lists.SMALL_GROUP} pupils: one pupil moves their rates a lot"
 
 

@@ -69,6 +69,7 @@ POLICY: dict[str, tuple[set[str], str | None, bool]] = {
     "interventions:referrals": (DASHBOARD, None, False),
     "interventions:referral_update": (LEADERS, "referral", False),
     "interventions:absence_groups": (DASHBOARD, None, False),
+    "interventions:penalty_threshold": (DASHBOARD, None, False),
     "interventions:ladder": (DASHBOARD, None, False),
     "interventions:ladder_detail": (DASHBOARD, "ladder", False),
     "interventions:ladder_copy": (LADDER_EDITING, "ladder", False),
