@@ -89,6 +89,14 @@ UNAUTHORISED_SENTENCE = (
     " not authorised.{% endif %}"
 )
 
+#: What a termly report says was missed: never "missed 0 sessions (0 school days, or 0 hours)" (migration 0010).
+PERIOD_MISSED = (
+    "{% if period.sessions_missed %}{{ pupil.forename }} missed {{ period.sessions_missed }}"
+    " session{{ period.sessions_missed|pluralize }} ({{ period.days_missed }} school"
+    " day{{ period.days_missed|pluralize }}, or {{ period.hours_lost }} hour{{ period.hours_lost|pluralize }}"
+    " of learning).{% else %}{{ pupil.forename }} did not miss a single session.{% endif %}"
+)
+
 SECOND_WARNING = f"""Dear {{{{ carer.salutation }}}},
 
 {{% if earlier.count %}}We wrote to you on {{{{ earlier.last_date }}}} about {{{{ pupil.forename }}}}'s attendance. We are still concerned{{% else %}}We are writing because we are concerned about {{{{ pupil.forename }}}}'s attendance{{% endif %}}, and we would like to work with you to help {{{{ pupil.forename }}}} be in school more often.
@@ -157,7 +165,7 @@ TERMLY_REPORT = f"""Dear {{{{ carer.salutation }}}},
 
 This is {{{{ pupil.forename }}}}'s attendance report for {{{{ period.name }}}}, from {{{{ period.start }}}} to {{{{ period.end }}}}. We send one to every family each term.
 
-{{{{ pupil.forename }}}}'s attendance was {{{{ period.pct }}}}, which is {{{{ period.rag }}}}. {{{{ period.rag_meaning }}}} {{{{ pupil.forename }}}} missed {{{{ period.sessions_missed }}}} session{{{{ period.sessions_missed|pluralize }}}} ({{{{ period.days_missed }}}} school day{{{{ period.days_missed|pluralize }}}}, or {{{{ period.hours_lost }}}} hour{{{{ period.hours_lost|pluralize }}}} of learning).
+{{{{ pupil.forename }}}}'s attendance was {{{{ period.pct }}}}, which is {{{{ period.rag }}}}. {{{{ period.rag_meaning }}}} {PERIOD_MISSED}
 
 If you have any questions, or if something is making it hard for {{{{ pupil.forename }}}} to come to school, please talk to us. {_CONTACT}
 {_NOTE}

@@ -397,7 +397,7 @@ def sample_facts(*, school: SchoolFacts, today: date, green_from: Decimal, amber
             "meeting_on": today.isoformat(),
             "meeting_time": "15:30",
             "meeting_place": "the school office",
-            "review_on": today.isoformat(),
+            "review_on": (today + timedelta(weeks=6)).isoformat(),  # a review comes some weeks after the meeting
             "note": "",
         },
         earlier_letters=(today - timedelta(days=24),),

@@ -2,7 +2,8 @@
 joined during the year they run from the day the pupil joined: the letter of concern, the formal
 warning, the attendance contract and the notice of referral to the local authority. The letter of
 concern says a pupil was late "once", not "1 time"; the formal warning and the notice of referral
-say "all of them were authorised", not "0 of these sessions were not authorised".
+say "all of them were authorised", not "0 of these sessions were not authorised"; and the termly
+report says a pupil "did not miss a single session", not "missed 0 sessions (0 school days...)".
 
 Each shipped line is replaced wherever a school's template still has it word for word, with a
 revision recording the change; a template without it is left as the school wrote it.
@@ -38,6 +39,15 @@ REWORDED = (
         "attendance.sessions_missed == 1 %}It was{% else %}All of them were{% endif %} authorised.{% else %}{{ "
         'attendance.unauthorised }} of these sessions {{ attendance.unauthorised|pluralize:"was,were" }} not '
         "authorised.{% endif %}",
+    ),
+    (
+        "{{ pupil.forename }} missed {{ period.sessions_missed }} session{{ period.sessions_missed|pluralize }} ({{ "
+        "period.days_missed }} school day{{ period.days_missed|pluralize }}, or {{ period.hours_lost }} hour{{ "
+        "period.hours_lost|pluralize }} of learning).",
+        "{% if period.sessions_missed %}{{ pupil.forename }} missed {{ period.sessions_missed }} session{{ "
+        "period.sessions_missed|pluralize }} ({{ period.days_missed }} school day{{ period.days_missed|pluralize "
+        "}}, or {{ period.hours_lost }} hour{{ period.hours_lost|pluralize }} of learning).{% else %}{{ "
+        "pupil.forename }} did not miss a single session.{% endif %}",
     ),
 )
 

@@ -168,7 +168,7 @@ def test_the_letter_of_concerns_two_lines_are_reworded_wherever_they_stand_as_sh
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_letters_with_the_years_figures_learn_to_say_when_a_pupil_joined():
     migrate_to(("letters", "0009_concern_letter_says_what_its_figures_mean"))
-    keys = ("second_warning", "formal_warning", "attendance_contract", "la_referral_notice")
+    keys = ("second_warning", "formal_warning", "attendance_contract", "la_referral_notice", "termly_report")
     try:
         school = SchoolFactory()
         shipped = {
@@ -189,10 +189,11 @@ def test_letters_with_the_years_figures_learn_to_say_when_a_pupil_joined():
     assert {key: template.body for key, template in shipped.items()} == {
         key: DEFAULT_TEMPLATES[key].body for key in keys
     }
-    assert all("attendance.joined" in template.body for template in shipped.values())
+    assert all("attendance.joined" in shipped[key].body for key in keys[:4])
+    assert "did not miss a single session" in shipped["termly_report"].body
     assert edited.body == f"Our own opening.\n{JOINED.REWORDED[1][1]} low."
     assert own.body == "Up to today, attendance this school year is low."
-    assert LetterTemplateRevision.objects.filter(template__in=[*shipped.values(), edited]).count() == 5
+    assert LetterTemplateRevision.objects.filter(template__in=[*shipped.values(), edited]).count() == 6
     assert not LetterTemplateRevision.objects.filter(template=own).exists()
 
     migrate_to(("letters", "0009_concern_letter_says_what_its_figures_mean"))

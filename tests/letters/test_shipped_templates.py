@@ -299,6 +299,18 @@ def test_every_letter_with_the_years_figures_says_they_start_when_a_pupil_joined
     assert from_the_start_says in text("") and "joined" not in text("")
 
 
+def test_a_termly_report_for_a_pupil_who_missed_nothing_says_so_in_words():
+    from letters import sandbox
+
+    def text(missed):
+        period = {"sessions_missed": missed, "days_missed": missed / 2, "hours_lost": missed * 3, "pct": "100.0%"}
+        body = DEFAULT_TEMPLATES["termly_report"].body
+        return words(sandbox.render(body, {"period": period, "pupil": {"forename": "Tobi"}}))
+
+    assert "Tobi did not miss a single session." in text(0) and "missed 0" not in text(0)
+    assert "Tobi missed 3 sessions (1.5 school days, or 9 hours of learning)." in text(3)
+
+
 def test_the_letter_of_concern_says_late_once_not_one_time():
     from letters import sandbox
 
