@@ -26,7 +26,7 @@ from pupils.statistics import AttendanceSummary, MarkFact, summarise
 
 from . import merge, rules
 from .defaults import DEFAULT_TEMPLATES
-from .models import Letter, LetterSettings, LetterTemplate, PrintBatch
+from .models import Letter, LetterSettings, LetterTemplate, LetterTemplateRevision, PrintBatch
 
 # --- settings and templates ---------------------------------------------------------
 
@@ -373,6 +373,29 @@ def _registers_up_to(pupils: Sequence[Pupil], *, days: Iterable[date]) -> dict[d
         at = bisect.bisect_right(marked, day)
         found[day] = marked[at - 1] if at and marked[at - 1] > day - timedelta(weeks=4) else day
     return found
+
+
+#: How many earlier wordings of a letter its page lists (every one is kept: Django admin shows them all).
+VERSIONS_SHOWN = 20
+
+
+def template_versions(*, school: School, key: str) -> list[LetterTemplateRevision]:
+    """The school's saved wordings of a letter, newest first: the one in use, then those before it."""
+    return list(
+        LetterTemplateRevision.objects.filter(template__school=school, template__key=key).select_related("saved_by")[
+            :VERSIONS_SHOWN
+        ]
+    )
+
+
+def template_version(*, school: School, key: str, version: str) -> Any:
+    """An earlier wording to put back in the editor: a revision of this school's letter by its id, or
+    "shipped" for the wording the product ships (a DefaultTemplate). None for anything else."""
+    if version == "shipped":
+        return DEFAULT_TEMPLATES.get(key)
+    if not version.isdigit():
+        return None
+    return LetterTemplateRevision.objects.filter(template__school=school, template__key=key, pk=int(version)).first()
 
 
 def letter_facts(

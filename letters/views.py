@@ -448,7 +448,13 @@ def template_list(request: HttpRequest, urn: str) -> HttpResponse:
 
 
 def _template_page(
-    request: HttpRequest, access: Access, form: TemplateForm, *, key: str | None, text: selectors.TemplateText | None
+    request: HttpRequest,
+    access: Access,
+    form: TemplateForm,
+    *,
+    key: str | None,
+    text: selectors.TemplateText | None,
+    restoring: Any = None,
 ) -> HttpResponse:
     """Save the template, or (with "preview" in the POST) only show it filled in for a made-up pupil."""
     sheet = ""
@@ -472,14 +478,17 @@ def _template_page(
                 school=access.school, subject=data["subject"], body=data["body"], layout=data["layout"]
             )
     elif text is not None:
+        shown = restoring or text
         sheet = services.template_sample_html(
-            school=access.school, subject=text.subject, body=text.body, layout=text.layout
+            school=access.school, subject=shown.subject, body=shown.body, layout=shown.layout
         )
     context = {
         "access": access,
         "form": form,
         "key": key,
         "text": text,
+        "restoring": restoring,
+        "versions": selectors.template_versions(school=access.school, key=key) if key else [],
         "sheet": sheet,
         "field_groups": merge.FIELD_GROUPS,
         "filters": sandbox.ALLOWED_FILTERS,
@@ -493,11 +502,16 @@ def _template_page(
 @login_required
 @require_http_methods(["GET", "POST"])
 def template_edit(request: HttpRequest, urn: str, key: str) -> HttpResponse:
+    """Edit a letter; `?version=ID` (an earlier saved wording) or `?version=shipped` puts that wording in the
+    editor to look at and, if wanted, save again: nothing changes until it is saved."""
     access = _access(request, urn, "edit_ladder")
     text = selectors.template_text_get(school=access.school, key=key)
     initial = {"name": text.name, "subject": text.subject, "body": text.body, "layout": text.layout}
+    restoring = selectors.template_version(school=access.school, key=key, version=request.GET.get("version", ""))
+    if restoring is not None:
+        initial = {field: getattr(restoring, field) for field in ("name", "subject", "body", "layout")}
     form = TemplateForm(request.POST or None, initial={**initial, "is_active": text.is_active})
-    return _template_page(request, access, form, key=key, text=text)
+    return _template_page(request, access, form, key=key, text=text, restoring=restoring)
 
 
 @login_required

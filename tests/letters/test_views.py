@@ -795,6 +795,45 @@ def test_template_edit_refuses_a_bad_template_with_its_line(client, school, atte
     assert not LetterTemplate.objects.exists()
 
 
+def test_an_earlier_wording_or_the_shipped_one_can_be_opened_and_saved_again(
+    client, school, other_school, attendance_lead
+):
+    from django.utils.html import escape
+
+    from letters.models import LetterTemplateRevision
+
+    client.force_login(attendance_lead)
+    path = reverse("letters:template_edit", args=[school.urn, "first_reminder"])
+    fields = {"name": "First reminder", "subject": "Hello", "layout": "letter", "is_active": "on"}
+    for body in ("Dear {{ carer.salutation }},\n\nOur first wording.", "Dear {{ carer.salutation }},\n\nOur second."):
+        client.post(path, {**fields, "body": body, "save": "1"})
+    first, second = LetterTemplateRevision.objects.order_by("saved_at", "pk")
+
+    page = client.get(path).content.decode()
+    assert "Earlier wordings" in page
+    assert f'href="?version={first.pk}"' in page and f'href="?version={second.pk}"' not in page  # second: in use
+    assert 'href="?version=shipped"' in page
+
+    opened = client.get(path, {"version": first.pk}).content.decode()
+    assert escape("Our first wording.") in opened and "Our second." not in opened.split("</textarea>")[0]
+    assert "Nothing has changed yet" in opened
+    assert LetterTemplate.objects.get().body.endswith("Our second.")  # only opened, not saved
+
+    shipped = client.get(path, {"version": "shipped"}).content.decode()
+    assert escape(DEFAULT_TEMPLATES["first_reminder"].body.splitlines()[2]) in shipped
+    assert "the wording as shipped" in shipped
+
+    # Another school's wording is not theirs to open: the editor holds their own.
+    elsewhere = LetterTemplate.objects.create(school=other_school, key="first_reminder", name="Theirs", body="Secret")
+    theirs = LetterTemplateRevision.objects.create(template=elsewhere, name="Theirs", body="Secret", layout="letter")
+    page = client.get(path, {"version": theirs.pk}).content.decode()
+    assert "Secret" not in page and "Our second." in page
+
+    client.post(path, {**fields, "body": first.body, "save": "1"})
+    assert LetterTemplate.objects.get(school=school).body == first.body
+    assert LetterTemplateRevision.objects.filter(template__school=school).count() == 3
+
+
 def test_template_edit_saves_and_documents_the_merge_fields(client, school, attendance_lead):
     client.force_login(attendance_lead)
     path = reverse("letters:template_edit", args=[school.urn, "first_reminder"])
