@@ -1079,6 +1079,11 @@ def test_a_teacher_on_a_phone_can_call_or_email_a_parent_from_the_pupil_page(cli
     page = login(client, class_teacher).get(url("pupil", school, pupil.pk)).content.decode()
     assert 'href="tel:01234567890" aria-label="Call Jo Smith on 01234 567890">01234 567890</a>' in page
     assert '<a href="mailto:jo@example.org">jo@example.org</a>' in page
+    # And the parts of a long page a teacher wants are a tap away.
+    nav = page[page.index('aria-label="On this page"') :]
+    nav = nav[: nav.index("</nav>")]
+    for heading in ("log-heading", "tasks-heading", "contacts-heading"):
+        assert f'href="#{heading}"' in nav and f'id="{heading}"' in page
 
 
 def test_manual_move_with_reason(client, school, placed, attendance_lead, ladder):
