@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -593,8 +593,11 @@ def _pupils_write(
     contacts_of: dict[int, list[Contact]] = defaultdict(list)  # first contact first
     for contact in Contact.objects.filter(pupil__school=school).order_by("pupil_id", "priority", "id"):
         contacts_of[contact.pupil_id].append(contact)
-    # Classes by their name as people read it: "4a" or "4 A " in a file is the school's 4A, not a new class.
-    groups = {_class_key(g.name): g for g in RegistrationGroup.objects.filter(school=school)}
+    groups = {g.name: g for g in RegistrationGroup.objects.filter(school=school)}
+    # A class as people read its name: "4a" or "4 A" in a file is the school's 4A, not a new class.
+    read_as: dict[str, list[RegistrationGroup]] = defaultdict(list)
+    for group in groups.values():
+        read_as[_class_key(group.name)].append(group)
     flags = {f.key: f for f in Flag.objects.filter(school=school)}
     default_start: date | None = None
 
@@ -610,16 +613,29 @@ def _pupils_write(
                     "flags",
                     f"{key!r} is not a known flag{did_you_mean(key, flags)}: created it as one of the school's own",
                 )
-        key = _class_key(row.registration_group)
-        if key not in groups and key not in new_groups:
-            new_groups[key] = RegistrationGroup(
-                school=school, name=row.registration_group, year_group=year_groups[row.year_group]
+        name = row.registration_group
+        if name in groups:  # written exactly as the school has it: that class, whatever else is near it
+            continue
+        alike = read_as[_class_key(name)]
+        if len(alike) == 1:
+            groups[name] = alike[0]
+            report.notes.append(f"Row {row.row}: class {name!r} taken as {alike[0].name}.")
+        elif alike:
+            report.error(
+                row.row,
+                "registration_group",
+                f"{name!r} could be any of the classes {', '.join(sorted(g.name for g in alike))}: "
+                "write it exactly as one of them",
             )
-            report.notes.append(f"Created registration group {row.registration_group} (row {row.row}).")
-        elif (known := groups.get(key) or new_groups[key]).name != row.registration_group:
-            report.notes.append(f"Row {row.row}: class {row.registration_group!r} taken as {known.name}.")
+        else:
+            group = RegistrationGroup(school=school, name=name, year_group=year_groups[row.year_group])
+            groups[name] = new_groups[name] = group
+            read_as[_class_key(name)].append(group)
+            report.notes.append(f"Created registration group {name} (row {row.row}).")
+    if not report.ok:
+        return
     flags.update((f.key, f) for f in Flag.objects.bulk_create(new_flags.values()))
-    groups.update((_class_key(g.name), g) for g in RegistrationGroup.objects.bulk_create(new_groups.values()))
+    RegistrationGroup.objects.bulk_create(new_groups.values())  # sets each one's id, where `groups` holds it
 
     now = timezone.now()
     to_create: list[tuple[imports.PupilRow, Pupil]] = []
@@ -653,7 +669,7 @@ def _pupils_write(
             "forename": row.forename,
             "date_of_birth": row.date_of_birth,
             "year_group_id": year_groups[row.year_group].id,
-            "registration_group_id": groups[_class_key(row.registration_group)].id,
+            "registration_group_id": groups[row.registration_group].id,
             "sen": row.sen if row.sen is not None else (pupil.sen if pupil else Pupil.Sen.NONE),
             "start_on": start_on,
             "leaving_on": leaving_on,

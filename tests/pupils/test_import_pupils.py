@@ -103,6 +103,19 @@ def test_a_class_written_in_another_case_or_spacing_is_the_schools_class_not_a_n
     assert "Created registration group" not in out
 
 
+def test_a_school_with_two_classes_alike_keeps_each_and_a_spelling_between_them_is_refused(tmp_path, school):
+    """Where an older import made 4a beside 4A, a file saying 4A means 4A; "4 a" could be either."""
+    four_a = RegistrationGroup.objects.create(school=school, name="4A")
+    RegistrationGroup.objects.create(school=school, name="4a")
+
+    import_pupils(tmp_path, HEADER + f"{ALEX},Smith,Alex,{ALEX_BORN},4,4A\n")
+    assert Pupil.objects.get(upn=ALEX).registration_group == four_a
+
+    message = rejected(tmp_path, HEADER + f"{SAM},Jones,Sam,{ALEX_BORN},4,4 a\n")
+    assert "'4 a' could be any of the classes 4A, 4a: write it exactly as one of them" in message
+    assert RegistrationGroup.objects.filter(school=school).count() == 2
+
+
 def test_two_spellings_of_a_new_class_in_one_file_make_one_class(tmp_path, school):
     import_pupils(tmp_path, HEADER + f"{ALEX},Smith,Alex,2016-10-01,4,Oak 1\n{SAM},Jones,Sam,2016-11-01,4,OAK1\n")
     assert list(RegistrationGroup.objects.filter(school=school).values_list("name", flat=True)) == ["Oak 1"]
