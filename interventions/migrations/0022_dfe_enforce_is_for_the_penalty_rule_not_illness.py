@@ -12,12 +12,17 @@ to every pupil there; it is given now only when a duty may apply (10 school
 days in a row of unauthorised absence, or 15 days of illness this year), the
 first night it does.
 
-Changed only where a school's ladder still says exactly what was shipped.
+Changed only where a school's ladder still says exactly what was shipped. There, a move to
+Enforce still waiting for approval that the old rule alone proposed (its reasons do not
+include the penalty-notice count) is withdrawn, so no one approves it before the next night
+proposes what fits; the reverse leaves withdrawn moves withdrawn. Pupils already moved to
+Enforce stay where a person put them.
 """
 
 from __future__ import annotations
 
 from django.db import migrations
+from django.utils import timezone
 
 _PENALTY = {"count": {"measure": "unauthorised", "at_least": 10, "window": {"weeks": 10}}}
 #: Enforce's criteria: (as shipped before, now).
@@ -87,10 +92,13 @@ def catch_up(apps, schema_editor, forward=True):
     (criteria_then, criteria_now), (description_then, description_now) = swap(CRITERIA), swap(DESCRIPTIONS)
     check_then, check_now = swap((LA_CHECK, {**LA_CHECK, "when": LA_CHECK_WHEN}))
     notes = dict(swap(pair) for pair in NOTES)
+    Proposal = apps.get_model("interventions", "Proposal")
     for stage in Stage.objects.filter(ladder__key="dfe", key="enforce"):
         changed = []
         if stage.criteria == criteria_then:
             stage.criteria, changed = criteria_now, [*changed, "criteria"]
+            if forward:
+                _withdraw_severe_only(Proposal, stage)
         if stage.description.strip() == description_then:
             ending = "\n" if stage.description.endswith("\n") else ""  # as the file's block text loads
             stage.description, changed = description_now + ending, [*changed, "description"]
@@ -106,6 +114,23 @@ def catch_up(apps, schema_editor, forward=True):
         if any(note in notes for note in to_confirm):
             ladder.settings["to_confirm"] = [notes.get(note, note) for note in to_confirm]
             ladder.save(update_fields=["settings"])
+
+
+#: What the penalty-notice count says among a proposal's reasons ("12 unauthorised absence sessions in the
+#: last 10 school weeks ≥ 10"): a proposal without it came from severe absence alone.
+PENALTY_REASON = "in the last 10 school weeks"
+
+
+def _withdraw_severe_only(Proposal, stage):
+    for proposal in Proposal.objects.filter(to_stage=stage, status="pending"):
+        if not any(PENALTY_REASON in reason for reason in proposal.reasons):
+            proposal.status = "withdrawn"
+            proposal.decided_at = timezone.now()
+            proposal.decision_reason = (
+                "Enforce is now for the penalty-notice threshold, not severe absence alone: "
+                "the next night proposes the stage that fits"
+            )
+            proposal.save(update_fields=["status", "decided_at", "decision_reason"])
 
 
 def back(apps, schema_editor):

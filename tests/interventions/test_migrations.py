@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from interventions import nightly, services
-from interventions.models import NightlyRun, StageChange, Task
+from interventions.models import NightlyRun, Proposal, StageChange, Task
 from tests.factories import TODAY, PupilFactory, SchoolFactory
 from tests.interventions.conftest import SIMPLE_LADDER
 from tests.migrating import migrate_to, migrate_to_latest
@@ -299,6 +299,20 @@ def test_a_dfe_ladder_as_shipped_stops_proposing_enforcement_for_severe_absence_
             listen = ladder.stages.get(key="listen-and-understand")
             listen.actions[0] = enforce_for.LA_CHECK
             listen.save()
+        # Moves to Enforce waiting for approval: one from severe absence alone, one at the penalty-notice count.
+        enforce = shipped.stages.get(key="enforce")
+        pupils = [PupilFactory(school=shipped.school) for _ in range(2)]
+        severe_only, penalty = (
+            Proposal.objects.create(pupil=pupil, ladder=shipped, to_stage=enforce, proposed_on=TODAY, reasons=reasons)
+            for pupil, reasons in zip(
+                pupils,
+                (
+                    ["of compulsory school age", "attendance 41.2% year to date ≤ 50%"],
+                    ["of compulsory school age", "12 unauthorised absence sessions in the last 10 school weeks ≥ 10"],
+                ),
+                strict=True,
+            )
+        )
         # The other school set its own line at 40% and asked for the LA checks for everyone at Listen, as titled.
         enforce = theirs.stages.get(key="enforce")
         enforce.criteria["all"][1]["any"][1] = {"attendance": {"at_most": 40}}
@@ -319,6 +333,10 @@ def test_a_dfe_ladder_as_shipped_stops_proposing_enforcement_for_severe_absence_
     enforce, listen = theirs.stages.get(key="enforce"), theirs.stages.get(key="listen-and-understand")
     assert enforce.criteria["all"][1]["any"][1] == {"attendance": {"at_most": 40}}
     assert listen.actions[0] == {**enforce_for.LA_CHECK, "title": "Check the LA duties"}
+    severe_only.refresh_from_db()
+    penalty.refresh_from_db()
+    assert (severe_only.status, penalty.status) == ("withdrawn", "pending")
+    assert severe_only.decision_reason.startswith("Enforce is now for the penalty-notice threshold")
 
     migrate_to(("interventions", "0021_stage_kept_when_a_ladder_replaces_another"))
     back = shipped.stages.get(key="enforce")

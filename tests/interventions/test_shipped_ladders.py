@@ -198,7 +198,7 @@ def test_dfe_proposes_support_not_enforcement_for_a_child_missing_school_through
     away = {d for d in days if days.index(d) % 5 in (0, 1, 2)}  # three days in five: about 40% attendance
 
     def register(code):
-        return lambda d, s: (code if d in away else "/\\"[s]) if d != days[-6] else "O"  # and one morning truanting
+        return lambda d, s: (code if d in away else "/\\"[s]) if d != days[-6] else "O"  # and one day truanting
 
     ill, truant, steady = (
         PupilFactory(school=school, surname=name, date_of_birth=date(2018, 3, 1)) for name in ("Ill", "Off", "Steady")
