@@ -227,7 +227,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     if REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # For a page fragment not worth keeping (a search as it is typed): `{% cache ... using=... %}` names it.
+    "none": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
 }
 
 LOGGING = {

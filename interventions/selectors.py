@@ -1427,8 +1427,9 @@ def pupil_record(*, pupil: Pupil, ladder: Ladder | None, on: date) -> PupilRecor
         half_term=half_term,
         heatmap=_heatmap(marks, calendar=calendar, start=year_start, end=on, pupil=pupil),
         timeline=_timeline(changes, ladder),
+        # The active ladder's: a move left pending on a ladder no longer in use is not one to decide.
         proposals=list(
-            Proposal.objects.filter(pupil=pupil, status=Proposal.Status.PENDING).select_related(
+            Proposal.objects.filter(pupil=pupil, status=Proposal.Status.PENDING, ladder=ladder).select_related(
                 "to_stage", "from_stage"
             )
         ),

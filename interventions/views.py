@@ -84,6 +84,8 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         ).count(),
         "version": selectors.placements_version(ladder=ladder),
         "list_key": request.GET.urlencode(),
+        # A name typed into the search is one of many as it is typed: not worth keeping for an hour each.
+        "list_cache": "none" if request.GET.get("name") else "default",
         "pupil_prefix": pupil_url_prefix(urn),
         "night": selectors.nightly_status(school=access.school),
         "proposals": selectors.with_absence_this_year(
@@ -159,6 +161,8 @@ def pupil_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     )
     ladder = services.active_ladder(access.school)
     record = selectors.pupil_record(pupil=pupil, ladder=ladder, on=timezone.localdate())
+    if access.can_manage_stages:  # deciding here as on the dashboard: with what the absence was
+        selectors.with_absence_this_year(school=access.school, proposals=record.proposals, today=timezone.localdate())
     context = {
         "access": access,
         "pupil": pupil,

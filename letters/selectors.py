@@ -382,9 +382,9 @@ VERSIONS_SHOWN = 20
 def template_versions(*, school: School, key: str) -> list[LetterTemplateRevision]:
     """The school's saved wordings of a letter, newest first: the one in use, then those before it."""
     return list(
-        LetterTemplateRevision.objects.filter(template__school=school, template__key=key).select_related("saved_by")[
-            :VERSIONS_SHOWN
-        ]
+        LetterTemplateRevision.objects.filter(template__school=school, template__key=key)
+        .select_related("saved_by")
+        .order_by("-saved_at", "-pk")[:VERSIONS_SHOWN]
     )
 
 

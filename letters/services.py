@@ -401,7 +401,7 @@ def letters_bulk_queue(
     user: Any = None,
     full_attendance_only: bool = False,
 ) -> Queued:
-    """Queue a letter for every pupil still on roll at the end of [start, end] with a register taken in it:
+    """Queue a letter for every pupil on roll at the end of [start, end], and still on `on`, with a register in it:
     termly reports, or certificates. Not for a pupil who left during the period (their family is no longer
     ours to report to), nor for one with no possible session in it (there is nothing to say).
 
@@ -414,7 +414,7 @@ def letters_bulk_queue(
         raise ValidationError("The period must end on or after the day it starts.")
     pupils = list(
         pupils_on_roll_between(school=school, start=start, end=end)
-        .filter(Q(leaving_on__isnull=True) | Q(leaving_on__gte=end))
+        .filter(Q(leaving_on__isnull=True) | Q(leaving_on__gte=max(end, on)))  # and still ours the day they go
         .select_related("registration_group")
         .prefetch_related("contacts")
         .order_by("registration_group__name", "surname", "forename")

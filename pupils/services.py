@@ -863,8 +863,17 @@ def mark_correct(
     if mark is None:
         old_code = ""
         mark = AttendanceMark(pupil=pupil, date=date, session=session, code=new_code, recorded_by=user, changed_at=now)
-        mark.full_clean()
-        mark.save()
+        mark.full_clean(validate_unique=False, validate_constraints=False)  # the database decides, below
+        try:
+            with transaction.atomic():  # no row to lock: two people filling the session at once meet here
+                mark.save()
+        except IntegrityError:
+            raise ValidationError(
+                {
+                    NON_FIELD_ERRORS: "Someone has just marked this session: look at the mark now, and change it "
+                    "with a reason if it is wrong."
+                }
+            ) from None
     else:
         old_code = mark.code
         MarkChange.objects.create(

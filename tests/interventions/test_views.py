@@ -125,6 +125,18 @@ def test_dashboard_finds_a_pupil_by_part_of_their_name_or_their_upn(client, scho
     assert "No pupils match." in body and "0 pupils match these filters" in body
 
 
+def test_a_name_searched_as_it_is_typed_is_not_kept_in_the_cache(client, school, placed, attendance_lead):
+    from django.core.cache import cache
+
+    login(client, attendance_lead).get(url("dashboard", school))
+    kept = len(cache._cache)
+    for typed in ("b", "be", "ben", "benn"):
+        client.get(url("dashboard", school), {"name": typed})
+    assert len(cache._cache) == kept
+    client.get(url("dashboard", school), {"stage": "pa"})
+    assert len(cache._cache) > kept  # a filter chosen from the lists is worth keeping
+
+
 def test_dashboard_filters_say_what_choosing_nothing_means(client, school, placed, attendance_lead):
     body = login(client, attendance_lead).get(url("dashboard", school)).content.decode()
     for words in ("Any class", "Any year", "Any flag", "Any stage"):
@@ -1030,6 +1042,7 @@ def test_a_move_is_decided_on_the_pupils_own_page(client, school, proposal, atte
     form = page[page.index(f'id="proposal-{proposal.pk}"') :]
     assert f'hx-post="{url("proposal_decide", school, proposal.pk)}"' in form[: form.index("</form>")]
     assert 'name="on_pupil" value="1"' in form[: form.index("</form>")]
+    assert "This school year: " in form[: form.index("</form>")]  # what the absence was, to decide by
 
     refused = client.post(
         url("proposal_decide", school, proposal.pk),

@@ -246,6 +246,18 @@ def test_termly_reports_go_once_to_every_pupil_on_roll_at_the_end_with_a_registe
     assert Letter.objects.count() == 2
 
 
+def test_reports_for_a_term_past_go_only_to_families_still_at_the_school(school, family):
+    """An autumn report run in late November is not sent to a family who left in early November."""
+    left_since = PupilFactory(school=school, surname="Since", start_on=date(2021, 9, 1), leaving_on=date(2025, 11, 7))
+    fill_register(left_since, date(2025, 9, 1), date(2025, 11, 7), lambda day, session: "/\\"[session])
+
+    queued = services.letters_bulk_queue(
+        school=school, key="termly_report", start=date(2025, 9, 1), end=date(2025, 10, 24), period_name="A1", on=AS_OF
+    )
+
+    assert {x.pupil for x in queued.letters} == {family}
+
+
 def test_a_report_or_certificate_gives_a_joiners_own_first_day_and_a_leavers_last(school, family):
     later = PupilFactory(school=school, surname="Later", start_on=date(2025, 10, 1))
     fill_register(later, date(2025, 10, 1), AS_OF, lambda day, session: "/\\"[session])

@@ -176,3 +176,14 @@ def test_explaining_with_a_bad_code_changes_nothing(pupil, attendance_lead):
     with pytest.raises(ValidationError):
         mark_explain(pupil=pupil, date=MONDAY, code="J1x", reason="x", user=attendance_lead)
     assert set(pupil.marks.values_list("code", flat=True)) == {"N"}
+
+
+def test_two_people_filling_one_empty_session_at_once_leave_one_mark_and_a_clear_message(
+    pupil, attendance_lead, monkeypatch
+):
+    """The second finds no row to lock (the first has not committed when it looks), then meets the first's."""
+    MarkFactory(pupil=pupil, date=MONDAY, session=0, code="/")  # the first person's, just saved
+    monkeypatch.setattr(AttendanceMark.objects, "select_for_update", lambda: AttendanceMark.objects.none())
+    with pytest.raises(ValidationError, match="Someone has just marked this session"):
+        correct(pupil, attendance_lead, code="O", reason="Not seen")
+    assert list(pupil.marks.values_list("code", flat=True)) == ["/"]
