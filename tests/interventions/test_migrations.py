@@ -341,3 +341,22 @@ def test_a_dfe_ladder_as_shipped_stops_proposing_enforcement_for_severe_absence_
     migrate_to(("interventions", "0021_stage_kept_when_a_ladder_replaces_another"))
     back = shipped.stages.get(key="enforce")
     assert (back.criteria, back.description.strip()) == (enforce_for.CRITERIA[0], enforce_for.DESCRIPTIONS[0])
+
+
+@pytest.mark.django_db  # only because every test here puts the schema back after it
+def test_what_0022_rewrites_is_what_the_dfe_ladder_said_before_it():
+    """Against a copy of the file as shipped before (tests/interventions/dfe_before_0022.yaml), not the migration's
+    own constants: a ladder loaded then matches them word for word, so the migration reaches it."""
+    from pathlib import Path
+
+    import yaml
+
+    enforce_for = importlib.import_module(
+        "interventions.migrations.0022_dfe_enforce_is_for_the_penalty_rule_not_illness"
+    )
+    before = yaml.safe_load((Path(__file__).parent / "dfe_before_0022.yaml").read_text(encoding="utf-8"))
+    stages = {stage["key"]: stage for stage in before["stages"]}
+    assert stages["enforce"]["criteria"] == enforce_for.CRITERIA[0]
+    assert stages["enforce"]["description"].strip() == enforce_for.DESCRIPTIONS[0]
+    assert stages["listen-and-understand"]["actions"][0] == enforce_for.LA_CHECK
+    assert all(note in before["to_confirm"] for note, _ in enforce_for.NOTES)

@@ -32,6 +32,17 @@ def shipped_before_0009(key: str) -> str:
     return body
 
 
+@pytest.mark.django_db  # only because every test here puts the schema back after it
+def test_undoing_0010_gives_back_the_letters_exactly_as_they_were_shipped_before_it():
+    """Frozen from the release before 0010 (tests/letters/shipped_before_0010.json), not derived from the
+    migration's own pairs: so the pairs' old texts are checked against what schools really have."""
+    import json
+    from pathlib import Path
+
+    frozen = json.loads((Path(__file__).parent / "shipped_before_0010.json").read_text(encoding="utf-8"))
+    assert {key: shipped_before_0010(key) for key in DEFAULT_TEMPLATES} == frozen
+
+
 @pytest.fixture(autouse=True)
 def _latest_schema_after():
     """Each test stops part-way through the migrations: put the schema back for the tests that follow."""
