@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from pupils.access import Access
 from pupils.calendar import long_date
+from pupils.flags import SEN_STATUS_FLAGS
 from pupils.models import Flag, Pupil, RegistrationGroup, School, YearGroup
 
 from .models import ActionLog, Ladder, Placement, Stage
@@ -205,7 +206,8 @@ class PlacementFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         self.filters["registration_group"].queryset = RegistrationGroup.objects.filter(school=school)
         self.filters["year_group"].queryset = YearGroup.objects.filter(school=school, pupils__isnull=False).distinct()
-        self.filters["flag"].queryset = Flag.objects.filter(school=school)
+        # SEN support and an EHCP have the SEN filter: listed under Flag too, they would be there twice.
+        self.filters["flag"].queryset = Flag.objects.filter(school=school).exclude(key__in=SEN_STATUS_FLAGS.values())
         self.filters["stage"].queryset = ladder.stages.all()
         for field in self.form.fields.values():
             field.widget.attrs["class"] = "form-select form-select-sm"

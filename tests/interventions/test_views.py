@@ -125,6 +125,26 @@ def test_dashboard_finds_a_pupil_by_part_of_their_name_or_their_upn(client, scho
     assert "No pupils match." in body and "0 pupils match these filters" in body
 
 
+def test_the_dashboard_says_why_each_pupil_above_the_first_stage_is_there(client, school, placed, attendance_lead):
+    page = login(client, attendance_lead).get(url("dashboard", school)).content.decode()
+    rows = page[page.index('id="pupil-list"') :]
+    for placement in Placement.objects.select_related("pupil", "stage"):
+        row = rows[rows.index(f">{escape(placement.pupil.surname)}, ") :]
+        row = row[: row.index("</tr>")]
+        if placement.stage.position:
+            assert f"data-why>{escape(placement.reasons[0])[:80]}" in row
+        else:
+            assert "data-why" not in row
+
+
+def test_sen_status_is_filtered_under_sen_not_again_under_flag(client, school, placed, attendance_lead):
+    page = login(client, attendance_lead).get(url("dashboard", school)).content.decode()
+    flag_filter = page[page.index('name="flag"') :]
+    flag_filter = flag_filter[: flag_filter.index("</select>")]
+    assert "Education, health and care plan" not in flag_filter and "SEN support" not in flag_filter
+    assert 'value="young_carer"' in flag_filter
+
+
 def test_a_name_searched_as_it_is_typed_is_not_kept_in_the_cache(client, school, placed, attendance_lead):
     from django.core.cache import cache
 
