@@ -15,7 +15,16 @@ from decimal import Decimal
 from django.db.models import Count, F, Min, Q, QuerySet
 from django.template.defaultfilters import pluralize
 
-from pupils.codes import COMPULSORY_AGES, PENALTY_CODES, age_on, is_compulsory_school_age, school_year_age_date
+from pupils.calendar import SchoolCalendar
+from pupils.codes import (
+    COMPULSORY_AGES,
+    PENALTY_CODES,
+    PENALTY_SESSIONS,
+    PENALTY_WEEKS,
+    age_on,
+    is_compulsory_school_age,
+    school_year_age_date,
+)
 from pupils.flags import SEN_STATUS_FLAGS, held
 from pupils.models import Flag, Pupil, RegistrationGroup, School, YearGroup
 from pupils.people import person_name
@@ -310,27 +319,32 @@ def absence_by_group(
 
 # --- the penalty-notice threshold --------------------------------------------------
 
-#: A penalty notice must be considered at this many sessions of unauthorised absence (G, N, O, U) ...
-PENALTY_SESSIONS = 10
-#: ... within this many school weeks, rolling (attendance-rules.md 3a).
-PENALTY_WEEKS = 10
-
 
 @dataclass(frozen=True)
 class PenaltyRow:
     pupil: Pupil
-    sessions: int  # G, N, O and U sessions in the window
+    sessions: int  # sessions with a penalty code in the window
     last_referral: Referral | None  # the latest penalty-notice referral recorded, if any
     stage: Stage | None = None  # where the pupil stands on the school's active ladder: what support has been tried
 
 
-def penalty_threshold_list(*, pupils: QuerySet[Pupil], start: date, end: date, today: date) -> list[PenaltyRow]:
-    """Pupils of compulsory school age on roll today with PENALTY_SESSIONS or more sessions of unauthorised
-    absence from `start` to `end` (the last PENALTY_WEEKS school weeks), most sessions first.
+@dataclass(frozen=True)
+class PenaltyList:
+    start: date  # the window: the last PENALTY_WEEKS school weeks, up to today
+    end: date
+    rows: list[PenaltyRow]
+
+
+def penalty_threshold_list(*, pupils: QuerySet[Pupil], calendar: SchoolCalendar, today: date) -> PenaltyList:
+    """Pupils of compulsory school age on roll today at the penalty-notice threshold (`codes.PENALTY_SESSIONS`
+    or more sessions coded `codes.PENALTY_CODES` within the last `codes.PENALTY_WEEKS` school weeks), most
+    sessions first.
 
     Counts only sessions while each pupil was on roll, as `statistics.unauthorised_in_school_weeks` does
     for one pupil. Four queries, however many pupils.
     """
+    start, end = calendar.school_weeks_back(today, PENALTY_WEEKS)
+    end = min(end, today)
     on_roll_today = pupils.filter(Q(leaving_on__isnull=True) | Q(leaving_on__gte=today), start_on__lte=today)
     counts = (
         # One filter(): the conditions on marks must hold of the same mark (separate calls would join twice).
@@ -357,4 +371,5 @@ def penalty_threshold_list(*, pupils: QuerySet[Pupil], start: date, end: date, t
             pupil__in=[p.pk for p in found], ladder__is_active=True
         ).select_related("stage")
     }
-    return [PenaltyRow(pupil, pupil.sessions, referrals.get(pupil.pk), stages.get(pupil.pk)) for pupil in found]
+    rows = [PenaltyRow(pupil, pupil.sessions, referrals.get(pupil.pk), stages.get(pupil.pk)) for pupil in found]
+    return PenaltyList(start, end, rows)

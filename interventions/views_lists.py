@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from pupils.access import Access, pupil_for, school_access, visible_pupils
+from pupils.codes import PENALTY_CODES, PENALTY_SESSIONS, PENALTY_WEEKS
 from pupils.models import AuditEvent
 from pupils.people import person_name
 from pupils.services import audit_record, school_calendar
@@ -375,17 +376,15 @@ def penalty_threshold(request: HttpRequest, urn: str) -> HttpResponse:
     """Pupils at the penalty-notice threshold: 10 unauthorised sessions in a rolling 10 school weeks."""
     access = school_access(request.user, urn)
     access.require("view_lists")
-    calendar, today = school_calendar(access.school), timezone.localdate()
-    start, end = calendar.school_weeks_back(today, selectors_lists.PENALTY_WEEKS)
+    found = selectors_lists.penalty_threshold_list(
+        pupils=visible_pupils(access), calendar=school_calendar(access.school), today=timezone.localdate()
+    )
     context = {
         "access": access,
-        "rows": selectors_lists.penalty_threshold_list(
-            pupils=visible_pupils(access), start=start, end=min(end, today), today=today
-        ),
-        "start": start,
-        "end": min(end, today),
-        "sessions": selectors_lists.PENALTY_SESSIONS,
-        "weeks": selectors_lists.PENALTY_WEEKS,
+        "found": found,
+        "sessions": PENALTY_SESSIONS,
+        "weeks": PENALTY_WEEKS,
+        "codes": sorted(PENALTY_CODES),
         "tab": "penalty",
     }
     return render(request, "interventions/lists_penalty.html", context)

@@ -50,8 +50,11 @@ UNEXPLAINED = "N"
 ILLNESS = "I"
 #: Holidays taken in term time: G now; H and F were agreed holidays before 2024.
 HOLIDAY_CODES = frozenset({"G", "H", "F"})
-#: The penalty-notice rule counts any mix of these (Working together, 2024).
+#: The penalty-notice rule (Working together, 2024; attendance-rules.md 3a): a penalty notice must be considered
+#: at PENALTY_SESSIONS sessions of any mix of PENALTY_CODES within a rolling PENALTY_WEEKS school weeks.
 PENALTY_CODES = frozenset({"G", "N", "O", "U"})
+PENALTY_SESSIONS = 10
+PENALTY_WEEKS = 10
 #: Not required to attend: below or above compulsory school age. Not a possible session.
 NOT_COMPULSORY_AGE = "X"
 #: Compulsory school age, for checking X: these ages on the 31 August before the school year.

@@ -339,7 +339,7 @@ def unauthorised_in_school_weeks(
     *,
     calendar: SchoolCalendar,
     as_of: date,
-    weeks: int = 10,
+    weeks: int = codes.PENALTY_WEEKS,
     on_roll_from: date,
     on_roll_to: date | None,
 ) -> int:

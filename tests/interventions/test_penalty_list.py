@@ -25,10 +25,14 @@ SEVEN = date(2018, 3, 1)  # of compulsory school age
 FOUR = date(2021, 11, 22)  # in Reception, below it
 
 
+def penalty_list(school, today=AS_OF):
+    return penalty_threshold_list(
+        pupils=Pupil.objects.filter(school=school), calendar=school_calendar(school), today=today
+    )
+
+
 def listed(school, today=AS_OF):
-    start, end = school_calendar(school).school_weeks_back(today, 10)
-    rows = penalty_threshold_list(pupils=Pupil.objects.filter(school=school), start=start, end=today, today=today)
-    return {row.pupil.surname: row.sessions for row in rows}
+    return {row.pupil.surname: row.sessions for row in penalty_list(school, today).rows}
 
 
 def away(pupil, days, code="O"):
@@ -39,9 +43,9 @@ def away(pupil, days, code="O"):
 
 def test_the_list_holds_those_at_ten_sessions_within_ten_school_weeks_and_no_one_else(school):
     calendar = school_calendar(school)
-    start, _ = calendar.school_weeks_back(AS_OF, 10)
+    start = penalty_list(school).start
     # Ten school weeks back from Wednesday 26 Nov, the half-term week of 27 Oct skipped: from Monday 15 Sep.
-    assert start == date(2025, 9, 15)
+    assert (start, penalty_list(school).end) == (date(2025, 9, 15), AS_OF)
     days = list(calendar.school_days(start, AS_OF))
     ten, nine, early, reception, gone, ill, mixed = (
         PupilFactory(school=school, surname=name, date_of_birth=FOUR if name == "Reception" else SEVEN)
@@ -79,6 +83,8 @@ def test_a_penalty_notice_referral_recorded_shows_beside_the_pupil(client, schoo
     page = client.get(reverse("interventions:penalty_threshold", args=[school.urn])).content.decode()
 
     assert "1 pupil at or over the threshold" in page
+    assert "(any mix of G, N, O, U) within a rolling <strong>10 school weeks</strong>" in page
+    assert "<strong>Mon 15 Sep 2025 to Wed 26 Nov 2025</strong>" in page
     assert f'">{pupil.surname}, {pupil.forename}</a>' in page
     assert '<td class="text-end fw-semibold">12</td>' in page
     assert f"Being considered, {AS_OF.day} Nov 2025" in page
@@ -148,8 +154,6 @@ def test_each_pupil_on_the_list_shows_their_stage_on_the_ladder(school):
     pupil = PupilFactory(school=school, surname="Ten", date_of_birth=SEVEN)
     away(pupil, list(school_calendar(school).school_days(date(2025, 11, 3), AS_OF))[:6])
     nightly.nightly_run(school=school, as_of=AS_OF)
-    start, _ = school_calendar(school).school_weeks_back(AS_OF, 10)
-
-    (row,) = penalty_threshold_list(pupils=Pupil.objects.filter(school=school), start=start, end=AS_OF, today=AS_OF)
+    (row,) = penalty_list(school).rows
 
     assert row.stage == Placement.objects.get(pupil=pupil).stage
