@@ -379,13 +379,18 @@ def _registers_up_to(pupils: Sequence[Pupil], *, days: Iterable[date]) -> dict[d
 VERSIONS_SHOWN = 20
 
 
-def template_versions(*, school: School, key: str) -> list[LetterTemplateRevision]:
-    """The school's saved wordings of a letter, newest first: the one in use, then those before it."""
-    return list(
-        LetterTemplateRevision.objects.filter(template__school=school, template__key=key)
+def template_versions(*, school: School, text: TemplateText) -> list[LetterTemplateRevision]:
+    """The school's saved wordings of a letter, newest first, each with `in_use`: whether it is the wording
+    the letter has now (the newest saved one, unless the letter was changed since without a revision)."""
+    versions = list(
+        LetterTemplateRevision.objects.filter(template__school=school, template__key=text.key)
         .select_related("saved_by")
         .order_by("-saved_at", "-pk")[:VERSIONS_SHOWN]
     )
+    now = (text.subject, text.body, text.layout)
+    for i, version in enumerate(versions):
+        version.in_use = i == 0 and (version.subject, version.body, version.layout) == now
+    return versions
 
 
 def template_version(*, school: School, key: str, version: str) -> Any:

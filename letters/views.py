@@ -488,7 +488,7 @@ def _template_page(
         "key": key,
         "text": text,
         "restoring": restoring,
-        "versions": selectors.template_versions(school=access.school, key=key) if key else [],
+        "versions": selectors.template_versions(school=access.school, text=text) if text else [],
         "sheet": sheet,
         "field_groups": merge.FIELD_GROUPS,
         "filters": sandbox.ALLOWED_FILTERS,
