@@ -246,6 +246,19 @@ def test_termly_reports_go_once_to_every_pupil_on_roll_at_the_end_with_a_registe
     assert Letter.objects.count() == 2
 
 
+def autumn_certificates(school):
+    """The office's 100% certificates for the autumn term so far."""
+    return services.letters_bulk_queue(
+        school=school,
+        key="certificate_100",
+        start=date(2025, 9, 1),
+        end=AS_OF,
+        period_name="Autumn",
+        on=AS_OF,
+        full_attendance_only=True,
+    )
+
+
 def test_reports_for_a_term_past_go_only_to_families_still_at_the_school(school, family):
     """An autumn report run in late November is not sent to a family who left in early November."""
     left_since = PupilFactory(school=school, surname="Since", start_on=date(2021, 9, 1), leaving_on=date(2025, 11, 7))
@@ -261,15 +274,7 @@ def test_reports_for_a_term_past_go_only_to_families_still_at_the_school(school,
 def test_a_report_or_certificate_gives_a_joiners_own_first_day_and_a_leavers_last(school, family):
     later = PupilFactory(school=school, surname="Later", start_on=date(2025, 10, 1))
     fill_register(later, date(2025, 10, 1), AS_OF, lambda day, session: "/\\"[session])
-    (letter,) = services.letters_bulk_queue(
-        school=school,
-        key="certificate_100",
-        start=date(2025, 9, 1),
-        end=AS_OF,
-        period_name="Autumn",
-        on=AS_OF,
-        full_attendance_only=True,
-    ).letters
+    (letter,) = autumn_certificates(school).letters
     later.leaving_on = date(2025, 11, 21)  # left after it was queued: the letter says when they were last here
     later.save()
     loaded = selectors.letters_for_render(Letter.objects.filter(pk=letter.pk))
@@ -303,15 +308,7 @@ def test_certificates_are_made_only_for_full_attendance(school, family):
     fill_register(perfect, date(2025, 9, 1), AS_OF, lambda day, session: "L" if session == 0 else "\\")
     PupilFactory(school=school, surname="Unmarked")  # no possible sessions: no certificate
 
-    queued = services.letters_bulk_queue(
-        school=school,
-        key="certificate_100",
-        start=date(2025, 9, 1),
-        end=AS_OF,
-        period_name="Autumn",
-        on=AS_OF,
-        full_attendance_only=True,
-    )
+    queued = autumn_certificates(school)
 
     assert [x.pupil for x in queued.letters] == [perfect]
     assert queued.letters[0].contact is None
