@@ -24,6 +24,7 @@ from pupils.admin import (
 )
 
 from .models import (
+    ActionCorrection,
     ActionLog,
     Ladder,
     NightlyRun,
@@ -148,8 +149,28 @@ class TaskAdmin(NoDeleteMixin, SchoolOwnedAdmin):
     date_hierarchy = "due_on"
 
 
+class ActionCorrectionInline(ReadOnlyMixin, admin.TabularInline):
+    """What the entry said before each correction: history, written only by `services.action_correct`."""
+
+    model = ActionCorrection
+    fields = ("at", "by", "reason", "kind", "title", "occurred_on", "outcome", "notes")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(ActionCorrection)
+class ActionCorrectionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("at", "action", "reason", "by")
+    list_filter = (("action__school", admin.RelatedFieldListFilter),)
+    list_select_related = ("action", "by")
+    search_fields = ("=action__pupil__upn", "reason")
+    raw_id_fields = ("action", "by")
+    date_hierarchy = "at"
+
+
 @admin.register(ActionLog)
 class ActionLogAdmin(NoDeleteMixin, SchoolOwnedAdmin):
+    inlines = (ActionCorrectionInline,)
     list_display = ("occurred_on", "pupil", "kind", "title", "outcome", "by", "school")
     list_filter = ("kind", "school")
     list_select_related = ("pupil", "by", "school")

@@ -19,7 +19,7 @@ from pupils.flags import SEN_STATUS_FLAGS
 from pupils.models import Flag, Pupil, RegistrationGroup, School, YearGroup
 
 from .models import ActionLog, Ladder, Placement, Stage
-from .services import stage_action_role
+from .services import CORRECTABLE_KINDS, stage_action_role
 
 
 class _NoTagHelper(FormHelper):
@@ -35,6 +35,15 @@ def before_joining(day: date, joined: date) -> str:
         f"{long_date(day)} is before the pupil joined the school ({long_date(joined)}), as our records hold it: "
         "check the date, or correct their start date."
     )
+
+
+def action_day_check(day: date, *, joined: date | None) -> date:
+    """The day an action happened, if it can have: not in the future, not before the pupil joined."""
+    if day > timezone.localdate():
+        raise forms.ValidationError("An action cannot be logged for a date in the future.")
+    if joined is not None and (problem := before_joining(day, joined)):
+        raise forms.ValidationError(problem)
+    return day
 
 
 #: A logged action's notes: several paragraphs, not a document (that belongs in the MIS or the DSL's file).
@@ -92,12 +101,7 @@ class ActionForm(forms.Form):
         return f"{zlib.crc32(offered.encode())}.{timezone.localdate()}"
 
     def clean_occurred_on(self) -> Any:
-        day = self.cleaned_data["occurred_on"]
-        if day > timezone.localdate():
-            raise forms.ValidationError("An action cannot be logged for a date in the future.")
-        if self.joined is not None and (problem := before_joining(day, self.joined)):
-            raise forms.ValidationError(problem)
-        return day
+        return action_day_check(self.cleaned_data["occurred_on"], joined=self.joined)
 
     def clean_next_step_due(self) -> Any:
         day = self.cleaned_data["next_step_due"]
@@ -121,6 +125,38 @@ class ActionForm(forms.Form):
             title = next(a["title"] for a in self.stage_actions if a["key"] == key)
             return ActionLog.Kind.STAGE_ACTION, title, key
         return kind, ActionLog.Kind(kind).label, ""
+
+
+class ActionCorrectionForm(forms.Form):
+    """Correct a logged action: its date, what happened (among the kinds that may change) and its words, and why."""
+
+    kind = forms.ChoiceField(label="What happened", required=False)
+    occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    outcome = forms.CharField(max_length=ActionLog._meta.get_field("outcome").max_length, required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=NOTES_LENGTH)
+    reason = forms.CharField(
+        max_length=500,
+        label="Why it is corrected",
+        help_text="Kept on the record beside what the entry said before, with your name.",
+    )
+
+    def __init__(self, *args: Any, action: ActionLog, joined: date | None, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {"kind": action.kind, "occurred_on": action.occurred_on, "outcome": action.outcome, "notes": action.notes},
+        )
+        super().__init__(*args, **kwargs)
+        self.joined = joined
+        self.helper = _NoTagHelper()
+        if action.kind in CORRECTABLE_KINDS:
+            self.fields["kind"].choices = [(k, ActionLog.Kind(k).label) for k in CORRECTABLE_KINDS]
+            self.fields["kind"].required = True
+        else:  # a ladder action, a letter or a referral keeps its kind
+            del self.fields["kind"]
+        self.fields["reason"].error_messages["required"] = "Say why it is corrected: the reason is kept on the record."
+
+    def clean_occurred_on(self) -> Any:
+        return action_day_check(self.cleaned_data["occurred_on"], joined=self.joined)
 
 
 class ReasonForm(forms.Form):

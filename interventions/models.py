@@ -330,6 +330,38 @@ class ActionLog(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.occurred_on}"
 
+    @property
+    def latest_correction(self) -> ActionCorrection | None:
+        """The last time someone corrected this entry (from `corrections`, prefetched by `selectors.pupil_actions`)."""
+        corrections = list(self.corrections.all())
+        return corrections[-1] if corrections else None
+
+
+class ActionCorrection(models.Model):
+    """A logged action as it read before someone corrected it, and why: the record keeps both.
+
+    A logged action is evidence (a penalty notice or a prosecution may rest on
+    it), so a correction never overwrites it silently: each one keeps what the
+    entry said until then, who changed it, when and why (`services.action_correct`).
+    """
+
+    action = models.ForeignKey(ActionLog, on_delete=models.CASCADE, related_name="corrections")
+    # What the entry said before this correction.
+    kind = models.CharField(max_length=20, choices=ActionLog.Kind.choices)
+    title = models.CharField(max_length=300, blank=True)
+    occurred_on = models.DateField()
+    outcome = models.CharField(max_length=300, blank=True)
+    notes = models.TextField(blank=True)
+    reason = models.CharField(max_length=500)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.action} corrected at {self.at:%Y-%m-%d %H:%M}"
+
 
 class Referral(models.Model):
     """A referral to a service outside school, and where it has got to."""

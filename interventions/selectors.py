@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
 from pupils import codes
@@ -31,6 +31,7 @@ from pupils.selectors import pupils_on_roll, pupils_on_roll_between, school_summ
 from pupils.services import school_calendar
 
 from .models import (
+    ActionCorrection,
     ActionLog,
     Ladder,
     NightlyRun,
@@ -1386,8 +1387,20 @@ def actions_undoable(*, user: Any, pupils: QuerySet[Pupil]) -> list[ActionLog]:
 
 
 def pupil_actions(*, pupil: Pupil) -> list[ActionLog]:
-    """The pupil's logged actions, newest first (the latest 200)."""
-    return list(ActionLog.objects.filter(pupil=pupil).select_related("by")[:200])
+    """The pupil's logged actions, newest first (the latest 200), each with its earlier versions, oldest first."""
+    corrections = Prefetch("corrections", queryset=ActionCorrection.objects.select_related("by"))
+    return list(ActionLog.objects.filter(pupil=pupil).select_related("by").prefetch_related(corrections)[:200])
+
+
+def may_correct(*, access: Access, action: ActionLog) -> bool:
+    """May this person correct this logged action (`services.action_correct`)?
+
+    Whoever logged it, and those who answer for the record (who manage stages:
+    the attendance lead, senior leaders, the DSL), whoever logged it.
+    """
+    if not access.can("log_action"):
+        return False
+    return access.can("manage_stages") or (action.by_id is not None and action.by_id == access.user.pk)
 
 
 def pupil_open_tasks(*, pupil: Pupil) -> list[Task]:

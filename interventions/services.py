@@ -29,7 +29,7 @@ from pupils.services import school_calendar
 from pupils.statistics import format_pct
 
 from .ladder_format import LadderCheck, Problem, validate_ladder, yaml_problem
-from .models import ActionLog, Ladder, Placement, Proposal, Referral, Stage, StageChange, Task
+from .models import ActionCorrection, ActionLog, Ladder, Placement, Proposal, Referral, Stage, StageChange, Task
 from .rules import Evaluator, LadderSpec, decide, given_on_entry, only_while_unexplained, stage_letters
 from .selectors import (
     current_placements,
@@ -957,6 +957,65 @@ def _entry_actions(
 
 
 # --- logging what staff do ------------------------------------------------------
+
+
+#: The kinds a person chooses as the whole of what happened, and may correct to another of them. A ladder
+#: action, a letter and a referral each stand for something else on the record, and keep their kind.
+CORRECTABLE_KINDS = tuple(
+    kind
+    for kind in ActionLog.Kind.values
+    if kind not in (ActionLog.Kind.STAGE_ACTION, ActionLog.Kind.LETTER, ActionLog.Kind.REFERRAL)
+)
+
+
+def action_correct(
+    *, action: ActionLog, user: Any, reason: str, occurred_on: date, outcome: str, notes: str, kind: str = ""
+) -> ActionCorrection:
+    """Correct a logged action, keeping what it said until now, who corrected it, when and why.
+
+    Whether this person may is the caller's question (`selectors.may_correct`).
+    `kind` changes only among CORRECTABLE_KINDS; blank keeps it. A title that
+    was the kind's own name follows the new kind. Returns the kept earlier
+    version. Raises ValidationError, naming the field and changing nothing,
+    for a blank reason, a date in the future, a kind that cannot be changed,
+    an "Other" that says nothing, or a correction that changes nothing.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why it is corrected: the reason is kept on the record."})
+    if occurred_on > timezone.localdate():
+        raise ValidationError({"occurred_on": "An action cannot be logged for a date in the future."})
+    with transaction.atomic():
+        action = ActionLog.objects.select_for_update().get(pk=action.pk)
+        kind = kind or action.kind
+        if kind != action.kind and (action.kind not in CORRECTABLE_KINDS or kind not in CORRECTABLE_KINDS):
+            raise ValidationError(
+                {"kind": f"A {action.get_kind_display().lower()} entry keeps its kind: correct its date or words."}
+            )
+        if kind == ActionLog.Kind.OTHER and not (outcome.strip() or notes.strip()):
+            raise ValidationError(
+                {"notes": "Say what happened: an action logged as “Other” needs an outcome or notes."}
+            )
+        title = action.title
+        if kind != action.kind and action.title in ("", ActionLog.Kind(action.kind).label):
+            title = ActionLog.Kind(kind).label
+        now = (kind, title, occurred_on, outcome, notes)
+        if now == (action.kind, action.title, action.occurred_on, action.outcome, action.notes):
+            raise ValidationError("Nothing was changed: change the date, what happened or the words, then save.")
+        before = ActionCorrection.objects.create(
+            action=action,
+            kind=action.kind,
+            title=action.title,
+            occurred_on=action.occurred_on,
+            outcome=action.outcome,
+            notes=action.notes,
+            reason=reason,
+            by=user,
+        )
+        action.kind, action.title, action.occurred_on, action.outcome, action.notes = now
+        action.full_clean()
+        action.save(update_fields=["kind", "title", "occurred_on", "outcome", "notes"])
+    return before
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ urlpatterns = [
     path("pupils/<int:pk>/actions/new/", views.action_create, name="action_create"),
     path("pupils/<int:pk>/quick-log/", views.quick_log, name="quick_log"),
     path("pupils/<int:pk>/actions/<int:action_pk>/undo/", views.action_undo, name="action_undo"),
+    path("pupils/<int:pk>/actions/<int:action_pk>/correct/", views.action_correct, name="action_correct"),
     path("pupils/<int:pk>/move/", views.pupil_move, name="pupil_move"),
     path("pupils/<int:pk>/flags/", views.pupil_flags, name="pupil_flags"),
     path("pupils/<int:pk>/referrals/new/", views_lists.referral_create, name="referral_create"),

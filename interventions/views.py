@@ -31,7 +31,7 @@ from pupils.selectors import register_taken, unexplained_days
 from pupils.services import audit_record, school_calendar
 
 from . import charts, selectors, services
-from .forms import ActionForm, FlagsForm, MoveForm, PlacementFilter, ReasonForm, TaskDoneForm
+from .forms import ActionCorrectionForm, ActionForm, FlagsForm, MoveForm, PlacementFilter, ReasonForm, TaskDoneForm
 from .models import ActionLog, Ladder, Proposal, Task
 
 #: How many proposals and tasks the dashboard shows at once (oldest and most overdue first).
@@ -175,6 +175,7 @@ def pupil_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         "undoable": selectors.actions_undoable(user=request.user, pupils=Pupil.objects.filter(pk=pupil.pk))
         if access.can_log_action
         else [],
+        "correctable": _correctable(access, record.actions),
         # For those who see the referrals list, and no one else: who a child was referred to is sensitive.
         "referrals": list(pupil.referrals.select_related("by").order_by("-made_on", "-pk"))
         if access.can_view_lists
@@ -229,6 +230,7 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                 f"{title}; their task “{action.task.title}” is done" if action.task and not stage_action_key else title
             )
             if request.htmx:
+                actions = selectors.pupil_actions(pupil=pupil)
                 return render(
                     request,
                     "interventions/action_form.html",
@@ -238,10 +240,8 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                         "form": ActionForm(stage=form.stage, joined=pupil.start_on, access=access),
                         "saved": saved,
                         # The pupil page's lists, refreshed out of band beside the form.
-                        "record": {
-                            "actions": selectors.pupil_actions(pupil=pupil),
-                            "tasks": selectors.pupil_open_tasks(pupil=pupil),
-                        },
+                        "record": {"actions": actions, "tasks": selectors.pupil_open_tasks(pupil=pupil)},
+                        "correctable": _correctable(access, actions),
                         "undoable": selectors.actions_undoable(
                             user=request.user, pupils=Pupil.objects.filter(pk=pupil.pk)
                         ),
@@ -533,6 +533,50 @@ def action_undo(request: HttpRequest, urn: str, pk: int, action_pk: int) -> Http
             )
         messages.success(request, f"Took back the conversation logged with {pupil.full_name}.")
     return redirect(_back_from_quick_log(request, access, pupil))
+
+
+def _correctable(access: Access, actions: list[ActionLog]) -> set[int]:
+    """The ids of the logged actions this person may correct (`selectors.may_correct`)."""
+    return {action.pk for action in actions if selectors.may_correct(access=access, action=action)}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def action_correct(request: HttpRequest, urn: str, pk: int, action_pk: int) -> HttpResponse:
+    """Correct a logged action, keeping what it said before and why (`services.action_correct`).
+
+    For whoever logged it, and for those who manage stages; a 404 for anyone else.
+    """
+    access = school_access(request.user, urn)
+    access.require("log_action")
+    pupil = pupil_for(access, pk)
+    action = get_object_or_404(ActionLog, pk=action_pk, pupil=pupil)
+    if not selectors.may_correct(access=access, action=action):
+        raise Http404("Not found")
+    title = f"Correct the {action.title or action.get_kind_display()} of {action.occurred_on:%-d %b %Y}"
+    url = reverse("interventions:action_correct", args=[urn, pupil.pk, action.pk])
+    form = ActionCorrectionForm(request.POST or None, action=action, joined=pupil.start_on)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.action_correct(
+                action=action,
+                user=request.user,
+                reason=data["reason"],
+                kind=data.get("kind", ""),
+                occurred_on=data["occurred_on"],
+                outcome=data["outcome"],
+                notes=data["notes"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            _audit_change(request, access, f"corrected an action logged for {pupil.upn}", pupil=pupil)
+            messages.success(request, "Corrected. What the entry said before is kept beside it, with your reason.")
+            back = reverse("interventions:pupil", args=[urn, pupil.pk]) + f"#action-{action.pk}"
+            return HttpResponseClientRedirect(back) if request.htmx else redirect(back)
+    status = 422 if request.method == "POST" else 200
+    return _pupil_form(request, access, pupil, form, title=title, action=url, status=status)
 
 
 def _back_from_quick_log(request: HttpRequest, access: Access, pupil: Pupil) -> str:

@@ -56,6 +56,8 @@ POLICY: dict[str, tuple[set[str], str | None, bool]] = {
     "interventions:quick_log": (EVERYONE - {A}, "pupil", True),
     # Anyone who logs actions may ask; only the person who logged it is then allowed (422 for the rest).
     "interventions:action_undo": (EVERYONE - {A}, "action", False),
+    # The entry is the lead's: the lead and those who manage stages may correct it; a teacher or the office not.
+    "interventions:action_correct": (LEADERS, "action", False),
     "interventions:pupil_move": (LEADERS, "pupil", False),
     "interventions:pupil_flags": (LEADERS | {O}, "pupil", False),
     "interventions:referral_create": (LEADERS, "pupil", False),
@@ -157,7 +159,7 @@ def build_world(school, lead) -> World:
         "import": {"pk": ImportBatch.objects.create(school=school, kind="marks", filename="x.csv").pk},
         "upload": {"token": upload.token},
         "mark": {"pk": mine.pk, "day": mark.date.isoformat(), "session": "pm" if mark.session else "am"},
-        "action": {"pk": mine.pk, "action_pk": ActionLog.objects.filter(pupil=mine).first().pk},
+        "action": {"pk": mine.pk, "action_pk": ActionLog.objects.filter(pupil=mine, by=lead).first().pk},
     }
     assert Letter.objects.filter(pupil=mine).exists()
     return World(school=school, pupil=mine, other_class_pupil=theirs, ids=ids)

@@ -37,6 +37,7 @@ from django_celery_beat.models import (
 )
 
 from interventions.models import (
+    ActionCorrection,
     ActionLog,
     Ladder,
     NightlyRun,
@@ -99,8 +100,11 @@ def one_of_everything(school, pupil, admin_user):
     task = Task.objects.create(
         school=school, pupil=pupil, stage_change=change, template_key="call", title="Call home", due_on=TODAY
     )
-    ActionLog.objects.create(
+    action = ActionLog.objects.create(
         school=school, pupil=pupil, kind=ActionLog.Kind.PHONE_CALL, occurred_on=TODAY, by=admin_user, task=task
+    )
+    ActionCorrection.objects.create(
+        action=action, kind=ActionLog.Kind.MEETING, occurred_on=TODAY, reason="Was a call", by=admin_user
     )
     NightlyRun.objects.create(school=school, run_on=TODAY, started_at=timezone.now(), finished_at=timezone.now())
     SchoolWeek.objects.create(school=school, week_start=date(2025, 11, 24), attendance_pct=Decimal("95.10"), pupils=1)
@@ -150,8 +154,21 @@ def test_superuser_opens_every_admin_page(admin_client, admin_user, rf, one_of_e
     assert admin_client.get(admin_url(model, "add")).status_code == (200 if can_add else 403)
 
 
-NEVER_DELETED = [AttendanceMark, MarkChange, StageChange, ActionLog, Letter, AuditEvent, Pupil, School, Ladder, Task]
+NEVER_DELETED = [
+    AttendanceMark,
+    MarkChange,
+    StageChange,
+    ActionLog,
+    ActionCorrection,
+    Letter,
+    AuditEvent,
+    Pupil,
+    School,
+    Ladder,
+    Task,
+]
 READ_ONLY = [
+    ActionCorrection,
     AttendanceCode,
     AttendanceMark,
     MarkChange,

@@ -93,6 +93,32 @@ def test_class_teacher_logs_a_conversation_in_one_click(sign_in, live_server, mo
     assert response.status == 404
 
 
+def test_class_teacher_corrects_the_date_of_a_call_and_the_earlier_version_stays(sign_in, live_server, morning):
+    pupil = morning["Bennett"]
+    today = timezone.localdate()
+    page = sign_in("bob")
+    page.goto(f"{live_server.url}/school/100001/pupils/{pupil.pk}/")
+    page.get_by_label("What happened").select_option(label="Phone call")
+    page.get_by_label("Outcome").fill("Dad: dentist")
+    page.get_by_role("button", name="Log action").click()
+    page.get_by_text("Logged: Phone call").wait_for()
+    page.get_by_role("link", name=re.compile(r"^Correct the Phone call of")).click()
+    page.get_by_label("Why it is corrected").fill("I rang on Monday evening, logged it today")
+    page.get_by_label("Date").fill((today + timedelta(days=1)).isoformat())
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("An action cannot be logged for a date in the future.").wait_for()  # in place, nothing changed
+    assert ActionLog.objects.get(pupil=pupil).occurred_on == today
+    screenshot(page, "action-correct-form")
+    page.get_by_label("Date").fill((today - timedelta(days=1)).isoformat())
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Corrected. What the entry said before is kept beside it").wait_for()
+    assert ActionLog.objects.get(pupil=pupil).occurred_on == today - timedelta(days=1)
+    entry = page.locator(f"#action-{ActionLog.objects.get(pupil=pupil).pk}")
+    entry.get_by_text("Corrected", exact=False).first.click()  # open the earlier version
+    expect(entry).to_contain_text(f"it read: {today:%-d %b %Y} Phone call. Outcome: Dad: dentist")
+    screenshot(page, "action-corrected")
+
+
 def test_my_classes_fits_a_phone_screen(sign_in, live_server, morning):
     page = sign_in("bob")
     page.set_viewport_size({"width": 390, "height": 844})
