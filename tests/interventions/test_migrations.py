@@ -6,11 +6,12 @@ import importlib
 from datetime import timedelta
 
 import pytest
+from django.apps import apps as django_apps
 from django.utils import timezone
 
 from interventions import nightly, services
 from interventions.models import NightlyRun, Proposal, StageChange, Task
-from tests.factories import TODAY, PupilFactory, SchoolFactory
+from tests.factories import TODAY, PupilFactory, SchoolFactory, UserFactory
 from tests.interventions.conftest import SIMPLE_LADDER
 from tests.migrating import migrate_to, migrate_to_latest
 
@@ -360,3 +361,71 @@ def test_what_0022_rewrites_is_what_the_dfe_ladder_said_before_it():
     assert stages["enforce"]["description"].strip() == enforce_for.DESCRIPTIONS[0]
     assert stages["listen-and-understand"]["actions"][0] == enforce_for.LA_CHECK
     assert all(note in before["to_confirm"] for note, _ in enforce_for.NOTES)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_pupils_approved_onto_enforce_for_severe_absence_alone_get_a_review_for_the_lead():
+    review_for = importlib.import_module(
+        "interventions.migrations.0024_review_pupils_approved_onto_enforce_for_severe_absence"
+    )
+    before, after = (
+        ("interventions", "0023_action_corrections_keep_what_an_entry_said"),
+        ("interventions", "0024_review_pupils_approved_onto_enforce_for_severe_absence"),
+    )
+    migrate_to(before)
+    try:
+        shipped, theirs = (
+            services.ladder_load(school=SchoolFactory(), document=services.ladder_file_read("dfe"), activate=True)[0]
+            for _ in range(2)
+        )
+        assert shipped.stages.get(key="enforce").criteria == review_for.PENALTY_ONLY  # as 0022 left it
+        lead = UserFactory()
+        severe = ["of compulsory school age", "attendance 41.2% year to date ≤ 50%"]
+        penalty = ["of compulsory school age", "12 unauthorised absence sessions in the last 10 school weeks ≥ 10"]
+
+        def approved_onto_enforce(ladder, reasons, **pupil):
+            child = PupilFactory(school=ladder.school, **pupil)
+            proposal = Proposal.objects.create(
+                pupil=child,
+                ladder=ladder,
+                to_stage=ladder.stages.get(key="enforce"),
+                proposed_on=TODAY,
+                reasons=reasons,
+            )
+            services.proposal_approve(proposal=proposal, user=lead, reason="Agreed at panel")
+            return child
+
+        ill = approved_onto_enforce(shipped, severe, forename="Noah", surname="Ellis")
+        truant = approved_onto_enforce(shipped, penalty)
+        left = approved_onto_enforce(shipped, severe, leaving_on=TODAY - timedelta(days=30))
+        moved_by_hand = PupilFactory(school=shipped.school)
+        services.pupil_move(
+            pupil=moved_by_hand, stage=shipped.stages.get(key="enforce"), user=lead, reason="Fines agreed with the LA"
+        )
+        # The other school wrote its own Enforce rule, with severe absence in it: its moves are its own.
+        own_rule = theirs.stages.get(key="enforce")
+        own_rule.criteria = {"attendance": {"at_most": 50}}
+        own_rule.save()
+        theirs_ill = approved_onto_enforce(theirs, severe)
+    finally:
+        migrate_to(after)
+
+    def reviews():
+        return Task.objects.filter(template_key=review_for.TASK_KEY)
+
+    (review,) = reviews()
+    assert (review.pupil, review.role, review.status, review.due_on) == (
+        ill,
+        "attendance_lead",
+        "open",
+        timezone.localdate(),
+    )
+    assert review.title.startswith("Review whether Noah Ellis should stay at Enforce: moved there for severe absence")
+    assert review.stage_change == StageChange.objects.filter(pupil=ill).latest("pk")
+    assert not reviews().filter(pupil__in=[truant, left, moved_by_hand, theirs_ill]).exists()
+
+    review_for.tasks_give(django_apps, None)  # again: still one
+    assert reviews().count() == 1
+
+    migrate_to(before)
+    assert not reviews().exists()
