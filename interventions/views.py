@@ -553,7 +553,7 @@ def action_correct(request: HttpRequest, urn: str, pk: int, action_pk: int) -> H
     action = get_object_or_404(ActionLog, pk=action_pk, pupil=pupil)
     if not selectors.may_correct(access=access, action=action):
         raise Http404("Not found")
-    title = f"Correct the {action.title or action.get_kind_display()} of {action.occurred_on:%-d %b %Y}"
+    title = f"Correct “{action.title or action.get_kind_display()}”, {action.occurred_on:%-d %b %Y}"
     url = reverse("interventions:action_correct", args=[urn, pupil.pk, action.pk])
     form = ActionCorrectionForm(request.POST or None, action=action, joined=pupil.start_on)
     if request.method == "POST" and form.is_valid():

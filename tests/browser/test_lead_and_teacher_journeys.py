@@ -102,7 +102,7 @@ def test_class_teacher_corrects_the_date_of_a_call_and_the_earlier_version_stays
     page.get_by_label("Outcome").fill("Dad: dentist")
     page.get_by_role("button", name="Log action").click()
     page.get_by_text("Logged: Phone call").wait_for()
-    page.get_by_role("link", name=re.compile(r"^Correct the Phone call of")).click()
+    page.get_by_role("link", name=re.compile(r"^Correct “Phone call”, ")).click()
     page.get_by_label("Why it is corrected").fill("I rang on Monday evening, logged it today")
     page.get_by_label("Date").fill((today + timedelta(days=1)).isoformat())
     page.get_by_role("button", name="Save").click()
