@@ -9,9 +9,9 @@ school through illness could stay on the enforcement track unnoticed. Each
 such pupil now gets a task for the attendance lead, due today, to review
 whether they should stay.
 
-Only where the school's Enforce still follows the rule 0022 brought in (a school that wrote
-its own rule chose it), for pupils on roll at Enforce whose latest move there was an approved
-proposal whose reasons do not include the penalty-notice count. One task per such move,
+Only on a school's DfE ladder in use, where its Enforce still follows the rule 0022 brought
+in (a school that wrote its own rule chose it), for pupils on roll at Enforce whose latest
+move there was an approved proposal whose reasons do not include the penalty-notice count. One task per such move,
 however often this runs (the unique stage change and task key). Reversing removes those
 tasks still open.
 """
@@ -40,7 +40,8 @@ def tasks_give(apps, schema_editor):
     StageChange = apps.get_model("interventions", "StageChange")
     Task = apps.get_model("interventions", "Task")
     today = timezone.localdate()
-    for enforce in Stage.objects.filter(ladder__key="dfe", key="enforce"):
+    # The school's ladder in use: a replaced one keeps its placements, but no longer says where a pupil stands.
+    for enforce in Stage.objects.filter(ladder__key="dfe", ladder__is_active=True, key="enforce"):
         if enforce.criteria != PENALTY_ONLY:
             continue
         placed = Placement.objects.filter(stage=enforce).filter(
