@@ -179,6 +179,13 @@ class ActionLogAdmin(NoDeleteMixin, SchoolOwnedAdmin):
     autocomplete_fields = ("by",)
     readonly_fields = ("created_at",)
     date_hierarchy = "occurred_on"
+    #: What a logged entry says is evidence: once written, it changes only through a correction in the app,
+    #: which keeps what it said before (`services.action_correct`).
+    evidence = ("pupil", "kind", "title", "occurred_on", "by", "outcome", "notes", "task")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return readonly if obj is None else (*readonly, *self.evidence)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         return {"by": request.user.pk, **super().get_changeform_initial_data(request)}

@@ -511,3 +511,22 @@ def test_a_school_created_by_mistake_can_be_deleted_until_it_holds_a_pupil(admin
     PupilFactory(school=kept)
     assert admin_client.post(admin_url(School, "delete", kept.pk), {"post": "yes"}).status_code == 403
     assert School.objects.filter(pk=kept.pk).exists()
+
+
+def test_a_logged_actions_words_and_date_change_only_through_a_correction(admin_client, one_of_everything):
+    action = ActionLog.objects.get()
+    page = admin_client.get(admin_url(ActionLog, "change", action.pk))
+    assert {"occurred_on", "notes", "kind", "outcome"}.isdisjoint(page.context["adminform"].form.fields)
+    assert "Was a call" in page.content.decode()  # its correction, shown beneath
+
+    admin_client.post(
+        admin_url(ActionLog, "change", action.pk),
+        {
+            "occurred_on": "2020-01-01",
+            "notes": "rewritten",
+            "corrections-TOTAL_FORMS": "1",
+            "corrections-INITIAL_FORMS": "1",
+        },
+    )
+    action.refresh_from_db()
+    assert (action.occurred_on, action.notes) == (TODAY, "")
