@@ -19,7 +19,13 @@ from pupils.flags import SEN_STATUS_FLAGS
 from pupils.models import Flag, Pupil, RegistrationGroup, School, YearGroup
 
 from .models import ActionLog, Ladder, Placement, Stage
-from .services import CORRECTABLE_KINDS, stage_action_role
+from .services import (
+    ACTION_IN_THE_FUTURE,
+    CORRECTABLE_KINDS,
+    CORRECTION_WITHOUT_REASON,
+    OTHER_SAYS_NOTHING,
+    stage_action_role,
+)
 
 
 class _NoTagHelper(FormHelper):
@@ -40,7 +46,7 @@ def before_joining(day: date, joined: date) -> str:
 def action_day_check(day: date, *, joined: date | None) -> date:
     """The day an action happened, if it can have: not in the future, not before the pupil joined."""
     if day > timezone.localdate():
-        raise forms.ValidationError("An action cannot be logged for a date in the future.")
+        raise forms.ValidationError(ACTION_IN_THE_FUTURE)
     if joined is not None and (problem := before_joining(day, joined)):
         raise forms.ValidationError(problem)
     return day
@@ -114,7 +120,7 @@ class ActionForm(forms.Form):
         if bool(data.get("next_step")) != bool(data.get("next_step_due")) and "next_step_due" not in self.errors:
             self.add_error("next_step_due", "A next step needs both what to do and when it is due.")
         if data.get("kind") == ActionLog.Kind.OTHER and not (data.get("outcome") or data.get("notes")):
-            self.add_error("notes", "Say what happened: an action logged as “Other” needs an outcome or notes.")
+            self.add_error("notes", OTHER_SAYS_NOTHING)
         return data
 
     def action_kind_and_title(self) -> tuple[str, str, str]:
@@ -134,6 +140,8 @@ class ActionCorrectionForm(forms.Form):
     occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     outcome = forms.CharField(max_length=ActionLog._meta.get_field("outcome").max_length, required=False)
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=NOTES_LENGTH)
+    # How many times the entry had been corrected when the form was opened (`services.action_correct`).
+    seen = forms.IntegerField(widget=forms.HiddenInput, required=False)
     reason = forms.CharField(
         max_length=500,
         label="Why it is corrected",
@@ -143,7 +151,13 @@ class ActionCorrectionForm(forms.Form):
     def __init__(self, *args: Any, action: ActionLog, joined: date | None, **kwargs: Any) -> None:
         kwargs.setdefault(
             "initial",
-            {"kind": action.kind, "occurred_on": action.occurred_on, "outcome": action.outcome, "notes": action.notes},
+            {
+                "kind": action.kind,
+                "occurred_on": action.occurred_on,
+                "outcome": action.outcome,
+                "notes": action.notes,
+                "seen": action.corrections.count(),
+            },
         )
         super().__init__(*args, **kwargs)
         self.joined = joined
@@ -153,7 +167,7 @@ class ActionCorrectionForm(forms.Form):
             self.fields["kind"].required = True
         else:  # a ladder action, a letter or a referral keeps its kind
             del self.fields["kind"]
-        self.fields["reason"].error_messages["required"] = "Say why it is corrected: the reason is kept on the record."
+        self.fields["reason"].error_messages["required"] = CORRECTION_WITHOUT_REASON
 
     def clean_occurred_on(self) -> Any:
         return action_day_check(self.cleaned_data["occurred_on"], joined=self.joined)

@@ -1123,10 +1123,23 @@ def open_task_logged_as(*, pupil: Pupil, kind: str, access: Access, occurred_on:
         created_at__date__lte=occurred_on,
     ).select_related("stage_change__to_stage")
     for task in tasks.order_by("due_on", "pk"):
-        action = next((a for a in task.stage_change.to_stage.actions if a.get("key") == task.template_key), {})
-        if action.get("logged_as") == kind and access.may_do(role=task.role, assigned_to_id=task.assigned_to_id):
+        if logged_as_does(task, kind=kind, occurred_on=occurred_on) and access.may_do(
+            role=task.role, assigned_to_id=task.assigned_to_id
+        ):
             return task
     return None
+
+
+def logged_as_does(task: Task, *, kind: str, occurred_on: date) -> bool:
+    """Does logging an action of `kind` that happened on `occurred_on` do this ladder task?
+
+    When the stage action it came from is `logged_as` that kind, and the action happened
+    on or after the day the task was given. Reads `task.stage_change.to_stage`.
+    """
+    if task.stage_change_id is None or occurred_on < timezone.localdate(task.created_at):
+        return False
+    action = next((a for a in task.stage_change.to_stage.actions if a.get("key") == task.template_key), {})
+    return action.get("logged_as") == kind
 
 
 def tasks_waiting_count(access: Access, *, on: date) -> int:
@@ -1299,6 +1312,8 @@ def undo_refusal(*, action: ActionLog, user: Any) -> str:
         return "Only a conversation logged in one click can be taken back."
     if action.by_id != user.pk:
         return "Only the person who logged this can take it back."
+    if action.corrections.exists():
+        return "It has been corrected since, so it stays on the record."
     if timezone.now() - action.created_at >= timedelta(minutes=UNDO_MINUTES):
         return (
             f"The conversation with {action.pupil.full_name} was logged more than {UNDO_MINUTES} minutes ago, so it "
@@ -1322,8 +1337,11 @@ def task_reopen_refusal(*, task: Task, user: Any) -> str:
             f"This was marked done more than {UNDO_MINUTES} minutes ago, so it stays on the record: "
             "log an action to correct it."
         )
-    if task_done_log(task=task) is None:
+    log = task_done_log(task=task)
+    if log is None:
         return "This task was closed by logging an action: that action stays on the record."
+    if log.corrections.exists():
+        return "What Done put on the record has been corrected since, so it stays there, and the task stays done."
     if task_stage_left(task=task):
         return "The pupil has moved stage since: this task belongs to the stage they left."
     return ""
@@ -1395,8 +1413,8 @@ def pupil_actions(*, pupil: Pupil) -> list[ActionLog]:
 def may_correct(*, access: Access, action: ActionLog) -> bool:
     """May this person correct this logged action (`services.action_correct`)?
 
-    Whoever logged it, and those who answer for the record (who manage stages:
-    the attendance lead, senior leaders, the DSL), whoever logged it.
+    The person who logged it, and those who answer for the record (who manage
+    stages: the attendance lead, senior leaders, the DSL) whoever logged it.
     """
     if not access.can("log_action"):
         return False

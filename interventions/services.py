@@ -34,6 +34,7 @@ from .rules import Evaluator, LadderSpec, decide, given_on_entry, only_while_une
 from .selectors import (
     current_placements,
     kept_lineage,
+    logged_as_does,
     school_facts,
     task_done_log,
     task_reopen_refusal,
@@ -966,39 +967,76 @@ CORRECTABLE_KINDS = tuple(
     for kind in ActionLog.Kind.values
     if kind not in (ActionLog.Kind.STAGE_ACTION, ActionLog.Kind.LETTER, ActionLog.Kind.REFERRAL)
 )
+#: What the forms and the services say of a logged action that cannot be as it is.
+ACTION_IN_THE_FUTURE = "An action cannot be logged for a date in the future."
+OTHER_SAYS_NOTHING = "Say what happened: an action logged as “Other” needs an outcome or notes."
+CORRECTION_WITHOUT_REASON = "Say why it is corrected: the reason is kept on the record."
+
+
+class CorrectedMeanwhile(ValidationError):
+    """Someone else corrected the entry after this person opened it: they should see it as it now is."""
+
+
+@dataclass(frozen=True)
+class Corrected:
+    """What `action_correct` did: the entry's earlier version it kept, and the task it opened again, if any."""
+
+    before: ActionCorrection
+    task_reopened: Task | None
 
 
 def action_correct(
-    *, action: ActionLog, user: Any, reason: str, occurred_on: date, outcome: str, notes: str, kind: str = ""
-) -> ActionCorrection:
+    *,
+    action: ActionLog,
+    user: Any,
+    reason: str,
+    occurred_on: date,
+    outcome: str,
+    notes: str,
+    kind: str = "",
+    seen: int | None = None,
+) -> Corrected:
     """Correct a logged action, keeping what it said until now, who corrected it, when and why.
 
     Whether this person may is the caller's question (`selectors.may_correct`).
     `kind` changes only among CORRECTABLE_KINDS; blank keeps it. A title that
-    was the kind's own name follows the new kind. Returns the kept earlier
-    version. Raises ValidationError, naming the field and changing nothing,
-    for a blank reason, a date in the future, a kind that cannot be changed,
-    an "Other" that says nothing, or a correction that changes nothing.
+    was the kind's own name follows the new kind. `seen`: how many times the
+    entry had been corrected when this person opened it; if someone has
+    corrected it since, CorrectedMeanwhile is raised and nothing changes.
+
+    An entry that did a ladder task by its kind (`selectors.open_task_logged_as`)
+    and, corrected, would not have (another kind, or a day before the task was
+    given) no longer does it: the task is open again, unless the pupil has
+    left that stage. An entry the Done button wrote stays the record of it.
+
+    Raises ValidationError, naming the field and changing nothing, for a blank
+    reason, a date in the future, a kind that cannot be changed, an "Other"
+    that says nothing, or a correction that changes nothing.
     """
-    reason = reason.strip()
+    reason = " ".join(reason.split())
     if not reason:
-        raise ValidationError({"reason": "Say why it is corrected: the reason is kept on the record."})
+        raise ValidationError({"reason": CORRECTION_WITHOUT_REASON})
     if occurred_on > timezone.localdate():
-        raise ValidationError({"occurred_on": "An action cannot be logged for a date in the future."})
+        raise ValidationError({"occurred_on": ACTION_IN_THE_FUTURE})
     with transaction.atomic():
         action = ActionLog.objects.select_for_update().get(pk=action.pk)
+        if seen is not None and action.corrections.count() != seen:
+            raise CorrectedMeanwhile(
+                "Someone corrected this entry while you had it open: here it is as it now reads. "
+                "Correct it again if it still needs it."
+            )
         kind = kind or action.kind
         if kind != action.kind and (action.kind not in CORRECTABLE_KINDS or kind not in CORRECTABLE_KINDS):
             raise ValidationError(
                 {"kind": f"A {action.get_kind_display().lower()} entry keeps its kind: correct its date or words."}
             )
-        if kind == ActionLog.Kind.OTHER and not (outcome.strip() or notes.strip()):
-            raise ValidationError(
-                {"notes": "Say what happened: an action logged as “Other” needs an outcome or notes."}
-            )
         title = action.title
         if kind != action.kind and action.title in ("", ActionLog.Kind(action.kind).label):
             title = ActionLog.Kind(kind).label
+        # "Other" needs words, unless its title says what happened (a next step marked done).
+        says_nothing = title in ("", ActionLog.Kind.OTHER.label) and not (outcome.strip() or notes.strip())
+        if kind == ActionLog.Kind.OTHER and says_nothing:
+            raise ValidationError({"notes": OTHER_SAYS_NOTHING})
         now = (kind, title, occurred_on, outcome, notes)
         if now == (action.kind, action.title, action.occurred_on, action.outcome, action.notes):
             raise ValidationError("Nothing was changed: change the date, what happened or the words, then save.")
@@ -1013,9 +1051,27 @@ def action_correct(
             by=user,
         )
         action.kind, action.title, action.occurred_on, action.outcome, action.notes = now
+        reopened = _task_no_longer_done_by(action)
         action.full_clean()
-        action.save(update_fields=["kind", "title", "occurred_on", "outcome", "notes"])
-    return before
+        action.save(update_fields=["kind", "title", "occurred_on", "outcome", "notes", "task"])
+    return Corrected(before=before, task_reopened=reopened)
+
+
+def _task_no_longer_done_by(action: ActionLog) -> Task | None:
+    """If the corrected `action` did its task by its kind and would not now, unlink it and open the task again.
+
+    Returns the task if it is open again (not if the pupil has left its stage: that work is the old stage's).
+    """
+    if action.task_id is None or action.by_done_button or action.kind == ActionLog.Kind.STAGE_ACTION:
+        return None  # the Done button's record, or a stage action chosen by name: still what did it
+    task = Task.objects.select_for_update(of=("self",)).select_related("stage_change__to_stage").get(pk=action.task_id)
+    if logged_as_does(task, kind=action.kind, occurred_on=action.occurred_on):
+        return None
+    action.task = None
+    if task.status != Task.Status.DONE or task_stage_left(task=task):
+        return None
+    _task_open_again(task)
+    return task
 
 
 @transaction.atomic
@@ -1041,7 +1097,7 @@ def action_log(
     Raises ValidationError for a next step without a due date (or the reverse), or a date in the future.
     """
     if occurred_on > timezone.localdate():
-        raise ValidationError({"occurred_on": "An action cannot be logged for a date in the future."})
+        raise ValidationError({"occurred_on": ACTION_IN_THE_FUTURE})
     if bool(next_step.strip()) != bool(next_step_due):
         raise ValidationError({"next_step_due": "A next step needs both what to do and when it is due."})
     # The conditional update claims it: if someone closed it meanwhile, this logs without a task.

@@ -424,9 +424,10 @@ def _pupil_form(
     return render(request, template, context, status=status)
 
 
-def _back_to_pupil(request: HttpRequest, urn: str, pupil: Any) -> HttpResponse:
-    """Saved: the whole pupil page again, as it now stands, with what happened said at the top."""
-    url = reverse("interventions:pupil", args=[urn, pupil.pk])
+def _back_to_pupil(request: HttpRequest, urn: str, pupil: Any, *, anchor: str = "") -> HttpResponse:
+    """Saved: the whole pupil page again, as it now stands, with what happened said at the top
+    (and scrolled to `anchor`, an element's id, if given)."""
+    url = reverse("interventions:pupil", args=[urn, pupil.pk]) + (f"#{anchor}" if anchor else "")
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
@@ -553,13 +554,13 @@ def action_correct(request: HttpRequest, urn: str, pk: int, action_pk: int) -> H
     action = get_object_or_404(ActionLog, pk=action_pk, pupil=pupil)
     if not selectors.may_correct(access=access, action=action):
         raise Http404("Not found")
-    title = f"Correct “{action.title or action.get_kind_display()}”, {action.occurred_on:%-d %b %Y}"
+    named = f"“{action.title or action.get_kind_display()}”, {action.occurred_on:%-d %b %Y}"
     url = reverse("interventions:action_correct", args=[urn, pupil.pk, action.pk])
     form = ActionCorrectionForm(request.POST or None, action=action, joined=pupil.start_on)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.action_correct(
+            corrected = services.action_correct(
                 action=action,
                 user=request.user,
                 reason=data["reason"],
@@ -567,16 +568,22 @@ def action_correct(request: HttpRequest, urn: str, pk: int, action_pk: int) -> H
                 occurred_on=data["occurred_on"],
                 outcome=data["outcome"],
                 notes=data["notes"],
+                seen=data["seen"],
             )
+        except services.CorrectedMeanwhile as exc:
+            messages.warning(request, " ".join(exc.messages))
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            _audit_change(request, access, f"corrected an action logged for {pupil.upn}", pupil=pupil)
-            messages.success(request, "Corrected. What the entry said before is kept beside it, with your reason.")
-            back = reverse("interventions:pupil", args=[urn, pupil.pk]) + f"#action-{action.pk}"
-            return HttpResponseClientRedirect(back) if request.htmx else redirect(back)
+            _audit_change(request, access, f"corrected {named} logged for {pupil.upn}", pupil=pupil)
+            said = "Corrected. What the entry said before is kept beside it, with your reason."
+            if task := corrected.task_reopened:
+                said += f" The task “{task.title}” is open again: the entry, as corrected, does not do it."
+            messages.success(request, said)
+            return _back_to_pupil(request, urn, pupil, anchor=f"action-{action.pk}")
     status = 422 if request.method == "POST" else 200
-    return _pupil_form(request, access, pupil, form, title=title, action=url, status=status)
+    return _pupil_form(request, access, pupil, form, title=f"Correct {named}", action=url, status=status)
 
 
 def _back_from_quick_log(request: HttpRequest, access: Access, pupil: Pupil) -> str:

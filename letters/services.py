@@ -21,10 +21,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q, prefetch_related_objects
+from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
-from interventions.models import ActionLog, StageChange
+from interventions.models import ActionCorrection, ActionLog, StageChange
 from pupils.models import AuditEvent, Pupil, School
 from pupils.selectors import pupils_on_roll_between
 from pupils.services import audit_record
@@ -799,6 +799,20 @@ def letters_mark_posted(*, school: School, letter_ids: Collection[int], user: An
     return posted
 
 
+def _posting_records(letter: Letter, *, user: Any) -> QuerySet[ActionLog]:
+    """The entries `letters_mark_posted` put on the pupil's record for posting this letter: found by what they
+    said when written, even if someone has corrected their words since."""
+    reference = f"Reference {letter.reference},"
+    as_written = ActionCorrection.objects.filter(outcome="Posted", notes__contains=reference).values("action_id")
+    return ActionLog.objects.filter(
+        Q(outcome="Posted", notes__contains=reference) | Q(pk__in=as_written),
+        pupil=letter.pupil,
+        kind=ActionLog.Kind.LETTER,
+        by=user,
+        created_at__gte=letter.posted_at,
+    )
+
+
 @transaction.atomic
 def letters_unpost(*, school: School, letter_ids: Collection[int], user: Any) -> int:
     """Take back marking these letters posted: the person who did it, within `selectors.UNPOST_MINUTES`.
@@ -818,15 +832,15 @@ def letters_unpost(*, school: School, letter_ids: Collection[int], user: Any) ->
         )
     if not letters:
         return 0
+    records = {letter.pk: _posting_records(letter, user=user) for letter in letters}
     for letter in letters:
-        ActionLog.objects.filter(
-            pupil=letter.pupil,
-            kind=ActionLog.Kind.LETTER,
-            by=user,
-            outcome="Posted",
-            notes__contains=f"Reference {letter.reference},",
-            created_at__gte=letter.posted_at,
-        ).delete()
+        if records[letter.pk].filter(corrections__isnull=False).exists():
+            raise ValidationError(
+                f"The record of posting {letter.pupil.full_name}'s {letter.reference} has been corrected since, "
+                "so it stays on their record, and the letter stays posted: nothing was changed."
+            )
+    for letter in letters:
+        records[letter.pk].delete()
     Letter.objects.filter(pk__in=[letter.pk for letter in letters]).update(
         status=Letter.Status.PRINTED, posted_at=None, posted_by=None
     )

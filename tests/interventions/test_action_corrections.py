@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from interventions import services
 from interventions.models import ActionCorrection, ActionLog
@@ -85,7 +86,8 @@ def test_a_teacher_corrects_their_own_call_and_the_page_shows_both_versions(clie
     assert "Corrected. What the entry said before is kept beside it, with your reason." in page
     assert "It was a meeting at the gate, the day after" in page
     assert f"<strong>{today - timedelta(days=3):%-d %b %Y}</strong> Phone call. Outcome: Mum says he has a cold" in page
-    assert AuditEvent.objects.filter(what=f"corrected an action logged for {pupil.upn}", user=class_teacher).exists()
+    named = f"“Phone call”, {today - timedelta(days=3):%-d %b %Y}"
+    assert AuditEvent.objects.filter(what=f"corrected {named} logged for {pupil.upn}", user=class_teacher).exists()
 
 
 def test_each_correction_keeps_the_version_before_it(pupil, class_teacher, attendance_lead, call):
@@ -108,7 +110,7 @@ def test_each_correction_keeps_the_version_before_it(pupil, class_teacher, atten
     assert (call.outcome, call.notes) == ("Mum: a cold", "x")
 
 
-def test_the_lead_may_correct_a_teachers_entry_and_another_teacher_may_not(
+def test_the_lead_may_correct_a_teachers_entry_and_a_teacher_may_not_correct_the_leads(
     client, school, pupil, call, attendance_lead, class_teacher
 ):
     other = services.action_log(
@@ -141,6 +143,7 @@ def test_a_bad_correction_is_refused_in_place_and_changes_nothing(
     assert response.status_code == 422
     errors = response.context["form"].errors
     assert any(message in e for e in errors.get(field or "__all__", [])), errors
+    assert escape(message) in response.content.decode()  # said on the page, beside the field or above the form
     assert not ActionCorrection.objects.exists()
     assert ActionLog.objects.get(pk=call.pk).outcome == "Mum says he has a cold"
 
@@ -198,3 +201,40 @@ def test_the_night_counts_family_contact_as_corrected(school, pupil, class_teach
         notes="",
     )
     assert last_contact() is None  # a conversation with the pupil is not contact with the family
+
+
+def test_a_correction_made_meanwhile_is_shown_before_another_is_saved(client, school, pupil, class_teacher, call):
+    client.force_login(class_teacher)
+    opened = client.get(url(school, pupil, call)).context["form"].initial["seen"]
+    services.action_correct(  # the attendance lead, a moment earlier
+        action=call,
+        user=None,
+        reason="Was Tuesday",
+        occurred_on=call.occurred_on - timedelta(days=1),
+        outcome="Cold",
+        notes="",
+    )
+    data = {"kind": "phone_call", "occurred_on": call.occurred_on, "outcome": "A cold", "notes": "", "reason": "typo"}
+    response = client.post(url(school, pupil, call), {**data, "seen": opened}, follow=True)
+    page = response.content.decode()
+    assert "Someone corrected this entry while you had it open: here it is as it now reads." in page
+    assert response.context["form"].initial["outcome"] == "Cold" and response.context["form"].initial["seen"] == 1
+    call.refresh_from_db()
+    assert (call.outcome, call.corrections.count()) == ("Cold", 1)  # the teacher's correction was not saved
+
+
+def test_a_next_step_marked_done_may_have_its_date_corrected_without_notes(pupil, attendance_lead):
+    today = timezone.localdate()
+    done = services.action_log(
+        pupil=pupil, user=attendance_lead, kind="other", title="Call mum back", occurred_on=today
+    )
+    services.action_correct(
+        action=done,
+        user=attendance_lead,
+        reason="Rang her yesterday",
+        occurred_on=today - timedelta(1),
+        outcome="",
+        notes="",
+    )
+    done.refresh_from_db()
+    assert done.occurred_on == today - timedelta(days=1)

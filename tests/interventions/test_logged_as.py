@@ -143,3 +143,94 @@ def test_undoing_the_one_click_log_after_the_pupil_moved_stage_leaves_the_old_st
     client.post(url("action_undo", school, pupil.pk, logged.pk), HTTP_HX_REQUEST="true")
     assert not ActionLog.objects.filter(pk=logged.pk).exists()
     assert status("talk") == "done"  # it belongs to the stage they left
+
+
+def test_a_conversation_corrected_to_a_phone_call_no_longer_does_the_talk_task(
+    client, school, pupil, class_teacher, attendance_lead
+):
+    client.force_login(class_teacher)
+    client.post(url("quick_log", school, pupil.pk), HTTP_HX_REQUEST="true")
+    logged = ActionLog.objects.get(pupil=pupil)
+    assert status("talk") == "done"
+
+    client.force_login(attendance_lead)
+    response = client.post(
+        url("action_correct", school, pupil.pk, logged.pk),
+        {"kind": "phone_call", "occurred_on": logged.occurred_on, "outcome": "", "notes": "", "reason": "Rang mum"},
+        follow=True,
+    )
+    assert (
+        "The task “Talk to the pupil” is open again: the entry, as corrected, does not do it."
+        in response.content.decode()
+    )
+    talk = Task.objects.get(template_key="talk")
+    assert (talk.status, talk.completed_by) == ("open", None)
+    logged.refresh_from_db()
+    assert (logged.kind, logged.task) == ("phone_call", None)
+    assert status("ring") == "open"  # the office's call: a correction closes nothing
+
+    # The teacher's Undo, still within its ten minutes, is refused: the corrected entry stays, with its history.
+    client.force_login(class_teacher)
+    client.post(url("action_undo", school, pupil.pk, logged.pk), HTTP_HX_REQUEST="true")
+    assert ActionLog.objects.filter(pk=logged.pk).exists() and logged.corrections.count() == 1
+    assert f"/actions/{logged.pk}/undo/" not in client.get(url("pupil", school, pupil.pk)).content.decode()
+
+
+def test_a_conversation_corrected_only_in_its_words_still_does_the_task(client, school, pupil, class_teacher):
+    client.force_login(class_teacher)
+    client.post(url("quick_log", school, pupil.pk), HTTP_HX_REQUEST="true")
+    logged = ActionLog.objects.get(pupil=pupil)
+    services.action_correct(
+        action=logged,
+        user=class_teacher,
+        reason="Added what he said",
+        occurred_on=logged.occurred_on,
+        outcome="Worried about maths",
+        notes="",
+    )
+    logged.refresh_from_db()
+    assert logged.task.template_key == "talk" and status("talk") == "done"
+
+
+def test_backdating_a_conversation_to_before_the_task_was_given_opens_the_task_again(pupil, class_teacher):
+    today = timezone.localdate()
+    logged = services.action_log(
+        pupil=pupil,
+        user=class_teacher,
+        kind="pupil_conversation",
+        occurred_on=today,
+        closes=Task.objects.get(template_key="talk"),
+    )
+    assert status("talk") == "done"
+    given = Task.objects.get(template_key="talk").created_at
+    corrected = services.action_correct(
+        action=logged,
+        user=class_teacher,
+        reason="It was the week before",
+        occurred_on=timezone.localdate(given) - timedelta(days=7),
+        outcome="",
+        notes="",
+    )
+    assert corrected.task_reopened.template_key == "talk" and status("talk") == "open"
+
+
+def test_done_then_corrected_cannot_be_taken_back(client, school, pupil, class_teacher):
+    task = Task.objects.get(template_key="plan")
+    client.force_login(class_teacher)
+    client.post(url("task_done", school, task.pk), {"outcome": "Plan written"})
+    logged = ActionLog.objects.get(task=task)
+    assert logged.by_done_button
+    services.action_correct(
+        action=logged,
+        user=class_teacher,
+        reason="Written with his mum",
+        occurred_on=logged.occurred_on,
+        outcome="Plan written with mum",
+        notes="",
+    )
+    logged.refresh_from_db()
+    assert logged.task == task  # the Done button's record: still what did it
+
+    response = client.post(url("task_reopen", school, task.pk), follow=True)
+    assert "What Done put on the record has been corrected since" in response.content.decode()
+    assert status("plan") == "done" and ActionLog.objects.filter(pk=logged.pk).exists()

@@ -443,6 +443,28 @@ def test_taking_back_posting_refuses_letters_someone_else_posted_and_changes_not
     assert letter.status == "posted"
 
 
+def test_taking_back_posting_leaves_a_record_of_posting_someone_corrected(school, printed, office):
+    from interventions.services import action_correct
+    from letters import services
+
+    batch, letter = printed
+    services.letters_mark_posted(school=school, letter_ids=[letter.pk], user=office)
+    record = ActionLog.objects.get(pupil=letter.pupil, kind="letter", outcome="Posted")
+    action_correct(
+        action=record,
+        user=office,
+        reason="Posted on Friday, logged on Monday",
+        occurred_on=record.occurred_on - timedelta(days=1),
+        outcome="Posted first class",
+        notes=record.notes,
+    )
+    with pytest.raises(ValidationError, match="has been corrected since, so it stays on their record"):
+        services.letters_unpost(school=school, letter_ids=[letter.pk], user=office)
+    letter.refresh_from_db()
+    assert letter.status == "posted"
+    assert ActionLog.objects.get(pk=record.pk).corrections.count() == 1
+
+
 def test_batch_progress_polls_while_printing_and_reloads_when_done(client, school, office):
     batch = PrintBatch.objects.create(school=school, status="running", total=80, done=20, phase="Laying out letters")
     client.force_login(office)
