@@ -1410,14 +1410,22 @@ def pupil_actions(*, pupil: Pupil) -> list[ActionLog]:
     return list(ActionLog.objects.filter(pupil=pupil).select_related("by").prefetch_related(corrections)[:200])
 
 
+def details_withheld(*, access: Access, action: ActionLog) -> bool:
+    """Is what this logged action says kept from this person? A referral's: who a child was referred to
+    (children's social care, CAMHS) and what came of it are for those who see the referrals list, and
+    for whoever logged it. Everyone sees that there was one, when, and by whom."""
+    return action.kind == ActionLog.Kind.REFERRAL and not access.can("view_lists") and action.by_id != access.user.pk
+
+
 def may_correct(*, access: Access, action: ActionLog) -> bool:
     """May this person correct this logged action (`services.action_correct`)?
 
     The person who logged it, and those who answer for the record (who manage
     stages: the attendance lead, senior leaders, the DSL) whoever logged it.
+    Not a referral's entry: it follows the referral, updated on the referrals list.
     """
-    if not access.can("log_action"):
-        return False
+    if not access.can("log_action") or action.kind == ActionLog.Kind.REFERRAL:
+        return False  # a referral's entry follows its record, changed on the referrals list
     return access.can("manage_stages") or (action.by_id is not None and action.by_id == access.user.pk)
 
 

@@ -175,7 +175,7 @@ def pupil_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         "undoable": selectors.actions_undoable(user=request.user, pupils=Pupil.objects.filter(pk=pupil.pk))
         if access.can_log_action
         else [],
-        "correctable": _correctable(access, record.actions),
+        **_actions_context(access, record.actions),
         # For those who see the referrals list, and no one else: who a child was referred to is sensitive.
         "referrals": list(pupil.referrals.select_related("by").order_by("-made_on", "-pk"))
         if access.can_view_lists
@@ -241,7 +241,7 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                         "saved": saved,
                         # The pupil page's lists, refreshed out of band beside the form.
                         "record": {"actions": actions, "tasks": selectors.pupil_open_tasks(pupil=pupil)},
-                        "correctable": _correctable(access, actions),
+                        **_actions_context(access, actions),
                         "undoable": selectors.actions_undoable(
                             user=request.user, pupils=Pupil.objects.filter(pk=pupil.pk)
                         ),
@@ -536,9 +536,13 @@ def action_undo(request: HttpRequest, urn: str, pk: int, action_pk: int) -> Http
     return redirect(_back_from_quick_log(request, access, pupil))
 
 
-def _correctable(access: Access, actions: list[ActionLog]) -> set[int]:
-    """The ids of the logged actions this person may correct (`selectors.may_correct`)."""
-    return {action.pk for action in actions if selectors.may_correct(access=access, action=action)}
+def _actions_context(access: Access, actions: list[ActionLog]) -> dict[str, set[int]]:
+    """For the pupil page's list of logged actions: the ids of those this person may correct
+    (`selectors.may_correct`), and of those whose details are kept from them (`selectors.details_withheld`)."""
+    return {
+        "correctable": {action.pk for action in actions if selectors.may_correct(access=access, action=action)},
+        "withheld": {action.pk for action in actions if selectors.details_withheld(access=access, action=action)},
+    }
 
 
 @login_required

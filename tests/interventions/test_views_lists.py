@@ -135,6 +135,24 @@ def test_the_pupil_page_lists_their_referrals_to_those_who_see_referrals(client,
         assert 'aria-labelledby="referral-heading"' not in body
 
 
+@pytest.mark.parametrize("who", sorted(set(LIST_ACCESS) - {"olivia"}))
+def test_who_a_child_was_referred_to_is_kept_from_the_pupils_logged_actions_too(
+    client, school, referral, attendance_lead, staff, who
+):
+    services.referral_update(
+        referral=referral, user=attendance_lead, status="accepted", outcome="Strategy meeting pending"
+    )
+    client.force_login(staff[who])
+    body = client.get(url("pupil", school, referral.pupil_id)).content.decode()
+    logged = body.split('aria-labelledby="actions-heading"')[1].split("</section>")[0]
+    sees_referrals = LIST_ACCESS[who] == 200
+    assert ("Early help" in logged) == sees_referrals
+    assert ("Strategy meeting pending" in logged) == sees_referrals
+    withheld = "Who to, and what has come of it, are with the attendance lead and the DSL."
+    assert logged.count(withheld) == (0 if sees_referrals else 2)  # that there were two, and when, still shows
+    assert "/correct/" not in logged  # a referral's entry follows the referral: changed on the referrals list
+
+
 def test_a_referral_dated_before_the_pupil_joined_is_refused_in_place(client, school, pupil, attendance_lead):
     client.force_login(attendance_lead)
     response = client.post(
