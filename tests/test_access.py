@@ -145,6 +145,7 @@ def build_world(school, lead) -> World:
     batch = letters_print(school=school, letter_ids=[printed.pk], user=lead)
     referral = services.referral_record(pupil=mine, user=lead, to=Referral.To.SCHOOL_NURSE, made_on=today)
     mark = mine.marks.order_by("-date").first()
+    call = services.action_log(pupil=mine, user=lead, kind=ActionLog.Kind.PHONE_CALL, occurred_on=today)
     csv = SimpleUploadedFile("marks.csv", f"upn,date,session,code\n{mine.upn},{mark.date},AM,/\n".encode())
     upload = upload_start(school=school, user=lead, kind="marks", upload=csv)
     ids = {
@@ -159,7 +160,7 @@ def build_world(school, lead) -> World:
         "import": {"pk": ImportBatch.objects.create(school=school, kind="marks", filename="x.csv").pk},
         "upload": {"token": upload.token},
         "mark": {"pk": mine.pk, "day": mark.date.isoformat(), "session": "pm" if mark.session else "am"},
-        "action": {"pk": mine.pk, "action_pk": ActionLog.objects.filter(pupil=mine, by=lead).first().pk},
+        "action": {"pk": mine.pk, "action_pk": call.pk},
     }
     assert Letter.objects.filter(pupil=mine).exists()
     return World(school=school, pupil=mine, other_class_pupil=theirs, ids=ids)
