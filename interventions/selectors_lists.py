@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, F, Min, Q, QuerySet
@@ -340,11 +340,14 @@ def penalty_threshold_list(*, pupils: QuerySet[Pupil], calendar: SchoolCalendar,
     or more sessions coded `codes.PENALTY_CODES` within the last `codes.PENALTY_WEEKS` school weeks), most
     sessions first.
 
-    Counts only sessions while each pupil was on roll, as `statistics.unauthorised_in_school_weeks` does
-    for one pupil. Four queries, however many pupils.
+    The weeks run to the end of yesterday, the last register the night closed, as the ladder's own count
+    does: read on a Monday morning, the list counts the ten school weeks to Friday, not a week of which
+    nothing is marked yet. Counts only sessions while each pupil was on roll, as
+    `statistics.unauthorised_in_school_weeks` does for one pupil. Four queries, however many pupils.
     """
-    start, end = calendar.school_weeks_back(today, PENALTY_WEEKS)
-    end = min(end, today)
+    closed = today - timedelta(days=1)
+    start, end = calendar.school_weeks_back(closed, PENALTY_WEEKS)
+    end = min(end, calendar.previous_school_day(today) or closed)  # to Friday, not Sunday, on a Monday
     on_roll_today = pupils.filter(Q(leaving_on__isnull=True) | Q(leaving_on__gte=today), start_on__lte=today)
     counts = (
         # One filter(): the conditions on marks must hold of the same mark (separate calls would join twice).

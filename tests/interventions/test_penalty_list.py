@@ -44,8 +44,9 @@ def away(pupil, days, code="O"):
 def test_the_list_holds_those_at_ten_sessions_within_ten_school_weeks_and_no_one_else(school):
     calendar = school_calendar(school)
     start = penalty_list(school).start
-    # Ten school weeks back from Wednesday 26 Nov, the half-term week of 27 Oct skipped: from Monday 15 Sep.
-    assert (start, penalty_list(school).end) == (date(2025, 9, 15), AS_OF)
+    # Read on Wednesday 26 Nov, the registers are closed to Tuesday 25 Nov; ten school weeks back from
+    # there, the half-term week of 27 Oct skipped: from Monday 15 Sep.
+    assert (start, penalty_list(school).end) == (date(2025, 9, 15), AS_OF - timedelta(days=1))
     days = list(calendar.school_days(start, AS_OF))
     ten, nine, early, reception, gone, ill, mixed = (
         PupilFactory(school=school, surname=name, date_of_birth=FOUR if name == "Reception" else SEVEN)
@@ -66,6 +67,17 @@ def test_the_list_holds_those_at_ten_sessions_within_ten_school_weeks_and_no_one
     assert listed(school) == {"Ten": 10, "Mixed": 10}
 
 
+def test_read_on_a_monday_morning_the_list_counts_the_ten_weeks_to_friday(school):
+    """As the ladder's night does: a week of which nothing is marked yet does not push a week out of the window."""
+    monday = date(2025, 11, 24)
+    found = penalty_list(school, today=monday)
+    assert (found.start, found.end) == (date(2025, 9, 8), date(2025, 11, 21))  # 10 school weeks to Friday 21 Nov
+    pupil = PupilFactory(school=school, surname="Sixth", date_of_birth=SEVEN)
+    away(pupil, [date(2025, 9, 8), date(2025, 9, 9), date(2025, 11, 17), date(2025, 11, 18), date(2025, 11, 21)])
+    assert listed(school, today=monday) == {"Sixth": 10}
+    assert listed(school, today=monday + timedelta(days=1)) == {}  # a week on, Monday 8 Sep has left the window
+
+
 def test_a_penalty_notice_referral_recorded_shows_beside_the_pupil(client, school, monkeypatch):
     from pupils.models import StaffMembership
     from tests.factories import MembershipFactory, UserFactory
@@ -84,7 +96,7 @@ def test_a_penalty_notice_referral_recorded_shows_beside_the_pupil(client, schoo
 
     assert "1 pupil at or over the threshold" in page
     assert "(any mix of G, N, O, U) within a rolling <strong>10 school weeks</strong>" in page
-    assert "<strong>Mon 15 Sep 2025 to Wed 26 Nov 2025</strong>" in page
+    assert "<strong>Mon 15 Sep 2025 to Tue 25 Nov 2025</strong>" in page
     assert f'">{pupil.surname}, {pupil.forename}</a>' in page
     assert '<td class="text-end fw-semibold">12</td>' in page
     assert f"Being considered, {AS_OF.day} Nov 2025" in page
@@ -133,8 +145,8 @@ def test_the_list_agrees_with_the_per_pupil_rule(school, plans):
                 AttendanceMark(pupil=pupil, date=f.date, session=f.session, code=f.code, changed_at=timezone.now())
                 for f in facts
             ]
-            count = unauthorised_in_school_weeks(
-                facts, calendar=calendar, as_of=AS_OF, on_roll_from=start_on, on_roll_to=leaving_on
+            count = unauthorised_in_school_weeks(  # to the last register closed, as the night counts
+                facts, calendar=calendar, as_of=AS_OF - timedelta(days=1), on_roll_from=start_on, on_roll_to=leaving_on
             )
             on_roll_today = start_on <= AS_OF and (leaving_on is None or leaving_on >= AS_OF)
             if on_roll_today and count >= 10:
