@@ -38,6 +38,7 @@ from .models import (
     Placement,
     Proposal,
     PupilWeek,
+    Referral,
     SchoolWeek,
     Stage,
     StageChange,
@@ -996,17 +997,46 @@ def pending_proposals(*, ladder: Ladder, pupils: QuerySet[Pupil]) -> QuerySet[Pr
     )
 
 
-def with_absence_this_year(*, school: School, proposals: Sequence[Proposal], today: date) -> list[Proposal]:
-    """The proposals, each with `absence`: the pupil's summary for this school year up to yesterday.
+def for_deciding(*, school: School, proposals: Sequence[Proposal], today: date) -> list[Proposal]:
+    """The proposals, each with what whoever decides should see first.
 
-    So whoever approves a move can see what the absence was (illness or
-    unauthorised) before a letter or a penalty-notice task follows from it.
+    `absence`: the pupil's summary for this school year up to yesterday, so
+    they can see what the absence was (illness or unauthorised) before a
+    letter or a penalty-notice task follows from it; `flags`: the pupil's
+    flags (a social worker, a young carer, a mental-health need), by name;
+    `referrals`: their referrals still open; `declined_before`: the last time
+    a person declined this very move, if one did. A fixed number of queries.
+    For the pages where moves are decided, which only those who see the
+    referrals list open.
     """
     proposals = list(proposals)
+    pupil_ids = {p.pupil_id for p in proposals}
     start, end = school_calendar(school).academic_year_window(today - timedelta(days=1))
-    summaries = school_summaries(school=school, start=start, end=end, pupil_ids={p.pupil_id for p in proposals})
+    summaries = school_summaries(school=school, start=start, end=end, pupil_ids=pupil_ids)
+    flags: dict[int, list[str]] = defaultdict(list)
+    for pupil_id, name in Pupil.flags.through.objects.filter(pupil_id__in=pupil_ids).values_list(
+        "pupil_id", "flag__name"
+    ):
+        flags[pupil_id].append(name)
+    referrals: dict[int, list[Referral]] = defaultdict(list)
+    still_open = Referral.objects.filter(pupil_id__in=pupil_ids).exclude(
+        status__in=[Referral.Status.DECLINED, Referral.Status.CLOSED]
+    )
+    for referral in still_open.order_by("made_on", "pk"):
+        referrals[referral.pupil_id].append(referral)
+    declined: dict[tuple[int, int], Proposal] = {}
+    for earlier in (
+        Proposal.objects.filter(pupil_id__in=pupil_ids, status=Proposal.Status.DECLINED)
+        .select_related("decided_by")
+        .order_by("decided_at", "pk")
+    ):
+        declined[earlier.pupil_id, earlier.to_stage_id] = earlier  # the latest last
     for proposal in proposals:
         proposal.absence = summaries.get(proposal.pupil_id)
+        proposal.flags = sorted(flags.get(proposal.pupil_id, []))
+        proposal.referrals = referrals.get(proposal.pupil_id, [])
+        earlier = declined.get((proposal.pupil_id, proposal.to_stage_id))
+        proposal.declined_before = earlier if earlier is not None and earlier.pk != proposal.pk else None
     return proposals
 
 

@@ -88,9 +88,7 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "list_cache": "none" if request.GET.get("name") else "default",
         "pupil_prefix": pupil_url_prefix(urn),
         "night": selectors.nightly_status(school=access.school),
-        "proposals": selectors.with_absence_this_year(
-            school=access.school, proposals=proposals[:DASHBOARD_ITEMS], today=today
-        ),
+        "proposals": selectors.for_deciding(school=access.school, proposals=proposals[:DASHBOARD_ITEMS], today=today),
         "proposal_count": proposals.count(),
         "tasks": tasks[:DASHBOARD_ITEMS],
         "task_count": tasks.count(),
@@ -162,7 +160,7 @@ def pupil_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     ladder = services.active_ladder(access.school)
     record = selectors.pupil_record(pupil=pupil, ladder=ladder, on=timezone.localdate())
     if access.can_manage_stages:  # deciding here as on the dashboard: with what the absence was
-        selectors.with_absence_this_year(school=access.school, proposals=record.proposals, today=timezone.localdate())
+        selectors.for_deciding(school=access.school, proposals=record.proposals, today=timezone.localdate())
     context = {
         "access": access,
         "pupil": pupil,
@@ -375,7 +373,7 @@ def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
             )
     proposal.refresh_from_db()
     if proposal.status == Proposal.Status.PENDING:  # shown again to decide: with what the absence was
-        selectors.with_absence_this_year(school=access.school, proposals=[proposal], today=timezone.localdate())
+        selectors.for_deciding(school=access.school, proposals=[proposal], today=timezone.localdate())
     context: dict[str, Any] = {
         "access": access,
         "proposal": proposal,

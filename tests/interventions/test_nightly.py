@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from interventions import nightly, services
@@ -252,6 +253,30 @@ def test_declining_a_proposal_keeps_the_pupil_and_records_why(school, ladder, pu
     assert stage_of(pupils["severe"], ladder) == "pa"
     with pytest.raises(ValidationError, match="declined"):
         services.proposal_approve(proposal=proposal, user=attendance_lead, reason="changed my mind")
+
+
+def test_a_declined_move_rests_four_school_weeks_then_comes_back_saying_it_was_declined(
+    client, school, ladder, pupils, register, attendance_lead
+):
+    night(school)
+    proposal = Proposal.objects.get()
+    services.proposal_decline(proposal=proposal, user=attendance_lead, reason="Medical evidence: review in 4 weeks")
+    decided_on = date(2025, 11, 27)
+    Proposal.objects.filter(pk=proposal.pk).update(decided_at=timezone.make_aware(datetime(2025, 11, 27, 9)))
+    calendar = school_calendar(school)
+    back = calendar.add_school_days(decided_on, nightly.DECLINE_RESTS_SCHOOL_DAYS)
+    assert back == date(2026, 1, 8)  # 20 school days on, the Christmas holiday skipped
+    register(pupils["severe"], AS_OF + timedelta(days=1), back, absent_every(2))  # still at 50%
+
+    for day in (decided_on, date(2025, 12, 19), calendar.previous_school_day(back)):
+        assert night(school, day)["proposed"] == 0, day
+    assert night(school, back)["proposed"] == 1
+    again = Proposal.objects.get(status="pending")
+    assert (again.pupil, again.to_stage) == (pupils["severe"], proposal.to_stage)
+
+    client.force_login(attendance_lead)
+    page = client.get(reverse("interventions:dashboard", args=[school.urn])).content.decode()
+    assert "Declined before, on 27 Nov 2025 by alice: Medical evidence: review in 4 weeks" in page
 
 
 def test_manual_move_to_a_manual_stage_sticks_through_the_night(school, ladder, pupils, attendance_lead):

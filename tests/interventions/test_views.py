@@ -1002,6 +1002,25 @@ def proposal(school, ladder, today):
     return Proposal.objects.get(pupil=pupil)
 
 
+def test_a_proposed_move_shows_the_pupils_flags_and_open_referrals_to_whoever_decides(
+    client, school, proposal, attendance_lead, today
+):
+    pupil = proposal.pupil
+    pupil.flags.add(*Flag.objects.filter(school=school, key__in=["social_worker", "young_carer"]))
+    made_on = today - timedelta(days=4)
+    services.referral_record(pupil=pupil, user=attendance_lead, to="social_care", made_on=made_on, status="accepted")
+    services.referral_record(pupil=pupil, user=attendance_lead, to="school_nurse", made_on=made_on, status="closed")
+    login(client, attendance_lead)
+    for page in (url("dashboard", school), url("pupil", school, pupil.pk)):
+        card = client.get(page).content.decode().split(f'id="proposal-{proposal.pk}"')[1].split("</form>")[0]
+        names = sorted(
+            Flag.objects.filter(school=school, key__in=["social_worker", "young_carer"]).values_list("name", flat=True)
+        )
+        assert f"Flags: {', '.join(names)}." in card
+        assert f"Open referral: Children&#x27;s social care (accepted, {made_on:%-d %b})." in card  # not the closed one
+        assert "Declined before" not in card
+
+
 def test_an_over_long_reason_is_refused_for_its_length_and_given_back(client, school, proposal, attendance_lead):
     login(client, attendance_lead)
     reason = "Family moved away; " * 30  # 570 characters: past the box's maxlength, as a pasted note can be
