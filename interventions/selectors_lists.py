@@ -330,7 +330,7 @@ class PenaltyRow:
 
 @dataclass(frozen=True)
 class PenaltyList:
-    start: date  # the window: the last PENALTY_WEEKS school weeks, up to today
+    start: date  # the window: the last PENALTY_WEEKS school weeks, to the last register closed
     end: date
     rows: list[PenaltyRow]
 

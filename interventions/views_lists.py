@@ -379,6 +379,16 @@ def penalty_threshold(request: HttpRequest, urn: str) -> HttpResponse:
     found = selectors_lists.penalty_threshold_list(
         pupils=visible_pupils(access), calendar=school_calendar(access.school), today=timezone.localdate()
     )
+    window = f"{found.start} to {found.end}"
+    if _wants_csv(request):
+        _audit(
+            request,
+            access,
+            AuditEvent.Verb.EXPORT,
+            f"penalty notice threshold {window} as CSV ({len(found.rows)} rows)",
+        )
+        return _csv(f"penalty-threshold-{access.school.urn}-{found.end}.csv", PENALTY_COLUMNS, _penalty_rows(found))
+    _audit(request, access, AuditEvent.Verb.VIEW, f"penalty notice threshold list {window} ({len(found.rows)} rows)")
     context = {
         "access": access,
         "found": found,
@@ -388,6 +398,35 @@ def penalty_threshold(request: HttpRequest, urn: str) -> HttpResponse:
         "tab": "penalty",
     }
     return render(request, "interventions/lists_penalty.html", context)
+
+
+PENALTY_COLUMNS = (
+    "UPN",
+    "Pupil",
+    "Class",
+    "Stage",
+    "Unauthorised sessions",
+    "Penalty notice recorded",
+    "Recorded on",
+    "From",
+    "To",
+)
+
+
+def _penalty_rows(found: selectors_lists.PenaltyList) -> Iterable[list[Any]]:
+    for row in found.rows:
+        referral = row.last_referral
+        yield [
+            row.pupil.upn,
+            row.pupil.full_name,
+            row.pupil.registration_group.name,
+            row.stage.name if row.stage else "",
+            row.sessions,
+            referral.get_status_display() if referral else "",
+            referral.made_on.isoformat() if referral else "",
+            found.start.isoformat(),
+            found.end.isoformat(),
+        ]
 
 
 SMALL_GROUP_NOTE = f"* fewer than {selectors_lists.SMALL_GROUP} pupils: one pupil moves their rates a lot"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 
 from interventions.models import Referral
 from interventions.selectors_lists import penalty_threshold_list
-from pupils.models import AttendanceMark, Pupil
+from pupils.models import AttendanceMark, AuditEvent, Pupil
 from pupils.services import school_calendar
 from pupils.statistics import MarkFact, unauthorised_in_school_weeks
 from tests.factories import MarkFactory, PupilFactory
@@ -101,6 +103,38 @@ def test_a_penalty_notice_referral_recorded_shows_beside_the_pupil(client, schoo
     assert '<td class="text-end fw-semibold">12</td>' in page
     assert f"Being considered, {AS_OF.day} Nov 2025" in page
     assert "<td>–</td>" in page  # not placed on a ladder: no stage to show
+
+    response = client.get(reverse("interventions:penalty_threshold", args=[school.urn]) + "?format=csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows == [
+        [
+            "UPN",
+            "Pupil",
+            "Class",
+            "Stage",
+            "Unauthorised sessions",
+            "Penalty notice recorded",
+            "Recorded on",
+            "From",
+            "To",
+        ],
+        [
+            pupil.upn,
+            pupil.full_name,
+            pupil.registration_group.name,
+            "",
+            "12",
+            "Being considered",
+            AS_OF.isoformat(),
+            "2025-09-15",
+            "2025-11-25",
+        ],
+    ]
+    # Who read the list of children, and who took it away as a file, are kept.
+    assert list(AuditEvent.objects.filter(user=senior_leader).order_by("pk").values_list("verb", "what")) == [
+        ("view", "penalty notice threshold list 2025-09-15 to 2025-11-25 (1 rows)"),
+        ("export", "penalty notice threshold 2025-09-15 to 2025-11-25 as CSV (1 rows)"),
+    ]
 
 
 @contextmanager

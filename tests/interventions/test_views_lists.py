@@ -74,7 +74,7 @@ def queries_for(client, path) -> int:
 LIST_ACCESS = {"alice": 200, "bob": 404, "sam": 200, "dana": 200, "owen": 404, "lara": 200, "olivia": 404}
 
 
-@pytest.mark.parametrize("name", ["escalations", "referrals", "absence_groups"])
+@pytest.mark.parametrize("name", ["escalations", "referrals", "absence_groups", "penalty_threshold"])
 @pytest.mark.parametrize("who", sorted(LIST_ACCESS))
 def test_lists_and_their_csv_by_role(client, school, ladder, staff, name, who):
     client.force_login(staff[who])
