@@ -959,14 +959,16 @@ def test_the_dashboard_tells_the_lead_of_earlier_days_still_waiting_for_a_reason
     MarkFactory(pupil=placed[1], date=date(2025, 11, 24), session=0, code="N")
     page = client.get(url("dashboard", school)).content.decode()
     assert (
-        "Earlier days still waiting for a reason: 2 days, the oldest Mon 10 Nov "
-        '<span class="badge text-bg-danger">12 school days waiting</span>.' in page
+        "Absences on earlier days still without a reason: on 2 school days, the oldest Mon 10 Nov "
+        '<span class="badge text-bg-danger">waiting 12 school days</span>.' in page
     )
     assert f'<a href="/school/{school.urn}/office/waiting/">Every one still waiting, oldest first</a>' in page
     # A senior leader sees the backlog, and is not sent to the office's page, which is not theirs.
     leader = MembershipFactory(school=school, role=StaffMembership.Role.SENIOR_LEADER).user
     page = login(client, leader).get(url("dashboard", school)).content.decode()
-    assert "Earlier days still waiting for a reason: 2 days" in page and "/office/today/" not in page
+    assert "Absences on earlier days still without a reason: on 2 school days" in page
+    assert "The office follows them up; each pupil's page shows their marks." in page
+    assert "/office/today/" not in page and "/office/waiting/" not in page
 
 
 def test_a_task_done_goes_back_only_to_a_page_of_this_site(client, school, tasks_for_everyone):
