@@ -50,6 +50,7 @@ from .selectors import (
     SchoolFacts,
     chart_pupils,
     current_placements,
+    declined_lately,
     facts_window_start,
     kept_lineage,
     ladder_spec,
@@ -815,7 +816,7 @@ def _decide_pupils(
             "pupil_id", flat=True
         )
     )
-    declined = declined_lately(ladder=ladder, calendar=facts.calendar, as_of=as_of)
+    declined = declined_lately(school=school, calendar=facts.calendar, as_of=as_of)
     pause = settings.NIGHTLY_TEST_PAUSE_S
     result = NightResult(pupils=len(facts.pupils))
     moves = _Moves()
@@ -827,7 +828,8 @@ def _decide_pupils(
         pupil.school = school  # the same row: saves a query for each pupil who moves
         row, current = placements.get(pupil.pk, (None, None))
         decision = decide(spec, facts.facts[pupil.pk], current, as_of=as_of, calendar=facts.calendar)
-        if (pupil.pk, decision.proposal) in declined:  # a person said no to this move lately: not asked again yet
+        resting = (pupil.pk, decision.proposal) in declined  # a person said no to this move lately: not asked again
+        if resting:
             decision = replace(decision, proposal=None, proposal_reasons=())
         if decision.moved:
             moves.entries.append(
@@ -844,7 +846,8 @@ def _decide_pupils(
             row.improving_since = decision.improving_since
             row.updated_at = timezone.now()
             moves.improving.append(row)
-        if decision.proposal is not None or pupil.pk in pending:
+        # A move waiting for approval stays while a higher one rests: the data has not turned against it.
+        if (decision.proposal is not None or pupil.pk in pending) and not resting:
             withdrawn, made = _proposal_changes(
                 pupil=pupil,
                 ladder=ladder,
@@ -857,25 +860,6 @@ def _decide_pupils(
             moves.withdrawals += [withdrawn] if withdrawn else []
             moves.proposals += [made] if made else []
     return result, moves
-
-
-#: How long a move a person declined rests: the night does not propose it again for this many school days
-#: (four school weeks), whatever the data, so a decision made with a reason ("review in four weeks") stands.
-DECLINE_RESTS_SCHOOL_DAYS = 20
-
-
-def declined_lately(*, ladder: Ladder, calendar: SchoolCalendar, as_of: date) -> set[tuple[int, str]]:
-    """(pupil id, stage key) of the moves on this ladder a person declined within the last
-    DECLINE_RESTS_SCHOOL_DAYS school days before `as_of`: the night does not propose them again yet."""
-    # Four school weeks are at most about eight calendar weeks, with the Christmas holiday: read a little more.
-    recent = Proposal.objects.filter(
-        ladder=ladder, status=Proposal.Status.DECLINED, decided_at__date__gte=as_of - timedelta(days=70)
-    ).values_list("pupil_id", "to_stage__key", "decided_at")
-    return {
-        (pupil_id, key)
-        for pupil_id, key, decided_at in recent
-        if calendar.add_school_days(timezone.localdate(decided_at), DECLINE_RESTS_SCHOOL_DAYS) > as_of
-    }
 
 
 def _save_figures(

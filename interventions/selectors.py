@@ -997,6 +997,32 @@ def pending_proposals(*, ladder: Ladder, pupils: QuerySet[Pupil]) -> QuerySet[Pr
     )
 
 
+#: How long a move a person declined rests: the night (`nightly`) and the simulation do not propose it again for
+#: this many school days
+#: (four school weeks), whatever the data, so a decision made with a reason ("review in four weeks") stands.
+DECLINE_RESTS_SCHOOL_DAYS = 20
+
+
+def declined_lately(*, school: School, calendar: SchoolCalendar, as_of: date) -> set[tuple[int, str]]:
+    """(pupil id, stage key) of the moves a person declined within the last DECLINE_RESTS_SCHOOL_DAYS
+    school days before `as_of`: the night does not propose them again yet.
+
+    By stage key, on any of the school's ladders: an edited copy, once active, is the same ladder to the
+    people who decided (its placements and waiting moves carry over by key too).
+    """
+    # Four school weeks span at most about eleven calendar weeks, across the summer holiday: read well back.
+    recent = Proposal.objects.filter(
+        ladder__school=school,
+        status=Proposal.Status.DECLINED,
+        decided_at__date__gte=as_of - timedelta(days=150),
+    ).values_list("pupil_id", "to_stage__key", "decided_at")
+    return {
+        (pupil_id, key)
+        for pupil_id, key, decided_at in recent
+        if calendar.add_school_days(timezone.localdate(decided_at), DECLINE_RESTS_SCHOOL_DAYS) > as_of
+    }
+
+
 def for_deciding(*, school: School, proposals: Sequence[Proposal], today: date) -> list[Proposal]:
     """The proposals, each with what whoever decides should see first.
 
@@ -1024,18 +1050,18 @@ def for_deciding(*, school: School, proposals: Sequence[Proposal], today: date) 
     )
     for referral in still_open.order_by("made_on", "pk"):
         referrals[referral.pupil_id].append(referral)
-    declined: dict[tuple[int, int], Proposal] = {}
+    declined: dict[tuple[int, str], Proposal] = {}
     for earlier in (
         Proposal.objects.filter(pupil_id__in=pupil_ids, status=Proposal.Status.DECLINED)
-        .select_related("decided_by")
+        .select_related("decided_by", "to_stage")
         .order_by("decided_at", "pk")
     ):
-        declined[earlier.pupil_id, earlier.to_stage_id] = earlier  # the latest last
+        declined[earlier.pupil_id, earlier.to_stage.key] = earlier  # the latest last; by key, as the night rests it
     for proposal in proposals:
         proposal.absence = summaries.get(proposal.pupil_id)
         proposal.flags = sorted(flags.get(proposal.pupil_id, []))
         proposal.referrals = referrals.get(proposal.pupil_id, [])
-        earlier = declined.get((proposal.pupil_id, proposal.to_stage_id))
+        earlier = declined.get((proposal.pupil_id, proposal.to_stage.key))
         proposal.declined_before = earlier if earlier is not None and earlier.pk != proposal.pk else None
     return proposals
 
@@ -1440,6 +1466,12 @@ def pupil_actions(*, pupil: Pupil) -> list[ActionLog]:
     return list(ActionLog.objects.filter(pupil=pupil).select_related("by").prefetch_related(corrections)[:200])
 
 
+def is_referral_record(action: ActionLog) -> bool:
+    """Was this entry written by recording or updating a referral (`services.referral_record`,
+    `services.referral_update`), rather than logged by hand as the kind "Referral"?"""
+    return action.kind == ActionLog.Kind.REFERRAL and action.title != ActionLog.Kind.REFERRAL.label
+
+
 def details_withheld(*, access: Access, action: ActionLog) -> bool:
     """Is what this logged action says kept from this person? A referral's: who a child was referred to
     (children's social care, CAMHS) and what came of it are for those who see the referrals list, and
@@ -1452,10 +1484,11 @@ def may_correct(*, access: Access, action: ActionLog) -> bool:
 
     The person who logged it, and those who answer for the record (who manage
     stages: the attendance lead, senior leaders, the DSL) whoever logged it.
-    Not a referral's entry: it follows the referral, updated on the referrals list.
+    Not the entry recording a referral (`is_referral_record`): it follows the
+    referral, updated on the referrals list.
     """
-    if not access.can("log_action") or action.kind == ActionLog.Kind.REFERRAL:
-        return False  # a referral's entry follows its record, changed on the referrals list
+    if not access.can("log_action") or is_referral_record(action):
+        return False  # it follows its referral, changed on the referrals list
     return access.can("manage_stages") or (action.by_id is not None and action.by_id == access.user.pk)
 
 

@@ -347,7 +347,7 @@ def penalty_threshold_list(*, pupils: QuerySet[Pupil], calendar: SchoolCalendar,
     """
     closed = today - timedelta(days=1)
     start, end = calendar.school_weeks_back(closed, PENALTY_WEEKS)
-    end = min(end, calendar.previous_school_day(today) or closed)  # to Friday, not Sunday, on a Monday
+    end = min(end, closed)
     on_roll_today = pupils.filter(Q(leaving_on__isnull=True) | Q(leaving_on__gte=today), start_on__lte=today)
     counts = (
         # One filter(): the conditions on marks must hold of the same mark (separate calls would join twice).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import operator
 import re
@@ -33,6 +34,7 @@ from .models import ActionCorrection, ActionLog, Ladder, Placement, Proposal, Re
 from .rules import Evaluator, LadderSpec, decide, given_on_entry, only_while_unexplained, stage_letters
 from .selectors import (
     current_placements,
+    declined_lately,
     kept_lineage,
     logged_as_does,
     school_facts,
@@ -866,9 +868,12 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
     stage_docs = {stage["key"]: stage for stage in doc["stages"]}
     tasks: Counter[str] = Counter()
     letters: Counter[str] = Counter()
+    declined = declined_lately(school=school, calendar=facts.calendar, as_of=as_of)
     for pupil in facts.pupils:
         current = placements.get(pupil.pk, (None, None))[1]
         decision = decide(spec, facts.facts[pupil.pk], current, as_of=as_of, calendar=facts.calendar)
+        if (pupil.pk, decision.proposal) in declined:  # resting after a person declined it, as the night does
+            decision = dataclasses.replace(decision, proposal=None, proposal_reasons=())
         counts[decision.stage_key] += 1
         was = current.stage_key if current else None
         row = functools.partial(_simulated_row, pupil, facts=facts, spec=spec)

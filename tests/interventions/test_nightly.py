@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from io import StringIO
 
 import pytest
@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from interventions import nightly, services
+from interventions import nightly, selectors, services
 from interventions.models import NightlyRun, Placement, Proposal, StageChange, Task
 from letters.models import Letter
 from pupils.models import AttendanceMark
@@ -264,7 +264,7 @@ def test_a_declined_move_rests_four_school_weeks_then_comes_back_saying_it_was_d
     decided_on = date(2025, 11, 27)
     Proposal.objects.filter(pk=proposal.pk).update(decided_at=timezone.make_aware(datetime(2025, 11, 27, 9)))
     calendar = school_calendar(school)
-    back = calendar.add_school_days(decided_on, nightly.DECLINE_RESTS_SCHOOL_DAYS)
+    back = calendar.add_school_days(decided_on, selectors.DECLINE_RESTS_SCHOOL_DAYS)
     assert back == date(2026, 1, 8)  # 20 school days on, the Christmas holiday skipped
     register(pupils["severe"], AS_OF + timedelta(days=1), back, absent_every(2))  # still at 50%
 
@@ -277,6 +277,48 @@ def test_a_declined_move_rests_four_school_weeks_then_comes_back_saying_it_was_d
     client.force_login(attendance_lead)
     page = client.get(reverse("interventions:dashboard", args=[school.urn])).content.decode()
     assert "Declined before, on 27 Nov 2025 by alice: Medical evidence: review in 4 weeks" in page
+
+
+def _declined_on(proposal, user, day):
+    services.proposal_decline(proposal=proposal, user=user, reason="Not now")
+    Proposal.objects.filter(pk=proposal.pk).update(decided_at=timezone.make_aware(datetime.combine(day, time(16))))
+
+
+def test_a_move_waiting_stays_while_a_higher_one_rests(school, pupils, register, attendance_lead):
+    """The data pointing higher than a waiting move, to a move lately declined, does not withdraw the waiting one."""
+    document = copy.deepcopy(SIMPLE_LADDER)
+    document["stages"].insert(
+        4,
+        {"key": "legal", "name": "Legal", "label": "L", "entry": "approval", "criteria": {"attendance": {"below": 40}}},
+    )
+    ladder, _ = services.ladder_load(school=school, document=document, activate=True)
+    night(school)
+    to_panel = Proposal.objects.get(status="pending")
+    assert to_panel.to_stage.key == "panel"
+    # Once before, the pupil was proposed for Legal, and a person declined it.
+    Proposal.objects.create(
+        pupil=pupils["severe"],
+        ladder=ladder,
+        to_stage=ladder.stages.get(key="legal"),
+        proposed_on=AS_OF,
+        status="declined",
+        decided_by=attendance_lead,
+        decided_at=timezone.make_aware(datetime.combine(AS_OF, time(16))),
+        decision_reason="Not now",
+    )
+    later = date(2025, 12, 19)
+    register(pupils["severe"], AS_OF + timedelta(days=1), later, absent_every(1))  # now below 40%
+    assert night(school, later)["proposed"] == 0
+    to_panel.refresh_from_db()
+    assert to_panel.status == "pending"
+
+
+def test_an_edited_copy_of_the_ladder_keeps_a_declined_move_resting(school, ladder, pupils, attendance_lead):
+    night(school)
+    _declined_on(Proposal.objects.get(), attendance_lead, AS_OF)
+    services.ladder_load(school=school, document={**SIMPLE_LADDER, "key": "simple-edited"}, activate=True)
+    assert night(school, date(2025, 11, 27))["proposed"] == 0
+    assert not Proposal.objects.filter(status="pending").exists()
 
 
 def test_manual_move_to_a_manual_stage_sticks_through_the_night(school, ladder, pupils, attendance_lead):

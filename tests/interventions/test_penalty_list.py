@@ -73,7 +73,7 @@ def test_read_on_a_monday_morning_the_list_counts_the_ten_weeks_to_friday(school
     """As the ladder's night does: a week of which nothing is marked yet does not push a week out of the window."""
     monday = date(2025, 11, 24)
     found = penalty_list(school, today=monday)
-    assert (found.start, found.end) == (date(2025, 9, 8), date(2025, 11, 21))  # 10 school weeks to Friday 21 Nov
+    assert (found.start, found.end) == (date(2025, 9, 8), date(2025, 11, 23))  # 10 school weeks to Sunday 23 Nov
     pupil = PupilFactory(school=school, surname="Sixth", date_of_birth=SEVEN)
     away(pupil, [date(2025, 9, 8), date(2025, 9, 9), date(2025, 11, 17), date(2025, 11, 18), date(2025, 11, 21)])
     assert listed(school, today=monday) == {"Sixth": 10}

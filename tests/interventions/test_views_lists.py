@@ -148,9 +148,39 @@ def test_who_a_child_was_referred_to_is_kept_from_the_pupils_logged_actions_too(
     sees_referrals = LIST_ACCESS[who] == 200
     assert ("Early help" in logged) == sees_referrals
     assert ("Strategy meeting pending" in logged) == sees_referrals
-    withheld = "Who to, and what has come of it, are with the attendance lead and the DSL."
+    withheld = "Who to, and what has come of it, are for those who see the referrals list"
     assert logged.count(withheld) == (0 if sees_referrals else 2)  # that there were two, and when, still shows
     assert "/correct/" not in logged  # a referral's entry follows the referral: changed on the referrals list
+
+
+def test_a_teachers_own_referral_entry_is_theirs_to_read_and_correct_and_the_offices_to_know_of(
+    client, school, referral, staff
+):
+    """Logged by hand as the kind "Referral" (not recorded as a referral): its writer reads and corrects it; the
+    office, who do not see referrals, learns only that there was one, also when the teacher's next log refreshes
+    the list in place."""
+    pupil = referral.pupil
+    pupil.registration_group = RegistrationGroup.objects.get(school=school, name="4B")
+    pupil.save()
+    teacher = staff["bob"]
+    client.force_login(teacher)
+    today = timezone.localdate().isoformat()
+    client.post(
+        url("action_create", school, pupil.pk), {"kind": "referral", "occurred_on": today, "outcome": "Rang CAMHS"}
+    )
+    mine = ActionLog.objects.get(pupil=pupil, by=teacher)
+    reply = client.post(
+        url("action_create", school, pupil.pk),
+        {"kind": "phone_call", "occurred_on": today},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    refreshed = reply.split('id="actions-list"')[1]
+    assert "Rang CAMHS" in refreshed and "Early help" not in refreshed  # theirs, and not the lead's referral
+    assert url("action_correct", school, pupil.pk, mine.pk) in refreshed
+
+    client.force_login(staff["owen"])
+    logged = client.get(url("pupil", school, pupil.pk)).content.decode().split('aria-labelledby="actions-heading"')[1]
+    assert "Rang CAMHS" not in logged and "Early help" not in logged
 
 
 def test_a_referral_dated_before_the_pupil_joined_is_refused_in_place(client, school, pupil, attendance_lead):
