@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from interventions.selectors import nightly_status
 from pupils.access import school_access, schools_for
 
 
@@ -73,7 +74,9 @@ def home(request: HttpRequest) -> HttpResponse:
     schools = schools_for(request.user)
     if len(schools) == 1:
         return redirect("school_home", urn=schools[0].urn)
-    return render(request, "school_picker.html", {"schools": schools})
+    # How each school's last night went: across a trust or an LA, a night that failed is seen from here.
+    nights = [(school, nightly_status(school=school)) for school in schools]
+    return render(request, "school_picker.html", {"schools": schools, "nights": nights})
 
 
 @login_required

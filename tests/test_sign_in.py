@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils import timezone
 
 from pupils.models import StaffMembership
 from tests.factories import MembershipFactory, SchoolFactory, UserFactory
@@ -108,6 +110,32 @@ def test_someone_at_two_schools_chooses_between_them(client, school, other_schoo
     assert school.name in body and other_school.name in body
     third = SchoolFactory(name="Cedar Primary")
     assert client.get(reverse("school_home", args=[third.urn])).status_code == 404
+
+
+def test_the_list_of_schools_says_how_each_ones_last_night_went(client, school, other_school):
+    """An LA officer sees, before opening any school, which school's night failed or never ran."""
+    from interventions import services
+    from interventions.models import NightlyRun
+    from tests.interventions.conftest import SIMPLE_LADDER
+
+    user = UserFactory(username="trust")
+    third = SchoolFactory(name="Cedar Primary")
+    for s in (school, other_school, third):
+        MembershipFactory(user=user, school=s, role=StaffMembership.Role.LA_OFFICER)
+    for s in (school, other_school):
+        services.ladder_load(school=s, document=SIMPLE_LADDER, activate=True)
+    yesterday = timezone.localdate() - timedelta(days=1)
+    NightlyRun.objects.create(
+        school=other_school, run_on=yesterday, status="failed", started_at=timezone.now(), error="OperationalError"
+    )
+    client.force_login(user)
+    body = client.get(reverse("home")).content.decode()
+    picker = body.split("Your schools</h1>")[1]  # not the menu's list of schools
+    rows = {s.name: picker.split(s.name)[1].split("</a>")[0] for s in (school, other_school, third)}
+    on = f"{yesterday:%a %-d %b}"
+    assert f"Night of {on}: did not run" in rows[school.name]
+    assert f"Night of {on}: failed, to be tried again" in rows[other_school.name]
+    assert "No active ladder: no night runs" in rows[third.name]
 
 
 def test_a_signed_in_member_of_staff_changes_their_own_password(client, attendance_lead):
