@@ -153,7 +153,7 @@ class ActionCorrectionInline(ReadOnlyMixin, admin.TabularInline):
     """What the entry said before each correction: history, written only by `services.action_correct`."""
 
     model = ActionCorrection
-    fields = ("at", "by", "reason", "kind", "title", "occurred_on", "outcome", "notes")
+    fields = ("at", "by", "reason", *ActionCorrection.KEPT)
     readonly_fields = fields
     extra = 0
 

@@ -345,8 +345,10 @@ class ActionCorrection(models.Model):
     entry said until then, who changed it, when and why (`services.action_correct`).
     """
 
+    #: What the entry said before this correction: the fields of ActionLog a correction may change.
+    KEPT = ("kind", "title", "occurred_on", "outcome", "notes")
+
     action = models.ForeignKey(ActionLog, on_delete=models.CASCADE, related_name="corrections")
-    # What the entry said before this correction.
     kind = models.CharField(max_length=20, choices=ActionLog.Kind.choices)
     title = models.CharField(max_length=300, blank=True)
     occurred_on = models.DateField()

@@ -1042,23 +1042,16 @@ def action_correct(
         says_nothing = title in ("", ActionLog.Kind.OTHER.label) and not (outcome.strip() or notes.strip())
         if kind == ActionLog.Kind.OTHER and says_nothing:
             raise ValidationError({"notes": OTHER_SAYS_NOTHING})
-        now = (kind, title, occurred_on, outcome, notes)
-        if now == (action.kind, action.title, action.occurred_on, action.outcome, action.notes):
+        now = {"kind": kind, "title": title, "occurred_on": occurred_on, "outcome": outcome, "notes": notes}
+        was = {name: getattr(action, name) for name in ActionCorrection.KEPT}
+        if now == was:
             raise ValidationError("Nothing was changed: change the date, what happened or the words, then save.")
-        before = ActionCorrection.objects.create(
-            action=action,
-            kind=action.kind,
-            title=action.title,
-            occurred_on=action.occurred_on,
-            outcome=action.outcome,
-            notes=action.notes,
-            reason=reason,
-            by=user,
-        )
-        action.kind, action.title, action.occurred_on, action.outcome, action.notes = now
+        before = ActionCorrection.objects.create(action=action, reason=reason, by=user, **was)
+        for name, value in now.items():
+            setattr(action, name, value)
         reopened = _task_no_longer_done_by(action)
         action.full_clean()
-        action.save(update_fields=["kind", "title", "occurred_on", "outcome", "notes", "task"])
+        action.save(update_fields=[*ActionCorrection.KEPT, "task"])
     return Corrected(before=before, task_reopened=reopened)
 
 
