@@ -997,9 +997,9 @@ def pending_proposals(*, ladder: Ladder, pupils: QuerySet[Pupil]) -> QuerySet[Pr
     )
 
 
-#: How long a move a person declined rests: the night (`nightly`) and the simulation do not propose it again for
-#: this many school days
-#: (four school weeks), whatever the data, so a decision made with a reason ("review in four weeks") stands.
+#: How long a move a person declined rests: the night (`nightly`) and the simulation do not propose it again
+#: for this many school days (four school weeks), whatever the data, so a decision made with a reason
+#: ("review in four weeks") stands.
 DECLINE_RESTS_SCHOOL_DAYS = 20
 
 

@@ -1,4 +1,4 @@
-"""A review task for each pupil whom a person moved to the DfE ladder's Enforce on a proposal made for severe absence alone.
+"""A review for each pupil a person moved to the DfE ladder's Enforce on a proposal for severe absence alone.
 
 Migration 0022 stopped the DfE ladder proposing Enforce (penalty notices,
 prosecution) for severe absence alone, and withdrew such proposals still
@@ -11,9 +11,9 @@ whether they should stay.
 
 Only on a school's DfE ladder in use, where its Enforce still follows the rule 0022 brought
 in (a school that wrote its own rule chose it), for pupils on roll at Enforce whose latest
-move there was an approved proposal whose reasons do not include the penalty-notice count. One task per such move,
-however often this runs (the unique stage change and task key). Reversing removes those
-tasks still open.
+move there was an approved proposal whose reasons do not include the penalty-notice count.
+One task per such move, however often this runs (the unique stage change and task key).
+Reversing removes those tasks still open.
 """
 
 from __future__ import annotations
