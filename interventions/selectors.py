@@ -1003,24 +1003,44 @@ def pending_proposals(*, ladder: Ladder, pupils: QuerySet[Pupil]) -> QuerySet[Pr
 DECLINE_RESTS_SCHOOL_DAYS = 20
 
 
-def declined_lately(*, school: School, calendar: SchoolCalendar, as_of: date) -> set[tuple[int, str]]:
-    """(pupil id, stage key) of the moves a person declined within the last DECLINE_RESTS_SCHOOL_DAYS
-    school days before `as_of`: the night does not propose them again yet.
+@dataclass(frozen=True)
+class Resting:
+    """A move a person declined lately: not proposed again until `until` (the first school day it may be)."""
+
+    declined_on: date
+    by: str
+    reason: str
+    until: date
+
+
+def declined_lately(*, school: School, calendar: SchoolCalendar, as_of: date) -> dict[tuple[int, str], Resting]:
+    """The moves a person declined within the last DECLINE_RESTS_SCHOOL_DAYS school days before `as_of`,
+    by (pupil id, stage key): the night does not propose them again yet.
 
     By stage key, on any of the school's ladders: an edited copy, once active, is the same ladder to the
-    people who decided (its placements and waiting moves carry over by key too).
+    people who decided (its placements and waiting moves carry over by key too). The latest decline of
+    a move is the one that rests.
     """
     # Four school weeks span at most about eleven calendar weeks, across the summer holiday: read well back.
-    recent = Proposal.objects.filter(
-        ladder__school=school,
-        status=Proposal.Status.DECLINED,
-        decided_at__date__gte=as_of - timedelta(days=150),
-    ).values_list("pupil_id", "to_stage__key", "decided_at")
-    return {
-        (pupil_id, key)
-        for pupil_id, key, decided_at in recent
-        if calendar.add_school_days(timezone.localdate(decided_at), DECLINE_RESTS_SCHOOL_DAYS) > as_of
-    }
+    recent = (
+        Proposal.objects.filter(
+            ladder__school=school,
+            status=Proposal.Status.DECLINED,
+            decided_at__date__gte=as_of - timedelta(days=150),
+        )
+        .select_related("decided_by", "to_stage")
+        .order_by("decided_at", "pk")
+    )
+    resting = {}
+    for proposal in recent:
+        declined_on = timezone.localdate(proposal.decided_at)
+        until = calendar.add_school_days(declined_on, DECLINE_RESTS_SCHOOL_DAYS)
+        if until > as_of:
+            by = person_name(proposal.decided_by) if proposal.decided_by else "someone"
+            resting[proposal.pupil_id, proposal.to_stage.key] = Resting(
+                declined_on, by, proposal.decision_reason, until
+            )
+    return resting
 
 
 def for_deciding(*, school: School, proposals: Sequence[Proposal], today: date) -> list[Proposal]:

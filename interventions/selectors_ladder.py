@@ -33,6 +33,7 @@ class SimulationPage:
     current: list[dict[str, Any]] = field(default_factory=list)  # the other ladder's counts, when not comparable
     proposals: list[dict[str, Any]] = field(default_factory=list)  # laid out as moves; "waiting": already proposed
     staying: list[dict[str, Any]] = field(default_factory=list)  # laid out as moves
+    resting: list[dict[str, Any]] = field(default_factory=list)  # laid out as moves: declined lately, not proposed
 
     @property
     def proposals_waiting(self) -> int:
@@ -113,6 +114,7 @@ def simulation_page(
         moves=laid_out(simulation.moves),
         proposals=proposals,
         staying=laid_out(simulation.staying),
+        resting=laid_out(simulation.resting),
         compared_with=compared_with,
         comparable=comparable,
         current=[] if comparable else current,

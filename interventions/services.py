@@ -801,6 +801,9 @@ class Simulation:
     #: Pupils whose stage's criteria no longer hold but who stay, as `moves` with the stage `indicated`
     #: and `improving_since`: they come down only after `margin` points clear for `sustain_weeks` weeks.
     staying: list[dict[str, Any]] = field(default_factory=list)
+    #: Moves the data points to that a person declined lately, so not proposed yet (`declined_lately`),
+    #: as `moves` with `declined_on`, `by`, `reason` and `until`, the first day the night may propose it.
+    resting: list[dict[str, Any]] = field(default_factory=list)
     #: (tasks, letters) that approving every proposal would give: a person's move gives all a stage's work.
     approval_work: tuple[int, int] = (0, 0)
     sustain_weeks: int = 4
@@ -834,6 +837,9 @@ class Simulation:
                 {**row, "improving_since": row["improving_since"] and row["improving_since"].isoformat()}
                 for row in self.staying
             ],
+            "resting": [
+                {**row, **{name: row[name].isoformat() for name in ("declined_on", "until")}} for row in self.resting
+            ],
             "tasks": self.tasks,
             "letters": self.letters,
         }
@@ -864,6 +870,7 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
     moves: list[dict[str, Any]] = []
     proposals: list[dict[str, Any]] = []
     staying: list[dict[str, Any]] = []
+    resting: list[dict[str, Any]] = []
     approval_tasks = approval_letters = 0
     stage_docs = {stage["key"]: stage for stage in doc["stages"]}
     tasks: Counter[str] = Counter()
@@ -872,11 +879,19 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
     for pupil in facts.pupils:
         current = placements.get(pupil.pk, (None, None))[1]
         decision = decide(spec, facts.facts[pupil.pk], current, as_of=as_of, calendar=facts.calendar)
-        if (pupil.pk, decision.proposal) in declined:  # resting after a person declined it, as the night does
-            decision = dataclasses.replace(decision, proposal=None, proposal_reasons=())
         counts[decision.stage_key] += 1
         was = current.stage_key if current else None
         row = functools.partial(_simulated_row, pupil, facts=facts, spec=spec)
+        rest = declined.get((pupil.pk, decision.proposal))
+        if rest is not None:  # resting after a person declined it, as the night does
+            reasons = "; ".join(decision.proposal_reasons)
+            resting.append(
+                row(
+                    **{"from": decision.stage_key, "to": decision.proposal, "reasons": reasons},
+                    **dataclasses.asdict(rest),
+                )
+            )
+            decision = dataclasses.replace(decision, proposal=None, proposal_reasons=())
 
         if decision.moved:  # the night's move: the stage's work, as `stages_work_create` gives it
             evaluator = Evaluator(facts.facts[pupil.pk], facts.calendar, as_of, spec.min_possible, None, explain=False)
@@ -917,6 +932,7 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
         moves,
         proposals=proposals,
         staying=staying,
+        resting=resting,
         approval_work=(approval_tasks, approval_letters),
         sustain_weeks=spec.sustain_weeks,
         margin=spec.margin,

@@ -199,6 +199,7 @@ def ladder_simulate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
         "today": today,
         "register_day": school_calendar(access.school).register_day(as_of),  # the last school day counted
         "night": night,
+        "rest_days": selectors.DECLINE_RESTS_SCHOOL_DAYS,
         "letters": [{"name": names.get(row["key"], row["key"]), "count": row["count"]} for row in simulation.letters],
     }
     return render(request, "interventions/ladder_simulate.html", context)

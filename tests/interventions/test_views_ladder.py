@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
+from io import StringIO
 
 import pytest
 import yaml
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from interventions import nightly, services
+from interventions import nightly, selectors, services
 from interventions.ladder_words import text_colour
 from interventions.models import ActionLog, Ladder, NightlyRun, Placement, Proposal, StageChange, Task
 from letters.models import Letter, LetterTemplate
@@ -611,6 +614,55 @@ def test_the_simulation_lists_the_moves_it_would_propose(client, school, placed,
     assert (Task.objects.count() - before[0], Letter.objects.count() - before[1]) == (tasks, letters)
     assert tasks + letters > 0
     assert f"Approving it would give {tasks} task{'s' if tasks != 1 else ''} and {letters} letter" in body
+
+
+def test_the_simulation_lists_a_declined_move_as_resting_until_the_night_may_propose_it(
+    client, school, placed, ladder, attendance_lead
+):
+    pending = Proposal.objects.get(ladder=ladder, status="pending")
+    services.proposal_decline(proposal=pending, user=attendance_lead, reason="Medical evidence: review in 4 weeks")
+    client.force_login(attendance_lead)
+    response = client.get(url("ladder_simulate", school, "simple"))
+    page, simulation = response.context["page"], response.context["simulation"]
+    assert page.proposals == [] and simulation.proposed == 0
+    [resting] = page.resting
+    assert (resting["pk"], resting["from"], resting["to"]) == (pending.pupil_id, "pa", "panel")
+    as_of = selectors.simulation_day(school=school, night=selectors.last_good_run(school=school))
+    calendar = school_calendar(school)
+    declined_on = timezone.localdate()
+    until = calendar.add_school_days(declined_on, selectors.DECLINE_RESTS_SCHOOL_DAYS)
+    assert (resting["declined_on"], resting["until"]) == (declined_on, until)
+    body = " ".join(response.content.decode().split())
+    section = body.partition("Declined lately, not proposed again yet")[2]
+    assert escape(pending.pupil.full_name) in section
+    assert f"{declined_on.day} {declined_on:%b %Y} by alice: Medical evidence: review in 4 weeks" in section
+    assert f"{until:%a} {until.day} {until:%b}" in section
+    assert "1 move</a> a person declined lately is not proposed again yet." in body
+    # On that day the night proposes it again, and so does the simulation.
+    later = services.ladder_simulate(school=school, document=services.ladder_document(ladder), as_of=until)
+    assert as_of < until and later.resting == []
+    assert [(row["upn"], row["to"]) for row in later.proposals] == [(pending.pupil.upn, "panel")]
+
+
+def test_simulate_ladder_command_lists_declined_moves_resting(school, placed, ladder, attendance_lead, tmp_path):
+    pending = Proposal.objects.get(ladder=ladder, status="pending")
+    services.proposal_decline(proposal=pending, user=attendance_lead, reason="Not now")
+    path = tmp_path / "simple.yaml"
+    path.write_text(yaml.safe_dump(services.ladder_document(ladder)))
+    until = school_calendar(school).add_school_days(timezone.localdate(), selectors.DECLINE_RESTS_SCHOOL_DAYS)
+    out = StringIO()
+    call_command("simulate_ladder", str(path), "--school", school.urn, "--json", stdout=out)
+    [resting] = json.loads(out.getvalue())["resting"]
+    assert (resting["upn"], resting["to"], resting["by"], resting["until"]) == (
+        pending.pupil.upn,
+        "panel",
+        "alice",
+        until.isoformat(),
+    )
+    out = StringIO()
+    call_command("simulate_ladder", str(path), "--school", school.urn, stdout=out)
+    assert f"1 move(s) declined lately, not proposed again yet:\n  {pending.pupil.upn}" in out.getvalue()
+    assert f"may be proposed from {until.isoformat()})" in out.getvalue()
 
 
 def test_a_lowered_threshold_lists_who_no_longer_meets_it_but_stays_and_says_why(

@@ -53,3 +53,10 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {move['upn']} {move['name']}: {move['from'] or '-'} -> {move['to']}  ({move['reasons']})"
             )
+        if simulation.resting:
+            self.stdout.write(f"{len(simulation.resting)} move(s) declined lately, not proposed again yet:")
+        for move in simulation.resting:
+            self.stdout.write(
+                f"  {move['upn']} {move['name']}: {move['from']} -> {move['to']}  "
+                f"(declined {move['declined_on']} by {move['by']}; may be proposed from {move['until']})"
+            )
