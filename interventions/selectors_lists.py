@@ -95,9 +95,11 @@ def escalation_list(
     if not rows:
         return []
     actions: dict[int, list[ActionLog]] = defaultdict(list)
-    logged = ActionLog.objects.filter(
-        pupil__in=changes.values("pupil_id"), occurred_on__gte=min(c.on for c in rows)
-    ).select_related("by")
+    logged = (
+        ActionLog.objects.filter(pupil__in=changes.values("pupil_id"), occurred_on__gte=min(c.on for c in rows))
+        .select_related("by")
+        .annotate(corrected=Count("corrections"))  # said so beside it: what it said at first is on the pupil's page
+    )
     for action in logged.order_by("occurred_on", "created_at"):
         actions[action.pupil_id].append(action)
     return [Escalation(change=c, actions=[a for a in actions[c.pupil_id] if _after(a, c)]) for c in rows]

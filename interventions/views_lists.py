@@ -145,6 +145,7 @@ def _escalation_rows(rows: list[selectors_lists.Escalation]) -> Iterable[list[An
             row.acted,
             "; ".join(
                 f"{a.occurred_on.isoformat()} {a.title or a.get_kind_display()}{f' ({person_name(a.by)})' if a.by else ''}"
+                f"{' [corrected]' if a.corrected else ''}"
                 for a in row.actions
             ),
         ]

@@ -383,6 +383,29 @@ def test_escalations_csv_has_the_columns_and_is_audited_as_an_export(client, sch
     assert AuditEvent.objects.filter(verb="export", what__contains="escalations", user=attendance_lead).exists()
 
 
+def test_escalations_mark_an_action_corrected_since_it_was_logged(client, school, moved, attendance_lead, today):
+    call = ActionLog.objects.get(pupil=moved[1], title="Call")
+    client.force_login(attendance_lead)
+    page = " ".join(client.get(url("escalations", school)).content.decode().split())
+    assert 'Call <span class="text-body-secondary">(alice)</span></div>' in page  # not corrected yet
+    rows = rows_of(client.get(url("escalations", school) + "?format=csv&stage=pa"))
+    assert rows[1][-1] == f"{today - timedelta(days=1)} Call (alice)"
+
+    services.action_correct(
+        action=call,
+        user=attendance_lead,
+        reason="Wrote the outcome on the wrong pupil",
+        occurred_on=today - timedelta(days=1),
+        outcome="Left a voicemail",
+        notes="",
+    )
+    page = " ".join(client.get(url("escalations", school)).content.decode().split())
+    assert 'Call <span class="text-body-secondary">(alice)</span> <span class="badge' in page
+    assert ">corrected</span>" in page
+    rows = rows_of(client.get(url("escalations", school) + "?format=csv&stage=pa"))
+    assert rows[1][-1] == f"{today - timedelta(days=1)} Call (alice) [corrected]"
+
+
 def test_escalations_queries_do_not_grow_with_pupils(client, school, ladder, attendance_lead, today):
     def escalate(pupils):
         concern = ladder.stages.get(key="pa")
