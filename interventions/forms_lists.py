@@ -120,6 +120,11 @@ NEEDS_OUTCOME = (Referral.Status.DECLINED, Referral.Status.CLOSED)
 
 
 class ReferralUpdateForm(_MarksInvalid, forms.Form):
+    # Left out (a page loaded before it was there), the referral keeps its date.
+    made_on = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"}, format="%Y-%m-%d"),
+    )
     status = forms.ChoiceField(
         choices=Referral.Status.choices, widget=forms.Select(attrs={"class": "form-select form-select-sm"})
     )
@@ -129,9 +134,20 @@ class ReferralUpdateForm(_MarksInvalid, forms.Form):
         widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "placeholder": "Outcome"}),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, referral: Referral, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.referral = referral
         self.helper = _NoTagHelper()
+
+    def clean_made_on(self) -> date:
+        day = self.cleaned_data["made_on"] or self.referral.made_on
+        if day == self.referral.made_on:
+            return day
+        if day > timezone.localdate():
+            raise forms.ValidationError("A referral cannot be dated in the future.")
+        if problem := before_joining(day, self.referral.pupil.start_on):
+            raise forms.ValidationError(problem)
+        return day
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

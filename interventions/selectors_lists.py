@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -29,6 +29,7 @@ from pupils.flags import SEN_STATUS_FLAGS, held
 from pupils.models import Flag, Pupil, RegistrationGroup, School, YearGroup
 from pupils.people import person_name
 from pupils.selectors import pupils_on_roll_between, school_summaries
+from pupils.statistics import AttendanceSummary
 
 from .models import ActionLog, Ladder, Placement, Referral, Stage, StageChange
 
@@ -219,6 +220,10 @@ class GroupRow:
     #: The persistent absence rate this row is set against, and what it is ("national", "whole school").
     compared_pct: Decimal | None = None
     compared_with: str = ""
+    #: Names the row in a link to the pupils behind it ("year-12", "sen-K", "flag-fsm", "whole").
+    key: str = ""
+    #: The persistently absent pupils the row counts, by id: the list it opens.
+    persistent_ids: list[int] = field(default_factory=list)
 
     @property
     def persistent_pct(self) -> Decimal | None:
@@ -239,10 +244,12 @@ class GroupRow:
     def small(self) -> bool:
         return 0 < self.pupils < SMALL_GROUP
 
-    def add(self, *, persistent: bool, severe: bool) -> None:
+    def add(self, pupil_id: int, *, persistent: bool, severe: bool) -> None:
         self.pupils += 1
         self.persistent += persistent
         self.severe += severe
+        if persistent:
+            self.persistent_ids.append(pupil_id)
 
 
 @dataclass
@@ -275,26 +282,28 @@ def absence_by_group(
     year_groups = list(YearGroup.objects.filter(school=school).order_by("position"))
     flags = sorted(Flag.objects.filter(school=school), key=lambda f: (f.key != "fsm", not f.is_standard, f.name))
 
-    whole = GroupRow("All pupils of compulsory school age", compared_pct=national_pct, compared_with="national")
-    by_year = {y.pk: GroupRow(y.name) for y in year_groups}
-    by_sen = {value: GroupRow(label) for value, label in Pupil.Sen.choices}
-    by_flag = {f.key: GroupRow(f.name) for f in flags}
+    whole = GroupRow(
+        "All pupils of compulsory school age", compared_pct=national_pct, compared_with="national", key="whole"
+    )
+    by_year = {y.pk: GroupRow(y.name, key=f"year-{y.pk}") for y in year_groups}
+    by_sen = {value: GroupRow(label, key=f"sen-{value}") for value, label in Pupil.Sen.choices}
+    by_flag = {f.key: GroupRow(f.name, key=f"flag-{f.key}") for f in flags}
     outside: dict[int, list[str]] = defaultdict(list)  # year group -> "below" / "above" compulsory school age
     for pupil_id, year_group_id, sen, born in facts:
         summary = summaries.get(pupil_id)
         if summary is None or summary.possible == 0:
             continue  # no possible sessions in the window: not in the DfE denominator
         marks = {"persistent": summary.persistent, "severe": summary.severe}
-        by_year[year_group_id].add(**marks)
+        by_year[year_group_id].add(pupil_id, **marks)
         if not is_compulsory_school_age(born, end):
             outside[year_group_id].append(
                 "below" if age_on(born, school_year_age_date(end)) < COMPULSORY_AGES[0] else "above"
             )
             continue
-        whole.add(**marks)
-        by_sen[sen].add(**marks)
+        whole.add(pupil_id, **marks)
+        by_sen[sen].add(pupil_id, **marks)
         for key in flag_ids[pupil_id] & by_flag.keys():
-            by_flag[key].add(**marks)
+            by_flag[key].add(pupil_id, **marks)
     for year_group_id, sides in outside.items():
         counted = ", ".join(
             f"{sides.count(side)} pupil{pluralize(sides.count(side))} {side}"
@@ -317,6 +326,38 @@ def absence_by_group(
         GroupTable("By SEN status", list(by_sen.values())),
         GroupTable("By pupil group (flags)", list(by_flag.values())),
     ]
+
+
+@dataclass(frozen=True)
+class AbsentPupil:
+    """One persistently absent pupil behind a row of `absence_by_group`, with their year's figures."""
+
+    pupil: Pupil
+    summary: AttendanceSummary
+    stage: Stage | None  # where they stand on the school's active ladder: what support there is
+
+
+def group_row(tables: list[GroupTable], key: str) -> GroupRow | None:
+    """The row of `absence_by_group`'s tables named `key`, or None if there is none."""
+    return next((row for table in tables for row in table.rows if row.key == key), None)
+
+
+def persistently_absent(
+    *, school: School, row: GroupRow, pupils: QuerySet[Pupil], start: date, end: date
+) -> list[AbsentPupil]:
+    """The persistently absent pupils a row of `absence_by_group` counts, over the same [start, end], lowest
+    attendance first: who the rate is. Three queries, however many pupils."""
+    found = pupils.filter(pk__in=row.persistent_ids).select_related("registration_group", "year_group")
+    summaries = school_summaries(school=school, start=start, end=end, pupil_ids=row.persistent_ids)
+    stages = {
+        placement.pupil_id: placement.stage
+        for placement in Placement.objects.filter(pupil__in=row.persistent_ids, ladder__is_active=True).select_related(
+            "stage"
+        )
+    }
+    rows = [AbsentPupil(pupil, summaries[pupil.pk], stages.get(pupil.pk)) for pupil in found]
+    rows.sort(key=lambda r: (r.summary.attendance_pct, r.pupil.surname, r.pupil.forename, r.pupil.pk))
+    return rows
 
 
 # --- the penalty-notice threshold --------------------------------------------------

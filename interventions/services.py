@@ -1302,10 +1302,21 @@ def referral_record(
 
 
 @transaction.atomic
-def referral_update(*, referral: Referral, user: Any, status: str, outcome: str) -> Referral:
-    """Change a referral's status and outcome; the change is logged on the pupil's record."""
+def referral_update(
+    *, referral: Referral, user: Any, status: str, outcome: str, made_on: date | None = None
+) -> Referral:
+    """Change a referral's status and outcome, or correct its date; each change is logged on the pupil's record.
+
+    A corrected date moves the referral's own entry on the record too, keeping what it said before
+    (`ActionCorrection`). Raises ValidationError, naming the field and changing nothing, for an unknown
+    status, a date in the future, or a date on which the pupil already has a referral to the same service.
+    Whether the pupil had joined by then is the form's question (`ReferralUpdateForm`).
+    """
     if status not in Referral.Status.values:
         raise ValidationError({"status": f"Unknown status {status!r}."})
+    made_on = made_on or referral.made_on
+    if made_on != referral.made_on:
+        _referral_redate(referral=referral, user=user, made_on=made_on)
     if referral.status == status and referral.outcome == outcome:
         return referral
     referral.status = status
@@ -1321,3 +1332,43 @@ def referral_update(*, referral: Referral, user: Any, status: str, outcome: str)
         outcome=outcome,
     )
     return referral
+
+
+def _referral_redate(*, referral: Referral, user: Any, made_on: date) -> None:
+    """Correct the day a referral was made, and its entry on the pupil's record with it."""
+    if made_on > timezone.localdate():
+        raise ValidationError({"made_on": "A referral cannot be dated in the future."})
+    same = Referral.objects.filter(pupil=referral.pupil, to=referral.to, made_on=made_on).exclude(pk=referral.pk)
+    if referral.to == Referral.To.OTHER:
+        same = same.filter(outcome=referral.outcome)
+    if same.exists():
+        raise ValidationError(
+            {"made_on": f"A referral to {referral.get_to_display()} on {made_on:%-d %B %Y} is already recorded."}
+        )
+    was = referral.made_on
+    title = f"Referral: {referral.get_to_display()}"
+    # Its entry as `referral_record` wrote it (the oldest, if two referrals to one service shared a day).
+    entry = (
+        ActionLog.objects.select_for_update()
+        .filter(pupil=referral.pupil, kind=ActionLog.Kind.REFERRAL, title=title, occurred_on=was)
+        .order_by("created_at", "pk")
+        .first()
+    )
+    said = f"Date corrected from {was:%-d %b %Y} to {made_on:%-d %b %Y} on the referrals list"
+    if entry is not None:
+        ActionCorrection.objects.create(
+            action=entry, reason=said, by=user, **{name: getattr(entry, name) for name in ActionCorrection.KEPT}
+        )
+        entry.occurred_on = made_on
+        entry.save(update_fields=["occurred_on"])
+    referral.made_on = made_on
+    referral.save(update_fields=["made_on", "updated_at"])
+    ActionLog.objects.create(
+        school=referral.school,
+        pupil=referral.pupil,
+        kind=ActionLog.Kind.REFERRAL,
+        title=f"Referral to {referral.get_to_display()}: date corrected",
+        occurred_on=timezone.localdate(),
+        by=user,
+        outcome=said,
+    )

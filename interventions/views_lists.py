@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -163,11 +163,14 @@ def _require_refer(access: Access) -> None:
 
 
 def _row_form(referral: Referral, data: Any = None) -> ReferralUpdateForm:
-    return ReferralUpdateForm(
+    form = ReferralUpdateForm(
         data,
-        initial={"status": referral.status, "outcome": referral.outcome},
+        referral=referral,
+        initial={"made_on": referral.made_on, "status": referral.status, "outcome": referral.outcome},
         auto_id=f"referral-{referral.pk}-%s",
     )
+    form.fields["made_on"].widget.attrs["form"] = f"referral-{referral.pk}-form"  # it sits in the Date column
+    return form
 
 
 def _referrals_page(
@@ -237,21 +240,23 @@ def referral_update(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     form = _row_form(referral, request.POST)
     saved = False
     if form.is_valid():
-        before = (referral.status, referral.outcome)
+        before = (referral.made_on, referral.status, referral.outcome)
         try:
             services.referral_update(
                 referral=referral,
                 user=request.user,
                 status=form.cleaned_data["status"],
                 outcome=form.cleaned_data["outcome"].strip(),
+                made_on=form.cleaned_data["made_on"],
             )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
             saved = True
-            if (referral.status, referral.outcome) != before:
+            if (referral.made_on, referral.status, referral.outcome) != before:
                 what = (
                     f"referral to {referral.get_to_display()} for {referral.pupil.upn}: {referral.get_status_display()}"
+                    + (f", dated {referral.made_on}" if referral.made_on != before[0] else "")
                 )
                 _audit(request, access, AuditEvent.Verb.CHANGE, what, pupil=referral.pupil)
             form = _row_form(referral)
@@ -345,6 +350,8 @@ def absence_groups(request: HttpRequest, urn: str) -> HttpResponse:
         end=end,
         national_pct=Decimal(str(national)),
     )
+    if request.GET.get("group"):
+        return _absence_group(request, access, tables=tables, key=request.GET["group"], start=start, end=end)
     if _wants_csv(request):
         _audit(
             request, access, AuditEvent.Verb.EXPORT, f"persistent and severe absence by group {start} to {end} as CSV"
@@ -369,6 +376,77 @@ def absence_groups(request: HttpRequest, urn: str) -> HttpResponse:
         "registers_start": selectors.registers_start(school=access.school, calendar=calendar, today=today),
     }
     return render(request, "interventions/lists_absence.html", context)
+
+
+ABSENT_PUPIL_COLUMNS = (
+    "Group",
+    "UPN",
+    "Pupil",
+    "Class",
+    "Year",
+    "Possible sessions",
+    "Absent sessions",
+    "Unauthorised sessions",
+    "Attendance %",
+    "Severe",
+    "Stage",
+    "From",
+    "To",
+)
+
+
+def _absence_group(
+    request: HttpRequest,
+    access: Access,
+    *,
+    tables: list[selectors_lists.GroupTable],
+    key: str,
+    start: date,
+    end: date,
+) -> HttpResponse:
+    """The persistently absent pupils behind one row of the absence-by-group tables: who the rate is."""
+    row = selectors_lists.group_row(tables, key)
+    if row is None:
+        raise Http404("No such group")
+    found = selectors_lists.persistently_absent(
+        school=access.school, row=row, pupils=visible_pupils(access), start=start, end=end
+    )
+    what = f"persistently absent pupils, {row.name}, {start} to {end}"
+    if _wants_csv(request):
+        _audit(request, access, AuditEvent.Verb.EXPORT, f"{what} as CSV ({len(found)} rows)")
+        return _csv(
+            f"persistently-absent-{access.school.urn}-{key}-{end}.csv",
+            ABSENT_PUPIL_COLUMNS,
+            (
+                [
+                    row.name,
+                    absent.pupil.upn,
+                    absent.pupil.full_name,
+                    absent.pupil.registration_group.name,
+                    absent.pupil.year_group.name,
+                    absent.summary.possible,
+                    absent.summary.absent,
+                    absent.summary.unauthorised,
+                    _pct(absent.summary.attendance_pct),
+                    "yes" if absent.summary.severe else "",
+                    absent.stage.name if absent.stage else "",
+                    start.isoformat(),
+                    end.isoformat(),
+                ]
+                for absent in found
+            ),
+        )
+    _audit(request, access, AuditEvent.Verb.VIEW, f"{what} ({len(found)} rows)")
+    context = {
+        "access": access,
+        "row": row,
+        "found": found,
+        "start": start,
+        "end": end,
+        "key": key,
+        "tab": "absence",
+    }
+    return render(request, "interventions/lists_absence_group.html", context)
 
 
 @login_required

@@ -462,6 +462,94 @@ def test_updating_a_referral_in_place(client, school, referral, attendance_lead)
     assert AuditEvent.objects.filter(verb="change", pupil=referral.pupil).exists()
 
 
+def test_correcting_a_referrals_date_moves_its_entry_and_keeps_what_it_said(
+    client, school, referral, attendance_lead, today
+):
+    entry = ActionLog.objects.get(pupil=referral.pupil, title="Referral: Early help / MARF")
+    assert entry.occurred_on == today - timedelta(days=3)
+    client.force_login(attendance_lead)
+    page = client.get(url("referrals", school))
+    assert f'value="{referral.made_on.isoformat()}"' in page.content.decode()  # the date is in the row's form
+    earlier = today - timedelta(days=5)
+    response = client.post(
+        url("referral_update", school, referral.pk),
+        {"made_on": earlier.isoformat(), "status": "made", "outcome": ""},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200 and "Saved" in response.content.decode()
+    referral.refresh_from_db()
+    entry.refresh_from_db()
+    assert referral.made_on == entry.occurred_on == earlier
+    kept = entry.corrections.get()
+    assert (kept.occurred_on, kept.by) == (today - timedelta(days=3), attendance_lead)
+    assert kept.reason == (
+        f"Date corrected from {today - timedelta(days=3):%-d %b %Y} to {earlier:%-d %b %Y} on the referrals list"
+    )
+    assert ActionLog.objects.filter(
+        pupil=referral.pupil, title="Referral to Early help / MARF: date corrected"
+    ).exists()
+    event = AuditEvent.objects.get(verb="change", pupil=referral.pupil)
+    assert event.what.endswith(f"dated {earlier}")
+    # On the pupil's page the entry is on its new day, with what it said before.
+    body = " ".join(client.get(url("pupil", school, referral.pupil_id)).content.decode().split())
+    assert (
+        f"Until {timezone.localtime(kept.at):%-d %b %Y, %H:%M} it read: <strong>{kept.occurred_on:%-d %b %Y}</strong>"
+        in body
+    )
+
+
+@pytest.mark.parametrize(
+    "day, message",
+    [
+        (1, "A referral cannot be dated in the future."),
+        (-400, "is before the pupil joined the school"),
+        ("not a date", "Enter a valid date."),
+    ],
+)
+def test_a_referral_date_that_cannot_be_is_refused_beside_it_and_changes_nothing(
+    client, school, referral, attendance_lead, today, day, message
+):
+    referral.pupil.start_on = today - timedelta(days=30)
+    referral.pupil.save()
+    made_on = day if isinstance(day, str) else (today + timedelta(days=day)).isoformat()
+    client.force_login(attendance_lead)
+    before = ActionLog.objects.count()
+    response = client.post(
+        url("referral_update", school, referral.pk),
+        {"made_on": made_on, "status": "accepted", "outcome": ""},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert escape(message) in body or message in body
+    assert f'id="referral-{referral.pk}-made_on"' in body and 'aria-invalid="true"' in body
+    referral.refresh_from_db()
+    assert (referral.made_on, referral.status) == (today - timedelta(days=3), "made")
+    assert ActionLog.objects.count() == before
+
+
+def test_a_referral_cannot_be_redated_onto_the_same_service_on_the_same_day(
+    client, school, referral, attendance_lead, today
+):
+    other = services.referral_record(
+        pupil=referral.pupil, user=attendance_lead, to="early_help", made_on=today - timedelta(days=1)
+    )
+    client.force_login(attendance_lead)
+    response = client.post(
+        url("referral_update", school, referral.pk),
+        {"made_on": other.made_on.isoformat(), "status": "made", "outcome": ""},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    assert (
+        f"A referral to Early help / MARF on {other.made_on:%-d %B %Y} is already recorded."
+        in response.content.decode()
+    )
+    referral.refresh_from_db()
+    assert referral.made_on == today - timedelta(days=3)
+    assert not ActionLog.objects.filter(corrections__isnull=False).exists()
+
+
 def test_closing_a_referral_without_an_outcome_is_refused_in_place(client, school, referral, attendance_lead):
     client.force_login(attendance_lead)
     response = client.post(
@@ -714,6 +802,106 @@ def test_absence_by_group_queries_do_not_grow_with_pupils(client, school, attend
     for p in make_pupils(school, 30, today, "5C"):
         p.flags.add(fsm)
     assert [queries_for(client, path) for path in paths] == expected
+
+
+def _counted_by_hand(pupil, start, end):
+    """(possible, absent) from the pupil's marks, counted directly: every mark here is a possible session."""
+    marks = pupil.marks.filter(date__range=(start, end))
+    return marks.count(), marks.filter(code="O").count()
+
+
+def test_a_groups_persistent_count_opens_the_pupils_behind_it(client, school, groups, staff, today):
+    client.force_login(staff["sam"])
+    page = client.get(url("absence_groups", school))
+    year4 = table(page, "By year group")["Year 4"]
+    link = f'href="?group={year4.key}"'
+    assert link in page.content.decode()
+
+    response = client.get(url("absence_groups", school) + f"?group={year4.key}")
+    assert response.status_code == 200
+    found = response.context["found"]
+    # The severe pupil (1 in 2 missed) before the persistent one (1 in 7): lowest attendance first.
+    assert [absent.pupil for absent in found] == [groups["severe"], groups["persistent"]] and year4.persistent == 2
+    start, end = response.context["start"], response.context["end"]
+    for absent in found:
+        assert (absent.summary.possible, absent.summary.absent) == _counted_by_hand(absent.pupil, start, end)
+    assert [absent.summary.severe for absent in found] == [True, False]
+    body = " ".join(response.content.decode().split())
+    assert "Year 4: 2 persistently absent pupils of 3, 1 severely" in body
+    assert body.index(escape(groups["severe"].surname)) < body.index(escape(groups["persistent"].surname))
+    assert escape(groups["good"].surname) not in body.partition("group-heading")[2]
+    assert "Severe</span>" in body
+    assert AuditEvent.objects.filter(
+        verb="view", user=staff["sam"], what__startswith="persistently absent pupils, Year 4"
+    ).exists()
+
+
+def test_the_whole_school_and_flag_rows_open_the_pupils_they_count(client, school, groups, attendance_lead, today):
+    reception = school.year_groups.get(code="R")
+    age_date = date(today.year if today.month >= 9 else today.year - 1, 8, 31)
+    little = make_pupils(school, 1, today, "RA", absent_every=2)[0]  # severely absent, aged 4: not in the cohort
+    little.year_group, little.date_of_birth = reception, age_date.replace(year=age_date.year - 4)
+    little.save()
+    client.force_login(attendance_lead)
+    whole = client.get(url("absence_groups", school) + "?group=whole").context["found"]
+    assert {a.pupil for a in whole} == {groups["persistent"], groups["severe"], groups["year5"]}
+    reception_row = client.get(url("absence_groups", school) + f"?group=year-{reception.pk}").context["found"]
+    assert [a.pupil for a in reception_row] == [little]
+    fsm = client.get(url("absence_groups", school) + "?group=flag-fsm").context["found"]
+    assert [a.pupil for a in fsm] == [groups["year5"]]
+
+
+def test_the_pupils_behind_a_group_export_as_csv(client, school, groups, ladder, attendance_lead, today):
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=1))
+    client.force_login(attendance_lead)
+    response = client.get(url("absence_groups", school) + "?group=whole&format=csv")
+    rows = rows_of(response)
+    assert rows[0] == [
+        "Group",
+        "UPN",
+        "Pupil",
+        "Class",
+        "Year",
+        "Possible sessions",
+        "Absent sessions",
+        "Unauthorised sessions",
+        "Attendance %",
+        "Severe",
+        "Stage",
+        "From",
+        "To",
+    ]
+    by_upn = {row[1]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    assert set(by_upn) == {groups[k].upn for k in ("persistent", "severe", "year5")}
+    severe = by_upn[groups["severe"].upn]
+    start, end = school_calendar(school).academic_year_window(today)
+    possible, absent = _counted_by_hand(groups["severe"], start, end)
+    assert (severe["Possible sessions"], severe["Absent sessions"], severe["Severe"]) == (
+        str(possible),
+        str(absent),
+        "yes",
+    )
+    assert severe["Attendance %"] == f"{Decimal(100 * (possible - absent)) / possible:.1f}"
+    assert severe["Stage"] == Placement.objects.get(pupil=groups["severe"]).stage.name
+    assert by_upn[groups["persistent"].upn]["Severe"] == ""
+    assert AuditEvent.objects.filter(verb="export", what__startswith="persistently absent pupils").exists()
+
+
+def test_a_group_that_is_not_this_schools_is_404(client, school, other_school, groups, attendance_lead):
+    theirs = other_school.year_groups.first()
+    client.force_login(attendance_lead)
+    for key in (f"year-{theirs.pk}", "year-0", "flag-nonsense", "sen-Z", "everyone"):
+        assert client.get(url("absence_groups", school) + f"?group={key}").status_code == 404, key
+    assert not AuditEvent.objects.filter(what__startswith="persistently absent").exists()
+
+
+def test_the_pupils_behind_a_group_take_the_same_queries_however_many(client, school, attendance_lead, today):
+    make_pupils(school, 2, today, absent_every=3)
+    client.force_login(attendance_lead)
+    path = url("absence_groups", school) + "?group=whole"
+    expected = queries_for(client, path)
+    make_pupils(school, 20, today, "5C", absent_every=3)
+    assert queries_for(client, path) == expected
 
 
 def test_escalations_list_a_newcomer_first_placed_above_the_lowest_stage(client, school, moved, attendance_lead, today):
