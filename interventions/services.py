@@ -43,7 +43,7 @@ from .selectors import (
     task_stage_left,
     undo_refusal,
 )
-from .signals import letter_templates_requested, stage_entered, stage_letters_given
+from .signals import action_corrected, letter_templates_requested, stage_entered, stage_letters_given
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "ladders"
 SHIPPED = ("kirkby", "generic", "mickley", "sherrier", "firs", "dfe")
@@ -1068,6 +1068,7 @@ def action_correct(
         reopened = _task_no_longer_done_by(action)
         action.full_clean()
         action.save(update_fields=[*ActionCorrection.KEPT, "task"])
+        action_corrected.send(sender=ActionLog, action=action, before=before)
     return Corrected(before=before, task_reopened=reopened)
 
 

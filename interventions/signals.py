@@ -5,7 +5,9 @@ stages, once for all of a night's movers; receivers (the letters app) queue
 each stage's letters and return how many they queued. `letter_templates_requested` asks which letter
 templates a school can use, by key and name: ladder files are checked against them, and pages name them.
 `stage_letters_given` asks which letters stage changes have queued already, whatever became of them
-(the night's catch-up asks only the rest's `when`).
+(the night's catch-up asks only the rest's `when`). `action_corrected` is sent inside the transaction
+that corrects a logged action (`services.action_correct`), so what follows from the entry follows it:
+a letter's posting date, say.
 """
 
 from __future__ import annotations
@@ -15,3 +17,4 @@ from django.dispatch import Signal
 stage_entered = Signal()  # kwargs: entries [(stage_change, letter_keys)], on, user
 letter_templates_requested = Signal()  # kwargs: school; receivers return {key: name}
 stage_letters_given = Signal()  # kwargs: changes; receivers return {(stage_change_id, letter_key)}
+action_corrected = Signal()  # kwargs: action (as corrected), before (its ActionCorrection)

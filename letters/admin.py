@@ -76,7 +76,7 @@ class PrintBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(Letter)
 class LetterAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("created_at", "pupil", "template", "status", "queued_on", "printed_at", "posted_at", "school")
+    list_display = ("created_at", "pupil", "template", "status", "queued_on", "printed_at", "posted_on", "school")
     list_filter = ("status", "school")
     list_select_related = ("pupil", "template", "school")
     search_fields = ("template__name", "dedupe_key", *PUPIL_SEARCH_FIELDS)

@@ -198,7 +198,9 @@ class Letter(models.Model):
     printed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    posted_at = models.DateTimeField(null=True, blank=True)
+    posted_at = models.DateTimeField(null=True, blank=True)  # when someone marked it posted
+    # The day it went in the post, as its entry on the pupil's record says: corrected with that entry.
+    posted_on = models.DateField(null=True, blank=True)
     posted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -1,4 +1,5 @@
-"""Answers the interventions app's hooks: queue a stage's letters, say which it queued, name the templates."""
+"""Answers the interventions app's hooks: queue a stage's letters, say which it queued, name the templates,
+follow a corrected posting record."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from interventions.signals import letter_templates_requested, stage_entered, stage_letters_given
+from interventions.signals import action_corrected, letter_templates_requested, stage_entered, stage_letters_given
 
 from . import selectors, services
 
@@ -24,3 +25,8 @@ def known_letter_templates(sender: Any, *, school: Any = None, **kwargs: Any) ->
 @receiver(stage_letters_given, dispatch_uid="letters_given_for_stage_changes")
 def stage_letters_given_for(sender: Any, *, changes: list[Any], **kwargs: Any) -> set[tuple[int, str]]:
     return selectors.stage_letters_given(changes=changes)
+
+
+@receiver(action_corrected, dispatch_uid="letters_posted_on_follows_its_record")
+def posting_record_corrected(sender: Any, *, action: Any, **kwargs: Any) -> int:
+    return services.letter_posted_on_follow(action=action)

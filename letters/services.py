@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -773,7 +774,7 @@ def letters_mark_posted(*, school: School, letter_ids: Collection[int], user: An
     user = user if getattr(user, "is_authenticated", False) else None
     now = timezone.now()
     posted = Letter.objects.filter(pk__in=[letter.pk for letter in to_post], status=Letter.Status.PRINTED).update(
-        status=Letter.Status.POSTED, posted_at=now, posted_by=user
+        status=Letter.Status.POSTED, posted_at=now, posted_on=on, posted_by=user
     )
     if posted != len(to_post):  # pragma: no cover - the rows are locked above
         raise ValidationError("Some of these letters changed while being marked posted: please try again.")
@@ -813,6 +814,31 @@ def _posting_records(letter: Letter, *, user: Any) -> QuerySet[ActionLog]:
     )
 
 
+#: How `letters_mark_posted` names the letter in its entry on the pupil's record.
+_POSTING_REFERENCE = re.compile(r"Reference L(\d+),")
+
+
+def letter_posted_on_follow(*, action: ActionLog) -> int:
+    """If `action` is the record of posting a letter, and has been corrected, the letter's posting day
+    follows it. Returns how many letters changed (0 or 1).
+
+    The entry is found to be a posting record by what it said when written (its first correction keeps
+    that), so a correction to its words does not lose the letter.
+    """
+    if action.kind != ActionLog.Kind.LETTER:
+        return 0
+    first = action.corrections.order_by("at", "pk").first()
+    as_written = first if first is not None else action
+    found = _POSTING_REFERENCE.search(as_written.notes)
+    if as_written.outcome != "Posted" or found is None:
+        return 0
+    return (
+        Letter.objects.filter(pk=int(found.group(1)), pupil_id=action.pupil_id, status=Letter.Status.POSTED)
+        .exclude(posted_on=action.occurred_on)
+        .update(posted_on=action.occurred_on)
+    )
+
+
 @transaction.atomic
 def letters_unpost(*, school: School, letter_ids: Collection[int], user: Any) -> int:
     """Take back marking these letters posted: the person who did it, within `selectors.UNPOST_MINUTES`.
@@ -842,7 +868,7 @@ def letters_unpost(*, school: School, letter_ids: Collection[int], user: Any) ->
     for letter in letters:
         records[letter.pk].delete()
     Letter.objects.filter(pk__in=[letter.pk for letter in letters]).update(
-        status=Letter.Status.PRINTED, posted_at=None, posted_by=None
+        status=Letter.Status.PRINTED, posted_at=None, posted_on=None, posted_by=None
     )
     audit_record(
         school=school, user=user, verb=AuditEvent.Verb.CHANGE, what=f"took back marking {len(letters)} letters posted"

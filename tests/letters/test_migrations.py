@@ -211,3 +211,46 @@ def test_letters_with_the_years_figures_learn_to_say_when_a_pupil_joined():
     for key, template in shipped.items():
         template.refresh_from_db()
         assert template.body == shipped_before_0010(key)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_0011_gives_posted_letters_the_day_their_record_says_as_corrected(school, family, office):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from interventions.models import ActionLog
+    from interventions.services import action_correct
+    from letters import services
+    from letters.models import Letter
+    from tests.factories import PupilFactory
+    from tests.letters.conftest import queue_letters
+
+    corrected, plain, unrecorded = queue_letters(
+        school, [family, PupilFactory(school=school), PupilFactory(school=school)]
+    )
+    ids = [corrected.pk, plain.pk, unrecorded.pk]
+    Letter.objects.filter(pk__in=ids).update(status="printed", printed_at=timezone.now())
+    services.letters_mark_posted(school=school, letter_ids=ids, user=office)
+    today = timezone.localdate()
+    record = ActionLog.objects.get(pupil=corrected.pupil, kind="letter")
+    action_correct(
+        action=record,
+        user=office,
+        reason="Friday",
+        occurred_on=today - timedelta(days=3),
+        outcome="Posted 1st",
+        notes="",
+    )
+    ActionLog.objects.filter(pupil=unrecorded.pupil, kind="letter").delete()
+    marked = timezone.now() - timedelta(days=1)
+    Letter.objects.filter(pk=unrecorded.pk).update(posted_at=marked)
+
+    migrate_to(("letters", "0010_letters_say_when_a_pupil_joined"))
+    migrate_to_latest()
+    posted_on = dict(Letter.objects.filter(pk__in=ids).values_list("pk", "posted_on"))
+    assert posted_on == {
+        corrected.pk: today - timedelta(days=3),  # as its corrected record says
+        plain.pk: today,
+        unrecorded.pk: timezone.localdate(marked),  # no record: the day it was marked posted
+    }

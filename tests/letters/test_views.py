@@ -465,6 +465,72 @@ def test_taking_back_posting_leaves_a_record_of_posting_someone_corrected(school
     assert ActionLog.objects.get(pk=record.pk).corrections.count() == 1
 
 
+def test_correcting_the_day_a_letter_was_posted_moves_the_letters_own_date(client, school, printed, office):
+    from interventions.services import action_correct
+    from letters import services
+
+    batch, letter = printed
+    today = timezone.localdate()
+    services.letters_mark_posted(school=school, letter_ids=[letter.pk], user=office)
+    letter.refresh_from_db()
+    assert letter.posted_on == today
+    record = ActionLog.objects.get(pupil=letter.pupil, kind="letter", outcome="Posted")
+    friday = today - timedelta(days=3)
+    # Its words corrected first, then its date: still the record of posting this letter.
+    action_correct(
+        action=record, user=office, reason="Sent first class", occurred_on=today, outcome="Posted 1st", notes=""
+    )
+    action_correct(
+        action=record, user=office, reason="Posted on Friday", occurred_on=friday, outcome="Posted 1st", notes=""
+    )
+    letter.refresh_from_db()
+    assert (letter.posted_on, letter.status) == (friday, "posted")
+    client.force_login(office)
+    posted = f"Posted {friday.day} {friday:%b}"
+    assert posted in client.get(reverse("letters:letter", args=[school.urn, letter.pk])).content.decode()
+    assert posted in client.get(reverse("letters:batch", args=[school.urn, batch.pk])).content.decode()
+    assert posted in client.get(reverse("letters:queue", args=[school.urn]) + "?status=posted").content.decode()
+
+
+def test_correcting_another_entry_leaves_a_letters_posting_date_alone(school, printed, office, attendance_lead):
+    from interventions.services import action_correct, action_log
+    from letters import services
+
+    batch, letter = printed
+    today = timezone.localdate()
+    services.letters_mark_posted(school=school, letter_ids=[letter.pk], user=office)
+    # A call whose notes happen to quote the letter's reference is not its posting record.
+    call = action_log(
+        pupil=letter.pupil,
+        user=attendance_lead,
+        kind="phone_call",
+        occurred_on=today,
+        title="Phone call",
+        outcome="Posted",
+        notes=f"Reference {letter.reference}, mum has it",
+    )
+    action_correct(
+        action=call,
+        user=attendance_lead,
+        reason="called Friday",
+        occurred_on=today - timedelta(days=3),
+        outcome="Posted",
+        notes=call.notes,
+    )
+    letter.refresh_from_db()
+    assert letter.posted_on == today
+
+
+def test_taking_back_posting_clears_the_day_it_was_posted(school, printed, office):
+    from letters import services
+
+    batch, letter = printed
+    services.letters_mark_posted(school=school, letter_ids=[letter.pk], user=office)
+    services.letters_unpost(school=school, letter_ids=[letter.pk], user=office)
+    letter.refresh_from_db()
+    assert (letter.status, letter.posted_on, letter.posted_at) == ("printed", None, None)
+
+
 def test_batch_progress_polls_while_printing_and_reloads_when_done(client, school, office):
     batch = PrintBatch.objects.create(school=school, status="running", total=80, done=20, phase="Laying out letters")
     client.force_login(office)
