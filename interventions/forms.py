@@ -43,10 +43,11 @@ def before_joining(day: date, joined: date) -> str:
     )
 
 
-def action_day_check(day: date, *, joined: date | None) -> date:
-    """The day an action happened, if it can have: not in the future, not before the pupil joined."""
+def action_day_check(day: date, *, joined: date | None, future: str = ACTION_IN_THE_FUTURE) -> date:
+    """The day an action happened (or a referral was made: `future` says which), if it can have: not in the
+    future, not before the pupil joined."""
     if day > timezone.localdate():
-        raise forms.ValidationError(ACTION_IN_THE_FUTURE)
+        raise forms.ValidationError(future)
     if joined is not None and (problem := before_joining(day, joined)):
         raise forms.ValidationError(problem)
     return day

@@ -13,8 +13,9 @@ from django.utils import timezone
 from pupils.calendar import long_date
 from pupils.models import Pupil, RegistrationGroup, School, YearGroup
 
-from .forms import before_joining
+from .forms import action_day_check
 from .models import Referral, Stage
+from .services import REFERRAL_IN_THE_FUTURE
 
 #: The escalations list looks back this far unless asked otherwise.
 DEFAULT_WEEKS = 4
@@ -32,9 +33,13 @@ class _MarksInvalid:
         super().full_clean()  # type: ignore[misc]
         for name in self.errors:  # type: ignore[attr-defined]
             if name in self.fields:  # type: ignore[attr-defined]
-                attrs = self.fields[name].widget.attrs  # type: ignore[attr-defined]
-                attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
-                attrs["aria-invalid"] = "true"
+                self.mark_invalid(name)
+
+    def mark_invalid(self, name: str) -> None:
+        """Flag one field; also for an error a service found after the form's own checks passed."""
+        attrs = self.fields[name].widget.attrs  # type: ignore[attr-defined]
+        attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
+        attrs["aria-invalid"] = "true"
 
 
 def _date_input() -> forms.DateInput:
@@ -120,6 +125,8 @@ NEEDS_OUTCOME = (Referral.Status.DECLINED, Referral.Status.CLOSED)
 
 
 class ReferralUpdateForm(_MarksInvalid, forms.Form):
+    # The date the person saw, to tell their change from someone else's made meanwhile.
+    made_on_shown = forms.DateField(required=False, widget=forms.HiddenInput)
     # Left out (a page loaded before it was there), the referral keeps its date.
     made_on = forms.DateField(
         required=False,
@@ -139,15 +146,15 @@ class ReferralUpdateForm(_MarksInvalid, forms.Form):
         self.referral = referral
         self.helper = _NoTagHelper()
 
-    def clean_made_on(self) -> date:
-        day = self.cleaned_data["made_on"] or self.referral.made_on
-        if day == self.referral.made_on:
-            return day
-        if day > timezone.localdate():
-            raise forms.ValidationError("A referral cannot be dated in the future.")
-        if problem := before_joining(day, self.referral.pupil.start_on):
-            raise forms.ValidationError(problem)
-        return day
+    def clean_made_on(self) -> date | None:
+        day, shown = self.cleaned_data["made_on"], self.cleaned_data.get("made_on_shown")
+        if "made_on" not in self.data:  # a page from before the date was on it: the referral keeps its date
+            return None
+        if day is None:
+            raise forms.ValidationError("Enter the date the referral was made.")
+        if day == (shown or self.referral.made_on):
+            return None  # not changed by this person
+        return action_day_check(day, joined=self.referral.pupil.start_on, future=REFERRAL_IN_THE_FUTURE)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -172,12 +179,7 @@ class ReferralForm(forms.Form):
         self.helper = _NoTagHelper()
 
     def clean_made_on(self) -> date:
-        day = self.cleaned_data["made_on"]
-        if day > timezone.localdate():
-            raise forms.ValidationError("A referral cannot be recorded for a date in the future.")
-        if problem := before_joining(day, self.pupil.start_on):
-            raise forms.ValidationError(problem)
-        return day
+        return action_day_check(self.cleaned_data["made_on"], joined=self.pupil.start_on, future=REFERRAL_IN_THE_FUTURE)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -317,6 +317,8 @@ class ActionLog(models.Model):
     outcome = models.CharField(max_length=300, blank=True)
     notes = models.TextField(blank=True)
     task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="actions")
+    # The referral this entry records (`services.referral_record`) or whose change it logs (`referral_update`).
+    referral = models.ForeignKey("Referral", null=True, blank=True, on_delete=models.SET_NULL, related_name="entries")
     # Logged with one click (My classes), nothing typed: the only kind a person may take back.
     one_click = models.BooleanField(default=False)
     # Logged by a task's Done button (`services.task_complete`): what its Undo takes back, and nothing else.

@@ -1029,6 +1029,7 @@ def declined_lately(*, school: School, calendar: SchoolCalendar, as_of: date) ->
             decided_at__date__gte=as_of - timedelta(days=150),
         )
         .select_related("decided_by", "to_stage")
+        .only("pupil_id", "decided_at", "decision_reason", "to_stage__key", "decided_by")
         .order_by("decided_at", "pk")
     )
     resting = {}
@@ -1036,7 +1037,7 @@ def declined_lately(*, school: School, calendar: SchoolCalendar, as_of: date) ->
         declined_on = timezone.localdate(proposal.decided_at)
         until = calendar.add_school_days(declined_on, DECLINE_RESTS_SCHOOL_DAYS)
         if until > as_of:
-            by = person_name(proposal.decided_by) if proposal.decided_by else "someone"
+            by = person_name(proposal.decided_by)  # "" for someone no longer here
             resting[proposal.pupil_id, proposal.to_stage.key] = Resting(
                 declined_on, by, proposal.decision_reason, until
             )
@@ -1074,6 +1075,7 @@ def for_deciding(*, school: School, proposals: Sequence[Proposal], today: date) 
     for earlier in (
         Proposal.objects.filter(pupil_id__in=pupil_ids, status=Proposal.Status.DECLINED)
         .select_related("decided_by", "to_stage")
+        .only("pupil_id", "decided_at", "decision_reason", "to_stage__key", "decided_by")
         .order_by("decided_at", "pk")
     ):
         declined[earlier.pupil_id, earlier.to_stage.key] = earlier  # the latest last; by key, as the night rests it
@@ -1489,7 +1491,9 @@ def pupil_actions(*, pupil: Pupil) -> list[ActionLog]:
 def is_referral_record(action: ActionLog) -> bool:
     """Was this entry written by recording or updating a referral (`services.referral_record`,
     `services.referral_update`), rather than logged by hand as the kind "Referral"?"""
-    return action.kind == ActionLog.Kind.REFERRAL and action.title != ActionLog.Kind.REFERRAL.label
+    return action.referral_id is not None or (
+        action.kind == ActionLog.Kind.REFERRAL and action.title != ActionLog.Kind.REFERRAL.label
+    )
 
 
 def details_withheld(*, access: Access, action: ActionLog) -> bool:

@@ -990,6 +990,7 @@ CORRECTABLE_KINDS = tuple(
 )
 #: What the forms and the services say of a logged action that cannot be as it is.
 ACTION_IN_THE_FUTURE = "An action cannot be logged for a date in the future."
+REFERRAL_IN_THE_FUTURE = "A referral cannot be recorded for a date in the future."
 OTHER_SAYS_NOTHING = "Say what happened: an action logged as “Other” needs an outcome or notes."
 CORRECTION_WITHOUT_REASON = "Say why it is corrected: the reason is kept on the record."
 
@@ -1298,27 +1299,50 @@ def referral_record(
         occurred_on=made_on,
         by=user,
         outcome=outcome,
+        referral=referral,
     )
     return referral
 
 
+class ReferralRedatedMeanwhile(ValidationError):
+    """Someone else changed the referral's date while this person had it open: nothing was changed."""
+
+
 @transaction.atomic
 def referral_update(
-    *, referral: Referral, user: Any, status: str, outcome: str, made_on: date | None = None
+    *,
+    referral: Referral,
+    user: Any,
+    status: str,
+    outcome: str,
+    made_on: date | None = None,
+    made_on_shown: date | None = None,
 ) -> Referral:
-    """Change a referral's status and outcome, or correct its date; each change is logged on the pupil's record.
+    """Change a referral's status and outcome, or correct its date; each is kept on the pupil's record.
 
-    A corrected date moves the referral's own entry on the record too, keeping what it said before
-    (`ActionCorrection`). Raises ValidationError, naming the field and changing nothing, for an unknown
-    status, a date in the future, or a date on which the pupil already has a referral to the same service.
-    Whether the pupil had joined by then is the form's question (`ReferralUpdateForm`).
+    A status or outcome changed is logged as a new entry. A date corrected moves the referral's own entry
+    (`ActionLog.referral`), keeping what it said before (`ActionCorrection`), as a correction does.
+    `made_on_shown`: the date the person saw; if they change it and someone has changed it since,
+    ReferralRedatedMeanwhile is raised and nothing changes. Raises ValidationError, naming the field and changing nothing, for an
+    unknown status, a date in the future, or a day on which the pupil already has a referral to the service.
+    Whether the pupil had joined by then is the form's question (`forms.referral_day_check`).
     """
     if status not in Referral.Status.values:
         raise ValidationError({"status": f"Unknown status {status!r}."})
-    made_on = made_on or referral.made_on
-    if made_on != referral.made_on:
-        _referral_redate(referral=referral, user=user, made_on=made_on)
-    if referral.status == status and referral.outcome == outcome:
+    Pupil.objects.select_for_update().filter(pk=referral.pupil_id).first()  # as `referral_record`: one at a time
+    locked = Referral.objects.select_for_update().get(pk=referral.pk)
+    if made_on is not None and made_on_shown is not None and locked.made_on != made_on_shown:
+        raise ReferralRedatedMeanwhile(
+            {
+                "made_on": f"Someone changed this referral's date to {locked.made_on:%-d %B %Y} while you had it "
+                "open: nothing was changed. Check it, then save again."
+            }
+        )
+    referral.made_on = locked.made_on
+    made_on = made_on or locked.made_on
+    if made_on != locked.made_on:
+        _referral_redate(referral=referral, user=user, made_on=made_on, outcome=outcome)
+    if locked.status == status and locked.outcome == outcome:
         return referral
     referral.status = status
     referral.outcome = outcome
@@ -1331,45 +1355,41 @@ def referral_update(
         occurred_on=timezone.localdate(),
         by=user,
         outcome=outcome,
+        referral=referral,
     )
     return referral
 
 
-def _referral_redate(*, referral: Referral, user: Any, made_on: date) -> None:
-    """Correct the day a referral was made, and its entry on the pupil's record with it."""
+def _referral_redate(*, referral: Referral, user: Any, made_on: date, outcome: str) -> None:
+    """Correct the day a (locked) referral was made, and its own entry on the pupil's record with it."""
     if made_on > timezone.localdate():
-        raise ValidationError({"made_on": "A referral cannot be dated in the future."})
+        raise ValidationError({"made_on": REFERRAL_IN_THE_FUTURE})
     same = Referral.objects.filter(pupil=referral.pupil, to=referral.to, made_on=made_on).exclude(pk=referral.pk)
-    if referral.to == Referral.To.OTHER:
-        same = same.filter(outcome=referral.outcome)
-    if same.exists():
+    if referral.to == Referral.To.OTHER:  # "Other" names its service in the outcome: two may differ
+        same = same.filter(outcome=outcome)
+    earlier = same.select_related("by").first()
+    if earlier is not None:
+        who = f" by {person_name(earlier.by)}" if earlier.by else ""
         raise ValidationError(
-            {"made_on": f"A referral to {referral.get_to_display()} on {made_on:%-d %B %Y} is already recorded."}
+            {
+                "made_on": f"A referral to {earlier.get_to_display()} on {made_on:%-d %B %Y} is already recorded"
+                f"{who} ({earlier.get_status_display().lower()}): check the date."
+            }
         )
     was = referral.made_on
-    title = f"Referral: {referral.get_to_display()}"
-    # Its entry as `referral_record` wrote it (the oldest, if two referrals to one service shared a day).
     entry = (
         ActionLog.objects.select_for_update()
-        .filter(pupil=referral.pupil, kind=ActionLog.Kind.REFERRAL, title=title, occurred_on=was)
-        .order_by("created_at", "pk")
+        .filter(referral=referral, title=f"Referral: {referral.get_to_display()}")
         .first()
     )
-    said = f"Date corrected from {was:%-d %b %Y} to {made_on:%-d %b %Y} on the referrals list"
     if entry is not None:
         ActionCorrection.objects.create(
-            action=entry, reason=said, by=user, **{name: getattr(entry, name) for name in ActionCorrection.KEPT}
+            action=entry,
+            reason=f"The referral's date was corrected on the referrals list, from {was:%-d %b %Y}",
+            by=user,
+            **{name: getattr(entry, name) for name in ActionCorrection.KEPT},
         )
         entry.occurred_on = made_on
         entry.save(update_fields=["occurred_on"])
     referral.made_on = made_on
     referral.save(update_fields=["made_on", "updated_at"])
-    ActionLog.objects.create(
-        school=referral.school,
-        pupil=referral.pupil,
-        kind=ActionLog.Kind.REFERRAL,
-        title=f"Referral to {referral.get_to_display()}: date corrected",
-        occurred_on=timezone.localdate(),
-        by=user,
-        outcome=said,
-    )

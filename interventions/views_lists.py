@@ -166,7 +166,12 @@ def _row_form(referral: Referral, data: Any = None) -> ReferralUpdateForm:
     form = ReferralUpdateForm(
         data,
         referral=referral,
-        initial={"made_on": referral.made_on, "status": referral.status, "outcome": referral.outcome},
+        initial={
+            "made_on": referral.made_on,
+            "made_on_shown": referral.made_on,
+            "status": referral.status,
+            "outcome": referral.outcome,
+        },
         auto_id=f"referral-{referral.pk}-%s",
     )
     form.fields["made_on"].widget.attrs["form"] = f"referral-{referral.pk}-form"  # it sits in the Date column
@@ -248,9 +253,18 @@ def referral_update(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                 status=form.cleaned_data["status"],
                 outcome=form.cleaned_data["outcome"].strip(),
                 made_on=form.cleaned_data["made_on"],
+                made_on_shown=form.cleaned_data["made_on_shown"],
             )
         except ValidationError as exc:
+            if isinstance(exc, services.ReferralRedatedMeanwhile):  # shown as it now reads, to save again
+                referral.refresh_from_db()
+                data = request.POST.copy()
+                data["made_on"] = data["made_on_shown"] = referral.made_on.isoformat()
+                form = _row_form(referral, data)
+                form.is_valid()
             form.add_error(None, exc)
+            for name in getattr(exc, "error_dict", {}):
+                form.mark_invalid(name)
         else:
             saved = True
             if (referral.made_on, referral.status, referral.outcome) != before:
@@ -390,6 +404,7 @@ ABSENT_PUPIL_COLUMNS = (
     "Attendance %",
     "Severe",
     "Stage",
+    "Left on",
     "From",
     "To",
 )
@@ -408,9 +423,7 @@ def _absence_group(
     row = selectors_lists.group_row(tables, key)
     if row is None:
         raise Http404("No such group")
-    found = selectors_lists.persistently_absent(
-        school=access.school, row=row, pupils=visible_pupils(access), start=start, end=end
-    )
+    found = selectors_lists.persistently_absent(row=row, pupils=visible_pupils(access))
     what = f"persistently absent pupils, {row.name}, {start} to {end}"
     if _wants_csv(request):
         _audit(request, access, AuditEvent.Verb.EXPORT, f"{what} as CSV ({len(found)} rows)")
@@ -430,6 +443,7 @@ def _absence_group(
                     _pct(absent.summary.attendance_pct),
                     "yes" if absent.summary.severe else "",
                     absent.stage.name if absent.stage else "",
+                    absent.pupil.leaving_on.isoformat() if absent.pupil.leaving_on else "",
                     start.isoformat(),
                     end.isoformat(),
                 ]

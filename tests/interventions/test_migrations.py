@@ -435,3 +435,34 @@ def test_pupils_approved_onto_enforce_for_severe_absence_alone_get_a_review_for_
 
     migrate_to(before)
     assert not reviews().exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_0025_links_each_referrals_own_entry_and_its_changes_where_that_is_certain():
+    from interventions.models import ActionLog, Referral
+
+    school = SchoolFactory()
+    pupil, other_pupil = PupilFactory(school=school), PupilFactory(school=school)
+    lead, dsl = UserFactory(), UserFactory()
+    day = timezone.localdate() - timedelta(days=3)
+    # Two referrals to "Other" on one day, recorded by different people; one to CAMHS, later accepted.
+    food = services.referral_record(pupil=pupil, user=lead, to="other", made_on=day, outcome="Food bank")
+    uniform = services.referral_record(pupil=pupil, user=dsl, to="other", made_on=day, outcome="Uniform")
+    camhs = services.referral_record(pupil=other_pupil, user=lead, to="camhs", made_on=day)
+    services.referral_update(referral=camhs, user=lead, status="accepted", outcome="Seen")
+    services.referral_update(referral=food, user=lead, status="closed", outcome="Parcel given")
+    by_hand = services.action_log(pupil=pupil, user=lead, kind="referral", occurred_on=day, notes="Asked the nurse")
+    ActionLog.objects.update(referral=None)  # as entries were before 0025
+
+    migrate_to(("interventions", "0024_review_pupils_approved_onto_enforce_for_severe_absence"))
+    migrate_to_latest()
+    linked = dict(ActionLog.objects.values_list("pk", "referral_id"))
+    entries = ActionLog.objects.filter(kind="referral")
+    assert linked[entries.get(title="Referral: Other", by=lead).pk] == food.pk
+    assert linked[entries.get(title="Referral: Other", by=dsl).pk] == uniform.pk
+    assert linked[entries.get(title="Referral: CAMHS / mental health").pk] == camhs.pk
+    assert linked[entries.get(title="Referral to CAMHS / mental health: accepted").pk] == camhs.pk
+    # The pupil has two referrals to "Other": which one a change was to is not certain, so it stays unlinked.
+    assert linked[entries.get(title="Referral to Other: closed").pk] is None
+    assert linked[by_hand.pk] is None
+    assert Referral.objects.count() == 3

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -15,7 +17,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from interventions import nightly, services
-from interventions.models import ActionLog, Placement, Proposal, Referral, StageChange
+from interventions.models import ActionCorrection, ActionLog, Placement, Proposal, Referral, StageChange
 from pupils.models import AuditEvent, Flag, Pupil, RegistrationGroup, StaffMembership
 from pupils.services import school_calendar
 from tests.factories import MembershipFactory, PupilFactory, RegistrationGroupFactory
@@ -471,9 +473,15 @@ def test_correcting_a_referrals_date_moves_its_entry_and_keeps_what_it_said(
     page = client.get(url("referrals", school))
     assert f'value="{referral.made_on.isoformat()}"' in page.content.decode()  # the date is in the row's form
     earlier = today - timedelta(days=5)
+    entries = ActionLog.objects.count()
     response = client.post(
         url("referral_update", school, referral.pk),
-        {"made_on": earlier.isoformat(), "status": "made", "outcome": ""},
+        {
+            "made_on_shown": referral.made_on.isoformat(),
+            "made_on": earlier.isoformat(),
+            "status": "made",
+            "outcome": "",
+        },
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 200 and "Saved" in response.content.decode()
@@ -483,11 +491,9 @@ def test_correcting_a_referrals_date_moves_its_entry_and_keeps_what_it_said(
     kept = entry.corrections.get()
     assert (kept.occurred_on, kept.by) == (today - timedelta(days=3), attendance_lead)
     assert kept.reason == (
-        f"Date corrected from {today - timedelta(days=3):%-d %b %Y} to {earlier:%-d %b %Y} on the referrals list"
+        f"The referral's date was corrected on the referrals list, from {today - timedelta(days=3):%-d %b %Y}"
     )
-    assert ActionLog.objects.filter(
-        pupil=referral.pupil, title="Referral to Early help / MARF: date corrected"
-    ).exists()
+    assert ActionLog.objects.count() == entries  # corrected in place: no entry that looks like something done
     event = AuditEvent.objects.get(verb="change", pupil=referral.pupil)
     assert event.what.endswith(f"dated {earlier}")
     # On the pupil's page the entry is on its new day, with what it said before.
@@ -501,7 +507,7 @@ def test_correcting_a_referrals_date_moves_its_entry_and_keeps_what_it_said(
 @pytest.mark.parametrize(
     "day, message",
     [
-        (1, "A referral cannot be dated in the future."),
+        (1, "A referral cannot be recorded for a date in the future."),
         (-400, "is before the pupil joined the school"),
         ("not a date", "Enter a valid date."),
     ],
@@ -541,13 +547,100 @@ def test_a_referral_cannot_be_redated_onto_the_same_service_on_the_same_day(
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 422
+    body = response.content.decode()
     assert (
-        f"A referral to Early help / MARF on {other.made_on:%-d %B %Y} is already recorded."
-        in response.content.decode()
+        escape(f"A referral to Early help / MARF on {other.made_on:%-d %B %Y} is already recorded by alice (made):")
+        in body
     )
+    [made_on_input] = re.findall(rf'<input[^>]*id="referral-{referral.pk}-made_on"[^>]*>', body)
+    assert 'aria-invalid="true"' in made_on_input  # the date, named as the wrong field
     referral.refresh_from_db()
     assert referral.made_on == today - timedelta(days=3)
     assert not ActionLog.objects.filter(corrections__isnull=False).exists()
+
+
+def test_an_old_page_does_not_put_back_a_date_someone_corrected_meanwhile(
+    client, school, referral, attendance_lead, today
+):
+    shown = referral.made_on
+    corrected = today - timedelta(days=6)
+    services.referral_update(referral=referral, user=attendance_lead, status="made", outcome="", made_on=corrected)
+    client.force_login(attendance_lead)
+    # Changing only the status on a row that still shows the old date: the status saves, the date stays.
+    response = client.post(
+        url("referral_update", school, referral.pk),
+        {"made_on_shown": shown.isoformat(), "made_on": shown.isoformat(), "status": "accepted", "outcome": ""},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    referral.refresh_from_db()
+    assert (referral.made_on, referral.status) == (corrected, "accepted")
+    # Changing the date on that old row is refused, and the row comes back showing the date as it is now.
+    response = client.post(
+        url("referral_update", school, referral.pk),
+        {"made_on_shown": shown.isoformat(), "made_on": (today - timedelta(days=1)).isoformat(), "status": "accepted"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert escape(f"Someone changed this referral's date to {corrected:%-d %B %Y} while you had it open") in body
+    assert f'value="{corrected.isoformat()}"' in body
+    referral.refresh_from_db()
+    assert referral.made_on == corrected
+    assert ActionCorrection.objects.count() == 1
+
+
+def test_a_date_and_a_status_changed_together_are_both_kept(client, school, referral, attendance_lead, today):
+    client.force_login(attendance_lead)
+    earlier = today - timedelta(days=4)
+    response = client.post(
+        url("referral_update", school, referral.pk),
+        {
+            "made_on_shown": referral.made_on.isoformat(),
+            "made_on": earlier.isoformat(),
+            "status": "accepted",
+            "outcome": "Allocated",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    referral.refresh_from_db()
+    assert (referral.made_on, referral.status, referral.outcome) == (earlier, "accepted", "Allocated")
+    record = ActionLog.objects.get(referral=referral, title="Referral: Early help / MARF")
+    assert record.occurred_on == earlier
+    update = ActionLog.objects.get(referral=referral, title="Referral to Early help / MARF: accepted")
+    assert (update.occurred_on, update.outcome) == (today, "Allocated")
+
+
+def test_an_emptied_date_is_refused_and_a_form_without_one_keeps_it(client, school, referral, attendance_lead):
+    client.force_login(attendance_lead)
+    response = client.post(
+        url("referral_update", school, referral.pk),
+        {"made_on": "", "status": "accepted", "outcome": ""},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422 and "Enter the date the referral was made." in response.content.decode()
+    response = client.post(
+        url("referral_update", school, referral.pk), {"status": "accepted", "outcome": ""}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    made_on = referral.made_on
+    referral.refresh_from_db()
+    assert (referral.made_on, referral.status) == (made_on, "accepted")
+
+
+def test_redating_one_of_two_other_referrals_on_a_day_moves_its_own_entry(school, pupil, attendance_lead, today):
+    day = today - timedelta(days=2)
+    first = services.referral_record(pupil=pupil, user=attendance_lead, to="other", made_on=day, outcome="Food bank")
+    second = services.referral_record(pupil=pupil, user=attendance_lead, to="other", made_on=day, outcome="Uniform")
+    services.referral_update(
+        referral=second, user=attendance_lead, status="made", outcome="Uniform", made_on=day - timedelta(days=1)
+    )
+    assert ActionLog.objects.get(referral=second, title="Referral: Other").occurred_on == day - timedelta(days=1)
+    assert ActionLog.objects.get(referral=first, title="Referral: Other").occurred_on == day
+    # Onto the first one's day with the first one's words: the same referral twice, refused.
+    with pytest.raises(ValidationError, match="is already recorded"):
+        services.referral_update(referral=second, user=attendance_lead, status="made", outcome="Food bank", made_on=day)
 
 
 def test_closing_a_referral_without_an_outcome_is_refused_in_place(client, school, referral, attendance_lead):
@@ -868,6 +961,7 @@ def test_the_pupils_behind_a_group_export_as_csv(client, school, groups, ladder,
         "Attendance %",
         "Severe",
         "Stage",
+        "Left on",
         "From",
         "To",
     ]
@@ -885,6 +979,46 @@ def test_the_pupils_behind_a_group_export_as_csv(client, school, groups, ladder,
     assert severe["Stage"] == Placement.objects.get(pupil=groups["severe"]).stage.name
     assert by_upn[groups["persistent"].upn]["Severe"] == ""
     assert AuditEvent.objects.filter(verb="export", what__startswith="persistently absent pupils").exists()
+
+
+def test_every_rows_count_is_the_pupils_it_opens_leavers_and_younger_pupils_included(
+    client, school, groups, attendance_lead, today
+):
+    reception = school.year_groups.get(code="R")
+    age_date = date(today.year if today.month >= 9 else today.year - 1, 8, 31)
+    little = make_pupils(school, 1, today, "RA", absent_every=2)[0]
+    little.year_group, little.date_of_birth, little.sen = reception, age_date.replace(year=age_date.year - 4), "K"
+    little.save()
+    # Missed every other session, then left last week: counted to their leaving day.
+    leaver = make_pupils(school, 1, today, "4B", absent_every=2)[0]
+    leaver.leaving_on = today - timedelta(days=7)
+    leaver.save()
+    groups["persistent"].flags.add(Flag.objects.get(school=school, key="young_carer"))
+    client.force_login(attendance_lead)
+    response = client.get(url("absence_groups", school))
+    rows = [response.context["whole"], *(row for t in response.context["tables"] for row in t.rows)]
+    opened = 0
+    for row in rows:
+        found = client.get(url("absence_groups", school) + f"?group={row.key}").context["found"]
+        assert len(found) == row.persistent, row.name
+        assert sum(absent.summary.severe for absent in found) == row.severe, row.name
+        opened += bool(found)
+    assert opened >= 5
+    year4 = client.get(url("absence_groups", school) + f"?group=year-{groups['severe'].year_group_id}")
+    assert leaver in [absent.pupil for absent in year4.context["found"]]
+    assert f"left {leaver.leaving_on.day} {leaver.leaving_on:%b}" in year4.content.decode()
+    csv_rows = rows_of(client.get(url("absence_groups", school) + f"?group=year-{leaver.year_group_id}&format=csv"))
+    assert [r[11] for r in csv_rows if r[1] == leaver.upn] == [leaver.leaving_on.isoformat()]
+
+
+GROUP_ACCESS = {"alice": 200, "bob": 404, "sam": 200, "dana": 200, "owen": 404, "lara": 200, "olivia": 404}
+
+
+@pytest.mark.parametrize("who", sorted(GROUP_ACCESS))
+def test_the_pupils_behind_a_group_by_role(client, school, groups, staff, who):
+    client.force_login(staff[who])
+    for query in ("?group=whole", "?group=whole&format=csv"):
+        assert client.get(url("absence_groups", school) + query).status_code == GROUP_ACCESS[who]
 
 
 def test_a_group_that_is_not_this_schools_is_404(client, school, other_school, groups, attendance_lead):
