@@ -222,8 +222,8 @@ class GroupRow:
     compared_with: str = ""
     #: Names the row in a link to the pupils behind it ("year-12", "sen-K", "flag-fsm", "whole").
     key: str = ""
-    #: The persistently absent pupils the row counts, by id: the list it opens.
-    persistent_ids: list[int] = field(default_factory=list)
+    #: The persistently absent pupils the row counts, with the figures it counted them by: the list it opens.
+    persistent_summaries: dict[int, AttendanceSummary] = field(default_factory=dict)
 
     @property
     def persistent_pct(self) -> Decimal | None:
@@ -244,12 +244,12 @@ class GroupRow:
     def small(self) -> bool:
         return 0 < self.pupils < SMALL_GROUP
 
-    def add(self, pupil_id: int, *, persistent: bool, severe: bool) -> None:
+    def add(self, pupil_id: int, summary: AttendanceSummary) -> None:
         self.pupils += 1
-        self.persistent += persistent
-        self.severe += severe
-        if persistent:
-            self.persistent_ids.append(pupil_id)
+        self.persistent += summary.persistent
+        self.severe += summary.severe
+        if summary.persistent:
+            self.persistent_summaries[pupil_id] = summary
 
 
 @dataclass
@@ -293,17 +293,16 @@ def absence_by_group(
         summary = summaries.get(pupil_id)
         if summary is None or summary.possible == 0:
             continue  # no possible sessions in the window: not in the DfE denominator
-        marks = {"persistent": summary.persistent, "severe": summary.severe}
-        by_year[year_group_id].add(pupil_id, **marks)
+        by_year[year_group_id].add(pupil_id, summary)
         if not is_compulsory_school_age(born, end):
             outside[year_group_id].append(
                 "below" if age_on(born, school_year_age_date(end)) < COMPULSORY_AGES[0] else "above"
             )
             continue
-        whole.add(pupil_id, **marks)
-        by_sen[sen].add(pupil_id, **marks)
+        whole.add(pupil_id, summary)
+        by_sen[sen].add(pupil_id, summary)
         for key in flag_ids[pupil_id] & by_flag.keys():
-            by_flag[key].add(pupil_id, **marks)
+            by_flag[key].add(pupil_id, summary)
     for year_group_id, sides in outside.items():
         counted = ", ".join(
             f"{sides.count(side)} pupil{pluralize(sides.count(side))} {side}"
@@ -342,22 +341,20 @@ def group_row(tables: list[GroupTable], key: str) -> GroupRow | None:
     return next((row for table in tables for row in table.rows if row.key == key), None)
 
 
-def persistently_absent(
-    *, school: School, row: GroupRow, pupils: QuerySet[Pupil], start: date, end: date
-) -> list[AbsentPupil]:
-    """The persistently absent pupils a row of `absence_by_group` counts, over the same [start, end], lowest
-    attendance first: who the rate is. Three queries, however many pupils."""
-    found = pupils.filter(pk__in=row.persistent_ids).select_related("registration_group", "year_group")
-    summaries = school_summaries(school=school, start=start, end=end, pupil_ids=row.persistent_ids)
-    stages = {
-        placement.pupil_id: placement.stage
-        for placement in Placement.objects.filter(pupil__in=row.persistent_ids, ladder__is_active=True).select_related(
-            "stage"
-        )
-    }
-    rows = [AbsentPupil(pupil, summaries[pupil.pk], stages.get(pupil.pk)) for pupil in found]
+def persistently_absent(*, row: GroupRow, pupils: QuerySet[Pupil]) -> list[AbsentPupil]:
+    """The persistently absent pupils a row of `absence_by_group` counts, with the figures it counted them
+    by, lowest attendance first: who the rate is. Two queries, however many pupils."""
+    found = pupils.filter(pk__in=list(row.persistent_summaries)).select_related("registration_group", "year_group")
+    stages = _stages_now(list(row.persistent_summaries))
+    rows = [AbsentPupil(pupil, row.persistent_summaries[pupil.pk], stages.get(pupil.pk)) for pupil in found]
     rows.sort(key=lambda r: (r.summary.attendance_pct, r.pupil.surname, r.pupil.forename, r.pupil.pk))
     return rows
+
+
+def _stages_now(pupil_ids: list[int]) -> dict[int, Stage]:
+    """Where each pupil stands on their school's active ladder: what support there is. One query."""
+    placements = Placement.objects.filter(pupil__in=pupil_ids, ladder__is_active=True).select_related("stage")
+    return {placement.pupil_id: placement.stage for placement in placements}
 
 
 # --- the penalty-notice threshold --------------------------------------------------
@@ -411,11 +408,6 @@ def penalty_threshold_list(*, pupils: QuerySet[Pupil], calendar: SchoolCalendar,
         "made_on", "pk"
     ):
         referrals[referral.pupil_id] = referral  # the latest last
-    stages = {
-        placement.pupil_id: placement.stage
-        for placement in Placement.objects.filter(
-            pupil__in=[p.pk for p in found], ladder__is_active=True
-        ).select_related("stage")
-    }
+    stages = _stages_now([p.pk for p in found])
     rows = [PenaltyRow(pupil, pupil.sessions, referrals.get(pupil.pk), stages.get(pupil.pk)) for pupil in found]
     return PenaltyList(start, end, rows)

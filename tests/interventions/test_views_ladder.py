@@ -662,7 +662,7 @@ def test_simulate_ladder_command_lists_declined_moves_resting(school, placed, la
     out = StringIO()
     call_command("simulate_ladder", str(path), "--school", school.urn, stdout=out)
     assert f"1 move(s) declined lately, not proposed again yet:\n  {pending.pupil.upn}" in out.getvalue()
-    assert f"may be proposed from {until.isoformat()})" in out.getvalue()
+    assert f"may be proposed again from the night of {until.isoformat()})" in out.getvalue()
 
 
 def test_a_lowered_threshold_lists_who_no_longer_meets_it_but_stays_and_says_why(

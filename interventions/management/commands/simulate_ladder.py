@@ -58,5 +58,6 @@ class Command(BaseCommand):
         for move in simulation.resting:
             self.stdout.write(
                 f"  {move['upn']} {move['name']}: {move['from']} -> {move['to']}  "
-                f"(declined {move['declined_on']} by {move['by']}; may be proposed from {move['until']})"
+                f"(declined {move['declined_on']}{' by ' + move['by'] if move['by'] else ''}; "
+                f"may be proposed again from the night of {move['until']})"
             )
