@@ -921,8 +921,9 @@ def test_a_groups_persistent_count_opens_the_pupils_behind_it(client, school, gr
     assert [absent.summary.severe for absent in found] == [True, False]
     body = " ".join(response.content.decode().split())
     assert "Year 4: 2 persistently absent pupils of 3, 1 severely" in body
-    assert body.index(escape(groups["severe"].surname)) < body.index(escape(groups["persistent"].surname))
-    assert escape(groups["good"].surname) not in body.partition("group-heading")[2]
+    link = url("pupil", school, 0).replace("/0/", "/{}/")
+    assert body.index(link.format(groups["severe"].pk)) < body.index(link.format(groups["persistent"].pk))
+    assert f'/pupils/{groups["good"].pk}/"' not in body.partition("group-heading")[2]
     assert "Severe</span>" in body
     assert AuditEvent.objects.filter(
         verb="view", user=staff["sam"], what__startswith="persistently absent pupils, Year 4"
