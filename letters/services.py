@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -814,13 +813,10 @@ def _posting_records(letter: Letter, *, user: Any) -> QuerySet[ActionLog]:
     )
 
 
-#: How `letters_mark_posted` names the letter in its entry on the pupil's record.
-_POSTING_REFERENCE = re.compile(r"Reference L(\d+),")
-
-
 def letter_posted_on_follow(*, action: ActionLog) -> int:
     """If `action` is the record of posting a letter, and has been corrected, the letter's posting day
-    follows it. Returns how many letters changed (0 or 1).
+    follows it. Returns how many letters changed (0 or 1). Raises ValidationError, naming the date, for a
+    day before the letter was printed: the correction is refused.
 
     The entry is found to be a posting record by what it said when written (its first correction keeps
     that), so a correction to its words does not lose the letter.
@@ -829,14 +825,25 @@ def letter_posted_on_follow(*, action: ActionLog) -> int:
         return 0
     first = action.corrections.order_by("at", "pk").first()
     as_written = first if first is not None else action
-    found = _POSTING_REFERENCE.search(as_written.notes)
+    found = selectors.POSTING_REFERENCE.search(as_written.notes)
     if as_written.outcome != "Posted" or found is None:
         return 0
-    return (
-        Letter.objects.filter(pk=int(found.group(1)), pupil_id=action.pupil_id, status=Letter.Status.POSTED)
-        .exclude(posted_on=action.occurred_on)
-        .update(posted_on=action.occurred_on)
-    )
+    letter = Letter.objects.filter(
+        pk=int(found.group(1)[1:]), pupil_id=action.pupil_id, status=Letter.Status.POSTED
+    ).first()
+    if letter is None or letter.posted_on == action.occurred_on:
+        return 0
+    printed = timezone.localdate(letter.printed_at) if letter.printed_at else None
+    if printed is not None and action.occurred_on < printed:
+        raise ValidationError(
+            {
+                "occurred_on": f"This is the record of posting letter {letter.reference}, printed on "
+                f"{printed:%-d %B %Y}: it cannot have been posted before then."
+            }
+        )
+    letter.posted_on = action.occurred_on
+    letter.save(update_fields=["posted_on"])
+    return 1
 
 
 @transaction.atomic
@@ -851,7 +858,7 @@ def letters_unpost(*, school: School, letter_ids: Collection[int], user: Any) ->
         school=school, pk__in=letter_ids, status=Letter.Status.POSTED
     )
     letters = list(posted.select_related("pupil").order_by("pk"))
-    if len(selectors.unpostable(posted, user=user)) != len(letters):
+    if len(selectors.marked_posted_lately(posted, user=user)) != len(letters):
         raise ValidationError(
             f"Only the person who marked letters posted can take it back, and only for "
             f"{selectors.UNPOST_MINUTES} minutes: nothing was changed."

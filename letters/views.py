@@ -174,7 +174,8 @@ def batch_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     context["unpost_minutes"] = selectors.UNPOST_MINUTES
     posted = [letter for letter, _ in context["rows"] if letter.status == Letter.Status.POSTED]
     context["posted"] = posted
-    context["last_posted"] = max(posted, key=lambda letter: letter.posted_at, default=None)
+    # The latest day a letter went in the post (a corrected record may have moved one earlier).
+    context["last_posted"] = max(posted, key=lambda letter: (letter.posted_on, letter.posted_at), default=None)
     return render(request, "letters/batch_detail.html", context)
 
 

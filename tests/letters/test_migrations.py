@@ -230,7 +230,7 @@ def test_0011_gives_posted_letters_the_day_their_record_says_as_corrected(school
         school, [family, PupilFactory(school=school), PupilFactory(school=school)]
     )
     ids = [corrected.pk, plain.pk, unrecorded.pk]
-    Letter.objects.filter(pk__in=ids).update(status="printed", printed_at=timezone.now())
+    Letter.objects.filter(pk__in=ids).update(status="printed", printed_at=timezone.now() - timedelta(days=7))
     services.letters_mark_posted(school=school, letter_ids=ids, user=office)
     today = timezone.localdate()
     record = ActionLog.objects.get(pupil=corrected.pupil, kind="letter")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -448,6 +448,7 @@ def test_taking_back_posting_leaves_a_record_of_posting_someone_corrected(school
     from letters import services
 
     batch, letter = printed
+    Letter.objects.filter(pk=letter.pk).update(printed_at=timezone.now() - timedelta(days=7))
     services.letters_mark_posted(school=school, letter_ids=[letter.pk], user=office)
     record = ActionLog.objects.get(pupil=letter.pupil, kind="letter", outcome="Posted")
     action_correct(
@@ -471,6 +472,7 @@ def test_correcting_the_day_a_letter_was_posted_moves_the_letters_own_date(clien
 
     batch, letter = printed
     today = timezone.localdate()
+    Letter.objects.filter(pk=letter.pk).update(printed_at=timezone.now() - timedelta(days=7))
     services.letters_mark_posted(school=school, letter_ids=[letter.pk], user=office)
     letter.refresh_from_db()
     assert letter.posted_on == today
@@ -529,6 +531,71 @@ def test_taking_back_posting_clears_the_day_it_was_posted(school, printed, offic
     services.letters_unpost(school=school, letter_ids=[letter.pk], user=office)
     letter.refresh_from_db()
     assert (letter.status, letter.posted_on, letter.posted_at) == ("printed", None, None)
+
+
+def test_a_posting_record_cannot_be_corrected_to_before_its_letter_was_printed(client, school, printed, office):
+    from letters import services
+
+    batch, letter = printed
+    printed_on = timezone.localdate() - timedelta(days=2)
+    Letter.objects.filter(pk=letter.pk).update(printed_at=timezone.make_aware(datetime.combine(printed_on, time(10))))
+    services.letters_mark_posted(school=school, letter_ids=[letter.pk], user=office)
+    record = ActionLog.objects.get(pupil=letter.pupil, kind="letter", outcome="Posted")
+    client.force_login(office)
+    path = reverse("interventions:action_correct", args=[school.urn, letter.pupil_id, record.pk])
+    too_early = printed_on - timedelta(days=1)
+    response = client.post(
+        path, {"occurred_on": too_early.isoformat(), "outcome": "Posted", "notes": record.notes, "reason": "Friday"}
+    )
+    assert response.status_code == 422
+    assert (
+        f"This is the record of posting letter {letter.reference}, printed on {printed_on:%-d %B %Y}: "
+        "it cannot have been posted before then." in response.content.decode()
+    )
+    record.refresh_from_db()
+    letter.refresh_from_db()
+    assert (record.occurred_on, letter.posted_on) == (timezone.localdate(), timezone.localdate())
+    assert not record.corrections.exists()
+    # The day it was printed is possible.
+    response = client.post(
+        path, {"occurred_on": printed_on.isoformat(), "outcome": "Posted", "notes": record.notes, "reason": "Friday"}
+    )
+    assert response.status_code == 302
+    letter.refresh_from_db()
+    assert letter.posted_on == printed_on
+
+
+def test_undo_is_offered_for_a_batchs_letters_but_not_one_whose_posting_record_was_corrected(
+    client, school, printed, office
+):
+    from interventions.services import action_correct
+    from letters import services
+
+    batch, letter = printed
+    second = queue_letters(school, [PupilFactory(school=school)], key="second_warning")[0]
+    week_ago = timezone.now() - timedelta(days=7)
+    Letter.objects.filter(pk__in=[letter.pk, second.pk]).update(
+        status="printed", print_batch=batch, printed_at=week_ago
+    )
+    services.letters_mark_posted(school=school, letter_ids=[letter.pk, second.pk], user=office)
+    record = ActionLog.objects.get(pupil=letter.pupil, kind="letter", outcome="Posted")
+    friday = timezone.localdate() - timedelta(days=3)
+    action_correct(
+        action=record, user=office, reason="Friday", occurred_on=friday, outcome="Posted", notes=record.notes
+    )
+
+    client.force_login(office)
+    page = client.get(reverse("letters:batch", args=[school.urn, batch.pk]))
+    assert page.context["unpostable"] == 1
+    body = " ".join(page.content.decode().split())
+    assert "You marked 1 letter posted in the last few minutes." in body
+    assert f"the last on {timezone.localdate().day} {timezone.localdate():%b}" in body  # the latest day posted
+    response = client.post(reverse("letters:batch_unpost", args=[school.urn, batch.pk]), follow=True)
+    assert "1 letter no longer marked posted" in response.content.decode()
+    letter.refresh_from_db()
+    second.refresh_from_db()
+    assert (letter.status, letter.posted_on) == ("posted", friday)
+    assert second.status == "printed"
 
 
 def test_batch_progress_polls_while_printing_and_reloads_when_done(client, school, office):
