@@ -220,7 +220,7 @@ class GroupRow:
     #: The persistent absence rate this row is set against, and what it is ("national", "whole school").
     compared_pct: Decimal | None = None
     compared_with: str = ""
-    #: Names the row in a link to the pupils behind it ("year-12", "sen-K", "flag-fsm", "whole").
+    #: Names the row in a link to the pupils behind it ("year-9", "sen-K", "flag-fsm", "whole").
     key: str = ""
     #: The persistently absent pupils the row counts, with the figures it counted them by: the list it opens.
     persistent_summaries: dict[int, AttendanceSummary] = field(default_factory=dict)
@@ -285,7 +285,7 @@ def absence_by_group(
     whole = GroupRow(
         "All pupils of compulsory school age", compared_pct=national_pct, compared_with="national", key="whole"
     )
-    by_year = {y.pk: GroupRow(y.name, key=f"year-{y.pk}") for y in year_groups}
+    by_year = {y.pk: GroupRow(y.name, key=f"year-{y.code}") for y in year_groups}  # "year-R", "year-9"
     by_sen = {value: GroupRow(label, key=f"sen-{value}") for value, label in Pupil.Sen.choices}
     by_flag = {f.key: GroupRow(f.name, key=f"flag-{f.key}") for f in flags}
     outside: dict[int, list[str]] = defaultdict(list)  # year group -> "below" / "above" compulsory school age

@@ -1325,16 +1325,20 @@ def referral_update(
     `made_on_shown`: the date the person saw; if they change it and someone has changed it since,
     ReferralRedatedMeanwhile is raised and nothing changes. Raises ValidationError, naming the field and changing nothing, for an
     unknown status, a date in the future, or a day on which the pupil already has a referral to the service.
-    Whether the pupil had joined by then is the form's question (`forms.referral_day_check`).
+    Whether the pupil had joined by then is the form's question (`forms.action_day_check`).
     """
     if status not in Referral.Status.values:
         raise ValidationError({"status": f"Unknown status {status!r}."})
     Pupil.objects.select_for_update().filter(pk=referral.pupil_id).first()  # as `referral_record`: one at a time
     locked = Referral.objects.select_for_update().get(pk=referral.pk)
     if made_on is not None and made_on_shown is not None and locked.made_on != made_on_shown:
+        last = (
+            ActionCorrection.objects.filter(action__referral=locked).select_related("by").order_by("-at", "-pk").first()
+        )
+        who = person_name(last.by) if last is not None and last.by is not None else "Someone"
         raise ReferralRedatedMeanwhile(
             {
-                "made_on": f"Someone changed this referral's date to {locked.made_on:%-d %B %Y} while you had it "
+                "made_on": f"{who} changed this referral's date to {locked.made_on:%-d %B %Y} while you had it "
                 "open: nothing was changed. Check it, then save again."
             }
         )

@@ -276,7 +276,14 @@ def referral_update(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
             form = _row_form(referral)
     status = 200 if saved else 422
     if request.htmx:
-        context = {"access": access, "referral": referral, "row_form": form, "can_update": True, "saved": saved}
+        context = {
+            "access": access,
+            "referral": referral,
+            "row_form": form,
+            "can_update": True,
+            "saved": saved,
+            "redated": saved and referral.made_on != before[0],
+        }
         response = render(request, "interventions/lists_referrals.html#referral-row", context, status=status)
         if saved:  # the counts at the top of the page follow the new status, out of band
             counts = selectors_lists.referral_counts(school=access.school, pupils=visible_pupils(access))

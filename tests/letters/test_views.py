@@ -489,7 +489,8 @@ def test_correcting_the_day_a_letter_was_posted_moves_the_letters_own_date(clien
     assert (letter.posted_on, letter.status) == (friday, "posted")
     client.force_login(office)
     posted = f"Posted {friday.day} {friday:%b}"
-    assert posted in client.get(reverse("letters:letter", args=[school.urn, letter.pk])).content.decode()
+    page = client.get(reverse("letters:letter", args=[school.urn, letter.pk])).content.decode()
+    assert posted in page and f"the date was corrected on {letter.pupil.forename}'s record" in page
     assert posted in client.get(reverse("letters:batch", args=[school.urn, batch.pk])).content.decode()
     assert posted in client.get(reverse("letters:queue", args=[school.urn]) + "?status=posted").content.decode()
 
