@@ -1013,6 +1013,11 @@ class Resting:
     until: date
 
 
+def decline_rests_until(*, calendar: SchoolCalendar, declined_on: date) -> date:
+    """The day whose night may propose a move declined on `declined_on` again: DECLINE_RESTS_SCHOOL_DAYS on."""
+    return calendar.add_school_days(declined_on, DECLINE_RESTS_SCHOOL_DAYS)
+
+
 def declined_lately(*, school: School, calendar: SchoolCalendar, as_of: date) -> dict[tuple[int, str], Resting]:
     """The moves a person declined within the last DECLINE_RESTS_SCHOOL_DAYS school days before `as_of`,
     by (pupil id, stage key): the night does not propose them again yet.
@@ -1035,7 +1040,7 @@ def declined_lately(*, school: School, calendar: SchoolCalendar, as_of: date) ->
     resting = {}
     for proposal in recent:
         declined_on = timezone.localdate(proposal.decided_at)
-        until = calendar.add_school_days(declined_on, DECLINE_RESTS_SCHOOL_DAYS)
+        until = decline_rests_until(calendar=calendar, declined_on=declined_on)
         if until > as_of:
             by = person_name(proposal.decided_by)  # "" for someone no longer here
             resting[proposal.pupil_id, proposal.to_stage.key] = Resting(
@@ -1559,10 +1564,11 @@ def pupil_record(*, pupil: Pupil, ladder: Ladder | None, on: date) -> PupilRecor
                 "to_stage", "from_stage"
             )
         ),
-        declined=list(
+        declined=_resting(
             Proposal.objects.filter(pupil=pupil, status=Proposal.Status.DECLINED)
             .select_related("to_stage", "decided_by")
-            .order_by("-decided_at")[:50]
+            .order_by("-decided_at")[:50],
+            calendar=calendar,
         ),
         actions=pupil_actions(pupil=pupil),
         tasks=pupil_open_tasks(pupil=pupil),
@@ -1570,6 +1576,19 @@ def pupil_record(*, pupil: Pupil, ladder: Ladder | None, on: date) -> PupilRecor
         contacts=list(pupil.contacts.all()),
         flags=list(pupil.flags.all()),
     )
+
+
+def _resting(declined: Iterable[Proposal], *, calendar: SchoolCalendar) -> list[Proposal]:
+    """The declined proposals, each with `rests_until` (`decline_rests_until`) while the night still lets it
+    rest, else None: the latest decline of a move is the one that rests."""
+    today, seen = timezone.localdate(), set()
+    rows = list(declined)
+    for proposal in sorted(rows, key=lambda p: p.decided_at, reverse=True):
+        until = decline_rests_until(calendar=calendar, declined_on=timezone.localdate(proposal.decided_at))
+        latest = proposal.to_stage.key not in seen
+        seen.add(proposal.to_stage.key)
+        proposal.rests_until = until if latest and until >= today else None
+    return rows
 
 
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri")

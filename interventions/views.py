@@ -374,6 +374,10 @@ def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     proposal.refresh_from_db()
     if proposal.status == Proposal.Status.PENDING:  # shown again to decide: with what the absence was
         selectors.for_deciding(school=access.school, proposals=[proposal], today=timezone.localdate())
+    elif proposal.status == Proposal.Status.DECLINED:  # says how long the decision stands
+        proposal.rests_until = selectors.decline_rests_until(
+            calendar=school_calendar(access.school), declined_on=timezone.localdate(proposal.decided_at)
+        )
     context: dict[str, Any] = {
         "access": access,
         "proposal": proposal,

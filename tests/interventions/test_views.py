@@ -1081,6 +1081,23 @@ def test_declining_records_the_reason(client, school, proposal, attendance_lead)
     assert AuditEvent.objects.filter(what__endswith=f"to {proposal.to_stage.name}: Medical evidence").exists()
 
 
+def test_a_decline_says_until_when_the_night_will_not_propose_it_again(client, school, proposal, attendance_lead):
+    until = school_calendar(school).add_school_days(timezone.localdate(), selectors.DECLINE_RESTS_SCHOOL_DAYS)
+    said = f"The night will not propose this move again before its run after {until:%a} {until.day} {until:%b}."
+    response = login(client, attendance_lead).post(
+        url("proposal_decide", school, proposal.pk),
+        {"decision": "decline", "reason": "Medical evidence"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert said in " ".join(response.content.decode().split())
+    page = " ".join(client.get(url("pupil", school, proposal.pupil_id)).content.decode().split())
+    assert said in page[page.index("Moves declined") :]
+    # Once the rest is over, the pupil's page no longer says it.
+    Proposal.objects.filter(pk=proposal.pk).update(decided_at=timezone.now() - timedelta(days=120))
+    page = client.get(url("pupil", school, proposal.pupil_id)).content.decode()
+    assert "The night will not propose this move again" not in page
+
+
 def test_a_move_is_decided_on_the_pupils_own_page(client, school, proposal, attendance_lead, class_teacher):
     """The lead reading a pupil's record decides there, not by finding them among the dashboard's ten."""
     pupil_page = url("pupil", school, proposal.pupil_id)
