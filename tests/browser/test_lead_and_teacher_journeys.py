@@ -160,6 +160,40 @@ def test_saving_a_referrals_status_in_place_updates_the_counts(sign_in, live_ser
     assert counts.get_by_text("Made, awaiting reply").locator("..").inner_text().startswith("0")
 
 
+def test_correcting_a_referrals_date_in_its_row_moves_it_on_the_pupils_record(
+    sign_in, live_server, morning, attendance_lead, school
+):
+    """The date box sits in the Date column, outside the row's <form>: the browser must still send it."""
+    today = timezone.localdate()
+    referral = services.referral_record(
+        pupil=morning["Bennett"], user=attendance_lead, to="camhs", made_on=today - timedelta(days=2)
+    )
+    earlier = today - timedelta(days=9)
+    page = sign_in("alice")
+    page.goto(f"{live_server.url}/school/{school.urn}/lists/referrals/")
+    page.get_by_label("Date of the referral for Sam Bennett").fill(earlier.isoformat())
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text(f"Saved ✓ Made, now dated {earlier.day} {earlier:%b %Y}").wait_for()
+    referral.refresh_from_db()
+    assert referral.made_on == earlier
+    assert ActionLog.objects.get(referral=referral, title="Referral: CAMHS / mental health").occurred_on == earlier
+
+    # A day in the future is refused beside the date, which is marked as the field to put right.
+    page.get_by_label("Date of the referral for Sam Bennett").fill((today + timedelta(days=3)).isoformat())
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("A referral cannot be recorded for a date in the future.").wait_for()
+    expect(page.get_by_label("Date of the referral for Sam Bennett")).to_have_attribute("aria-invalid", "true")
+    referral.refresh_from_db()
+    assert referral.made_on == earlier
+
+    # On a phone the row is one block, every cell named: nothing to scroll sideways to.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    table = page.locator("#referral-list table")
+    assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth + 1")
+    screenshot(page, "referrals_phone")
+
+
 def test_a_referral_recorded_in_place_joins_the_referrals_so_far_at_once(
     sign_in, live_server, morning, attendance_lead, school
 ):

@@ -86,3 +86,28 @@ def test_absence_by_group_tables_fit_a_laptop_screen(live_server, sign_in, senio
         "[...document.querySelectorAll('.table-responsive')].filter(e => e.scrollWidth > e.clientWidth).length"
     )
     assert clipped == 0
+
+
+def test_a_senior_leader_opens_who_is_behind_a_groups_persistent_absence(
+    live_server, sign_in, senior_leader, escalated
+):
+    school = escalated[0].school
+    today = timezone.localdate()
+    group = escalated[0].registration_group
+    absent = PupilFactory(school=school, registration_group=group, year_group=escalated[0].year_group, surname="Dale")
+    start = today - timedelta(days=40)
+    fill_register(absent, start, today - timedelta(days=1), lambda day, session: "O" if session else "/")  # 50%
+    page = sign_in("sam")
+    page.goto(f"{live_server.url}/school/{school.urn}/lists/absence/")
+    year = escalated[0].year_group.name
+    page.get_by_role("link", name=f"1 persistently absent in {year}: who they are").click()
+    page.wait_for_url(f"**group=year-{escalated[0].year_group.code}")
+    page.get_by_role("heading", name=f"{year}: 1 persistently absent pupil of 4, 1 severely").wait_for()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="Dale,"))
+    assert "50.0%" in row.inner_text() and "Severe" in row.inner_text()
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Export CSV").click()
+    rows = list(csv.reader(io.StringIO(Path(download_info.value.path()).read_text(encoding="utf-8-sig"))))
+    assert [r[2] for r in rows[1:]] == [absent.full_name]
+    page.get_by_role("link", name="← All groups").click()
+    page.get_by_role("heading", name="By year group").wait_for()
