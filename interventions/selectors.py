@@ -1005,17 +1005,24 @@ DECLINE_RESTS_SCHOOL_DAYS = 20
 
 @dataclass(frozen=True)
 class Resting:
-    """A move a person declined lately: not proposed again until `until` (the first school day it may be)."""
+    """A move a person declined lately: the night of `until` may propose it again, for staff on `back_on`."""
 
     declined_on: date
     by: str
     reason: str
     until: date
+    back_on: date
 
 
 def decline_rests_until(*, calendar: SchoolCalendar, declined_on: date) -> date:
     """The day whose night may propose a move declined on `declined_on` again: DECLINE_RESTS_SCHOOL_DAYS on."""
     return calendar.add_school_days(declined_on, DECLINE_RESTS_SCHOOL_DAYS)
+
+
+def decline_back_on(*, calendar: SchoolCalendar, declined_on: date) -> date:
+    """The first school day a move declined on `declined_on` can be waiting on the dashboard again: the
+    morning after the night of `decline_rests_until`. What staff are told."""
+    return calendar.add_school_days(decline_rests_until(calendar=calendar, declined_on=declined_on), 1)
 
 
 def declined_lately(*, school: School, calendar: SchoolCalendar, as_of: date) -> dict[tuple[int, str], Resting]:
@@ -1043,8 +1050,9 @@ def declined_lately(*, school: School, calendar: SchoolCalendar, as_of: date) ->
         until = decline_rests_until(calendar=calendar, declined_on=declined_on)
         if until > as_of:
             by = person_name(proposal.decided_by)  # "" for someone no longer here
+            back_on = calendar.add_school_days(until, 1)
             resting[proposal.pupil_id, proposal.to_stage.key] = Resting(
-                declined_on, by, proposal.decision_reason, until
+                declined_on, by, proposal.decision_reason, until, back_on
             )
     return resting
 
@@ -1565,10 +1573,11 @@ def pupil_record(*, pupil: Pupil, ladder: Ladder | None, on: date) -> PupilRecor
             )
         ),
         declined=_resting(
-            Proposal.objects.filter(pupil=pupil, status=Proposal.Status.DECLINED)
+            Proposal.objects.filter(pupil=pupil, status=Proposal.Status.DECLINED, decided_at__isnull=False)
             .select_related("to_stage", "decided_by")
             .order_by("-decided_at")[:50],
             calendar=calendar,
+            on=on,
         ),
         actions=pupil_actions(pupil=pupil),
         tasks=pupil_open_tasks(pupil=pupil),
@@ -1578,16 +1587,17 @@ def pupil_record(*, pupil: Pupil, ladder: Ladder | None, on: date) -> PupilRecor
     )
 
 
-def _resting(declined: Iterable[Proposal], *, calendar: SchoolCalendar) -> list[Proposal]:
-    """The declined proposals, each with `rests_until` (`decline_rests_until`) while the night still lets it
-    rest, else None: the latest decline of a move is the one that rests."""
-    today, seen = timezone.localdate(), set()
+def _resting(declined: Iterable[Proposal], *, calendar: SchoolCalendar, on: date) -> list[Proposal]:
+    """The declined proposals, each with `back_on` (`decline_back_on`) while the night still lets it rest
+    on `on`'s night and after, else None: the latest decline of a move is the one that rests."""
+    seen: set[str] = set()
     rows = list(declined)
     for proposal in sorted(rows, key=lambda p: p.decided_at, reverse=True):
-        until = decline_rests_until(calendar=calendar, declined_on=timezone.localdate(proposal.decided_at))
+        declined_on = timezone.localdate(proposal.decided_at)
         latest = proposal.to_stage.key not in seen
         seen.add(proposal.to_stage.key)
-        proposal.rests_until = until if latest and until >= today else None
+        resting = latest and decline_rests_until(calendar=calendar, declined_on=declined_on) >= on
+        proposal.back_on = decline_back_on(calendar=calendar, declined_on=declined_on) if resting else None
     return rows
 
 

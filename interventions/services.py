@@ -838,7 +838,8 @@ class Simulation:
                 for row in self.staying
             ],
             "resting": [
-                {**row, **{name: row[name].isoformat() for name in ("declined_on", "until")}} for row in self.resting
+                {**row, **{name: row[name].isoformat() for name in ("declined_on", "until", "back_on")}}
+                for row in self.resting
             ],
             "tasks": self.tasks,
             "letters": self.letters,
@@ -1033,7 +1034,8 @@ def action_correct(
 
     Raises ValidationError, naming the field and changing nothing, for a blank
     reason, a date in the future, a kind that cannot be changed, an "Other"
-    that says nothing, or a correction that changes nothing.
+    that says nothing, or a correction that changes nothing; and as a receiver
+    of `signals.action_corrected` refuses (a letter's posting before it printed).
     """
     reason = " ".join(reason.split())
     if not reason:

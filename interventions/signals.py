@@ -7,7 +7,8 @@ templates a school can use, by key and name: ladder files are checked against th
 `stage_letters_given` asks which letters stage changes have queued already, whatever became of them
 (the night's catch-up asks only the rest's `when`). `action_corrected` is sent inside the transaction
 that corrects a logged action (`services.action_correct`), so what follows from the entry follows it:
-a letter's posting date, say.
+a letter's posting date, say. A receiver may refuse the correction by raising ValidationError naming a
+field of the correction form ("occurred_on", "kind", "outcome", "notes"): nothing is then changed.
 """
 
 from __future__ import annotations

@@ -374,8 +374,8 @@ def proposal_decide(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     proposal.refresh_from_db()
     if proposal.status == Proposal.Status.PENDING:  # shown again to decide: with what the absence was
         selectors.for_deciding(school=access.school, proposals=[proposal], today=timezone.localdate())
-    elif proposal.status == Proposal.Status.DECLINED:  # says how long the decision stands
-        proposal.rests_until = selectors.decline_rests_until(
+    elif proposal.status == Proposal.Status.DECLINED and not error:  # just declined: says how long it stands
+        proposal.back_on = selectors.decline_back_on(
             calendar=school_calendar(access.school), declined_on=timezone.localdate(proposal.decided_at)
         )
     context: dict[str, Any] = {

@@ -201,6 +201,10 @@ class Letter(models.Model):
     posted_at = models.DateTimeField(null=True, blank=True)  # when someone marked it posted
     # The day it went in the post, as its entry on the pupil's record says: corrected with that entry.
     posted_on = models.DateField(null=True, blank=True)
+    # That entry: what `services.letters_mark_posted` wrote on the pupil's record for posting it.
+    posting_record = models.OneToOneField(
+        "interventions.ActionLog", null=True, blank=True, on_delete=models.SET_NULL, related_name="posted_letter"
+    )
     posted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

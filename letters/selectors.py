@@ -7,7 +7,6 @@ batches only from the person's school, and only for pupils they may see.
 from __future__ import annotations
 
 import bisect
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from interventions.models import ActionLog, Placement
+from interventions.models import Placement
 from pupils.access import Access, visible_pupils
 from pupils.calendar import SchoolCalendar
 from pupils.models import AttendanceMark, Contact, Pupil, School
@@ -325,10 +324,6 @@ def school_facts(school: School) -> merge.SchoolFacts:
 UNPOST_MINUTES = 10
 
 
-#: How `services.letters_mark_posted` names the letter in its entry on the pupil's record.
-POSTING_REFERENCE = re.compile(r"Reference (L\d+),")
-
-
 def marked_posted_lately(letters: QuerySet[Letter], *, user: Any) -> QuerySet[Letter]:
     """Of these letters, those this person marked posted in the last UNPOST_MINUTES."""
     since = timezone.now() - timedelta(minutes=UNPOST_MINUTES)
@@ -339,19 +334,9 @@ def unpostable(letters: QuerySet[Letter], *, user: Any) -> QuerySet[Letter]:
     """Of these letters, those this person may take back marking posted (`marked_posted_lately`).
 
     Not a letter whose record of posting someone has corrected since: that record stays, and so does the
-    letter's posting (`services.letters_unpost`). Two queries.
+    letter's posting (`services.letters_unpost`).
     """
-    recent = marked_posted_lately(letters, user=user)
-    corrected = ActionLog.objects.filter(
-        kind=ActionLog.Kind.LETTER, pupil__in=recent.values("pupil_id"), corrections__isnull=False
-    ).prefetch_related("corrections")
-    references = {
-        found
-        for entry in corrected.distinct()
-        for text in (entry.notes, *(kept.notes for kept in entry.corrections.all()))
-        for found in POSTING_REFERENCE.findall(text)
-    }
-    return recent.exclude(pk__in=[int(reference[1:]) for reference in references])
+    return marked_posted_lately(letters, user=user).exclude(posting_record__corrections__isnull=False)
 
 
 def batch_unpostable(*, batch: PrintBatch, user: Any) -> QuerySet[Letter]:

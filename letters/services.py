@@ -777,7 +777,7 @@ def letters_mark_posted(*, school: School, letter_ids: Collection[int], user: An
     )
     if posted != len(to_post):  # pragma: no cover - the rows are locked above
         raise ValidationError("Some of these letters changed while being marked posted: please try again.")
-    ActionLog.objects.bulk_create(
+    records = ActionLog.objects.bulk_create(
         [
             ActionLog(
                 school=school,
@@ -795,13 +795,19 @@ def letters_mark_posted(*, school: School, letter_ids: Collection[int], user: An
             for letter in to_post
         ]
     )
+    for letter, record in zip(to_post, records, strict=True):
+        letter.posting_record = record
+    Letter.objects.bulk_update(to_post, ["posting_record"], batch_size=500)
     audit_record(school=school, user=user, verb=AuditEvent.Verb.CHANGE, what=f"marked {posted} letters posted")
     return posted
 
 
 def _posting_records(letter: Letter, *, user: Any) -> QuerySet[ActionLog]:
-    """The entries `letters_mark_posted` put on the pupil's record for posting this letter: found by what they
-    said when written, even if someone has corrected their words since."""
+    """The entries `letters_mark_posted` put on the pupil's record for posting this letter: its
+    `posting_record`; for a letter without one, found by what they said when written, even if someone
+    has corrected their words since."""
+    if letter.posting_record_id is not None:
+        return ActionLog.objects.filter(pk=letter.posting_record_id)
     reference = f"Reference {letter.reference},"
     as_written = ActionCorrection.objects.filter(outcome="Posted", notes__contains=reference).values("action_id")
     return ActionLog.objects.filter(
@@ -814,23 +820,11 @@ def _posting_records(letter: Letter, *, user: Any) -> QuerySet[ActionLog]:
 
 
 def letter_posted_on_follow(*, action: ActionLog) -> int:
-    """If `action` is the record of posting a letter, and has been corrected, the letter's posting day
-    follows it. Returns how many letters changed (0 or 1). Raises ValidationError, naming the date, for a
-    day before the letter was printed: the correction is refused.
-
-    The entry is found to be a posting record by what it said when written (its first correction keeps
-    that), so a correction to its words does not lose the letter.
+    """If `action`, just corrected, is the record of posting a letter (`Letter.posting_record`), the letter's
+    posting day follows it. Returns how many letters changed (0 or 1). Raises ValidationError, naming the
+    date, for a day before the letter was printed: the correction is refused.
     """
-    if action.kind != ActionLog.Kind.LETTER:
-        return 0
-    first = action.corrections.order_by("at", "pk").first()
-    as_written = first if first is not None else action
-    found = selectors.POSTING_REFERENCE.search(as_written.notes)
-    if as_written.outcome != "Posted" or found is None:
-        return 0
-    letter = Letter.objects.filter(
-        pk=int(found.group(1)[1:]), pupil_id=action.pupil_id, status=Letter.Status.POSTED
-    ).first()
+    letter = Letter.objects.filter(posting_record=action, status=Letter.Status.POSTED).first()
     if letter is None or letter.posted_on == action.occurred_on:
         return 0
     printed = timezone.localdate(letter.printed_at) if letter.printed_at else None

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from interventions.models import ActionCorrection
 from pupils.access import Access, pupil_for, school_access
 from pupils.calendar import long_date
 from pupils.models import AuditEvent
@@ -171,6 +172,7 @@ def batch_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     context["printed_ids"] = [letter.pk for letter, _ in context["rows"] if letter.status == Letter.Status.PRINTED]
     context["no_address"] = [letter for letter, to in context["rows"] if to.lacks_address]
     context["unpostable"] = selectors.batch_unpostable(batch=batch, user=request.user).count()
+    context["kept_posted"] = _kept_posted(batch, user=request.user)
     context["unpost_minutes"] = selectors.UNPOST_MINUTES
     posted = [letter for letter, _ in context["rows"] if letter.status == Letter.Status.POSTED]
     context["posted"] = posted
@@ -203,6 +205,20 @@ def batch_post(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     return redirect("letters:batch", urn=urn, pk=pk)
 
 
+def _kept_posted(batch: PrintBatch, *, user: Any) -> str:
+    """What to say of the batch's letters this person marked posted lately whose record of posting someone
+    has corrected since: they stay posted (`selectors.unpostable`). "" if there are none."""
+    recent = selectors.marked_posted_lately(batch.letters.all(), user=user)
+    kept = sorted(
+        letter.reference for letter in recent.exclude(pk__in=selectors.batch_unpostable(batch=batch, user=user))
+    )
+    if not kept:
+        return ""
+    return (
+        f"{', '.join(kept)} {'stays' if len(kept) == 1 else 'stay'} posted: the record of posting was corrected since."
+    )
+
+
 @login_required
 @require_POST
 def batch_unpost(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
@@ -210,10 +226,13 @@ def batch_unpost(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     access = _access(request, urn, "print_letters")
     batch = selectors.print_batch_for(access, pk)
     ids = list(selectors.batch_unpostable(batch=batch, user=request.user).values_list("pk", flat=True))
+    kept = _kept_posted(batch, user=request.user)
     if not ids:
         messages.error(
             request,
-            f"Nothing to take back: you have marked none of these letters posted in the last "
+            f"Nothing to take back: {kept}"
+            if kept
+            else f"Nothing to take back: you have marked none of these letters posted in the last "
             f"{selectors.UNPOST_MINUTES} minutes, so they stay as they are.",
         )
         return redirect("letters:batch", urn=urn, pk=pk)
@@ -224,7 +243,8 @@ def batch_unpost(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"{taken_back} letter{'s' if taken_back != 1 else ''} no longer marked posted: printed, waiting to post.",
+            f"{taken_back} letter{'s' if taken_back != 1 else ''} no longer marked posted: printed, waiting to post."
+            + (f" {kept}" if kept else ""),
         )
     return redirect("letters:batch", urn=urn, pk=pk)
 
@@ -253,6 +273,9 @@ def letter_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         "sheet": services.letter_preview_html(letter=letter) if is_queued else "",
         "details_form": DetailsForm(initial=letter.details, school=access.school) if is_queued else None,
         "is_queued": is_queued,
+        # Its record of posting corrected since: the letter page says so, and where to read why.
+        "posting_corrected": bool(letter.posting_record_id)
+        and ActionCorrection.objects.filter(action_id=letter.posting_record_id).exists(),
     }
     return render(request, "letters/letter_detail.html", context)
 

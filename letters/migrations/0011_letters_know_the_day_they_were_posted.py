@@ -1,8 +1,8 @@
 """A letter keeps the day it went in the post (`posted_on`), apart from when someone marked it posted
 (`posted_at`), so that correcting the date of its entry on the pupil's record moves the letter's date too.
 
-Letters posted already take the day their entry on the record says (as corrected, if it was), found as
-`letters.services.letter_posted_on_follow` finds it; one without an entry takes the day it was marked.
+Letters posted already take the day their entry on the record says (as corrected, if it was), the entry
+found by the words it was written with; one without an entry takes the day it was marked.
 """
 
 import re

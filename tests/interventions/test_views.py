@@ -1082,20 +1082,36 @@ def test_declining_records_the_reason(client, school, proposal, attendance_lead)
 
 
 def test_a_decline_says_until_when_the_night_will_not_propose_it_again(client, school, proposal, attendance_lead):
-    until = school_calendar(school).add_school_days(timezone.localdate(), selectors.DECLINE_RESTS_SCHOOL_DAYS)
-    said = f"The night will not propose this move again before its run after {until:%a} {until.day} {until:%b}."
+    calendar = school_calendar(school)
+    until = calendar.add_school_days(timezone.localdate(), selectors.DECLINE_RESTS_SCHOOL_DAYS)
+    back_on = calendar.add_school_days(until, 1)  # the night of `until` proposes it: seen the next school day
+    said = f"Not proposed again before {back_on:%a} {back_on.day} {back_on:%b}: the night lets a declined move rest"
     response = login(client, attendance_lead).post(
         url("proposal_decide", school, proposal.pk),
         {"decision": "decline", "reason": "Medical evidence"},
         HTTP_HX_REQUEST="true",
     )
-    assert said in " ".join(response.content.decode().split())
+    card = " ".join(response.content.decode().split())
+    assert f"Medical evidence<div>{said}" in card  # a sentence of its own, not run on from the reason
     page = " ".join(client.get(url("pupil", school, proposal.pupil_id)).content.decode().split())
     assert said in page[page.index("Moves declined") :]
+    # Declined again later: only the latest decline of the move rests.
+    Proposal.objects.create(
+        pupil=proposal.pupil,
+        ladder=proposal.ladder,
+        to_stage=proposal.to_stage,
+        proposed_on=timezone.localdate() - timedelta(days=40),
+        status="declined",
+        decided_by=attendance_lead,
+        decided_at=timezone.now() - timedelta(days=60),
+        decision_reason="Earlier",
+    )
+    page = " ".join(client.get(url("pupil", school, proposal.pupil_id)).content.decode().split())
+    assert page.count("Not proposed again before") == 1
     # Once the rest is over, the pupil's page no longer says it.
     Proposal.objects.filter(pk=proposal.pk).update(decided_at=timezone.now() - timedelta(days=120))
     page = client.get(url("pupil", school, proposal.pupil_id)).content.decode()
-    assert "The night will not propose this move again" not in page
+    assert "Not proposed again before" not in page
 
 
 def test_a_move_is_decided_on_the_pupils_own_page(client, school, proposal, attendance_lead, class_teacher):

@@ -631,12 +631,13 @@ def test_the_simulation_lists_a_declined_move_as_resting_until_the_night_may_pro
     calendar = school_calendar(school)
     declined_on = timezone.localdate()
     until = calendar.add_school_days(declined_on, selectors.DECLINE_RESTS_SCHOOL_DAYS)
-    assert (resting["declined_on"], resting["until"]) == (declined_on, until)
+    back_on = calendar.add_school_days(until, 1)  # the morning after that night: the next school day
+    assert (resting["declined_on"], resting["until"], resting["back_on"]) == (declined_on, until, back_on)
     body = " ".join(response.content.decode().split())
     section = body.partition("Declined lately, not proposed again yet")[2]
     assert escape(pending.pupil.full_name) in section
     assert f"{declined_on.day} {declined_on:%b %Y} by alice: Medical evidence: review in 4 weeks" in section
-    assert f"in the night run after {until:%a} {until.day} {until:%b}" in section
+    assert f"from {back_on:%a} {back_on.day} {back_on:%b}" in section
     assert "1 move</a> a person declined lately is not proposed again yet." in body
     # On that day the night proposes it again, and so does the simulation.
     later = services.ladder_simulate(school=school, document=services.ladder_document(ladder), as_of=until)
@@ -662,7 +663,8 @@ def test_simulate_ladder_command_lists_declined_moves_resting(school, placed, la
     out = StringIO()
     call_command("simulate_ladder", str(path), "--school", school.urn, stdout=out)
     assert f"1 move(s) declined lately, not proposed again yet:\n  {pending.pupil.upn}" in out.getvalue()
-    assert f"may be proposed again in the night run after {until.isoformat()})" in out.getvalue()
+    back_on = school_calendar(school).add_school_days(until, 1)
+    assert f"may be proposed again from {back_on.isoformat()})" in out.getvalue()
 
 
 def test_a_lowered_threshold_lists_who_no_longer_meets_it_but_stays_and_says_why(

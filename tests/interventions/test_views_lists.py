@@ -1024,7 +1024,9 @@ def test_the_pupils_behind_a_group_by_role(client, school, groups, staff, who):
         assert client.get(url("absence_groups", school) + query).status_code == GROUP_ACCESS[who]
 
 
-def test_a_group_that_is_not_this_schools_is_404(client, school, other_school, groups, attendance_lead):
+def test_a_group_that_is_not_one_of_the_pages_and_another_schools_page_are_404(
+    client, school, other_school, groups, attendance_lead
+):
     client.force_login(attendance_lead)
     for key in ("year-99", "year-", "flag-nonsense", "sen-Z", "everyone"):
         assert client.get(url("absence_groups", school) + f"?group={key}").status_code == 404, key

@@ -254,3 +254,49 @@ def test_0011_gives_posted_letters_the_day_their_record_says_as_corrected(school
         plain.pk: today,
         unrecorded.pk: timezone.localdate(marked),  # no record: the day it was marked posted
     }
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_0012_links_each_posted_letter_to_the_entry_that_records_its_posting(school, family, office):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from interventions.models import ActionLog
+    from interventions.services import action_correct
+    from letters import services
+    from letters.models import Letter
+    from tests.factories import PupilFactory
+    from tests.letters.conftest import queue_letters
+
+    other = PupilFactory(school=school)
+    worded, plain, unposted = queue_letters(school, [family, other, PupilFactory(school=school)])
+    ids = [worded.pk, plain.pk]
+    Letter.objects.filter(pk__in=[*ids, unposted.pk]).update(
+        status="printed", printed_at=timezone.now() - timedelta(days=7)
+    )
+    services.letters_mark_posted(school=school, letter_ids=ids, user=office)
+    record = {letter.pk: Letter.objects.get(pk=letter.pk).posting_record_id for letter in (worded, plain)}
+    # Its words corrected (the reference gone from them), and an entry on another pupil quoting it.
+    action_correct(
+        action=ActionLog.objects.get(pk=record[worded.pk]),
+        user=office,
+        reason="x",
+        occurred_on=timezone.localdate(),
+        outcome="Posted 1st",
+        notes="",
+    )
+    ActionLog.objects.create(
+        school=school,
+        pupil=other,
+        kind="letter",
+        occurred_on=timezone.localdate(),
+        outcome="Posted",
+        notes=f"Reference {worded.reference}, said on the wrong pupil",
+    )
+    Letter.objects.update(posting_record=None)  # as letters were before 0012
+
+    migrate_to(("letters", "0011_letters_know_the_day_they_were_posted"))
+    migrate_to_latest()
+    linked = dict(Letter.objects.values_list("pk", "posting_record_id"))
+    assert linked == {worded.pk: record[worded.pk], plain.pk: record[plain.pk], unposted.pk: None}

@@ -490,7 +490,8 @@ def test_correcting_the_day_a_letter_was_posted_moves_the_letters_own_date(clien
     client.force_login(office)
     posted = f"Posted {friday.day} {friday:%b}"
     page = client.get(reverse("letters:letter", args=[school.urn, letter.pk])).content.decode()
-    assert posted in page and f"the date was corrected on {letter.pupil.forename}'s record" in page
+    assert posted in page and "the record of posting was later corrected on <a href=" in page
+    assert f"#action-{record.pk}\">{letter.pupil.forename}'s record</a>" in page
     assert posted in client.get(reverse("letters:batch", args=[school.urn, batch.pk])).content.decode()
     assert posted in client.get(reverse("letters:queue", args=[school.urn]) + "?status=posted").content.decode()
 
@@ -502,13 +503,13 @@ def test_correcting_another_entry_leaves_a_letters_posting_date_alone(school, pr
     batch, letter = printed
     today = timezone.localdate()
     services.letters_mark_posted(school=school, letter_ids=[letter.pk], user=office)
-    # A call whose notes happen to quote the letter's reference is not its posting record.
+    # An entry logged by hand as a letter, quoting the reference as the posting record does: not that record.
     call = action_log(
         pupil=letter.pupil,
         user=attendance_lead,
-        kind="phone_call",
+        kind="letter",
         occurred_on=today,
-        title="Phone call",
+        title="Letter",
         outcome="Posted",
         notes=f"Reference {letter.reference}, mum has it",
     )
@@ -549,10 +550,10 @@ def test_a_posting_record_cannot_be_corrected_to_before_its_letter_was_printed(c
         path, {"occurred_on": too_early.isoformat(), "outcome": "Posted", "notes": record.notes, "reason": "Friday"}
     )
     assert response.status_code == 422
-    assert (
+    assert response.context["form"].errors["occurred_on"] == [
         f"This is the record of posting letter {letter.reference}, printed on {printed_on:%-d %B %Y}: "
-        "it cannot have been posted before then." in response.content.decode()
-    )
+        "it cannot have been posted before then."
+    ]
     record.refresh_from_db()
     letter.refresh_from_db()
     assert (record.occurred_on, letter.posted_on) == (timezone.localdate(), timezone.localdate())
@@ -585,14 +586,23 @@ def test_undo_is_offered_for_a_batchs_letters_but_not_one_whose_posting_record_w
         action=record, user=office, reason="Friday", occurred_on=friday, outcome="Posted", notes=record.notes
     )
 
+    # Marked a minute apart: the one marked last is the one whose day was corrected to Friday.
+    Letter.objects.filter(pk=second.pk).update(posted_at=timezone.now() - timedelta(minutes=1))
     client.force_login(office)
     page = client.get(reverse("letters:batch", args=[school.urn, batch.pk]))
     assert page.context["unpostable"] == 1
+    assert page.context["last_posted"] == second  # the latest day posted, not the last marked
     body = " ".join(page.content.decode().split())
-    assert "You marked 1 letter posted in the last few minutes." in body
-    assert f"the last on {timezone.localdate().day} {timezone.localdate():%b}" in body  # the latest day posted
+    assert "You marked 1 letter posted in the last few minutes that you can still take back." in body
+    assert f"{letter.reference} stays posted: the record of posting was corrected since." in body
+    assert f"the last on {timezone.localdate().day} {timezone.localdate():%b}" in body
     response = client.post(reverse("letters:batch_unpost", args=[school.urn, batch.pk]), follow=True)
-    assert "1 letter no longer marked posted" in response.content.decode()
+    assert (
+        f"1 letter no longer marked posted: printed, waiting to post. {letter.reference} stays posted"
+        in response.content.decode()
+    )
+    again = client.post(reverse("letters:batch_unpost", args=[school.urn, batch.pk]), follow=True)
+    assert f"Nothing to take back: {letter.reference} stays posted" in again.content.decode()
     letter.refresh_from_db()
     second.refresh_from_db()
     assert (letter.status, letter.posted_on) == ("posted", friday)

@@ -59,5 +59,5 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {move['upn']} {move['name']}: {move['from']} -> {move['to']}  "
                 f"(declined {move['declined_on']}{' by ' + move['by'] if move['by'] else ''}; "
-                f"may be proposed again in the night run after {move['until']})"
+                f"may be proposed again from {move['back_on']})"
             )
