@@ -848,6 +848,14 @@ def letters_unpost(*, school: School, letter_ids: Collection[int], user: Any) ->
     on the pupil's history goes. Returns how many. Raises ValidationError,
     changing nothing, if any of them was not posted by this person in time.
     """
+    # Their records first, then the letters: the order a correction of a record takes them in
+    # (`action_correct`, then `letter_posted_on_follow`), so the two wait for each other, never deadlock.
+    list(
+        ActionLog.objects.select_for_update(of=("self",))
+        .filter(posted_letter__school=school, posted_letter__pk__in=letter_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     posted = Letter.objects.select_for_update(of=("self",)).filter(
         school=school, pk__in=letter_ids, status=Letter.Status.POSTED
     )

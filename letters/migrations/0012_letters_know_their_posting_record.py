@@ -37,7 +37,7 @@ def posting_records_link(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("letters", "0011_letters_know_the_day_they_were_posted"),
-        ("interventions", "0025_entries_know_their_referral"),
+        ("interventions", "0023_action_corrections_keep_what_an_entry_said"),
     ]
 
     operations = [
