@@ -111,3 +111,13 @@ def test_a_senior_leader_opens_who_is_behind_a_groups_persistent_absence(
     assert [r[2] for r in rows[1:]] == [absent.full_name]
     page.get_by_role("link", name="← All groups").click()
     page.get_by_role("heading", name="By year group").wait_for()
+
+
+def test_escalations_fit_a_phone_each_move_one_block(live_server, sign_in, senior_leader, escalated):
+    page = sign_in("sam")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/school/{escalated[0].school.urn}/lists/escalations/")
+    table = page.locator("#escalation-list table")
+    table.get_by_role("link", name="Birch,").wait_for()
+    assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth + 1")  # nothing off to the side
+    assert table.get_by_text("Nothing logged yet").first.is_visible()
