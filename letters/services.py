@@ -20,11 +20,11 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet, prefetch_related_objects
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 
-from interventions.models import ActionCorrection, ActionLog, StageChange
+from interventions.models import ActionLog, StageChange
 from pupils.models import AuditEvent, Pupil, School
 from pupils.selectors import pupils_on_roll_between
 from pupils.services import audit_record
@@ -777,46 +777,33 @@ def letters_mark_posted(*, school: School, letter_ids: Collection[int], user: An
     )
     if posted != len(to_post):  # pragma: no cover - the rows are locked above
         raise ValidationError("Some of these letters changed while being marked posted: please try again.")
-    records = ActionLog.objects.bulk_create(
-        [
-            ActionLog(
-                school=school,
-                pupil=letter.pupil,
-                kind=ActionLog.Kind.LETTER,
-                title=f"Letter posted: {letter.template.name}"[:300],
-                occurred_on=on,
-                by=user,
-                outcome="Posted",
-                notes=(
-                    f"To {selectors.recipient_of(letter).name}. "
-                    f"Reference {letter.reference}, printed {timezone.localtime(letter.printed_at):%-d %b %Y}."
-                ),
-            )
-            for letter in to_post
-        ]
-    )
+    entries = [
+        ActionLog(
+            school=school,
+            pupil=letter.pupil,
+            kind=ActionLog.Kind.LETTER,
+            title=f"Letter posted: {letter.template.name}"[:300],
+            occurred_on=on,
+            by=user,
+            outcome="Posted",
+            notes=(
+                f"To {selectors.recipient_of(letter).name}. "
+                f"Reference {letter.reference}, printed {timezone.localtime(letter.printed_at):%-d %b %Y}."
+            ),
+        )
+        for letter in to_post
+    ]
+    if connection.features.can_return_rows_from_bulk_insert:
+        records = ActionLog.objects.bulk_create(entries)
+    else:  # SQLite before 3.35 gives no ids back from a bulk insert: each is saved on its own
+        for entry in entries:
+            entry.save()
+        records = entries
     for letter, record in zip(to_post, records, strict=True):
         letter.posting_record = record
     Letter.objects.bulk_update(to_post, ["posting_record"], batch_size=500)
     audit_record(school=school, user=user, verb=AuditEvent.Verb.CHANGE, what=f"marked {posted} letters posted")
     return posted
-
-
-def _posting_records(letter: Letter, *, user: Any) -> QuerySet[ActionLog]:
-    """The entries `letters_mark_posted` put on the pupil's record for posting this letter: its
-    `posting_record`; for a letter without one, found by what they said when written, even if someone
-    has corrected their words since."""
-    if letter.posting_record_id is not None:
-        return ActionLog.objects.filter(pk=letter.posting_record_id)
-    reference = f"Reference {letter.reference},"
-    as_written = ActionCorrection.objects.filter(outcome="Posted", notes__contains=reference).values("action_id")
-    return ActionLog.objects.filter(
-        Q(outcome="Posted", notes__contains=reference) | Q(pk__in=as_written),
-        pupil=letter.pupil,
-        kind=ActionLog.Kind.LETTER,
-        by=user,
-        created_at__gte=letter.posted_at,
-    )
 
 
 def letter_posted_on_follow(*, action: ActionLog) -> int:
@@ -867,7 +854,7 @@ def letters_unpost(*, school: School, letter_ids: Collection[int], user: Any) ->
         )
     if not letters:
         return 0
-    records = {letter.pk: _posting_records(letter, user=user) for letter in letters}
+    records = {letter.pk: ActionLog.objects.filter(pk=letter.posting_record_id) for letter in letters}
     for letter in letters:
         if records[letter.pk].filter(corrections__isnull=False).exists():
             raise ValidationError(
@@ -877,7 +864,7 @@ def letters_unpost(*, school: School, letter_ids: Collection[int], user: Any) ->
     for letter in letters:
         records[letter.pk].delete()
     Letter.objects.filter(pk__in=[letter.pk for letter in letters]).update(
-        status=Letter.Status.PRINTED, posted_at=None, posted_on=None, posted_by=None
+        status=Letter.Status.PRINTED, posted_at=None, posted_on=None, posted_by=None, posting_record=None
     )
     audit_record(
         school=school, user=user, verb=AuditEvent.Verb.CHANGE, what=f"took back marking {len(letters)} letters posted"

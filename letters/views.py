@@ -214,9 +214,7 @@ def _kept_posted(batch: PrintBatch, *, user: Any) -> str:
     )
     if not kept:
         return ""
-    return (
-        f"{', '.join(kept)} {'stays' if len(kept) == 1 else 'stay'} posted: the record of posting was corrected since."
-    )
+    return f"{', '.join(kept)} {'stays' if len(kept) == 1 else 'stay'} posted: its record of posting has been corrected since."
 
 
 @login_required

@@ -18,6 +18,12 @@ register = template.Library()
 
 
 @register.simple_tag
+def decline_rest_days() -> int:
+    """How many school days a declined move rests (`selectors.DECLINE_RESTS_SCHOOL_DAYS`), for the pages that say so."""
+    return selectors.DECLINE_RESTS_SCHOOL_DAYS
+
+
+@register.simple_tag
 def stage_chip(stage: Any) -> str:
     """A stage's coloured chip, with text that reads on its colour (anything with colour, name and label)."""
     return chip(stage.colour, stage.label, stage.name)

@@ -1,33 +1,18 @@
 """A letter keeps the day it went in the post (`posted_on`), apart from when someone marked it posted
 (`posted_at`), so that correcting the date of its entry on the pupil's record moves the letter's date too.
 
-Letters posted already take the day their entry on the record says (as corrected, if it was), the entry
-found by the words it was written with; one without an entry takes the day it was marked.
+Letters posted already take the day they were marked; 0012, which links each to its entry on the record,
+then gives them that entry's day, as corrected if it was.
 """
-
-import re
 
 from django.db import migrations, models
 from django.utils import timezone
 
-REFERENCE = re.compile(r"Reference L(\d+),")
-
 
 def posted_on_fill(apps, schema_editor):
     Letter = apps.get_model("letters", "Letter")
-    ActionLog = apps.get_model("interventions", "ActionLog")
-    ActionCorrection = apps.get_model("interventions", "ActionCorrection")
-    first_versions = {}
-    for kept in ActionCorrection.objects.filter(action__kind="letter").order_by("-at", "-pk"):
-        first_versions[kept.action_id] = kept  # the earliest last
-    recorded = {}
-    for entry in ActionLog.objects.filter(kind="letter").only("pk", "pupil_id", "occurred_on", "outcome", "notes"):
-        as_written = first_versions.get(entry.pk, entry)
-        found = REFERENCE.search(as_written.notes)
-        if as_written.outcome == "Posted" and found:
-            recorded[int(found.group(1)), entry.pupil_id] = entry.occurred_on
-    for letter in Letter.objects.filter(status="posted", posted_at__isnull=False).only("pk", "pupil_id", "posted_at"):
-        letter.posted_on = recorded.get((letter.pk, letter.pupil_id), timezone.localdate(letter.posted_at))
+    for letter in Letter.objects.filter(status="posted", posted_at__isnull=False).only("pk", "posted_at").iterator():
+        letter.posted_on = timezone.localdate(letter.posted_at)
         letter.save(update_fields=["posted_on"])
 
 

@@ -1085,7 +1085,10 @@ def test_a_decline_says_until_when_the_night_will_not_propose_it_again(client, s
     calendar = school_calendar(school)
     until = calendar.add_school_days(timezone.localdate(), selectors.DECLINE_RESTS_SCHOOL_DAYS)
     back_on = calendar.add_school_days(until, 1)  # the night of `until` proposes it: seen the next school day
-    said = f"Not proposed again before {back_on:%a} {back_on.day} {back_on:%b}: the night lets a declined move rest"
+    said = (
+        f"Not proposed again before {back_on:%a} {back_on.day} {back_on:%b}: "
+        f"the nightly run lets a declined move rest for {selectors.DECLINE_RESTS_SCHOOL_DAYS} school days."
+    )
     response = login(client, attendance_lead).post(
         url("proposal_decide", school, proposal.pk),
         {"decision": "decline", "reason": "Medical evidence"},
@@ -1103,13 +1106,13 @@ def test_a_decline_says_until_when_the_night_will_not_propose_it_again(client, s
         proposed_on=timezone.localdate() - timedelta(days=40),
         status="declined",
         decided_by=attendance_lead,
-        decided_at=timezone.now() - timedelta(days=60),
+        decided_at=timezone.now() - timedelta(days=1),  # still resting itself, but not the latest decline
         decision_reason="Earlier",
     )
     page = " ".join(client.get(url("pupil", school, proposal.pupil_id)).content.decode().split())
     assert page.count("Not proposed again before") == 1
     # Once the rest is over, the pupil's page no longer says it.
-    Proposal.objects.filter(pk=proposal.pk).update(decided_at=timezone.now() - timedelta(days=120))
+    Proposal.objects.filter(status="declined").update(decided_at=timezone.now() - timedelta(days=120))
     page = client.get(url("pupil", school, proposal.pupil_id)).content.decode()
     assert "Not proposed again before" not in page
 

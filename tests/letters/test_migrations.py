@@ -300,3 +300,37 @@ def test_0012_links_each_posted_letter_to_the_entry_that_records_its_posting(sch
     migrate_to_latest()
     linked = dict(Letter.objects.values_list("pk", "posting_record_id"))
     assert linked == {worded.pk: record[worded.pk], plain.pk: record[plain.pk], unposted.pk: None}
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_0012_does_not_take_a_hand_logged_letter_entry_for_the_posting_record(school, family, office, attendance_lead):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from interventions.models import ActionLog
+    from interventions.services import action_log
+    from letters import services
+    from letters.models import Letter
+    from tests.letters.conftest import queue_letters
+
+    [letter] = queue_letters(school, [family])
+    Letter.objects.filter(pk=letter.pk).update(status="printed", printed_at=timezone.now() - timedelta(days=7))
+    services.letters_mark_posted(school=school, letter_ids=[letter.pk], user=office)
+    record = Letter.objects.get(pk=letter.pk).posting_record_id
+    # Logged by hand on the same pupil afterwards, by someone else, quoting the reference as the record does.
+    action_log(
+        pupil=family,
+        user=attendance_lead,
+        kind="letter",
+        occurred_on=timezone.localdate() - timedelta(days=2),
+        outcome="Posted",
+        notes=f"Reference {letter.reference}, copy sent to dad",
+    )
+    Letter.objects.update(posting_record=None, posted_on=None)
+
+    migrate_to(("letters", "0010_letters_say_when_a_pupil_joined"))
+    migrate_to_latest()
+    letter.refresh_from_db()
+    assert (letter.posting_record_id, letter.posted_on) == (record, timezone.localdate())
+    assert ActionLog.objects.filter(kind="letter").count() == 2

@@ -390,7 +390,7 @@ def test_marking_a_batch_posted_by_mistake_can_be_taken_back_by_whoever_did_it_f
     client.force_login(office)
     client.post(reverse("letters:batch_post", args=[school.urn, batch.pk]))
     after = client.get(page).content.decode()
-    assert "You marked 1 letter posted in the last few minutes." in after and f'action="{unpost}"' in after
+    assert "You can still take back 1 letter you marked posted in the last few minutes." in after and f'action="{unpost}"' in after
     assert "All 1 posted, the last on" in after and "Print the PDF, put each letter" not in after
 
     # Someone else cannot; nothing changes.
@@ -593,8 +593,8 @@ def test_undo_is_offered_for_a_batchs_letters_but_not_one_whose_posting_record_w
     assert page.context["unpostable"] == 1
     assert page.context["last_posted"] == second  # the latest day posted, not the last marked
     body = " ".join(page.content.decode().split())
-    assert "You marked 1 letter posted in the last few minutes that you can still take back." in body
-    assert f"{letter.reference} stays posted: the record of posting was corrected since." in body
+    assert "You can still take back 1 letter you marked posted in the last few minutes." in body
+    assert f"{letter.reference} stays posted: its record of posting has been corrected since." in body
     assert f"the last on {timezone.localdate().day} {timezone.localdate():%b}" in body
     response = client.post(reverse("letters:batch_unpost", args=[school.urn, batch.pk]), follow=True)
     assert (
