@@ -390,7 +390,10 @@ def test_marking_a_batch_posted_by_mistake_can_be_taken_back_by_whoever_did_it_f
     client.force_login(office)
     client.post(reverse("letters:batch_post", args=[school.urn, batch.pk]))
     after = client.get(page).content.decode()
-    assert "You can still take back 1 letter you marked posted in the last few minutes." in after and f'action="{unpost}"' in after
+    assert (
+        "You can still take back 1 letter you marked posted in the last few minutes." in after
+        and f'action="{unpost}"' in after
+    )
     assert "All 1 posted, the last on" in after and "Print the PDF, put each letter" not in after
 
     # Someone else cannot; nothing changes.
