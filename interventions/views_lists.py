@@ -23,6 +23,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from pupils.access import Access, pupil_for, school_access, visible_pupils
 from pupils.codes import PENALTY_CODES, PENALTY_SESSIONS, PENALTY_WEEKS
@@ -275,15 +276,16 @@ def referral_update(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                 _audit(request, access, AuditEvent.Verb.CHANGE, what, pupil=referral.pupil)
             form = _row_form(referral)
     status = 200 if saved else 422
+    if request.htmx and saved and referral.made_on != before[0]:
+        # A new date moves the referral in the list (newest first): the page comes again, as filtered.
+        messages.success(
+            request,
+            f"Saved: {referral.pupil.full_name}'s referral to {referral.get_to_display()} is now dated "
+            f"{referral.made_on:%-d %b %Y}, and listed in its place.",
+        )
+        return HttpResponseClientRefresh()
     if request.htmx:
-        context = {
-            "access": access,
-            "referral": referral,
-            "row_form": form,
-            "can_update": True,
-            "saved": saved,
-            "redated": saved and referral.made_on != before[0],
-        }
+        context = {"access": access, "referral": referral, "row_form": form, "can_update": True, "saved": saved}
         response = render(request, "interventions/lists_referrals.html#referral-row", context, status=status)
         if saved:  # the counts at the top of the page follow the new status, out of band
             counts = selectors_lists.referral_counts(school=access.school, pupils=visible_pupils(access))

@@ -168,19 +168,25 @@ def test_correcting_a_referrals_date_in_its_row_moves_it_on_the_pupils_record(
     referral = services.referral_record(
         pupil=morning["Bennett"], user=attendance_lead, to="camhs", made_on=today - timedelta(days=2)
     )
+    services.referral_record(
+        pupil=morning["Ashworth"], user=attendance_lead, to="school_nurse", made_on=today - timedelta(days=5)
+    )
     earlier = today - timedelta(days=9)
     page = sign_in("alice")
     page.goto(f"{live_server.url}/school/{school.urn}/lists/referrals/")
+    rows = page.locator("#referral-list tbody tr")
+    assert "Bennett" in rows.first.inner_text()  # newest first
     page.get_by_label("Date of the referral for Sam Bennett").fill(earlier.isoformat())
-    page.get_by_role("button", name="Save").click()
-    page.get_by_text(f"Saved ✓ Made, now dated {earlier.day} {earlier:%b %Y}").wait_for()
+    page.get_by_role("button", name="Save").first.click()
+    page.get_by_text(f"is now dated {earlier.day} {earlier:%b %Y}, and listed in its place.").wait_for()
+    assert "Ashworth" in rows.first.inner_text() and "Bennett" in rows.nth(1).inner_text()  # moved to its place
     referral.refresh_from_db()
     assert referral.made_on == earlier
     assert ActionLog.objects.get(referral=referral, title="Referral: CAMHS / mental health").occurred_on == earlier
 
     # A day in the future is refused beside the date, which is marked as the field to put right.
     page.get_by_label("Date of the referral for Sam Bennett").fill((today + timedelta(days=3)).isoformat())
-    page.get_by_role("button", name="Save").click()
+    rows.nth(1).get_by_role("button", name="Save").click()
     page.get_by_text("A referral cannot be recorded for a date in the future.").wait_for()
     expect(page.get_by_label("Date of the referral for Sam Bennett")).to_have_attribute("aria-invalid", "true")
     referral.refresh_from_db()

@@ -485,8 +485,11 @@ def test_correcting_a_referrals_date_moves_its_entry_and_keeps_what_it_said(
         },
         HTTP_HX_REQUEST="true",
     )
-    assert response.status_code == 200
-    assert f"Saved ✓ Made, now dated {earlier.day} {earlier:%b %Y}" in response.content.decode()
+    # The date moves it in the list (newest first): the page comes again, saying so at the top.
+    assert response.status_code == 200 and response["HX-Refresh"] == "true"
+    page = client.get(url("referrals", school)).content.decode()
+    assert escape(f"Saved: {referral.pupil.full_name}'s referral to Early help / MARF is now dated") in page
+    assert f"{earlier.day} {earlier:%b %Y}, and listed in its place." in page
     referral.refresh_from_db()
     entry.refresh_from_db()
     assert referral.made_on == entry.occurred_on == earlier
