@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -365,6 +366,11 @@ class ActionCorrection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} corrected at {self.at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def keep(cls, action: ActionLog, *, reason: str, by: Any) -> ActionCorrection:
+        """Keep what `action` says now, before it is changed: who is changing it and why."""
+        return cls.objects.create(action=action, reason=reason, by=by, **{f: getattr(action, f) for f in cls.KEPT})
 
 
 class Referral(models.Model):

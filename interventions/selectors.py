@@ -1050,7 +1050,7 @@ def declined_lately(*, school: School, calendar: SchoolCalendar, as_of: date) ->
         until = decline_rests_until(calendar=calendar, declined_on=declined_on)
         if until > as_of:
             by = person_name(proposal.decided_by)  # "" for someone no longer here
-            back_on = calendar.add_school_days(until, 1)
+            back_on = decline_back_on(calendar=calendar, declined_on=declined_on)
             resting[proposal.pupil_id, proposal.to_stage.key] = Resting(
                 declined_on, by, proposal.decision_reason, until, back_on
             )

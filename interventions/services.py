@@ -802,7 +802,7 @@ class Simulation:
     #: and `improving_since`: they come down only after `margin` points clear for `sustain_weeks` weeks.
     staying: list[dict[str, Any]] = field(default_factory=list)
     #: Moves the data points to that a person declined lately, so not proposed yet (`declined_lately`),
-    #: as `moves` with `declined_on`, `by`, `reason` and `until`, the first day the night may propose it.
+    #: as `moves` with `declined_on`, `by`, `reason`, `until` (the night that may propose it) and `back_on`.
     resting: list[dict[str, Any]] = field(default_factory=list)
     #: (tasks, letters) that approving every proposal would give: a person's move gives all a stage's work.
     approval_work: tuple[int, int] = (0, 0)
@@ -1065,7 +1065,7 @@ def action_correct(
         was = {name: getattr(action, name) for name in ActionCorrection.KEPT}
         if now == was:
             raise ValidationError("Nothing was changed: change the date, what happened or the words, then save.")
-        before = ActionCorrection.objects.create(action=action, reason=reason, by=user, **was)
+        before = ActionCorrection.keep(action, reason=reason, by=user)
         for name, value in now.items():
             setattr(action, name, value)
         reopened = _task_no_longer_done_by(action)
@@ -1277,17 +1277,8 @@ def referral_record(
     recording one referral; for "Other", the same outcome too): that one is changed in the referrals
     list, not recorded again."""
     Pupil.objects.select_for_update().filter(pk=pupil.pk).first()  # two at once: the second waits, then sees the first
-    same = Referral.objects.filter(pupil=pupil, to=to, made_on=made_on)
-    if to == Referral.To.OTHER:  # "Other" names its service in the outcome: two may differ
-        same = same.filter(outcome=outcome)
-    earlier = same.select_related("by").first()
-    if earlier is not None:
-        who = f" by {person_name(earlier.by)}" if earlier.by else ""
-        raise ValidationError(
-            f"A referral to {earlier.get_to_display()} on {made_on:%-d %B %Y} is already recorded{who}"
-            f" ({earlier.get_status_display().lower()}): change it in the referrals list rather than"
-            " recording it again."
-        )
+    if already := _referral_already_recorded(pupil=pupil, to=to, made_on=made_on, outcome=outcome):
+        raise ValidationError(f"{already}: change it in the referrals list rather than recording it again.")
     referral = Referral(
         school=pupil.school, pupil=pupil, to=to, made_on=made_on, status=status, outcome=outcome, by=user
     )
@@ -1304,6 +1295,26 @@ def referral_record(
         referral=referral,
     )
     return referral
+
+
+def _referral_already_recorded(
+    *, pupil: Pupil, to: str, made_on: date, outcome: str, besides: Referral | None = None
+) -> str:
+    """What to say if the pupil already has a referral to `to` made on `made_on` (other than `besides`):
+    the same referral twice. For "Other", only with the same outcome, which names the service. "" if not."""
+    same = Referral.objects.filter(pupil=pupil, to=to, made_on=made_on)
+    if besides is not None:
+        same = same.exclude(pk=besides.pk)
+    if to == Referral.To.OTHER:  # "Other" names its service in the outcome: two may differ
+        same = same.filter(outcome=outcome)
+    earlier = same.select_related("by").first()
+    if earlier is None:
+        return ""
+    who = f" by {person_name(earlier.by)}" if earlier.by else ""
+    return (
+        f"A referral to {earlier.get_to_display()} on {made_on:%-d %B %Y} is already recorded{who}"
+        f" ({earlier.get_status_display().lower()})"
+    )
 
 
 class ReferralRedatedMeanwhile(ValidationError):
@@ -1370,18 +1381,11 @@ def _referral_redate(*, referral: Referral, user: Any, made_on: date, outcome: s
     """Correct the day a (locked) referral was made, and its own entry on the pupil's record with it."""
     if made_on > timezone.localdate():
         raise ValidationError({"made_on": REFERRAL_IN_THE_FUTURE})
-    same = Referral.objects.filter(pupil=referral.pupil, to=referral.to, made_on=made_on).exclude(pk=referral.pk)
-    if referral.to == Referral.To.OTHER:  # "Other" names its service in the outcome: two may differ
-        same = same.filter(outcome=outcome)
-    earlier = same.select_related("by").first()
-    if earlier is not None:
-        who = f" by {person_name(earlier.by)}" if earlier.by else ""
-        raise ValidationError(
-            {
-                "made_on": f"A referral to {earlier.get_to_display()} on {made_on:%-d %B %Y} is already recorded"
-                f"{who} ({earlier.get_status_display().lower()}): check the date."
-            }
-        )
+    already = _referral_already_recorded(
+        pupil=referral.pupil, to=referral.to, made_on=made_on, outcome=outcome, besides=referral
+    )
+    if already:
+        raise ValidationError({"made_on": f"{already}: check the date."})
     was = referral.made_on
     entry = (
         ActionLog.objects.select_for_update()
@@ -1389,11 +1393,8 @@ def _referral_redate(*, referral: Referral, user: Any, made_on: date, outcome: s
         .first()
     )
     if entry is not None:
-        ActionCorrection.objects.create(
-            action=entry,
-            reason=f"The referral's date was corrected on the referrals list, from {was:%-d %b %Y}",
-            by=user,
-            **{name: getattr(entry, name) for name in ActionCorrection.KEPT},
+        ActionCorrection.keep(
+            entry, reason=f"The referral's date was corrected on the referrals list, from {was:%-d %b %Y}", by=user
         )
         entry.occurred_on = made_on
         entry.save(update_fields=["occurred_on"])
