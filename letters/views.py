@@ -214,7 +214,9 @@ def _kept_posted(batch: PrintBatch, *, user: Any) -> str:
     )
     if not kept:
         return ""
-    return f"{', '.join(kept)} {'stays' if len(kept) == 1 else 'stay'} posted: its record of posting has been corrected since."
+    if len(kept) == 1:
+        return f"{kept[0]} stays posted: its record of posting has been corrected since."
+    return f"{', '.join(kept)} stay posted: their records of posting have been corrected since."
 
 
 @login_required
