@@ -316,9 +316,8 @@ def test_0012_does_not_take_a_hand_logged_letter_entry_for_the_posting_record(sc
 
     [letter] = queue_letters(school, [family])
     Letter.objects.filter(pk=letter.pk).update(status="printed", printed_at=timezone.now() - timedelta(days=7))
-    services.letters_mark_posted(school=school, letter_ids=[letter.pk], user=office)
-    record = Letter.objects.get(pk=letter.pk).posting_record_id
-    # Logged by hand on the same pupil afterwards, by someone else, quoting the reference as the record does.
+    # Logged by hand on the same pupil, by someone else, quoting the reference as the record does: written
+    # before the real record, so taking the earliest entry that names the letter would take this one.
     action_log(
         pupil=family,
         user=attendance_lead,
@@ -327,6 +326,8 @@ def test_0012_does_not_take_a_hand_logged_letter_entry_for_the_posting_record(sc
         outcome="Posted",
         notes=f"Reference {letter.reference}, copy sent to dad",
     )
+    services.letters_mark_posted(school=school, letter_ids=[letter.pk], user=office)
+    record = Letter.objects.get(pk=letter.pk).posting_record_id
     Letter.objects.update(posting_record=None, posted_on=None)
 
     migrate_to(("letters", "0010_letters_say_when_a_pupil_joined"))
