@@ -709,13 +709,37 @@ def _as_date(value: Any) -> date:
 
 @dataclass(frozen=True)
 class NightStatus:
-    """How last night went for a school: `state` is ok, running, failed, missed or off (no active ladder)."""
+    """How last night went for a school: `state` is ok, running, failed, missed, first (no night has ever run:
+    a school just starting) or off (no active ladder)."""
 
     state: str
     night_of: date
     run: NightlyRun | None
     #: For a failed night: will the schedule try it again (`night_attempts_exhausted`)?
     will_retry: bool = False
+
+    @property
+    def may_run_now(self) -> bool:
+        """May a person start this night now (`night_run_now`)? When it has not succeeded, nor is running."""
+        return self.state in ("failed", "missed", "first")
+
+
+@dataclass(frozen=True)
+class SchoolStart:
+    """A school with no active ladder yet: how far it has got (the dashboard's first page)."""
+
+    on_roll: int
+    last_marked: date | None
+    #: The school's own ladders (copies made, none active yet), by name.
+    ladders: list[Ladder]
+
+
+def school_start(*, school: School, on: date) -> SchoolStart:
+    return SchoolStart(
+        on_roll=pupils_on_roll(school=school, on=on).count(),
+        last_marked=AttendanceMark.objects.filter(pupil__school=school).aggregate(last=Max("date"))["last"],
+        ladders=list(Ladder.objects.filter(school=school).order_by("name")),
+    )
 
 
 def nightly_local_time() -> time:
@@ -733,7 +757,8 @@ def night_due(*, school: School, now: datetime) -> date:
 
 
 def nightly_status(*, school: School, today: date | None = None, now: datetime | None = None) -> NightStatus:
-    """Did last night run? For the dashboard: ok, running, failed (it ran and failed), missed (it never ran).
+    """Did last night run? For the dashboard: ok, running, failed (it ran and failed), missed (it never ran),
+    first (no night has ever run for the school: not a missed night, a school just starting).
 
     `today` asks about the night before that morning; without it, the latest
     night due by `now`, or yesterday's if it has already run (by hand, before
@@ -761,6 +786,8 @@ def nightly_status(*, school: School, today: date | None = None, now: datetime |
     if runs:
         retry = not night_attempts_exhausted(school=school, night=night_of)
         return NightStatus("failed", night_of, runs[0], will_retry=retry)
+    if not NightlyRun.objects.filter(school=school).exists():
+        return NightStatus("first", night_of, None)
     return NightStatus("missed", night_of, None)
 
 

@@ -30,8 +30,12 @@ TRANSIENT = (OperationalError, InterfaceError, BrokerError, ConnectionError)
     retry_jitter=True,
     max_retries=5,
 )
-def nightly_run_task(school_id: int, as_of: str, full: bool = False) -> dict[str, object]:
-    """Run one school's night (`nightly.nightly_run`), unless it already succeeded or is running elsewhere."""
+def nightly_run_task(school_id: int, as_of: str, full: bool = False, by_hand: bool = False) -> dict[str, object]:
+    """Run one school's night (`nightly.nightly_run`), unless it already succeeded or is running elsewhere.
+
+    `by_hand`: a person asked for it (`views.night_run_now`), as they might with `run_nightly`: it runs
+    even if the schedule has given the night up after too many failures.
+    """
     from pupils.models import School
 
     from .nightly import NightGivenUp, NightRunning, abandoned_close, nightly_run
@@ -41,11 +45,11 @@ def nightly_run_task(school_id: int, as_of: str, full: bool = False) -> dict[str
     night = date.fromisoformat(as_of)
     abandoned_close(school=school)  # a killed attempt before this delivery counts as the failure it was
     gave_up = {"school": school.urn, "night": as_of, "status": "gave up"}
-    if night_attempts_exhausted(school=school, night=night):  # e.g. a message redelivered after each crash
+    if not by_hand and night_attempts_exhausted(school=school, night=night):  # e.g. redelivered after each crash
         logger.warning("night %s for %s has failed too often: left for a person (run_nightly)", as_of, school.urn)
         return gave_up
     try:
-        run = nightly_run(school=school, as_of=night, full=full, if_not_done=True, scheduled=True)
+        run = nightly_run(school=school, as_of=night, full=full, if_not_done=True, scheduled=not by_hand)
     except NightGivenUp as exc:  # the killed attempt it found in its way was the last
         logger.warning("%s: left for a person (run_nightly)", exc)
         return gave_up

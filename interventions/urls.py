@@ -18,6 +18,7 @@ urlpatterns = [
     path("pupils/<int:pk>/flags/", views.pupil_flags, name="pupil_flags"),
     path("pupils/<int:pk>/referrals/new/", views_lists.referral_create, name="referral_create"),
     path("nights/", views.nights, name="nights"),
+    path("nights/run/", views.night_run_now, name="night_run"),
     path("tasks/", views.tasks, name="tasks"),
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
     path("tasks/<int:pk>/reopen/", views.task_reopen, name="task_reopen"),

@@ -6,10 +6,12 @@ through `visible_pupils` / `pupil_for`: anything outside reach is a 404.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from celery.result import EagerResult
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -24,6 +26,7 @@ from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
+from kombu.exceptions import OperationalError as BrokerError
 
 from pupils.access import Access, pupil_for, school_access, visible_pupils
 from pupils.models import AuditEvent, Pupil, StaffMembership
@@ -33,6 +36,9 @@ from pupils.services import audit_record, school_calendar
 from . import charts, selectors, services
 from .forms import ActionCorrectionForm, ActionForm, FlagsForm, MoveForm, PlacementFilter, ReasonForm, TaskDoneForm
 from .models import ActionLog, Ladder, Proposal, Task
+from .tasks import nightly_run_task
+
+logger = logging.getLogger(__name__)
 
 #: How many proposals and tasks the dashboard shows at once (oldest and most overdue first).
 DASHBOARD_ITEMS = 10
@@ -52,7 +58,14 @@ def _ladder(access: Access) -> Ladder:
 def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
     access = school_access(request.user, urn)
     access.require("view_dashboard")
-    ladder = _ladder(access)
+    ladder = services.active_ladder(access.school)
+    if ladder is None:  # a school just starting: what to do first, rather than an empty dashboard
+        context = {
+            "access": access,
+            "start": selectors.school_start(school=access.school, on=timezone.localdate()),
+            "nightly_time": selectors.nightly_local_time(),
+        }
+        return render(request, "interventions/dashboard_start.html", context)
     pupils = visible_pupils(access)
     today = timezone.localdate()
     calendar = school_calendar(access.school)
@@ -88,6 +101,7 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "list_cache": "none" if request.GET.get("name") else "default",
         "pupil_prefix": pupil_url_prefix(urn),
         "night": selectors.nightly_status(school=access.school),
+        "nightly_time": selectors.nightly_local_time(),
         "proposals": selectors.for_deciding(school=access.school, proposals=proposals[:DASHBOARD_ITEMS], today=today),
         "proposal_count": proposals.count(),
         "tasks": tasks[:DASHBOARD_ITEMS],
@@ -616,6 +630,56 @@ def nights(request: HttpRequest, urn: str) -> HttpResponse:
         "nightly_time": selectors.nightly_local_time(),
     }
     return render(request, "interventions/nights.html", context)
+
+
+@login_required
+@require_POST
+def night_run_now(request: HttpRequest, urn: str) -> HttpResponse:
+    """Run the school's latest night now, if it has not run: a school's first, or one that failed or was missed.
+
+    The task the schedule queues, asked for by a person: with a worker it runs in the background, and
+    without one (the embedded default) before this returns. A night that ran or is running is left alone.
+    """
+    access = school_access(request.user, urn)
+    access.require("run_nights")
+    night = selectors.nightly_status(school=access.school)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("interventions:dashboard", args=[urn])
+    called = f"The night of {night.night_of:%a} {night.night_of.day} {night.night_of:%b}"
+    if not night.may_run_now:
+        already = {"ok": "has run already", "running": "is running already"}
+        messages.info(request, f"{called} {already[night.state]}." if night.state in already else NO_NIGHTS)
+        return redirect(back)
+    audit_record(
+        school=access.school,
+        user=request.user,
+        verb=AuditEvent.Verb.CHANGE,
+        what=f"started the night of {night.night_of:%Y-%m-%d} by hand",
+        path=request.path,
+    )
+    try:
+        result = nightly_run_task.delay(access.school.pk, night.night_of.isoformat(), by_hand=True)
+    except BrokerError:
+        messages.error(request, f"{called} could not be started: the task queue is not answering. Ask IT.")
+        return redirect(back)
+    except Exception:  # run here and then (no worker): the run is kept, failed, with its error
+        logger.exception("the night of %s for %s, started by hand, failed", night.night_of, urn)
+        messages.error(request, f"{called} failed. Nightly runs shows the error: ask IT to look at it.")
+        return redirect(back)
+    if isinstance(result, EagerResult):
+        status = result.get().get("status")
+        if status == "done":
+            messages.success(request, f"{called} has run: the dashboard shows what it did.")
+        else:
+            messages.info(request, f"{called} did not run here: {status}.")
+    else:
+        messages.success(request, f"{called} has started. It takes a minute or two: refresh to see it done.")
+    return redirect(back)
+
+
+#: Why no night can be run: there is nothing for it to run.
+NO_NIGHTS = "The school has no active ladder, so no night runs: activate one on the Ladder page first."
 
 
 @login_required

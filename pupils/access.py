@@ -25,6 +25,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_stages": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER, Role.DSL}),
     "edit_flags": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER, Role.DSL, Role.OFFICE}),
     "edit_ladder": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER}),
+    # Start a night that has not run (a school's first, or one that failed or was missed) without waiting.
+    "run_nights": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER}),
     "view_lists": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER, Role.DSL, Role.LA_OFFICER}),
     "manage_registers": frozenset({Role.ATTENDANCE_LEAD, Role.OFFICE}),
     "print_letters": frozenset({Role.ATTENDANCE_LEAD, Role.OFFICE}),

@@ -62,6 +62,7 @@ POLICY: dict[str, tuple[set[str], str | None, bool]] = {
     "interventions:pupil_flags": (LEADERS | {O}, "pupil", False),
     "interventions:referral_create": (LEADERS, "pupil", False),
     "interventions:nights": (DASHBOARD, None, False),
+    "interventions:night_run": (LADDER_EDITING, None, False),
     "interventions:tasks": (EVERYONE - {A}, None, False),
     # The task is the attendance lead's: only leaders may close it (a teacher closes their own role's).
     "interventions:task_done": (LEADERS, "task", False),

@@ -120,22 +120,27 @@ def test_the_list_of_schools_says_how_each_ones_last_night_went(client, school, 
 
     user = UserFactory(username="trust")
     third = SchoolFactory(name="Cedar Primary")
-    for s in (school, other_school, third):
+    starting = SchoolFactory(name="Dale Primary")
+    for s in (school, other_school, third, starting):
         MembershipFactory(user=user, school=s, role=StaffMembership.Role.LA_OFFICER)
-    for s in (school, other_school):
+    for s in (school, other_school, starting):
         services.ladder_load(school=s, document=SIMPLE_LADDER, activate=True)
     yesterday = timezone.localdate() - timedelta(days=1)
+    NightlyRun.objects.create(
+        school=school, run_on=yesterday - timedelta(days=7), status="done", started_at=timezone.now()
+    )
     NightlyRun.objects.create(
         school=other_school, run_on=yesterday, status="failed", started_at=timezone.now(), error="OperationalError"
     )
     client.force_login(user)
     body = client.get(reverse("home")).content.decode()
     picker = body.split("Your schools</h1>")[1]  # not the menu's list of schools
-    rows = {s.name: picker.split(s.name)[1].split("</a>")[0] for s in (school, other_school, third)}
+    rows = {s.name: picker.split(s.name)[1].split("</a>")[0] for s in (school, other_school, third, starting)}
     on = f"{yesterday:%a %-d %b}"
     assert f"Night of {on}: did not run" in rows[school.name]
     assert f"Night of {on}: failed, to be tried again" in rows[other_school.name]
     assert "No active ladder: no night runs" in rows[third.name]
+    assert "Starting: no night has run yet" in rows[starting.name]  # none ever ran: not a missed night
 
 
 def test_a_signed_in_member_of_staff_changes_their_own_password(client, attendance_lead):

@@ -74,7 +74,12 @@ def test_office_imports_marks_then_corrects_one_in_the_register(live_server, pag
     editor.get_by_label("Code").wait_for()
     # The editor makes the row taller; the row's other marks still fill their cells, colour and all.
     beside = page.locator(f"#cell-{brown.pk}-{first:%Y%m%d}-1")
-    assert beside.locator("a").bounding_box()["height"] >= beside.bounding_box()["height"] - 2
+    # Polled: the row grows as the editor's swap settles, and the mark beside it follows a frame later.
+    page.wait_for_function(
+        "([mark, cell]) => mark.getBoundingClientRect().height >= cell.getBoundingClientRect().height - 2",
+        arg=[beside.locator("a").element_handle(), beside.element_handle()],
+        timeout=5000,
+    )
     editor.get_by_label("Code").fill("ZZ")
     editor.get_by_label("Reason").fill("Dad rang at 9:10: ear infection")
     editor.get_by_role("button", name="Save").click()

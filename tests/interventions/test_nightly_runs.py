@@ -257,6 +257,9 @@ def test_the_run_records_its_counts_and_duration(oakfield):
 def test_morning_status_says_missed_until_the_night_has_run(oakfield, other_school):
     morning = AS_OF + timedelta(days=1)
     status = selectors.nightly_status(school=oakfield, today=morning)
+    assert (status.state, status.night_of) == ("first", AS_OF)  # no night ever: a school starting, not a miss
+    nightly.nightly_run(school=oakfield, as_of=AS_OF - timedelta(days=1))
+    status = selectors.nightly_status(school=oakfield, today=morning)
     assert (status.state, status.night_of) == ("missed", AS_OF)
     assert selectors.nightly_status(school=other_school, today=morning).state == "off"
     NightlyRun.objects.create(school=oakfield, run_on=AS_OF, started_at=timezone.now())

@@ -1,0 +1,56 @@
+"""A school's first week: the lead signs in to an empty dashboard, chooses a ladder, and runs the first night."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from interventions.models import NightlyRun, Placement
+from tests.factories import PupilFactory, RegistrationGroupFactory
+from tests.interventions.conftest import fill_school_days
+
+from .conftest import screenshot
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def imported(school):
+    """What the office imported on day one: three pupils in 4B and five weeks of their registers."""
+    group = RegistrationGroupFactory(school=school, name="4B")
+    for surname, absent_every in (("Ashworth", 4), ("Bennett", 1000), ("Clarke", 1000)):
+        pupil = PupilFactory(school=school, registration_group=group, surname=surname)
+        counter = iter(range(1, 10_000))
+        fill_school_days(
+            pupil, 25, timezone.localdate(), lambda d, s, e=absent_every, c=counter: "O" if next(c) % e == 0 else "/"
+        )
+
+
+def test_the_lead_chooses_a_ladder_and_runs_the_first_night(live_server, sign_in, school, attendance_lead, imported):
+    page = sign_in("alice")
+    page.get_by_role("heading", name=f"{school.name}: getting started").wait_for()
+    steps = page.locator("#start-steps")
+    assert "3 pupils on roll" in steps.inner_text()
+    screenshot(page, "first_week_start")
+
+    steps.get_by_role("link", name="Ladder page").click()
+    page.get_by_role("button", name="Copy the shipped DfE national framework").click()
+    page.get_by_role("link", name="simulate it").click()  # the copy opens to be edited: try it first
+    page.get_by_role("link", name="Activate…").click()
+    page.get_by_role("button", name="Yes, make it the active ladder").click()
+    page.get_by_text("is now the active ladder").wait_for()
+
+    page.get_by_role("link", name="Dashboard", exact=True).first.click()
+    page.get_by_text("No night has run yet").wait_for()
+    assert "No pupil is on the ladder yet" in page.locator("#pupil-list").inner_text()
+    screenshot(page, "first_week_before_night")
+
+    page.get_by_role("button", name="Run the night of").click()
+    page.get_by_text("has run: the dashboard shows what it did").wait_for()
+    assert "done, 3 pupils" in page.get_by_text("done, 3 pupils").inner_text()
+    listed = page.locator("#pupil-list").inner_text()
+    assert all(name in listed for name in ("Ashworth", "Bennett", "Clarke"))
+    assert page.locator("#night-run").count() == 0
+    assert NightlyRun.objects.get(school=school).status == NightlyRun.Status.DONE
+    assert Placement.objects.filter(pupil__school=school).count() == 3
+    screenshot(page, "first_week_after_night")
