@@ -479,7 +479,8 @@ def pupils_import(
 
     Year groups must exist (by code or name: "3", "Year 3", "Reception");
     registration groups are created as needed; unknown flag keys become the
-    school's own flags (a warning says so). An optional column missing from the
+    school's own flags (a warning says so), unless close to a flag the school
+    has (`did_you_mean`): that is taken for a typing mistake, and refused. An optional column missing from the
     file leaves that value alone; a blank `leaving_date` means still on roll.
     A new pupil with no `start_date` is on roll from the start of the current
     academic year (a warning says so). Contact columns set the pupil's first
@@ -606,13 +607,19 @@ def _pupils_write(
     new_groups: dict[str, RegistrationGroup] = {}
     for row in rows:
         for key in row.flags or ():
-            if key not in flags and key not in new_flags:
-                new_flags[key] = Flag(school=school, key=key, name=key.replace("_", " ").capitalize())
-                report.warn(
+            if key in flags or key in new_flags:
+                continue
+            if meant := did_you_mean(key, flags):
+                # Most likely a typing mistake: made a flag of its own, the pupil would lose the one meant.
+                report.error(
                     row.row,
                     "flags",
-                    f"{key!r} is not a known flag{did_you_mean(key, flags)}: created it as one of the school's own",
+                    f"{key!r} is not one of the school's flags{meant}: correct it. A new flag this close to "
+                    "one the school has is not made from a file; the system administrator can add it",
                 )
+                continue
+            new_flags[key] = Flag(school=school, key=key, name=key.replace("_", " ").capitalize())
+            report.warn(row.row, "flags", f"{key!r} is not a known flag: created it as one of the school's own")
         name = row.registration_group
         if name in groups:  # written exactly as the school has it: that class, whatever else is near it
             continue

@@ -138,16 +138,16 @@ def test_unknown_flags_become_the_schools_own_and_the_report_says_so(tmp_path, s
     assert "warnings=1" in out
 
 
-def test_a_flag_close_to_a_known_one_is_named_in_the_warning(tmp_path, school):
-    out = import_pupils(
-        tmp_path,
-        f"upn,surname,forename,date_of_birth,year_group,registration_group,flags,start_date\n"
-        f"{ALEX},Smith,Alex,{ALEX_BORN},4,4B,send_support,2021-09-01\n",
-    )
+def test_a_flag_close_to_one_the_school_has_is_a_typing_mistake_and_the_file_is_refused(tmp_path, school):
+    header = "upn,surname,forename,date_of_birth,year_group,registration_group,flags,start_date\n"
+    import_pupils(tmp_path, header + f"{ALEX},Smith,Alex,{ALEX_BORN},4,4B,fsm,2021-09-01\n")
+    message = rejected(tmp_path, header + f"{ALEX},Smith,Alex,{ALEX_BORN},4,4B,fms,2021-09-01\n")
     assert (
-        "warning: row 2, column flags: 'send_support' is not a known flag (did you mean 'sen_support'?): "
-        "created it as one of the school's own"
-    ) in out
+        "row 2, column flags: 'fms' is not one of the school's flags (did you mean 'fsm'?): correct it. "
+        "A new flag this close to one the school has is not made from a file; the system administrator can add it"
+    ) in message
+    assert not Flag.objects.filter(key="fms").exists()
+    assert [f.key for f in Pupil.objects.get(upn=ALEX).flags.all()] == ["fsm"]  # free school meals kept
 
 
 def test_a_new_pupil_without_a_start_date_is_on_roll_from_the_start_of_the_year(tmp_path, school):
