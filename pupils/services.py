@@ -370,6 +370,9 @@ def _marks_import_staged(
     imported_before: datetime | None,
 ) -> None:
     roll = school_roll(school)
+    if not roll:  # one line, not one for each row of the file
+        report.error(0, "", "the school has no pupils yet: import the pupils file first, then this one")
+        return
     calendar, today = school_calendar(school), timezone.localdate()
     columns = imports.MarkColumns()
     with connection.cursor() as cursor:

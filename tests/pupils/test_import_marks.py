@@ -339,6 +339,15 @@ def test_a_upn_not_on_the_roll_is_an_error(tmp_path, pupil):
     assert "marks.csv was rejected and nothing was changed: 1 problem(s)." in message
 
 
+def test_marks_before_any_pupils_are_refused_in_one_line_not_one_a_row(tmp_path, school):
+    rows = "".join(f"{make_upn(n)},2025-11-24,{session},/\n" for n in range(1, 40) for session in ("AM", "PM"))
+    message = rejected(tmp_path, HEADER + rows)
+    assert message.splitlines() == [
+        "marks.csv was rejected and nothing was changed: 1 problem(s).",
+        "file: the school has no pupils yet: import the pupils file first, then this one",
+    ]
+
+
 def test_another_schools_pupil_is_not_on_this_schools_roll(tmp_path, pupil, other_school):
     elsewhere = PupilFactory(school=other_school)
     message = rejected(tmp_path, HEADER + f"{elsewhere.upn},2025-11-24,AM,/\n")
