@@ -239,6 +239,9 @@ def test_a_ctf_file_is_told_apart_by_its_content(owen, school, alex):
     assert batch.kind == ImportBatch.Kind.CTF and batch.status == "done"
     assert "CTF XML" in response.content.decode()
     assert alex.marks.count() == 2
+    page = owen.get(reverse("pupils:import", args=[school.urn, batch.pk])).content.decode()
+    assert "Marks in the file" in page and "their place in the file and their UPN" in page
+    assert "as a spreadsheet numbers it" not in page  # there are no spreadsheet rows in XML
 
 
 def test_an_upload_with_no_file_is_refused_in_place(owen, school):
