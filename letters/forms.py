@@ -330,7 +330,7 @@ class SettingsForm(forms.Form):
         required=False,
         max_length=School._meta.get_field("signatory_role").max_length,
         label="Their role",
-        help_text="Printed under the name, like Headteacher.",
+        help_text="Printed under the name, like Headteacher: check it when you change who signs.",
     )
     addressing = forms.ChoiceField(
         choices=LetterSettings.Addressing.choices, widget=forms.RadioSelect, label="Who letters go to"
@@ -359,8 +359,10 @@ class SettingsForm(forms.Form):
     )
     remove_logo = forms.BooleanField(required=False, label="Remove the current logo")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, has_logo: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not has_logo:  # nothing to remove
+            del self.fields["remove_logo"]
         self.helper = _NoTagHelper()
 
     @classmethod

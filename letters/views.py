@@ -566,7 +566,12 @@ def template_pdf(request: HttpRequest, urn: str, key: str) -> HttpResponse:
 def settings_edit(request: HttpRequest, urn: str) -> HttpResponse:
     access = _access(request, urn, "edit_ladder")
     current = selectors.letter_settings_get(school=access.school)
-    form = SettingsForm(request.POST or None, request.FILES or None, initial=SettingsForm.initial_from(current))
+    form = SettingsForm(
+        request.POST or None,
+        request.FILES or None,
+        initial=SettingsForm.initial_from(current),
+        has_logo=bool(current.logo),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.letter_settings_save(school=access.school, user=request.user, **form.cleaned_data)

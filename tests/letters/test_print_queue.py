@@ -259,6 +259,24 @@ def test_the_schools_logo_is_printed_on_every_letter(school, three_letters, atte
     assert all(page.images for page in pages)
 
 
+def test_the_settings_page_offers_to_remove_a_logo_only_once_there_is_one(client, school, attendance_lead, settings):
+    from io import BytesIO
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+    from PIL import Image
+
+    client.force_login(attendance_lead)
+    url = reverse("letters:settings", args=[school.urn])
+    assert "Remove the current logo" not in client.get(url).content.decode()
+    image = BytesIO()
+    Image.new("RGB", (120, 60), "navy").save(image, format="PNG")
+    choices = {"addressing": "household", "rag_green_from": 96, "rag_amber_from": 90, "footer": ""}
+    logo = SimpleUploadedFile("logo.png", image.getvalue())
+    services.letter_settings_save(school=school, user=attendance_lead, **choices, logo=logo)
+    assert "Remove the current logo" in client.get(url).content.decode()
+
+
 def test_a_long_letter_keeps_all_its_pages_and_the_next_starts_on_a_new_page(school, family, office, tmp_path):
     long_note = "\n\n".join(f"Paragraph {n}: " + "We are here to help. " * 30 for n in range(12))
     (long,) = queue_letters(school, [family], details={"note": long_note})

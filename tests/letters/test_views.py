@@ -1115,6 +1115,7 @@ def test_the_settings_page_sets_the_letterhead_every_letter_prints(client, schoo
     client.force_login(attendance_lead)
     page = client.get(reverse("letters:settings", args=[school.urn])).content.decode()
     assert "1 School Lane\nTownsville\nTS1 1AA</textarea>" in page  # what the school holds now
+    assert "Remove the current logo" not in page  # there is none
 
     response = client.post(reverse("letters:settings", args=[school.urn]), {**SETTINGS, **LETTERHEAD})
 
