@@ -264,6 +264,20 @@ def test_the_pupil_pages_figures_fit_without_scrolling_sideways(sign_in, live_se
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
+def test_the_dashboards_pupil_list_fits_a_phone_every_figure_named(sign_in, live_server, morning):
+    page = sign_in("alice")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    table = page.locator("#pupil-table")
+    assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth + 1"), "the list scrolls sideways"
+    bennett = table.get_by_role("row").filter(has_text="Bennett")
+    attendance = bennett.locator('td[data-label="Attendance"]')
+    box = attendance.bounding_box()
+    assert box["x"] + box["width"] <= 390 and "%" in attendance.inner_text()
+    assert attendance.evaluate("td => getComputedStyle(td, '::before').content") == '"Attendance: "'
+    screenshot(page, "dashboard_pupils_phone")
+
+
 @pytest.mark.parametrize("width", [1280, 390])
 def test_the_weekly_charts_labels_are_readable_on_a_desktop_and_a_phone(sign_in, live_server, morning, width):
     page = sign_in("alice")
