@@ -119,3 +119,69 @@ def simulation_page(
         comparable=comparable,
         current=[] if comparable else current,
     )
+
+
+# --- an edit, simulated before it is saved ------------------------------------------
+
+
+@dataclass(frozen=True)
+class EditPreview:
+    """What a ladder would do as saved and as edited, on the same register: the edit's effect, before saving."""
+
+    saved: Simulation
+    edited: Simulation
+    #: Each stage of either version, the edited version's order first: key, label, name, saved, edited, change.
+    stages: list[dict[str, Any]]
+    #: The pupils the edit changes the outcome for (a move, or a move proposed): name, pk, attendance, saved, edited.
+    pupils: list[dict[str, Any]]
+
+    @property
+    def changes_nothing(self) -> bool:
+        return not self.pupils and all(row["change"] == 0 for row in self.stages)
+
+
+def edit_preview(*, saved: Simulation, edited: Simulation, pupils: QuerySet[Pupil]) -> EditPreview:
+    """Lay the saved and the edited ladder's simulations side by side (both from `services.ladder_simulate`)."""
+    saved_counts = {row["key"]: row["count"] for row in saved.stages}
+    edited_counts = {row["key"]: row["count"] for row in edited.stages}
+    seen: dict[str, dict[str, Any]] = {}
+    for row in [*edited.stages, *saved.stages]:
+        seen.setdefault(row["key"], row)
+    stages = [
+        {
+            "key": key,
+            "label": row["label"],
+            "name": row["name"],
+            "saved": saved_counts.get(key),
+            "edited": edited_counts.get(key),
+            "change": edited_counts.get(key, 0) - saved_counts.get(key, 0),
+        }
+        for key, row in seen.items()
+    ]
+    labels = {key: row["name"] for key, row in seen.items()}
+    before, after = _outcomes(saved, labels), _outcomes(edited, labels)
+    people = {row["upn"]: row for sim in (saved, edited) for rows in (sim.moves, sim.proposals) for row in rows}
+    pks = dict(pupils.values_list("upn", "pk"))
+    changed = [
+        {
+            "name": people[upn]["name"],
+            "attendance": people[upn]["attendance"],
+            "pk": pks[upn],
+            "saved": before.get(upn, "stays where they are"),
+            "edited": after.get(upn, "stays where they are"),
+        }
+        for upn in people
+        if upn in pks and before.get(upn) != after.get(upn)
+    ]
+    changed.sort(key=lambda row: (float(row["attendance"]) if row["attendance"] else 101.0, row["name"]))
+    return EditPreview(saved=saved, edited=edited, stages=stages, pupils=changed)
+
+
+def _outcomes(simulation: Simulation, labels: dict[str, str]) -> dict[str, str]:
+    """What the night would do for each pupil it does something for, in words: "moves to M; L proposed"."""
+    said: dict[str, list[str]] = {}
+    for move in simulation.moves:
+        said.setdefault(move["upn"], []).append(f"moves to {labels.get(move['to'], move['to'])}")
+    for proposal in simulation.proposals:
+        said.setdefault(proposal["upn"], []).append(f"{labels.get(proposal['to'], proposal['to'])} proposed")
+    return {upn: "; ".join(words) for upn, words in said.items()}

@@ -179,15 +179,10 @@ def ladder_load(*, school: School, document: Any, activate: bool = False) -> tup
             "settings": settings,
         },
     )
-    existing = {s.key: s for s in ladder.stages.all()}
     wanted = {s["key"] for s in doc["stages"]}
-    for key, stage in existing.items():
-        if key not in wanted:
-            if stage.placements.exists():
-                raise LadderError(
-                    [Problem(f"stage {key!r}", "pupils stand on this stage, so it cannot be removed; move them first")]
-                )
-            stage.delete()
+    if occupied := _occupied_stages_removed(ladder, wanted):
+        raise LadderError(occupied)
+    ladder.stages.exclude(key__in=wanted).delete()
     # Positions are unique: park the kept stages out of the way before renumbering.
     for offset, stage in enumerate(Stage.objects.filter(ladder=ladder).order_by("position")):
         Stage.objects.filter(pk=stage.pk).update(position=1000 + offset)
@@ -244,11 +239,20 @@ def ladder_copy(*, school: School, document: dict[str, Any]) -> tuple[Ladder, La
 
 
 @transaction.atomic
-def ladder_edit(*, ladder: Ladder, document: dict[str, Any]) -> tuple[Ladder, LadderCheck]:
-    """Replace a school's ladder with an edited document, keeping its key and whether it is active.
+def _occupied_stages_removed(ladder: Ladder, wanted: set[str]) -> list[Problem]:
+    """A problem for each stage of `ladder` that pupils stand on and that a document keeping `wanted` removes."""
+    removed = ladder.stages.exclude(key__in=wanted).filter(placements__isnull=False).distinct()
+    return [
+        Problem(f"stage {key!r}", "pupils stand on this stage, so it cannot be removed; move them first")
+        for key in removed.order_by("position").values_list("key", flat=True)
+    ]
 
-    Raises LadderError, changing nothing, if the document has errors, tries to change the key, or
-    removes a stage that pupils stand on. Idempotent.
+
+def ladder_edit_check(*, ladder: Ladder, document: dict[str, Any]) -> tuple[dict[str, Any], LadderCheck]:
+    """Everything saving an edit checks, saving nothing: (the document as it would be saved, its check).
+
+    Raises LadderError as `ladder_edit` would: the document has errors, tries to change the key, or
+    removes a stage that pupils stand on.
     """
     key = document.get("key", ladder.key)
     if key != ladder.key:
@@ -259,7 +263,23 @@ def ladder_edit(*, ladder: Ladder, document: dict[str, Any]) -> tuple[Ladder, La
                 )
             ]
         )
-    return ladder_load(school=ladder.school, document={**document, "key": ladder.key})
+    edited = {**document, "key": ladder.key}
+    check = ladder_check(school=ladder.school, document=edited)
+    if not check.ok or check.resolved is None:
+        raise LadderError(check.errors)
+    if occupied := _occupied_stages_removed(ladder, {stage["key"] for stage in check.resolved["stages"]}):
+        raise LadderError(occupied)
+    return edited, check
+
+
+def ladder_edit(*, ladder: Ladder, document: dict[str, Any]) -> tuple[Ladder, LadderCheck]:
+    """Replace a school's ladder with an edited document, keeping its key and whether it is active.
+
+    Raises LadderError, changing nothing, if the document has errors, tries to change the key, or
+    removes a stage that pupils stand on (`ladder_edit_check`). Idempotent.
+    """
+    edited, _ = ladder_edit_check(ladder=ladder, document=document)
+    return ladder_load(school=ladder.school, document=edited)
 
 
 @dataclass(frozen=True)

@@ -143,31 +143,52 @@ def ladder_copy(request: HttpRequest, urn: str, key: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def ladder_edit(request: HttpRequest, urn: str, key: str) -> HttpResponse:
+    """Edit a ladder's YAML. "Check and save" saves it; "Simulate without saving" checks it as saving
+    would and shows what it would change on last night's register, beside the saved version."""
     access = school_access(request.user, urn)
     access.require("edit_ladder")
     ladder = _school_ladder(access, key)
     form = LadderYamlForm(request.POST or None, initial={"text": services.ladder_export(ladder)})
-    problems: list[Any] = []
-    warnings: list[Any] = []
+    previewing = "preview" in request.POST
+    context: dict[str, Any] = {"access": access, "ladder": ladder, "form": form, "problems": [], "warnings": []}
     if request.method == "POST" and form.is_valid():
+        text, document = form.cleaned_data["text"], form.cleaned_data["document"]
         try:
-            ladder, check = services.ladder_edit(ladder=ladder, document=form.cleaned_data["document"])
+            if previewing:
+                edited, check = services.ladder_edit_check(ladder=ladder, document=document)
+            else:
+                ladder, check = services.ladder_edit(ladder=ladder, document=document)
         except services.LadderError as exc:
-            text = form.cleaned_data["text"]
-            problems = problems_located(exc.problems, text)
-            warnings = services.ladder_check(school=access.school, document=form.cleaned_data["document"]).warnings
-            warnings = problems_located(warnings, text)
+            context["problems"] = problems_located(exc.problems, text)
+            warnings = services.ladder_check(school=access.school, document=document).warnings
+            context["warnings"] = problems_located(warnings, text)
         else:
-            _audit(request, access, AuditEvent.Verb.CHANGE, f"edited ladder {ladder.key}")
-            messages.success(request, f"Saved “{ladder.name}”.")
-            for warning in problems_located(check.warnings, form.cleaned_data["text"]):
-                messages.warning(request, f"Warning: {warning}")
-            return redirect("interventions:ladder_detail", urn=urn, key=ladder.key)
+            if not previewing:
+                _audit(request, access, AuditEvent.Verb.CHANGE, f"edited ladder {ladder.key}")
+                messages.success(request, f"Saved “{ladder.name}”.")
+                for warning in problems_located(check.warnings, text):
+                    messages.warning(request, f"Warning: {warning}")
+                return redirect("interventions:ladder_detail", urn=urn, key=ladder.key)
+            context["warnings"] = problems_located(check.warnings, text)
+            context.update(_edit_preview(access, ladder, edited))
+            return render(request, "interventions/ladder_edit.html", context)
     if request.method == "POST" and not form.is_valid():
-        problems = form.problems or [Problem("", error) for error in form.errors.get("text", [])]
-    context = {"access": access, "ladder": ladder, "form": form, "problems": problems, "warnings": warnings}
+        context["problems"] = form.problems or [Problem("", error) for error in form.errors.get("text", [])]
     status = 422 if request.method == "POST" else 200
     return render(request, "interventions/ladder_edit.html", context, status=status)
+
+
+def _edit_preview(access: Access, ladder: Ladder, edited: dict[str, Any]) -> dict[str, Any]:
+    """The ladder as saved and as edited, simulated on the register as last night read it (`ladder_simulate`)."""
+    school = access.school
+    as_of = selectors.simulation_day(school=school, night=selectors.last_good_run(school=school))
+    saved = services.ladder_simulate(school=school, document=services.ladder_document(ladder), as_of=as_of)
+    preview = selectors_ladder.edit_preview(
+        saved=saved,
+        edited=services.ladder_simulate(school=school, document=edited, as_of=as_of),
+        pupils=visible_pupils(access),
+    )
+    return {"preview": preview, "register_day": school_calendar(school).register_day(as_of)}
 
 
 #: The simulation page lists this many moves; the rest are counted.

@@ -98,3 +98,31 @@ def test_lead_copies_edits_simulates_and_activates_a_ladder(live_server, sign_in
 
     assert Ladder.objects.get(is_active=True).key == "simple-copy"
     assert AuditEvent.objects.filter(user=attendance_lead, what="activated ladder simple-copy").exists()
+
+
+def test_lead_simulates_an_edit_to_the_active_ladder_before_saving_it(live_server, sign_in, attendance_lead, running):
+    page = sign_in("alice")
+    page.goto(f"{live_server.url}/school/100001/ladders/simple/edit/")
+    yaml_box = page.get_by_label("Ladder (YAML)")
+    original = yaml_box.input_value()
+    yaml_box.fill(original.replace("attendance: {below: 95}", "attendance: {below: 96}", 1))
+    page.get_by_role("button", name="Simulate without saving").click()
+
+    preview = page.get_by_role("region", name="Not saved: what your edit would change")
+    preview.wait_for()
+    cells = preview.get_by_role("row", name="Concern").get_by_role("cell")
+    now = Placement.objects.filter(ladder__key="simple", stage__key="concern").count()
+    assert [cells.nth(i).inner_text() for i in (0, 1, 2)] == [str(now), str(now + 1), "+1"]  # Birch, 95.2%
+    birch = preview.get_by_role("listitem").filter(has_text="Birch")
+    assert "as saved, stays where they are; as edited, moves to Concern" in birch.inner_text()
+    assert "below: 96" in yaml_box.input_value()  # kept as edited
+    screenshot(page, "ladder-edit-preview")
+    assert services.ladder_document(Ladder.objects.get(key="simple"))["stages"][1]["criteria"] == {
+        "attendance": {"below": 95}
+    }
+
+    page.get_by_role("button", name="Check and save").click()
+    page.get_by_text("Saved “Simple ladder”").wait_for()
+    assert services.ladder_document(Ladder.objects.get(key="simple"))["stages"][1]["criteria"] == {
+        "attendance": {"below": 96}
+    }

@@ -379,6 +379,52 @@ def test_the_active_ladder_cannot_lose_a_stage_pupils_stand_on(client, school, p
     assert services.ladder_document(ladder) == before
 
 
+def test_an_edit_simulated_without_saving_shows_whom_it_changes_and_saves_nothing(
+    client, school, placed, ladder, attendance_lead
+):
+    before, counted = services.ladder_document(ladder), everything_counted()
+    at_concern = placed[1]  # 92.2%: Concern under "below 95"; Persistent absence if that stage is "below 93"
+
+    def change(doc):
+        doc["stages"][2]["criteria"] = {"attendance": {"below": 93}}
+
+    client.force_login(attendance_lead)
+    response = client.post(url("ladder_edit", school, "simple"), {"text": edited(ladder, change), "preview": "1"})
+    assert response.status_code == 200
+    preview = response.context["preview"]
+    stages = {row["key"]: row for row in preview.stages}
+    assert (stages["concern"]["change"], stages["pa"]["change"], stages["universal"]["change"]) == (-1, 1, 0)
+    assert stages["pa"]["edited"] == Placement.objects.filter(stage__key="pa").count() + 1
+    assert [row["pk"] for row in preview.pupils] == [at_concern.pk]
+    assert (len(preview.saved.moves), len(preview.edited.moves)) == (0, 1)
+    assert (preview.saved.letter_count, preview.edited.letter_count) == (0, 1)  # the stage's second warning
+    body = response.content.decode()
+    assert "Not saved: what your edit would change" in body
+    assert (
+        f'{at_concern.full_name}</a> <span class="text-body-secondary">{preview.pupils[0]["attendance"]}%</span>: '
+        "as saved, stays where they are; as edited, moves to Persistent absence"
+    ) in body
+    assert "below: 93" in body  # the text stays as edited, to save or change again
+    ladder.refresh_from_db()
+    assert services.ladder_document(ladder) == before and everything_counted() == counted
+    assert not AuditEvent.objects.filter(what="edited ladder simple").exists()
+
+
+def test_an_edit_simulated_without_saving_is_checked_as_saving_would_check_it(
+    client, school, placed, ladder, attendance_lead
+):
+    client.force_login(attendance_lead)
+    text = edited(ladder, lambda doc: doc["stages"].pop(1))  # "concern", where a pupil stands
+    response = client.post(url("ladder_edit", school, "simple"), {"text": text, "preview": "1"})
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert "pupils stand on this stage" in body and "Not saved: what your edit" not in body
+    response = client.post(
+        url("ladder_edit", school, "simple"), {"text": edited(ladder, lambda d: None), "preview": "1"}
+    )
+    assert "The edit changes no pupil's move, and no move proposed, on this register." in response.content.decode()
+
+
 # --- simulate, activate, export ----------------------------------------------------------------
 
 
