@@ -31,6 +31,7 @@ urlpatterns = [
     path("lists/penalty-notices/", views_lists.penalty_threshold, name="penalty_threshold"),
     # Ladders
     path("ladder/", views_ladder.ladder_active, name="ladder"),
+    path("ladder/format/", views_ladder.ladder_format_help, name="ladder_format"),
     path("ladders/<slug:key>/", views_ladder.ladder_detail, name="ladder_detail"),
     path("ladders/<slug:key>/copy/", views_ladder.ladder_copy, name="ladder_copy"),
     path("ladders/<slug:key>/edit/", views_ladder.ladder_edit, name="ladder_edit"),

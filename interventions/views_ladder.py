@@ -10,6 +10,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import markdown
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
@@ -189,6 +191,22 @@ def _edit_preview(access: Access, ladder: Ladder, edited: dict[str, Any]) -> dic
         pupils=visible_pupils(access),
     )
     return {"preview": preview, "register_day": school_calendar(school).register_day(as_of)}
+
+
+@login_required
+@require_GET
+def ladder_format_help(request: HttpRequest, urn: str) -> HttpResponse:
+    """The ladder file's full reference (docs/ladder-format.md), as a page beside the editor."""
+    access = school_access(request.user, urn)
+    access.require("view_dashboard")
+    return render(request, "interventions/ladder_format.html", {"access": access, "reference": _format_reference()})
+
+
+@cache
+def _format_reference() -> str:
+    """docs/ladder-format.md as HTML: our own file, read once a process."""
+    text = (settings.BASE_DIR / "docs" / "ladder-format.md").read_text(encoding="utf-8")
+    return markdown.markdown(text, extensions=["tables", "fenced_code", "toc"])
 
 
 #: The simulation page lists this many moves; the rest are counted.

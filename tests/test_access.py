@@ -74,6 +74,7 @@ POLICY: dict[str, tuple[set[str], str | None, bool]] = {
     "interventions:absence_groups": (DASHBOARD, None, False),
     "interventions:penalty_threshold": (DASHBOARD, None, False),
     "interventions:ladder": (DASHBOARD, None, False),
+    "interventions:ladder_format": (DASHBOARD, None, False),
     "interventions:ladder_detail": (DASHBOARD, "ladder", False),
     "interventions:ladder_copy": (LADDER_EDITING, "ladder", False),
     "interventions:ladder_edit": (LADDER_EDITING, "ladder", False),

@@ -737,3 +737,12 @@ def test_a_lowered_threshold_lists_who_no_longer_meets_it_but_stays_and_says_why
     # The one move the night has proposed already is marked so: nothing new to decide.
     assert [row["waiting"] for row in page.proposals] == [True]
     assert "All 1 are already awaiting approval</strong>: nothing new." in body
+
+
+def test_the_editor_links_to_the_full_reference_which_reads_as_a_page(client, school, draft, attendance_lead):
+    client.force_login(attendance_lead)
+    reference = url("ladder_format", school)
+    assert f'href="{reference}"' in client.get(url("ladder_edit", school, "draft")).content.decode()
+    page = client.get(reference).content.decode()
+    assert "<h1" in page and "<table>" in page  # headings and tables drawn, not markdown source
+    assert "held_for" in page and "bottom_percent" in page and "| ---" not in page
