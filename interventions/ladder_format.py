@@ -681,6 +681,28 @@ def yaml_slip(exc: Exception) -> tuple[int | None, int | None, str]:
         )
     for words, meaning in _YAML_SLIPS:
         if problem.startswith(words):
+            if words == "mapping values are not allowed here" and _field_name_colon(mark):
+                meaning = _MISALIGNED_FIELD
             problem = f"{meaning} (YAML says: {problem})"
             break
     return (mark.line + 1, mark.column + 1, problem) if mark else (None, None, problem)
+
+
+_MISALIGNED_FIELD = (
+    "this field's indentation does not line up with the fields above it: fields of the same stage, action"
+    " or criterion start in the same column"
+)
+
+
+def _field_name_colon(mark: Any) -> bool:
+    """Is the colon YAML did not expect the one after a field's name at the start of its line?
+
+    Then the line is a field indented differently from its neighbours (YAML read it as part of the value
+    above), not text with a colon in it.
+    """
+    buffer = getattr(mark, "buffer", None)
+    if mark is None or not buffer:
+        return False
+    line = buffer.split("\n")[mark.line]
+    field = re.match(r"\s*(?:- )?[A-Za-z_][\w-]*:", line)
+    return field is not None and field.end() == mark.column + 1

@@ -204,6 +204,11 @@ def test_mistakes_are_explained_in_words_an_attendance_lead_can_act_on():
     ("text", "words"),
     [
         ("key: a\nname: b: c\n", "line 2, column 8: a colon where YAML did not expect one"),
+        # A field one space too far in, after a value: YAML reads it as more of that value.
+        (
+            "key: a\nstages:\n- key: b\n  review_every_weeks: 4\n   monitoring: weekly\n",
+            "line 5, column 14: this field's indentation does not line up with the fields above it",
+        ),
         ("key: a\n\tname: b\n", "line 2, column 1: a tab: indent with spaces only"),
         ("key: a\nstages:\n  - key: b\n   name: c\n", "a line's indentation does not line up with the lines above it"),
         # A { left open on line 5: YAML notices on line 6, but line 5 is the one to fix.
