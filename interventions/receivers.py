@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.dispatch import receiver
 
-from pupils.signals import demo_loaded, marks_explained
+from pupils.signals import demo_loaded, marks_explained, staff_role_removed
 
 from . import nightly, services
 from .models import Task
@@ -50,3 +50,11 @@ def follow_ups_done(sender: Any, *, pupil: Any, user: Any, words: str, **kwargs:
     titles = " and ".join(f"“{task.title}”" for task in done)
     task_is = "task" if len(done) == 1 else "tasks"
     return f"No N is left for {pupil.forename}, so the follow-up {task_is} {titles} {'is' if len(done) == 1 else 'are'} done."
+
+
+@receiver(staff_role_removed, dispatch_uid="interventions_tasks_back_to_the_role")
+def tasks_back_to_the_role(sender: Any, *, membership: Any, **kwargs: Any) -> int:
+    """A member of staff loses a role: their open tasks in it go back to everyone in that role there."""
+    return Task.objects.filter(
+        school=membership.school, assigned_to=membership.user, role=membership.role, status=Task.Status.OPEN
+    ).update(assigned_to=None)

@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "edit_ladder": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER}),
     # Start a night that has not run (a school's first, or one that failed or was missed) without waiting.
     "run_nights": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER}),
+    # Give and take away roles at the school (not the trust / LA officer's: the system's administrator adds them).
+    "manage_staff": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER}),
     "view_lists": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER, Role.DSL, Role.LA_OFFICER}),
     "manage_registers": frozenset({Role.ATTENDANCE_LEAD, Role.OFFICE}),
     "print_letters": frozenset({Role.ATTENDANCE_LEAD, Role.OFFICE}),

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
 from .codes import NOT_COMPULSORY_AGE, PRESENT_BY_SESSION, UNEXPLAINED, Category, code_table
-from .models import Pupil
+from .models import Pupil, StaffMembership
 
 #: The largest file the office page accepts (a year of marks for a big secondary is about 40 MB).
 DEFAULT_UPLOAD_MAX_BYTES = 200 * 1024 * 1024
@@ -143,3 +143,39 @@ class ReasonReceivedForm(forms.Form):
                 css_class="g-1",
             ),
         )
+
+
+class StaffAddForm(forms.Form):
+    """Give a member of staff a role at the school (`services.staff_add`). Not the trust / LA officer's role:
+    an officer reads across schools, and is added by whoever runs the system."""
+
+    name = forms.CharField(
+        max_length=150,
+        required=False,
+        label="Their name",
+        help_text="As pages and records show it: Priya Shah. Leave it empty for someone who already signs in here.",
+    )
+    username = forms.CharField(
+        max_length=150,
+        label="Username",
+        help_text="What they sign in with: priya.shah. For someone who already signs in here, their username.",
+    )
+    email = forms.EmailField(required=False, label="E-mail address", help_text="For a forgotten password.")
+    role = forms.ChoiceField(  # no role chosen for them: an attendance lead's rights are not a default
+        choices=[("", "Choose a role…")]
+        + [(value, label) for value, label in StaffMembership.Role.choices if value != "la_officer"]
+    )
+    classes = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Classes",
+        help_text="A class teacher's classes: they see these pupils only. Other roles see the whole school.",
+    )
+
+    def __init__(self, *args: Any, classes: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["classes"].choices = [(name, name) for name in classes]
+        self.helper = _helper()
+
+    def clean_username(self) -> str:
+        return self.cleaned_data["username"].strip()

@@ -15,12 +15,24 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    When,
+)
 from django.db.models.functions import TruncWeek
 
 from . import codes
 from . import statistics as stats
-from .models import AttendanceMark, Contact, ImportBatch, MarkChange, Pupil, RegistrationGroup, School
+from .models import AttendanceMark, Contact, ImportBatch, MarkChange, Pupil, RegistrationGroup, School, StaffMembership
 from .services import school_calendar
 
 #: The name of the filtered join from a pupil to its marks in the window.
@@ -142,6 +154,19 @@ def school_weekly_counts(*, school: School, start: date, end: date) -> dict[int,
 def import_batch_list(*, school: School) -> QuerySet[ImportBatch]:
     """The school's imports, newest first, with who made them."""
     return ImportBatch.objects.filter(school=school).select_related("created_by").order_by("-created_at", "-pk")
+
+
+def staff_of(*, school: School) -> QuerySet[StaffMembership]:
+    """Everyone's roles at the school, by role then name, with their logins and classes: two queries."""
+    role_order = Case(
+        *(When(role=value, then=n) for n, value in enumerate(StaffMembership.Role.values)), output_field=IntegerField()
+    )
+    return (
+        StaffMembership.objects.filter(school=school)
+        .select_related("user")
+        .prefetch_related(Prefetch("classes", queryset=RegistrationGroup.objects.order_by("name")))
+        .order_by(role_order, "user__last_name", "user__first_name", "user__username")
+    )
 
 
 def registration_group_list(*, school: School) -> QuerySet[RegistrationGroup]:

@@ -35,7 +35,7 @@ from .models import (
     YearGroup,
 )
 from .people import person_name, person_with_email
-from .signals import marks_explained
+from .signals import marks_explained, staff_role_removed
 from .words import did_you_mean, row_spans
 
 PRIMARY_YEAR_GROUPS = list(YEAR_GROUP_NAMES.items())
@@ -176,6 +176,31 @@ def staff_add(
     if added or names:  # run again with other classes, a teacher's classes become those
         membership.classes.set(groups.values())
     return StaffAdded(membership, password if created else None, changed=changed, classes_before=tuple(before))
+
+
+@transaction.atomic
+def staff_remove(*, membership: StaffMembership) -> int:
+    """Take one role at one school away from a member of staff; returns how many open tasks went back to the role.
+
+    Their login stays (they may hold other roles, or work at other schools), and the record of what they
+    did stays theirs. Work given to them in this role goes back to the role's shared list
+    (`staff_role_removed`), so nothing is left with someone who can no longer see it. Refuses, naming
+    why and changing nothing, to leave the school without an attendance lead.
+    """
+    lead = StaffMembership.Role.ATTENDANCE_LEAD
+    # The school's leads locked together: two leads taking each other's role at once cannot leave none.
+    leads = list(StaffMembership.objects.select_for_update().filter(school=membership.school, role=lead))
+    membership = StaffMembership.objects.select_for_update().select_related("user", "school").get(pk=membership.pk)
+    if membership.role == lead and all(m.pk == membership.pk for m in leads):
+        raise ValidationError(
+            f"{person_name(membership.user)} is the only attendance lead at {membership.school.name}: "
+            "give someone else that role first"
+        )
+    released = sum(
+        int(answer or 0) for _, answer in staff_role_removed.send(sender=StaffMembership, membership=membership)
+    )
+    membership.delete()
+    return released
 
 
 #: Roles one login may not hold together at one school: a class teacher's writes would reach every class.

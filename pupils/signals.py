@@ -16,3 +16,8 @@ demo_loaded = Signal()
 #: the office is told). A receiver that does something more because of it (closes a follow-up
 #: task, say) answers with a sentence saying so, which the office is shown too; otherwise None.
 marks_explained = Signal()
+
+#: Sent by `services.staff_remove` in its transaction, before a member of staff's role at a school is
+#: taken away: with `membership`. A receiver holding work given to that person in that role hands it
+#: back (the role's shared list) and answers with how many pieces; otherwise None.
+staff_role_removed = Signal()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import views, views_staff
 
 app_name = "pupils"
 
@@ -17,4 +17,6 @@ urlpatterns = [
     path("office/today/", views.first_day, name="first_day"),
     path("office/today/<int:pk>/", views.first_day_reason, name="first_day_reason"),
     path("office/waiting/", views.first_day_waiting, name="first_day_waiting"),
+    path("staff/", views_staff.staff, name="staff"),
+    path("staff/<int:pk>/remove/", views_staff.staff_remove, name="staff_remove"),
 ]

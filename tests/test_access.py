@@ -49,6 +49,8 @@ POLICY: dict[str, tuple[set[str], str | None, bool]] = {
     "pupils:first_day_reason": (REGISTERS, "pupil", False),
     "pupils:first_day_waiting": (REGISTERS, None, False),
     "pupils:blank_csv": (REGISTERS, None, False),
+    "pupils:staff": ({L, S}, None, False),
+    "pupils:staff_remove": ({L, S}, "membership", False),
     "interventions:dashboard": (DASHBOARD, None, False),
     "interventions:classes": (DASHBOARD | {T}, None, False),
     "interventions:pupil": (EVERYONE, "pupil", True),
@@ -163,6 +165,11 @@ def build_world(school, lead) -> World:
         "upload": {"token": upload.token},
         "mark": {"pk": mine.pk, "day": mark.date.isoformat(), "session": "pm" if mark.session else "am"},
         "action": {"pk": mine.pk, "action_pk": call.pk},
+        "membership": {
+            "pk": MembershipFactory(
+                user=UserFactory(username=f"spare-{school.urn}"), school=school, role=StaffMembership.Role.OFFICE
+            ).pk
+        },
     }
     assert Letter.objects.filter(pupil=mine).exists()
     return World(school=school, pupil=mine, other_class_pupil=theirs, ids=ids)
@@ -224,6 +231,12 @@ def test_each_role_gets_exactly_what_the_policy_allows(client, people, name):
     path = reverse(name, kwargs=kwargs_for(name, ours))
     for role in sorted(EVERYONE):
         client.force_login(users[role])
+        if name == "pupils:staff_remove":  # the role one allowed person took away is given back for the next
+            spare = ours.ids["membership"]["pk"]
+            StaffMembership.objects.get_or_create(
+                pk=spare,
+                defaults={"school": ours.school, "user": UserFactory(), "role": StaffMembership.Role.OFFICE},
+            )
         response = hit(client, path)
         if role in allowed:
             assert works(response), f"{role} should be able to use {name}: got {response.status_code}"

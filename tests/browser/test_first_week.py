@@ -54,3 +54,26 @@ def test_the_lead_chooses_a_ladder_and_runs_the_first_night(live_server, sign_in
     assert NightlyRun.objects.get(school=school).status == NightlyRun.Status.DONE
     assert Placement.objects.filter(pupil__school=school).count() == 3
     screenshot(page, "first_week_after_night")
+
+
+def test_the_lead_gives_a_teacher_a_login_and_the_teacher_signs_in_with_it(
+    live_server, sign_in, school, attendance_lead
+):
+    RegistrationGroupFactory(school=school, name="4B")
+    RegistrationGroupFactory(school=school, name="5C")
+    page = sign_in("alice")
+    page.get_by_role("link", name="Staff", exact=True).click()
+    page.get_by_label("Their name").fill("Priya Shah")
+    page.get_by_label("Username*").fill("priya.shah")
+    page.get_by_label("Role*").select_option(label="Class teacher")
+    page.get_by_label("4B").check()
+    page.get_by_role("button", name="Give the role").click()
+    page.get_by_text("is now a class teacher here, for 4B.").wait_for()
+    password = page.locator("#new-password").inner_text()
+    assert page.locator("#staff").get_by_role("rowheader", name="Priya Shah").is_visible()
+    screenshot(page, "first_week_staff_added")
+
+    page.get_by_role("button", name="Sign out").click()
+    page = sign_in("priya.shah", password)
+    page.get_by_role("heading", name="My classes").wait_for()
+    assert page.url.endswith(f"/school/{school.urn}/classes/")  # their home: their classes
