@@ -32,7 +32,17 @@ from django.db.models.functions import TruncWeek
 
 from . import codes
 from . import statistics as stats
-from .models import AttendanceMark, Contact, ImportBatch, MarkChange, Pupil, RegistrationGroup, School, StaffMembership
+from .models import (
+    AttendanceMark,
+    Contact,
+    HalfTerm,
+    ImportBatch,
+    MarkChange,
+    Pupil,
+    RegistrationGroup,
+    School,
+    StaffMembership,
+)
 from .services import school_calendar
 
 #: The name of the filtered join from a pupil to its marks in the window.
@@ -166,6 +176,15 @@ def staff_of(*, school: School) -> QuerySet[StaffMembership]:
         .select_related("user")
         .prefetch_related(Prefetch("classes", queryset=RegistrationGroup.objects.order_by("name")))
         .order_by(role_order, "user__last_name", "user__first_name", "user__username")
+    )
+
+
+def term_dates(*, school: School, on: date) -> QuerySet[HalfTerm]:
+    """The half-terms of the school year `on` falls in, and of any later year the school has dates for."""
+    return (
+        HalfTerm.objects.filter(school=school, academic_year__end_on__gte=on)
+        .select_related("academic_year")
+        .order_by("start_on")
     )
 
 

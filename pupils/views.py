@@ -100,6 +100,7 @@ def _office(request: HttpRequest, access: Access) -> HttpResponse:
         ),
         "on": on,
         "today": today,
+        "term_dates": selectors.term_dates(school=access.school, on=today),
     }
     return render(request, "pupils/office.html", context, status=422 if form.is_bound else 200)
 

@@ -113,6 +113,24 @@ def test_office_lands_on_the_office_page_from_the_front_door(owen, school):
     assert "Import a file" in body and "Recent imports" in body
 
 
+def test_the_office_page_shows_this_years_term_dates_that_marks_are_checked_against(owen, school):
+    from pupils.models import HalfTerm
+
+    today = timezone.localdate()
+    halves = HalfTerm.objects.filter(school=school, academic_year__end_on__gte=today).order_by("start_on")
+    assert halves.exists()
+    page = owen.get(url("office", school)).content.decode()
+    terms = page.split('id="term-dates"')[1].split("</section>")[0]
+    for half in halves:
+        assert f"{half.start_on:%a} {half.start_on.day} {half.start_on:%b %Y}" in terms and half.name in terms
+    assert school.half_terms.exclude(pk__in=halves).exists()  # last year's, not to be shown
+    shown = [f"{o.start_on:%a} {o.start_on.day} {o.start_on:%b %Y}" for o in school.half_terms.exclude(pk__in=halves)]
+    assert [day for day in shown if day in terms] == []  # earlier years' dates left out
+    HalfTerm.objects.filter(school=school).delete()
+    page = owen.get(url("office", school)).content.decode()
+    assert "The school has no term dates for this school year yet" in page
+
+
 def test_blank_files_to_start_from_have_every_column_an_import_reads_and_import_cleanly(owen, school, alex):
     page = owen.get(url("office", school)).content.decode()
     marks_url = reverse("pupils:blank_csv", args=[school.urn, "marks"])
