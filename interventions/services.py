@@ -180,8 +180,8 @@ def ladder_load(*, school: School, document: Any, activate: bool = False) -> tup
         },
     )
     wanted = {s["key"] for s in doc["stages"]}
-    if occupied := _occupied_stages_removed(ladder, wanted):
-        raise LadderError(occupied)
+    if kept := _stages_kept(ladder, wanted):
+        raise LadderError(kept)
     ladder.stages.exclude(key__in=wanted).delete()
     # Positions are unique: park the kept stages out of the way before renumbering.
     for offset, stage in enumerate(Stage.objects.filter(ladder=ladder).order_by("position")):
@@ -239,13 +239,26 @@ def ladder_copy(*, school: School, document: dict[str, Any]) -> tuple[Ladder, La
 
 
 @transaction.atomic
-def _occupied_stages_removed(ladder: Ladder, wanted: set[str]) -> list[Problem]:
-    """A problem for each stage of `ladder` that pupils stand on and that a document keeping `wanted` removes."""
-    removed = ladder.stages.exclude(key__in=wanted).filter(placements__isnull=False).distinct()
-    return [
-        Problem(f"stage {key!r}", "pupils stand on this stage, so it cannot be removed; move them first")
-        for key in removed.order_by("position").values_list("key", flat=True)
-    ]
+def _stages_kept(ladder: Ladder, wanted: set[str]) -> list[Problem]:
+    """A problem for each stage of `ladder` a document keeping only `wanted` would remove, but that must stay:
+    pupils stand on it, or their records (moves, moves proposed) name it, and records are never deleted."""
+    problems = []
+    for stage in ladder.stages.exclude(key__in=wanted).order_by("position"):
+        if stage.placements.exists():
+            problems.append(
+                Problem(f"stage {stage.key!r}", "pupils stand on this stage, so it cannot be removed; move them first")
+            )
+        elif any(
+            model.objects.filter(Q(from_stage=stage) | Q(to_stage=stage)).exists() for model in (StageChange, Proposal)
+        ):
+            problems.append(
+                Problem(
+                    f"stage {stage.key!r}",
+                    "pupils' records name this stage (where they moved from or to), so it stays on this ladder. "
+                    "To stop using it, copy the ladder, leave the stage out of the copy and activate the copy",
+                )
+            )
+    return problems
 
 
 def ladder_edit_check(*, ladder: Ladder, document: dict[str, Any]) -> tuple[dict[str, Any], LadderCheck]:
@@ -267,8 +280,8 @@ def ladder_edit_check(*, ladder: Ladder, document: dict[str, Any]) -> tuple[dict
     check = ladder_check(school=ladder.school, document=edited)
     if not check.ok or check.resolved is None:
         raise LadderError(check.errors)
-    if occupied := _occupied_stages_removed(ladder, {stage["key"] for stage in check.resolved["stages"]}):
-        raise LadderError(occupied)
+    if kept := _stages_kept(ladder, {stage["key"] for stage in check.resolved["stages"]}):
+        raise LadderError(kept)
     return edited, check
 
 

@@ -425,6 +425,26 @@ def test_an_edit_simulated_without_saving_is_checked_as_saving_would_check_it(
     assert "The edit changes no pupil's move, and no move proposed, on this register." in response.content.decode()
 
 
+def test_a_stage_pupils_records_name_stays_even_when_nobody_stands_on_it(
+    client, school, placed, ladder, attendance_lead
+):
+    pupil = Placement.objects.get(stage__key="concern").pupil
+    services.pupil_move(pupil=pupil, stage=ladder.stages.get(key="pa"), user=attendance_lead, reason="Panel agreed")
+    assert not Placement.objects.filter(stage__key="concern").exists()
+    before = services.ladder_document(ladder)
+    client.force_login(attendance_lead)
+    text = edited(ladder, lambda doc: doc["stages"].pop(1))  # "concern": nobody there now, but their moves name it
+    for asked in ({"text": text}, {"text": text, "preview": "1"}):
+        response = client.post(url("ladder_edit", school, "simple"), asked)
+        assert response.status_code == 422
+        assert "pupils&#x27; records name this stage (where they moved from or to), so it stays" in (
+            response.content.decode()
+        )
+    ladder.refresh_from_db()
+    assert services.ladder_document(ladder) == before
+    assert StageChange.objects.filter(pupil=pupil, from_stage__key="concern").exists()
+
+
 # --- simulate, activate, export ----------------------------------------------------------------
 
 
