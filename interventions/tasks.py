@@ -31,6 +31,11 @@ TRANSIENT = (OperationalError, InterfaceError, BrokerError, ConnectionError)
     max_retries=5,
 )
 def nightly_run_task(school_id: int, as_of: str, full: bool = False, by_hand: bool = False) -> dict[str, object]:
+    """Run one school's night (`night_run`) on a worker, retried with back-off if the database or broker went."""
+    return night_run(school_id, as_of, full=full, by_hand=by_hand)
+
+
+def night_run(school_id: int, as_of: str, *, full: bool = False, by_hand: bool = False) -> dict[str, object]:
     """Run one school's night (`nightly.nightly_run`), unless it already succeeded or is running elsewhere.
 
     `by_hand`: a person asked for it (`views.night_run_now`), as they might with `run_nightly`: it runs

@@ -61,7 +61,7 @@ def test_before_the_first_night_the_dashboard_says_so_not_that_a_night_was_misse
     services.ladder_load(school=starting, document=SIMPLE_LADDER, activate=True)
     client.force_login(attendance_lead)
     page = client.get(reverse("interventions:dashboard", args=[starting.urn])).content.decode()
-    assert "No night has run yet: the first runs at 02:00" in page
+    assert "No night has run yet: the first places every pupil on the ladder" in page
     assert "did not run" not in page
     assert "No pupil is on the ladder yet: the first night places every pupil on roll." in page
     assert 'id="night-run"' in page
@@ -138,6 +138,36 @@ def test_a_night_that_fails_when_run_now_says_so_and_is_kept_as_failed(client, s
     ]
     assert night.state == "failed" and "the register could not be read" in night.run.error
     assert not Placement.objects.exists()
+
+
+def test_with_a_worker_the_night_is_queued_for_it_and_the_page_says_it_has_started(
+    client, starting, attendance_lead, monkeypatch
+):
+    from celery import current_app
+    from kombu.exceptions import OperationalError
+
+    from interventions import tasks
+
+    services.ladder_load(school=starting, document=SIMPLE_LADDER, activate=True)
+    night = selectors.nightly_status(school=starting).night_of
+    monkeypatch.setitem(current_app.conf, "task_always_eager", False)
+    queued = []
+    monkeypatch.setattr(tasks.nightly_run_task, "delay", lambda *args, **kwargs: queued.append((args, kwargs)))
+    client.force_login(attendance_lead)
+    response = client.post(reverse("interventions:night_run", args=[starting.urn]))
+    day = f"{night:%a} {night.day} {night:%b}"
+    assert said(response) == [f"The night of {day} has started. It takes a minute or two: refresh to see it done."]
+    assert queued == [((starting.pk, night.isoformat()), {"by_hand": True})]
+    assert not NightlyRun.objects.exists()  # the worker's to run
+    assert AuditEvent.objects.filter(what=f"started the night of {night:%Y-%m-%d} by hand").count() == 1
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Connection refused")
+
+    monkeypatch.setattr(tasks.nightly_run_task, "delay", broker_down)
+    response = client.post(reverse("interventions:night_run", args=[starting.urn]))
+    assert said(response)[-1] == (f"The night of {day} could not be started: the task queue is not answering. Ask IT.")
+    assert AuditEvent.objects.filter(what__startswith="started the night").count() == 1  # only what started
 
 
 def test_the_nights_page_offers_the_same_button_to_those_who_may_use_it(client, starting, attendance_lead):
