@@ -238,7 +238,6 @@ def ladder_copy(*, school: School, document: dict[str, Any]) -> tuple[Ladder, La
     return ladder_load(school=school, document=copy)
 
 
-@transaction.atomic
 def _stages_kept(ladder: Ladder, wanted: set[str]) -> list[Problem]:
     """A problem for each stage of `ladder` a document keeping only `wanted` would remove, but that must stay:
     pupils stand on it, or their records (moves, moves proposed) name it, and records are never deleted."""
@@ -285,6 +284,7 @@ def ladder_edit_check(*, ladder: Ladder, document: dict[str, Any]) -> tuple[dict
     return edited, check
 
 
+@transaction.atomic
 def ladder_edit(*, ladder: Ladder, document: dict[str, Any]) -> tuple[Ladder, LadderCheck]:
     """Replace a school's ladder with an edited document, keeping its key and whether it is active.
 
