@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.dispatch import receiver
 
+from pupils.models import StaffMembership
 from pupils.signals import demo_loaded, marks_explained, staff_role_removed
 
 from . import nightly, services
@@ -54,7 +55,11 @@ def follow_ups_done(sender: Any, *, pupil: Any, user: Any, words: str, **kwargs:
 
 @receiver(staff_role_removed, dispatch_uid="interventions_tasks_back_to_the_role")
 def tasks_back_to_the_role(sender: Any, *, membership: Any, **kwargs: Any) -> int:
-    """A member of staff loses a role: their open tasks in it go back to everyone in that role there."""
-    return Task.objects.filter(
-        school=membership.school, assigned_to=membership.user, role=membership.role, status=Task.Status.OPEN
-    ).update(assigned_to=None)
+    """A member of staff loses a role: their open tasks in it go back to everyone in that role there. If it was
+    their last role at the school, every open task of theirs there does (a next step given to them by name too),
+    so none is left with someone who can no longer see it."""
+    theirs = Task.objects.filter(school=membership.school, assigned_to=membership.user, status=Task.Status.OPEN)
+    others = StaffMembership.objects.filter(user=membership.user, school=membership.school).exclude(pk=membership.pk)
+    if others.exists():
+        theirs = theirs.filter(role=membership.role)
+    return theirs.update(assigned_to=None)

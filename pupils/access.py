@@ -63,6 +63,17 @@ class Access:
             return self.can(name[4:])
         raise AttributeError(name)
 
+    def may_give(self, role: str) -> bool:
+        """May this person give `role` at this school, or take it away (the Staff page)?
+
+        Only a role whose every right they hold themselves, so nobody reaches further by giving roles
+        (a senior leader cannot make anyone the attendance lead, nor the DSL); never the trust / LA
+        officer's, which whoever runs the system gives and takes away.
+        """
+        if role == Role.LA_OFFICER or not self.can("manage_staff"):
+            return False
+        return all(self.can(permission) for permission, roles in PERMISSIONS.items() if role in roles)
+
     @property
     def read_only(self) -> bool:
         """Sees, and changes nothing at this school (a trust or LA officer)."""

@@ -146,8 +146,7 @@ class ReasonReceivedForm(forms.Form):
 
 
 class StaffAddForm(forms.Form):
-    """Give a member of staff a role at the school (`services.staff_add`). Not the trust / LA officer's role:
-    an officer reads across schools, and is added by whoever runs the system."""
+    """Give a member of staff a role at the school (`services.staff_add`): one the person giving it may give."""
 
     name = forms.CharField(
         max_length=150,
@@ -161,10 +160,7 @@ class StaffAddForm(forms.Form):
         help_text="What they sign in with: priya.shah. For someone who already signs in here, their username.",
     )
     email = forms.EmailField(required=False, label="E-mail address", help_text="For a forgotten password.")
-    role = forms.ChoiceField(  # no role chosen for them: an attendance lead's rights are not a default
-        choices=[("", "Choose a role…")]
-        + [(value, label) for value, label in StaffMembership.Role.choices if value != "la_officer"]
-    )
+    role = forms.ChoiceField()  # no role chosen for them: an attendance lead's rights are not a default
     classes = forms.MultipleChoiceField(
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -172,9 +168,13 @@ class StaffAddForm(forms.Form):
         help_text="A class teacher's classes: they see these pupils only. Other roles see the whole school.",
     )
 
-    def __init__(self, *args: Any, classes: list[str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, classes: list[str], roles: list[str], **kwargs: Any) -> None:
+        """`roles`: those the person filling it in may give (`Access.may_give`)."""
         super().__init__(*args, **kwargs)
         self.fields["classes"].choices = [(name, name) for name in classes]
+        self.fields["role"].choices = [("", "Choose a role…")] + [
+            (value, label) for value, label in StaffMembership.Role.choices if value in roles
+        ]
         self.helper = _helper()
 
     def clean_username(self) -> str:

@@ -23,3 +23,9 @@ def person_with_email(user: Any) -> str:
 def new_password() -> str:
     """A fresh random password, in three groups of four: easy to type from a terminal (about 59 bits)."""
     return "-".join("".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(4)) for _ in range(3))
+
+
+def name_parts(name: str) -> tuple[str, str]:
+    """A name as typed, "Priya Shah", as a login keeps it: ("Priya", "Shah"); the first word, then the rest."""
+    first, _, last = name.strip().partition(" ")
+    return first, last.strip()

@@ -189,8 +189,11 @@ def staff_remove(*, membership: StaffMembership) -> int:
     """
     lead = StaffMembership.Role.ATTENDANCE_LEAD
     # The school's leads locked together: two leads taking each other's role at once cannot leave none.
-    leads = list(StaffMembership.objects.select_for_update().filter(school=membership.school, role=lead))
-    membership = StaffMembership.objects.select_for_update().select_related("user", "school").get(pk=membership.pk)
+    leads = list(StaffMembership.objects.select_for_update().filter(school=membership.school, role=lead).order_by("pk"))
+    try:
+        membership = StaffMembership.objects.select_for_update().select_related("user", "school").get(pk=membership.pk)
+    except StaffMembership.DoesNotExist:  # taken away a moment ago (a second click, or someone else)
+        raise ValidationError("That role has been taken away already.") from None
     if membership.role == lead and all(m.pk == membership.pk for m in leads):
         raise ValidationError(
             f"{person_name(membership.user)} is the only attendance lead at {membership.school.name}: "
@@ -632,19 +635,14 @@ def _pupils_write(
 
     # Flags and registration groups first: pupils point at them.
     new_flags: dict[str, Flag] = {}
+    mistyped: dict[str, list[int]] = defaultdict(list)  # key -> its rows
     new_groups: dict[str, RegistrationGroup] = {}
     for row in rows:
         for key in row.flags or ():
             if key in flags or key in new_flags:
                 continue
-            if meant := did_you_mean(key, flags):
-                # Most likely a typing mistake: made a flag of its own, the pupil would lose the one meant.
-                report.error(
-                    row.row,
-                    "flags",
-                    f"{key!r} is not one of the school's flags{meant}: correct it. A new flag this close to "
-                    "one the school has is not made from a file; the system administrator can add it",
-                )
+            if did_you_mean(key, flags):  # most likely a typing mistake: made a flag, the pupil loses the one meant
+                mistyped[key].append(row.row)
                 continue
             new_flags[key] = Flag(school=school, key=key, name=key.replace("_", " ").capitalize())
             report.warn(row.row, "flags", f"{key!r} is not a known flag: created it as one of the school's own")
@@ -667,6 +665,14 @@ def _pupils_write(
             groups[name] = new_groups[name] = group
             read_as[_class_key(name)].append(group)
             report.notes.append(f"Created registration group {name} (row {row.row}).")
+    for key, where in mistyped.items():
+        also = f" (also on row{'s' if len(where) > 2 else ''} {row_spans(where[1:])})" if len(where) > 1 else ""
+        report.error(
+            where[0],
+            "flags",
+            f"{key!r} is not one of the school's flags{did_you_mean(key, flags)}{also}: correct it. A new flag this "
+            "close to one the school has is not made from a file; the system administrator can add it",
+        )
     if not report.ok:
         return
     flags.update((f.key, f) for f in Flag.objects.bulk_create(new_flags.values()))

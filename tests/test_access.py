@@ -167,7 +167,7 @@ def build_world(school, lead) -> World:
         "action": {"pk": mine.pk, "action_pk": call.pk},
         "membership": {
             "pk": MembershipFactory(
-                user=UserFactory(username=f"spare-{school.urn}"), school=school, role=StaffMembership.Role.OFFICE
+                user=UserFactory(username=f"spare-{school.urn}"), school=school, role=StaffMembership.Role.CLASS_TEACHER
             ).pk
         },
     }
@@ -235,7 +235,7 @@ def test_each_role_gets_exactly_what_the_policy_allows(client, people, name):
             spare = ours.ids["membership"]["pk"]
             StaffMembership.objects.get_or_create(
                 pk=spare,
-                defaults={"school": ours.school, "user": UserFactory(), "role": StaffMembership.Role.OFFICE},
+                defaults={"school": ours.school, "user": UserFactory(), "role": StaffMembership.Role.CLASS_TEACHER},
             )
         response = hit(client, path)
         if role in allowed:

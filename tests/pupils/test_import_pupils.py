@@ -148,6 +148,13 @@ def test_a_flag_close_to_one_the_school_has_is_a_typing_mistake_and_the_file_is_
     ) in message
     assert not Flag.objects.filter(key="fms").exists()
     assert [f.key for f in Pupil.objects.get(upn=ALEX).flags.all()] == ["fsm"]  # free school meals kept
+    rows = "".join(f"{make_upn(n)},Pupil,P{n},{ALEX_BORN},4,4B,fms,2021-09-01\n" for n in range(10, 14))
+    message = rejected(tmp_path, header + rows)  # one line for the slip, however many rows repeat it
+    assert message.splitlines()[1:] == [
+        "row 2, column flags: 'fms' is not one of the school's flags (did you mean 'fsm'?) (also on rows 3 to 5): "
+        "correct it. A new flag this close to one the school has is not made from a file; the system administrator "
+        "can add it"
+    ]
 
 
 def test_a_new_pupil_without_a_start_date_is_on_roll_from_the_start_of_the_year(tmp_path, school):

@@ -47,7 +47,9 @@ def test_a_new_class_teacher_gets_a_login_whose_password_is_shown_once_and_works
     password = re.search(r'<code class="fs-5 user-select-all" id="new-password">([^<]+)</code>', body).group(1)
     membership = StaffMembership.objects.get(user__username="priya.shah", school=school)
     assert membership.role == Role.CLASS_TEACHER and [g.name for g in membership.classes.all()] == ["4B"]
-    assert AuditEvent.objects.filter(user=attendance_lead, what="gave priya.shah the role class teacher").exists()
+    assert AuditEvent.objects.filter(
+        user=attendance_lead, what="gave priya.shah the role class teacher for 4B"
+    ).exists()
     priya = Client()
     assert priya.login(username="priya.shah", password=password)
     assert priya.get(reverse("interventions:classes", args=[school.urn])).status_code == 200
@@ -55,16 +57,13 @@ def test_a_new_class_teacher_gets_a_login_whose_password_is_shown_once_and_works
     assert password not in again and "Priya Shah" in again  # listed, and the password never shown again
 
 
-def test_someone_who_already_signs_in_keeps_their_password(lead, school, other_school):
-    elsewhere = MembershipFactory(user=UserFactory(username="sam.jones"), school=other_school, role=Role.DSL).user
+def test_a_colleague_given_a_further_role_keeps_their_password(lead, school):
+    colleague = MembershipFactory(user=UserFactory(username="sam.jones"), school=school, role=Role.DSL).user
     body = lead.post(staff_url(school), {"username": "sam.jones", "role": "senior_leader"}).content.decode()
     assert "is now a senior leader here" in body and "they use the password they have" in body
     assert 'id="new-password"' not in body
-    assert elsewhere.check_password("correct horse battery staple")
-    assert set(elsewhere.memberships.values_list("school__urn", "role")) == {
-        (other_school.urn, Role.DSL),
-        (school.urn, Role.SENIOR_LEADER),
-    }
+    assert colleague.check_password("correct horse battery staple")
+    assert set(colleague.memberships.values_list("role", flat=True)) == {Role.DSL, Role.SENIOR_LEADER}
 
 
 @pytest.mark.parametrize(
@@ -88,12 +87,19 @@ def test_a_role_that_cannot_be_given_is_refused_beside_its_field_and_nothing_is_
     assert not AuditEvent.objects.filter(what__startswith="gave").exists()
 
 
-def test_a_username_someone_else_has_is_refused_naming_whose_it_is(lead, school):
-    UserFactory(username="j.smith", first_name="John", last_name="Smith")
-    response = lead.post(staff_url(school), {"name": "Jane Smith", "username": "j.smith", "role": "office"})
+def test_a_colleagues_username_typed_for_someone_new_is_refused_not_given_to_the_colleague(lead, school):
+    MembershipFactory(
+        user=UserFactory(username="j.smith", first_name="John", last_name="Smith"), school=school, role=Role.OFFICE
+    )
+    response = lead.post(staff_url(school), {"name": "Jane Smith", "username": "J.Smith", "role": "senior_leader"})
     assert response.status_code == 422
-    assert "j.smith is already the login of John Smith" in response.context["form"].errors["username"][0]
-    assert not StaffMembership.objects.filter(user__username="j.smith").exists()
+    assert response.context["form"].errors["username"] == [
+        "j.smith is John Smith's login here: choose another username for someone new, or leave the name empty "
+        "to give John Smith this role."
+    ]
+    assert list(StaffMembership.objects.filter(user__username="j.smith").values_list("role", flat=True)) == [
+        Role.OFFICE
+    ]
 
 
 def test_taking_a_role_away_hands_their_open_tasks_back_and_shuts_the_school_to_them(lead, school):
@@ -105,23 +111,100 @@ def test_taking_a_role_away_hands_their_open_tasks_back_and_shuts_the_school_to_
     task = Task.objects.create(
         school=school, pupil=pupil, title="Phone home", role=Role.CLASS_TEACHER, assigned_to=teacher.user, due_on=today
     )
+    # A next step given to them by name, with no role: theirs too, as this was their only role here.
+    next_step = Task.objects.create(
+        school=school, pupil=pupil, title="Ring back", assigned_to=teacher.user, due_on=today
+    )
     response = lead.post(reverse("pupils:staff_remove", args=[school.urn, teacher.pk]))
     assert said(response) == [
-        "leaving is no longer a class teacher here. Their 1 open task went back to the class teachers' shared list."
+        "leaving is no longer a class teacher here. Their 2 open tasks went back to the role's shared list."
     ]
     assert not StaffMembership.objects.filter(pk=teacher.pk).exists()
-    task.refresh_from_db()
-    assert task.assigned_to is None and task.status == Task.Status.OPEN
+    for handed_back in (task, next_step):
+        handed_back.refresh_from_db()
+        assert handed_back.assigned_to is None and handed_back.status == Task.Status.OPEN
     assert AuditEvent.objects.filter(what="took away leaving's role class teacher").exists()
     gone = Client()
     gone.force_login(teacher.user)
     assert gone.get(reverse("interventions:classes", args=[school.urn])).status_code == 404
 
 
-def test_the_schools_only_attendance_lead_cannot_be_taken_away(lead, school, attendance_lead):
+def test_the_schools_only_attendance_lead_is_never_left_without_one(school, attendance_lead):
+    from django.core.exceptions import ValidationError
+
+    from pupils.services import staff_remove
+
     only = StaffMembership.objects.get(user=attendance_lead, school=school)
-    response = lead.post(reverse("pupils:staff_remove", args=[school.urn, only.pk]))
-    assert said(response) == [
-        f"{attendance_lead.username} is the only attendance lead at {school.name}: give someone else that role first"
-    ]
+    with pytest.raises(ValidationError, match=f"{attendance_lead.username} is the only attendance lead at"):
+        staff_remove(membership=only)
     assert StaffMembership.objects.filter(pk=only.pk).exists()
+    second = MembershipFactory(school=school, role=Role.ATTENDANCE_LEAD)
+    staff_remove(membership=only)
+    with pytest.raises(ValidationError, match="is the only attendance lead"):
+        staff_remove(membership=second)
+
+
+def test_a_senior_leader_gives_only_roles_whose_rights_they_hold(client, school):
+    RegistrationGroupFactory(school=school, name="4B")
+    slt = MembershipFactory(user=UserFactory(username="head"), school=school, role=Role.SENIOR_LEADER).user
+    lead = MembershipFactory(user=UserFactory(username="the.lead"), school=school, role=Role.ATTENDANCE_LEAD)
+    client.force_login(slt)
+    page = client.get(staff_url(school))
+    assert [value for value, _ in page.context["form"].fields["role"].choices] == [
+        "",
+        Role.CLASS_TEACHER,
+        Role.SENIOR_LEADER,
+    ]
+    for role in (Role.ATTENDANCE_LEAD, Role.DSL, Role.OFFICE, Role.LA_OFFICER):
+        response = client.post(staff_url(school), {"username": "head", "role": role})
+        assert response.status_code == 422 and "Select a valid choice" in response.context["form"].errors["role"][0]
+    assert list(StaffMembership.objects.filter(user=slt).values_list("role", flat=True)) == [Role.SENIOR_LEADER]
+    # Nor take the lead's role away; there is no button for it either.
+    assert client.post(reverse("pupils:staff_remove", args=[school.urn, lead.pk])).status_code == 404
+    assert f'action="{reverse("pupils:staff_remove", args=[school.urn, lead.pk])}"' not in page.content.decode()
+    assert StaffMembership.objects.filter(pk=lead.pk).exists()
+
+
+def test_nobody_changes_their_own_roles_here(lead, school, attendance_lead):
+    response = lead.post(staff_url(school), {"username": attendance_lead.username, "role": "senior_leader"})
+    assert response.status_code == 422
+    assert "Your own roles are changed by another" in response.context["form"].errors["username"][0]
+    own = StaffMembership.objects.get(user=attendance_lead, school=school)
+    assert lead.post(reverse("pupils:staff_remove", args=[school.urn, own.pk])).status_code == 404
+    assert StaffMembership.objects.filter(user=attendance_lead).count() == 1
+
+
+def test_someone_who_works_only_at_another_school_is_not_named_nor_given_a_role(lead, school, other_school):
+    MembershipFactory(
+        user=UserFactory(username="b.head", first_name="Bella", last_name="Head", email="bella@birchwood.example"),
+        school=other_school,
+        role=Role.DSL,
+    )
+    for name in ("", "Someone Else"):
+        response = lead.post(staff_url(school), {"name": name, "username": "b.head", "role": "class_teacher"})
+        assert response.status_code == 422
+        body = response.content.decode()
+        assert "That username is taken: choose another." in body
+        assert "Bella" not in body and "birchwood" not in body and other_school.name not in body
+    assert not StaffMembership.objects.filter(user__username="b.head", school=school).exists()
+
+
+def test_a_trust_or_la_officers_access_is_not_the_schools_to_take_away(lead, school):
+    officer = MembershipFactory(user=UserFactory(username="la.officer"), school=school, role=Role.LA_OFFICER)
+    page = lead.get(staff_url(school)).content.decode()
+    assert "la.officer" in page
+    assert reverse("pupils:staff_remove", args=[school.urn, officer.pk]) not in page
+    assert lead.post(reverse("pupils:staff_remove", args=[school.urn, officer.pk])).status_code == 404
+    assert StaffMembership.objects.filter(pk=officer.pk).exists()
+
+
+def test_a_second_click_on_take_away_says_it_is_done_already(lead, school):
+    teacher = MembershipFactory(user=UserFactory(username="twice"), school=school, role=Role.SENIOR_LEADER)
+    from pupils.services import staff_remove
+
+    stale = StaffMembership.objects.get(pk=teacher.pk)
+    staff_remove(membership=teacher)
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="That role has been taken away already."):
+        staff_remove(membership=stale)

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pupils.models import StaffMembership
-from pupils.people import new_password, person_with_email
+from pupils.people import name_parts, new_password, person_with_email
 from pupils.services import role_words, staff_add
 
 from ._importing import school_by_urn
@@ -31,7 +31,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, school: str, username: str, role: str, classes: str, **options: Any) -> None:
         target = school_by_urn(school)
-        first_name, _, last_name = options["name"].strip().partition(" ")
+        first_name, last_name = name_parts(options["name"])
         try:
             added = staff_add(
                 school=target,
@@ -39,7 +39,7 @@ class Command(BaseCommand):
                 role=role.strip().lower(),
                 classes=classes.split(","),
                 first_name=first_name,
-                last_name=last_name.strip(),
+                last_name=last_name,
                 email=options["email"].strip(),
                 password=new_password(),
             )
