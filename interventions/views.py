@@ -657,10 +657,10 @@ def night_run_now(request: HttpRequest, urn: str) -> HttpResponse:
         except BrokerError:
             messages.error(request, f"{called} could not be started: the task queue is not answering. Ask IT.")
             return redirect(back)
-        _audit_night(request, access, night.night_of)
+        _audit_change(request, access, f"started the night of {as_of} by hand", pupil=None)
         messages.success(request, f"{called} has started. It takes a minute or two: refresh to see it done.")
         return redirect(back)
-    _audit_night(request, access, night.night_of)
+    _audit_change(request, access, f"started the night of {as_of} by hand", pupil=None)
     try:
         status = night_run(school.pk, as_of, by_hand=True)["status"]
     except Exception:  # the night's own failure is kept on its run; anything else is only in the log
@@ -674,16 +674,6 @@ def night_run_now(request: HttpRequest, urn: str) -> HttpResponse:
     else:
         messages.info(request, f"{called} did not run here: {status}.")
     return redirect(back)
-
-
-def _audit_night(request: HttpRequest, access: Access, night: Any) -> None:
-    audit_record(
-        school=access.school,
-        user=request.user,
-        verb=AuditEvent.Verb.CHANGE,
-        what=f"started the night of {night:%Y-%m-%d} by hand",
-        path=request.path,
-    )
 
 
 #: Why no night can be run: there is nothing for it to run.
