@@ -142,10 +142,19 @@ class ImportReport:
     warnings: ProblemLog = field(default_factory=ProblemLog)
     notes: list[str] = field(default_factory=list)
     batch_id: int | None = None
+    #: What only an import that goes ahead does ("Created registration group 4A"): said if it does (`settle`).
+    notes_if_done: list[str] = field(default_factory=list)
+    warnings_if_done: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def settle(self) -> None:
+        """The import goes ahead: what it creates is now true to say."""
+        self.notes.extend(self.notes_if_done)
+        for problem in self.warnings_if_done:
+            self.warnings.add(problem)
 
     def error(self, row: int, column: str, message: str, *, upn: str = "", position: int = 0, when: str = "") -> None:
         self.errors.add(Problem(row, column, message, upn, position, when))

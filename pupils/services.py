@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -400,6 +401,9 @@ def _marks_import_staged(
     roll = school_roll(school)
     if not roll:  # one line, not one for each row of the file
         report.error(0, "", "the school has no pupils yet: import the pupils file first, then this one")
+        if facts.kind == "csv":  # counted, so the report does not say the file was empty
+            with path.open(encoding=facts.encoding, newline="") as text:
+                report.rows = max(sum(1 for fields in csv.reader(text) if any(f.strip() for f in fields)) - 1, 0)
         return
     calendar, today = school_calendar(school), timezone.localdate()
     columns = imports.MarkColumns()
@@ -549,6 +553,7 @@ def pupils_import(
                 _pupils_write(school=school, rows=rows, year_groups=year_groups, report=report, today=today, user=user)
             if not report.ok:
                 raise _Rejected
+            report.settle()
             _batch_done(batch, report)
     except _Rejected:
         _batch_rejected(school=school, report=report, kind=kind, sha256=facts.sha256, user=user)
@@ -645,7 +650,9 @@ def _pupils_write(
                 mistyped[key].append(row.row)
                 continue
             new_flags[key] = Flag(school=school, key=key, name=key.replace("_", " ").capitalize())
-            report.warn(row.row, "flags", f"{key!r} is not a known flag: created it as one of the school's own")
+            report.warnings_if_done.append(
+                imports.Problem(row.row, "flags", f"{key!r} is not a known flag: created it as one of the school's own")
+            )
         name = row.registration_group
         if name in groups:  # written exactly as the school has it: that class, whatever else is near it
             continue
@@ -664,7 +671,7 @@ def _pupils_write(
             group = RegistrationGroup(school=school, name=name, year_group=year_groups[row.year_group])
             groups[name] = new_groups[name] = group
             read_as[_class_key(name)].append(group)
-            report.notes.append(f"Created registration group {name} (row {row.row}).")
+            report.notes_if_done.append(f"Created registration group {name} (row {row.row}).")
     for key, where in mistyped.items():
         also = f" (also on row{'s' if len(where) > 2 else ''} {row_spans(where[1:])})" if len(where) > 1 else ""
         report.error(

@@ -241,6 +241,20 @@ def test_a_pupils_file_adds_pupils(owen, school):
     assert "Created registration group 3A (row 2)." in body  # the import's notes
 
 
+def test_a_refused_pupils_file_does_not_claim_to_have_created_anything(owen, school):
+    from pupils.models import Flag
+
+    Flag.objects.get_or_create(school=school, key="fsm", defaults={"name": "Free school meals"})
+    header = "upn,surname,forename,date_of_birth,year_group,registration_group,flags\n"
+    rows = f"{make_upn(31)},Ng,Ada,2016-10-01,4,Oak 9,forest_club\n{make_upn(32)},Ng,Bo,2016-10-01,4,4B,fms\n"
+    before = database_picture()
+    response = upload(owen, school, header + rows, name="roll.csv", kind="pupils", follow=True)
+    assert database_picture() == before
+    body = response.content.decode()
+    assert "&#x27;fms&#x27; is not one of the school&#x27;s flags" in body
+    assert "Created registration group" not in body and "created it as one of the school" not in body
+
+
 def test_a_bad_pupils_file_names_the_missing_column(owen, school):
     before = database_picture()
     response = upload(owen, school, "upn,surname\nA,B\n", name="roll.csv", kind="pupils", follow=True)
