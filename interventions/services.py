@@ -253,7 +253,8 @@ def _stages_kept(ladder: Ladder, wanted: set[str]) -> list[Problem]:
             problems.append(
                 Problem(
                     f"stage {stage.key!r}",
-                    "pupils' records name this stage (where they moved from or to), so it stays on this ladder. "
+                    "pupils' records name this stage (moves made or proposed from or to it), so it stays on this "
+                    "ladder. "
                     "To stop using it, copy the ladder, leave the stage out of the copy and activate the copy",
                 )
             )

@@ -152,12 +152,12 @@ class StaffAddForm(forms.Form):
         max_length=150,
         required=False,
         label="Their name",
-        help_text="As pages and records show it: Priya Shah. Leave it empty for someone who already signs in here.",
+        help_text="As pages and records show it: Priya Shah. Leave it empty for a colleague who already signs in here.",
     )
     username = forms.CharField(
         max_length=150,
         label="Username",
-        help_text="What they sign in with: priya.shah. For someone who already signs in here, their username.",
+        help_text="What they sign in with: priya.shah. For a colleague who already signs in here, their username.",
     )
     email = forms.EmailField(required=False, label="E-mail address", help_text="For a forgotten password.")
     role = forms.ChoiceField()  # no role chosen for them: an attendance lead's rights are not a default

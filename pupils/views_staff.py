@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -54,8 +55,14 @@ def staff(request: HttpRequest, urn: str) -> HttpResponse:
         someone = get_user_model().objects.filter(username__iexact=data["username"]).first()
         if someone == request.user:
             form.add_error("username", "Your own roles are changed by another attendance lead or senior leader.")
-        elif someone is not None and not StaffMembership.objects.filter(user=someone, school=school).exists():
+        elif someone is not None and not _worked_here(someone, school):
             form.add_error("username", USERNAME_TAKEN)
+        elif someone is None and not data["name"].strip():  # a mistyped colleague's username would make a login
+            form.add_error(
+                "name",
+                f"Nobody signs in as {data['username']} yet, so this makes a new login: give their name. "
+                "For a colleague who already signs in here, check their username.",
+            )
         elif someone is not None and data["name"].strip() and not _same_person(someone, data["name"]):
             known = person_name(someone)
             form.add_error(
@@ -65,12 +72,18 @@ def staff(request: HttpRequest, urn: str) -> HttpResponse:
             )
         else:
             first_name, last_name = name_parts(data["name"])
+            # A class teacher given another class here keeps the ones they have: taking one away is done by
+            # taking the role away and giving it again.
+            held = StaffMembership.objects.filter(user=someone, school=school, role=data["role"]).first()
+            classes_wanted = list(data["classes"])
+            if held is not None and data["classes"]:
+                classes_wanted += [group.name for group in held.classes.all() if group.name not in classes_wanted]
             try:
                 added = services.staff_add(
                     school=school,
                     username=data["username"],
                     role=data["role"],
-                    classes=data["classes"],
+                    classes=classes_wanted,
                     first_name=first_name,
                     last_name=last_name,
                     email=data["email"].strip(),
@@ -135,3 +148,20 @@ def staff_remove(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
 def _same_person(user: object, name: str) -> bool:
     """Is the name typed the one this login already has (spacing and case aside)?"""
     return " ".join(name.split()).casefold() == " ".join(person_name(user).split()).casefold()
+
+
+def _worked_here(user: object, school: object) -> bool:
+    """Does this login have a role at the school, or had it one (given and taken away here, or used here)?
+    Only such a person may be given a role from this page: anyone else's login is not the school's to use."""
+    if StaffMembership.objects.filter(user=user, school=school).exists():
+        return True
+    username = getattr(user, "username", "")
+    return (
+        AuditEvent.objects.filter(school=school)
+        .filter(
+            Q(user=user)
+            | Q(what__startswith=f"gave {username} the role ")
+            | Q(what__startswith=f"took away {username}'s role ")
+        )
+        .exists()
+    )

@@ -41,7 +41,7 @@ def test_the_lead_chooses_a_ladder_and_runs_the_first_night(live_server, sign_in
     page.get_by_text("is now the active ladder").wait_for()
 
     page.get_by_role("link", name="Dashboard", exact=True).first.click()
-    page.get_by_text("No night has run yet").wait_for()
+    page.get_by_role("status").filter(has_text="No night has run yet").wait_for()
     assert "No pupil is on the ladder yet" in page.locator("#pupil-list").inner_text()
     screenshot(page, "first_week_before_night")
 

@@ -63,7 +63,8 @@ def test_before_the_first_night_the_dashboard_says_so_not_that_a_night_was_misse
     page = client.get(reverse("interventions:dashboard", args=[starting.urn])).content.decode()
     assert "No night has run yet: the first places every pupil on the ladder" in page
     assert "did not run" not in page
-    assert "No pupil is on the ladder yet: the first night places every pupil on roll." in page
+    assert "No pupil is on the ladder yet. The nightly run places every pupil on roll" in page
+    assert "No night has run yet.</li>" in page  # not "Nobody moved last night"
     assert 'id="night-run"' in page
 
 

@@ -437,7 +437,7 @@ def test_a_stage_pupils_records_name_stays_even_when_nobody_stands_on_it(
     for asked in ({"text": text}, {"text": text, "preview": "1"}):
         response = client.post(url("ladder_edit", school, "simple"), asked)
         assert response.status_code == 422
-        assert "pupils&#x27; records name this stage (where they moved from or to), so it stays" in (
+        assert "pupils&#x27; records name this stage (moves made or proposed from or to it), so it stays" in (
             response.content.decode()
         )
     ladder.refresh_from_db()

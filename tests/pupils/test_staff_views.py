@@ -69,8 +69,12 @@ def test_a_colleague_given_a_further_role_keeps_their_password(lead, school):
 @pytest.mark.parametrize(
     ("posted", "field", "words"),
     [
-        ({"username": "new.teacher", "role": "class_teacher"}, "classes", "name at least one"),
-        ({"username": "new.lead", "role": "attendance_lead", "classes": ["4B"]}, "classes", "sees the whole school"),
+        ({"username": "new.teacher", "name": "Ann New", "role": "class_teacher"}, "classes", "name at least one"),
+        (
+            {"username": "new.lead", "name": "Lee New", "role": "attendance_lead", "classes": ["4B"]},
+            "classes",
+            "sees the whole school",
+        ),
         ({"username": "officer", "role": "la_officer"}, "role", "Select a valid choice"),
         ({"username": "", "role": "office"}, "username", "This field is required"),
         ({"username": "no.role"}, "role", "This field is required"),  # no role is given unless chosen
@@ -80,7 +84,7 @@ def test_a_role_that_cannot_be_given_is_refused_beside_its_field_and_nothing_is_
     lead, school, posted, field, words
 ):
     users = get_user_model().objects.count()
-    response = lead.post(staff_url(school), {"name": "", "email": "", **posted})
+    response = lead.post(staff_url(school), {"email": "", **posted})
     assert response.status_code == 422
     assert any(words in error for error in response.context["form"].errors[field])
     assert get_user_model().objects.count() == users
@@ -208,3 +212,31 @@ def test_a_second_click_on_take_away_says_it_is_done_already(lead, school):
 
     with pytest.raises(ValidationError, match="That role has been taken away already."):
         staff_remove(membership=stale)
+
+
+def test_a_role_taken_away_by_mistake_can_be_given_back(lead, school):
+    mistaken = MembershipFactory(user=UserFactory(username="dan.b"), school=school, role=Role.SENIOR_LEADER)
+    lead.post(reverse("pupils:staff_remove", args=[school.urn, mistaken.pk]))
+    assert not StaffMembership.objects.filter(user__username="dan.b").exists()
+    body = lead.post(staff_url(school), {"username": "dan.b", "role": "senior_leader"}).content.decode()
+    assert "is now a senior leader here" in body and 'id="new-password"' not in body
+    assert StaffMembership.objects.filter(user__username="dan.b", school=school, role=Role.SENIOR_LEADER).exists()
+
+
+def test_a_username_nobody_has_with_no_name_is_taken_for_a_mistyped_colleagues(lead, school):
+    users = get_user_model().objects.count()
+    response = lead.post(staff_url(school), {"name": "  ", "username": "nosuchperson", "role": "office"})
+    assert response.status_code == 422
+    assert response.context["form"].errors["name"] == [
+        "Nobody signs in as nosuchperson yet, so this makes a new login: give their name. "
+        "For a colleague who already signs in here, check their username."
+    ]
+    assert get_user_model().objects.count() == users
+
+
+def test_a_class_teacher_given_another_class_keeps_the_one_they_had(lead, school):
+    tom = MembershipFactory(user=UserFactory(username="tom"), school=school, role=Role.CLASS_TEACHER)
+    tom.classes.add(school.registration_groups.get(name="4B"))
+    body = lead.post(staff_url(school), {"username": "tom", "role": "class_teacher", "classes": ["5C"]})
+    assert "is now a class teacher here, for 4B, 5C." in body.content.decode()
+    assert sorted(g.name for g in tom.classes.all()) == ["4B", "5C"]
