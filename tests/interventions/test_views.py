@@ -82,6 +82,19 @@ def url(name, school, *args):
 # --- dashboard ------------------------------------------------------------------------
 
 
+def test_the_pupil_list_pages_by_fifty_and_its_links_land_on_the_list(client, school, ladder, attendance_lead, today):
+    make_pupils(school, 52, today)
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=1))
+    login(client, attendance_lead)
+    first = client.get(url("dashboard", school)).content.decode()
+    assert "52 pupils." in first and "Page 1 of 2" in first
+    assert 'href="?page=2#pupil-list">Next</a>' in first  # on a phone the list is below the chart: land on it
+    second = client.get(url("dashboard", school) + "?page=2").content.decode()
+    listed = second.split('id="pupil-table"')[1].split("</table>")[0]
+    assert listed.count("<tr>") == 1 + 2  # the header row and the last two pupils
+    assert 'href="?page=1#pupil-list">Previous</a>' in second
+
+
 def test_lead_dashboard_shows_stage_counts_proposals_and_the_pupil_list(client, school, placed, attendance_lead):
     response = login(client, attendance_lead).get(url("dashboard", school))
     assert response.status_code == 200
