@@ -207,6 +207,26 @@ def staff_remove(*, membership: StaffMembership) -> int:
     return released
 
 
+@transaction.atomic
+def staff_password_renew(*, membership: StaffMembership, password: str) -> None:
+    """Give a login made for this school a new password, while it has never been used (its first one missed).
+
+    Raises ValidationError, changing nothing, once the person has signed in (from then on the password is
+    theirs: they change it, or reset it by e-mail) or if the login works at another school too.
+    """
+    user = get_user_model().objects.select_for_update().get(pk=membership.user_id)
+    who = person_name(user)
+    if user.last_login is not None:
+        raise ValidationError(
+            f"{who} has signed in already, so the password is theirs: they change it under Change password, "
+            "or reset a forgotten one by e-mail"
+        )
+    if StaffMembership.objects.filter(user=user).exclude(school=membership.school).exists():
+        raise ValidationError(f"{who}'s login is used at another school too: whoever runs the system resets it")
+    user.set_password(password)
+    user.save(update_fields=["password"])
+
+
 #: Roles one login may not hold together at one school: a class teacher's writes would reach every class.
 _NOT_TOGETHER = {
     StaffMembership.Role.CLASS_TEACHER: StaffMembership.Role.LA_OFFICER,

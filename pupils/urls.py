@@ -19,4 +19,5 @@ urlpatterns = [
     path("office/waiting/", views.first_day_waiting, name="first_day_waiting"),
     path("staff/", views_staff.staff, name="staff"),
     path("staff/<int:pk>/remove/", views_staff.staff_remove, name="staff_remove"),
+    path("staff/<int:pk>/password/", views_staff.staff_password, name="staff_password"),
 ]

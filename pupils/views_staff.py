@@ -106,15 +106,52 @@ def staff(request: HttpRequest, urn: str) -> HttpResponse:
                 path=request.path,
             )
         form = StaffAddForm(classes=classes, roles=roles)  # ready for the next person
-    memberships = list(selectors.staff_of(school=school))
+    return _staff_page(request, access, form, added=added)
+
+
+def _staff_page(
+    request: HttpRequest, access: Access, form: StaffAddForm, *, added: object = None, renewed: object = None
+) -> HttpResponse:
+    memberships = list(selectors.staff_of(school=access.school))
+    mine = {m.pk for m in memberships if access.may_give(m.role) and m.user_id != request.user.pk}
     context = {
         "access": access,
         "form": form,
         "added": added,
+        "renewed": renewed,
         "memberships": memberships,
-        "removable": {m.pk for m in memberships if access.may_give(m.role) and m.user_id != request.user.pk},
+        "removable": mine,
+        # A login not yet used: its password can be made again, if the first was missed.
+        "renewable": {m.pk for m in memberships if m.pk in mine and m.user.last_login is None},
     }
     return render(request, "pupils/staff.html", context, status=422 if form.errors else 200)
+
+
+@never_cache
+@login_required
+@require_POST
+def staff_password(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
+    """A new password for a login made here that has never been used: its first password was missed."""
+    access = _staff_access(request, urn)
+    membership = get_object_or_404(StaffMembership.objects.select_related("user"), pk=pk, school=access.school)
+    if not access.may_give(membership.role) or membership.user == request.user:
+        raise Http404("Not a login this person may give a password")
+    password = new_password()
+    try:
+        services.staff_password_renew(membership=membership, password=password)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("pupils:staff", urn=urn)
+    services.audit_record(
+        school=access.school,
+        user=request.user,
+        verb=AuditEvent.Verb.CHANGE,
+        what=f"made a new password for {membership.user.username}, not yet used",
+        path=request.path,
+    )
+    classes = list(selectors.registration_group_list(school=access.school).values_list("name", flat=True))
+    roles = [role for role in StaffMembership.Role.values if access.may_give(role)]
+    return _staff_page(request, access, StaffAddForm(classes=classes, roles=roles), renewed=(membership.user, password))
 
 
 @login_required

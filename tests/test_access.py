@@ -51,6 +51,7 @@ POLICY: dict[str, tuple[set[str], str | None, bool]] = {
     "pupils:blank_csv": (REGISTERS, None, False),
     "pupils:staff": ({L, S}, None, False),
     "pupils:staff_remove": ({L, S}, "membership", False),
+    "pupils:staff_password": ({L, S}, "membership", False),
     "interventions:dashboard": (DASHBOARD, None, False),
     "interventions:classes": (DASHBOARD | {T}, None, False),
     "interventions:pupil": (EVERYONE, "pupil", True),

@@ -240,3 +240,39 @@ def test_a_class_teacher_given_another_class_keeps_the_one_they_had(lead, school
     body = lead.post(staff_url(school), {"username": "tom", "role": "class_teacher", "classes": ["5C"]})
     assert "is now a class teacher here, for 4B, 5C." in body.content.decode()
     assert sorted(g.name for g in tom.classes.all()) == ["4B", "5C"]
+
+
+def test_a_login_not_yet_used_gets_a_new_password_if_the_first_was_missed(lead, school, attendance_lead):
+    body = lead.post(
+        staff_url(school), {"name": "Priya Shah", "username": "priya.shah", "role": "office"}
+    ).content.decode()
+    first = re.search(r'id="new-password">([^<]+)<', body).group(1)
+    membership = StaffMembership.objects.get(user__username="priya.shah")
+    renew = reverse("pupils:staff_password", args=[school.urn, membership.pk])
+    assert f'action="{renew}"' in lead.get(staff_url(school)).content.decode()
+    body = lead.post(renew).content.decode()
+    second = re.search(r'id="new-password">([^<]+)<', body).group(1)
+    assert "A new password for <strong>Priya Shah</strong> (priya.shah)" in body and second != first
+    assert not Client().login(username="priya.shah", password=first)
+    assert AuditEvent.objects.filter(user=attendance_lead, what="made a new password for priya.shah, not yet used")
+    priya = Client()
+    assert priya.login(username="priya.shah", password=second)
+    priya.get(reverse("pupils:office", args=[school.urn]))  # signs in: the password is hers from now on
+    membership.user.refresh_from_db()
+    assert membership.user.last_login is not None  # set by signing in
+    assert f'action="{renew}"' not in lead.get(staff_url(school)).content.decode()
+    response = lead.post(renew)
+    assert said(response) == [
+        "Priya Shah has signed in already, so the password is theirs: they change it under Change password, "
+        "or reset a forgotten one by e-mail"
+    ]
+    assert Client().login(username="priya.shah", password=second)
+
+
+def test_a_login_used_at_another_school_too_is_not_given_a_password_here(lead, school, other_school):
+    both = UserFactory(username="shared", last_login=None)
+    MembershipFactory(user=both, school=other_school, role=Role.OFFICE)
+    here = MembershipFactory(user=both, school=school, role=Role.OFFICE)
+    response = lead.post(reverse("pupils:staff_password", args=[school.urn, here.pk]))
+    assert said(response) == ["shared's login is used at another school too: whoever runs the system resets it"]
+    assert Client().login(username="shared", password="correct horse battery staple")
