@@ -189,7 +189,10 @@ def term_dates(*, school: School, on: date) -> QuerySet[HalfTerm]:
 
 
 def registration_group_list(*, school: School) -> QuerySet[RegistrationGroup]:
-    return RegistrationGroup.objects.filter(school=school).order_by("name")
+    """The school's classes youngest first (Reception before Year 1), by name within a year."""
+    return RegistrationGroup.objects.filter(school=school).order_by(
+        F("year_group__position").asc(nulls_last=True), "name"
+    )
 
 
 @dataclass(frozen=True)

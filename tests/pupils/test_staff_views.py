@@ -276,3 +276,13 @@ def test_a_login_used_at_another_school_too_is_not_given_a_password_here(lead, s
     response = lead.post(reverse("pupils:staff_password", args=[school.urn, here.pk]))
     assert said(response) == ["shared's login is used at another school too: whoever runs the system resets it"]
     assert Client().login(username="shared", password="correct horse battery staple")
+
+
+def test_classes_are_offered_youngest_first(lead, school):
+    from pupils.models import YearGroup
+
+    reception = YearGroup.objects.get(school=school, code="R")
+    RegistrationGroupFactory(school=school, name="RB", year_group=reception)
+    RegistrationGroupFactory(school=school, name="RA", year_group=reception)
+    choices = [value for value, _ in lead.get(staff_url(school)).context["form"].fields["classes"].choices]
+    assert choices[:2] == ["RA", "RB"] and choices.index("RB") < choices.index("4B")
