@@ -275,7 +275,20 @@ def test_the_dashboards_pupil_list_fits_a_phone_every_figure_named(sign_in, live
     box = attendance.bounding_box()
     assert box["x"] + box["width"] <= 390 and "%" in attendance.inner_text()
     assert attendance.evaluate("td => getComputedStyle(td, '::before').content") == '"Attendance: "'
+    # Stacked, the work waiting (moves to approve, tasks) comes before the chart and the fifty pupils.
+    above = page.locator("#proposals-heading").bounding_box()["y"]
+    assert (
+        above < page.locator("#chart-heading").bounding_box()["y"] < page.locator("#list-heading").bounding_box()["y"]
+    )
     screenshot(page, "dashboard_pupils_phone")
+
+
+def test_on_a_wide_screen_the_work_waiting_sits_beside_the_list(sign_in, live_server, morning):
+    page = sign_in("alice")
+    page.set_viewport_size({"width": 1366, "height": 800})
+    page.reload()
+    work, pupils = (page.locator(f"#{name}-heading").bounding_box() for name in ("proposals", "list"))
+    assert work["x"] > pupils["x"] + pupils["width"]  # to the right, as before
 
 
 @pytest.mark.parametrize("width", [1280, 390])
