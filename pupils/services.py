@@ -35,7 +35,7 @@ from .models import (
     StaffMembership,
     YearGroup,
 )
-from .people import person_name, person_with_email
+from .people import name_parts, person_name, person_with_email
 from .signals import marks_explained, staff_role_removed
 from .words import did_you_mean, row_spans
 
@@ -177,6 +177,101 @@ def staff_add(
     if added or names:  # run again with other classes, a teacher's classes become those
         membership.classes.set(groups.values())
     return StaffAdded(membership, password if created else None, changed=changed, classes_before=tuple(before))
+
+
+#: Why a username cannot be used on the Staff page: it is the login of someone who does not work at the school.
+USERNAME_TAKEN = (
+    "That username is taken: choose another. Someone who already works at another school is given a role "
+    "here by whoever runs the system."
+)
+
+
+def staff_given_words(membership: StaffMembership) -> str:
+    """The audit trail's line for a role given on the Staff page (`_worked_here` reads it back)."""
+    held = ", ".join(sorted(group.name for group in membership.classes.all()))
+    return _given(membership.user.username) + role_words(membership.role) + (f" for {held}" if held else "")
+
+
+def staff_taken_words(*, username: str, role: str) -> str:
+    """The audit trail's line for a role taken away on the Staff page (`_worked_here` reads it back)."""
+    return _taken(username) + role_words(role)
+
+
+def _given(username: str) -> str:
+    return f"gave {username} the role "
+
+
+def _taken(username: str) -> str:
+    return f"took away {username}'s role "
+
+
+def _worked_here(user: Any, school: School) -> bool:
+    """Has this login a role at the school, or had it one (given or taken away here, or used here)?"""
+    if StaffMembership.objects.filter(user=user, school=school).exists():
+        return True
+    named = Q(what__startswith=_given(user.username)) | Q(what__startswith=_taken(user.username))
+    return AuditEvent.objects.filter(school=school).filter(Q(user=user) | named).exists()
+
+
+@transaction.atomic
+def staff_give(
+    *,
+    school: School,
+    giver: Any,
+    username: str,
+    role: str,
+    classes: Iterable[str],
+    name: str,
+    email: str,
+    password: str,
+) -> StaffAdded:
+    """A role given on the school's Staff page: `staff_add`, within what a school may do with logins.
+
+    A login is made for someone new, who needs a name (without one, most often a colleague's username
+    was mistyped). An existing login is given a further role only if it works, or worked, here
+    (`_worked_here`): anyone else's is the system administrator's to use (`add_staff`), and the refusal
+    does not say whose it is. A name typed for an existing login must be theirs. Nobody gives themselves
+    a role. A class teacher given more classes keeps those they have. Which roles the giver may give is
+    `Access.may_give`'s, checked by the page's form. Raises ValidationError by field, changing nothing.
+    """
+    someone = get_user_model().objects.filter(username__iexact=username).first()
+    if someone is None:
+        if not name.strip():
+            raise ValidationError(
+                {
+                    "name": f"Nobody signs in as {username} yet, so this makes a new login: give their name. "
+                    "For a colleague who already signs in here, check their username."
+                }
+            )
+        first_name, last_name = name_parts(name)
+        return staff_add(
+            school=school,
+            username=username,
+            role=role,
+            classes=classes,
+            first_name=first_name,
+            last_name=last_name,
+            email=email.strip(),
+            password=password,
+        )
+    if someone.pk == giver.pk:
+        raise ValidationError({"username": "Your own roles are changed by another attendance lead or senior leader."})
+    if not _worked_here(someone, school):
+        raise ValidationError({"username": USERNAME_TAKEN})
+    known = person_name(someone)
+    if name.strip() and not _same_name(name, known):
+        raise ValidationError(
+            {
+                "username": f"{someone.username} is {known}'s login here: choose another username for someone "
+                f"new, or leave the name empty to give {known} this role."
+            }
+        )
+    held = StaffMembership.objects.filter(user=someone, school=school, role=role).first()
+    wanted = list(dict.fromkeys(classes))
+    if held is not None and wanted:
+        wanted += [group.name for group in held.classes.all() if group.name not in wanted]
+    # Their own login, as it is: no name or e-mail passed, so none can be taken for someone else's.
+    return staff_add(school=school, username=someone.username, role=role, classes=wanted, password=password)
 
 
 @transaction.atomic
