@@ -253,9 +253,9 @@ def _stages_kept(ladder: Ladder, wanted: set[str]) -> list[Problem]:
             problems.append(
                 Problem(
                     f"stage {stage.key!r}",
-                    "pupils' records name this stage (moves made or proposed from or to it), so it stays on this "
-                    "ladder. "
-                    "To stop using it, copy the ladder, leave the stage out of the copy and activate the copy",
+                    "pupils' records name this stage (moves made or proposed from or to it), so it stays on "
+                    "this ladder. To stop using it, copy the ladder, leave the stage out of the copy and "
+                    "activate the copy",
                 )
             )
     return problems
@@ -1370,8 +1370,9 @@ def referral_update(
     A status or outcome changed is logged as a new entry. A date corrected moves the referral's own entry
     (`ActionLog.referral`), keeping what it said before (`ActionCorrection`), as a correction does.
     `made_on_shown`: the date the person saw; if they change it and someone has changed it since,
-    ReferralRedatedMeanwhile is raised and nothing changes. Raises ValidationError, naming the field and changing nothing, for an
-    unknown status, a date in the future, or a day on which the pupil already has a referral to the service.
+    ReferralRedatedMeanwhile is raised and nothing changes. Raises ValidationError, naming the field and
+    changing nothing, for an unknown status, a date in the future, or a day on which the pupil already has
+    a referral to the service.
     Whether the pupil had joined by then is the form's question (`forms.action_day_check`).
     """
     if status not in Referral.Status.values:

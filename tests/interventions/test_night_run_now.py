@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from celery import current_app
 from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
-from interventions import selectors, services
+from interventions import selectors, services, tasks
 from interventions.models import NightlyRun, Placement
 from pupils.models import AuditEvent, StaffMembership
 from tests.factories import MembershipFactory, PupilFactory, UserFactory
@@ -144,10 +146,6 @@ def test_a_night_that_fails_when_run_now_says_so_and_is_kept_as_failed(client, s
 def test_with_a_worker_the_night_is_queued_for_it_and_the_page_says_it_has_started(
     client, starting, attendance_lead, monkeypatch
 ):
-    from celery import current_app
-    from kombu.exceptions import OperationalError
-
-    from interventions import tasks
 
     services.ladder_load(school=starting, document=SIMPLE_LADDER, activate=True)
     night = selectors.nightly_status(school=starting).night_of

@@ -7,12 +7,14 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from interventions.models import Task
-from pupils.models import AuditEvent, StaffMembership
+from pupils.models import AuditEvent, StaffMembership, YearGroup
+from pupils.services import staff_remove
 from tests.factories import MembershipFactory, PupilFactory, RegistrationGroupFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -134,9 +136,6 @@ def test_taking_a_role_away_hands_their_open_tasks_back_and_shuts_the_school_to_
 
 
 def test_the_schools_only_attendance_lead_is_never_left_without_one(school, attendance_lead):
-    from django.core.exceptions import ValidationError
-
-    from pupils.services import staff_remove
 
     only = StaffMembership.objects.get(user=attendance_lead, school=school)
     with pytest.raises(ValidationError, match=f"{attendance_lead.username} is the only attendance lead at"):
@@ -204,11 +203,9 @@ def test_a_trust_or_la_officers_access_is_not_the_schools_to_take_away(lead, sch
 
 def test_a_second_click_on_take_away_says_it_is_done_already(lead, school):
     teacher = MembershipFactory(user=UserFactory(username="twice"), school=school, role=Role.SENIOR_LEADER)
-    from pupils.services import staff_remove
 
     stale = StaffMembership.objects.get(pk=teacher.pk)
     staff_remove(membership=teacher)
-    from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError, match="That role has been taken away already."):
         staff_remove(membership=stale)
@@ -279,7 +276,6 @@ def test_a_login_used_at_another_school_too_is_not_given_a_password_here(lead, s
 
 
 def test_classes_are_offered_youngest_first(lead, school):
-    from pupils.models import YearGroup
 
     reception = YearGroup.objects.get(school=school, code="R")
     RegistrationGroupFactory(school=school, name="RB", year_group=reception)
