@@ -48,17 +48,26 @@ def _rows(stages: list[Stage], counts: dict[str, int]) -> list[dict[str, Any]]:
 
 
 def simulation_page(
-    *, school: School, ladder: Ladder, pupils: QuerySet[Pupil], simulation: Simulation
+    *,
+    school: School,
+    ladder: Ladder | None,
+    pupils: QuerySet[Pupil],
+    simulation: Simulation,
+    stages: list[Stage] | None = None,
 ) -> SimulationPage:
     """Lay out a simulation of `ladder` against where pupils stand now. A fixed number of queries.
 
     "Now" is this ladder's placements if it has any (it is or was active), otherwise the active ladder's.
+    A ladder the school has not loaded (a shipped one) is None, with its `stages` unsaved
+    (`services.document_stages`): "now" is then the active ladder's.
     """
-    stages = list(ladder.stages.all())
-    now = stage_counts_by_key(ladder=ladder, pupils=pupils)
-    compared_with: Ladder | None = ladder if now or ladder.is_active else active_ladder(school)
+    if ladder is not None:
+        stages = list(ladder.stages.all())
+    assert stages is not None, "a ladder not loaded needs its stages"
+    now = stage_counts_by_key(ladder=ladder, pupils=pupils) if ladder is not None else {}
+    compared_with = ladder if ladder is not None and (now or ladder.is_active) else active_ladder(school)
     current: list[dict[str, Any]] = []
-    if compared_with is not None and compared_with.pk != ladder.pk:
+    if compared_with is not None and compared_with != ladder:
         other_stages = list(compared_with.stages.all())
         now = stage_counts_by_key(ladder=compared_with, pupils=pupils)
         current = _rows(other_stages, now)

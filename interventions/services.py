@@ -187,22 +187,35 @@ def ladder_load(*, school: School, document: Any, activate: bool = False) -> tup
     for offset, stage in enumerate(Stage.objects.filter(ladder=ladder).order_by("position")):
         Stage.objects.filter(pk=stage.pk).update(position=1000 + offset)
     for position, item in enumerate(doc["stages"]):
-        known = {"key", "name", "review_every_weeks", "monitoring", *STAGE_FIELDS}
-        Stage.objects.update_or_create(
-            ladder=ladder,
-            key=item["key"],
-            defaults={
-                "position": position,
-                "name": item["name"],
-                "review_every_weeks": item.get("review_every_weeks"),
-                "monitoring": item.get("monitoring", ""),
-                "extra": {k: v for k, v in item.items() if k not in known},
-                **{name: item.get(name, Stage._meta.get_field(name).get_default()) for name in STAGE_FIELDS},
-            },
-        )
+        Stage.objects.update_or_create(ladder=ladder, key=item["key"], defaults=_stage_fields(position, item))
     if activate:
         ladder_activate(ladder=ladder)
     return ladder, check
+
+
+def _stage_fields(position: int, item: dict[str, Any]) -> dict[str, Any]:
+    """A Stage row's fields from its place in a checked ladder document and what the document says of it."""
+    known = {"key", "name", "review_every_weeks", "monitoring", *STAGE_FIELDS}
+    return {
+        "position": position,
+        "name": item["name"],
+        "review_every_weeks": item.get("review_every_weeks"),
+        "monitoring": item.get("monitoring", ""),
+        "extra": {k: v for k, v in item.items() if k not in known},
+        **{name: item.get(name, Stage._meta.get_field(name).get_default()) for name in STAGE_FIELDS},
+    }
+
+
+def document_stages(*, school: School, document: dict[str, Any]) -> list[Stage]:
+    """The stages a ladder document would load as, unsaved: to show a ladder the school has not loaded
+    (a shipped one) as its own would be shown. Raises LadderError for a document with errors."""
+    check = ladder_check(school=school, document=document)
+    if not check.ok or check.resolved is None:
+        raise LadderError(check.errors)
+    return [
+        Stage(key=item["key"], **_stage_fields(position, item))
+        for position, item in enumerate(check.resolved["stages"])
+    ]
 
 
 _COPY_SUFFIX = re.compile(r"-copy(-\d+)?$")

@@ -18,6 +18,7 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -216,21 +217,40 @@ MOVES_SHOWN = 300
 @login_required
 @require_GET
 def ladder_simulate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
-    """What this ladder would have done last night, on the register the night read. Changes nothing."""
+    """What this ladder would have done last night, on the register the night read. Changes nothing.
+
+    As `ladder_detail`, ?shipped=1 (or no school ladder of that key) simulates a shipped ladder, before copying it.
+    """
     access = school_access(request.user, urn)
     access.require("view_dashboard")
-    ladder = _school_ladder(access, key)
+    ladder = Ladder.objects.filter(school=access.school, key=key).first()
+    shipped = ""
+    if ladder is None or request.GET.get("shipped"):
+        if key not in services.SHIPPED:
+            raise Http404("No such ladder")
+        ladder, shipped, document = None, key, _shipped_document(key)
+    else:
+        document = services.ladder_document(ladder)
     today = timezone.localdate()
     night = selectors.last_good_run(school=access.school)
     as_of = selectors.simulation_day(school=access.school, night=night)
-    simulation = services.ladder_simulate(school=access.school, document=services.ladder_document(ladder), as_of=as_of)
+    try:
+        stages = services.document_stages(school=access.school, document=document) if shipped else None
+        simulation = services.ladder_simulate(school=access.school, document=document, as_of=as_of)
+    except services.LadderError as exc:
+        # Only a shipped ladder naming a letter template the school lacks.
+        for problem in exc.problems:
+            messages.error(request, f"Could not simulate: {problem}")
+        return redirect(f"{reverse('interventions:ladder_detail', args=[urn, key])}?shipped=1")
     names = services.letter_names(access.school)
     page = selectors_ladder.simulation_page(
-        school=access.school, ladder=ladder, pupils=visible_pupils(access), simulation=simulation
+        school=access.school, ladder=ladder, stages=stages, pupils=visible_pupils(access), simulation=simulation
     )
     context = {
         "access": access,
         "ladder": ladder,
+        "shipped": shipped,
+        "name": document["name"],
         "simulation": simulation,
         "page": page,
         "moves": page.moves[:MOVES_SHOWN],

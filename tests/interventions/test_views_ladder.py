@@ -18,6 +18,7 @@ from django.utils.html import escape
 from interventions import nightly, selectors, services
 from interventions.ladder_words import text_colour
 from interventions.models import ActionLog, Ladder, NightlyRun, Placement, Proposal, StageChange, Task
+from letters import services as letter_services
 from letters.models import Letter, LetterTemplate
 from pupils.models import AuditEvent, StaffMembership
 from pupils.services import school_calendar
@@ -90,6 +91,7 @@ EDIT = {"alice": 200, "bob": 404, "sam": 200, "dana": 404, "owen": 404, "lara": 
         ("ladder_detail", ("simple",), SEE),
         ("ladder_detail", ("sherrier",), SEE),
         ("ladder_simulate", ("simple",), SEE),
+        ("ladder_simulate", ("sherrier",), SEE),
         ("ladder_export", ("simple",), SEE),
         ("ladder_edit", ("simple",), EDIT),
         ("ladder_activate", ("simple",), EDIT),
@@ -510,6 +512,57 @@ def test_simulating_a_ladder_with_other_stages_shows_the_active_one_beside_it(cl
         Placement.objects.filter(stage__key=s).count() for s in ("universal", "concern", "pa", "panel", "casework")
     ]
     assert all(row["now"] is None for row in page.stages)
+
+
+def test_a_shipped_ladder_can_be_simulated_before_copying(client, school, placed, staff):
+    before = everything_counted()
+    client.force_login(staff["alice"])
+    detail = client.get(url("ladder_detail", school, "sherrier") + "?shipped=1").content.decode()
+    assert escape(url("ladder_simulate", school, "sherrier") + "?shipped=1") in detail
+    response = client.get(url("ladder_simulate", school, "sherrier") + "?shipped=1")
+    assert response.status_code == 200 and response.context["shipped"] == "sherrier"
+    document = services.ladder_file_read("sherrier")
+    # The stages as the shipped file draws them, against pupils where the active ladder has them now.
+    page = response.context["page"]
+    assert [(row["key"], row["colour"]) for row in page.stages] == [
+        (stage["key"], stage.get("colour", "#6c757d")) for stage in document["stages"]
+    ]
+    assert page.compared_with.key == "simple" and not page.comparable
+    as_of = selectors.simulation_day(school=school, night=selectors.last_good_run(school=school))
+    expected = services.ladder_simulate(school=school, document=document, as_of=as_of)
+    assert [row["count"] for row in page.stages] == [row["count"] for row in expected.stages]
+    assert sum(row["count"] for row in page.stages) == 4
+    html = response.content.decode()
+    assert "What Sherrier" in html and "Shipped ladder</span>" in html
+    assert f'action="{url("ladder_copy", school, "sherrier")}"' in html and 'name="from" value="shipped"' in html
+    assert escape(url("ladder_detail", school, "sherrier") + "?shipped=1") in html
+    assert everything_counted() == before
+    # A senior leader may look, not copy.
+    client.force_login(staff["dana"])
+    html = client.get(url("ladder_simulate", school, "sherrier") + "?shipped=1").content.decode()
+    assert "Copy to a new ladder" not in html
+    assert client.get(url("ladder_simulate", school, "nonesuch") + "?shipped=1").status_code == 404
+
+
+def test_a_shipped_ladder_simulated_beside_the_schools_copy_under_its_key(client, school, placed, attendance_lead):
+    services.ladder_load(school=school, document={**services.ladder_file_read("sherrier"), "name": "Ours"})
+    client.force_login(attendance_lead)
+    ours = client.get(url("ladder_simulate", school, "sherrier"))
+    assert ours.context["ladder"].name == "Ours" and not ours.context["shipped"]
+    shipped = client.get(url("ladder_simulate", school, "sherrier") + "?shipped=1")
+    assert shipped.context["ladder"] is None and shipped.context["shipped"] == "sherrier"
+    assert "What Sherrier" in shipped.content.decode()
+
+
+def test_a_shipped_ladder_naming_a_letter_the_school_lacks_says_so(
+    client, school, placed, attendance_lead, monkeypatch
+):
+    # Every shipped ladder's letters are shipped too: as if a release shipped one without its template.
+    monkeypatch.delitem(letter_services.DEFAULT_TEMPLATES, "la_referral_notice")
+    client.force_login(attendance_lead)
+    response = client.get(url("ladder_simulate", school, "sherrier") + "?shipped=1", follow=True)
+    assert response.redirect_chain[-1][0] == url("ladder_detail", school, "sherrier") + "?shipped=1"
+    assert "Could not simulate:" in response.content.decode()
 
 
 def test_activating_asks_first_then_switches_and_is_audited(client, school, placed, ladder, draft, attendance_lead):
