@@ -220,6 +220,8 @@ class Letter(models.Model):
     superseded_by = models.ForeignKey(
         StageChange, null=True, blank=True, on_delete=models.SET_NULL, related_name="superseded_letters"
     )
+    # Withdrawn unprinted for another reason the system saw (the pupil had left), in words for its page.
+    withdrawn_because = models.CharField(max_length=200, blank=True)
     sent_to_name = models.CharField(
         max_length=500, blank=True, help_text="Who the letter was addressed to when it printed, as printed."
     )

@@ -384,6 +384,49 @@ def _letters_supersede(*, changes: Collection[StageChange], user: Any) -> None:
         )
 
 
+@transaction.atomic
+def letters_withdraw_for_leavers(*, school: School, letter_ids: Collection[int] | None, user: Any) -> list[Letter]:
+    """Withdraw the ladder's unprinted letters to pupils who have left the school: they speak of
+    attendance at a school the child no longer attends. Returns the letters withdrawn.
+
+    Among `letter_ids` (None: every letter waiting). A pupil has left once
+    their leaving day has passed. As with a move (`_letters_supersede`), a
+    letter a person queued, or whose details someone filled in, stays:
+    someone chose to send it; the queue shows the pupil has left.
+    """
+    today = timezone.localdate()
+    letters = Letter.objects.filter(
+        school=school,
+        status=Letter.Status.QUEUED,
+        print_batch__isnull=True,
+        stage_change__isnull=False,
+        details={},
+        pupil__leaving_on__lt=today,
+    )
+    if letter_ids is not None:
+        letters = letters.filter(pk__in=list(letter_ids))
+    # Locked, so a print claiming the same letters waits and then finds them withdrawn.
+    withdrawn = list(
+        letters.select_for_update(of=("self",)).select_related("pupil", "template").order_by(*selectors.PRINT_ORDER)
+    )
+    if not withdrawn:
+        return []
+    now, user = timezone.now(), user if getattr(user, "is_authenticated", False) else None
+    for letter in withdrawn:
+        letter.status, letter.cancelled_at, letter.cancelled_by = Letter.Status.CANCELLED, now, user
+        letter.withdrawn_because = f"{letter.pupil.forename} left the school on {letter.pupil.leaving_on:%-d %b %Y}"
+    Letter.objects.bulk_update(withdrawn, ["status", "cancelled_at", "cancelled_by", "withdrawn_because"])
+    for letter in withdrawn:
+        audit_record(
+            school=school,
+            user=user,
+            verb=AuditEvent.Verb.CHANGE,
+            what=f"letter {letter.reference} ({letter.template.name}) withdrawn unprinted: {letter.withdrawn_because}",
+            pupil=letter.pupil,
+        )
+    return withdrawn
+
+
 def letters_queue_for_stage_change(*, stage_change: Any, letter_keys: list[str], on: date, user: Any = None) -> int:
     """One stage change's letters (`letters_queue_for_stage_changes` for a list of one)."""
     return letters_queue_for_stage_changes(entries=[(stage_change, letter_keys)], on=on, user=user)
@@ -582,6 +625,7 @@ def letters_print(
     if background_from is None:
         background_from = getattr(django_settings, "LETTERS_BACKGROUND_FROM", BACKGROUND_FROM)
     with transaction.atomic():
+        letters_withdraw_for_leavers(school=school, letter_ids=letter_ids, user=user)
         letters = Letter.objects.select_for_update().filter(school=school)
         letters = letters.filter(pk__in=letter_ids) if letter_ids is not None else letters.filter(status="queued")
         rows = list(letters.values_list("pk", "status", "print_batch_id"))

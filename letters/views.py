@@ -18,6 +18,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -125,10 +126,18 @@ def print_letters(request: HttpRequest, urn: str) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, " ".join(form.non_field_errors()) or "Choose the letters to print.")
         return _back_to_queue(request, urn)
-    try:
-        batch = services.letters_print(
-            school=access.school, letter_ids=_chosen_ids(request, access, form), user=request.user
+    ids = _chosen_ids(request, access, form)
+    withdrawn = services.letters_withdraw_for_leavers(school=access.school, letter_ids=ids, user=request.user)
+    if withdrawn:
+        messages.warning(
+            request,
+            f"Withdrawn, not printed, as the pupil{pluralize(len(withdrawn))} {pluralize(len(withdrawn), 'has,have')}"
+            " left the school: "
+            + "; ".join(f"{letter.pupil.full_name} ({letter.template.name})" for letter in withdrawn)
+            + ".",
         )
+    try:
+        batch = services.letters_print(school=access.school, letter_ids=ids, user=request.user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return _back_to_queue(request, urn)

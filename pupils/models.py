@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from . import flags
 from .codes import Category
@@ -179,6 +180,11 @@ class Pupil(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.forename} {self.surname}"
+
+    @property
+    def has_left(self) -> bool:
+        """Whether the pupil's leaving day has passed: they are no longer on roll."""
+        return self.leaving_on is not None and self.leaving_on < timezone.localdate()
 
 
 class Contact(models.Model):

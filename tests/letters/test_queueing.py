@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -319,3 +319,83 @@ def test_a_period_that_ends_before_it_starts_is_refused(school):
         services.letters_bulk_queue(
             school=school, key="termly_report", start=AS_OF, end=date(2025, 9, 1), period_name="x", on=AS_OF
         )
+
+
+# --- a pupil who has left ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def leavers_letters(school, ladder, family):
+    """The ladder's letters to Alex, who left three days ago, and to pupils still here; and the ones
+    a person chose to send Alex."""
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    leaving_soon = PupilFactory(school=school, surname="Brown", leaving_on=today + timedelta(days=10))
+    staying = PupilFactory(school=school, surname="Ahmed")
+    met = PupilFactory(school=school, forename="Cara", surname="Carter")
+    letters = {}
+    for name, pupil in (
+        ("left", family),
+        ("leaving soon", leaving_soon),
+        ("staying", staying),
+        ("left, with a meeting arranged", met),
+    ):
+        services.letters_queue_for_stage_change(
+            stage_change=move(pupil, ladder, "concern"), letter_keys=["first_reminder"], on=AS_OF
+        )
+        letters[name] = Letter.objects.get(pupil=pupil)
+    services.letter_details_update(
+        letter=letters["left, with a meeting arranged"], details={"note": "Bring the letter"}, user=None
+    )
+    letters["left, queued by a person"] = services.letter_queue(
+        school=school, pupil=family, key="formal_warning", on=AS_OF
+    ).letters[0]
+    for pupil in (family, met):
+        pupil.leaving_on = today - timedelta(days=3)
+        pupil.save()
+    return letters
+
+
+def test_a_ladder_letter_to_a_pupil_who_has_left_is_withdrawn_when_printing(school, leavers_letters, office):
+    from django.utils import timezone
+
+    batch = services.letters_print(school=school, letter_ids=None, user=office)
+
+    left = Letter.objects.get(pk=leavers_letters["left"].pk)
+    assert (left.status, left.print_batch, left.cancelled_by) == (Letter.Status.CANCELLED, None, office)
+    gone = timezone.localdate() - timedelta(days=3)
+    assert left.withdrawn_because == f"Alex left the school on {gone.day} {gone:%b %Y}"
+    assert (
+        AuditEvent.objects.filter(pupil=left.pupil, what__contains=f"{left.reference} (First reminder)")
+        .filter(what__contains="withdrawn unprinted: Alex left the school")
+        .exists()
+    )
+    # Still on roll (leaving later), or chosen by a person: printed.
+    printed = {
+        name for name, letter in leavers_letters.items() if letter.pk in set(batch.letters.values_list("pk", flat=True))
+    }
+    assert printed == {"leaving soon", "staying", "left, with a meeting arranged", "left, queued by a person"}
+
+
+def test_only_the_chosen_letters_are_withdrawn(school, leavers_letters, office):
+    services.letters_print(school=school, letter_ids=[leavers_letters["staying"].pk], user=office)
+    assert Letter.objects.get(pk=leavers_letters["left"].pk).status == Letter.Status.QUEUED
+
+
+def test_the_office_is_told_which_letters_were_withdrawn_and_sees_who_has_left(client, school, leavers_letters, office):
+    client.force_login(office)
+    queue = client.get(reverse("letters:queue", args=[school.urn])).content.decode()
+    row = queue[queue.index(leavers_letters["left"].reference) :]
+    assert '<span class="badge text-bg-warning">Left ' in row[: row.index("</tr>")]
+    staying = queue[queue.index(leavers_letters["staying"].reference) :]
+    assert "Left " not in staying[: staying.index("</tr>")]
+
+    response = client.post(reverse("letters:print", args=[school.urn]), {"scope": "all"}, follow=True)
+
+    assert "Withdrawn, not printed, as the pupil has left the school: Alex Smith (First reminder)." in (
+        response.content.decode()
+    )
+    page = client.get(reverse("letters:letter", args=[school.urn, leavers_letters["left"].pk])).content.decode()
+    assert "Alex left the school on" in page and "before it printed." in page
+    assert "This letter was withdrawn" in page
