@@ -524,6 +524,19 @@ def _no_such_letter(letter: str, known: Collection[str], titles: Mapping[str, st
     )
 
 
+def _luminance(colour: str) -> float:
+    """WCAG relative luminance of a #rrggbb colour."""
+    rgb = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def text_contrasts(colour: str) -> tuple[float, float]:
+    """The contrast ratios (WCAG) of near-black (#212529, the page's text) and of white text on a #rrggbb colour."""
+    luminance = _luminance(colour)
+    return (luminance + 0.05) / (_luminance("#212529") + 0.05), 1.05 / (luminance + 0.05)
+
+
 def validate_ladder(document: Any, *, letter_keys: Iterable[str] | Mapping[str, str] | None = None) -> LadderCheck:
     """Check a ladder document. Never raises on bad input: every problem is in the result.
 
@@ -549,6 +562,15 @@ def validate_ladder(document: Any, *, letter_keys: Iterable[str] | Mapping[str, 
         stage.setdefault("entry", "automatic")
         stage.setdefault("label", key[:20])
         stage.setdefault("colour", "#6c757d")
+        if re.fullmatch(r"#[0-9a-fA-F]{6}", str(stage["colour"])) and max(text_contrasts(stage["colour"])) < 4.5:
+            check.warnings.append(
+                Problem(
+                    where + "colour",
+                    f"neither dark nor white text reads well on {stage['colour']} (at best"
+                    f" {max(text_contrasts(stage['colour'])):.2f}:1, and 4.5:1 is needed): the stage's name is"
+                    " written on it, so choose a shade darker or lighter",
+                )
+            )
         if keys.count(key) > 1 and keys.index(key) == index:
             check.errors.append(Problem(where + "key", f"the key {key!r} is used by {keys.count(key)} stages"))
         if index == 0:

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from .ladder_format import LOGGED_AS as LOGGED_AS_WORDS
+from .ladder_format import text_contrasts
 from .rules import MEASURE_LABELS, RUN_MEASURES, flag_words, stage_letters
 
 ROLE_NAMES = {
@@ -132,13 +133,10 @@ def describe_criterion(criterion: Any, flag_names: Mapping[str, str] | None = No
 def text_colour(background: str) -> str:
     """Dark or white text, whichever reads better on this #rrggbb background (WCAG relative luminance)."""
     try:
-        rgb = [int(background[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        dark, white = text_contrasts(background)
     except (ValueError, IndexError):
         return "#fff"
-    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
-    luminance = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
-    # Contrast with white vs with near-black (#212529, luminance ~0.016).
-    return "#212529" if (luminance + 0.05) / 0.066 > 1.05 / (luminance + 0.05) else "#fff"
+    return "#212529" if dark > white else "#fff"
 
 
 #: Words that stay in capitals when a key is turned into words.

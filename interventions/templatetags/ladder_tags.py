@@ -53,20 +53,32 @@ def trend_key() -> str:
 @register.simple_tag
 def trend(change: Decimal | None) -> str:
     """An arrow for year-to-date attendance over the last 4 school weeks."""
+    # The arrow is hidden from screen readers, which read the words instead (an aria-label on a plain span
+    # is ignored by most of them).
     if change is None:
-        return format_html('<span class="text-body-secondary" title="{}">–</span>', "Not enough data yet")
+        return format_html(
+            '<span class="text-body-secondary" title="{0}"><span aria-hidden="true">–</span>'
+            '<span class="visually-hidden">{0}</span></span>',
+            "Not enough data yet",
+        )
     points = f"{abs(change):.1f}"
     if change >= Decimal(str(TREND_POINTS)):
         return format_html(
-            '<span class="trend-up" title="Up {0} points in 4 weeks" aria-label="Improving: up {0} points in 4 weeks">▲ {0}</span>',
+            '<span class="trend-up" title="Up {0} points in 4 weeks"><span aria-hidden="true">▲ {0}</span>'
+            '<span class="visually-hidden">Improving: up {0} points in 4 weeks</span></span>',
             points,
         )
     if change <= -Decimal(str(TREND_POINTS)):
         return format_html(
-            '<span class="trend-down" title="Down {0} points in 4 weeks" aria-label="Declining: down {0} points in 4 weeks">▼ {0}</span>',
+            '<span class="trend-down" title="Down {0} points in 4 weeks"><span aria-hidden="true">▼ {0}</span>'
+            '<span class="visually-hidden">Declining: down {0} points in 4 weeks</span></span>',
             points,
         )
-    return format_html('<span class="text-body-secondary" aria-label="{}">▬</span>', "Steady")
+    return format_html(
+        '<span class="text-body-secondary" title="{0}"><span aria-hidden="true">▬</span>'
+        '<span class="visually-hidden">{0}</span></span>',
+        "Steady",
+    )
 
 
 @register.filter

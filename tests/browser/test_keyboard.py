@@ -33,12 +33,12 @@ def focus_lands_on(page, name: str) -> None:
 
 def test_a_teacher_logs_and_undoes_by_keyboard_without_losing_their_place(sign_in, morning):  # noqa: F811
     page = sign_in("bob")
-    log = page.get_by_role("button", name="Log a conversation with Sam Bennett")
+    log = page.get_by_role("button", name="Log conversation with Sam Bennett")
     log.focus()
     page.keyboard.press("Enter")
     focus_lands_on(page, "Undo the conversation logged with Sam Bennett")
     page.keyboard.press("Enter")
-    focus_lands_on(page, "Log a conversation with Sam Bennett")
+    focus_lands_on(page, "Log conversation with Sam Bennett")
 
 
 def test_a_lead_deciding_and_logging_by_keyboard_lands_on_what_to_fix_or_what_happened(sign_in, live_server, morning):  # noqa: F811
@@ -86,3 +86,36 @@ def test_a_box_that_refreshes_itself_never_takes_focus(sign_in, live_server, att
     assert page.evaluate("document.activeElement === document.body")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip-link"  # Tab starts at the top, as it should
+
+
+def test_a_move_refused_by_keyboard_lands_on_what_to_fix(sign_in, live_server, morning):  # noqa: F811
+    page = sign_in("alice")
+    pupil = morning["Bennett"]
+    page.goto(f"{live_server.url}/school/{pupil.school.urn}/pupils/{pupil.pk}/")
+    page.get_by_text("Move to a stage").click()
+    page.get_by_label("Move to stage").select_option(index=2)
+    # Past the browser's own check of required fields (older browsers, assistive tools): the server's refusal.
+    page.evaluate("document.querySelector('form[hx-post$=\"/move/\"]').noValidate = true")
+    page.get_by_role("button", name="Save").focus()
+    page.keyboard.press("Enter")  # no reason given: refused in place
+    page.wait_for_function("() => document.activeElement.name === 'reason'", timeout=3000)
+    assert "is-invalid" in page.evaluate("document.activeElement.className")
+
+
+def test_the_week_of_a_register_can_be_typed_before_it_is_shown(sign_in, live_server, school, attendance_lead):
+    from tests.factories import RegistrationGroupFactory
+
+    RegistrationGroupFactory(school=school, name="4B")
+    page = sign_in("alice")
+    page.goto(f"{live_server.url}/school/{school.urn}/office/register/")
+    requests = []
+    page.on("request", lambda request: requests.append(request.url) if "/office/register/" in request.url else None)
+    week = page.get_by_label("Week of")
+    week.focus()
+    # In the browser's order (month first here); each part typed makes a complete date the browser reports.
+    week.press_sequentially("11232026")
+    assert week.input_value() == "2026-11-23"
+    assert requests == [], "the grid reloaded while the date was being typed"
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "week=2026-11-23" in url)
+    assert "23 Nov" in page.locator("#register-grid").inner_text()

@@ -79,11 +79,11 @@ def test_class_teacher_logs_a_conversation_in_one_click(sign_in, live_server, mo
     assert "/classes/" in page.url
     assert page.get_by_role("heading", name="4B").is_visible()
     # A click on the wrong row can be taken back.
-    page.get_by_role("button", name="Log a conversation with Sam Ashworth").click()
+    page.get_by_role("button", name="Log conversation with Sam Ashworth").click()
     page.get_by_role("button", name="Undo the conversation logged with Sam Ashworth").click()
-    page.get_by_role("button", name="Log a conversation with Sam Ashworth").wait_for()
+    page.get_by_role("button", name="Log conversation with Sam Ashworth").wait_for()
     assert not ActionLog.objects.filter(pupil=morning["Ashworth"]).exists()
-    page.get_by_role("button", name="Log a conversation with Sam Clarke").click()
+    page.get_by_role("button", name="Log conversation with Sam Clarke").click()
     page.get_by_text("Logged ✓").wait_for()
     assert ActionLog.objects.get(pupil=morning["Clarke"]).kind == "pupil_conversation"
     page.get_by_role("link", name="Clarke, Sam").click()
@@ -129,7 +129,7 @@ def test_my_classes_fits_a_phone_screen(sign_in, live_server, morning):
     # inside the table's box (beyond its edge the box hides it), for every pupil, and once logged, Undo too.
     box = page.locator(".table-responsive").first.bounding_box()
     for surname in ("Ashworth", "Bennett", "Clarke"):
-        button = page.get_by_role("button", name=f"Log a conversation with Sam {surname}")
+        button = page.get_by_role("button", name=f"Log conversation with Sam {surname}")
         assert button.bounding_box()["x"] + button.bounding_box()["width"] <= box["x"] + box["width"], surname
     # The trend and the half-term's lates, columns on a desktop, ride under the figure and the name.
     for surname in ("Ashworth", "Bennett", "Clarke"):
@@ -138,7 +138,7 @@ def test_my_classes_fits_a_phone_screen(sign_in, live_server, morning):
         assert row.locator(".d-sm-none").filter(has=page.locator("[aria-label]")).is_visible(), surname
         lates = row.get_by_text(f"{placement.lates_half_term} late this half-term")
         assert lates.is_visible() if placement.lates_half_term else lates.count() == 0, surname
-    page.get_by_role("button", name="Log a conversation with Sam Ashworth").click()
+    page.get_by_role("button", name="Log conversation with Sam Ashworth").click()
     undo = page.get_by_role("button", name="Undo the conversation logged with Sam Ashworth")
     assert undo.bounding_box()["x"] + undo.bounding_box()["width"] <= box["x"] + box["width"]
     screenshot(page, "my_classes_phone")
@@ -339,7 +339,7 @@ def test_a_button_pressed_after_signing_out_signs_in_again_on_a_whole_page_and_c
     page = sign_in("bob")
     classes = page.url
     page.context.clear_cookies(name="sessionid")  # as the idle sign-out leaves a page open on the iPad
-    page.get_by_role("button", name="Log a conversation with Sam Clarke").click()
+    page.get_by_role("button", name="Log conversation with Sam Clarke").click()
     page.get_by_role("heading", name="Sign in").wait_for()
     assert page.get_by_text("You were signed out").is_visible()
     assert page.locator("nav").count() == 1  # the sign-in page itself, not one squeezed into the row
@@ -347,7 +347,7 @@ def test_a_button_pressed_after_signing_out_signs_in_again_on_a_whole_page_and_c
     page.get_by_label("Username").fill("bob")
     page.get_by_label("Password").fill("correct horse battery staple")
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Log a conversation with Sam Clarke").wait_for()
+    page.get_by_role("button", name="Log conversation with Sam Clarke").wait_for()
     assert page.url == classes
 
 
@@ -355,7 +355,7 @@ def test_a_button_on_a_page_gone_stale_says_so_and_saves_nothing(sign_in, live_s
     page = sign_in("bob")
     # Signing in again in another window gives a new security token; this page still has the old one.
     page.context.add_cookies([{"name": "csrftoken", "value": "x" * 32, "url": live_server.url}])
-    page.get_by_role("button", name="Log a conversation with Sam Clarke").click()
+    page.get_by_role("button", name="Log conversation with Sam Clarke").click()
     alert = page.get_by_role("alert")
     alert.wait_for()
     assert "This page is out of date" in alert.inner_text() and "nothing was saved" in alert.inner_text()
@@ -371,7 +371,7 @@ def test_on_a_touch_screen_undo_is_a_finger_sized_target(live_server, browser, m
         page.get_by_label("Password").fill("correct horse battery staple")
         page.get_by_role("button", name="Sign in").click()
         assert page.evaluate("matchMedia('(pointer: coarse)').matches")
-        page.get_by_role("button", name="Log a conversation with Sam Clarke").tap()
+        page.get_by_role("button", name="Log conversation with Sam Clarke").tap()
         undo = page.get_by_role("button", name="Undo the conversation logged with Sam Clarke").first
         box = undo.bounding_box()
         assert box["height"] >= 44 and box["width"] >= 44

@@ -325,3 +325,17 @@ def test_a_letter_named_as_staff_know_it_is_matched_to_its_key_and_every_key_say
         "stage 's1', letters › item 1: there is no letter template 'letter_of_concern' (did you mean "
         "'second_warning'?); known: first_reminder (First reminder), second_warning (Letter of concern about attendance)"
     ]
+
+
+@pytest.mark.parametrize(("colour", "warned"), [("#e8590c", True), ("#ffff00", False), ("#cc4e0a", False)])
+def test_a_stage_colour_no_text_reads_on_is_warned_about(colour, warned):
+    stage = {"key": "s1", "name": "One", "criteria": {"attendance": {"below": 90}}, "colour": colour}
+    check = validate_ladder(doc(stage))
+    assert check.ok  # a warning: the ladder still loads
+    colour_warnings = [m for m in messages(check.warnings) if m.startswith("stage 's1', colour")]
+    assert bool(colour_warnings) == warned
+    if warned:
+        assert (
+            f"neither dark nor white text reads well on {colour} (at best 4.31:1, and 4.5:1 is needed)"
+            in (colour_warnings[0])
+        )
