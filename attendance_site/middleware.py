@@ -1,4 +1,5 @@
-"""Security headers Django 5.2 does not set itself, and signing in again from a page's HTMX request."""
+"""Security headers Django 5.2 does not set itself, signing in again from a page's HTMX request, and the
+same polite refusal with DEBUG on as off."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.defaults import page_not_found
 from django_htmx.http import HttpResponseClientRedirect
 
 SIGNED_OUT = (
@@ -69,3 +71,24 @@ def _page(request: HttpRequest) -> str:
         return "/"
     parts = urlsplit(page)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+class PoliteNotFoundMiddleware:
+    """A page a person may not see says so politely with DEBUG on too, as it does in production.
+
+    Views refuse another class's pupil or another school's records with Http404.
+    With DEBUG on (the demo `scripts/dev` runs), Django would answer with its
+    technical page, listing every URL of the app. A path that matches no URL
+    still gets that page: it is the developer's help.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if settings.DEBUG and isinstance(exception, Http404):
+            return page_not_found(request, exception)
+        return None

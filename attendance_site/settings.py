@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "attendance_site.middleware.SignInAgainMiddleware",
     "attendance_site.middleware.ContentSecurityPolicyMiddleware",
+    "attendance_site.middleware.PoliteNotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "attendance_site.urls"

@@ -247,3 +247,20 @@ def test_signing_out_on_purpose_goes_to_a_plain_sign_in_page_with_nothing_to_com
     )
     assert response.status_code == 302 and response["Location"] == "/accounts/login/"
     assert "You were signed out" not in client.get(response["Location"]).content.decode()
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_a_refusal_is_the_polite_page_with_debug_on_as_off(
+    client, school, other_school, class_teacher, settings, debug
+):
+    from tests.factories import PupilFactory
+
+    settings.DEBUG = debug
+    theirs = PupilFactory(school=other_school)
+    client.force_login(class_teacher)
+    response = client.get(reverse("interventions:pupil", args=[other_school.urn, theirs.pk]))
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert "This page is not here" in body and "URLconf" not in body
+    # A path that matches nothing stays the developer's help while DEBUG is on.
+    assert ("URLconf" in client.get("/no-such-page/").content.decode()) == debug
