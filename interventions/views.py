@@ -102,7 +102,12 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "pupil_prefix": pupil_url_prefix(urn),
         "night": selectors.nightly_status(school=access.school),
         "nightly_time": selectors.nightly_local_time(),
-        "proposals": selectors.for_deciding(school=access.school, proposals=proposals[:DASHBOARD_ITEMS], today=today),
+        # ?proposals=all: every move waiting, for a senior leader going through a night's many at once.
+        "proposals": selectors.for_deciding(
+            school=access.school,
+            proposals=proposals if request.GET.get("proposals") == "all" else proposals[:DASHBOARD_ITEMS],
+            today=today,
+        ),
         "proposal_count": proposals.count(),
         "tasks": tasks[:DASHBOARD_ITEMS],
         "task_count": tasks.count(),

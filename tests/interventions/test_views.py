@@ -237,7 +237,7 @@ def test_an_la_officer_sees_the_dashboard_as_read_only(client, school, placed, s
     assert '<span class="badge text-bg-secondary fs-6 align-middle" id="read-only">Read only</span>' in officer
     assert "Tasks and reviews due at the school" in officer and "Your tasks" not in officer
     assert 'id="others-tasks">Due, by whom: Attendance lead' in officer
-    assert "Decide these and the next ones appear" not in officer
+    assert "or decide these and the next ones appear" not in officer
     ladders = client.get(url("ladder", school)).content.decode()
     assert "yours to edit" not in ladders and "copy one to make it" not in ladders
 
@@ -1552,3 +1552,29 @@ def test_the_dashboard_says_how_many_of_your_tasks_are_coming_up(
     page = client.get(url("dashboard", school)).content.decode()
     coming = page[page.index('id="tasks-coming-up"') : page.index("</p>", page.index('id="tasks-coming-up"'))]
     assert "And 2 more of yours coming up" in coming and url("tasks", school) in coming
+
+
+def test_a_senior_leader_can_see_every_move_waiting_not_only_the_first_ten(client, school, ladder, staff, today):
+    from interventions.models import Placement, Proposal
+
+    pupils = make_pupils(school, 12, today)
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=1))
+    panel = ladder.stages.get(key="panel")
+    Proposal.objects.filter(status="pending").delete()
+    for pupil in pupils:
+        Proposal.objects.create(
+            pupil=pupil,
+            ladder=ladder,
+            from_stage=Placement.objects.get(pupil=pupil).stage,
+            to_stage=panel,
+            proposed_on=today - timedelta(days=1),
+            reasons=["attendance below 80%"],
+        )
+    page = login(client, staff["dana"]).get(url("dashboard", school)).content.decode()
+    assert len(re.findall(r'id="proposal-\d', page)) == 10
+    assert "Showing the oldest 10, lowest attendance first." in page
+    assert '<a href="?proposals=all#proposals-heading">Show all 12</a>, or decide these' in page
+    every = client.get(url("dashboard", school) + "?proposals=all").content.decode()
+    assert len(re.findall(r'id="proposal-\d', every)) == 12 and "Show all" not in every
+    officer = login(client, staff["lara"]).get(url("dashboard", school)).content.decode()
+    assert "Show all 12</a>." in officer and "or decide these" not in officer
