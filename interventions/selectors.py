@@ -25,9 +25,15 @@ from pupils import statistics as stats
 from pupils.access import Access, visible_pupils
 from pupils.calendar import SchoolCalendar, monday_of
 from pupils.flags import held as pupil_flags_held
-from pupils.models import AttendanceMark, Pupil, School, StaffMembership
+from pupils.models import AttendanceMark, Flag, Pupil, School, StaffMembership
 from pupils.people import person_name
-from pupils.selectors import pupils_on_roll, pupils_on_roll_between, school_summaries, school_weekly_counts
+from pupils.selectors import (
+    FIRST_DAY_ORDER,
+    pupils_on_roll,
+    pupils_on_roll_between,
+    school_summaries,
+    school_weekly_counts,
+)
 from pupils.services import school_calendar
 
 from .models import (
@@ -1305,12 +1311,14 @@ def tasks_by_whom(tasks: QuerySet[Task], *, on: date) -> list[TasksOf]:
 
 
 def first_day_absences(*, pupils: QuerySet[Pupil], on: date) -> QuerySet[Pupil]:
-    """Pupils marked absent today with no reason yet (N)."""
+    """Pupils marked absent today with no reason yet (N), classes youngest first, with their flags (a
+    safeguarding lead looks for the vulnerable children among them)."""
     unexplained = AttendanceMark.objects.filter(pupil=OuterRef("pk"), date=on, code="N")
     return (
         pupils.filter(Exists(unexplained))
         .select_related("registration_group")
-        .order_by("registration_group__name", "surname")
+        .prefetch_related(Prefetch("flags", queryset=Flag.objects.order_by("name")))
+        .order_by(*FIRST_DAY_ORDER)
     )
 
 

@@ -35,6 +35,7 @@ from . import statistics as stats
 from .models import (
     AttendanceMark,
     Contact,
+    Flag,
     HalfTerm,
     ImportBatch,
     MarkChange,
@@ -328,8 +329,19 @@ class FirstDayCall:
         return AttendanceMark.Session.in_words(self.sessions)
 
 
+#: Pupils absent with no reason, as the office calls them and the dashboard lists them: classes youngest
+#: first (as `registration_group_list`), then by name.
+FIRST_DAY_ORDER = (
+    F("registration_group__year_group__position").asc(nulls_last=True),
+    "registration_group__name",
+    "surname",
+    "forename",
+    "pk",
+)
+
+
 def first_day_calls(*, pupils: QuerySet[Pupil], on: date) -> list[FirstDayCall]:
-    """Pupils (of those given) marked N on `on`, by class and name, with their contacts. Three queries."""
+    """Pupils (of those given) marked N on `on`, by class and name, with their contacts and flags. Four queries."""
     unexplained = AttendanceMark.objects.filter(date=on, code=codes.UNEXPLAINED).order_by("session")
     found = (
         pupils.filter(Exists(unexplained.filter(pupil=OuterRef("pk"))))
@@ -337,8 +349,9 @@ def first_day_calls(*, pupils: QuerySet[Pupil], on: date) -> list[FirstDayCall]:
         .prefetch_related(
             Prefetch("marks", queryset=unexplained, to_attr="unexplained"),
             Prefetch("contacts", queryset=Contact.objects.order_by("priority", "name", "pk")),
+            Prefetch("flags", queryset=Flag.objects.order_by("name")),
         )
-        .order_by("registration_group__name", "surname", "forename", "pk")
+        .order_by(*FIRST_DAY_ORDER)
     )
     return [
         FirstDayCall(pupil=p, day=on, sessions=[m.session for m in p.unexplained], contacts=list(p.contacts.all()))
@@ -373,14 +386,20 @@ def waiting_calls(*, school: School, pupils: QuerySet[Pupil], up_to: date) -> Wa
     by_id = {
         p.pk: p
         for p in Pupil.objects.filter(pk__in={pupil_id for _, pupil_id in sessions})
-        .select_related("registration_group")
-        .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by("priority", "name", "pk")))
+        .select_related("registration_group__year_group")
+        .prefetch_related(
+            Prefetch("contacts", queryset=Contact.objects.order_by("priority", "name", "pk")),
+            Prefetch("flags", queryset=Flag.objects.order_by("name")),
+        )
     }
     waited = {day: days_waited(calendar, day, up_to=up_to) for day, _ in sessions}
 
     def order(key: tuple[date, int]) -> tuple[Any, ...]:
+        """Oldest day first; within a day, as FIRST_DAY_ORDER: classes youngest first, then by name."""
         day, pupil = key[0], by_id[key[1]]
-        return day, pupil.registration_group.name, pupil.surname, pupil.forename, pupil.pk
+        group = pupil.registration_group
+        position = (group.year_group is None, group.year_group.position if group.year_group else 0)
+        return day, position, group.name, pupil.surname, pupil.forename, pupil.pk
 
     keys = sorted(sessions, key=order)
     calls = [

@@ -1050,3 +1050,45 @@ def test_in_a_holiday_the_register_leads_back_to_the_last_school_week(owen, scho
     monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
     page = owen.get(url("register", school), {"class": class_4b.pk, "week": "2025-10-20"}).content.decode()
     assert "week=2025-11-24" in page and ">This week<" in page
+
+
+def test_first_day_lists_put_the_youngest_classes_first_and_show_each_pupils_flags(client, school, staff, monkeypatch):
+    from pupils.models import Flag, YearGroup
+
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: MONDAY)
+    reception = RegistrationGroupFactory(
+        school=school, name="RA", year_group=YearGroup.objects.get(school=school, code="R")
+    )
+    ward = PupilFactory(school=school, forename="Freddie", surname="Ward", registration_group=class_4b_of(school))
+    hall = PupilFactory(school=school, forename="Amelia", surname="Hall", registration_group=reception)
+    hall.flags.add(Flag.objects.get(school=school, key="social_worker"))
+    ward.flags.add(Flag.objects.get(school=school, key="young_carer"), Flag.objects.get(school=school, key="fsm"))
+    for pupil in (ward, hall):
+        MarkFactory(pupil=pupil, date=MONDAY, session=0, code="N")
+
+    def names(body, first, second):
+        return body.index(first) < body.index(second)
+
+    client.force_login(staff["owen"])
+    calls = client.get(url("first_day", school), {"on": WEEK}).content.decode()
+    assert names(calls, "Hall, Amelia", "Ward, Freddie")  # Reception before Year 4, whatever the names
+    hall_row = calls[calls.index("Hall, Amelia") : calls.index("Ward, Freddie")]
+    assert ">Has a social worker</span>" in hall_row and "Young carer" not in hall_row
+    ward_row = calls[calls.index("Ward, Freddie") :]
+    assert ">Free school meals</span>" in ward_row and ">Young carer</span>" in ward_row
+    waiting = client.get(url("first_day_waiting", school)).content.decode()
+    assert names(waiting, "Hall, Amelia", "Ward, Freddie") and ">Has a social worker</span>" in waiting
+
+    from interventions import services as interventions_services
+    from tests.interventions.conftest import SIMPLE_LADDER
+
+    interventions_services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
+    client.force_login(staff["dana"])  # the designated safeguarding lead
+    dashboard = client.get(reverse("interventions:dashboard", args=[school.urn])).content.decode()
+    absent = dashboard[dashboard.index('id="absent-heading"') :]
+    assert names(absent, "Amelia Hall", "Freddie Ward")
+    assert ">Has a social worker</span>" in absent[: absent.index("Freddie Ward")]
+
+
+def class_4b_of(school):
+    return RegistrationGroupFactory(school=school, name="4B")
