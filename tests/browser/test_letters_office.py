@@ -11,6 +11,7 @@ from interventions.models import ActionLog
 from letters import services
 from letters.models import Letter
 from pupils.models import StaffMembership
+from tests.browser.conftest import screenshot
 from tests.factories import TODAY, ContactFactory, MembershipFactory, PupilFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -35,7 +36,7 @@ def test_office_prints_the_queue_downloads_the_pdf_and_marks_it_posted(live_serv
     for letter in queued:
         assert page.get_by_role("link", name=letter.reference).is_visible()
 
-    page.get_by_label("Select every letter on this page").check()
+    page.get_by_role("checkbox", name="Select every letter on this page").check()
     page.get_by_role("button", name="Print selected").click()
     page.wait_for_load_state("networkidle")
     assert page.get_by_text("Ready: 3 letters on 3 pages").is_visible()
@@ -98,3 +99,21 @@ def test_a_letter_already_waiting_is_not_queued_again_unless_asked_for(live_serv
     warning.get_by_role("button", name="Add another anyway").click()
     page.wait_for_url("**/letters/*/")
     assert Letter.objects.filter(pupil=pupil, template__key="first_reminder").count() == 2
+
+
+def test_on_a_phone_the_queue_shows_who_each_letter_goes_to_without_scrolling_sideways(
+    live_server, page, sign_in, school, queued
+):
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in("olga")
+    page.goto(f"{live_server.url}/school/{school.urn}/letters/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    table = page.locator("table.table-stack-sm")
+    assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth + 1")
+    for letter in queued:
+        row = page.locator("tr", has=page.get_by_role("link", name=letter.reference))
+        to = row.locator('td[data-label="To"]')
+        assert to.is_visible() and to.bounding_box()["x"] + to.bounding_box()["width"] <= 390
+    page.get_by_role("checkbox", name="Select every letter on this page").check()  # the one shown on a phone
+    assert page.locator('input[name="letter"]:checked').count() == 3
+    screenshot(page, "letters-queue-phone")
