@@ -24,7 +24,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -816,7 +816,10 @@ def _decide_pupils(
             "pupil_id", flat=True
         )
     )
-    declined = declined_lately(school=school, calendar=facts.calendar, as_of=as_of)
+    # A person said no to these moves lately: not asked again yet (`decide` proposes the next one down instead).
+    resting: dict[int, set[str]] = defaultdict(set)
+    for pupil_id, stage_key in declined_lately(school=school, calendar=facts.calendar, as_of=as_of):
+        resting[pupil_id].add(stage_key)
     pause = settings.NIGHTLY_TEST_PAUSE_S
     result = NightResult(pupils=len(facts.pupils))
     moves = _Moves()
@@ -827,10 +830,9 @@ def _decide_pupils(
             continue
         pupil.school = school  # the same row: saves a query for each pupil who moves
         row, current = placements.get(pupil.pk, (None, None))
-        decision = decide(spec, facts.facts[pupil.pk], current, as_of=as_of, calendar=facts.calendar)
-        resting = (pupil.pk, decision.proposal) in declined  # a person said no to this move lately: not asked again
-        if resting:
-            decision = replace(decision, proposal=None, proposal_reasons=())
+        decision = decide(
+            spec, facts.facts[pupil.pk], current, as_of=as_of, calendar=facts.calendar, resting=resting[pupil.pk]
+        )
         if decision.moved:
             moves.entries.append(
                 Entry(
@@ -846,8 +848,7 @@ def _decide_pupils(
             row.improving_since = decision.improving_since
             row.updated_at = timezone.now()
             moves.improving.append(row)
-        # A move waiting for approval stays while a higher one rests: the data has not turned against it.
-        if (decision.proposal is not None or pupil.pk in pending) and not resting:
+        if decision.proposal is not None or pupil.pk in pending:
             withdrawn, made = _proposal_changes(
                 pupil=pupil,
                 ladder=ladder,

@@ -254,6 +254,10 @@ class Decision:
     proposal_reasons: tuple[str, ...] = ()
     improving_since: date | None = None
     indicated_key: str = ""
+    #: The move the data points to that a person declined lately (`decide`'s `resting`): not proposed
+    #: again yet, and, going up, the highest other stage needing a person is proposed instead, if any.
+    rested: str | None = None
+    rested_reasons: tuple[str, ...] = ()
 
 
 def fmt_pct(value: Decimal | None) -> str:
@@ -620,12 +624,17 @@ def decide(
     *,
     as_of: date,
     calendar: SchoolCalendar,
+    resting: Collection[str] = (),
 ) -> Decision:
     """The stage this pupil should be at on `as_of`, whether that is a move or a proposal, and why.
 
     Deterministic and pure. Up at once; down only after `sustain_weeks` of
     improvement by `margin` points; approval and manual stages are proposed,
-    never entered automatically.
+    never entered automatically. `resting`: the stage keys of moves a person
+    declined lately for this pupil, not proposed again yet. Going up, the
+    highest stage below a resting one that also needs a person and whose
+    criteria hold is proposed instead: declining Enforce for "support first"
+    leaves Facilitate to approve.
     """
     # Decide without wording reasons; word them only for a move or a proposal (few a night).
     evaluator = Evaluator(facts, calendar, as_of, ladder.min_possible, placement, explain=False)
@@ -644,13 +653,19 @@ def decide(
             landing = _highest_automatic_below(ladder, evaluator, indicated)
         reasons = _reasons_for(explaining, indicated)
         land_reasons = reasons if landing is indicated else _reasons_for(explaining, landing)
-        return Decision(
-            stage_key=landing.key,
-            moved=True,
-            reasons=tuple(land_reasons),
-            proposal=proposal.key if proposal else None,
-            proposal_reasons=tuple(reasons) if proposal else (),
-            indicated_key=indicated.key,
+        return _with_rest(
+            Decision(
+                stage_key=landing.key,
+                moved=True,
+                reasons=tuple(land_reasons),
+                proposal=proposal.key if proposal else None,
+                proposal_reasons=tuple(reasons) if proposal else (),
+                indicated_key=indicated.key,
+            ),
+            ladder,
+            explaining,
+            resting,
+            above=landing,
         )
 
     current = ladder.stage(placement.stage_key)
@@ -662,13 +677,19 @@ def decide(
             return Decision(indicated.key, True, tuple(reasons), indicated_key=indicated.key)
         landing = _highest_automatic_below(ladder, evaluator, indicated)
         moved = landing.level > current.level
-        return Decision(
-            stage_key=landing.key if moved else current.key,
-            moved=moved,
-            reasons=tuple(_reasons_for(explaining, landing)) if moved else (),
-            proposal=indicated.key,
-            proposal_reasons=tuple(reasons),
-            indicated_key=indicated.key,
+        return _with_rest(
+            Decision(
+                stage_key=landing.key if moved else current.key,
+                moved=moved,
+                reasons=tuple(_reasons_for(explaining, landing)) if moved else (),
+                proposal=indicated.key,
+                proposal_reasons=tuple(reasons),
+                indicated_key=indicated.key,
+            ),
+            ladder,
+            explaining,
+            resting,
+            above=landing if moved else current,
         )
 
     if indicated.level < current_level:
@@ -693,11 +714,38 @@ def decide(
                     *(r for r in margin_reasons if r != "no stage's criteria hold"),
                 )
                 if current.entry == "manual" or target.entry != "automatic":
+                    if target.key in resting:  # coming down is proposed again once the rest is over
+                        return Decision(current.key, False, (), None, (), since, indicated.key, target.key, why)
                     return Decision(current.key, False, (), target.key, why, since, indicated.key)
                 return Decision(target.key, True, why, improving_since=None, indicated_key=indicated.key)
             return Decision(current.key, False, (), improving_since=since, indicated_key=indicated.key)
 
     return Decision(current.key, False, (), improving_since=None, indicated_key=indicated.key)
+
+
+def _with_rest(
+    decision: Decision, ladder: LadderSpec, evaluator: Evaluator, resting: Collection[str], *, above: StageSpec
+) -> Decision:
+    """A move up `decision` proposes, unless a person declined it lately (`resting`): then the highest
+    stage below it, above where the pupil stands after tonight (`above`), that also needs a person, has
+    not been declined lately itself, and whose criteria hold; or nothing. The declined one is `rested`."""
+    if decision.proposal is None or decision.proposal not in resting:
+        return decision
+    declined = ladder.stage(decision.proposal)
+    for candidate in reversed(ladder.falling[1:]):
+        if not above.level < candidate.level < declined.level or candidate.entry == "automatic":
+            continue
+        if candidate.key not in resting and evaluator.check(candidate.criteria)[0]:
+            return replace(
+                decision,
+                proposal=candidate.key,
+                proposal_reasons=tuple(_reasons_for(evaluator, candidate)),
+                rested=declined.key,
+                rested_reasons=decision.proposal_reasons,
+            )
+    return replace(
+        decision, proposal=None, proposal_reasons=(), rested=declined.key, rested_reasons=decision.proposal_reasons
+    )
 
 
 def _highest_automatic_below(ladder: LadderSpec, evaluator: Evaluator, stage: StageSpec) -> StageSpec:

@@ -924,22 +924,25 @@ def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation
     tasks: Counter[str] = Counter()
     letters: Counter[str] = Counter()
     declined = declined_lately(school=school, calendar=facts.calendar, as_of=as_of)
+    declined_keys: dict[int, set[str]] = defaultdict(set)
+    for pupil_id, stage_key in declined:
+        declined_keys[pupil_id].add(stage_key)
     for pupil in facts.pupils:
         current = placements.get(pupil.pk, (None, None))[1]
-        decision = decide(spec, facts.facts[pupil.pk], current, as_of=as_of, calendar=facts.calendar)
+        decision = decide(
+            spec, facts.facts[pupil.pk], current, as_of=as_of, calendar=facts.calendar, resting=declined_keys[pupil.pk]
+        )
         counts[decision.stage_key] += 1
         was = current.stage_key if current else None
         row = functools.partial(_simulated_row, pupil, facts=facts, spec=spec)
-        rest = declined.get((pupil.pk, decision.proposal))
-        if rest is not None:  # resting after a person declined it, as the night does
-            reasons = "; ".join(decision.proposal_reasons)
+        if decision.rested is not None:  # resting after a person declined it, as the night does
+            reasons = "; ".join(decision.rested_reasons)
             resting.append(
                 row(
-                    **{"from": decision.stage_key, "to": decision.proposal, "reasons": reasons},
-                    **dataclasses.asdict(rest),
+                    **{"from": decision.stage_key, "to": decision.rested, "reasons": reasons},
+                    **dataclasses.asdict(declined[pupil.pk, decision.rested]),
                 )
             )
-            decision = dataclasses.replace(decision, proposal=None, proposal_reasons=())
 
         if decision.moved:  # the night's move: the stage's work, as `stages_work_create` gives it
             evaluator = Evaluator(facts.facts[pupil.pk], facts.calendar, as_of, spec.min_possible, None, explain=False)

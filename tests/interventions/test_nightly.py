@@ -313,6 +313,39 @@ def test_a_move_waiting_stays_while_a_higher_one_rests(school, pupils, register,
     assert to_panel.status == "pending"
 
 
+def test_declining_the_highest_move_proposes_the_next_one_down_that_needs_a_person(
+    school, pupils, register, attendance_lead
+):
+    """Declining Legal ("support first") leaves the panel, which the data also points to, for a person to approve."""
+    document = copy.deepcopy(SIMPLE_LADDER)
+    document["stages"].insert(
+        4,
+        {"key": "legal", "name": "Legal", "label": "L", "entry": "approval", "criteria": {"attendance": {"below": 40}}},
+    )
+    ladder, _ = services.ladder_load(school=school, document=document, activate=True)
+    later = date(2025, 12, 19)
+    register(pupils["severe"], AS_OF + timedelta(days=1), later, absent_every(1))  # now below 40%
+    night(school, later)
+    to_legal = Proposal.objects.get(status="pending")
+    assert (to_legal.to_stage.key, stage_of(pupils["severe"], ladder)) == ("legal", "pa")
+    _declined_on(to_legal, attendance_lead, later)
+
+    next_night = date(2025, 12, 20)
+    assert night(school, next_night)["proposed"] == 1
+    to_panel = Proposal.objects.get(status="pending")
+    assert (to_panel.pupil, to_panel.from_stage.key, to_panel.to_stage.key) == (pupils["severe"], "pa", "panel")
+    assert any("below 80%" in reason or "< 80%" in reason for reason in to_panel.reasons), to_panel.reasons
+    # Proposed once: the panel waits for a person, night after night, while Legal rests.
+    assert night(school, date(2025, 12, 21))["proposed"] == 0
+    assert Proposal.objects.filter(status="pending").get() == to_panel
+    # The simulation says the same: the panel proposed, Legal resting.
+    simulation = services.ladder_simulate(
+        school=school, document=services.ladder_document(ladder), as_of=date(2025, 12, 21)
+    )
+    assert [(p["from"], p["to"]) for p in simulation.proposals] == [("pa", "panel")]
+    assert [(r["from"], r["to"]) for r in simulation.resting] == [("pa", "legal")]
+
+
 def test_an_edited_copy_of_the_ladder_keeps_a_declined_move_resting(school, ladder, pupils, attendance_lead):
     night(school)
     _declined_on(Proposal.objects.get(), attendance_lead, AS_OF)
