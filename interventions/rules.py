@@ -269,7 +269,7 @@ def fmt_pct(value: Decimal | None) -> str:
 def fmt_pct_true(value: Decimal, holds: Callable[[Decimal], bool]) -> str:
     """`fmt_pct`, with more decimal places where one would print a figure the reason's test rejects.
 
-    95.97% is "below 96%", but prints as 96.0%: a reason reading "96.0% < 96%"
+    95.97% is "below 96%", but prints as 96.0%: a reason reading "96.0%, below 96%"
     would be false as written. Up to four places are used, then the exact value.
     """
     for places in (1, 2, 3, 4):
@@ -284,12 +284,12 @@ def _fmt_num(value: float | int | Decimal) -> str:
     return f"{d.normalize():f}" if d == d.to_integral() else f"{d}"
 
 
-#: The attendance criterion's bounds: (field, test of value against the bound, symbol in reasons).
+#: The attendance criterion's bounds: (field, test of value against the bound, words in reasons).
 _COMPARISONS = (
-    ("below", operator.lt, "<"),
-    ("at_most", operator.le, "≤"),
-    ("at_least", operator.ge, "≥"),
-    ("above", operator.gt, ">"),
+    ("below", operator.lt, "below"),
+    ("at_most", operator.le, "at most"),
+    ("at_least", operator.ge, "at least"),
+    ("above", operator.gt, "above"),
 )
 
 
@@ -414,7 +414,7 @@ class Evaluator:
             if not self.shift
             else fmt_pct(pct)  # tested with a margin: the reason's figure is the pupil's own
         )
-        return True, [f"attendance {shown} {label} {' and '.join(parts)}"]
+        return True, [f"attendance {shown} {label}, {' and '.join(parts)}"]
 
     def _count(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
         name = body["measure"]
@@ -428,7 +428,7 @@ class Evaluator:
         if not self.explain:
             return True, []
         one, more = MEASURE_LABELS[name]
-        return True, [f"{value} {one if value == 1 else more}{label} ≥ {body['at_least']}"]
+        return True, [f"{value} {one if value == 1 else more}{label} ({body['at_least']} or more)"]
 
     def _flag(self, body: str, end: date | None) -> tuple[bool, list[str]]:
         return (True, [flag_words(body)]) if body in self.facts.flags else (False, [])
@@ -446,7 +446,7 @@ class Evaluator:
             first_reasons = first_reasons or why
         if not self.explain:
             return True, []
-        return True, [f"{first_reasons[0]}, and so at the end of each of the last {weeks} school weeks"]
+        return True, [f"{first_reasons[0]}, as it was at the end of each of the last {weeks} school weeks"]
 
     def _at_stage_for(self, body: Mapping[str, Any], end: date | None) -> tuple[bool, list[str]]:
         placement = self.placement
@@ -457,7 +457,7 @@ class Evaluator:
         if days < weeks * 7:
             return False, []
         if not body.get("without_improvement"):
-            return True, [f"at the current stage for {days // 7} weeks ≥ {weeks}"]
+            return True, [f"at the current stage for {days // 7} weeks ({weeks} or more)"]
         now = self.totals("year", end).attendance_pct
         margin = Decimal(str(body.get("margin", 1)))
         before = placement.entry_attendance_pct
@@ -473,7 +473,9 @@ class Evaluator:
         if not no_contact_holds(self.facts, needed):
             return False, []
         run, started = self.facts.absence_run_days, self.facts.absence_run_started_on
-        return True, [f"absent {run} school days in a row since {started:%-d %b} with no contact logged ≥ {needed}"]
+        return True, [
+            f"absent {run} school days in a row since {started:%-d %b} with no contact logged ({needed} or more)"
+        ]
 
     def _bottom_percent(self, body: float, end: date | None) -> tuple[bool, list[str]]:
         if not bottom_percent_holds(self.facts, float(body)):

@@ -79,7 +79,7 @@ def test_first_night_places_each_pupil_straight_at_their_stage(school, ladder, p
     proposal = Proposal.objects.get()
     assert (proposal.pupil, proposal.to_stage.key, proposal.status) == (pupils["severe"], "panel", "pending")
     assert proposal.from_stage.key == "pa"  # where tonight's move put them
-    assert proposal.reasons == ["attendance 50.0% year to date < 80%"]
+    assert proposal.reasons == ["attendance 50.0% year to date, below 80%"]
 
 
 def test_a_nights_queries_do_not_grow_with_the_number_of_pupils_who_move(school, other_school, register):
@@ -119,7 +119,7 @@ def test_reasons_quote_the_same_figure_as_the_dfe_summary(school, ladder, pupils
     change = StageChange.objects.get(pupil=pupils["pa"])
     summary = school_summaries(school=school, start=YEAR_START, end=AS_OF)[pupils["pa"].pk]
     assert change.kind == "initial"
-    assert change.reasons == [f"attendance {format_pct(summary.attendance_pct)}% year to date < 90%"]
+    assert change.reasons == [f"attendance {format_pct(summary.attendance_pct)}% year to date, below 90%"]
 
 
 def test_tasks_follow_the_stage_with_school_day_due_dates_and_class_teacher(school, ladder, pupils, class_teacher):
