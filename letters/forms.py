@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import date, time
 from typing import Any
 
@@ -15,6 +16,7 @@ from pupils.models import HalfTerm, RegistrationGroup, School
 from pupils.services import school_calendar
 
 from . import rendering, services
+from .merge import DETAIL_KEYS
 from .models import Letter, LetterSettings, LetterTemplate
 from .selectors import LETTERHEAD_DETAILS, TemplateText
 
@@ -143,8 +145,13 @@ class DetailsForm(forms.Form):
     #: A meeting with a family is held in these hours (evening meetings included).
     EARLIEST, LATEST = time(7, 0), time(19, 0)
 
-    def __init__(self, *args: Any, school: School, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, school: School, asked: Collection[str] | None = None, **kwargs: Any) -> None:
+        """`asked`: the details the letter's template prints (`services.letter_details_asked`); the others
+        are left out, so nobody arranges a meeting on a letter that never mentions it. None: all of them."""
         super().__init__(*args, **kwargs)
+        if asked is not None:
+            for name in set(DETAIL_KEYS) - set(asked):
+                del self.fields[name]
         self.initial = dict(self.initial)  # not the letter's own details
         # A letter's details keep dates and times as ISO text: as values, so unchanged ones are seen as unchanged.
         for name, parse in (

@@ -180,7 +180,14 @@ MERGE_FIELDS: tuple[MergeField, ...] = tuple(f for group in FIELD_GROUPS for f i
 FIELD_NAMES: frozenset[str] = frozenset(f.name for f in MERGE_FIELDS)
 
 #: The details staff may give a letter, and the merge field each one fills.
-DETAIL_KEYS = ("meeting_on", "meeting_time", "meeting_place", "review_on", "note")
+DETAIL_FIELDS = {
+    "meeting_on": "meeting.date",
+    "meeting_time": "meeting.time",
+    "meeting_place": "meeting.place",
+    "review_on": "review.date",
+    "note": "note",
+}
+DETAIL_KEYS = tuple(DETAIL_FIELDS)
 
 
 # --- facts: the plain data a letter is made from ----------------------------------

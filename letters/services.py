@@ -194,6 +194,12 @@ class Queued:
     created: int = 0
 
 
+def letter_details_asked(template: LetterTemplate) -> set[str]:
+    """The details (`merge.DETAIL_KEYS`) a template prints: a letter's form asks only for those."""
+    used = sandbox.fields_used(template.subject) | sandbox.fields_used(template.body)
+    return {key for key, field in merge.DETAIL_FIELDS.items() if field in used}
+
+
 def _details(details: Mapping[str, Any] | None) -> dict[str, str]:
     return {k: str(v) for k, v in (details or {}).items() if k in merge.DETAIL_KEYS and v not in (None, "")}
 

@@ -280,7 +280,7 @@ def letter_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         "letter": letter,
         "recipient": selectors.recipient_of(letter),
         "sheet": services.letter_preview_html(letter=letter) if is_queued else "",
-        "details_form": DetailsForm(initial=letter.details, school=access.school) if is_queued else None,
+        "details_form": _details_form(letter, initial=letter.details, school=access.school) if is_queued else None,
         "is_queued": is_queued,
         # Its record of posting corrected since: the letter page says so, and where to read why.
         "posting_corrected": bool(letter.posting_record_id)
@@ -308,12 +308,20 @@ def letter_pdf(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     return _pdf(services.letter_preview_pdf(letter=letter), f"{letter.reference}-preview.pdf")
 
 
+def _details_form(letter: Letter, *args: Any, **kwargs: Any) -> DetailsForm | None:
+    """The form for the details this letter's template prints, or None if it prints none."""
+    form = DetailsForm(*args, asked=services.letter_details_asked(letter.template), **kwargs)
+    return form if form.fields else None
+
+
 @login_required
 @require_POST
 def letter_details(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     access = _access(request, urn, "print_letters", "queue_letters")
     letter = selectors.letter_for(access, pk)
-    form = DetailsForm(request.POST, initial=letter.details, school=access.school)
+    form = _details_form(letter, request.POST, initial=letter.details, school=access.school)
+    if form is None:
+        raise Http404("This letter prints no details")
     if form.is_valid():
         try:
             services.letter_details_update(letter=letter, details=form.details(), user=request.user)

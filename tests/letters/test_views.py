@@ -801,7 +801,7 @@ def test_compose_says_when_the_same_letter_is_already_waiting_and_adds_another_o
 def test_a_stored_time_is_not_rechecked_but_moving_the_meeting_past_the_review_is(
     client, school, family, office, in_term
 ):
-    letter = queue_letters(school, [family], key="formal_warning")[0]
+    letter = queue_letters(school, [family], key="attendance_contract")[0]
     letter.details = {"meeting_on": "2025-12-03", "meeting_time": "06:30", "review_on": "2025-12-10"}
     letter.save()
     client.force_login(office)
@@ -1186,3 +1186,30 @@ def test_a_refused_logo_saves_none_of_the_letterhead_nor_changes_the_school_in_h
     assert AuditEvent.objects.get(what__startswith="letter settings").what == (
         "letter settings saved; letterhead changed: address, phone number, e-mail, who signs, their role"
     )
+
+
+@pytest.mark.parametrize(
+    ("key", "asked"),
+    [
+        ("first_reminder", ["note"]),
+        ("formal_warning", ["meeting_on", "meeting_time", "meeting_place", "note"]),
+        ("attendance_contract", ["meeting_on", "meeting_time", "meeting_place", "review_on", "note"]),
+        ("certificate_100", []),
+    ],
+)
+def test_a_letter_asks_only_for_the_details_its_template_prints(client, school, family, office, in_term, key, asked):
+    letter = queue_letters(school, [family], key=key)[0]
+    client.force_login(office)
+    page = client.get(reverse("letters:letter", args=[school.urn, letter.pk]))
+    form = page.context["details_form"]
+    assert (list(form.fields) if form else []) == asked
+    assert ("Details for this letter" in page.content.decode()) == bool(asked)
+
+    # A meeting sent anyway (an old page, a hand-made request) is not kept on a letter that never prints one.
+    response = client.post(
+        reverse("letters:letter_details", args=[school.urn, letter.pk]),
+        {"meeting_on": "2025-12-03", "meeting_time": "15:30", "note": "See you soon"},
+    )
+    assert response.status_code == (302 if asked else 404)
+    letter.refresh_from_db()
+    assert set(letter.details) == {"meeting_on", "meeting_time", "note"} & set(asked)
