@@ -31,6 +31,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_staff": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER}),
     "view_lists": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER, Role.DSL, Role.LA_OFFICER}),
     "manage_registers": frozenset({Role.ATTENDANCE_LEAD, Role.OFFICE}),
+    # Who is absent with no reason yet, today and on earlier days: the office rings home; the DSL and
+    # senior leaders look for the children they worry about (the office records the reasons).
+    "view_first_day": frozenset({Role.ATTENDANCE_LEAD, Role.OFFICE, Role.SENIOR_LEADER, Role.DSL}),
     "print_letters": frozenset({Role.ATTENDANCE_LEAD, Role.OFFICE}),
     "queue_letters": frozenset({Role.ATTENDANCE_LEAD, Role.SENIOR_LEADER, Role.DSL, Role.OFFICE}),
     "view_audit": frozenset({Role.ATTENDANCE_LEAD, Role.DSL}),

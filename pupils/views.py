@@ -59,6 +59,13 @@ def _office_access(request: HttpRequest, urn: str) -> Access:
     return access
 
 
+def _first_day_access(request: HttpRequest, urn: str) -> Access:
+    """Those who may see who is absent with no reason yet (`view_first_day`); anyone else gets a 404."""
+    access = school_access(request.user, urn)
+    access.require("view_first_day")
+    return access
+
+
 @login_required
 @csrf_exempt  # checked in _office, once the upload handlers are in place
 @require_http_methods(["GET", "POST"])
@@ -285,8 +292,9 @@ def _mark_context(access: Access, pupil: Pupil, on: date, session: int, **extra:
 @login_required
 @require_GET
 def first_day(request: HttpRequest, urn: str) -> HttpResponse:
-    """Pupils marked N (no reason yet) today, with who to ring, and a quick form for the reason given."""
-    access = _office_access(request, urn)
+    """Pupils marked N (no reason yet) today, with who to ring, and a quick form for the reason given
+    (for the office and the lead; the DSL and senior leaders see the list)."""
+    access = _first_day_access(request, urn)
     if request.GET.get("on"):
         try:
             on = date.fromisoformat(request.GET["on"])
@@ -368,7 +376,7 @@ def blank_csv(request: HttpRequest, urn: str, kind: str) -> HttpResponse:
 @require_GET
 def first_day_waiting(request: HttpRequest, urn: str) -> HttpResponse:
     """Every absence this school year still without a reason, oldest first, on one page to work through."""
-    access = _office_access(request, urn)
+    access = _first_day_access(request, urn)
     register_day = services.school_calendar(access.school).register_day(timezone.localdate())
     waiting = selectors.waiting_calls(school=access.school, pupils=visible_pupils(access), up_to=register_day)
     pupils = len({call.pupil.pk for call in waiting.calls})

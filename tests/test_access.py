@@ -32,6 +32,7 @@ EVERYONE = {L, T, S, D, O, A}
 LEADERS = {L, S, D}
 DASHBOARD = {L, S, D, A}
 REGISTERS = {L, O}
+FIRST_DAY = {L, O, S, D}  # who is absent with no reason: the DSL and senior leaders see it, the office records it
 LETTER_PRINTING = {L, O}
 LETTER_QUEUEING = {L, S, D, O}
 LADDER_EDITING = {L, S}
@@ -45,9 +46,9 @@ POLICY: dict[str, tuple[set[str], str | None, bool]] = {
     "pupils:import": (REGISTERS, "import", False),
     "pupils:register": (REGISTERS, None, False),
     "pupils:register_mark": (REGISTERS, "mark", False),
-    "pupils:first_day": (REGISTERS, None, False),
+    "pupils:first_day": (FIRST_DAY, None, False),
     "pupils:first_day_reason": (REGISTERS, "pupil", False),
-    "pupils:first_day_waiting": (REGISTERS, None, False),
+    "pupils:first_day_waiting": (FIRST_DAY, None, False),
     "pupils:blank_csv": (REGISTERS, None, False),
     "pupils:staff": ({L, S}, None, False),
     "pupils:staff_remove": ({L, S}, "membership", False),
