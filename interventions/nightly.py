@@ -848,7 +848,10 @@ def _decide_pupils(
             row.improving_since = decision.improving_since
             row.updated_at = timezone.now()
             moves.improving.append(row)
-        if decision.proposal is not None or pupil.pk in pending:
+        # A move waiting for approval stays while a higher one rests with nothing proposed in its place:
+        # the data has not turned against it.
+        keep_waiting = decision.rested is not None and decision.proposal is None
+        if (decision.proposal is not None or pupil.pk in pending) and not keep_waiting:
             withdrawn, made = _proposal_changes(
                 pupil=pupil,
                 ladder=ladder,

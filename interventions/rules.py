@@ -729,13 +729,14 @@ def _with_rest(
     decision: Decision, ladder: LadderSpec, evaluator: Evaluator, resting: Collection[str], *, above: StageSpec
 ) -> Decision:
     """A move up `decision` proposes, unless a person declined it lately (`resting`): then the highest
-    stage below it, above where the pupil stands after tonight (`above`), that also needs a person, has
+    stage below it, above where the pupil stands after tonight (`above`), that is entered by approval, has
     not been declined lately itself, and whose criteria hold; or nothing. The declined one is `rested`."""
     if decision.proposal is None or decision.proposal not in resting:
         return decision
     declined = ladder.stage(decision.proposal)
     for candidate in reversed(ladder.falling[1:]):
-        if not above.level < candidate.level < declined.level or candidate.entry == "automatic":
+        # A stage for a person to approve: not an automatic one, nor one only a person moves pupils to.
+        if not above.level < candidate.level < declined.level or candidate.entry != "approval":
             continue
         if candidate.key not in resting and evaluator.check(candidate.criteria)[0]:
             return replace(

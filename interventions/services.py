@@ -893,25 +893,29 @@ class Simulation:
         }
 
 
-def ladder_simulate(*, school: School, document: Any, as_of: date) -> Simulation:
+def ladder_simulate(*, school: School, document: Any, as_of: date, shipped: bool = False) -> Simulation:
     """What a ladder would do to a school's pupils on `as_of`, changing nothing.
 
     If the school already has this ladder (same key), pupils start from where
-    they stand on it; otherwise every pupil is placed for the first time.
-    Raises LadderError for a document with errors.
+    they stand on it; otherwise every pupil is placed for the first time. A
+    shipped ladder (`shipped`) is never the school's own, whatever its key: it
+    would be activated as a copy. Raises LadderError for a document with errors.
     """
     check = ladder_check(school=school, document=document)
     if not check.ok or check.resolved is None:
         raise LadderError(check.errors)
     doc = check.resolved
     spec = LadderSpec.from_document(doc)
+    keys = {stage.key for stage in spec.stages}
     facts = school_facts(school=school, spec=spec, as_of=as_of)
-    existing = Ladder.objects.filter(school=school, key=doc["key"]).first()
-    placements = current_placements(ladder=existing) if existing else {}
+    existing = None if shipped else Ladder.objects.filter(school=school, key=doc["key"]).first()
+    # Only at stages this version has (an edit simulated before saving may rename one nobody stands on).
+    placements = (
+        {k: v for k, v in current_placements(ladder=existing).items() if v[1].stage_key in keys} if existing else {}
+    )
     active = active_ladder(school)
     if active is not None and (existing is None or existing.pk != active.pk):
         # As activating it would: pupils at a stage of the active ladder this one also has stay there.
-        keys = {stage.key for stage in spec.stages}
         kept = {k: v for k, v in current_placements(ladder=active).items() if v[1].stage_key in keys}
         placements = {**kept, **placements}
     counts = dict.fromkeys((s.key for s in spec.stages), 0)

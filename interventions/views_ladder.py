@@ -236,12 +236,15 @@ def ladder_simulate(request: HttpRequest, urn: str, key: str) -> HttpResponse:
     as_of = selectors.simulation_day(school=access.school, night=night)
     try:
         stages = services.document_stages(school=access.school, document=document) if shipped else None
-        simulation = services.ladder_simulate(school=access.school, document=document, as_of=as_of)
+        simulation = services.ladder_simulate(
+            school=access.school, document=document, as_of=as_of, shipped=bool(shipped)
+        )
     except services.LadderError as exc:
-        # Only a shipped ladder naming a letter template the school lacks.
+        # A ladder naming a letter template the school lacks (or has since removed).
         for problem in exc.problems:
             messages.error(request, f"Could not simulate: {problem}")
-        return redirect(f"{reverse('interventions:ladder_detail', args=[urn, key])}?shipped=1")
+        detail = reverse("interventions:ladder_detail", args=[urn, key])
+        return redirect(f"{detail}?shipped=1" if shipped else detail)
     names = services.letter_names(access.school)
     page = selectors_ladder.simulation_page(
         school=access.school, ladder=ladder, stages=stages, pupils=visible_pupils(access), simulation=simulation

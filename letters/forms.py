@@ -232,6 +232,12 @@ class ComposeForm(DetailsForm):
     def text(self) -> TemplateText:
         return self.texts[self.cleaned_data["template"]]
 
+    def details(self) -> dict[str, str]:
+        """Only the details the chosen letter prints: a meeting given for a letter that never mentions one
+        is not kept as if it had been sent."""
+        asked = services.letter_details_asked(self.text())
+        return {key: value for key, value in super().details().items() if key in asked}
+
 
 def period_choices(*, school: School, today: date) -> list[tuple[str, str]]:
     """Terms and half-terms that have started, newest first, as 'start:end:name' values."""

@@ -194,10 +194,14 @@ class Queued:
     created: int = 0
 
 
-def letter_details_asked(template: LetterTemplate) -> set[str]:
-    """The details (`merge.DETAIL_KEYS`) a template prints: a letter's form asks only for those."""
+def letter_details_asked(template: LetterTemplate | selectors.TemplateText) -> set[str]:
+    """The details (`merge.DETAIL_KEYS`) a template prints: a letter's form asks only for those.
+
+    A meeting's date, time and place go together (a time is checked against its date)."""
     used = sandbox.fields_used(template.subject) | sandbox.fields_used(template.body)
-    return {key for key, field in merge.DETAIL_FIELDS.items() if field in used}
+    asked = {key for key, field in merge.DETAIL_FIELDS.items() if field in used}
+    meeting = {"meeting_on", "meeting_time", "meeting_place"}
+    return asked | meeting if asked & meeting else asked
 
 
 def _details(details: Mapping[str, Any] | None) -> dict[str, str]:
@@ -407,7 +411,7 @@ def letters_withdraw_for_leavers(*, school: School, letter_ids: Collection[int] 
         print_batch__isnull=True,
         stage_change__isnull=False,
         details={},
-        pupil__leaving_on__lt=today,
+        pupil__leaving_on__lt=today,  # as Pupil.has_left
     )
     if letter_ids is not None:
         letters = letters.filter(pk__in=list(letter_ids))

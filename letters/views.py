@@ -139,7 +139,8 @@ def print_letters(request: HttpRequest, urn: str) -> HttpResponse:
     try:
         batch = services.letters_print(school=access.school, letter_ids=ids, user=request.user)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        if {letter.pk for letter in withdrawn} != set(ids):  # else the warning has said what became of each
+            messages.error(request, " ".join(error.messages))
         return _back_to_queue(request, urn)
     return redirect("letters:batch", urn=urn, pk=batch.pk)
 

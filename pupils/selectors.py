@@ -383,25 +383,20 @@ def waiting_calls(*, school: School, pupils: QuerySet[Pupil], up_to: date) -> Wa
         .values_list("pupil_id", "date", "session")
     ):
         sessions.setdefault((day, pupil_id), []).append(session)
-    by_id = {
-        p.pk: p
-        for p in Pupil.objects.filter(pk__in={pupil_id for _, pupil_id in sessions})
-        .select_related("registration_group__year_group")
+    # In FIRST_DAY_ORDER, as the database sorts it: each day's pupils are listed in this order.
+    found = (
+        Pupil.objects.filter(pk__in={pupil_id for _, pupil_id in sessions})
+        .select_related("registration_group")
         .prefetch_related(
             Prefetch("contacts", queryset=Contact.objects.order_by("priority", "name", "pk")),
             Prefetch("flags", queryset=Flag.objects.order_by("name")),
         )
-    }
+        .order_by(*FIRST_DAY_ORDER)
+    )
+    by_id = {p.pk: p for p in found}
+    rank = {pupil_id: n for n, pupil_id in enumerate(by_id)}
     waited = {day: days_waited(calendar, day, up_to=up_to) for day, _ in sessions}
-
-    def order(key: tuple[date, int]) -> tuple[Any, ...]:
-        """Oldest day first; within a day, as FIRST_DAY_ORDER: classes youngest first, then by name."""
-        day, pupil = key[0], by_id[key[1]]
-        group = pupil.registration_group
-        position = (group.year_group is None, group.year_group.position if group.year_group else 0)
-        return day, position, group.name, pupil.surname, pupil.forename, pupil.pk
-
-    keys = sorted(sessions, key=order)
+    keys = sorted(sessions, key=lambda key: (key[0], rank[key[1]]))  # oldest day first
     calls = [
         FirstDayCall(
             pupil=by_id[pupil_id],

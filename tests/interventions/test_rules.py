@@ -497,3 +497,59 @@ def test_falling_again_from_the_improving_track_goes_back_to_the_falling_track()
 def test_engine_is_deterministic():
     facts = pupil(steady(8, 2), flags=frozenset({"fsm"}))
     assert run(BANDS, facts) == run(BANDS, facts)
+
+
+# --- a move a person declined lately -----------------------------------------------------
+
+RESTING_LADDER = ladder(
+    {"key": "watch", "name": "Watch", "criteria": {"attendance": {"below": 95}}},
+    {"key": "support", "name": "Support", "entry": "approval", "criteria": {"attendance": {"below": 90}}},
+    {"key": "casework", "name": "Casework", "entry": "manual", "criteria": {"attendance": {"below": 80}}},
+    {"key": "panel", "name": "Panel", "entry": "approval", "criteria": {"attendance": {"below": 85, "at_least": 50}}},
+    {"key": "legal", "name": "Legal", "entry": "approval", "criteria": {"attendance": {"below": 50}}},
+)
+AT_WATCH = CurrentPlacement("watch", date(2025, 9, 2))
+
+
+def test_a_declined_move_up_gives_way_to_the_highest_approval_stage_below_it_whose_criteria_hold():
+    seventy = pupil(steady(7, 3))  # 70%: Panel, Support and Casework's criteria hold
+    assert run(RESTING_LADDER, seventy, AT_WATCH).proposal == "panel"
+    declined = decide(RESTING_LADDER, seventy, AT_WATCH, as_of=TODAY, calendar=CALENDAR, resting={"panel"})
+    # Casework is for a person to move pupils to, never proposed: Support is.
+    assert (declined.proposal, declined.rested, declined.stage_key, declined.moved) == (
+        "support",
+        "panel",
+        "watch",
+        False,
+    )
+    assert declined.proposal_reasons == ("attendance 70.0% year to date, below 90%",)
+    assert declined.rested_reasons == ("attendance 70.0% year to date, below 85% and at least 50%",)
+    both = decide(RESTING_LADDER, seventy, AT_WATCH, as_of=TODAY, calendar=CALENDAR, resting={"panel", "support"})
+    assert (both.proposal, both.rested) == (None, "panel")
+
+
+def test_a_declined_move_up_proposes_nothing_once_no_approval_stage_is_left_between():
+    forty = pupil(steady(4, 6))  # 40%: Legal; Panel's band (50% to 85%) does not hold
+    declined = decide(RESTING_LADDER, forty, AT_WATCH, as_of=TODAY, calendar=CALENDAR, resting={"legal"})
+    assert (declined.proposal, declined.rested) == ("support", "legal")
+    at_support = CurrentPlacement("support", date(2025, 10, 1))
+    nothing = decide(RESTING_LADDER, forty, at_support, as_of=TODAY, calendar=CALENDAR, resting={"legal"})
+    assert (nothing.proposal, nothing.rested, nothing.stage_key) == (None, "legal", "support")
+
+
+def test_on_a_first_placement_the_pupil_lands_and_the_next_approval_stage_is_proposed():
+    seventy = pupil(steady(7, 3))
+    decision = decide(RESTING_LADDER, seventy, None, as_of=TODAY, calendar=CALENDAR, resting={"panel"})
+    assert (decision.stage_key, decision.moved, decision.proposal, decision.rested) == (
+        "watch",
+        True,
+        "support",
+        "panel",
+    )
+
+
+def test_a_resting_move_that_is_not_indicated_changes_nothing():
+    seventy = pupil(steady(7, 3))
+    assert decide(RESTING_LADDER, seventy, AT_WATCH, as_of=TODAY, calendar=CALENDAR, resting={"legal"}) == run(
+        RESTING_LADDER, seventy, AT_WATCH
+    )

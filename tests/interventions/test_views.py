@@ -976,8 +976,7 @@ def test_the_dashboard_tells_the_lead_of_earlier_days_still_waiting_for_a_reason
     page = login(client, leader).get(url("dashboard", school)).content.decode()
     assert "Absences on earlier days still without a reason: on 2 school days" in page
     assert (
-        f'The office follows them up. <a href="/school/{school.urn}/office/waiting/">Every one still waiting,'
-        in page
+        f'The office follows them up. <a href="/school/{school.urn}/office/waiting/">Every one still waiting,' in page
     )
     # The LA officer sees the backlog; the list, with families' phone numbers, is the school's.
     officer = MembershipFactory(school=school, role=StaffMembership.Role.LA_OFFICER).user

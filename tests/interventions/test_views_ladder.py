@@ -554,6 +554,26 @@ def test_a_shipped_ladder_simulated_beside_the_schools_copy_under_its_key(client
     assert "What Sherrier" in shipped.content.decode()
 
 
+def test_a_shipped_ladder_is_simulated_as_a_copy_would_be_even_beside_an_edited_one_of_its_key(
+    client, school, placed, attendance_lead, today
+):
+    import copy
+
+    ours = copy.deepcopy(services.ladder_file_read("sherrier"))
+    for stage in ours["stages"][1:]:  # the school's own edit of it, under its key, active, with pupils placed
+        stage["key"] = f"our-{stage['key']}"
+    services.ladder_load(school=school, document=ours, activate=True)
+    nightly.nightly_run(school=school, as_of=today - timedelta(days=1))
+    assert Placement.objects.filter(ladder__key="sherrier", stage__key__startswith="our-").exists()
+    client.force_login(attendance_lead)
+    response = client.get(url("ladder_simulate", school, "sherrier") + "?shipped=1")
+    assert response.status_code == 200
+    # Pupils at a stage both have stay there, as activating a copy would keep them; the rest are placed anew.
+    shipped_keys = {stage["key"] for stage in services.ladder_file_read("sherrier")["stages"]}
+    assert {row["key"] for row in response.context["page"].stages} == shipped_keys
+    assert sum(row["count"] for row in response.context["page"].stages) == len(placed)
+
+
 def test_a_shipped_ladder_naming_a_letter_the_school_lacks_says_so(
     client, school, placed, attendance_lead, monkeypatch
 ):

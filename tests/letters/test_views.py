@@ -14,10 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from interventions.models import ActionLog
+from letters import services
 from letters.defaults import DEFAULT_TEMPLATES
 from letters.models import Letter, LetterTemplate, PrintBatch
 from pupils.models import AuditEvent
-from tests.factories import PupilFactory, RegistrationGroupFactory
+from tests.factories import TODAY, PupilFactory, RegistrationGroupFactory
 from tests.letters.conftest import pdf_text, queue_letters
 
 FAKE_PDF = b"%PDF-1.7 as printed"
@@ -1213,3 +1214,51 @@ def test_a_letter_asks_only_for_the_details_its_template_prints(client, school, 
     assert response.status_code == (302 if asked else 404)
     letter.refresh_from_db()
     assert set(letter.details) == {"meeting_on", "meeting_time", "note"} & set(asked)
+
+
+def test_a_composed_letter_keeps_only_the_details_it_prints(client, school, family, attendance_lead, in_term):
+    client.force_login(attendance_lead)
+    path = reverse("letters:compose", args=[school.urn, family.pk])
+    details = {"meeting_on": "2025-12-03", "meeting_time": "15:30", "note": "Well done this week"}
+    client.post(path, {"template": "first_reminder", "token": "abc123", "queue": "1", **details})
+    client.post(path, {"template": "formal_warning", "token": "def456", "queue": "1", **details})
+    kept = {letter.template.key: letter.details for letter in Letter.objects.all()}
+    assert kept == {
+        "first_reminder": {"note": "Well done this week"},
+        "formal_warning": {"meeting_on": "2025-12-03", "meeting_time": "15:30", "note": "Well done this week"},
+    }
+
+
+def test_a_template_printing_only_a_meetings_time_asks_for_its_date_too(school, in_term):
+    from letters.forms import DetailsForm
+    from letters.models import LetterTemplate
+
+    template = LetterTemplate(
+        school=school, key="custom", name="Custom", subject="", body="Come at {{ meeting.time }}."
+    )
+    asked = services.letter_details_asked(template)
+    assert asked == {"meeting_on", "meeting_time", "meeting_place"}
+    form = DetailsForm({"meeting_time": "15:30"}, school=school, asked=asked)
+    assert not form.is_valid()
+    assert form.errors["meeting_on"] == ["Give the meeting's date as well as its time."]
+
+
+def test_printing_only_letters_to_pupils_who_have_left_says_so_once(client, school, family, office):
+    from django.utils import timezone as tz
+
+    from interventions import services as interventions_services
+    from interventions.models import StageChange
+    from tests.interventions.conftest import SIMPLE_LADDER
+
+    ladder, _ = interventions_services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
+    change = StageChange.objects.create(
+        pupil=family, ladder=ladder, to_stage=ladder.stages.get(key="concern"), on=TODAY, kind="initial"
+    )
+    services.letters_queue_for_stage_change(stage_change=change, letter_keys=["first_reminder"], on=TODAY)
+    family.leaving_on = tz.localdate() - timedelta(days=1)
+    family.save()
+    client.force_login(office)
+    response = client.post(reverse("letters:print", args=[school.urn]), {"scope": "all"}, follow=True)
+    body = response.content.decode()
+    assert "Withdrawn, not printed, as the pupil has left the school: Alex Smith (First reminder)." in body
+    assert "None of these letters is waiting to print" not in body
