@@ -135,7 +135,7 @@ def test_my_classes_fits_a_phone_screen(sign_in, live_server, morning):
     for surname in ("Ashworth", "Bennett", "Clarke"):
         row = page.get_by_role("row").filter(has=page.get_by_role("link", name=f"{surname}, Sam"))
         placement = Placement.objects.get(pupil=morning[surname])
-        assert row.locator(".d-sm-none").filter(has=page.locator("[aria-label]")).is_visible(), surname
+        assert row.locator(".d-sm-none").filter(has=page.locator("[title] > [aria-hidden]")).is_visible(), surname
         lates = row.get_by_text(f"{placement.lates_half_term} late this half-term")
         assert lates.is_visible() if placement.lates_half_term else lates.count() == 0, surname
     page.get_by_role("button", name="Log conversation with Sam Ashworth").click()
