@@ -425,6 +425,7 @@ def _batch_rejected(*, school: School, report: imports.ImportReport, kind: str, 
 
 
 def _batch_done(batch: ImportBatch, report: imports.ImportReport) -> None:
+    _import_audit(batch, report)
     batch.status = ImportBatch.Status.DONE
     batch.rows = report.rows
     batch.inserted = report.inserted
@@ -435,6 +436,32 @@ def _batch_done(batch: ImportBatch, report: imports.ImportReport) -> None:
     batch.finished_at = timezone.now()
     batch.save(
         update_fields=["status", "rows", "inserted", "updated", "unchanged", "errors", "warnings", "finished_at"]
+    )
+
+
+def _import_audit(batch: ImportBatch, report: imports.ImportReport) -> None:
+    """The import in the audit trail: one line for the file, and one on each pupil's record for every mark
+    it corrected (a file can put back a mark someone changed by hand; the trail says so). New marks are
+    counted, not listed: a day's register is hundreds."""
+    AuditEvent.objects.create(
+        school=batch.school,
+        user=batch.created_by,
+        verb=AuditEvent.Verb.CHANGE,
+        what=f"imported {batch.get_kind_display()} {batch.filename} (import #{batch.pk}): {report.inserted} new, "
+        f"{report.updated} changed, {report.unchanged} unchanged"[:300],
+    )
+    corrections = MarkChange.objects.filter(batch=batch).select_related("mark__pupil").order_by("mark__date", "pk")
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            school=batch.school,
+            user=batch.created_by,
+            pupil=change.mark.pupil,
+            verb=AuditEvent.Verb.CHANGE,
+            what=f"mark {change.mark.pupil.upn} {change.mark.date.isoformat()} "
+            f"{AttendanceMark.Session(change.mark.session).label}: {change.old_code} → {change.new_code}"
+            f" (import #{batch.pk}, {batch.filename})"[:300],
+        )
+        for change in corrections.iterator()
     )
 
 

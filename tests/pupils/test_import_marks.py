@@ -673,3 +673,23 @@ def test_reimporting_a_file_warns_of_each_mark_changed_since_it_was_first_import
         "after this file was first imported; check which is right"
     ) in out
     assert "warnings=1" in out
+
+
+def test_an_import_is_in_the_audit_trail_with_every_mark_it_corrected(tmp_path, pupil, sam, monkeypatch):
+    from pupils import services
+    from pupils.models import AuditEvent
+
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2025, 11, 26))
+    file = HEADER + f"{pupil.upn},2025-11-24,AM,N\n{sam.upn},2025-11-24,AM,/\n"
+    import_marks(tmp_path, file)
+    # The office corrects the N by hand; the same file imported again puts it back.
+    services.mark_correct(pupil=pupil, date=date(2025, 11, 24), session=0, code="I", reason="Mum rang", user=None)
+    import_marks(tmp_path, file)
+    first, again = ImportBatch.objects.order_by("pk")
+    lines = list(AuditEvent.objects.order_by("pk").values_list("pupil_id", "what"))
+    assert lines == [
+        (None, f"imported Marks CSV marks.csv (import #{first.pk}): 2 new, 0 changed, 0 unchanged"),
+        (pupil.pk, f"mark {pupil.upn} 2025-11-24 AM: N → I (Mum rang)"),
+        (None, f"imported Marks CSV marks.csv (import #{again.pk}): 0 new, 1 changed, 1 unchanged"),
+        (pupil.pk, f"mark {pupil.upn} 2025-11-24 AM: I → N (import #{again.pk}, marks.csv)"),
+    ]
