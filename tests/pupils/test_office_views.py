@@ -220,6 +220,18 @@ def test_a_bad_marks_file_changes_nothing_and_every_problem_is_shown_by_row_and_
     assert "session must be AM or PM, not &#x27;XX&#x27;" in body
 
 
+def test_a_refused_files_warnings_do_not_say_its_rows_were_imported(owen, school, alex):
+    row = f"{alex.upn},2025-11-24,AM,/\n"
+    response = upload(owen, school, MARKS_HEADER + row + row + f"{alex.upn},2025-11-24,PM,XX\n", follow=True)
+    body = response.content.decode()
+    assert "repeats row 2 exactly: imported once" in body  # what importing it would do
+    assert (
+        "Warnings: nothing was imported; once the problems above are put right, the file would import these rows"
+        in body
+    )
+    assert "imported, but worth a look" not in body
+
+
 def test_a_file_with_more_problems_than_are_kept_says_how_many_in_all(owen, school, alex):
     text = MARKS_HEADER + "".join(f"{alex.upn},2025-11-24,AM,Q{i}\n" for i in range(1500))
     response = upload(owen, school, text, follow=True)
