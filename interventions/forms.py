@@ -223,6 +223,19 @@ TREND_CHOICES = [("improving", "Improving"), ("declining", "Declining")]
 TREND_POINTS = 0.5
 
 
+def name_matches(value: str, *, pupil: str = "") -> Q:
+    """Every word is part of the forename or the surname, or is the UPN: "lucy ad" finds Lucy Adams.
+    `pupil`: the path to the pupil ("pupil__" from a placement)."""
+    found = Q()
+    for word in value.split():
+        found &= (
+            Q(**{f"{pupil}forename__icontains": word})
+            | Q(**{f"{pupil}surname__icontains": word})
+            | Q(**{f"{pupil}upn__iexact": word})
+        )
+    return found
+
+
 class PlacementFilter(django_filters.FilterSet):
     name = django_filters.CharFilter(method="filter_name", label="Name or UPN", max_length=100)
     registration_group = django_filters.ModelChoiceFilter(
@@ -267,12 +280,7 @@ class PlacementFilter(django_filters.FilterSet):
         name.attrs.update({"class": "form-control form-control-sm", "placeholder": "e.g. Adams", "autocomplete": "off"})
 
     def filter_name(self, queryset: Any, name: str, value: str) -> Any:
-        """Every word is part of the forename or the surname, or is the UPN: "lucy ad" finds Lucy Adams."""
-        for word in value.split():
-            queryset = queryset.filter(
-                Q(pupil__forename__icontains=word) | Q(pupil__surname__icontains=word) | Q(pupil__upn__iexact=word)
-            )
-        return queryset
+        return queryset.filter(name_matches(value, pupil="pupil__"))
 
     def filter_trend(self, queryset: Any, name: str, value: str) -> Any:
         if value == "improving":

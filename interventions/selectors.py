@@ -957,6 +957,35 @@ def placements_for(*, ladder: Ladder, pupils: QuerySet[Pupil]) -> QuerySet[Place
     )
 
 
+@dataclass(frozen=True)
+class NotPlacedYet:
+    """A class list's row for a pupil on roll whom no night has placed on the ladder yet (a new pupil,
+    imported today): read as a placement row is, with no stage and no figures."""
+
+    pupil: Pupil
+    stage: None = None
+    reasons: tuple[str, ...] = ()
+    attendance_pct: None = None
+    attendance_change: None = None
+    lates_half_term: int = 0
+
+    @property
+    def pupil_id(self) -> int:
+        return self.pupil.pk
+
+
+def not_placed_yet(*, ladder: Ladder, pupils: QuerySet[Pupil], on: date) -> list[NotPlacedYet]:
+    """These pupils on roll on `on` with no placement on the ladder: the next night places them. One query."""
+    found = (
+        pupils_on_roll(school=ladder.school, on=on)
+        .filter(pk__in=pupils)
+        .exclude(placements__ladder=ladder)
+        .select_related("registration_group")
+        .order_by("surname", "forename", "pk")
+    )
+    return [NotPlacedYet(pupil) for pupil in found]
+
+
 def placements_version(*, ladder: Ladder) -> str:
     """Changes whenever a placement, a pupil, the ladder or a night changes: a key for cached lists.
 

@@ -34,7 +34,16 @@ from pupils.selectors import register_taken, unexplained_days
 from pupils.services import audit_record, school_calendar
 
 from . import charts, selectors, services
-from .forms import ActionCorrectionForm, ActionForm, FlagsForm, MoveForm, PlacementFilter, ReasonForm, TaskDoneForm
+from .forms import (
+    ActionCorrectionForm,
+    ActionForm,
+    FlagsForm,
+    MoveForm,
+    PlacementFilter,
+    ReasonForm,
+    TaskDoneForm,
+    name_matches,
+)
 from .models import ActionLog, Ladder, NightlyRun, Proposal, Task
 from .tasks import night_run, nightly_run_task
 
@@ -100,6 +109,12 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         # A name typed into the search is one of many as it is typed: not worth keeping for an hour each.
         "list_cache": "none" if request.GET.get("name") else "default",
         "pupil_prefix": pupil_url_prefix(urn),
+        # A name looked for among pupils no night has placed yet (imported today): said beside the list.
+        "not_placed": selectors.not_placed_yet(
+            ladder=ladder, pupils=pupils.filter(name_matches(request.GET["name"])), on=today
+        )
+        if request.GET.get("name", "").strip()
+        else [],
         "night": selectors.nightly_status(school=access.school),
         "nightly_time": selectors.nightly_local_time(),
         # ?proposals=all: every move waiting, for a senior leader going through a night's many at once.
@@ -742,18 +757,33 @@ def classes(request: HttpRequest, urn: str) -> HttpResponse:
         context["version"] = selectors.placements_version(ladder=ladder)
         # Only evaluated when the cached tables have expired: the template reads them lazily.
         placements = selectors.placements_for(ladder=ladder, pupils=pupils)
-        context["groups"] = SimpleLazyObject(lambda: _by_class(placements, by_concern=context["order"] == "concern"))
+        context["groups"] = SimpleLazyObject(
+            lambda: _by_class(
+                placements,
+                selectors.not_placed_yet(ladder=ladder, pupils=pupils, on=today),
+                by_concern=context["order"] == "concern",
+            )
+        )
         context["stages"] = SimpleLazyObject(lambda: list(ladder.stages.order_by("position")))
     return render(request, "interventions/classes.html", context)
 
 
-def _by_class(placements: Any, *, by_concern: bool = False) -> dict[Any, list[Any]]:
+def _by_class(placements: Any, unplaced: list[Any], *, by_concern: bool = False) -> dict[Any, list[Any]]:
+    """Each class's rows: its pupils' placements, and pupils no night has placed yet (by name among the
+    rest; after them, most concern first, as nothing is known of them yet)."""
     groups: dict[Any, list[Any]] = {}
     within = ("-stage__position", "attendance_pct") if by_concern else ()
     ordered = placements.order_by("pupil__registration_group__name", *within, "pupil__surname", "pupil__forename")
     for placement in ordered.select_related("pupil__registration_group"):
         groups.setdefault(placement.pupil.registration_group, []).append(placement)
-    return groups
+    if not unplaced:
+        return groups
+    for row in unplaced:
+        groups.setdefault(row.pupil.registration_group, []).append(row)
+    if not by_concern:
+        for rows in groups.values():
+            rows.sort(key=lambda row: (row.pupil.surname, row.pupil.forename, row.pupil.pk))
+    return dict(sorted(groups.items(), key=lambda item: item[0].name))
 
 
 def _next_or(request: HttpRequest, default: str) -> str:

@@ -1345,6 +1345,42 @@ def test_a_one_click_log_can_be_taken_back_by_whoever_logged_it_for_ten_minutes(
     assert ActionLog.objects.filter(pk=written.pk).exists()
 
 
+def test_a_pupil_imported_today_is_in_my_class_at_once_with_a_log_button(client, school, placed, class_teacher, today):
+    group = placed[0].registration_group
+    newcomer = PupilFactory(school=school, surname="Aaronson", registration_group=group, start_on=today)
+    elsewhere = PupilFactory(
+        school=school, surname="Zed", registration_group=RegistrationGroupFactory(school=school, name="5C")
+    )
+    login(client, class_teacher)
+    body = client.get(url("classes", school)).content.decode()
+    rows = body[body.index(f'id="class-{group.pk}"') :]
+    assert f">{escape(newcomer.surname)}, {escape(newcomer.forename)}</a>" in rows
+    assert f">{escape(elsewhere.surname)}, " not in body  # not the teacher's class
+    new_row = rows[rows.index(escape(newcomer.surname)) :]
+    assert "New: placed tonight" in new_row[: new_row.index("</tr>")]
+    assert f"Log conversation with {escape(newcomer.forename)} {escape(newcomer.surname)}" in new_row
+    # By name among the rest: Aaronson first.
+    assert rows.index(escape(newcomer.surname)) < min(rows.index(escape(p.surname)) for p in placed)
+    assert f"{len(placed) + 1} pupils" in rows[: rows.index("</h2>")]
+    response = client.post(url("quick_log", school, newcomer.pk), HTTP_HX_REQUEST="true")
+    assert "Logged" in response.content.decode()
+    # Once the night has placed them, the row is an ordinary one.
+    nightly.nightly_run(school=school, as_of=today)
+    assert "New: placed tonight" not in client.get(url("classes", school)).content.decode()
+
+
+def test_a_pupil_imported_today_is_found_by_the_dashboards_search(client, school, placed, attendance_lead, today):
+    group = placed[0].registration_group
+    newcomer = PupilFactory(school=school, forename="Ben", surname="Probe", registration_group=group, start_on=today)
+    login(client, attendance_lead)
+    body = client.get(url("dashboard", school), {"name": "probe"}).content.decode()
+    assert "0 pupils match these filters." in body
+    hint = body[body.index('id="not-placed"') :]
+    assert hint.startswith('id="not-placed">Not on the ladder yet (new: the nightly run places them): ')
+    assert f'<a href="/school/{school.urn}/pupils/{newcomer.pk}/">Ben Probe</a>' in hint[: hint.index("</p>")]
+    assert 'id="not-placed"' not in client.get(url("dashboard", school), {"name": placed[0].surname}).content.decode()
+
+
 def test_my_classes_says_its_figures_are_last_nights(client, school, placed, class_teacher, today):
     body = login(client, class_teacher).get(url("classes", school)).content.decode()
     night = today - timedelta(days=1)
