@@ -173,8 +173,10 @@ def _attendance_chart(school: Any, today: Any, *, width: int = 640) -> charts.Ch
 
 
 def _query_without_page(request: HttpRequest) -> str:
+    """The pupil list's filters, for its page links: not its page, nor how many moves waiting are shown."""
     query = request.GET.copy()
     query.pop("page", None)
+    query.pop("proposals", None)
     return query.urlencode()
 
 

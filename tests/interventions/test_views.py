@@ -1618,5 +1618,6 @@ def test_a_senior_leader_can_see_every_move_waiting_not_only_the_first_ten(clien
     assert '<a href="?proposals=all#proposals-heading">Show all 12</a>, or decide these' in page
     every = client.get(url("dashboard", school) + "?proposals=all").content.decode()
     assert len(re.findall(r'id="proposal-\d', every)) == 12 and "Show all" not in every
+    assert "pupils match these filters" not in every  # showing every move is not a filter on the pupils
     officer = login(client, staff["lara"]).get(url("dashboard", school)).content.decode()
     assert "Show all 12</a>." in officer and "or decide these" not in officer
