@@ -168,7 +168,13 @@ def ladder_edit(request: HttpRequest, urn: str, key: str) -> HttpResponse:
         else:
             if not previewing:
                 _audit(request, access, AuditEvent.Verb.CHANGE, f"edited ladder {ladder.key}")
-                messages.success(request, f"Saved “{ladder.name}”.")
+                saved = f"Saved “{ladder.name}”."
+                if ladder.is_active:  # pupils stay where they are until the night reads the new ladder
+                    saved += (
+                        " Pupils move by it from the next nightly run; until then they stand where last night"
+                        " put them. Simulate it to see what that run will do."
+                    )
+                messages.success(request, saved)
                 for warning in problems_located(check.warnings, text):
                     messages.warning(request, f"Warning: {warning}")
                 return redirect("interventions:ladder_detail", urn=urn, key=ladder.key)

@@ -293,8 +293,20 @@ def test_a_good_edit_is_saved_and_audited(client, school, draft, attendance_lead
     assert response.status_code == 200
     body = response.content.decode()
     assert "Saved" in body and "its criteria are ignored" in body
+    assert "Pupils move by it from the next nightly run" not in body  # a draft moves nobody
     assert draft.stages.get(key="concern").criteria == {"attendance": {"below": 96}}
     assert AuditEvent.objects.filter(verb="change", what="edited ladder draft").exists()
+
+
+def test_saving_the_active_ladder_says_when_pupils_move_by_it(client, school, ladder, attendance_lead):
+    def change(doc):
+        doc["stages"][1]["criteria"] = {"attendance": {"below": 96}}
+
+    client.force_login(attendance_lead)
+    response = client.post(url("ladder_edit", school, "simple"), {"text": edited(ladder, change)}, follow=True)
+    assert "Pupils move by it from the next nightly run; until then they stand where last night put them." in (
+        response.content.decode()
+    )
 
 
 def test_a_bad_edit_names_stage_and_field_and_changes_nothing(client, school, draft, attendance_lead):
