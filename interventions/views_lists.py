@@ -27,7 +27,7 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from pupils.access import Access, pupil_for, school_access, visible_pupils
 from pupils.codes import PENALTY_CODES, PENALTY_SESSIONS, PENALTY_WEEKS
-from pupils.models import AuditEvent
+from pupils.models import AuditEvent, School
 from pupils.people import person_name
 from pupils.services import audit_record, school_calendar
 
@@ -47,14 +47,15 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> HttpResponse:
+def _csv(school: School, name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> HttpResponse:
+    """A list as CSV. Each row starts with the school's URN: an LA officer puts several schools' files together."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response.write("\ufeff")  # so Excel reads the file as UTF-8
     writer = csv.writer(response)
-    writer.writerow(header)
+    writer.writerow(["School URN", *header])
     for row in rows:
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow([school.urn, *(_cell(v) for v in row)])
     return response
 
 
@@ -111,7 +112,12 @@ def escalations(request: HttpRequest, urn: str) -> HttpResponse:
     rows = selectors_lists.escalation_list(ladder=ladder, **filters) if ladder else []
     if _wants_csv(request):
         _audit(request, access, AuditEvent.Verb.EXPORT, f"escalations {start} to {end} as CSV ({len(rows)} rows)")
-        return _csv(f"escalations-{access.school.urn}-{start}-to-{end}.csv", ESCALATION_COLUMNS, _escalation_rows(rows))
+        return _csv(
+            access.school,
+            f"escalations-{access.school.urn}-{start}-to-{end}.csv",
+            ESCALATION_COLUMNS,
+            _escalation_rows(rows),
+        )
     _audit(request, access, AuditEvent.Verb.VIEW, f"escalations list {start} to {end} ({len(rows)} rows)")
     context = {
         "access": access,
@@ -210,6 +216,7 @@ def referrals(request: HttpRequest, urn: str) -> HttpResponse:
         rows = [r for r, _ in context["rows"]]
         _audit(request, access, AuditEvent.Verb.EXPORT, f"referrals list as CSV ({len(rows)} rows)")
         return _csv(
+            access.school,
             f"referrals-{access.school.urn}-{timezone.localdate()}.csv",
             REFERRAL_COLUMNS,
             (
@@ -380,6 +387,7 @@ def absence_groups(request: HttpRequest, urn: str) -> HttpResponse:
             request, access, AuditEvent.Verb.EXPORT, f"persistent and severe absence by group {start} to {end} as CSV"
         )
         return _csv(
+            access.school,
             f"absence-by-group-{access.school.urn}-{end}.csv",
             ABSENCE_COLUMNS,
             _absence_rows(
@@ -437,6 +445,7 @@ def _absence_group(
     if _wants_csv(request):
         _audit(request, access, AuditEvent.Verb.EXPORT, f"{what} as CSV ({len(found)} rows)")
         return _csv(
+            access.school,
             f"persistently-absent-{access.school.urn}-{key}-{end}.csv",
             ABSENT_PUPIL_COLUMNS,
             (
@@ -450,7 +459,7 @@ def _absence_group(
                     absent.summary.absent,
                     absent.summary.unauthorised,
                     _pct(absent.summary.attendance_pct),
-                    "yes" if absent.summary.severe else "",
+                    "yes" if absent.summary.severe else "no",
                     absent.stage.name if absent.stage else "",
                     absent.pupil.leaving_on.isoformat() if absent.pupil.leaving_on else "",
                     start.isoformat(),
@@ -489,7 +498,12 @@ def penalty_threshold(request: HttpRequest, urn: str) -> HttpResponse:
             AuditEvent.Verb.EXPORT,
             f"penalty notice threshold {window} as CSV ({len(found.rows)} rows)",
         )
-        return _csv(f"penalty-threshold-{access.school.urn}-{found.end}.csv", PENALTY_COLUMNS, _penalty_rows(found))
+        return _csv(
+            access.school,
+            f"penalty-threshold-{access.school.urn}-{found.end}.csv",
+            PENALTY_COLUMNS,
+            _penalty_rows(found),
+        )
     _audit(request, access, AuditEvent.Verb.VIEW, f"penalty notice threshold list {window} ({len(found.rows)} rows)")
     context = {
         "access": access,

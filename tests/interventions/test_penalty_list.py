@@ -108,6 +108,7 @@ def test_a_penalty_notice_referral_recorded_shows_beside_the_pupil(client, schoo
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows == [
         [
+            "School URN",
             "UPN",
             "Pupil",
             "Class",
@@ -119,6 +120,7 @@ def test_a_penalty_notice_referral_recorded_shows_beside_the_pupil(client, schoo
             "To",
         ],
         [
+            school.urn,
             pupil.upn,
             pupil.full_name,
             pupil.registration_group.name,

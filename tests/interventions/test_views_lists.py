@@ -61,8 +61,12 @@ def make_pupils(school, n, today, group_name="4B", absent_every=7):
 
 
 def rows_of(response):
+    """A list's CSV, past its first column: every row starts with the school's URN (checked here)."""
     text = b"".join(response.streaming_content) if response.streaming else response.content
-    return list(csv.reader(io.StringIO(text.decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(text.decode("utf-8-sig"))))
+    urn = response.wsgi_request.path.split("/")[2]
+    assert rows[0][0] == "School URN" and all(row[0] == urn for row in rows[1:]), rows[:2]
+    return [row[1:] for row in rows]
 
 
 def queries_for(client, path) -> int:
@@ -983,7 +987,7 @@ def test_the_pupils_behind_a_group_export_as_csv(client, school, groups, ladder,
     )
     assert severe["Attendance %"] == f"{Decimal(100 * (possible - absent)) / possible:.1f}"
     assert severe["Stage"] == Placement.objects.get(pupil=groups["severe"]).stage.name
-    assert by_upn[groups["persistent"].upn]["Severe"] == ""
+    assert by_upn[groups["persistent"].upn]["Severe"] == "no"
     assert AuditEvent.objects.filter(verb="export", what__startswith="persistently absent pupils").exists()
 
 
