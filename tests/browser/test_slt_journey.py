@@ -66,9 +66,10 @@ def test_senior_leader_reviews_escalations_and_exports_them(live_server, sign_in
     download = download_info.value
     assert download.suggested_filename.startswith("escalations-100001-")
     rows = list(csv.reader(io.StringIO(Path(download.path()).read_text(encoding="utf-8-sig"))))
-    assert rows[0][:3] == ["Moved on", "UPN", "Pupil"]
-    assert [r[2] for r in rows[1:]] == [escalated[1].full_name]
-    assert rows[1][6] == "Persistent absence" and rows[1][9] == "alice"
+    assert rows[0][:4] == ["School URN", "Moved on", "UPN", "Pupil"]
+    assert [r[3] for r in rows[1:]] == [escalated[1].full_name]
+    assert rows[1][0] == escalated[1].school.urn
+    assert rows[1][7] == "Persistent absence" and rows[1][10] == "alice"
 
 
 def test_absence_by_group_tables_fit_a_laptop_screen(live_server, sign_in, senior_leader, escalated):
@@ -108,7 +109,8 @@ def test_a_senior_leader_opens_who_is_behind_a_groups_persistent_absence(
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Export CSV").click()
     rows = list(csv.reader(io.StringIO(Path(download_info.value.path()).read_text(encoding="utf-8-sig"))))
-    assert [r[2] for r in rows[1:]] == [absent.full_name]
+    assert rows[0][:4] == ["School URN", "Group", "UPN", "Pupil"]
+    assert [r[3] for r in rows[1:]] == [absent.full_name]
     page.get_by_role("link", name="← All groups").click()
     page.get_by_role("heading", name="By year group").wait_for()
 
