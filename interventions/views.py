@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from celery import current_app
@@ -110,11 +110,7 @@ def dashboard(request: HttpRequest, urn: str) -> HttpResponse:
         "list_cache": "none" if request.GET.get("name") else "default",
         "pupil_prefix": pupil_url_prefix(urn),
         # A name looked for among pupils no night has placed yet (imported today): said beside the list.
-        "not_placed": selectors.not_placed_yet(
-            ladder=ladder, pupils=pupils.filter(name_matches(request.GET["name"])), on=today
-        )
-        if request.GET.get("name", "").strip()
-        else [],
+        "not_placed": _not_placed_named(filtered, ladder=ladder, pupils=pupils, on=today),
         "night": selectors.nightly_status(school=access.school),
         "nightly_time": selectors.nightly_local_time(),
         # ?proposals=all: every move waiting, for a senior leader going through a night's many at once.
@@ -170,6 +166,14 @@ def _attendance_chart(school: Any, today: Any, *, width: int = 640) -> charts.Ch
         width=width,
     )
     return replace(chart, note=shown.note)
+
+
+def _not_placed_named(filtered: PlacementFilter, *, ladder: Ladder, pupils: Any, on: date) -> list[Any]:
+    """Pupils no night has placed yet whose name the list's search gives, as the filter checked it (a name
+    the filter refuses, too long say, looks for nobody)."""
+    if not filtered.form.is_valid() or not (name := filtered.form.cleaned_data.get("name", "").strip()):
+        return []
+    return selectors.not_placed_yet(ladder=ladder, pupils=pupils.filter(name_matches(name)), on=on)
 
 
 def _query_without_page(request: HttpRequest) -> str:

@@ -1379,6 +1379,9 @@ def test_a_pupil_imported_today_is_found_by_the_dashboards_search(client, school
     assert hint.startswith('id="not-placed">Not on the ladder yet (new: the nightly run places them): ')
     assert f'<a href="/school/{school.urn}/pupils/{newcomer.pk}/">Ben Probe</a>' in hint[: hint.index("</p>")]
     assert 'id="not-placed"' not in client.get(url("dashboard", school), {"name": placed[0].surname}).content.decode()
+    # A search the filter refuses (too long) looks for nobody, and says why.
+    refused = client.get(url("dashboard", school), {"name": "probe " * 30}).content.decode()
+    assert 'id="not-placed"' not in refused and "The list below is not filtered by" in refused
 
 
 def test_my_classes_says_its_figures_are_last_nights(client, school, placed, class_teacher, today):
