@@ -116,6 +116,7 @@ def test_the_list_of_schools_says_how_each_ones_last_night_went(client, school, 
     """An LA officer sees, before opening any school, which school's night failed or never ran."""
     from interventions import services
     from interventions.models import NightlyRun
+    from interventions.selectors import night_due
     from tests.interventions.conftest import SIMPLE_LADDER
 
     user = UserFactory(username="trust")
@@ -125,7 +126,8 @@ def test_the_list_of_schools_says_how_each_ones_last_night_went(client, school, 
         MembershipFactory(user=user, school=s, role=StaffMembership.Role.LA_OFFICER)
     for s in (school, other_school, starting):
         services.ladder_load(school=s, document=SIMPLE_LADDER, activate=True)
-    yesterday = timezone.localdate() - timedelta(days=1)
+    # The night due now: yesterday's once 02:00 has passed, the day before's until then.
+    yesterday = night_due(school=school, now=timezone.now())
     NightlyRun.objects.create(
         school=school, run_on=yesterday - timedelta(days=7), status="done", started_at=timezone.now()
     )
