@@ -422,6 +422,15 @@ class SchoolWeek(models.Model):
         help_text="Share of pupils persistently absent, year to date at the week's end.",
     )
     pupils = models.PositiveIntegerField(default=0)
+    year_attendance_pct = models.DecimalField(
+        max_digits=6, decimal_places=2, null=True, help_text="Attendance over the year to date at the week's end."
+    )
+    severe_absence_pct = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        help_text="Share of pupils severely absent, year to date at the week's end.",
+    )
 
     class Meta:
         ordering = ["school", "week_start"]

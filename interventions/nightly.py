@@ -918,12 +918,20 @@ def _save_figures(
                 attendance_pct=pct_as_printed(w.attendance_pct),
                 persistent_absence_pct=pct_as_printed(w.persistent_absence_pct),
                 pupils=w.pupils,
+                year_attendance_pct=pct_as_printed(w.year_attendance_pct),
+                severe_absence_pct=pct_as_printed(w.severe_absence_pct),
             )
             for w in figures.weeks
         ],
         update_conflicts=True,
         unique_fields=["school", "week_start"],
-        update_fields=["attendance_pct", "persistent_absence_pct", "pupils"],
+        update_fields=[
+            "attendance_pct",
+            "persistent_absence_pct",
+            "pupils",
+            "year_attendance_pct",
+            "severe_absence_pct",
+        ],
     )
 
 

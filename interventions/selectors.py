@@ -480,10 +480,14 @@ class PupilFigures:
 
 @dataclass(frozen=True)
 class WeekFigures:
+    """One week of the school's chart: attendance that week, and the year to date as it stood at the week's end."""
+
     week_start: date
     attendance_pct: Decimal | None
     persistent_absence_pct: Decimal | None
     pupils: int
+    year_attendance_pct: Decimal | None
+    severe_absence_pct: Decimal | None
 
 
 @dataclass(frozen=True)
@@ -614,25 +618,55 @@ def _week_figures(
     Attendance over every session that week; persistent absence among the
     pupils with any possible session so far, as their year stood at the week's end.
     """
-    attended = possible = persistent = counted = 0
+    attended = possible = year_attended = year_possible = counted = persistent = severe = 0
     for week, so_far in standing:
         if week is not None:
             attended += week.attended
             possible += week.possible
         if so_far.possible:
+            year_attended += so_far.attended
+            year_possible += so_far.possible
             counted += 1
             persistent += so_far.persistent
-    return _week_row(monday, attended=attended, possible=possible, pupils=counted, persistent=persistent)
+            severe += so_far.severe
+    return _week_row(
+        monday,
+        attended=attended,
+        possible=possible,
+        year_attended=year_attended,
+        year_possible=year_possible,
+        pupils=counted,
+        persistent=persistent,
+        severe=severe,
+    )
 
 
-def _week_row(monday: date, *, attended: int, possible: int, pupils: int, persistent: int) -> WeekFigures:
-    """A week of the chart from the school's sessions that week and its pupils' standing at the week's end."""
+def _week_row(
+    monday: date,
+    *,
+    attended: int,
+    possible: int,
+    year_attended: int,
+    year_possible: int,
+    pupils: int,
+    persistent: int,
+    severe: int,
+) -> WeekFigures:
+    """A week of the chart from the school's sessions that week and in the year to its end, and its pupils'
+    standing at the week's end (each enrolment with a possible session so far; how many persistently and
+    severely absent)."""
     return WeekFigures(
         week_start=monday,
-        attendance_pct=Decimal(attended * 100) / possible if possible else None,
-        persistent_absence_pct=Decimal(persistent * 100) / pupils if pupils else None,
+        attendance_pct=_share(attended, possible),
+        persistent_absence_pct=_share(persistent, pupils),
         pupils=pupils,
+        year_attendance_pct=_share(year_attended, year_possible),
+        severe_absence_pct=_share(severe, pupils),
     )
+
+
+def _share(part: int, whole: int) -> Decimal | None:
+    return Decimal(part * 100) / whole if whole else None
 
 
 def school_week_figures(
@@ -641,8 +675,9 @@ def school_week_figures(
     """`_weekly_school_figures`, from the stored weekly counts of these pupils (one light query).
 
     Per school week of the year to date: attendance over all the pupils'
-    sessions that week, and the share of pupils with any possible session so
-    far who are persistently absent year to date at the week's end. With
+    sessions that week and over the year to the week's end, and the shares
+    of pupils with any possible session so far who are persistently and
+    severely absent year to date at the week's end. With
     `since` (a Monday), only the weeks from it on: earlier weeks are added up
     per pupil in the query rather than read week by week, which is what makes
     the night's partial chart cheap.
@@ -671,37 +706,47 @@ def school_week_figures(
     # A pupil counts (and is persistently absent or not) from their first week with a possible session,
     # as their year so far stands at each week's end. Each week holds the changes in pupils' standing
     # that week; adding them up along the weeks gives the school's counts for each week.
-    attended: dict[date, int] = defaultdict(int)
-    possible: dict[date, int] = defaultdict(int)
-    counted: dict[date, int] = defaultdict(int)
-    persistent: dict[date, int] = defaultdict(int)
-    counted_before = persistent_before = 0
+    # Each count: the school's total before `since` (key None), then what each week adds to it.
+    attended: dict[date | None, int] = defaultdict(int)
+    possible: dict[date | None, int] = defaultdict(int)
+    counted: dict[date | None, int] = defaultdict(int)
+    persistent: dict[date | None, int] = defaultdict(int)
+    severe: dict[date | None, int] = defaultdict(int)
     for _, weeks in itertools.groupby(rows, key=operator.itemgetter(0)):
-        so_far_possible = so_far_absent = was_counted = was_persistent = 0
+        so_far_possible = so_far_absent = was_counted = was_persistent = was_severe = 0
         for _, monday, week_attended, week_absent in weeks:
+            monday = None if monday is None else _as_date(monday)
             so_far_possible += int(week_attended) + int(week_absent)
             so_far_absent += int(week_absent)
-            now_counted, now_persistent = (
-                int(so_far_possible > 0),
-                int(stats.is_persistent(so_far_absent, so_far_possible)),
-            )
-            if monday is None:
-                counted_before += now_counted
-                persistent_before += now_persistent
-            else:
-                monday = _as_date(monday)
-                attended[monday] += int(week_attended)
-                possible[monday] += int(week_attended) + int(week_absent)
-                counted[monday] += now_counted - was_counted
-                persistent[monday] += now_persistent - was_persistent
-            was_counted, was_persistent = now_counted, now_persistent
+            now_counted = int(so_far_possible > 0)
+            now_persistent = int(stats.is_persistent(so_far_absent, so_far_possible))
+            now_severe = int(stats.is_severe(so_far_absent, so_far_possible))
+            attended[monday] += int(week_attended)
+            possible[monday] += int(week_attended) + int(week_absent)
+            counted[monday] += now_counted - was_counted
+            persistent[monday] += now_persistent - was_persistent
+            severe[monday] += now_severe - was_severe
+            was_counted, was_persistent, was_severe = now_counted, now_persistent, now_severe
     figures = []
-    pupils, absentees = counted_before, persistent_before
-    for monday in sorted(attended):
+    year_attended, year_possible = attended[None], possible[None]
+    pupils, absentees, severely = counted[None], persistent[None], severe[None]
+    for monday in sorted(m for m in attended if m is not None):
+        year_attended += attended[monday]
+        year_possible += possible[monday]
         pupils += counted[monday]
         absentees += persistent[monday]
+        severely += severe[monday]
         figures.append(
-            _week_row(monday, attended=attended[monday], possible=possible[monday], pupils=pupils, persistent=absentees)
+            _week_row(
+                monday,
+                attended=attended[monday],
+                possible=possible[monday],
+                year_attended=year_attended,
+                year_possible=year_possible,
+                pupils=pupils,
+                persistent=absentees,
+                severe=severely,
+            )
         )
     return figures
 
@@ -723,6 +768,18 @@ class NightStatus:
     run: NightlyRun | None
     #: For a failed night: will the schedule try it again (`night_attempts_exhausted`)?
     will_retry: bool = False
+
+    @property
+    def words(self) -> str:
+        """In a few words, for the list of schools and its CSV: "Night of Mon 7 Dec: done"."""
+        night = f"Night of {self.night_of:%a} {self.night_of.day} {self.night_of:%b}"
+        return {
+            "ok": f"{night}: done",
+            "running": f"{night}: running",
+            "failed": f"{night}: failed" + (", to be tried again" if self.will_retry else ""),
+            "missed": f"{night}: did not run",
+            "first": "Starting: no night has run yet",
+        }.get(self.state, "No active ladder: no night runs")
 
     @property
     def may_run_now(self) -> bool:

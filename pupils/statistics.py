@@ -69,6 +69,11 @@ def is_persistent(absent: int, possible: int) -> bool:
     return possible > 0 and absent * 100 >= PERSISTENT_ABSENCE_PCT * possible
 
 
+def is_severe(absent: int, possible: int) -> bool:
+    """Severe absence from two counts: absence is 50% or more of possible sessions (in whole numbers)."""
+    return possible > 0 and absent * 100 >= SEVERE_ABSENCE_PCT * possible
+
+
 #: Each count of `AttendanceSummary` and the codes that count towards it: the one table
 #: the set-based counts (`pupils.selectors`, the night's weekly counts) are built from.
 COUNTED_CODES: dict[str, frozenset[str]] = {
@@ -151,7 +156,7 @@ class AttendanceSummary:
     @property
     def severe(self) -> bool:
         """Severe absence: absence is 50% or more of possible sessions (a subset of persistent)."""
-        return self.possible > 0 and self.absent * 100 >= SEVERE_ABSENCE_PCT * self.possible
+        return is_severe(self.absent, self.possible)
 
     @property
     def hours_lost(self) -> Decimal:

@@ -25,6 +25,7 @@ from interventions.selectors import this_week_figures
 from letters.models import Letter
 from pupils.calendar import monday_of
 from pupils.models import AttendanceMark, Flag, Pupil, School
+from pupils.selectors import school_summaries
 from pupils.services import school_calendar
 from pupils.statistics import pct_as_printed
 from tests.factories import PupilFactory, SchoolFactory
@@ -218,7 +219,14 @@ def snapshot(school: School) -> dict[str, Any]:
         "weeks": list(
             SchoolWeek.objects.filter(school=school)
             .order_by("week_start")
-            .values_list("week_start", "attendance_pct", "persistent_absence_pct", "pupils")
+            .values_list(
+                "week_start",
+                "attendance_pct",
+                "persistent_absence_pct",
+                "pupils",
+                "year_attendance_pct",
+                "severe_absence_pct",
+            )
         ),
     }
 
@@ -421,6 +429,8 @@ def test_this_weeks_chart_row_from_the_running_totals_is_the_row_the_stored_week
 def test_the_charts_persistent_absence_is_the_dfe_figure_the_absence_list_shows(db, monkeypatch):
     """Leavers count up to their leaving day, as on the absence-by-group page; and stay in the weeks they were here."""
     school, pupils = build_school("300203", until=WALK_TO)
+    # Severely absent: every afternoon missed, and some mornings.
+    AttendanceMark.objects.filter(pupil=pupils[8], session=AttendanceMark.Session.PM).update(code="N")
     # A Reception child, 4 on 31 August: below compulsory school age, so in neither figure (nor the national ones).
     reception = PupilFactory(school=school, date_of_birth=date(2021, 3, 1))
     mark_days(school, [reception], YEAR_START, WALK_TO, stamped=timezone.now() - timedelta(hours=1))
@@ -448,7 +458,14 @@ def test_the_charts_persistent_absence_is_the_dfe_figure_the_absence_list_shows(
         latest = SchoolWeek.objects.filter(school=school).latest("week_start")
         assert latest.week_start == monday_of(as_of)
         assert (latest.pupils, latest.persistent_absence_pct) == (whole.pupils, pct_as_printed(whole.persistent_pct))
+        assert latest.severe_absence_pct == pct_as_printed(whole.severe_pct), whole.severe
+        # The year's attendance over the same enrolments, from the register: every session each was here for.
+        year = sum(
+            school_summaries(school=school, start=YEAR_START, end=as_of, pupil_ids=[p.pk for p in pupils]).values()
+        )
+        assert latest.year_attendance_pct == pct_as_printed(year.attendance_pct)
         assert whole.pupils == len(pupils) and 0 < whole.persistent < whole.pupils
+        assert 0 < whole.severe < whole.persistent, "a severely absent pupil among them"
     assert len(this_week_rows) == 1  # only the second night
     assert this_week_rows[0]["counted"] == {p.pk for p in pupils}  # the leavers too; not the Reception child
 
