@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from typing import Any
 
 from django.conf import settings
@@ -10,10 +11,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from interventions.selectors import nightly_status
-from pupils.access import school_access, schools_for
+from interventions.selectors import SCHOOL_ORDERS, SchoolRow, schools_compared
+from pupils.access import school_access, schools_for, schools_where
 
 
 class FailureThrottle:
@@ -71,12 +73,79 @@ class ThrottledPasswordChangeView(FailureThrottle, auth_views.PasswordChangeView
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    """One school: its home page. Several (a trust or an LA): the schools side by side.
+
+    How each school's last night went, so a night that failed is seen from
+    here; and, for the schools whose whole-school figures the person may
+    see, the year to date and the work waiting, ordered by name or worst
+    first (`?order=`), and as CSV (`?format=csv`).
+    """
     schools = schools_for(request.user)
     if len(schools) == 1:
         return redirect("school_home", urn=schools[0].urn)
-    # How each school's last night went: across a trust or an LA, a night that failed is seen from here.
-    nights = [(school, nightly_status(school=school)) for school in schools]
-    return render(request, "school_picker.html", {"schools": schools, "nights": nights})
+    order = request.GET.get("order", "name")
+    order = order if order in SCHOOL_ORDERS else "name"
+    rows = schools_compared(
+        schools=schools,
+        shown=schools_where(request.user, "view_dashboard"),
+        today=timezone.localdate(),
+        order=order,
+    )
+    if request.GET.get("format") == "csv":
+        return _schools_csv(rows)
+    context = {
+        "schools": schools,
+        "rows": rows,
+        "order": order,
+        "any_shown": any(row.shown for row in rows),
+        "national_attendance": settings.NATIONAL_ATTENDANCE_PCT,
+        "national_persistent": settings.NATIONAL_PERSISTENT_ABSENCE_PCT,
+        "national_label": settings.NATIONAL_FIGURES_LABEL,
+    }
+    return render(request, "school_picker.html", context)
+
+
+SCHOOLS_CSV_COLUMNS = (
+    "School URN",
+    "School",
+    "Week of",
+    "Pupils counted",
+    "Attendance, year to date (%)",
+    "Persistently absent (%)",
+    "Severely absent (%)",
+    "Moves awaiting approval",
+    "Overdue tasks",
+    "Last night",
+)
+
+
+def _schools_csv(rows: list[SchoolRow]) -> HttpResponse:
+    """The schools side by side, a row each (figures blank where the person may not see them)."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="schools-{timezone.localdate():%Y-%m-%d}.csv"'
+    response.write("\ufeff")  # so Excel reads the file as UTF-8
+    writer = csv.writer(response)
+    writer.writerow(SCHOOLS_CSV_COLUMNS)
+    for row in rows:
+        week = row.week
+        figures = (
+            [
+                f"{week.week_start:%Y-%m-%d}",
+                week.pupils,
+                _pct(week.year_attendance_pct),
+                _pct(week.persistent_absence_pct),
+                _pct(week.severe_absence_pct),
+            ]
+            if week
+            else [""] * 5
+        )
+        work = [row.awaiting_approval, row.overdue_tasks] if row.shown else ["", ""]
+        writer.writerow([row.school.urn, row.school.name, *figures, *work, row.night.words])
+    return response
+
+
+def _pct(value: Any) -> str:
+    return "" if value is None else f"{value:.1f}"
 
 
 @login_required

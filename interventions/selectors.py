@@ -1764,3 +1764,74 @@ def _heatmap(
             rows.append((monday, cells))
         monday += timedelta(days=7)
     return rows
+
+
+# --- across schools (a trust or an LA) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SchoolRow:
+    """One school on the list of a person's schools: how its last night went, and, where the person may see
+    whole-school figures, the year to date as the last good night left it and the work waiting."""
+
+    school: School
+    night: NightStatus
+    shown: bool
+    #: The chart's latest week: its year-to-date figures. None if hidden, or no night has drawn a week yet.
+    week: SchoolWeek | None = None
+    awaiting_approval: int = 0
+    overdue_tasks: int = 0
+
+
+#: How the list of schools can be ordered besides by name: the figure, worst first.
+SCHOOL_ORDERS: dict[str, tuple[str, bool]] = {
+    "attendance": ("year_attendance_pct", False),  # lowest first
+    "persistent": ("persistent_absence_pct", True),  # highest first
+    "severe": ("severe_absence_pct", True),
+}
+
+
+def schools_compared(
+    *, schools: Sequence[School], shown: Collection[int], today: date, order: str = "name"
+) -> list[SchoolRow]:
+    """The person's schools side by side: the figures only of those in `shown` (ids), in a fixed number of
+    queries besides `nightly_status`'s few a school. Ordered by name, or worst first by one of SCHOOL_ORDERS
+    (schools without that figure last, by name)."""
+    ids = [school.pk for school in schools if school.pk in shown]
+    latest = SchoolWeek.objects.filter(school=OuterRef("pk"), week_start__lte=today).order_by("-week_start")
+    week_ids = School.objects.filter(pk__in=ids).annotate(week=Subquery(latest.values("pk")[:1]))
+    weeks = {w.school_id: w for w in SchoolWeek.objects.filter(pk__in=week_ids.values("week"))}
+    waiting = dict(
+        Proposal.objects.filter(ladder__school__in=ids, ladder__is_active=True, status=Proposal.Status.PENDING)
+        .values_list("ladder__school")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    overdue = dict(
+        Task.objects.filter(Task.overdue_on(today), school__in=ids)
+        .values_list("school")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    rows = [
+        SchoolRow(
+            school=school,
+            night=nightly_status(school=school),
+            shown=school.pk in shown,
+            week=weeks.get(school.pk),
+            awaiting_approval=waiting.get(school.pk, 0),
+            overdue_tasks=overdue.get(school.pk, 0),
+        )
+        for school in sorted(schools, key=lambda s: (s.name, s.urn))
+    ]
+    if order in SCHOOL_ORDERS:
+        field, highest_first = SCHOOL_ORDERS[order]
+
+        def worst_first(row: SchoolRow) -> tuple[bool, Decimal]:
+            value = getattr(row.week, field, None) if row.week else None
+            if value is None:
+                return (True, Decimal(0))
+            return (False, -value if highest_first else value)
+
+        rows.sort(key=worst_first)  # stable: ties stay by name
+    return rows

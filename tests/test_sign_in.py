@@ -137,7 +137,7 @@ def test_the_list_of_schools_says_how_each_ones_last_night_went(client, school, 
     client.force_login(user)
     body = client.get(reverse("home")).content.decode()
     picker = body.split("Your schools</h1>")[1]  # not the menu's list of schools
-    rows = {s.name: picker.split(s.name)[1].split("</a>")[0] for s in (school, other_school, third, starting)}
+    rows = {s.name: picker.split(s.name)[1].split("</tr>")[0] for s in (school, other_school, third, starting)}
     on = f"{yesterday:%a %-d %b}"
     assert f"Night of {on}: did not run" in rows[school.name]
     assert f"Night of {on}: failed, to be tried again" in rows[other_school.name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -55,3 +56,32 @@ def test_la_officer_reads_both_schools_and_cannot_change_anything(
     assert page.get_by_role("button", name="Approve").count() == 0
     response = page.goto(f"{live_server.url}/school/{school.urn}/office/")
     assert response.status == 404
+
+
+def test_la_officer_compares_schools_and_puts_the_lowest_attendance_first(sign_in, live_server, school, other_school):
+    """Oakfield's pupil is away every afternoon; the other school's every day is full. Ordered by attendance,
+    Oakfield comes first, though it is second by name."""
+    today = timezone.localdate()
+    for s, code in [(school, "N"), (other_school, "/")]:
+        services.ladder_load(school=s, document=SIMPLE_LADDER, activate=True)
+        pupil = PupilFactory(school=s, surname="Ward", forename="Ali")
+        fill_register(
+            pupil, today - timedelta(days=40), today - timedelta(days=1), lambda d, x, code=code: code if x else "/"
+        )
+        nightly.nightly_run(school=s, as_of=today - timedelta(days=1))
+    officer = UserFactory(username="lena")
+    for s in (school, other_school):
+        MembershipFactory(user=officer, school=s, role=StaffMembership.Role.LA_OFFICER)
+    page = sign_in("lena")
+    table = page.get_by_role("table", name="Your schools, by name")
+    names = table.locator("tbody th").all_inner_texts()
+    assert [n.split(" URN")[0] for n in names] == sorted([school.name, other_school.name])
+    table.get_by_role("link", name="Attendance").click()
+    table = page.get_by_role("table", name="Your schools, lowest attendance first")
+    first = table.locator("tbody tr").first
+    assert school.name in first.inner_text() and "50.0%" in first.inner_text()
+    assert first.get_by_text("(below national)").count() == 1
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("School URN,School,Week of") and lines[1].startswith(f"{school.urn},{school.name},")

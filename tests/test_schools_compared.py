@@ -1,0 +1,160 @@
+"""The list of a person's schools, side by side: an LA or trust officer compares them by the year to date."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from interventions import nightly, services
+from interventions.models import Proposal, SchoolWeek, Task
+from interventions.selectors import night_due
+from pupils.models import StaffMembership
+from tests.factories import MembershipFactory, PupilFactory, SchoolFactory, UserFactory
+from tests.interventions.conftest import SIMPLE_LADDER, fill_register
+
+Role = StaffMembership.Role
+#: A Thursday; the register is kept from the Monday two weeks before.
+NIGHT = date(2025, 11, 20)
+FROM = date(2025, 11, 3)
+
+
+def _school_with(name: str, urn: str, patterns: list[str]):
+    """A school whose pupils each keep one pattern every day: "//" present all day, "/N" absent every afternoon."""
+    school = SchoolFactory(name=name, urn=urn)
+    services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
+    for n, pattern in enumerate(patterns):
+        pupil = PupilFactory(school=school, surname=f"Pupil{n}")
+        fill_register(pupil, FROM, NIGHT, lambda day, session, pattern=pattern: pattern[session])
+    nightly.nightly_run(school=school, as_of=NIGHT)
+    return school
+
+
+@pytest.fixture
+def schools(db):
+    return {
+        # One pupil at 100%, one at 50% (persistently and severely absent): 75% over the year's sessions.
+        "ash": _school_with("Ash Primary", "200001", ["//", "/N"]),
+        # Three pupils: two at 100%, one at 50%: 5 sessions in 6 attended.
+        "beech": _school_with("Beech Primary", "200002", ["//", "//", "/N"]),
+        # Every pupil present every session.
+        "cedar": _school_with("Cedar Primary", "200003", ["//", "//"]),
+    }
+
+
+def _officer(schools, *, teacher_at=None):
+    user = UserFactory(username="lena")
+    for school in schools.values():
+        role = Role.CLASS_TEACHER if school == teacher_at else Role.LA_OFFICER
+        MembershipFactory(user=user, school=school, role=role)
+    return user
+
+
+def _rows(client, **query):
+    body = client.get(reverse("home"), query).content.decode()
+    table = body.split('<table class="table table-sm align-middle" id="schools">')[1].split("</table>")[0]
+    return table.split("<tbody>")[1].split("<tr>")[1:]
+
+
+def test_the_night_charts_the_year_to_date_as_the_dfe_counts_it(schools):
+    """Worked by hand: attendance over every pupil's sessions; persistent and severe absence among the pupils."""
+    latest = {key: SchoolWeek.objects.filter(school=s).latest("week_start") for key, s in schools.items()}
+    assert latest["ash"].week_start == date(2025, 11, 17)
+    assert (latest["ash"].pupils, latest["ash"].year_attendance_pct) == (2, Decimal(75))
+    assert (latest["ash"].persistent_absence_pct, latest["ash"].severe_absence_pct) == (Decimal(50), Decimal(50))
+    assert latest["beech"].year_attendance_pct == Decimal("83.3")  # 5 in 6, to one place as the DfE prints it
+    assert latest["beech"].severe_absence_pct == Decimal("33.3")
+    assert (latest["cedar"].year_attendance_pct, latest["cedar"].severe_absence_pct) == (Decimal(100), Decimal(0))
+    # The week before holds the year as it stood then: the same shares, from the first week's marks.
+    earlier = SchoolWeek.objects.get(school=schools["ash"], week_start=date(2025, 11, 3))
+    assert (earlier.year_attendance_pct, earlier.severe_absence_pct) == (Decimal(75), Decimal(50))
+
+
+def test_an_la_officer_sees_every_schools_year_to_date_and_the_work_waiting(client, schools):
+    Task.objects.filter(school=schools["beech"]).update(status=Task.Status.OPEN, due_on=date(2025, 11, 1))
+    overdue = Task.objects.filter(school=schools["beech"]).count()
+    assert overdue
+    client.force_login(_officer(schools))
+    rows = _rows(client)
+    assert [row.split("</a>")[0].rsplit(">", 1)[1] for row in rows] == ["Ash Primary", "Beech Primary", "Cedar Primary"]
+    assert "75.0%" in rows[0] and "50.0%" in rows[0]
+    assert "83.3%" in rows[1] and "33.3%" in rows[1]
+    assert f'<td class="text-end">{overdue}</td>' in rows[1]
+    assert "(below national)" in rows[0] and "(below national)" not in rows[2]
+
+
+@pytest.mark.parametrize(
+    ("order", "names"),
+    [
+        ("attendance", ["Ash Primary", "Beech Primary", "Alder Primary"]),  # lowest first
+        ("persistent", ["Ash Primary", "Beech Primary", "Alder Primary"]),  # highest first
+        ("severe", ["Ash Primary", "Beech Primary", "Alder Primary"]),
+        ("name", ["Alder Primary", "Ash Primary", "Beech Primary"]),
+        ("nonsense", ["Alder Primary", "Ash Primary", "Beech Primary"]),  # an order it does not know: by name
+    ],
+)
+def test_schools_can_be_put_worst_first(client, schools, order, names):
+    schools["cedar"].name = "Alder Primary"  # the best school first by name, last by any figure
+    schools["cedar"].save()
+    client.force_login(_officer(schools))
+    rows = _rows(client, order=order)
+    assert [row.split("</a>")[0].rsplit(">", 1)[1] for row in rows] == names
+
+
+def test_a_school_with_no_night_yet_goes_last_when_ordered_by_a_figure(client, schools):
+    starting = SchoolFactory(name="Aardvark Primary", urn="200009")
+    user = _officer(schools)
+    MembershipFactory(user=user, school=starting, role=Role.LA_OFFICER)
+    client.force_login(user)
+    rows = _rows(client, order="attendance")
+    assert "Aardvark Primary" in rows[-1] and "No figures until a night has run." in rows[-1]
+    assert "Aardvark Primary" in _rows(client)[0]
+
+
+def test_a_school_where_the_person_teaches_a_class_shows_no_whole_school_figures(client, schools):
+    client.force_login(_officer(schools, teacher_at=schools["ash"]))
+    rows = _rows(client)
+    assert "Whole-school figures are not shown for your role here." in rows[0]
+    assert "75.0%" not in rows[0]
+    table = io.StringIO(client.get(reverse("home"), {"format": "csv"}).content.decode("utf-8-sig"))
+    ash = next(row for row in csv.DictReader(table) if row["School URN"] == "200001")
+    assert ash["Attendance, year to date (%)"] == "" and ash["Moves awaiting approval"] == ""
+    assert ash["Last night"].startswith("Night of")
+
+
+def test_a_teacher_at_two_schools_gets_the_plain_list(client, schools):
+    user = UserFactory(username="tom")
+    for school in (schools["ash"], schools["beech"]):
+        MembershipFactory(user=user, school=school, role=Role.CLASS_TEACHER)
+    client.force_login(user)
+    body = client.get(reverse("home")).content.decode()
+    assert 'id="schools"' not in body and "Ash Primary" in body and "75.0%" not in body
+    assert "Cedar Primary" not in body  # not one of theirs
+
+
+def test_the_csv_has_a_row_a_school_starting_with_its_urn(client, schools):
+    Proposal.objects.all().delete()
+    client.force_login(_officer(schools))
+    response = client.get(reverse("home"), {"format": "csv", "order": "attendance"})
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [row["School URN"] for row in rows] == ["200001", "200002", "200003"]
+    overdue = Task.objects.filter(Task.overdue_on(timezone.localdate()), school=schools["ash"]).count()
+    due = night_due(school=schools["ash"], now=timezone.now())  # long after the one night that ran
+    assert rows[0] == {
+        "School URN": "200001",
+        "School": "Ash Primary",
+        "Week of": "2025-11-17",
+        "Pupils counted": "2",
+        "Attendance, year to date (%)": "75.0",
+        "Persistently absent (%)": "50.0",
+        "Severely absent (%)": "50.0",
+        "Moves awaiting approval": "0",
+        "Overdue tasks": str(overdue),
+        "Last night": f"Night of {due:%a} {due.day} {due:%b}: did not run",
+    }
