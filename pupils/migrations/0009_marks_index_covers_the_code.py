@@ -9,9 +9,12 @@ table laid out day by day (`benchmarks/nightly.py`). An index-only scan
 needs the table's visibility map to be current, so autovacuum visits it
 after 1% new rows rather than 20%.
 
-Only the index's own definition changes: same name, same uniqueness.
-Django's model state is unchanged (SQLite has no such indexes; the
-constraint there stays as it was).
+Only the index's own definition changes: same name, same uniqueness. The
+new index is built beside the old one without blocking writes (registers
+can be taken while it builds: a large authority's takes minutes), then
+takes the constraint over in a moment; hence not atomic. Django's model
+state is unchanged (SQLite has no such indexes; the constraint there stays
+as it was).
 """
 
 from django.db import migrations
@@ -20,26 +23,32 @@ TABLE = "pupils_attendancemark"
 NAME = "mark_one_per_session"
 
 
+def _constraint_on(schema_editor, columns):
+    """Make NAME the unique constraint on `columns`, its index built first without blocking writes."""
+    building = f"{NAME}_building"
+    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {building}")  # left by an interrupted build
+    schema_editor.execute(f"CREATE UNIQUE INDEX CONCURRENTLY {building} ON {TABLE} {columns}")
+    schema_editor.execute(f"ALTER TABLE {TABLE} DROP CONSTRAINT {NAME}, ADD CONSTRAINT {NAME} UNIQUE USING INDEX {building}")
+
+
 def cover(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    schema_editor.execute(
-        f"ALTER TABLE {TABLE} DROP CONSTRAINT {NAME}, "
-        f"ADD CONSTRAINT {NAME} UNIQUE (pupil_id, date, session) INCLUDE (code)"
-    )
-    schema_editor.execute(
-        f"ALTER TABLE {TABLE} SET (autovacuum_vacuum_insert_scale_factor = 0.01, autovacuum_vacuum_scale_factor = 0.02)"
-    )
+    _constraint_on(schema_editor, f"(pupil_id, date, session) INCLUDE (code)")
+    schema_editor.execute(f"ALTER TABLE {TABLE} SET (autovacuum_vacuum_insert_scale_factor = 0.01, autovacuum_vacuum_scale_factor = 0.02)")
 
 
 def uncover(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    schema_editor.execute(f"ALTER TABLE {TABLE} DROP CONSTRAINT {NAME}, ADD CONSTRAINT {NAME} UNIQUE (pupil_id, date, session)")
-    schema_editor.execute(f"ALTER TABLE {TABLE} RESET (autovacuum_vacuum_insert_scale_factor, autovacuum_vacuum_scale_factor)")
+    _constraint_on(schema_editor, "(pupil_id, date, session)")
+    schema_editor.execute(
+        f"ALTER TABLE {TABLE} RESET (autovacuum_vacuum_insert_scale_factor, autovacuum_vacuum_scale_factor)"
+    )
 
 
 class Migration(migrations.Migration):
+    atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
     dependencies = [("pupils", "0008_contacts_have_a_salutation")]
 
     operations = [migrations.RunPython(cover, uncover)]
