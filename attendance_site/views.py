@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import csv
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from interventions.selectors import SCHOOL_ORDERS, SchoolRow, schools_compared
 from pupils.access import school_access, schools_for, schools_where
+from pupils.spreadsheets import cell, csv_download, pct_cell
 
 
 class FailureThrottle:
@@ -98,8 +99,9 @@ def home(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "order": order,
         "any_shown": any(row.shown for row in rows),
-        "national_attendance": settings.NATIONAL_ATTENDANCE_PCT,
-        "national_persistent": settings.NATIONAL_PERSISTENT_ABSENCE_PCT,
+        # As the page prints them: a school at the national figure is not marked above or below it.
+        "national_attendance": Decimal(str(settings.NATIONAL_ATTENDANCE_PCT)),
+        "national_persistent": Decimal(str(settings.NATIONAL_PERSISTENT_ABSENCE_PCT)),
         "national_label": settings.NATIONAL_FIGURES_LABEL,
     }
     return render(request, "school_picker.html", context)
@@ -121,10 +123,7 @@ SCHOOLS_CSV_COLUMNS = (
 
 def _schools_csv(rows: list[SchoolRow]) -> HttpResponse:
     """The schools side by side, a row each (figures blank where the person may not see them)."""
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="schools-{timezone.localdate():%Y-%m-%d}.csv"'
-    response.write("\ufeff")  # so Excel reads the file as UTF-8
-    writer = csv.writer(response)
+    response, writer = csv_download(f"schools-{timezone.localdate():%Y-%m-%d}.csv")
     writer.writerow(SCHOOLS_CSV_COLUMNS)
     for row in rows:
         week = row.week
@@ -132,20 +131,16 @@ def _schools_csv(rows: list[SchoolRow]) -> HttpResponse:
             [
                 f"{week.week_start:%Y-%m-%d}",
                 week.pupils,
-                _pct(week.year_attendance_pct),
-                _pct(week.persistent_absence_pct),
-                _pct(week.severe_absence_pct),
+                pct_cell(week.year_attendance_pct),
+                pct_cell(week.persistent_absence_pct),
+                pct_cell(week.severe_absence_pct),
             ]
             if week
             else [""] * 5
         )
         work = [row.awaiting_approval, row.overdue_tasks] if row.shown else ["", ""]
-        writer.writerow([row.school.urn, row.school.name, *figures, *work, row.night.words])
+        writer.writerow([cell(v) for v in (row.school.urn, row.school.name, *figures, *work, row.night.words)])
     return response
-
-
-def _pct(value: Any) -> str:
-    return "" if value is None else f"{value:.1f}"
 
 
 @login_required

@@ -8,7 +8,6 @@ export is kept in the audit trail.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
@@ -30,6 +29,7 @@ from pupils.codes import PENALTY_CODES, PENALTY_SESSIONS, PENALTY_WEEKS
 from pupils.models import AuditEvent, School
 from pupils.people import person_name
 from pupils.services import audit_record, school_calendar
+from pupils.spreadsheets import cell, csv_download, pct_cell
 
 from . import selectors, selectors_lists, services
 from .forms_lists import EscalationFilterForm, ReferralFilterForm, ReferralForm, ReferralUpdateForm
@@ -40,31 +40,17 @@ def _wants_csv(request: HttpRequest) -> bool:
     return request.GET.get("format") == "csv"
 
 
-def _cell(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula (=, +, -, @) is kept as text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _csv(school: School, name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> HttpResponse:
     """A list as CSV. Each row starts with the school's URN: an LA officer puts several schools' files together."""
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.write("\ufeff")  # so Excel reads the file as UTF-8
-    writer = csv.writer(response)
+    response, writer = csv_download(name)
     writer.writerow(["School URN", *header])
     for row in rows:
-        writer.writerow([school.urn, *(_cell(v) for v in row)])
+        writer.writerow([school.urn, *(cell(v) for v in row)])
     return response
 
 
 def _audit(request: HttpRequest, access: Access, verb: str, what: str, pupil: Any = None) -> None:
     audit_record(school=access.school, user=request.user, verb=verb, what=what, pupil=pupil, path=request.path)
-
-
-def _pct(value: Any) -> str:
-    return "" if value is None else f"{value:.1f}"
 
 
 def _query_without(request: HttpRequest, *names: str) -> str:
@@ -458,7 +444,7 @@ def _absence_group(
                     absent.summary.possible,
                     absent.summary.absent,
                     absent.summary.unauthorised,
-                    _pct(absent.summary.attendance_pct),
+                    pct_cell(absent.summary.attendance_pct),
                     "yes" if absent.summary.severe else "no",
                     absent.stage.name if absent.stage else "",
                     absent.pupil.leaving_on.isoformat() if absent.pupil.leaving_on else "",
@@ -558,11 +544,11 @@ def _absence_rows(
                 row.name,
                 row.pupils,
                 row.persistent,
-                _pct(row.persistent_pct),
+                pct_cell(row.persistent_pct),
                 row.severe,
-                _pct(row.severe_pct),
+                pct_cell(row.severe_pct),
                 national_label if row.compared_with == "national" else row.compared_with,
-                national if row.compared_with == "national" else _pct(row.compared_pct),
+                national if row.compared_with == "national" else pct_cell(row.compared_pct),
                 # The page's * for a small group, in words.
                 "; ".join(filter(None, [row.note, SMALL_GROUP_NOTE if row.small else ""])),
                 start.isoformat(),

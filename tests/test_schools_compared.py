@@ -75,6 +75,24 @@ def test_the_night_charts_the_year_to_date_as_the_dfe_counts_it(schools):
     assert (earlier.year_attendance_pct, earlier.severe_absence_pct) == (Decimal(75), Decimal(50))
 
 
+def test_the_year_to_date_is_the_whole_years_not_the_last_weeks(db):
+    """A pupil away every afternoon for two weeks, then there every session of the third (Mon 17 to Thu 20 Nov)."""
+    school = SchoolFactory(name="Dale Primary", urn="200004")
+    services.ladder_load(school=school, document=SIMPLE_LADDER, activate=True)
+    fill_register(PupilFactory(school=school), FROM, NIGHT, lambda day, session: "/")
+    fill_register(
+        PupilFactory(school=school), FROM, NIGHT, lambda day, session: "N" if session and day.day < 17 else "/"
+    )
+    nightly.nightly_run(school=school, as_of=NIGHT)
+    weeks = {w.week_start.day: w for w in SchoolWeek.objects.filter(school=school)}
+    # The second week's end: 30 sessions of 40 attended; the absent pupil missed 10 of 20 (severe).
+    assert (weeks[10].year_attendance_pct, weeks[10].severe_absence_pct) == (Decimal(75), Decimal(50))
+    # The last week: every session of it attended, but the year is 46 of 56 (82.1%); 10 of 28 is persistent only.
+    assert weeks[17].attendance_pct == Decimal(100)
+    assert (weeks[17].year_attendance_pct, weeks[17].severe_absence_pct) == (Decimal("82.1"), Decimal(0))
+    assert weeks[17].persistent_absence_pct == Decimal(50)
+
+
 def test_an_la_officer_sees_every_schools_year_to_date_and_the_work_waiting(client, schools):
     Task.objects.filter(school=schools["beech"]).update(status=Task.Status.OPEN, due_on=date(2025, 11, 1))
     overdue = Task.objects.filter(school=schools["beech"]).count()
@@ -158,3 +176,23 @@ def test_the_csv_has_a_row_a_school_starting_with_its_urn(client, schools):
         "Overdue tasks": str(overdue),
         "Last night": f"Night of {due:%a} {due.day} {due:%b}: did not run",
     }
+
+
+def test_a_school_at_the_national_figure_is_marked_neither_above_nor_below(client, schools, settings):
+    client.force_login(_officer(schools))
+    settings.NATIONAL_ATTENDANCE_PCT, settings.NATIONAL_PERSISTENT_ABSENCE_PCT = 75.0, 50.0  # Ash's own figures
+    ash = _rows(client)[0]
+    assert "75.0%" in ash and "(below national)" not in ash and "(above national)" not in ash
+    settings.NATIONAL_PERSISTENT_ABSENCE_PCT = 33.3  # Beech's; as a float, a hair below 33.3
+    assert "33.3%" in _rows(client)[1] and "(above national)" not in _rows(client)[1]
+    settings.NATIONAL_ATTENDANCE_PCT, settings.NATIONAL_PERSISTENT_ABSENCE_PCT = 75.1, 49.9
+    ash = _rows(client)[0]
+    assert "(below national)" in ash and "(above national)" in ash
+
+
+def test_a_school_name_a_spreadsheet_would_run_is_written_as_text(client, schools):
+    schools["ash"].name = '=HYPERLINK("http://example.org")'
+    schools["ash"].save()
+    client.force_login(_officer(schools))
+    rows = csv.DictReader(io.StringIO(client.get(reverse("home"), {"format": "csv"}).content.decode("utf-8-sig")))
+    assert next(row for row in rows if row["School URN"] == "200001")["School"] == '\'=HYPERLINK("http://example.org")'
