@@ -827,29 +827,58 @@ def nightly_status(*, school: School, today: date | None = None, now: datetime |
     night due by `now`, or yesterday's if it has already run (by hand, before
     the schedule's hour). "off" means the school has no active ladder, so no night runs.
     """
+    return nightly_statuses([school], today=today, now=now)[school.pk]
+
+
+def nightly_statuses(
+    schools: Sequence[School], *, today: date | None = None, now: datetime | None = None
+) -> dict[int, NightStatus]:
+    """`nightly_status` of each school, by id, in a fixed number of queries however many schools there are."""
     if today is not None:
-        night_of = today - timedelta(days=1)
+        nights = {school.pk: today - timedelta(days=1) for school in schools}
     else:
         now = now or timezone.now()
-        night_of = night_due(school=school, now=now)
-        yesterday = now.astimezone(ZoneInfo(school.time_zone)).date() - timedelta(days=1)
-        if (
-            night_of < yesterday
-            and NightlyRun.objects.filter(school=school, run_on=yesterday, status=NightlyRun.Status.DONE).exists()
-        ):
-            night_of = yesterday
-    runs = list(NightlyRun.objects.filter(school=school, run_on=night_of).order_by("-started_at")[:20])
+        nights = {school.pk: night_due(school=school, now=now) for school in schools}
+        # Before the schedule's hour, yesterday's night if it has already run (by hand).
+        yesterdays = {
+            school.pk: now.astimezone(ZoneInfo(school.time_zone)).date() - timedelta(days=1) for school in schools
+        }
+        early = {pk: yesterdays[pk] for pk, night in nights.items() if night < yesterdays[pk]}
+        if early:
+            done = NightlyRun.objects.filter(
+                school_id__in=list(early), run_on__in=set(early.values()), status=NightlyRun.Status.DONE
+            )
+            for pk, run_on in done.values_list("school_id", "run_on"):
+                if early[pk] == run_on:
+                    nights[pk] = run_on
+    runs: dict[int, list[NightlyRun]] = defaultdict(list)
+    for run in NightlyRun.objects.filter(school_id__in=list(nights), run_on__in=set(nights.values())).order_by(
+        "-started_at"
+    ):
+        if run.run_on == nights[run.school_id]:
+            runs[run.school_id].append(run)
+    active = set(Ladder.objects.filter(school_id__in=list(nights), is_active=True).values_list("school_id", flat=True))
+    quiet = [pk for pk in nights if pk not in runs]
+    ran_before = set(NightlyRun.objects.filter(school_id__in=quiet).values_list("school_id", flat=True).distinct())
+    return {
+        pk: _night_status(night_of, runs[pk], active=pk in active, ran_before=pk in ran_before)
+        for pk, night_of in nights.items()
+    }
+
+
+def _night_status(night_of: date, runs: list[NightlyRun], *, active: bool, ran_before: bool) -> NightStatus:
+    """A school's status for the night of `night_of` from that night's attempts, newest first."""
     done = _night_made(runs)
     if done is not None:
         return NightStatus("ok", night_of, done)
-    if not Ladder.objects.filter(school=school, is_active=True).exists():
+    if not active:
         return NightStatus("off", night_of, None)
     if runs and runs[0].status == NightlyRun.Status.RUNNING:
         return NightStatus("running", night_of, runs[0])
     if runs:
-        retry = not night_attempts_exhausted(school=school, night=night_of)
-        return NightStatus("failed", night_of, runs[0], will_retry=retry)
-    if not NightlyRun.objects.filter(school=school).exists():
+        failures = sum(run.status == NightlyRun.Status.FAILED for run in runs)
+        return NightStatus("failed", night_of, runs[0], will_retry=not too_many_failures(failures))
+    if not ran_before:
         return NightStatus("first", night_of, None)
     return NightStatus("missed", night_of, None)
 
@@ -1795,7 +1824,7 @@ def schools_compared(
     *, schools: Sequence[School], shown: Collection[int], today: date, order: str = "name"
 ) -> list[SchoolRow]:
     """The person's schools side by side: the figures only of those in `shown` (ids), in a fixed number of
-    queries besides `nightly_status`'s few a school. Ordered by name, or worst first by one of SCHOOL_ORDERS
+    queries however many schools. Ordered by name, or worst first by one of SCHOOL_ORDERS
     (schools without that figure last, by name)."""
     ids = [school.pk for school in schools if school.pk in shown]
     latest = SchoolWeek.objects.filter(school=OuterRef("pk"), week_start__lte=today).order_by("-week_start")
@@ -1813,10 +1842,11 @@ def schools_compared(
         .annotate(n=Count("pk"))
         .order_by()
     )
+    nights = nightly_statuses(schools)
     rows = [
         SchoolRow(
             school=school,
-            night=nightly_status(school=school),
+            night=nights[school.pk],
             shown=school.pk in shown,
             week=weeks.get(school.pk),
             awaiting_approval=waiting.get(school.pk, 0),

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from interventions import nightly, services
-from interventions.models import Proposal, SchoolWeek, Task
-from interventions.selectors import night_due
+from interventions.models import NightlyRun, Proposal, SchoolWeek, Task
+from interventions.selectors import night_due, nightly_status, nightly_statuses
 from pupils.models import StaffMembership
 from tests.factories import MembershipFactory, PupilFactory, SchoolFactory, UserFactory
 from tests.interventions.conftest import SIMPLE_LADDER, fill_register
@@ -196,3 +198,72 @@ def test_a_school_name_a_spreadsheet_would_run_is_written_as_text(client, school
     client.force_login(_officer(schools))
     rows = csv.DictReader(io.StringIO(client.get(reverse("home"), {"format": "csv"}).content.decode("utf-8-sig")))
     assert next(row for row in rows if row["School URN"] == "200001")["School"] == '\'=HYPERLINK("http://example.org")'
+
+
+def _run(school, night, status):
+    started = timezone.now()
+    return NightlyRun.objects.create(
+        school=school,
+        run_on=night,
+        status=status,
+        started_at=started,
+        finished_at=None if status == "running" else started,
+    )
+
+
+def test_each_schools_night_is_its_own_read_together_for_every_school(db, settings):
+    """Read in one pass, each school's status comes from its own night's attempts, in its own time zone."""
+    settings.NIGHTLY_MAX_ATTEMPTS = 2
+    now = datetime(2025, 11, 28, 14, 0, tzinfo=UTC)  # Friday afternoon in London; Saturday 3 am in Auckland
+    made = {}
+    for name, zone in [
+        ("ok", "Europe/London"),
+        ("nz", "Pacific/Auckland"),
+        ("failed", "Europe/London"),
+        ("given-up", "Europe/London"),
+        ("running", "Europe/London"),
+        ("missed", "Europe/London"),
+        ("first", "Europe/London"),
+        ("off", "Europe/London"),
+    ]:
+        made[name] = SchoolFactory(name=name, time_zone=zone)
+        if name != "off":
+            services.ladder_load(school=made[name], document=SIMPLE_LADDER, activate=True)
+    thursday, friday = date(2025, 11, 27), date(2025, 11, 28)
+    _run(made["ok"], thursday, "failed")
+    _run(made["ok"], thursday, "done")
+    _run(made["ok"], friday, "failed")  # another night's attempt (Auckland's night): not London's
+    _run(made["nz"], friday, "done")
+    _run(made["failed"], thursday, "failed")
+    _run(made["given-up"], thursday, "failed")
+    _run(made["given-up"], thursday, "failed")
+    _run(made["running"], thursday, "running")
+    _run(made["missed"], date(2025, 11, 20), "done")
+    _run(made["missed"], friday, "done")  # Auckland's night: London's Thursday still did not run
+    statuses = nightly_statuses(list(made.values()), now=now)
+    got = {name: (statuses[s.pk].state, statuses[s.pk].night_of, statuses[s.pk].will_retry) for name, s in made.items()}
+    assert got == {
+        "ok": ("ok", thursday, False),
+        "nz": ("ok", friday, False),
+        "failed": ("failed", thursday, True),
+        "given-up": ("failed", thursday, False),
+        "running": ("running", thursday, False),
+        "missed": ("missed", thursday, False),
+        "first": ("first", thursday, False),
+        "off": ("off", thursday, False),
+    }
+    for school in made.values():  # one school at a time, the same
+        assert nightly_status(school=school, now=now) == statuses[school.pk], school.name
+
+
+def test_the_list_of_schools_takes_no_more_queries_for_more_schools(client, schools):
+    user = _officer(schools)
+    client.force_login(user)
+    with CaptureQueriesContext(connection) as three:
+        client.get(reverse("home"))
+    for n in range(3):
+        more = _school_with(f"Extra {n}", f"20002{n}", ["//"])
+        MembershipFactory(user=user, school=more, role=Role.LA_OFFICER)
+    with CaptureQueriesContext(connection) as six:
+        assert len(_rows(client)) == 6
+    assert len(six.captured_queries) == len(three.captured_queries)
