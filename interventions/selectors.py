@@ -657,16 +657,12 @@ def _week_row(
     severely absent)."""
     return WeekFigures(
         week_start=monday,
-        attendance_pct=_share(attended, possible),
-        persistent_absence_pct=_share(persistent, pupils),
+        attendance_pct=stats.percentage(attended, possible),
+        persistent_absence_pct=stats.percentage(persistent, pupils),
         pupils=pupils,
-        year_attendance_pct=_share(year_attended, year_possible),
-        severe_absence_pct=_share(severe, pupils),
+        year_attendance_pct=stats.percentage(year_attended, year_possible),
+        severe_absence_pct=stats.percentage(severe, pupils),
     )
-
-
-def _share(part: int, whole: int) -> Decimal | None:
-    return Decimal(part * 100) / whole if whole else None
 
 
 def school_week_figures(

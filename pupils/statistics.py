@@ -141,12 +141,12 @@ class AttendanceSummary:
     @cached_property
     def attendance_pct(self) -> Decimal | None:
         """Attended as a percentage of possible sessions (28 significant digits); None with no possible sessions."""
-        return _pct(self.attended, self.possible)
+        return percentage(self.attended, self.possible)
 
     @property
     def absence_pct(self) -> Decimal | None:
         """Overall absence as a percentage of possible sessions; None with no possible sessions."""
-        return _pct(self.absent, self.possible)
+        return percentage(self.absent, self.possible)
 
     @property
     def persistent(self) -> bool:
@@ -192,7 +192,8 @@ class AttendanceSummary:
         return NotImplemented
 
 
-def _pct(part: int, whole: int) -> Decimal | None:
+def percentage(part: int, whole: int) -> Decimal | None:
+    """`part` as a percentage of `whole` (28 significant digits); None when `whole` is 0."""
     if whole == 0:
         return None
     return _PCT_CONTEXT.divide(Decimal(part * 100), Decimal(whole))
