@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -99,9 +98,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "order": order,
         "any_shown": any(row.shown for row in rows),
-        # As the page prints them: a school at the national figure is not marked above or below it.
-        "national_attendance": Decimal(str(settings.NATIONAL_ATTENDANCE_PCT)),
-        "national_persistent": Decimal(str(settings.NATIONAL_PERSISTENT_ABSENCE_PCT)),
+        "national_attendance": settings.NATIONAL_ATTENDANCE_PCT,
+        "national_persistent": settings.NATIONAL_PERSISTENT_ABSENCE_PCT,
         "national_label": settings.NATIONAL_FIGURES_LABEL,
     }
     return render(request, "school_picker.html", context)

@@ -872,8 +872,7 @@ def _night_status(night_of: date, runs: list[NightlyRun], *, active: bool, ran_b
     if runs and runs[0].status == NightlyRun.Status.RUNNING:
         return NightStatus("running", night_of, runs[0])
     if runs:
-        failures = sum(run.status == NightlyRun.Status.FAILED for run in runs)
-        return NightStatus("failed", night_of, runs[0], will_retry=not too_many_failures(failures))
+        return NightStatus("failed", night_of, runs[0], will_retry=not _attempts_exhausted(runs))
     if not ran_before:
         return NightStatus("first", night_of, None)
     return NightStatus("missed", night_of, None)
@@ -906,10 +905,13 @@ def too_many_failures(failures: int) -> bool:
 
 def night_attempts_exhausted(*, school: School, night: date) -> bool:
     """Has this night failed NIGHTLY_MAX_ATTEMPTS times (and not since succeeded)? Then the schedule leaves it."""
-    runs = NightlyRun.objects.filter(school=school, run_on=night)
-    if runs.filter(status=NightlyRun.Status.DONE).exists():
-        return False
-    return too_many_failures(runs.filter(status=NightlyRun.Status.FAILED).count())
+    return _attempts_exhausted(NightlyRun.objects.filter(school=school, run_on=night).only("status"))
+
+
+def _attempts_exhausted(runs: Iterable[NightlyRun]) -> bool:
+    """`night_attempts_exhausted`, from a night's attempts."""
+    statuses = [run.status for run in runs]
+    return NightlyRun.Status.DONE not in statuses and too_many_failures(statuses.count(NightlyRun.Status.FAILED))
 
 
 def nights_due(*, now: datetime) -> list[tuple[School, date]]:
@@ -1806,6 +1808,25 @@ class SchoolRow:
     week: SchoolWeek | None = None
     awaiting_approval: int = 0
     overdue_tasks: int = 0
+
+    @property
+    def attendance_below_national(self) -> bool:
+        return _beyond_national(self.week and self.week.year_attendance_pct, settings.NATIONAL_ATTENDANCE_PCT) < 0
+
+    @property
+    def persistent_above_national(self) -> bool:
+        figure = self.week and self.week.persistent_absence_pct
+        return _beyond_national(figure, settings.NATIONAL_PERSISTENT_ABSENCE_PCT) > 0
+
+
+def _beyond_national(figure: Decimal | None, national: float) -> int:
+    """-1, 0 or 1: a school's figure below, at or above the national one, both as printed (one place). The
+    national figure is a setting (a float a hair off the printed figure), so it is compared as it reads."""
+    if figure is None:
+        return 0
+    printed = stats.pct_as_printed(figure)
+    national_printed = Decimal(str(national))
+    return (printed > national_printed) - (printed < national_printed)
 
 
 #: How the list of schools can be ordered besides by name: the figure, worst first.
