@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -84,7 +85,10 @@ def home(request: HttpRequest) -> HttpResponse:
     if len(schools) == 1:
         return redirect("school_home", urn=schools[0].urn)
     order = request.GET.get("order", "name")
-    order = order if order in SCHOOL_ORDERS else "name"
+    if order != "name" and order not in SCHOOL_ORDERS:
+        known = ", ".join(["name", *SCHOOL_ORDERS])
+        messages.warning(request, f"The schools cannot be ordered by “{order[:40]}” ({known}): listed by name.")
+        order = "name"
     rows = schools_compared(
         schools=schools,
         shown=schools_where(request.user, "view_dashboard"),

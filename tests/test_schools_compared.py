@@ -124,6 +124,8 @@ def test_schools_can_be_put_worst_first(client, schools, order, names):
     client.force_login(_officer(schools))
     rows = _rows(client, order=order)
     assert [row.split("</a>")[0].rsplit(">", 1)[1] for row in rows] == names
+    refused = "cannot be ordered by “nonsense” (name, attendance, persistent, severe): listed by name."
+    assert (refused in client.get(reverse("home"), {"order": order}).content.decode()) is (order == "nonsense")
 
 
 def test_a_school_with_no_night_yet_goes_last_when_ordered_by_a_figure(client, schools):
