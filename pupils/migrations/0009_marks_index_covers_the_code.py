@@ -11,9 +11,9 @@ after 1% new rows rather than 20%.
 
 Only the index's own definition changes: same name, same uniqueness. The
 new index is built beside the old one without blocking writes (registers
-can be taken while it builds: this migration took 14 s on the benchmark's
-15 million marks), then takes the constraint over in a moment; hence not
-atomic. Django's model
+can be taken while it builds: with interventions 0026 and 0027 it took
+14 s on the benchmark's 15 million marks), then takes the constraint over
+in a moment; hence not atomic. Django's model
 state is unchanged (SQLite has no such indexes; the constraint there stays
 as it was).
 """
