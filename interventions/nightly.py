@@ -18,6 +18,7 @@ those stored weekly counts (see interventions/README.md, "The night").
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -66,6 +67,8 @@ from .services import (
     active_ladder,
     class_teachers_by_group,
     follow_ups_close,
+    stage_work_given,
+    stage_work_owed,
     stages_enter,
     stages_work_create,
 )
@@ -725,7 +728,7 @@ def conditional_work_catch_up(
     school: School,
     ladder: Ladder,
     facts: SchoolFacts,
-    holds: Callable[[StageChange, dict[str, Any]], bool],
+    holds: Callable[[int, dict[str, Any]], bool],
     teachers: dict[int, Any],
 ) -> tuple[int, int]:
     """Give pupils at a stage the work it gives only while a `when` holds, the first night it holds.
@@ -739,6 +742,10 @@ def conditional_work_catch_up(
     cancelled, is not given again while the pupil stays there. Only pupils on
     roll tonight, at a stage with such work, from the stage change that put
     them there. Returns (tasks, letters) given.
+
+    Most such pupils are owed nothing on most nights (given it already, or it
+    does not hold): they are found from plain ids and keys, and only the few
+    owed something are read as stage changes and given it.
     """
     stages = {stage.pk: stage for stage in ladder.stages.all()}
     conditional = [
@@ -749,38 +756,55 @@ def conditional_work_catch_up(
     ]
     if not conditional:
         return 0, 0
-    at_stage = dict(
-        Placement.objects.filter(ladder=ladder, stage_id__in=conditional, pupil_id__in=list(facts.facts)).values_list(
+    at_stage = {
+        pupil_id: stage_id
+        for pupil_id, stage_id in Placement.objects.filter(ladder=ladder, stage_id__in=conditional).values_list(
             "pupil_id", "stage_id"
         )
-    )
+        if pupil_id in facts.facts
+    }
+    latest: dict[int, tuple[int, int]] = {}
+    for pupil_id, change_id, to_stage_id in (
+        StageChange.objects.filter(ladder=ladder, pupil_id__in=list(at_stage))
+        .order_by("pupil_id", "-on", "-pk")
+        .values_list("pupil_id", "pk", "to_stage_id")
+    ):
+        latest.setdefault(pupil_id, (change_id, to_stage_id))
+    current = {change_id: pupil_id for pupil_id, (change_id, to) in latest.items() if to == at_stage[pupil_id]}
+    given = stage_work_given(list(current))
+    owed = [
+        change_id
+        for change_id, pupil_id in current.items()
+        if stage_work_owed(
+            stage=stages[at_stage[pupil_id]],
+            holds=functools.partial(holds, pupil_id),
+            tasks=given.tasks.get(change_id, ()),
+            letters=given.letters.get(change_id, ()),
+        )
+    ]
     # The stages, the pupils and the school are tonight's rows already: each stage change's own row only.
     pupils = {pupil.pk: pupil for pupil in facts.pupils}
-    latest: dict[int, StageChange] = {}
-    for change in StageChange.objects.filter(ladder=ladder, pupil_id__in=list(at_stage)).order_by(
-        "pupil_id", "-on", "-pk"
-    ):
-        latest.setdefault(change.pupil_id, change)
-    changes = []
-    for pupil_id, change in latest.items():
-        if change.to_stage_id != at_stage[pupil_id]:
-            continue
-        change.to_stage, change.pupil = stages[change.to_stage_id], pupils[pupil_id]
+    changes = list(StageChange.objects.filter(pk__in=owed).order_by("pk")) if owed else []
+    for change in changes:
+        change.to_stage, change.pupil = stages[change.to_stage_id], pupils[change.pupil_id]
         change.from_stage = stages.get(change.from_stage_id) if change.from_stage_id else None
         change.pupil.school = school
-        changes.append(change)
     return stages_work_create(
-        changes=changes, calendar=facts.calendar, teachers=teachers, user=None, holds=holds, given_on=facts.as_of
+        changes=changes,
+        calendar=facts.calendar,
+        teachers=teachers,
+        user=None,
+        holds=holds,
+        given_on=facts.as_of,
+        given=given,
     )
 
 
-def _condition_check(
-    *, facts: SchoolFacts, spec: LadderSpec, as_of: date
-) -> Callable[[StageChange, dict[str, Any]], bool]:
-    """Whether a stage action's `when` holds for the pupil a stage change moved, from the night's facts."""
+def _condition_check(*, facts: SchoolFacts, spec: LadderSpec, as_of: date) -> Callable[[int, dict[str, Any]], bool]:
+    """Whether a stage action's `when` holds for a pupil (by id) the night moves or keeps, from the night's facts."""
 
-    def holds(change: StageChange, when: dict[str, Any]) -> bool:
-        pupil_facts = facts.facts.get(change.pupil_id)
+    def holds(pupil_id: int, when: dict[str, Any]) -> bool:
+        pupil_facts = facts.facts.get(pupil_id)
         if pupil_facts is None:  # not on roll tonight: give the task, as a person's move would
             return True
         evaluator = Evaluator(pupil_facts, facts.calendar, as_of, spec.min_possible, None, explain=False)

@@ -1105,8 +1105,10 @@ def kept_lineage(change_ids: Collection[int]) -> dict[int, list[int]]:
     lineage = {change_id: [change_id] for change_id in change_ids}
     asking = {change_id: change_id for change_id in change_ids}  # the change to ask about -> whose lineage
     while asking:
-        found = StageChange.objects.filter(pk__in=list(asking), kept_from__isnull=False).values_list(
-            "pk", "kept_from_id"
+        found = (
+            StageChange.objects.filter(pk__in=list(asking), kept_from__isnull=False)
+            .order_by()
+            .values_list("pk", "kept_from_id")
         )
         asking = {kept_from: asking[pk] for pk, kept_from in found}
         for kept_from, change_id in asking.items():

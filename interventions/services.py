@@ -7,7 +7,7 @@ import functools
 import operator
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import reduce
@@ -583,8 +583,9 @@ def stages_work_create(
     calendar: SchoolCalendar,
     teachers: dict[int, Any],
     user: Any,
-    holds: Callable[[StageChange, dict[str, Any]], bool] | None = None,
+    holds: Callable[[int, dict[str, Any]], bool] | None = None,
     given_on: date | None = None,
+    given: WorkGiven | None = None,
 ) -> tuple[int, int]:
     """Create each stage change's tasks and review, and queue its letters. Idempotent per stage change.
 
@@ -592,24 +593,26 @@ def stages_work_create(
     for the tasks (the unique (stage change, template) key backs this up), and
     one `stage_entered` signal for the letters. Returns (tasks, letters) created.
 
-    `holds(change, when)` says whether an action's or letter's `when` holds for
+    `holds(pupil_id, when)` says whether an action's or letter's `when` holds for
     the pupil (the night asks its engine); one whose `when` does not hold gives
     nothing. Without it (a move a person made) every action and letter is given.
 
     With `given_on`, only the stage's work that has a `when` is given (the
     night's catch-up for pupils who stayed at their stage: `conditional_work_catch_up`),
-    due from that day rather than from the stage change's.
+    due from that day rather than from the stage change's; `given` is then
+    `stage_work_given` for the changes, if already read.
     """
     if not changes:
         return 0, 0
-    # What a catch-up has given counts what the changes a pupil was kept from gave (`kept_lineage`).
-    lineage = kept_lineage([c.pk for c in changes]) if given_on is not None else {c.pk: [c.pk] for c in changes}
-    owner = {ancestor: change_id for change_id, chain in lineage.items() for ancestor in chain}
-    existing: dict[int, set[str]] = defaultdict(set)
-    for change_id, key in Task.objects.filter(stage_change__in=list(owner)).values_list(
-        "stage_change_id", "template_key"
-    ):
-        existing[owner[change_id]].add(key)
+    if given_on is not None:
+        given = given or stage_work_given([c.pk for c in changes])
+    else:  # a move just made: only its own tasks, should it be made again
+        existing: dict[int, set[str]] = defaultdict(set)
+        for change_id, key in Task.objects.filter(stage_change__in=[c.pk for c in changes]).values_list(
+            "stage_change_id", "template_key"
+        ):
+            existing[change_id].add(key)
+        given = WorkGiven(tasks=existing, letters=defaultdict(set))
     tasks = [
         Task(
             stage_change=change,
@@ -624,19 +627,19 @@ def stages_work_create(
         )
         for change in changes
         for key, kind, title, role, due_days in _stage_tasks(
-            change, holds, only_conditional=given_on is not None, given=existing.get(change.pk, ())
+            change, holds, only_conditional=given_on is not None, given=given.tasks.get(change.pk, ())
         )
     ]
     Task.objects.bulk_create(tasks)
     letters = 0
-    given: dict[int, set[str]] = defaultdict(set)
-    if given_on is not None:  # asked again each night: the letters already queued need no `when` asked
-        for _, answer in stage_letters_given.send(sender=StageChange, changes=list(owner)):
-            for change_id, key in answer or ():
-                given[owner[change_id]].add(key)
     for on in sorted({given_on or change.on for change in changes}):
         entries = [
-            (change, _stage_letters(change, holds, only_conditional=given_on is not None, given=given[change.pk]))
+            (
+                change,
+                _stage_letters(
+                    change, holds, only_conditional=given_on is not None, given=given.letters.get(change.pk, ())
+                ),
+            )
             for change in changes
             if (given_on or change.on) == on
         ]
@@ -648,6 +651,42 @@ def stages_work_create(
             int(answer or 0) for _, answer in stage_entered.send(sender=StageChange, entries=entries, on=on, user=user)
         )
     return len(tasks), letters
+
+
+@dataclass(frozen=True)
+class WorkGiven:
+    """The task template keys and the letter keys each stage change has given, by the change's id."""
+
+    tasks: Mapping[int, set[str]]
+    letters: Mapping[int, set[str]]
+
+
+def stage_work_given(change_ids: Collection[int]) -> WorkGiven:
+    """What these stage changes have given already, with what the changes each was kept from gave
+    (`kept_lineage`): a pupil kept at a stage is not given its work a second time. Three queries or so."""
+    lineage = kept_lineage(change_ids)
+    owner = {ancestor: change_id for change_id, chain in lineage.items() for ancestor in chain}
+    tasks: dict[int, set[str]] = defaultdict(set)
+    for change_id, key in Task.objects.filter(stage_change__in=list(owner)).values_list(
+        "stage_change_id", "template_key"
+    ):
+        tasks[owner[change_id]].add(key)
+    letters: dict[int, set[str]] = defaultdict(set)
+    for _, answer in stage_letters_given.send(sender=StageChange, changes=list(owner)):
+        for change_id, key in answer or ():
+            letters[owner[change_id]].add(key)
+    return WorkGiven(tasks=tasks, letters=letters)
+
+
+def stage_work_owed(
+    *, stage: Stage, holds: Callable[[dict[str, Any]], bool], tasks: Collection[str], letters: Collection[str]
+) -> bool:
+    """Whether a pupil who stays at `stage` is owed any of its conditional work tonight: an action or a
+    letter with a `when` that holds (`holds(when)`), not given already (`tasks`, `letters`)."""
+    actions, _ = _entry_actions(stage.actions, review=False, holds=holds, only_conditional=True, given=tasks)
+    return bool(actions) or bool(
+        given_on_entry(stage_letters({"letters": stage.letters}), holds, only_conditional=True, given=letters)
+    )
 
 
 def stage_action_role(action: dict[str, Any]) -> str:
@@ -663,7 +702,7 @@ def stage_action_role(action: dict[str, Any]) -> str:
 
 def _stage_tasks(
     change: StageChange,
-    holds: Callable[[StageChange, dict[str, Any]], bool] | None = None,
+    holds: Callable[[int, dict[str, Any]], bool] | None = None,
     *,
     only_conditional: bool = False,
     given: Collection[str] = (),
@@ -677,7 +716,7 @@ def _stage_tasks(
     actions, review = _entry_actions(
         stage.actions,
         review=bool(stage.review_every_weeks),
-        holds=None if holds is None else functools.partial(holds, change),
+        holds=None if holds is None else functools.partial(holds, change.pupil_id),
         only_conditional=only_conditional,
         given=given,
     )
@@ -692,7 +731,7 @@ def _stage_tasks(
 
 def _stage_letters(
     change: StageChange,
-    holds: Callable[[StageChange, dict[str, Any]], bool] | None,
+    holds: Callable[[int, dict[str, Any]], bool] | None,
     *,
     only_conditional: bool = False,
     given: Collection[str] = (),
@@ -703,7 +742,7 @@ def _stage_letters(
     """
     return given_on_entry(
         stage_letters({"letters": change.to_stage.letters}),
-        None if holds is None else functools.partial(holds, change),
+        None if holds is None else functools.partial(holds, change.pupil_id),
         only_conditional=only_conditional,
         given=given,
     )

@@ -552,6 +552,41 @@ def test_work_a_stage_gives_only_while_its_when_holds_comes_the_first_night_it_h
     assert Task.objects.filter(pupil=ill, template_key="follow-up").count() == 1
 
 
+def test_the_catch_up_reads_the_stage_changes_only_of_pupils_owed_work(school, register):
+    """Pupils at a stage with conditional work who have had it, or for whom it does not hold, cost the night
+    plain ids: only a pupil owed something tonight has their stage change read, and is given it once."""
+    document = copy.deepcopy(SIMPLE_LADDER)
+    concern = document["stages"][1]
+    concern["criteria"] = {"attendance": {"below": 95}}
+    unexplained = {"count": {"measure": "unexplained", "at_least": 1, "window": "half_term"}}
+    concern["actions"].append({"key": "follow-up", "title": "Follow up", "role": "office", "when": unexplained})
+    concern["letters"] = [{"letter": "first_reminder", "when": {"attendance": {"below": 95}}}]
+    services.ladder_load(school=school, document=document, activate=True)
+    first_night, second_night = date(2025, 11, 21), date(2025, 11, 24)
+    pupils = [PupilFactory(school=school, surname=f"Ill {n}") for n in range(3)]
+    for pupil in pupils:  # about 92%, every absence explained: the letter on entry, no follow-up
+        register(pupil, date(2025, 9, 1), first_night, lambda day, s: "I" if (day.toordinal() + s) % 13 == 0 else "/")
+    nightly.nightly_run(school=school, as_of=first_night)
+    assert Letter.objects.filter(pupil__in=pupils).count() == 3
+    assert not Task.objects.filter(template_key="follow-up").exists()
+    owed = pupils[0]
+    for pupil in pupils:
+        register(pupil, second_night, second_night, lambda day, s, owed=pupil == owed: "N" if owed and s == 0 else "/")
+
+    with CaptureQueriesContext(connection) as queries:
+        run = nightly.nightly_run(school=school, as_of=second_night)
+
+    # Stage changes read whole, not as ids: the owed pupil's alone.
+    read_whole = [q["sql"] for q in queries if '"interventions_stagechange"."reasons"' in q["sql"]]
+    change = StageChange.objects.get(pupil=owed)
+    assert len(read_whole) == 1 and f'"interventions_stagechange"."id" IN ({change.pk})' in read_whole[0]
+    (task,) = Task.objects.filter(template_key="follow-up")
+    due = school_calendar(school).add_school_days(second_night, 5)
+    assert (task.pupil, task.stage_change, task.due_on) == (owed, change, due)
+    assert (run.tasks_created, run.letters_queued) == (1, 0)
+    assert Letter.objects.filter(pupil__in=pupils).count() == 3  # no letter again
+
+
 def test_a_stage_actions_when_gives_its_task_only_to_the_pupils_it_holds_for(school, register, attendance_lead):
     """The DfE ladder's Monitor stage: entered for attendance alone, or for an absence still unexplained.
     Only the second needs the office's follow-up call."""
