@@ -405,17 +405,6 @@ def test_compose_runs_every_service(compose):
     assert "/var/lib/postgresql/data" in compose["services"]["db"]["volumes"][0]
 
 
-def test_compose_gives_the_database_a_buffer_pool_for_an_authoritys_nights(compose):
-    """PostgreSQL's own 128 MB made the benchmark's night at 100 schools take up to twice as long."""
-    db = compose["services"]["db"]
-    given = dict(arg.split("=", 1) for arg in db["command"][1:] if arg != "-c")
-
-    assert db["command"][0] == "postgres"
-    default = re.fullmatch(r"\$\{POSTGRES_SHARED_BUFFERS:-(\d+)GB\}", given["shared_buffers"])
-    assert default and int(default[1]) >= 1
-    assert given["effective_cache_size"].startswith("${POSTGRES_EFFECTIVE_CACHE_SIZE:-")
-
-
 def test_compose_database_reports_ready_with_pg_isready(compose):
     check = compose["services"]["db"]["healthcheck"]
 
