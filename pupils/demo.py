@@ -710,6 +710,14 @@ class DemoResult:
     first_day: date | None = None
     last_day: date | None = None
 
+    def add(self, other: DemoResult) -> None:
+        """Count `other`'s schools in with these (the same register days: the same `today`)."""
+        self.schools += other.schools
+        self.pupils += other.pupils
+        self.marks += other.marks
+        self.first_day = self.first_day or other.first_day
+        self.last_day = self.last_day or other.last_day
+
 
 def generate(
     *,
@@ -719,8 +727,11 @@ def generate(
     seed: int = DEFAULT_SEED,
     workers: int = 1,
     progress: Callable[[str], None] | None = None,
+    first: int = 0,
 ) -> DemoResult:
     """Build `schools` demo schools of `pupils_per_school` pupils, with registers up to the day before `today`.
+
+    The schools are the `first`th demo school (`school_identity`) and those after it.
 
     Each school is built in its own transaction (a savepoint inside the
     caller's) with its marks streamed, so memory stays flat at any scale.
@@ -741,8 +752,9 @@ def generate(
     build = partial(_school_build, pupils=pupils_per_school, today=today, seed=seed)
     parallel = workers > 1 and schools > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
     result = DemoResult()
+    numbers = range(first, first + schools)
     with ThreadPoolExecutor(max_workers=workers if parallel else 1) as pool:
-        built = pool.map(partial(_in_own_connection, build), range(schools)) if parallel else map(build, range(schools))
+        built = pool.map(partial(_in_own_connection, build), numbers) if parallel else map(build, numbers)
         for number, (school, register, pupils, marks) in enumerate(built, start=1):
             result.schools.append(school)
             result.pupils += pupils
@@ -971,6 +983,9 @@ class DemoLoaded:
     failures: list[tuple[object, BaseException]]  # signal receivers that raised
 
 
+#: The demo's second school, a small neighbour of Oakfield's: the LA officer sees the two side by side.
+NEIGHBOUR_PUPILS = 140
+
 #: One login per role at the demo school: username, role, first name, last name.
 DEMO_STAFF = (
     ("lead", StaffMembership.Role.ATTENDANCE_LEAD, "Priya", "Shah"),
@@ -1017,7 +1032,10 @@ def demo_load(
     """Fill an empty database with demo schools and logins, then send `demo_loaded`.
 
     One school (the default) gets a login per staff role plus `admin`, a
-    superuser, all in one transaction. Several schools (for benchmarks) get
+    superuser, all in one transaction; a small neighbouring school
+    (NEIGHBOUR_PUPILS, or fewer if the school is smaller) comes with it, which
+    only the LA officer sees, so their first page compares two schools
+    (`result.schools` holds both). Several schools (for benchmarks) get
     only `admin`, and each school commits on its own: a 15-million-mark load
     should neither sit in one huge transaction nor keep to one core (see
     `generate` for `workers`). Passwords are random and returned once.
@@ -1033,7 +1051,9 @@ def demo_load(
         with transaction.atomic():
             _refuse_unless_empty()
             result = generate(**options, progress=progress)
-            logins = _logins_create(school=result.schools[0])
+            neighbour = generate(**{**options, "pupils_per_school": min(NEIGHBOUR_PUPILS, pupils_per_school)}, first=1)
+            result.add(neighbour)
+            logins = _logins_create(school=result.schools[0], neighbour=neighbour.schools[0])
     else:
         _refuse_unless_empty()
         result = generate(**options, workers=workers, progress=progress)
@@ -1049,7 +1069,7 @@ def _refuse_unless_empty() -> None:
         raise ValidationError(problem)
 
 
-def _logins_create(*, school: School | None) -> list[Login]:
+def _logins_create(*, school: School | None, neighbour: School | None = None) -> list[Login]:
     user_model = get_user_model()
     domain = school.email.partition("@")[2] if school else "example.org"
     logins = []
@@ -1068,6 +1088,9 @@ def _logins_create(*, school: School | None) -> list[Login]:
             if role == StaffMembership.Role.CLASS_TEACHER:
                 membership.classes.add(RegistrationGroup.objects.get(school=school, name=DEMO_TEACHER_CLASS))
                 label = f"{label} ({DEMO_TEACHER_CLASS})"
+            if role == StaffMembership.Role.LA_OFFICER and neighbour is not None:
+                StaffMembership.objects.create(user=user, school=neighbour, role=role)
+                label = f"{label}, sees both schools"
             logins.append(Login(username=username, password=password, role=label))
     password = new_password()
     user_model.objects.create_superuser(username=DEMO_ADMIN, email=f"admin@{domain}", password=password)

@@ -31,7 +31,8 @@ def _day(day: date) -> str:
 class Command(BaseCommand):
     help = (
         "Fill an EMPTY database with a realistic demo primary school (Oakfield Primary School, URN 100000) "
-        "and one login per staff role, printing their passwords. Refuses, changing nothing, if any school exists. "
+        "and one login per staff role, printing their passwords; the LA officer also sees a small neighbouring "
+        "school. Refuses, changing nothing, if any school exists. "
         "With --schools N it builds N schools for benchmarks, with only an admin login."
     )
 
@@ -97,8 +98,13 @@ class Command(BaseCommand):
         seconds = time.perf_counter() - started
 
         result = loaded.result
-        first = result.schools[0]
-        names = f"{first.name} (URN {first.urn})" if schools == 1 else f"{schools} schools"
+        if schools == 1:
+            oakfield, *neighbours = result.schools
+            names = f"{oakfield.name} (URN {oakfield.urn})" + "".join(
+                f" and its neighbour {s.name} (URN {s.urn}), which only the LA officer sees" for s in neighbours
+            )
+        else:
+            names = f"{schools} schools"
         span = (
             f"from {_day(result.first_day)} to {_day(result.last_day)}"
             if result.first_day and result.last_day
@@ -109,7 +115,7 @@ class Command(BaseCommand):
         roll = f" ({left:,} of them have left, so {result.pupils - left:,} are on roll today)" if left else ""
         self.stdout.write(
             self.style.SUCCESS(
-                f"Loaded {names}: {result.pupils:,} pupils in {minimum * schools:,} classes{roll}, "
+                f"Loaded {names}: {result.pupils:,} pupils in {minimum * len(result.schools):,} classes{roll}, "
                 f"{result.marks:,} register marks {span} ({seconds:.1f} s)."
             )
         )
