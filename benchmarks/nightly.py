@@ -36,7 +36,7 @@ the layout stays as it was built).
 The last line printed is JSON. `server` gives the PostgreSQL server's memory
 settings, so figures from different servers can be told apart (on this
 project's 24 GB machines the operating system's cache holds what the night
-reads: a 6 GB buffer pool measured within 3 to 7% of the default 128 MB).
+reads: a 6 GB buffer pool measured within 7% of the default 128 MB).
 peak_rss_mb is this process's peak (the build
 runs in a child, so it is the nightly's). *_ms_a_school say where each night's
 time went: the mean milliseconds a school spent in each part of it, as each

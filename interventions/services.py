@@ -602,17 +602,14 @@ def stages_work_create(
     due from that day rather than from the stage change's; `given` is then
     `stage_work_given` for the changes, if already read.
     """
+    if given is not None and given_on is None:
+        raise ValueError("`given` is for a catch-up (`given_on`): a move just made reads its own")
     if not changes:
         return 0, 0
     if given_on is not None:
         given = given or stage_work_given([c.pk for c in changes])
     else:  # a move just made: only its own tasks, should it be made again
-        existing: dict[int, set[str]] = defaultdict(set)
-        for change_id, key in Task.objects.filter(stage_change__in=[c.pk for c in changes]).values_list(
-            "stage_change_id", "template_key"
-        ):
-            existing[change_id].add(key)
-        given = WorkGiven(tasks=existing, letters=defaultdict(set))
+        given = WorkGiven(tasks=_tasks_given({c.pk: c.pk for c in changes}), letters={})
     tasks = [
         Task(
             stage_change=change,
@@ -666,16 +663,21 @@ def stage_work_given(change_ids: Collection[int]) -> WorkGiven:
     (`kept_lineage`): a pupil kept at a stage is not given its work a second time. Three queries or so."""
     lineage = kept_lineage(change_ids)
     owner = {ancestor: change_id for change_id, chain in lineage.items() for ancestor in chain}
+    letters: dict[int, set[str]] = defaultdict(set)
+    for _, answer in stage_letters_given.send(sender=StageChange, changes=list(owner)):
+        for change_id, key in answer or ():
+            letters[owner[change_id]].add(key)
+    return WorkGiven(tasks=_tasks_given(owner), letters=letters)
+
+
+def _tasks_given(owner: Mapping[int, int]) -> dict[int, set[str]]:
+    """The template keys of the tasks of the stage changes in `owner`, by the change each counts for."""
     tasks: dict[int, set[str]] = defaultdict(set)
     for change_id, key in Task.objects.filter(stage_change__in=list(owner)).values_list(
         "stage_change_id", "template_key"
     ):
         tasks[owner[change_id]].add(key)
-    letters: dict[int, set[str]] = defaultdict(set)
-    for _, answer in stage_letters_given.send(sender=StageChange, changes=list(owner)):
-        for change_id, key in answer or ():
-            letters[owner[change_id]].add(key)
-    return WorkGiven(tasks=tasks, letters=letters)
+    return tasks
 
 
 def stage_work_owed(

@@ -586,6 +586,15 @@ def test_the_catch_up_reads_the_stage_changes_only_of_pupils_owed_work(school, r
     assert (run.tasks_created, run.letters_queued) == (1, 0)
     assert Letter.objects.filter(pupil__in=pupils).count() == 3  # no letter again
 
+    # The next night the follow-up is given, and its N still waiting: nobody is owed anything.
+    third_night = date(2025, 11, 25)
+    for pupil in pupils:
+        register(pupil, third_night, third_night, lambda day, s: "/")
+    with CaptureQueriesContext(connection) as queries:
+        run = nightly.nightly_run(school=school, as_of=third_night)
+    assert not [q["sql"] for q in queries if '"interventions_stagechange"."reasons"' in q["sql"]]
+    assert (run.tasks_created, run.letters_queued) == (0, 0)
+
 
 def test_a_stage_actions_when_gives_its_task_only_to_the_pupils_it_holds_for(school, register, attendance_lead):
     """The DfE ladder's Monitor stage: entered for attendance alone, or for an absence still unexplained.
