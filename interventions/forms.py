@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from datetime import date
 from textwrap import shorten
 from typing import Any
@@ -73,10 +74,14 @@ class ActionForm(forms.Form):
         stage: Stage | None,
         joined: date | None,
         access: Access,
+        done: Mapping[str, date] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.joined = joined  # the pupil's first day on roll: nothing here happened before it
+        # The stage's actions already done for the pupil (`selectors.stage_actions_done`): still offered, as
+        # one may be done again, but said to be done, so nobody does it twice not knowing.
+        self.done = dict(done or {})
         self.helper = _NoTagHelper()
         # A person is offered the stage's actions that are theirs to do (`Access.may_do`): a class
         # teacher is not offered the attendance lead's statutory checks.
@@ -90,7 +95,7 @@ class ActionForm(forms.Form):
             choices.append(
                 (
                     f"Actions at {stage.name}",
-                    [(f"stage:{a['key']}", shorten(a["title"], 90, placeholder="…")) for a in self.stage_actions],
+                    [(f"stage:{a['key']}", self._stage_action_label(a)) for a in self.stage_actions],
                 )
             )
         common = [(k, label) for k, label in ActionLog.Kind.choices if k != ActionLog.Kind.STAGE_ACTION]
@@ -101,10 +106,21 @@ class ActionForm(forms.Form):
         self.fields["occurred_on"].initial = timezone.localdate()
         self.stage = stage
 
+    def _stage_action_label(self, action: Mapping[str, Any]) -> str:
+        done = self.done.get(action["key"])
+        if done is None:
+            return shorten(action["title"], 90, placeholder="…")
+        return f"{shorten(action['title'], 75, placeholder='…')} (done {done.day} {done:%b})"
+
     @property
     def cache_key(self) -> str:
-        """The unbound form renders the same for everyone offered the same actions on a day: a key for caching it."""
-        offered = repr([(self.stage.pk, self.stage.name), self.stage_actions]) if self.stage is not None else "none"
+        """The unbound form renders the same for everyone offered the same actions, done on the same days, on a
+        day: a key for caching it."""
+        offered = (
+            repr([(self.stage.pk, self.stage.name), self.stage_actions, sorted(self.done.items())])
+            if self.stage is not None
+            else "none"
+        )
         return f"{zlib.crc32(offered.encode())}.{timezone.localdate()}"
 
     def clean_occurred_on(self) -> Any:

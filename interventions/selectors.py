@@ -1342,12 +1342,28 @@ def _is_follow_up(task: Task) -> bool:
 def open_stage_action_task(*, pupil: Pupil, stage: Stage, key: str) -> Task | None:
     """The pupil's open task for the action `key` of `stage`, from their latest stage change, if that
     change put them at `stage`. A task left open from an earlier time at the stage is not this one."""
-    latest = StageChange.objects.filter(pupil=pupil, ladder_id=stage.ladder_id).order_by("-on", "-pk").first()
-    if latest is None or latest.to_stage_id != stage.pk:
+    entry = _stage_entry(pupil=pupil, stage=stage)
+    if entry is None:
         return None
     return Task.objects.filter(
-        stage_change=latest, kind=Task.Kind.ACTION, template_key=key, status=Task.Status.OPEN
+        stage_change=entry, kind=Task.Kind.ACTION, template_key=key, status=Task.Status.OPEN
     ).first()
+
+
+def stage_actions_done(*, pupil: Pupil, stage: Stage | None) -> dict[str, date]:
+    """The actions of `stage` whose tasks from the pupil's time there (their latest stage change, as
+    `open_stage_action_task`) are done, each with the day it was marked done."""
+    entry = _stage_entry(pupil=pupil, stage=stage) if stage is not None else None
+    if entry is None:
+        return {}
+    done = Task.objects.filter(stage_change=entry, kind=Task.Kind.ACTION, status=Task.Status.DONE)
+    return {key: timezone.localdate(at) for key, at in done.values_list("template_key", "completed_at") if at}
+
+
+def _stage_entry(*, pupil: Pupil, stage: Stage) -> StageChange | None:
+    """The pupil's latest stage change on `stage`'s ladder, if it put them at `stage`."""
+    latest = StageChange.objects.filter(pupil=pupil, ladder_id=stage.ladder_id).order_by("-on", "-pk").first()
+    return latest if latest is not None and latest.to_stage_id == stage.pk else None
 
 
 def open_task_logged_as(*, pupil: Pupil, kind: str, access: Access, occurred_on: date) -> Task | None:

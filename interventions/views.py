@@ -44,7 +44,7 @@ from .forms import (
     TaskDoneForm,
     name_matches,
 )
-from .models import ActionLog, Ladder, NightlyRun, Proposal, Task
+from .models import ActionLog, Ladder, NightlyRun, Proposal, Stage, Task
 from .tasks import night_run, nightly_run_task
 
 logger = logging.getLogger(__name__)
@@ -206,9 +206,7 @@ def pupil_detail(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
         "pupil": pupil,
         "record": record,
         "ladder": ladder,
-        "action_form": ActionForm(
-            stage=record.placement.stage if record.placement else None, joined=pupil.start_on, access=access
-        ),
+        "action_form": _action_form(access, pupil, record.placement.stage if record.placement else None),
         "summaries": [("This year", record.year), ("This half-term", record.half_term)],
         "undoable": selectors.actions_undoable(user=request.user, pupils=Pupil.objects.filter(pk=pupil.pk))
         if access.can_log_action
@@ -232,9 +230,7 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     pupil = pupil_for(access, pk)
     ladder = services.active_ladder(access.school)
     placement = pupil.placements.filter(ladder=ladder).select_related("stage").first() if ladder else None
-    form = ActionForm(
-        request.POST or None, stage=placement.stage if placement else None, joined=pupil.start_on, access=access
-    )
+    form = _action_form(access, pupil, placement.stage if placement else None, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         kind, title, stage_action_key = form.action_kind_and_title()
         closes = (
@@ -275,7 +271,7 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
                     {
                         "access": access,
                         "pupil": pupil,
-                        "form": ActionForm(stage=form.stage, joined=pupil.start_on, access=access),
+                        "form": _action_form(access, pupil, form.stage),  # what was just done says so
                         "saved": saved,
                         # The pupil page's lists, refreshed out of band beside the form.
                         "record": {"actions": actions, "tasks": selectors.pupil_open_tasks(pupil=pupil)},
@@ -292,6 +288,12 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
     return render(
         request, "interventions/action_form.html", {"access": access, "pupil": pupil, "form": form}, status=status
     )
+
+
+def _action_form(access: Access, pupil: Pupil, stage: Stage | None, data: Any = None) -> ActionForm:
+    """ "What happened" for the pupil at `stage`: the stage's actions theirs to do, those done saying when."""
+    done = selectors.stage_actions_done(pupil=pupil, stage=stage)
+    return ActionForm(data, stage=stage, joined=pupil.start_on, access=access, done=done)
 
 
 def _task_for(request: HttpRequest, urn: str, pk: int) -> tuple[Access, Task]:

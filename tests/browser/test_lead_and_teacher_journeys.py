@@ -70,6 +70,12 @@ def test_lead_approves_a_move_in_place_and_logs_a_call(sign_in, live_server, mor
     # Without a reload, the action and its next step are on the page.
     page.locator("#actions-list").get_by_text("Outcome: Spoke to dad: car trouble, back tomorrow").wait_for()
     page.locator("#tasks-list li").filter(has_text="Check Sam is back").wait_for()
+    # The call is still offered, saying it is done, so nobody makes it again not knowing.
+    today = timezone.localdate()
+    done = page.get_by_label("What happened").locator(
+        "option", has_text=f"Phone the family (done {today.day} {today:%b})"
+    )
+    done.wait_for(state="attached")
     action = ActionLog.objects.get(pupil=morning["Bennett"])
     assert (action.title, action.outcome) == ("Phone the family", "Spoke to dad: car trouble, back tomorrow")
 

@@ -548,6 +548,35 @@ def test_logging_a_stage_action_marks_its_task_done(client, school, placed, clas
     assert "Phone the family" not in page
 
 
+def stage_action_label(page: str, key: str) -> str:
+    return re.search(rf'<option value="stage:{key}"[^>]*>([^<]*)</option>', page)[1]
+
+
+def test_a_stage_action_done_is_still_offered_saying_when_it_was_done(
+    client, school, placed, class_teacher, attendance_lead, ladder, today
+):
+    """So nobody phones the family a second time not knowing it was done; it can still be done again."""
+    pupil = Placement.objects.filter(stage__key="concern").first().pupil
+    page = login(client, class_teacher).get(url("pupil", school, pupil.pk)).content.decode()
+    assert stage_action_label(page, "call") == "Phone the family"
+
+    form = client.post(
+        url("action_create", school, pupil.pk),
+        {"kind": "stage:call", "occurred_on": today.isoformat()},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+
+    done = f"Phone the family (done {today.day} {today:%b})"
+    assert stage_action_label(form, "call") == done  # the form put back after saving
+    page = client.get(url("pupil", school, pupil.pk)).content.decode()
+    assert stage_action_label(page, "call") == done
+    # Out of the stage and back: the new entry's call is still to make.
+    services.pupil_move(pupil=pupil, stage=ladder.stages.get(key="universal"), user=attendance_lead, reason="Better")
+    services.pupil_move(pupil=pupil, stage=ladder.stages.get(key="concern"), user=attendance_lead, reason="Worse")
+    page = client.get(url("pupil", school, pupil.pk)).content.decode()
+    assert stage_action_label(page, "call") == "Phone the family"
+
+
 def test_logging_a_stage_action_closes_the_task_of_the_pupils_latest_entry_and_only_if_theirs(
     client, school, placed, class_teacher, attendance_lead, ladder, today
 ):
