@@ -157,7 +157,7 @@ class Command(BaseCommand):
         self.stdout.write(
             "\n".join(
                 [
-                    f"The database already has {school}, so no demo data was loaded.",
+                    f"The database already has {_schools_named(school)}, so no demo data was loaded.",
                     f"Logins: {', '.join(usernames) or '(none)'}. Their passwords were printed when the demo "
                     "was first loaded.",
                     f"To set a new one: python manage.py changepassword {example}",
@@ -165,3 +165,9 @@ class Command(BaseCommand):
                 ]
             )
         )
+
+
+def _schools_named(first: School) -> str:
+    """The database's schools, by the first: "Oakfield Primary School and 1 other"."""
+    others = School.objects.exclude(pk=first.pk).count()
+    return f"{first} and {others} other{'s' if others != 1 else ''}" if others else str(first)
