@@ -76,6 +76,16 @@ def flag_words(key: str, names: Mapping[str, str] | None = None) -> str:
     return f"flagged “{name}”"
 
 
+def only_flags(criterion: Mapping[str, Any]) -> bool:
+    """Whether a criterion tests flags alone (whom a stage is for), not anything the register measures."""
+    ((kind, body),) = criterion.items()
+    if kind in ("all", "any"):
+        return all(only_flags(child) for child in body)
+    if kind == "not":
+        return only_flags(body)
+    return kind == "flag"
+
+
 #: A summary's counts in a fixed order (the order of `pupils.statistics.COUNTED_CODES`).
 COUNT_FIELDS = tuple(COUNTED_CODES)
 
@@ -371,13 +381,16 @@ class Evaluator:
         return getattr(self, f"_{kind}")(body, end)
 
     def _all(self, body: Sequence[Mapping[str, Any]], end: date | None) -> tuple[bool, list[str]]:
+        """Why first, then whom: the reasons of criteria that only say whom a stage is for (flags: "of
+        compulsory school age") come after the rest, as lists show a pupil's first reason alone."""
         reasons: list[str] = []
+        whom: list[str] = []
         for child in body:
             held, why = self.check(child, end)
             if not held:
                 return False, []
-            reasons.extend(why)
-        return True, reasons
+            (whom if only_flags(child) else reasons).extend(why)
+        return True, reasons + whom
 
     def _any(self, body: Sequence[Mapping[str, Any]], end: date | None) -> tuple[bool, list[str]]:
         reasons: list[str] = []

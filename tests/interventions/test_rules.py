@@ -233,6 +233,29 @@ def test_flag_reasons_read_as_staff_would_say_them():
     )
 
 
+def test_a_stage_for_some_pupils_gives_why_before_whom():
+    """Lists show a pupil's first reason alone: "of compulsory school age" says nothing about why."""
+    legal = ladder(
+        {
+            "key": "legal",
+            "name": "Legal",
+            "criteria": {"all": [{"flag": "compulsory_school_age"}, {"attendance": {"below": 95}}]},
+        }
+    )
+    reasons = run(legal, pupil(steady(9, 1), flags=frozenset({"compulsory_school_age"}))).reasons
+    assert reasons == ("attendance 90.0% year to date, below 95%", "of compulsory school age")
+    # An `any` of flags says whom too.
+    carers = ladder(
+        {
+            "key": "carers",
+            "name": "Carers",
+            "criteria": {"all": [{"any": [{"flag": "young_carer"}, {"flag": "fsm"}]}, {"attendance": {"below": 95}}]},
+        }
+    )
+    reasons = run(carers, pupil(steady(9, 1), flags=frozenset({"young_carer"}))).reasons
+    assert reasons == ("attendance 90.0% year to date, below 95%", "flagged “Young carer”")
+
+
 def test_held_for_six_weeks_needs_every_week_end_at_or_below():
     spec = ladder(
         {
