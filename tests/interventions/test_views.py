@@ -1519,6 +1519,8 @@ def test_a_proposed_move_shows_how_much_of_the_absence_was_illness_and_how_much_
     pupil = PupilFactory(school=school, registration_group=placed[0].registration_group, surname="Cook")
 
     def code_for(day, session):
+        if day.weekday() == 2 and session == 0:
+            return "G"  # a holiday in term time: unauthorised, and said of the sessions missed
         return "I" if day.weekday() == 0 else "O" if day.weekday() == 1 and session == 1 else "/\\"[session]
 
     fill_register(pupil, today - timedelta(days=35), today - timedelta(days=1), code_for)
@@ -1530,13 +1532,16 @@ def test_a_proposed_move_shows_how_much_of_the_absence_was_illness_and_how_much_
         reasons=["attendance 60.0% ≤ 90%"],
     )
     marks = pupil.marks.all()
-    illness, unauthorised = marks.filter(code="I").count(), marks.filter(code="O").count()
-    assert illness and unauthorised
+    illness, holiday = marks.filter(code="I").count(), marks.filter(code="G").count()
+    unauthorised = marks.filter(code="O").count() + holiday
+    assert illness and unauthorised > holiday > 0
     body = login(client, attendance_lead).get(url("dashboard", school)).content.decode()
     row = body.split(f"{escape(pupil.full_name)}</a>")[1].split("</form>")[0]
+    absent = illness + unauthorised
     assert (
-        f"This school year: {illness + unauthorised} of {marks.count()} sessions missed: "
-        f"{illness} authorised ({illness} illness), {unauthorised} unauthorised." in row
+        f"This school year: {absent} of {marks.count()} sessions missed: "
+        f"{illness} authorised ({illness} illness), {unauthorised} unauthorised; "
+        f"{holiday} of the {absent} for holiday in term time." in row
     )
 
 
