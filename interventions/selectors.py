@@ -1852,6 +1852,8 @@ SCHOOL_ORDERS: dict[str, tuple[str, bool]] = {
     "attendance": ("year_attendance_pct", False),  # lowest first
     "persistent": ("persistent_absence_pct", True),  # highest first
     "severe": ("severe_absence_pct", True),
+    "awaiting": ("awaiting_approval", True),  # most first: moves a person has yet to decide
+    "overdue": ("overdue_tasks", True),
 }
 
 
@@ -1893,7 +1895,11 @@ def schools_compared(
         field, highest_first = SCHOOL_ORDERS[order]
 
         def worst_first(row: SchoolRow) -> tuple[bool, Decimal]:
-            value = getattr(row.week, field, None) if row.week else None
+            # A figure of the chart's week, or the work waiting; none where the person may not see them.
+            on_week = hasattr(SchoolWeek, field)
+            value = (
+                getattr(row.week if on_week else row, field, None) if row.shown and (row.week or not on_week) else None
+            )
             if value is None:
                 return (True, Decimal(0))
             return (False, -value if highest_first else value)

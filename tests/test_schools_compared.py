@@ -124,8 +124,36 @@ def test_schools_can_be_put_worst_first(client, schools, order, names):
     client.force_login(_officer(schools))
     rows = _rows(client, order=order)
     assert [row.split("</a>")[0].rsplit(">", 1)[1] for row in rows] == names
-    refused = "cannot be ordered by “nonsense” (name, attendance, persistent, severe): listed by name."
+    refused = (
+        "cannot be ordered by “nonsense” (name, attendance, persistent, severe, awaiting, overdue): listed by name."
+    )
     assert (refused in client.get(reverse("home"), {"order": order}).content.decode()) is (order == "nonsense")
+
+
+def test_schools_can_be_put_most_work_waiting_first(client, schools):
+    """Moves a person has yet to decide, and tasks past their day: a team falling behind shows first."""
+    Task.objects.update(status=Task.Status.DONE)
+    for school, overdue in ((schools["ash"], 2), (schools["beech"], 1)):
+        ids = Task.objects.filter(school=school).values_list("pk", flat=True)[:overdue]
+        Task.objects.filter(pk__in=list(ids)).update(status=Task.Status.OPEN, due_on=date(2025, 11, 1))
+    Proposal.objects.all().delete()
+    for school, waiting in ((schools["beech"], 2), (schools["cedar"], 1)):
+        ladder = school.ladders.get(is_active=True)
+        for pupil in school.pupils.order_by("pk")[:waiting]:
+            Proposal.objects.create(
+                pupil=pupil, ladder=ladder, to_stage=ladder.stages.last(), proposed_on=NIGHT, reasons=["why"]
+            )
+    schools["cedar"].name = "Alder Primary"  # first by name; its figures not shown to this person: last
+    schools["cedar"].save()
+    client.force_login(_officer(schools, teacher_at=schools["cedar"]))
+
+    def names(order):
+        return [row.split("</a>")[0].rsplit(">", 1)[1] for row in _rows(client, order=order)]
+
+    assert names("overdue") == ["Ash Primary", "Beech Primary", "Alder Primary"]
+    assert names("awaiting") == ["Beech Primary", "Ash Primary", "Alder Primary"]
+    page = client.get(reverse("home"), {"order": "awaiting"}).content.decode()
+    assert 'aria-sort="descending">Awaiting approval <span class="small fw-normal">(most first)</span>' in page
 
 
 def test_a_school_with_no_night_yet_goes_last_when_ordered_by_a_figure(client, schools):
