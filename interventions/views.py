@@ -559,6 +559,7 @@ def action_undo(request: HttpRequest, urn: str, pk: int, action_pk: int) -> Http
     access.require("log_action")
     pupil = pupil_for(access, pk)
     action = get_object_or_404(ActionLog, pk=action_pk, pupil=pupil)
+    reopens = action.task_id is not None  # the task it did opens again: the count of this person's tasks changes
     try:
         services.action_undo(action=action, user=request.user)
     except ValidationError as exc:
@@ -572,9 +573,15 @@ def action_undo(request: HttpRequest, urn: str, pk: int, action_pk: int) -> Http
         if request.htmx:
             return render(
                 request,
-                "interventions/quick_log_button.html",
+                "interventions/quick_log_undone.html",
                 # Focus back on the button the person pressed Undo in place of.
-                {"access": access, "pupil": pupil, "pupil_prefix": pupil_url_prefix(urn), "focus": True},
+                {
+                    "access": access,
+                    "pupil": pupil,
+                    "pupil_prefix": pupil_url_prefix(urn),
+                    "focus": True,
+                    "reopened": reopens,
+                },
             )
         messages.success(request, f"Took back the conversation logged with {pupil.full_name}.")
     return redirect(_back_from_quick_log(request, access, pupil))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -60,18 +61,29 @@ def status(key):
     return Task.objects.get(template_key=key).status
 
 
+def my_tasks_line(page: str) -> str:
+    """The classes page's line counting the person's tasks, as the page or an htmx reply has it."""
+    return re.search(r'<p class="mb-3" id="my-tasks-line"([^>]*)><a [^>]*>(.*?)</a></p>', page, re.DOTALL).group(1, 2)
+
+
 def test_one_click_does_the_teachers_task_and_undo_opens_it_again(client, school, pupil, class_teacher):
     client.force_login(class_teacher)
+    before = my_tasks_line(client.get(url("classes", school)).content.decode())
     reply = client.post(url("quick_log", school, pupil.pk), HTTP_HX_REQUEST="true").content.decode()
     assert "task “Talk to the pupil” done" in reply
     logged = ActionLog.objects.get(pupil=pupil)
     assert logged.task.template_key == "talk" and status("talk") == "done"
     assert (status("ring"), status("plan")) == ("open", "open")  # other kinds, and no logged_as
+    # The count of their tasks above the class list follows, without a reload.
+    after = my_tasks_line(reply)
+    assert after[0] == ' hx-swap-oob="true"' and after[1] != before[1]
+    assert after[1] == my_tasks_line(client.get(url("classes", school)).content.decode())[1]
 
-    client.post(url("action_undo", school, pupil.pk, logged.pk), HTTP_HX_REQUEST="true")
+    reply = client.post(url("action_undo", school, pupil.pk, logged.pk), HTTP_HX_REQUEST="true").content.decode()
     talk = Task.objects.get(template_key="talk")
     assert (talk.status, talk.completed_by, talk.completed_at) == ("open", None, None)
     assert not ActionLog.objects.exists()
+    assert my_tasks_line(reply) == (' hx-swap-oob="true"', before[1])
 
 
 def test_the_full_form_does_it_too_and_says_so(client, school, pupil, class_teacher):
