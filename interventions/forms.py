@@ -18,6 +18,7 @@ from pupils.access import Access
 from pupils.calendar import long_date
 from pupils.flags import SEN_STATUS_FLAGS
 from pupils.models import Flag, Pupil, RegistrationGroup, School, YearGroup
+from pupils.selectors import registration_group_list
 
 from .models import ActionLog, Ladder, Placement, Stage
 from .services import (
@@ -284,7 +285,9 @@ class PlacementFilter(django_filters.FilterSet):
 
     def __init__(self, *args: Any, school: School, ladder: Ladder, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.filters["registration_group"].queryset = RegistrationGroup.objects.filter(school=school)
+        self.filters["registration_group"].queryset = registration_group_list(
+            school=school
+        )  # Reception first, as the register
         self.filters["year_group"].queryset = YearGroup.objects.filter(school=school, pupils__isnull=False).distinct()
         # SEN support and an EHCP have the SEN filter: listed under Flag too, they would be there twice.
         self.filters["flag"].queryset = Flag.objects.filter(school=school).exclude(key__in=SEN_STATUS_FLAGS.values())

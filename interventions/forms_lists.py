@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from pupils.calendar import long_date
 from pupils.models import Pupil, RegistrationGroup, School, YearGroup
+from pupils.selectors import registration_group_list
 
 from .forms import action_day_check
 from .models import Referral, Stage
@@ -75,7 +76,9 @@ class EscalationFilterForm(_MarksInvalid, forms.Form):
         super().__init__(data, **kwargs)
         self.today = today
         self.fields["stage"].queryset = stages
-        self.fields["registration_group"].queryset = RegistrationGroup.objects.filter(school=school)
+        self.fields["registration_group"].queryset = registration_group_list(
+            school=school
+        )  # Reception first, as the register
         self.fields["year_group"].queryset = YearGroup.objects.filter(school=school, pupils__isnull=False).distinct()
         _small(self)
         self.helper = _NoTagHelper()

@@ -177,6 +177,21 @@ def test_dashboard_filters_say_what_choosing_nothing_means(client, school, place
     assert "---------" not in body
 
 
+def test_the_class_filters_list_reception_first_as_the_register_does(client, school, placed, attendance_lead):
+    from pupils.models import YearGroup
+
+    for name, year in (("RB", "R"), ("RA", "R"), ("1A", "1")):
+        RegistrationGroupFactory(school=school, name=name, year_group=YearGroup.objects.get(school=school, code=year))
+    login(client, attendance_lead)
+    for page in ("dashboard", "escalations"):
+        body = client.get(url(page, school)).content.decode()
+        select = body[
+            body.index('name="registration_group"') : body.index("</select>", body.index('name="registration_group"'))
+        ]
+        names = re.findall(r'<option value="\d+"[^>]*>([^<]+)</option>', select)
+        assert names[:3] == ["RA", "RB", "1A"], page
+
+
 def test_the_chart_leaves_out_first_weeks_with_registers_for_only_a_few_pupils(client, school, placed, attendance_lead):
     """A school that imported its recent registers, and a few pupils' from further back."""
     from interventions.models import SchoolWeek
