@@ -790,6 +790,8 @@ def test_absence_by_group_counts_persistent_and_severe_by_the_dfe_method(client,
     assert list(flags)[0] == "Free school meals"  # FSM first
     body = response.content.decode()
     assert "18.8%" in body  # the national rate beside the school's
+    # Counted from the register now, so it may differ from the dashboard's last-night figures: it says so.
+    assert "from the register as it stands now (the dashboard's figures are last night's)" in body
 
 
 def test_pupils_below_compulsory_school_age_count_in_their_year_only_and_groups_meet_the_whole_school(
