@@ -346,21 +346,31 @@ def batch_unpostable(*, batch: PrintBatch, user: Any) -> QuerySet[Letter]:
 
 def carers_of(pupil: Pupil) -> list[rules.Carer]:
     """The pupil's carers as plain data (uses prefetched contacts when there are some)."""
+    return carers_from(pupil.contacts.all())
+
+
+def carers_from(contacts: Iterable[Contact]) -> list[rules.Carer]:
+    """Contacts (one pupil's, already read) as plain data."""
     return [
         rules.Carer(c.pk, c.name, tuple(c.address_lines), c.receives_letters, c.priority, c.salutation)
-        for c in pupil.contacts.all()
+        for c in contacts
     ]
 
 
-def recipient_of(letter: Letter) -> rules.Recipient:
-    """Who the letter is addressed to: as it printed, once it has; until then, from the pupil's carers now."""
+def recipient_of(letter: Letter, *, carers: Sequence[rules.Carer] | None = None) -> rules.Recipient:
+    """Who the letter is addressed to: as it printed, once it has; until then, from the pupil's carers now
+    (`carers`, if already read: `carers_from`)."""
     by_hand = letter.template.layout == LetterTemplate.Layout.CERTIFICATE
     if letter.printed_at and letter.sent_to_name:
         lines = tuple(line for line in letter.sent_to_address.splitlines() if line)
         return rules.Recipient(letter.contact_id, (letter.sent_to_name,), lines, by_hand=by_hand)
     if by_hand:
         return rules.Recipient(None, (letter.pupil.full_name,), (), by_hand=True)
-    return rules.recipient_for(carers_of(letter.pupil), addressing=letter.addressing, contact_id=letter.contact_id)
+    return rules.recipient_for(
+        carers_of(letter.pupil) if carers is None else carers,
+        addressing=letter.addressing,
+        contact_id=letter.contact_id,
+    )
 
 
 def _registers_up_to(pupils: Sequence[Pupil], *, days: Iterable[date]) -> dict[date, date]:

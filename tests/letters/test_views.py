@@ -177,6 +177,25 @@ def test_queue_shows_waiting_letters_with_who_they_go_to(client, school, letter,
     assert "Print all 1 waiting" in page
 
 
+def test_the_pupils_page_says_whom_each_of_their_letters_goes_to(client, school, family, attendance_lead):
+    """Parents in two homes: one letter to each, which would otherwise read as the same letter twice."""
+    from tests.factories import ContactFactory
+
+    ContactFactory(pupil=family, name="Tom Jones", address="3 Ash Row\nOakfield\nWS2 6AB", priority=3)
+    queue_letters(school, [family])
+    client.force_login(attendance_lead)
+    page = reverse("interventions:pupil", args=[school.urn, family.pk])
+    with CaptureQueriesContext(connection) as two:
+        body = client.get(page).content.decode()
+
+    letters = body[body.index('id="letters-heading"') : body.index("</ul>", body.index('id="letters-heading"'))]
+    assert "to Sarah Smith" in letters and "to Tom Jones" in letters and "David Smith" not in letters
+    queue_letters(school, [family], key="termly_report")
+    with CaptureQueriesContext(connection) as four:
+        assert client.get(page).content.decode().count('<span class="small">to ') == 4
+    assert len(four) == len(two)  # whom each goes to: no query a letter
+
+
 def test_queue_filters_and_answers_htmx_with_the_table_only(client, school, letter, printed, office):
     client.force_login(office)
 
