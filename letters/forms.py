@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from pupils.calendar import HOLIDAY, WEEKEND, long_date
 from pupils.models import HalfTerm, RegistrationGroup, School
+from pupils.selectors import registration_group_list
 from pupils.services import school_calendar
 
 from . import rendering, services
@@ -39,7 +40,7 @@ class QueueFilterForm(forms.Form):
         # With no filters chosen, the queue shows what is waiting to print.
         self.fields["status"].initial = Letter.Status.QUEUED
         self.fields["template"].choices = [("", "Any letter"), *((t.key, t.name) for t in templates)]
-        self.fields["group"].queryset = RegistrationGroup.objects.filter(school=school)
+        self.fields["group"].queryset = registration_group_list(school=school)  # Reception first, as the register
         self.fields["q"].widget.attrs.update({"placeholder": "Name or UPN", "class": "form-control form-control-sm"})
         for name in ("status", "template", "group"):
             self.fields[name].widget.attrs["class"] = "form-select form-select-sm"

@@ -313,7 +313,7 @@ def staff_password_renew(*, membership: StaffMembership, password: str) -> None:
     who = person_name(user)
     if user.last_login is not None:
         raise ValidationError(
-            f"{who} has signed in already, so the password is theirs: they change it under Change password, "
+            f"{who} has signed in already, so the password is theirs: they change it under their name in the menu, "
             "or reset a forgotten one by e-mail"
         )
     if StaffMembership.objects.filter(user=user).exclude(school=membership.school).exists():

@@ -148,7 +148,11 @@ def test_the_list_of_schools_says_how_each_ones_last_night_went(client, school, 
 def test_a_signed_in_member_of_staff_changes_their_own_password(client, attendance_lead):
     client.force_login(attendance_lead)
     page = client.get(reverse("pupils:audit", args=[attendance_lead.memberships.get().school.urn]))
-    assert 'href="/accounts/password/">Change password</a>' in page.content.decode()  # in the menu on every page
+    body = page.content.decode()
+    assert 'href="/accounts/password/">Change password</a>' in body  # in the menu under their name, on every page
+    # Without JavaScript the name is itself the way to it, and signing out is never inside a menu.
+    assert re.search(r'<a class="nav-link dropdown-toggle" href="/accounts/password/"[^>]*>', body)
+    assert re.search(r'</ul>\s*</li>\s*<li class="nav-item"><form method="post" action="/accounts/logout/">', body)
     refused = client.post(
         reverse("password_change"),
         {

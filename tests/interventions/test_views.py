@@ -190,6 +190,9 @@ def test_the_class_filters_list_reception_first_as_the_register_does(client, sch
         ]
         names = re.findall(r'<option value="\d+"[^>]*>([^<]+)</option>', select)
         assert names[:3] == ["RA", "RB", "1A"], page
+    body = client.get(reverse("letters:queue", args=[school.urn])).content.decode()  # the letter queue's too
+    select = body[body.index('name="group"') : body.index("</select>", body.index('name="group"'))]
+    assert re.findall(r'<option value="\d+"[^>]*>([^<]+)</option>', select)[:3] == ["RA", "RB", "1A"]
 
 
 def test_the_chart_leaves_out_first_weeks_with_registers_for_only_a_few_pupils(client, school, placed, attendance_lead):

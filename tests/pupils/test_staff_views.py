@@ -260,7 +260,7 @@ def test_a_login_not_yet_used_gets_a_new_password_if_the_first_was_missed(lead, 
     assert f'action="{renew}"' not in lead.get(staff_url(school)).content.decode()
     response = lead.post(renew)
     assert said(response) == [
-        "Priya Shah has signed in already, so the password is theirs: they change it under Change password, "
+        "Priya Shah has signed in already, so the password is theirs: they change it under their name in the menu, "
         "or reset a forgotten one by e-mail"
     ]
     assert Client().login(username="priya.shah", password=second)
