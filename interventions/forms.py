@@ -285,9 +285,8 @@ class PlacementFilter(django_filters.FilterSet):
 
     def __init__(self, *args: Any, school: School, ladder: Ladder, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.filters["registration_group"].queryset = registration_group_list(
-            school=school
-        )  # Reception first, as the register
+        # Reception first, as the register lists classes.
+        self.filters["registration_group"].queryset = registration_group_list(school=school)
         self.filters["year_group"].queryset = YearGroup.objects.filter(school=school, pupils__isnull=False).distinct()
         # SEN support and an EHCP have the SEN filter: listed under Flag too, they would be there twice.
         self.filters["flag"].queryset = Flag.objects.filter(school=school).exclude(key__in=SEN_STATUS_FLAGS.values())

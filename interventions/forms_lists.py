@@ -76,9 +76,8 @@ class EscalationFilterForm(_MarksInvalid, forms.Form):
         super().__init__(data, **kwargs)
         self.today = today
         self.fields["stage"].queryset = stages
-        self.fields["registration_group"].queryset = registration_group_list(
-            school=school
-        )  # Reception first, as the register
+        # Reception first, as the register lists classes.
+        self.fields["registration_group"].queryset = registration_group_list(school=school)
         self.fields["year_group"].queryset = YearGroup.objects.filter(school=school, pupils__isnull=False).distinct()
         _small(self)
         self.helper = _NoTagHelper()

@@ -1894,15 +1894,20 @@ def schools_compared(
     if order in SCHOOL_ORDERS:
         field, highest_first = SCHOOL_ORDERS[order]
 
-        def worst_first(row: SchoolRow) -> tuple[bool, Decimal]:
-            # A figure of the chart's week, or the work waiting; none where the person may not see them.
-            on_week = hasattr(SchoolWeek, field)
-            value = (
-                getattr(row.week if on_week else row, field, None) if row.shown and (row.week or not on_week) else None
-            )
+        def worst_first(row: SchoolRow) -> tuple[bool, Decimal | int]:
+            value = _figure(row, field)
             if value is None:
-                return (True, Decimal(0))
+                return (True, 0)
             return (False, -value if highest_first else value)
 
         rows.sort(key=worst_first)  # stable: ties stay by name
     return rows
+
+
+def _figure(row: SchoolRow, field: str) -> Decimal | int | None:
+    """A school's figure by its SCHOOL_ORDERS name: its chart week's, or the work waiting; None where the
+    person may not see it, or no night has drawn a week yet."""
+    if not row.shown:
+        return None
+    source = row.week if hasattr(SchoolWeek, field) else row
+    return getattr(source, field) if source is not None else None

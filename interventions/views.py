@@ -291,7 +291,7 @@ def action_create(request: HttpRequest, urn: str, pk: int) -> HttpResponse:
 
 
 def _action_form(access: Access, pupil: Pupil, stage: Stage | None, data: Any = None) -> ActionForm:
-    """ "What happened" for the pupil at `stage`: the stage's actions theirs to do, those done saying when."""
+    """The pupil's "What happened" form at `stage`: the stage's actions theirs to do, those done saying when."""
     done = selectors.stage_actions_done(pupil=pupil, stage=stage)
     return ActionForm(data, stage=stage, joined=pupil.start_on, access=access, done=done)
 
@@ -559,7 +559,7 @@ def action_undo(request: HttpRequest, urn: str, pk: int, action_pk: int) -> Http
     access.require("log_action")
     pupil = pupil_for(access, pk)
     action = get_object_or_404(ActionLog, pk=action_pk, pupil=pupil)
-    reopens = action.task_id is not None  # the task it did opens again: the count of this person's tasks changes
+    reopens = action.task_id is not None  # the task it did may open again: the count of their tasks is sent again
     try:
         services.action_undo(action=action, user=request.user)
     except ValidationError as exc:
